@@ -1,0 +1,117 @@
+//! How close the Marketo client gets to an instance's rate limit, without crossing it.
+//!
+//! Starts a sandbox on 127.0.0.1:0 limited to 100 calls per 2 s and 10 in flight, adds 150 ms of
+//! latency to every call, and fires reads from 50 concurrent tasks through one client. Reports
+//! the steady-state share of the limit used (calls completed after the first window's burst,
+//! per window, over the limit) and the 606/615 answers the sandbox logged.
+//!
+//! `cargo bench --bench rate_limit [-- CALLS]` (default 600 calls, about 11 s).
+
+use std::time::{Duration, Instant};
+
+use relinker::provider::marketo::{Limits, MarketoClient, MarketoConfig};
+use relinker::provider::{Provider, RateLimit};
+use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
+
+const FIXTURE: &str = include_str!("../plans/fixtures/acme.yaml");
+
+#[tokio::main]
+async fn main() {
+    let calls: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(600);
+    let limit = RateLimit {
+        calls: 100,
+        window: Duration::from_secs(2),
+    };
+    let fixture = Fixture::parse(FIXTURE, "acme").expect("fixture");
+    let config = SandboxConfig {
+        rate_limit: limit,
+        concurrency: 10,
+        ..SandboxConfig::default()
+    };
+    let sandbox = SandboxHandle::start(Sandbox::new(config, &fixture), "127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = sandbox.base_url();
+    let http = reqwest::Client::new();
+    http.post(format!("{base}/_sandbox/faults"))
+        .json(&serde_json::json!({"path": "/", "action": {"kind": "latency", "ms": 150}}))
+        .send()
+        .await
+        .expect("fault");
+
+    let admin = fixture.admin_service().expect("admin service");
+    let mut client_config = MarketoConfig::new(
+        base.clone(),
+        admin.client_id.clone(),
+        admin.client_secret.clone(),
+    );
+    client_config.limits = Limits {
+        rate: limit,
+        concurrency: 10,
+    };
+    let client = MarketoClient::new(client_config).expect("client");
+    // Mint the token before timing: identity calls are not rate-limited.
+    client.roles().await.expect("warm-up");
+    http.delete(format!("{base}/_sandbox/requests"))
+        .send()
+        .await
+        .expect("clear log");
+
+    let start = Instant::now();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let per_task = calls / 50;
+    for _ in 0..50 {
+        let client = client.clone();
+        let done = done_tx.clone();
+        tokio::spawn(async move {
+            for _ in 0..per_task {
+                client.user("jane.doe@acme.example").await.expect("read");
+                let _ = done.send(start.elapsed());
+            }
+        });
+    }
+    drop(done_tx);
+    let mut finished = Vec::with_capacity(calls);
+    while let Some(at) = done_rx.recv().await {
+        finished.push(at);
+    }
+    finished.sort();
+    let total = finished.len();
+    let burst = limit.calls as usize;
+    let steady_calls = total - burst;
+    let steady_span = finished[total - 1].saturating_sub(finished[burst - 1]);
+    let windows = steady_span.as_secs_f64() / limit.window.as_secs_f64();
+    let steady_calls_f = f64::from(u32::try_from(steady_calls).unwrap_or(u32::MAX));
+    let utilisation = steady_calls_f / windows / f64::from(limit.calls);
+
+    let report: serde_json::Value = http
+        .get(format!("{base}/_sandbox/requests"))
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("log json");
+    if std::env::var_os("RATE_LIMIT_DEBUG").is_some() {
+        for entry in report["requests"].as_array().into_iter().flatten() {
+            if entry["code"].is_string() {
+                println!("{entry}");
+            }
+        }
+        println!("total logged {}", report["total"]);
+    }
+    sandbox.stop().await;
+
+    println!("rate limit            {limit} (10 in flight), 150 ms latency per call");
+    println!(
+        "calls                 {total} from 50 tasks in {:.2} s",
+        finished[total - 1].as_secs_f64()
+    );
+    println!("steady state          {steady_calls} calls in {windows:.2} windows");
+    println!("share of limit used   {utilisation:.3}");
+    println!("606 answers           {}", report["rate_limited"]);
+    println!("615 answers           {}", report["concurrency_limited"]);
+}

@@ -1,0 +1,80 @@
+//! Exit codes, as ../shared/DESIGN.md fixes them for every command.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// How a command ended, as the shell sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// 0: done (for `plan`: the plan was computed).
+    Success,
+    /// 1: the run failed, or a plan has conflicts.
+    Failed,
+    /// 2: invalid input: command line, plan, fixture, missing secret, stale saved plan.
+    InvalidInput,
+    /// 3: another process holds the lock.
+    Locked,
+    /// 4: paused at a manual step.
+    Paused,
+    /// 5: `plan --detailed-exitcode` found changes to make.
+    Changes,
+}
+
+impl Outcome {
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Failed => 1,
+            Outcome::InvalidInput => 2,
+            Outcome::Locked => 3,
+            Outcome::Paused => 4,
+            Outcome::Changes => 5,
+        }
+    }
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        ExitCode::from(outcome.code())
+    }
+}
+
+/// An error on its way out of the program, with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub outcome: Outcome,
+    /// What went wrong, with context.
+    pub error: anyhow::Error,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+/// Attaches an exit code to an error.
+pub trait OrExit<T> {
+    /// Maps the error to exit code 2.
+    fn or_invalid_input(self) -> Result<T, Failure>;
+    /// Maps the error to exit code 1.
+    fn or_failed(self) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<anyhow::Error>> OrExit<T> for Result<T, E> {
+    fn or_invalid_input(self) -> Result<T, Failure> {
+        self.map_err(|e| Failure {
+            outcome: Outcome::InvalidInput,
+            error: e.into(),
+        })
+    }
+
+    fn or_failed(self) -> Result<T, Failure> {
+        self.map_err(|e| Failure {
+            outcome: Outcome::Failed,
+            error: e.into(),
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! The command line: clap definitions, one module per subcommand, and the single place where
+//! outcomes become exit codes. `anyhow` lives here and in `main`, nowhere deeper.
+
+pub mod apply;
+pub mod exit;
+pub mod logging;
+pub mod offboard;
+pub mod plan;
+mod render;
+pub mod resume;
+pub mod rollback;
+mod run;
+pub mod sandbox;
+pub mod schema;
+pub mod status;
+mod target;
+pub mod validate;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use exit::{Failure, Outcome};
+use logging::LogFormat;
+
+/// Rotate, rename and retire the API-only users SaaS integrations authenticate through,
+/// without changing the client id and secret the integrations hold.
+#[derive(Debug, Parser)]
+#[command(
+    name = "relinker",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Less log output.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    quiet: u8,
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what a plan would do against live state, changing nothing.
+    Plan(plan::PlanArgs),
+    /// Plan, show, confirm and run: each plan becomes a resumable run.
+    Apply(apply::ApplyArgs),
+    /// Continue runs that stopped (crash, kill, pause at a manual step, failure).
+    Resume(resume::ResumeArgs),
+    /// Undo what a run did, newest first, and only what it did.
+    Rollback(rollback::RollbackArgs),
+    /// Runs and the state of each step.
+    Status(status::StatusArgs),
+    /// Find API users tied to departed people and write a plan for each.
+    Offboard(offboard::OffboardArgs),
+    /// Check plan files without network access or secrets (exit 0 or 2).
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of the plan format.
+    Schema,
+    /// Serve an emulator of Marketo's identity and User Management APIs.
+    Sandbox(sandbox::SandboxArgs),
+}
+
+/// Runs relinker with these arguments and returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                Outcome::InvalidInput.into()
+            } else {
+                Outcome::Success.into()
+            };
+        }
+    };
+    logging::init(cli.verbose, cli.quiet, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return Outcome::Failed.into();
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.command));
+    // Hung connections (a `hang` fault) must not keep the process alive after the work is done.
+    runtime.shutdown_background();
+    match result {
+        Ok(outcome) => outcome.into(),
+        Err(failure) => report(&failure),
+    }
+}
+
+async fn dispatch(command: Command) -> Result<Outcome, Failure> {
+    match command {
+        Command::Plan(args) => plan::run(&args).await,
+        Command::Apply(args) => apply::run(&args).await,
+        Command::Resume(args) => resume::run(&args).await,
+        Command::Rollback(args) => rollback::run(&args).await,
+        Command::Status(args) => status::run(&args),
+        Command::Offboard(args) => offboard::run(&args).await,
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema => schema::run(),
+        Command::Sandbox(args) => sandbox::run(args).await,
+    }
+}
+
+fn report(failure: &Failure) -> ExitCode {
+    eprintln!("error: {failure}");
+    failure.outcome.into()
+}

@@ -1,0 +1,159 @@
+//! `relinker offboard`: scan for API users tied to departed people; write a plan for each.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow};
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::exit::{Failure, OrExit, Outcome};
+use super::run::say;
+use crate::offboard::{self, Config, Departed};
+use crate::provider::marketo::{MarketoClient, MarketoConfig};
+
+/// Output format of the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For a terminal.
+    #[default]
+    Text,
+    /// For a pull request.
+    Markdown,
+    /// For machines.
+    Json,
+}
+
+/// Options of `relinker offboard`.
+#[derive(Debug, Args)]
+pub struct OffboardArgs {
+    /// The offboarding config (instance, services, naming rule, strategy, protected users, limits).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Who left: a CSV with an `email` column, or one address (or `@domain`) per line.
+    #[arg(long, value_name = "FILE")]
+    departed: PathBuf,
+    /// Folder for the plans and `report.md`.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Format of the report on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+}
+
+/// Scans and writes.
+pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
+    let config = Config::load(&args.config).or_invalid_input()?;
+    let departed = Departed::load(&args.departed).or_invalid_input()?;
+    let credentials =
+        crate::plan::resolve_credentials(&config.instance, &config.services, &config.base_dir)
+            .context("a secret the config references is missing")
+            .or_invalid_input()?;
+    let mut client_config = MarketoConfig::new(
+        config.instance.base_url.clone(),
+        credentials.admin.client_id.clone(),
+        credentials.admin.client_secret.clone(),
+    );
+    client_config.limits = config.instance.limits;
+    let client = MarketoClient::new(client_config).or_invalid_input()?;
+    let scan = offboard::scan(&client, &config, &departed, &credentials)
+        .await
+        .context("the scan failed")
+        .or_failed()?;
+
+    let limit = config.max_rotations.allows(scan.api_users);
+    if scan.matched.len() > limit {
+        return Err(anyhow!(
+            "{} users would be rotated, more than `max_rotations` allows ({limit} of {} API-only users); nothing was written",
+            scan.matched.len(),
+            scan.api_users
+        ))
+        .or_failed();
+    }
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create `{}`", args.out.display()))
+        .or_failed()?;
+    let mut files = Vec::new();
+    for finding in &scan.matched {
+        let name = format!("offboard-{}.yaml", offboard::slug(&finding.userid));
+        offboard::write_atomically(
+            &args.out.join(&name),
+            offboard::plan(&config, finding, &args.out).as_bytes(),
+        )
+        .or_failed()?;
+        files.push((name, finding));
+    }
+    // Plans for users no longer affected go, so the folder always matches the latest scan.
+    let written: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    for entry in std::fs::read_dir(&args.out).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_plan = std::path::Path::new(&name)
+            .extension()
+            .is_some_and(|ext| ext == "yaml");
+        if name.starts_with("offboard-") && is_plan && !written.contains(name.as_str()) {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("cannot remove the stale plan `{name}`"))
+                .or_failed()?;
+        }
+    }
+    let markdown = offboard::report_markdown(&scan, &config, &files);
+    offboard::write_atomically(&args.out.join("report.md"), markdown.as_bytes()).or_failed()?;
+
+    print_report(args, &config, &scan, &files, &markdown);
+    Ok(Outcome::Success)
+}
+
+fn print_report(
+    args: &OffboardArgs,
+    config: &Config,
+    scan: &offboard::Scan,
+    files: &[(String, &offboard::Finding)],
+    markdown: &str,
+) {
+    match args.format {
+        ReportFormat::Markdown => say(markdown),
+        ReportFormat::Json => {
+            let plans: Vec<_> = files.iter().map(|(file, f)| json!({"file": file, "userid": f.userid, "services": f.services, "moves_to": offboard::fill(&config.naming, f)})).collect();
+            let value = json!({
+                "format_version": 1,
+                "users": scan.users,
+                "api_users": scan.api_users,
+                "plans": plans,
+                "unlinked": scan.unlinked,
+                "protected": scan.protected,
+                "warnings": scan.warnings,
+            });
+            say(&serde_json::to_string_pretty(&value).unwrap_or_default());
+        }
+        ReportFormat::Text => {
+            say(&format!(
+                "scanned {} users ({} API-only); {} plan(s) written to {}",
+                scan.users,
+                scan.api_users,
+                files.len(),
+                args.out.display()
+            ));
+            for (file, finding) in files {
+                say(&format!(
+                    "  {file}: `{}` ({}) -> `{}`",
+                    finding.userid,
+                    finding.services.join(", "),
+                    offboard::fill(&config.naming, finding)
+                ));
+            }
+            for finding in &scan.unlinked {
+                say(&format!(
+                    "  check in the UI: `{}` is tied to someone who left but linked to no known service",
+                    finding.userid
+                ));
+            }
+            for userid in &scan.protected {
+                say(&format!("  protected, skipped: `{userid}`"));
+            }
+            for warning in &scan.warnings {
+                say(&format!("  warning: {warning}"));
+            }
+        }
+    }
+}

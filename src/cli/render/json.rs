@@ -1,0 +1,39 @@
+//! The machine rendering; `format_version` changes when a field's meaning does.
+
+use serde_json::{Value, json};
+
+use super::{PlanView, mode_word, readiness_word, reversibility_word};
+
+/// Version of the JSON rendering.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// Renders a plan as JSON.
+pub(crate) fn json(view: &PlanView<'_>) -> Value {
+    let steps: Vec<Value> = view
+        .compiled
+        .steps
+        .iter()
+        .map(|step| {
+            json!({
+                "id": step.id,
+                "rotation": step.rotation,
+                "mode": mode_word(step),
+                "reversibility": reversibility_word(step),
+                "state": readiness_word(step),
+                "description": step.action.describe(),
+                "action": step.action,
+            })
+        })
+        .collect();
+    json!({
+        "format_version": FORMAT_VERSION,
+        "plan": { "name": view.plan.name, "description": view.plan.description },
+        "instance": view.instance,
+        "summary": view.summary(),
+        "has_changes": view.compiled.has_changes(),
+        "steps": steps,
+        "warnings": view.compiled.warnings,
+        "conflicts": view.compiled.conflicts,
+        "apply_command": view.apply_command,
+    })
+}

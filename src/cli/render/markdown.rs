@@ -1,0 +1,106 @@
+//! The pull-request rendering: a summary line, a table of steps, call-outs, and the command.
+
+use std::fmt::Write as _;
+
+use super::{PlanView, mode_word, readiness_word, reversibility_word};
+
+/// Escapes what would break a table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Renders a plan as GitHub-flavoured Markdown.
+pub(crate) fn markdown(view: &PlanView<'_>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### relinker plan `{}`\n", view.plan.name);
+    if let Some(description) = &view.plan.description {
+        let _ = writeln!(out, "{}\n", cell(description));
+    }
+    let _ = writeln!(out, "**{}** against `{}`\n", view.summary(), view.instance);
+    if !view.compiled.conflicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "> [!CAUTION]\n> **This plan cannot run.** Resolve these first:"
+        );
+        for conflict in &view.compiled.conflicts {
+            let place = conflict
+                .rotation
+                .map(|r| format!("rotations[{r}]: "))
+                .unwrap_or_default();
+            let _ = writeln!(out, "> - {place}{}", cell(&conflict.message));
+        }
+        out.push('\n');
+    }
+    for index in 0..view.plan.rotations.len() {
+        let _ = writeln!(
+            out,
+            "#### rotations[{index}]: {}\n",
+            view.rotation_heading(index)
+        );
+        let _ = writeln!(out, "| # | step | what | by | undo | state |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for (number, step) in view
+            .compiled
+            .steps
+            .iter()
+            .filter(|s| s.rotation == index)
+            .enumerate()
+        {
+            let mut what = cell(&step.action.describe());
+            if let Some(roles) = view.step_roles(step) {
+                let _ = write!(what, "<br>roles: {}", cell(&roles));
+            }
+            let by = if mode_word(step) == "manual" {
+                "**manual**"
+            } else {
+                "api"
+            };
+            let undo = if reversibility_word(step) == "irreversible" {
+                "**irreversible**"
+            } else {
+                reversibility_word(step)
+            };
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {what} | {by} | {undo} | {} |",
+                number + 1,
+                step.id,
+                readiness_word(step)
+            );
+        }
+        out.push('\n');
+    }
+    let manual: Vec<_> = view.manual_steps().collect();
+    if !manual.is_empty() {
+        let _ = writeln!(
+            out,
+            "> [!NOTE]\n> **Manual steps.** A person does these in Marketo (Admin > Integration > LaunchPoint); the run waits and verifies each through the API:"
+        );
+        for step in manual {
+            let _ = writeln!(out, "> - `{}`: {}", step.id, cell(&step.action.describe()));
+        }
+        out.push('\n');
+    }
+    let irreversible: Vec<_> = view.irreversible_steps().collect();
+    if !irreversible.is_empty() {
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> **Irreversible steps**, run last, after every verification:"
+        );
+        for step in irreversible {
+            let _ = writeln!(out, "> - `{}`: {}", step.id, cell(&step.action.describe()));
+        }
+        out.push('\n');
+    }
+    if !view.compiled.warnings.is_empty() {
+        let _ = writeln!(out, "**Warnings**\n");
+        for warning in &view.compiled.warnings {
+            let _ = writeln!(out, "- {}", cell(warning));
+        }
+        out.push('\n');
+    }
+    if view.compiled.conflicts.is_empty() {
+        let _ = writeln!(out, "Apply with:\n\n```sh\n{}\n```", view.apply_command);
+    }
+    out
+}

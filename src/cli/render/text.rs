@@ -1,0 +1,92 @@
+//! The terminal rendering.
+
+use std::fmt::Write as _;
+
+use super::{PlanView, mode_word, readiness_word, reversibility_word};
+
+/// Renders a plan for a terminal.
+pub(crate) fn text(view: &PlanView<'_>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Plan `{}` against {}", view.plan.name, view.instance);
+    if let Some(description) = &view.plan.description {
+        let _ = writeln!(out, "{description}");
+    }
+    let _ = writeln!(out, "\n{}", view.summary());
+    let width = view
+        .compiled
+        .steps
+        .iter()
+        .map(|s| s.id.len())
+        .max()
+        .unwrap_or(0);
+    for index in 0..view.plan.rotations.len() {
+        let _ = writeln!(
+            out,
+            "\nrotations[{index}]: {}",
+            view.rotation_heading(index)
+        );
+        for (number, step) in view
+            .compiled
+            .steps
+            .iter()
+            .filter(|s| s.rotation == index)
+            .enumerate()
+        {
+            let _ = writeln!(
+                out,
+                "  {:>2}. {:<width$}  {:<6} {:<12} {:<12} {}",
+                number + 1,
+                step.id,
+                mode_word(step),
+                reversibility_word(step),
+                readiness_word(step),
+                step.action.describe()
+            );
+            if let Some(roles) = view.step_roles(step) {
+                let _ = writeln!(out, "      {:<width$}  roles: {roles}", "");
+            }
+        }
+    }
+    let manual: Vec<_> = view.manual_steps().collect();
+    if !manual.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nManual steps (done by a person in Marketo's UI; relinker waits and verifies each through the API):"
+        );
+        for step in manual {
+            let _ = writeln!(out, "  - {}: {}", step.id, step.action.describe());
+        }
+    }
+    let irreversible: Vec<_> = view.irreversible_steps().collect();
+    if !irreversible.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nIrreversible steps (run last, after every verification):"
+        );
+        for step in irreversible {
+            let _ = writeln!(out, "  - {}: {}", step.id, step.action.describe());
+        }
+    }
+    if !view.compiled.warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings:");
+        for warning in &view.compiled.warnings {
+            let _ = writeln!(out, "  - {warning}");
+        }
+    }
+    if view.compiled.conflicts.is_empty() {
+        let _ = writeln!(out, "\nTo apply: {}", view.apply_command);
+    } else {
+        let _ = writeln!(
+            out,
+            "\nConflicts (the plan cannot run until these are resolved):"
+        );
+        for conflict in &view.compiled.conflicts {
+            let place = conflict
+                .rotation
+                .map(|r| format!("rotations[{r}]: "))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  - {place}{}", conflict.message);
+        }
+    }
+    out
+}

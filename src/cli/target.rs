@@ -1,0 +1,112 @@
+//! Where a command's API calls go: the instance a plan names (with its secrets resolved), or
+//! an in-process sandbox seeded from the plan's fixture (`--sandbox`), with the fixture's
+//! credentials standing in for the plan's references.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, anyhow};
+
+use super::exit::{Failure, OrExit};
+use crate::plan::{Credentials, Plan};
+use crate::provider::ServiceCredentials;
+use crate::provider::marketo::{MarketoClient, MarketoConfig};
+use crate::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
+
+/// A connected client and the credentials to use with it.
+pub(crate) struct Target {
+    pub(crate) client: MarketoClient,
+    pub(crate) credentials: Credentials,
+    pub(crate) base_url: String,
+    /// Keeps the embedded sandbox alive for as long as the target is; stops it when dropped.
+    pub(crate) _sandbox_guard: Option<SandboxHandle>,
+}
+
+/// Connects to the plan's instance, or to an embedded sandbox.
+pub(crate) async fn connect(plan: &Plan, use_sandbox: bool) -> Result<Target, Failure> {
+    let (base_url, credentials, sandbox) = if use_sandbox {
+        let (handle, credentials) = start_sandbox(plan).await?;
+        (handle.base_url(), credentials, Some(handle))
+    } else {
+        let credentials = plan
+            .resolve_credentials()
+            .context("a secret the plan references is missing")
+            .or_invalid_input()?;
+        (plan.instance.base_url.clone(), credentials, None)
+    };
+    let mut config = MarketoConfig::new(
+        base_url.clone(),
+        credentials.admin.client_id.clone(),
+        credentials.admin.client_secret.clone(),
+    );
+    config.limits = plan.instance.limits;
+    let client = MarketoClient::new(config).or_invalid_input()?;
+    Ok(Target {
+        client,
+        credentials,
+        base_url,
+        _sandbox_guard: sandbox,
+    })
+}
+
+async fn start_sandbox(plan: &Plan) -> Result<(SandboxHandle, Credentials), Failure> {
+    let path = plan
+        .sandbox_fixture
+        .as_ref()
+        .ok_or_else(|| {
+            anyhow!(
+                "plan `{}` has no `sandbox.fixture`, which --sandbox needs",
+                plan.name
+            )
+        })
+        .or_invalid_input()?;
+    let fixture = Fixture::load(path).or_invalid_input()?;
+    let admin = fixture
+        .admin_service()
+        .ok_or_else(|| {
+            anyhow!(
+                "fixture `{}` marks no service `admin: true` for relinker to act as",
+                path.display()
+            )
+        })
+        .or_invalid_input()?;
+    let mut services = BTreeMap::new();
+    for declared in &plan.services {
+        let name = declared.name.as_str();
+        let found = fixture
+            .services()
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| {
+                anyhow!(
+                    "fixture `{}` has no service `{name}`, which the plan declares",
+                    path.display()
+                )
+            })
+            .or_invalid_input()?;
+        services.insert(
+            name.to_owned(),
+            ServiceCredentials {
+                name: name.to_owned(),
+                client_id: found.client_id.clone(),
+                client_secret: found.client_secret.clone(),
+            },
+        );
+    }
+    let credentials = Credentials {
+        admin: ServiceCredentials {
+            name: admin.name.clone(),
+            client_id: admin.client_id.clone(),
+            client_secret: admin.client_secret.clone(),
+        },
+        services,
+    };
+    let handle = SandboxHandle::start(
+        Sandbox::new(SandboxConfig::default(), &fixture),
+        "127.0.0.1:0",
+    )
+    .await
+    .context("cannot start the embedded sandbox on 127.0.0.1")
+    .or_failed()?;
+    tracing::info!(url = %handle.base_url(), "embedded sandbox started");
+    Ok((handle, credentials))
+}

@@ -1,0 +1,235 @@
+//! Journal records, and the run state they add up to.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::Step;
+use crate::secret::Fingerprint;
+
+/// One line of `journal.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entry {
+    /// The run's steps, fixed at its start, and the credentials' fingerprints to prove unchanged.
+    Started {
+        /// Plan name.
+        plan: String,
+        /// SHA-256 of the plan file.
+        plan_sha256: Fingerprint,
+        /// The instance.
+        instance: String,
+        /// Whether the run used an embedded sandbox.
+        sandbox: bool,
+        /// The folder the plan file was in, for its relative references.
+        plan_dir: String,
+        /// The compiled steps.
+        steps: Vec<Step>,
+        /// Each service's credential fingerprint at the start.
+        credentials: BTreeMap<String, Fingerprint>,
+    },
+    /// A step is about to change something (written and fsynced before the request).
+    Intent {
+        /// The step id.
+        step: String,
+    },
+    /// A step holds; `applied` says whether this run changed anything for it.
+    Done {
+        /// The step id.
+        step: String,
+        /// False when live state already matched.
+        applied: bool,
+    },
+    /// The run stopped at a manual step nobody has done yet.
+    Paused {
+        /// The step id.
+        step: String,
+        /// What the person must do.
+        waiting_for: String,
+    },
+    /// A step failed after its retries.
+    Failed {
+        /// The step id.
+        step: String,
+        /// Why.
+        error: String,
+    },
+    /// A completed step's compensation is about to run.
+    UndoIntent {
+        /// The step being undone.
+        step: String,
+    },
+    /// A completed step was undone.
+    Undone {
+        /// The step.
+        step: String,
+    },
+    /// Rollback stopped short.
+    RollbackIncomplete {
+        /// Why.
+        reason: String,
+    },
+    /// Every step holds and every check passed.
+    Finished,
+    /// Rollback undid everything it could and needed to.
+    RolledBack,
+}
+
+/// What one step's records say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepRecord {
+    /// Nothing recorded.
+    Pending,
+    /// An intent without a `done`: the request may or may not have been applied.
+    InDoubt,
+    /// Done, changing something.
+    Applied,
+    /// Done, nothing needed.
+    AlreadySatisfied,
+    /// Waiting for a person.
+    Paused,
+    /// Failed.
+    Failed,
+    /// Undone by rollback.
+    Undone,
+}
+
+/// The state of a run, replayed from its journal.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// The `started` record's contents.
+    pub plan: String,
+    /// Plan digest.
+    pub plan_sha256: Option<Fingerprint>,
+    /// Instance.
+    pub instance: String,
+    /// Whether it used an embedded sandbox.
+    pub sandbox: bool,
+    /// The plan file's folder.
+    pub plan_dir: String,
+    /// The steps.
+    pub steps: Vec<Step>,
+    /// Credential fingerprints at the start.
+    pub credentials: BTreeMap<String, Fingerprint>,
+    /// Each step's state.
+    pub records: BTreeMap<String, StepRecord>,
+    /// Steps done with `applied`, in the order they were done.
+    pub applied_order: Vec<String>,
+    /// Steps whose compensation started but was not confirmed.
+    pub undo_in_doubt: BTreeSet<String>,
+    /// Whether the run finished.
+    pub finished: bool,
+    /// Whether rollback completed.
+    pub rolled_back: bool,
+    /// The last rollback problem, if rollback stopped short.
+    pub rollback_incomplete: Option<String>,
+    /// The last failure.
+    pub failure: Option<String>,
+    /// What a paused run waits for.
+    pub waiting_for: Option<String>,
+}
+
+impl RunSummary {
+    /// A step's state.
+    pub fn record(&self, step: &str) -> StepRecord {
+        self.records
+            .get(step)
+            .copied()
+            .unwrap_or(StepRecord::Pending)
+    }
+
+    /// One word for the run.
+    pub fn status(&self) -> &'static str {
+        if self.rolled_back {
+            "rolled back"
+        } else if self.rollback_incomplete.is_some() {
+            "rollback incomplete"
+        } else if self.finished {
+            "done"
+        } else if self.waiting_for.is_some() {
+            "paused"
+        } else if self.failure.is_some() {
+            "failed"
+        } else {
+            "interrupted"
+        }
+    }
+}
+
+/// Adds up a journal's records.
+pub fn replay(entries: &[Entry]) -> RunSummary {
+    let mut run = RunSummary::default();
+    for entry in entries {
+        run.apply(entry);
+    }
+    run
+}
+
+impl RunSummary {
+    /// Adds one record to the state.
+    pub fn apply(&mut self, entry: &Entry) {
+        let run = self;
+        match entry {
+            Entry::Started {
+                plan,
+                plan_sha256,
+                instance,
+                sandbox,
+                plan_dir,
+                steps,
+                credentials,
+            } => {
+                run.plan_dir.clone_from(plan_dir);
+                run.plan.clone_from(plan);
+                run.plan_sha256 = Some(plan_sha256.clone());
+                run.instance.clone_from(instance);
+                run.sandbox = *sandbox;
+                run.steps.clone_from(steps);
+                run.credentials.clone_from(credentials);
+            }
+            Entry::Intent { step } => {
+                run.records.insert(step.clone(), StepRecord::InDoubt);
+                run.waiting_for = None;
+                run.failure = None;
+            }
+            Entry::Done { step, applied } => {
+                run.records.insert(
+                    step.clone(),
+                    if *applied {
+                        StepRecord::Applied
+                    } else {
+                        StepRecord::AlreadySatisfied
+                    },
+                );
+                if *applied {
+                    run.applied_order.retain(|s| s != step);
+                    run.applied_order.push(step.clone());
+                }
+                run.waiting_for = None;
+            }
+            Entry::Paused { step, waiting_for } => {
+                run.records.insert(step.clone(), StepRecord::Paused);
+                run.waiting_for = Some(waiting_for.clone());
+            }
+            Entry::Failed { step, error } => {
+                run.records.insert(step.clone(), StepRecord::Failed);
+                run.failure = Some(error.clone());
+            }
+            Entry::UndoIntent { step } => {
+                run.undo_in_doubt.insert(step.clone());
+            }
+            Entry::Undone { step } => {
+                run.undo_in_doubt.remove(step);
+                run.records.insert(step.clone(), StepRecord::Undone);
+                run.applied_order.retain(|s| s != step);
+            }
+            Entry::RollbackIncomplete { reason } => run.rollback_incomplete = Some(reason.clone()),
+            Entry::Finished => run.finished = true,
+            Entry::RolledBack => {
+                run.rolled_back = true;
+                run.rollback_incomplete = None;
+            }
+        }
+    }
+}

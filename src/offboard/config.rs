@@ -1,0 +1,311 @@
+//! The offboarding config: where to look, what relinker may use, and how to name things.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, yaml_options};
+use crate::plan::raw::{RawInstance, RawService, Text};
+use crate::plan::{Instance, Retire, ServiceDecl};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    version: Spanned<u32>,
+    instance: RawInstance,
+    #[serde(default)]
+    services: Vec<RawService>,
+    naming: Text,
+    #[serde(default)]
+    strategy: Option<Text>,
+    #[serde(default)]
+    temporary_user: Option<Text>,
+    #[serde(default)]
+    retire: Option<Text>,
+    #[serde(default)]
+    protected: Vec<Text>,
+    #[serde(default)]
+    max_rotations: Option<Text>,
+    #[serde(default)]
+    sandbox: Option<RawSandbox>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSandbox {
+    fixture: Text,
+}
+
+/// How an affected user is rotated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strategy {
+    /// Edit it in place through a temporary user; the userid stays (Marketo keeps userids).
+    Rename {
+        /// Template of the temporary user's address.
+        temporary_user: String,
+    },
+    /// A new API-only user takes over; the old one is retired.
+    Replace {
+        /// What happens to the old user.
+        retire: Retire,
+    },
+}
+
+/// A user that is never touched.
+#[derive(Debug, Clone)]
+pub enum Protected {
+    /// This address, any case.
+    Exact(String),
+    /// Addresses matching this pattern (written `/…/` in the config).
+    Pattern(Regex),
+}
+
+impl Protected {
+    /// Whether `address` is protected by this entry.
+    pub fn covers(&self, address: &str) -> bool {
+        match self {
+            Protected::Exact(exact) => exact.eq_ignore_ascii_case(address),
+            Protected::Pattern(pattern) => pattern.is_match(address),
+        }
+    }
+}
+
+/// The most rotations one scan may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationLimit {
+    /// At most this many.
+    Count(usize),
+    /// At most this percentage of the instance's API-only users.
+    Percent(u8),
+}
+
+impl RotationLimit {
+    /// The limit for an instance with `api_users` API-only users.
+    pub fn allows(self, api_users: usize) -> usize {
+        match self {
+            RotationLimit::Count(count) => count,
+            RotationLimit::Percent(percent) => api_users * usize::from(percent) / 100,
+        }
+    }
+}
+
+/// A validated offboarding config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The instance block, as a plan has it.
+    pub instance: Instance,
+    /// Services relinker knows the credentials of.
+    pub services: Vec<ServiceDecl>,
+    /// Template of the address an affected user moves to: `{service}`, `{local}`, `{domain}`.
+    pub naming: String,
+    /// Rename or replace.
+    pub strategy: Strategy,
+    /// Users never touched.
+    pub protected: Vec<Protected>,
+    /// Safety limit.
+    pub max_rotations: RotationLimit,
+    /// Fixture for `--sandbox`, resolved against the config's folder.
+    pub sandbox_fixture: Option<PathBuf>,
+    /// The config's folder.
+    pub base_dir: PathBuf,
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read offboarding config `{path}`: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config is wrong; every problem is listed.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+const PLACEHOLDERS: [&str; 3] = ["{service}", "{local}", "{domain}"];
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let origin = path.display().to_string();
+        let mut raw: RawConfig = serde_saphyr::from_str_with_options(&text, yaml_options())
+            .map_err(|e| {
+                ConfigError::Invalid(Diagnostics::new(&origin, vec![Diagnostic::from_yaml(&e)]))
+            })?;
+        let base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let (instance, services, mut problems) =
+            crate::plan::check_connection(&raw.instance, std::mem::take(&mut raw.services));
+        if raw.version.value != 1 {
+            problems.push(Diagnostic::at(
+                raw.version.referenced,
+                "version",
+                format!("version {} is not supported", raw.version.value),
+            ));
+        }
+        check_template(&raw.naming, "naming", &mut problems);
+        let strategy = strategy(&raw, &mut problems);
+        let protected = protected(&raw.protected, &mut problems);
+        let max_rotations = match raw.max_rotations.as_ref() {
+            None => Some(RotationLimit::Count(10)),
+            Some(limit) => parse_limit(&limit.value).or_else(|| {
+                problems.push(
+                    Diagnostic::at(
+                        limit.referenced,
+                        "max_rotations",
+                        format!("`{}` is not a limit", limit.value),
+                    )
+                    .with_hint(
+                        "a count such as `10` or a percentage of API-only users such as `5%`",
+                    ),
+                );
+                None
+            }),
+        };
+        let sandbox_fixture = raw.sandbox.map(|s| base_dir.join(&s.fixture.value));
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(Diagnostics::new(origin, problems)));
+        }
+        match (instance, strategy, max_rotations) {
+            (Some(instance), Some(strategy), Some(max_rotations)) => Ok(Self {
+                instance,
+                services,
+                naming: raw.naming.value,
+                strategy,
+                protected,
+                max_rotations,
+                sandbox_fixture,
+                base_dir,
+            }),
+            _ => Err(ConfigError::Invalid(Diagnostics::new(origin, vec![]))),
+        }
+    }
+}
+
+fn strategy(raw: &RawConfig, problems: &mut Vec<Diagnostic>) -> Option<Strategy> {
+    match raw
+        .strategy
+        .as_ref()
+        .map(|s| (s.value.as_str(), s.referenced))
+    {
+        None | Some(("rename", _)) => {
+            let temporary_user = raw.temporary_user.as_ref().map_or_else(
+                || "relinker-temp+{local}@{domain}".to_owned(),
+                |t| {
+                    check_template(t, "temporary_user", problems);
+                    t.value.clone()
+                },
+            );
+            Some(Strategy::Rename { temporary_user })
+        }
+        Some(("replace", _)) => match raw
+            .retire
+            .as_ref()
+            .map(|r| (r.value.as_str(), r.referenced))
+        {
+            None | Some(("delete", _)) => Some(Strategy::Replace {
+                retire: Retire::Delete,
+            }),
+            Some(("expire", _)) => Some(Strategy::Replace {
+                retire: Retire::Expire,
+            }),
+            Some(("keep", _)) => Some(Strategy::Replace {
+                retire: Retire::Keep,
+            }),
+            Some((other, at)) => {
+                problems.push(
+                    Diagnostic::at(at, "retire", format!("unknown retirement `{other}`"))
+                        .with_hint("use `delete`, `expire` or `keep`"),
+                );
+                None
+            }
+        },
+        Some((other, at)) => {
+            problems.push(
+                Diagnostic::at(at, "strategy", format!("unknown strategy `{other}`"))
+                    .with_hint("use `rename` or `replace`"),
+            );
+            None
+        }
+    }
+}
+
+/// Exact addresses, or `/pattern/` (case-insensitive).
+fn protected(entries: &[Text], problems: &mut Vec<Diagnostic>) -> Vec<Protected> {
+    let mut protected = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let value = entry.value.trim();
+        if let Some(pattern) = value.strip_prefix('/').and_then(|v| v.strip_suffix('/')) {
+            match regex::RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .build()
+            {
+                Ok(regex) => protected.push(Protected::Pattern(regex)),
+                Err(e) => problems.push(Diagnostic::at(
+                    entry.referenced,
+                    format!("protected[{index}]"),
+                    format!("not a valid pattern: {e}"),
+                )),
+            }
+        } else {
+            protected.push(Protected::Exact(value.to_owned()));
+        }
+    }
+    protected
+}
+
+fn check_template(template: &Text, field: &str, problems: &mut Vec<Diagnostic>) {
+    let mut rest = template.value.clone();
+    for placeholder in PLACEHOLDERS {
+        rest = rest.replace(placeholder, "x");
+    }
+    if rest.contains('{') || rest.contains('}') || !crate::sandbox::looks_like_email(&rest) {
+        problems.push(
+            Diagnostic::at(template.referenced, field, format!("`{}` is not an address template", template.value))
+                .with_hint("an email address with `{service}`, `{local}` or `{domain}`, such as `api.{service}@acme.example`"),
+        );
+    }
+}
+
+fn parse_limit(text: &str) -> Option<RotationLimit> {
+    let text = text.trim();
+    match text.strip_suffix('%') {
+        Some(percent) => percent
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= 100)
+            .map(RotationLimit::Percent),
+        None => text.parse().ok().map(RotationLimit::Count),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_and_protection() {
+        assert_eq!(parse_limit("10"), Some(RotationLimit::Count(10)));
+        assert_eq!(parse_limit("5%"), Some(RotationLimit::Percent(5)));
+        assert_eq!(parse_limit("120%"), None);
+        assert_eq!(RotationLimit::Percent(10).allows(250), 25);
+        let pattern = Protected::Pattern(
+            regex::RegexBuilder::new("^svc-")
+                .case_insensitive(true)
+                .build()
+                .unwrap(),
+        );
+        assert!(pattern.covers("SVC-x@acme.example"));
+        assert!(Protected::Exact("a@b.co".into()).covers("A@B.CO"));
+    }
+}

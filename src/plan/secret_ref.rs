@@ -1,0 +1,172 @@
+//! Secret references: `${env:NAME}` and `${file:PATH}`. Plans name where a secret lives; they
+//! never hold one.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::secret::Secret;
+
+/// Where a secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// An environment variable.
+    Env(String),
+    /// A file (relative paths are relative to the plan file); one trailing newline is dropped.
+    File(PathBuf),
+}
+
+/// A value that may be written literally (a client id) or referenced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// Written in the plan.
+    Literal(String),
+    /// Referenced.
+    Reference(SecretRef),
+}
+
+/// Why a secret could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The variable is not set (or empty).
+    #[error("environment variable `{name}` is not set (referenced as `${{env:{name}}}`)")]
+    MissingEnv {
+        /// The variable.
+        name: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read secret file `{}`: {reason}", path.display())]
+    UnreadableFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The file is empty.
+    #[error("secret file `{}` is empty", path.display())]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl SecretRef {
+    /// Parses `${env:NAME}` or `${file:PATH}`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let inner = text.trim().strip_prefix("${")?.strip_suffix('}')?;
+        let (scheme, rest) = inner.split_once(':')?;
+        let rest = rest.trim();
+        match scheme {
+            "env"
+                if !rest.is_empty()
+                    && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                Some(SecretRef::Env(rest.to_owned()))
+            }
+            "file" if !rest.is_empty() => Some(SecretRef::File(PathBuf::from(rest))),
+            _ => None,
+        }
+    }
+
+    /// Whether `text` tries to be a reference (starts with `${`), well-formed or not.
+    pub fn looks_like_reference(text: &str) -> bool {
+        text.trim_start().starts_with("${")
+    }
+
+    /// Reads the secret; relative file paths are resolved against `base`.
+    pub fn resolve(&self, base: &Path) -> Result<Secret, SecretError> {
+        match self {
+            SecretRef::Env(name) => match std::env::var(name) {
+                Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+                _ => Err(SecretError::MissingEnv { name: name.clone() }),
+            },
+            SecretRef::File(path) => {
+                let full = base.join(path);
+                let text =
+                    std::fs::read_to_string(&full).map_err(|e| SecretError::UnreadableFile {
+                        path: full.clone(),
+                        reason: e.to_string(),
+                    })?;
+                let value = text
+                    .strip_suffix('\n')
+                    .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+                if value.is_empty() {
+                    return Err(SecretError::EmptyFile { path: full });
+                }
+                Ok(Secret::new(value))
+            }
+        }
+    }
+}
+
+impl Credential {
+    /// The value: the literal, or the resolved reference.
+    pub fn resolve(&self, base: &Path) -> Result<Secret, SecretError> {
+        match self {
+            Credential::Literal(value) => Ok(Secret::new(value.clone())),
+            Credential::Reference(reference) => reference.resolve(base),
+        }
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "${{env:{name}}}"),
+            SecretRef::File(path) => write!(f, "${{file:{}}}", path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_references() {
+        assert_eq!(
+            SecretRef::parse("${env:MARKETO_SECRET}"),
+            Some(SecretRef::Env("MARKETO_SECRET".into()))
+        );
+        assert_eq!(
+            SecretRef::parse(" ${file:secrets/sfdc.txt} "),
+            Some(SecretRef::File("secrets/sfdc.txt".into()))
+        );
+        for bad in [
+            "hunter2",
+            "${env:}",
+            "${env:A-B}",
+            "${vault:x}",
+            "$env:X",
+            "${env:X",
+            "{env:X}",
+        ] {
+            assert_eq!(SecretRef::parse(bad), None, "{bad}");
+        }
+        assert!(SecretRef::looks_like_reference("${vault:x}"));
+        assert!(!SecretRef::looks_like_reference("hunter2"));
+    }
+
+    #[test]
+    fn resolves_files_relative_to_the_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.txt"), "s3cret\n").unwrap();
+        std::fs::write(dir.path().join("empty.txt"), "\n").unwrap();
+        let secret = SecretRef::File("s.txt".into()).resolve(dir.path()).unwrap();
+        assert_eq!(secret.expose(), "s3cret");
+        assert!(matches!(
+            SecretRef::File("empty.txt".into()).resolve(dir.path()),
+            Err(SecretError::EmptyFile { .. })
+        ));
+        assert!(matches!(
+            SecretRef::File("nope.txt".into()).resolve(dir.path()),
+            Err(SecretError::UnreadableFile { .. })
+        ));
+        let missing = SecretRef::Env("RELINKER_TEST_SURELY_UNSET_VARIABLE".into())
+            .resolve(dir.path())
+            .unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "environment variable `RELINKER_TEST_SURELY_UNSET_VARIABLE` is not set (referenced as `${env:RELINKER_TEST_SURELY_UNSET_VARIABLE}`)"
+        );
+    }
+}

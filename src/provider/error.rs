@@ -1,0 +1,101 @@
+//! Errors a provider reports. Messages name the request by method and path only: never a
+//! token, a secret, or a query string.
+
+use chrono::{DateTime, Utc};
+
+/// A failed provider call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// The API answered with an error.
+    #[error("{method} {path} failed: HTTP {status}{}: {message}", code.as_ref().map(|c| format!(", Marketo error {c}")).unwrap_or_default())]
+    Api {
+        /// Request method.
+        method: String,
+        /// Request path (no query string).
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// Marketo's error code, when the body had one.
+        code: Option<String>,
+        /// Marketo's message, or the body's text.
+        message: String,
+    },
+    /// The daily quota is used up; no retry helps before it resets.
+    #[error(
+        "{method} {path}: Marketo's daily API quota is used up (error 607); it resets at {resets_at} (midnight US Central)"
+    )]
+    QuotaExhausted {
+        /// Request method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// When the quota resets.
+        resets_at: DateTime<Utc>,
+    },
+    /// A change was sent and no answer came back: it may or may not have been applied.
+    #[error(
+        "{method} {path}: no answer ({reason}); the change may or may not have been applied, so live state must be read before sending it again"
+    )]
+    OutcomeUnknown {
+        /// Request method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// What happened to the answer.
+        reason: String,
+    },
+    /// Marketo could not be reached (after retries).
+    #[error("{method} {path}: cannot reach Marketo: {reason}")]
+    Unreachable {
+        /// Request method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The identity endpoint refused a client id and secret.
+    #[error("Marketo refused the client id and secret of {whom} (HTTP {status}{})", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    BadCredentials {
+        /// Which credentials: "the admin service" or `service \`name\``.
+        whom: String,
+        /// HTTP status.
+        status: u16,
+        /// The `error_description`, when there was one.
+        description: Option<String>,
+    },
+    /// An answer that does not have the documented shape.
+    #[error("{method} {path}: unexpected answer: {reason}")]
+    Protocol {
+        /// Request method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The client was configured wrongly (a bad base URL, say).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl ProviderError {
+    /// Marketo's error code, when the API gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ProviderError::Api { code, .. } => code.as_deref(),
+            ProviderError::QuotaExhausted { .. } => Some("607"),
+            _ => None,
+        }
+    }
+
+    /// Whether the API said the thing asked about does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ProviderError::Api { status: 404, .. })
+    }
+
+    /// Whether a change may have been applied without an answer saying so.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, ProviderError::OutcomeUnknown { .. })
+    }
+}

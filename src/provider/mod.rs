@@ -1,0 +1,88 @@
+//! What a platform can do, and how relinker verifies it.
+//!
+//! The [`Provider`] trait is how the planner and executor see a platform: the reads they plan
+//! from, the changes the API can make, and the changes only a person can make in the UI
+//! ([`ManualAction`]) together with the read that verifies them ([`Provider::linked_user`]).
+//! Implementations own their wire format, authentication, limits and retries; nothing outside a
+//! provider sees a URL or a token.
+
+mod error;
+pub mod marketo;
+mod rate;
+mod types;
+
+use std::future::Future;
+
+pub use error::ProviderError;
+pub use rate::{RateLimit, RateLimitError, parse_duration};
+pub use types::{
+    ManualAction, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials,
+    ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
+};
+
+/// A platform's API users, as the planner and executor need them.
+///
+/// Reads answer `Ok(None)` for "there is no such thing". Changes answer
+/// [`ProviderError::OutcomeUnknown`] when a request went out and no answer came back; callers
+/// then re-read before deciding to send it again.
+pub trait Provider: Send + Sync {
+    /// A user who can log in (or an API-only user).
+    fn user(
+        &self,
+        userid: &str,
+    ) -> impl Future<Output = Result<Option<UserRecord>, ProviderError>> + Send;
+    /// A pending invitation.
+    fn invitation(
+        &self,
+        userid: &str,
+    ) -> impl Future<Output = Result<Option<PendingInvitation>, ProviderError>> + Send;
+    /// A user's role/workspace pairs.
+    fn user_roles(
+        &self,
+        userid: &str,
+    ) -> impl Future<Output = Result<Option<Vec<RolePair>>, ProviderError>> + Send;
+    /// Every user, all pages.
+    fn all_users(&self) -> impl Future<Output = Result<Vec<UserSummary>, ProviderError>> + Send;
+    /// Every role.
+    fn roles(&self) -> impl Future<Output = Result<Vec<RoleInfo>, ProviderError>> + Send;
+    /// Every workspace.
+    fn workspaces(&self) -> impl Future<Output = Result<Vec<WorkspaceInfo>, ProviderError>> + Send;
+    /// Creates an API-only user, usable at once.
+    fn invite_api_user(
+        &self,
+        user: &NewApiUser,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Changes a user's attributes.
+    fn update_user(
+        &self,
+        userid: &str,
+        update: &UserUpdate,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Deletes a user (irreversible).
+    fn delete_user(&self, userid: &str) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Deletes a pending invitation.
+    fn delete_invitation(
+        &self,
+        userid: &str,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Adds role/workspace pairs; answers every pair the user now holds.
+    fn add_roles(
+        &self,
+        userid: &str,
+        pairs: &[RolePair],
+    ) -> impl Future<Output = Result<Vec<RolePair>, ProviderError>> + Send;
+    /// Removes role/workspace pairs; answers the pairs that remain.
+    fn remove_roles(
+        &self,
+        userid: &str,
+        pairs: &[RolePair],
+    ) -> impl Future<Output = Result<Vec<RolePair>, ProviderError>> + Send;
+    /// Which user a service is linked to, learned by minting a token with the service's own
+    /// credentials; success also proves those credentials still work.
+    fn linked_user(
+        &self,
+        service: &ServiceCredentials,
+    ) -> impl Future<Output = Result<ServiceLink, ProviderError>> + Send;
+    /// How a person links a service to another user in the UI (no API can).
+    fn relink_action(&self, service: &str, to_userid: &str) -> ManualAction;
+}

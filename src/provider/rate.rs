@@ -1,0 +1,125 @@
+//! Rate limits in Marketo's terms: so many calls per sliding window.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// At most `calls` calls in any sliding window of `window`; written `100/20s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Calls allowed in one window.
+    pub calls: u32,
+    /// Length of the sliding window.
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// Marketo's documented default: 100 calls per 20 seconds.
+    pub const MARKETO_DEFAULT: RateLimit = RateLimit {
+        calls: 100,
+        window: Duration::from_secs(20),
+    };
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self::MARKETO_DEFAULT
+    }
+}
+
+/// A rate limit that is not of the form `CALLS/WINDOW` (`100/20s`, `50/2s`, `6000/1h`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{value}` is not a rate limit: expected CALLS/WINDOW such as `100/20s` (window units ms, s, m, h)"
+)]
+pub struct RateLimitError {
+    /// The text that failed to parse.
+    pub value: String,
+}
+
+impl FromStr for RateLimit {
+    type Err = RateLimitError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let error = || RateLimitError {
+            value: text.to_owned(),
+        };
+        let (calls, window) = text.trim().split_once('/').ok_or_else(error)?;
+        let calls: u32 = calls.trim().parse().map_err(|_| error())?;
+        let window = parse_duration(window.trim()).ok_or_else(error)?;
+        if calls == 0 || window.is_zero() {
+            return Err(error());
+        }
+        Ok(Self { calls, window })
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.window.as_millis();
+        if millis.is_multiple_of(1000) {
+            write!(f, "{}/{}s", self.calls, millis / 1000)
+        } else {
+            write!(f, "{}/{millis}ms", self.calls)
+        }
+    }
+}
+
+/// Parses `250ms`, `20s`, `30m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let millis = match unit {
+        "ms" => number,
+        "" | "s" => number.checked_mul(1_000)?,
+        "m" => number.checked_mul(60_000)?,
+        "h" => number.checked_mul(3_600_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn rate(text: &str, calls: u32, window_ms: u64) {
+        let parsed: RateLimit = text.parse().unwrap();
+        assert_eq!(
+            parsed,
+            RateLimit {
+                calls,
+                window: Duration::from_millis(window_ms)
+            }
+        );
+    }
+
+    #[test]
+    fn parses_rate_limits() {
+        rate("100/20s", 100, 20_000);
+        rate("100/2s", 100, 2_000);
+        rate(" 5 / 250ms ", 5, 250);
+        rate("6000/1h", 6000, 3_600_000);
+        rate("10/20", 10, 20_000);
+    }
+
+    #[test]
+    fn rejects_bad_rate_limits() {
+        for bad in [
+            "", "100", "0/20s", "100/0s", "x/20s", "100/20d", "-1/2s", "100/s",
+        ] {
+            assert!(bad.parse::<RateLimit>().is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn displays_round_trip() {
+        for text in ["100/20s", "5/250ms"] {
+            assert_eq!(text.parse::<RateLimit>().unwrap().to_string(), text);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The error answers the emulated APIs give, in Marketo's envelope.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answer: a non-200 status and `{"errors":[{"code","message"}]}`.
+///
+/// The code also travels in the response's extensions so the request log can count
+/// 606/615/607 answers without parsing bodies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: Cow<'static, str>,
+    pub(crate) message: String,
+}
+
+/// Marketo's error code of an answer, kept as a response extension for the request log.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorCode(pub(crate) Cow<'static, str>);
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// 601: no token, an unknown token, or a token outside the Authorization header.
+    pub(crate) fn token_invalid() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "601", "Access token invalid")
+    }
+
+    /// 602: the token was valid once and has expired.
+    pub(crate) fn token_expired() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "602", "Access token expired")
+    }
+
+    /// 603: the caller's API user lacks the User Management permissions.
+    pub(crate) fn access_denied() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "603", "Access denied")
+    }
+
+    /// 605: a known path with the wrong method.
+    pub(crate) fn method_not_supported() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "605",
+            "HTTP Method not supported",
+        )
+    }
+
+    /// 606: over the sliding-window rate limit.
+    pub(crate) fn rate_limited(calls: u32, window_secs: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "606",
+            format!("Max rate limit '{calls}' exceeded with in '{window_secs}' secs"),
+        )
+    }
+
+    /// 607: the daily quota is used up.
+    pub(crate) fn quota_reached() -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "607", "Daily quota reached")
+    }
+
+    /// 609: the body is not the JSON the endpoint takes.
+    pub(crate) fn invalid_json(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "609",
+            format!("Invalid JSON: {detail}"),
+        )
+    }
+
+    /// 610: no such path.
+    pub(crate) fn no_such_resource() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "610", "Requested resource not found")
+    }
+
+    /// 612: a body that is not `application/json`.
+    pub(crate) fn invalid_content_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "612",
+            "Invalid Content Type",
+        )
+    }
+
+    /// 615: too many calls in flight.
+    pub(crate) fn concurrency_limited(limit: usize) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "615",
+            format!("Concurrent access limit '{limit}' reached"),
+        )
+    }
+
+    /// 1001: a parameter with a value the endpoint does not take.
+    pub(crate) fn invalid_value(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "1001", message)
+    }
+
+    /// 1003: a request the business rules forbid (editing a pending or linked user, ...).
+    pub(crate) fn not_allowed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "1003", message)
+    }
+
+    /// 1004: the user, invitation or service does not exist.
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "1004", message)
+    }
+
+    /// 1005: a userid that is already taken.
+    pub(crate) fn already_exists(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "1005", message)
+    }
+
+    /// A status and code chosen by a fault rule.
+    pub(crate) fn injected(status: StatusCode, code: String, message: String) -> Self {
+        Self::new(status, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "errors": [{ "code": self.code, "message": self.message }] });
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(ErrorCode(self.code));
+        response
+    }
+}

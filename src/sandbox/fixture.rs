@@ -1,0 +1,647 @@
+//! Sandbox fixtures: the YAML that seeds an emulated instance.
+//!
+//! ```yaml
+//! users:
+//!   - userid: api.sync@acme.example
+//!     first_name: Salesforce
+//!     last_name: Sync
+//!     api_only: true
+//!     roles: [{ role: API Integrations, workspace: Default }]
+//! services:
+//!   - name: salesforce-sync
+//!     client_id: 3f1c...
+//!     client_secret: 9b2e...
+//!     user: api.sync@acme.example
+//! ```
+//!
+//! Roles and workspaces default to the reference's. docs/sandbox.md documents every field.
+//! A fixture holds sandbox credentials in clear: they exist only inside the emulator.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::model::{
+    ALL_ZONES_ID, ALL_ZONES_NAME, Invitation, Permission, Role, RoleAssignment, Service, User,
+    Workspace, reference_roles, reference_workspaces,
+};
+use super::world::{World, key, looks_like_email};
+use crate::diagnostic::{Diagnostic, Diagnostics, yaml_options};
+use crate::provider::marketo::dates;
+use crate::secret::Secret;
+
+/// Why a fixture could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    /// The file could not be read.
+    #[error("cannot read fixture `{path}`: {source}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file was read and is wrong; every problem is listed.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFixture {
+    #[serde(default)]
+    subscription_id: Option<u64>,
+    #[serde(default)]
+    roles: Option<Vec<RawRole>>,
+    #[serde(default)]
+    workspaces: Option<Vec<RawWorkspace>>,
+    #[serde(default)]
+    users: Vec<RawUser>,
+    #[serde(default)]
+    invitations: Vec<RawInvitation>,
+    #[serde(default)]
+    services: Vec<RawService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    id: u64,
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "custom", rename = "type")]
+    kind: String,
+    #[serde(default)]
+    only_all_zones: bool,
+    #[serde(default)]
+    permissions: BTreeSet<Permission>,
+}
+
+fn custom() -> String {
+    "custom".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkspace {
+    id: u64,
+    name: Spanned<String>,
+    #[serde(default)]
+    description: String,
+}
+
+/// A role or workspace named by its name or its id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum NameOrId {
+    Id(u64),
+    Name(String),
+}
+
+impl std::fmt::Display for NameOrId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NameOrId::Id(id) => write!(f, "{id}"),
+            NameOrId::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssignment {
+    role: NameOrId,
+    workspace: NameOrId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    userid: Spanned<String>,
+    #[serde(default)]
+    email: Option<Spanned<String>>,
+    first_name: String,
+    last_name: String,
+    #[serde(default)]
+    api_only: bool,
+    roles: Spanned<Vec<Spanned<RawAssignment>>>,
+    #[serde(default)]
+    expires_at: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvitation {
+    userid: Spanned<String>,
+    #[serde(default)]
+    email: Option<Spanned<String>>,
+    first_name: String,
+    last_name: String,
+    roles: Spanned<Vec<Spanned<RawAssignment>>>,
+    /// Days since the invitation was sent (0..=6); it lapses at 7.
+    #[serde(default)]
+    sent_days_ago: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: Spanned<String>,
+    client_id: Spanned<String>,
+    client_secret: String,
+    user: Spanned<String>,
+    #[serde(default)]
+    admin: bool,
+}
+
+/// A LaunchPoint service declared by a fixture, credentials included.
+#[derive(Debug, Clone)]
+pub struct FixtureService {
+    /// Service name as the UI shows it.
+    pub name: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: Secret,
+    /// Userid of the API-only user it is linked to.
+    pub user: String,
+    /// Whether relinker acts as this service when the sandbox runs a plan.
+    pub admin: bool,
+}
+
+/// A validated fixture.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    subscription_id: u64,
+    roles: Vec<Role>,
+    workspaces: Vec<Workspace>,
+    users: Vec<User>,
+    invitations: Vec<(Invitation, u32)>,
+    services: Vec<FixtureService>,
+}
+
+impl Default for Fixture {
+    /// An instance with the reference's roles and workspaces and nothing else.
+    fn default() -> Self {
+        Self {
+            subscription_id: 3381,
+            roles: reference_roles(),
+            workspaces: reference_workspaces(),
+            users: Vec::new(),
+            invitations: Vec::new(),
+            services: Vec::new(),
+        }
+    }
+}
+
+impl Fixture {
+    /// Reads and validates a fixture file.
+    pub fn load(path: &Path) -> Result<Self, FixtureError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Validates fixture text; `origin` names it in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, FixtureError> {
+        let raw: RawFixture =
+            serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
+                FixtureError::Invalid(Diagnostics::new(origin, vec![Diagnostic::from_yaml(&e)]))
+            })?;
+        let mut problems = Vec::new();
+        let fixture = Self::validate(raw, &mut problems);
+        if problems.is_empty() {
+            Ok(fixture)
+        } else {
+            Err(FixtureError::Invalid(Diagnostics::new(origin, problems)))
+        }
+    }
+
+    /// The services the fixture declares.
+    pub fn services(&self) -> &[FixtureService] {
+        &self.services
+    }
+
+    /// The service relinker acts as (`admin: true`).
+    pub fn admin_service(&self) -> Option<&FixtureService> {
+        self.services.iter().find(|s| s.admin)
+    }
+
+    fn validate(raw: RawFixture, problems: &mut Vec<Diagnostic>) -> Self {
+        let roles = match raw.roles {
+            None => reference_roles(),
+            Some(raw_roles) => raw_roles
+                .into_iter()
+                .map(|r| Role {
+                    id: r.id,
+                    name: r.name.value,
+                    description: r.description,
+                    kind: r.kind,
+                    hidden: false,
+                    only_all_zones: r.only_all_zones,
+                    permissions: r.permissions,
+                    created_at: DateTime::UNIX_EPOCH,
+                    updated_at: DateTime::UNIX_EPOCH,
+                })
+                .collect(),
+        };
+        let workspaces = match raw.workspaces {
+            None => reference_workspaces(),
+            Some(raw_workspaces) => raw_workspaces
+                .into_iter()
+                .map(|w| Workspace {
+                    id: w.id,
+                    name: w.name.value,
+                    description: w.description,
+                    global_viz: 0,
+                    created_at: DateTime::UNIX_EPOCH,
+                    updated_at: DateTime::UNIX_EPOCH,
+                })
+                .collect(),
+        };
+        let mut fixture = Fixture {
+            subscription_id: raw.subscription_id.unwrap_or(3381),
+            roles,
+            workspaces,
+            ..Fixture::default()
+        };
+        let mut taken = BTreeSet::new();
+        fixture.add_users(raw.users, &mut taken, problems);
+        fixture.add_invitations(raw.invitations, &mut taken, problems);
+        fixture.add_services(raw.services, problems);
+        fixture
+    }
+
+    fn add_users(
+        &mut self,
+        users: Vec<RawUser>,
+        taken: &mut BTreeSet<String>,
+        problems: &mut Vec<Diagnostic>,
+    ) {
+        for (index, user) in users.into_iter().enumerate() {
+            let field = format!("users[{index}]");
+            let (userid, email) =
+                Self::identity(&field, &user.userid, user.email.as_ref(), taken, problems);
+            let roles = self.assignments(&field, &user.roles, problems);
+            let expires_at = user.expires_at.and_then(|text| {
+                dates::parse(&text.value)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|e| {
+                        problems.push(Diagnostic::at(
+                            text.referenced,
+                            format!("{field}.expires_at"),
+                            e.to_string(),
+                        ));
+                    })
+                    .ok()
+            });
+            self.users.push(User {
+                id: 0,
+                userid,
+                email,
+                first_name: user.first_name,
+                last_name: user.last_name,
+                api_only: user.api_only,
+                roles,
+                expires_at,
+                last_login_at: None,
+            });
+        }
+    }
+
+    fn add_invitations(
+        &mut self,
+        invitations: Vec<RawInvitation>,
+        taken: &mut BTreeSet<String>,
+        problems: &mut Vec<Diagnostic>,
+    ) {
+        for (index, invitation) in invitations.into_iter().enumerate() {
+            let field = format!("invitations[{index}]");
+            let (userid, email) = Self::identity(
+                &field,
+                &invitation.userid,
+                invitation.email.as_ref(),
+                taken,
+                problems,
+            );
+            let roles = self.assignments(&field, &invitation.roles, problems);
+            let days_ago = invitation.sent_days_ago.as_ref().map_or(0, |d| d.value);
+            if let Some(sent) = invitation.sent_days_ago.as_ref().filter(|d| d.value >= 7) {
+                problems.push(
+                    Diagnostic::at(
+                        sent.referenced,
+                        format!("{field}.sent_days_ago"),
+                        "an invitation lapses seven days after it is sent",
+                    )
+                    .with_hint("use 0 to 6"),
+                );
+            }
+            let placeholder = DateTime::UNIX_EPOCH;
+            self.invitations.push((
+                Invitation {
+                    id: 0,
+                    userid,
+                    email,
+                    first_name: invitation.first_name,
+                    last_name: invitation.last_name,
+                    roles,
+                    user_expires_at: None,
+                    created_at: placeholder,
+                    expires_at: placeholder,
+                },
+                days_ago,
+            ));
+        }
+    }
+
+    fn add_services(&mut self, services: Vec<RawService>, problems: &mut Vec<Diagnostic>) {
+        let mut names = BTreeSet::new();
+        for (index, service) in services.into_iter().enumerate() {
+            let field = format!("services[{index}]");
+            if !names.insert(service.name.value.clone()) {
+                problems.push(Diagnostic::at(
+                    service.name.referenced,
+                    format!("{field}.name"),
+                    format!("service `{}` is declared twice", service.name.value),
+                ));
+            }
+            if self
+                .services
+                .iter()
+                .any(|s| s.client_id == service.client_id.value)
+            {
+                problems.push(Diagnostic::at(
+                    service.client_id.referenced,
+                    format!("{field}.client_id"),
+                    "another service already has this client id",
+                ));
+            }
+            match self.users.iter().find(|u| key(&u.userid) == key(&service.user.value)) {
+                Some(user) if user.api_only => {}
+                Some(_) => problems.push(
+                    Diagnostic::at(
+                        service.user.referenced,
+                        format!("{field}.user"),
+                        format!("user `{}` is not API-only", service.user.value),
+                    )
+                    .with_hint("a LaunchPoint service can only be linked to an API-only user (`api_only: true`)"),
+                ),
+                None => problems.push(
+                    Diagnostic::at(
+                        service.user.referenced,
+                        format!("{field}.user"),
+                        format!("user `{}` is not declared under `users`", service.user.value),
+                    ),
+                ),
+            }
+            self.services.push(FixtureService {
+                name: service.name.value,
+                client_id: service.client_id.value,
+                client_secret: Secret::new(service.client_secret),
+                user: service.user.value,
+                admin: service.admin,
+            });
+        }
+        if self.services.iter().filter(|s| s.admin).count() > 1 {
+            problems.push(Diagnostic {
+                line: 0,
+                column: 0,
+                field: "services".into(),
+                message: "more than one service is marked `admin: true`".into(),
+                hint: Some("mark only the service relinker authenticates as".into()),
+            });
+        }
+    }
+
+    fn identity(
+        field: &str,
+        userid: &Spanned<String>,
+        email: Option<&Spanned<String>>,
+        taken: &mut BTreeSet<String>,
+        problems: &mut Vec<Diagnostic>,
+    ) -> (String, String) {
+        if !looks_like_email(&userid.value) {
+            problems.push(Diagnostic::at(
+                userid.referenced,
+                format!("{field}.userid"),
+                format!("`{}` is not an email address", userid.value),
+            ));
+        } else if !taken.insert(key(&userid.value)) {
+            problems.push(Diagnostic::at(
+                userid.referenced,
+                format!("{field}.userid"),
+                format!("userid `{}` is declared twice", userid.value),
+            ));
+        }
+        let email = match email {
+            Some(email) if !looks_like_email(&email.value) => {
+                problems.push(Diagnostic::at(
+                    email.referenced,
+                    format!("{field}.email"),
+                    format!("`{}` is not an email address", email.value),
+                ));
+                email.value.clone()
+            }
+            Some(email) => email.value.clone(),
+            None => userid.value.clone(),
+        };
+        (userid.value.clone(), email)
+    }
+
+    fn assignments(
+        &self,
+        field: &str,
+        raw: &Spanned<Vec<Spanned<RawAssignment>>>,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Vec<RoleAssignment> {
+        if raw.value.is_empty() {
+            problems.push(Diagnostic::at(
+                raw.referenced,
+                format!("{field}.roles"),
+                "a user needs at least one role",
+            ));
+        }
+        let mut pairs = Vec::new();
+        for (index, pair) in raw.value.iter().enumerate() {
+            let here = format!("{field}.roles[{index}]");
+            let role = self.roles.iter().find(|r| match &pair.value.role {
+                NameOrId::Id(id) => r.id == *id,
+                NameOrId::Name(name) => r.name.eq_ignore_ascii_case(name),
+            });
+            let workspace = match &pair.value.workspace {
+                NameOrId::Id(id) if *id == ALL_ZONES_ID => Some(ALL_ZONES_ID),
+                NameOrId::Name(name) if name.eq_ignore_ascii_case(ALL_ZONES_NAME) => {
+                    Some(ALL_ZONES_ID)
+                }
+                NameOrId::Id(id) => self.workspaces.iter().find(|w| w.id == *id).map(|w| w.id),
+                NameOrId::Name(name) => self
+                    .workspaces
+                    .iter()
+                    .find(|w| w.name.eq_ignore_ascii_case(name))
+                    .map(|w| w.id),
+            };
+            match (role, workspace) {
+                (None, _) => problems.push(
+                    Diagnostic::at(
+                        pair.referenced,
+                        format!("{here}.role"),
+                        format!("no role `{}`", pair.value.role),
+                    )
+                    .with_hint(format!(
+                        "roles are: {}",
+                        self.roles
+                            .iter()
+                            .map(|r| r.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                ),
+                (_, None) => problems.push(
+                    Diagnostic::at(
+                        pair.referenced,
+                        format!("{here}.workspace"),
+                        format!("no workspace `{}`", pair.value.workspace),
+                    )
+                    .with_hint(format!(
+                        "workspaces are: {ALL_ZONES_NAME}, {}",
+                        self.workspaces
+                            .iter()
+                            .map(|w| w.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                ),
+                (Some(role), Some(workspace))
+                    if role.only_all_zones && workspace != ALL_ZONES_ID =>
+                {
+                    problems.push(Diagnostic::at(
+                        pair.referenced,
+                        format!("{here}.workspace"),
+                        format!("role `{}` can only be held in {ALL_ZONES_NAME}", role.name),
+                    ));
+                }
+                (Some(role), Some(workspace)) => pairs.push(RoleAssignment {
+                    access_role_id: role.id,
+                    workspace_id: workspace,
+                }),
+            }
+        }
+        pairs
+    }
+
+    /// The instance this fixture describes, as of `now`.
+    pub(crate) fn to_world(&self, now: DateTime<Utc>) -> World {
+        let mut world = World::new(
+            self.subscription_id,
+            self.roles.clone(),
+            self.workspaces.clone(),
+        );
+        for user in &self.users {
+            world.insert_user(user.clone());
+        }
+        for (invitation, days_ago) in &self.invitations {
+            let mut invitation = invitation.clone();
+            invitation.created_at = now - Duration::days(i64::from(*days_ago));
+            invitation.expires_at = invitation.created_at + Duration::days(7);
+            world.insert_invitation(invitation);
+        }
+        for service in &self.services {
+            world.insert_service(Service {
+                name: service.name.clone(),
+                client_id: service.client_id.clone(),
+                client_secret: service.client_secret.clone(),
+                userid: service.user.clone(),
+            });
+        }
+        world
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "
+users:
+  - userid: admin@acme.example
+    first_name: Relinker
+    last_name: Admin
+    api_only: true
+    roles: [{ role: Admin, workspace: AllZones }]
+  - userid: api@acme.example
+    first_name: Sync
+    last_name: User
+    api_only: true
+    roles: [{ role: Standard User, workspace: World }, { role: 102, workspace: 1 }]
+invitations:
+  - userid: new@acme.example
+    first_name: New
+    last_name: Hire
+    roles: [{ role: Standard User, workspace: Default }]
+    sent_days_ago: 2
+services:
+  - { name: admin, client_id: a, client_secret: s1, user: admin@acme.example, admin: true }
+  - { name: sync, client_id: b, client_secret: s2, user: api@acme.example }
+";
+
+    #[test]
+    fn a_good_fixture_seeds_a_world() {
+        let fixture = Fixture::parse(GOOD, "good.yaml").unwrap();
+        assert_eq!(
+            fixture.admin_service().map(|s| s.name.as_str()),
+            Some("admin")
+        );
+        let world = fixture.to_world(Utc::now());
+        assert_eq!(world.users.len(), 2);
+        assert_eq!(world.user("api@acme.example").unwrap().roles.len(), 2);
+        assert!(world.invitation("new@acme.example").is_ok());
+    }
+
+    #[track_caller]
+    fn problems(text: &str) -> String {
+        match Fixture::parse(text, "bad.yaml") {
+            Err(FixtureError::Invalid(diagnostics)) => diagnostics.to_string(),
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_place() {
+        let text = GOOD
+            .replace("userid: api@acme.example", "userid: not-an-email")
+            .replace("role: 102", "role: Nope")
+            .replace("user: api@acme.example", "user: ghost@acme.example");
+        let report = problems(&text);
+        assert!(
+            report.contains(
+                "bad.yaml:8:13: `users[1].userid`: `not-an-email` is not an email address"
+            ),
+            "{report}"
+        );
+        assert!(
+            report.contains("`users[1].roles[1].role`: no role `Nope`"),
+            "{report}"
+        );
+        assert!(
+            report.contains("`services[1].user`: user `ghost@acme.example` is not declared"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn yaml_mistakes_are_pinned_too() {
+        let report = problems(
+            "users:\n  - userid: a@b.co\n    first_name: A\n    last_name: B\n    roles: []\n    colour: blue\n",
+        );
+        assert!(report.starts_with("bad.yaml:6:5: "), "{report}");
+        assert!(report.contains("colour"), "{report}");
+        let report = problems("subscription_id: 1\nsubscription_id: 2\n");
+        assert!(report.contains("bad.yaml:2:"), "{report}");
+    }
+}

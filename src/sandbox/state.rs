@@ -1,0 +1,109 @@
+//! The sandbox's shared state: the instance, its clock, limits, faults and request log.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::faults::FaultBook;
+use super::fixture::Fixture;
+use super::limits::Limits;
+use super::requests::RequestLog;
+use super::world::World;
+use crate::provider::RateLimit;
+
+/// Limits and lifetimes of an emulated instance; the defaults are Marketo's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// Calls allowed per sliding window before 606.
+    pub rate_limit: RateLimit,
+    /// Calls allowed in flight before 615.
+    pub concurrency: usize,
+    /// Calls allowed per US Central day before 607.
+    pub daily_quota: u64,
+    /// Lifetime of an access token.
+    pub token_ttl: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit: RateLimit::MARKETO_DEFAULT,
+            concurrency: 10,
+            daily_quota: 50_000,
+            token_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The clock the instance lives by: real time plus an offset that the control API can advance,
+/// so tests can expire tokens and invitations without waiting.
+#[derive(Debug, Default)]
+pub(crate) struct Clock {
+    offset: Mutex<chrono::Duration>,
+}
+
+impl Clock {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *lock(&self.offset)
+    }
+
+    pub(crate) fn advance(&self, by: chrono::Duration) {
+        *lock(&self.offset) += by;
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking request poisoned it: every critical
+/// section leaves the data consistent, so a poisoned lock is safe to keep using.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Everything one sandbox holds. A std `Mutex` is right here: no lock is held across an
+/// `.await`, and each critical section is a few map operations.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: SandboxConfig,
+    pub(crate) world: Mutex<World>,
+    pub(crate) clock: Clock,
+    pub(crate) limits: Limits,
+    pub(crate) faults: Mutex<FaultBook>,
+    pub(crate) log: Mutex<RequestLog>,
+}
+
+/// An emulated Marketo instance; cheap to clone, all clones share one state.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Sandbox {
+    /// A sandbox seeded from a fixture.
+    pub fn new(config: SandboxConfig, fixture: &Fixture) -> Self {
+        let clock = Clock::default();
+        let world = fixture.to_world(clock.now());
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                world: Mutex::new(world),
+                clock,
+                limits: Limits::new(&config),
+                faults: Mutex::new(FaultBook::default()),
+                log: Mutex::new(RequestLog::default()),
+            }),
+        }
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.shared.clock.now()
+    }
+
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.shared.world)
+    }
+
+    /// Replaces the instance's data with a fixture's (the control API's fixture load).
+    pub(crate) fn reseed(&self, fixture: &Fixture) {
+        *self.world() = fixture.to_world(self.now());
+    }
+}

@@ -1,0 +1,279 @@
+//! Shared test harness: real sandboxes on 127.0.0.1:0, in-process or as the compiled binary,
+//! always stopped when the test ends, pass or fail.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
+use serde_json::Value;
+
+/// The acme fixture every example plan uses.
+pub const ACME: &str = include_str!("../../plans/fixtures/acme.yaml");
+/// The admin service's credentials in the acme fixture.
+pub const ADMIN_ID: &str = "0a1b2c3d-0000-4000-8000-00000000a0a0";
+pub const ADMIN_SECRET: &str = "sandbox-secret-admin-7Qm2";
+/// Prefix of the User Management API.
+pub const USERS: &str = "/userservice/management/v1/users";
+
+// ---- plans against the acme fixture, secrets from the environment ----
+
+/// Secrets the plans reference, passed to the child process only.
+pub const ENV: [(&str, &str); 5] = [
+    ("T_ADMIN_SECRET", "sandbox-secret-admin-7Qm2"),
+    ("T_SFDC_SECRET", "sandbox-secret-sfdc-K8v3"),
+    ("T_REPORT_SECRET", "sandbox-secret-report-Xp91"),
+    ("T_CRM_SECRET", "sandbox-secret-crm-Lw45"),
+    ("T_WEB_SECRET", "sandbox-secret-webinar-Hd72"),
+];
+
+pub fn plan_text(base_url: &str, rotations: &str, policy: &str) -> String {
+    format!(
+        "version: 1
+name: acme-rotation
+description: Move integrations off departed people's mailboxes.
+instance:
+  provider: marketo
+  base_url: {base_url}
+  client_id: {ADMIN_ID}
+  client_secret: ${{env:T_ADMIN_SECRET}}
+services:
+  - {{ name: salesforce-sync, client_id: 5f0e4c1a-1111-4111-8111-000000005f5f, client_secret: \"${{env:T_SFDC_SECRET}}\" }}
+  - {{ name: reporting-export, client_id: 7c2d9e4b-2222-4222-8222-000000007c7c, client_secret: \"${{env:T_REPORT_SECRET}}\" }}
+  - {{ name: crm-connector, client_id: 9a8b7c6d-3333-4333-8333-000000009a9a, client_secret: \"${{file:crm.secret}}\" }}
+  - {{ name: webinar-bridge, client_id: 3e4f5a6b-4444-4444-8444-000000003e3e, client_secret: \"${{env:T_WEB_SECRET}}\" }}
+rotations:
+{rotations}
+policy:
+{policy}
+"
+    )
+}
+
+pub const RENAME: &str = "  - rename:
+      user: jane.doe@acme.example
+      email: api.salesforce@acme.example
+      first_name: Salesforce
+      last_name: Integration
+      temporary_user: relinker-temp@acme.example
+      services: [salesforce-sync, reporting-export]";
+pub const REPLACE: &str = "  - replace:
+      user: bob@acme.example
+      with: api.crm@acme.example
+      services: [crm-connector]
+      retire: delete";
+pub const RELINK: &str = "  - relink:
+      services: [webinar-bridge]
+      to: api.webinar@acme.example";
+pub const POLICY: &str = "  on_failure: rollback\n  max_deletions: 2";
+
+/// How an identity request carries its parameters.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenRequest {
+    /// GET with a query string (the documented form).
+    GetQuery,
+    /// POST with a query string.
+    PostQuery,
+    /// POST with a form body.
+    PostForm,
+}
+
+/// An in-process sandbox; dropping it stops the server.
+pub struct TestSandbox {
+    pub handle: SandboxHandle,
+    pub http: reqwest::Client,
+}
+
+impl TestSandbox {
+    pub async fn start() -> Self {
+        Self::with(ACME, SandboxConfig::default()).await
+    }
+
+    pub async fn with(fixture: &str, config: SandboxConfig) -> Self {
+        let fixture = Fixture::parse(fixture, "test fixture").expect("test fixture is valid");
+        let handle = SandboxHandle::start(Sandbox::new(config, &fixture), "127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("http client");
+        Self { handle, http }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.handle.base_url())
+    }
+
+    /// A token for the admin service.
+    pub async fn admin_token(&self) -> String {
+        self.token(ADMIN_ID, ADMIN_SECRET).await["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// The identity response for these credentials.
+    pub async fn token(&self, client_id: &str, secret: &str) -> Value {
+        let response = self
+            .identity(TokenRequest::GetQuery, client_id, secret)
+            .await;
+        response.json().await.expect("identity json")
+    }
+
+    /// An identity call in one of the accepted request styles.
+    pub async fn identity(
+        &self,
+        style: TokenRequest,
+        client_id: &str,
+        secret: &str,
+    ) -> reqwest::Response {
+        let params = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ];
+        let url = self.url("/identity/oauth/token");
+        let request = match style {
+            TokenRequest::GetQuery => self.http.get(url).query(&params),
+            TokenRequest::PostQuery => self.http.post(url).query(&params),
+            TokenRequest::PostForm => self.http.post(url).form(&params),
+        };
+        request.send().await.expect("identity call")
+    }
+
+    /// GET with a bearer token; answers (status, body).
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET");
+        split(response).await
+    }
+
+    /// POST a JSON body with a bearer token.
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        split(response).await
+    }
+
+    /// POST with a bearer token and no body.
+    pub async fn post_empty(&self, token: &str, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("POST");
+        split(response).await
+    }
+
+    /// A control API call.
+    pub async fn control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Value {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("control call");
+        let status = response.status();
+        let text = response.text().await.expect("control body");
+        assert!(
+            status.is_success(),
+            "control {path} answered {status}: {text}"
+        );
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("control json")
+        }
+    }
+
+    pub async fn state(&self) -> Value {
+        self.control(reqwest::Method::GET, "/_sandbox/state", None)
+            .await
+    }
+
+    pub async fn requests(&self) -> Value {
+        self.control(reqwest::Method::GET, "/_sandbox/requests", None)
+            .await
+    }
+
+    pub async fn add_fault(&self, rule: Value) {
+        self.control(reqwest::Method::POST, "/_sandbox/faults", Some(&rule))
+            .await;
+    }
+}
+
+async fn split(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
+}
+
+/// The first error code of a Marketo error body.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["code"].as_str().unwrap_or_default()
+}
+
+/// Percent-encodes a userid as one path segment.
+pub fn segment(userid: &str) -> String {
+    percent_encoding::utf8_percent_encode(userid, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// `relinker sandbox` as a child process; killed when dropped.
+pub struct SandboxProcess {
+    pub child: Child,
+    pub base_url: String,
+}
+
+impl SandboxProcess {
+    pub fn spawn(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_relinker"))
+            .arg("sandbox")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn relinker sandbox");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("first line");
+        let base_url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        Self { child, base_url }
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,15 @@
+//! Integration tests: real sandboxes over HTTP on 127.0.0.1:0, and the compiled binary.
+
+// A scenario reads best top to bottom in one function, even when it is long.
+#![allow(clippy::too_many_lines)]
+
+mod cli_help;
+mod executor;
+mod harness;
+mod offboard;
+mod plan_cmd;
+mod plan_validate;
+mod provider;
+mod sandbox_api;
+mod sandbox_cli;
+mod sandbox_faults;

@@ -1,0 +1,387 @@
+//! `relinker offboard` on the real binary against a sandbox of a few hundred generated users:
+//! matching rules, the report, protected users, the safety limit, idempotent output, and a whole
+//! scheduled cycle (offboard -> apply -> a person links -> resume --all -> done).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use relinker::offboard::normalize;
+use relinker::sandbox::SandboxConfig;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+use crate::harness::TestSandbox;
+
+/// API-only users of departed people (userid, emailAddress, service) and the services they run.
+const AFFECTED: [(&str, &str, &str); 6] = [
+    ("jane.doe@acme.example", "jane.doe@acme.example", "svc-a"),
+    (
+        "JOHN.ROE+crm@acme.example",
+        "JOHN.ROE+crm@acme.example",
+        "svc-b",
+    ),
+    ("api.x@acme.example", "mary.major@acme.example", "svc-c"),
+    (
+        "temp1@contractor.example",
+        "temp1@contractor.example",
+        "svc-d",
+    ),
+    (
+        "break-glass-1@acme.example",
+        "break-glass-1@acme.example",
+        "svc-e",
+    ),
+    ("old.bot@acme.example", "old.bot@acme.example", "svc-z"),
+];
+
+const DEPARTED: &str = "name,email\nJane,jane.doe@acme.example\nJohn,john.roe@acme.example\nMary,Mary.Major@acme.example\nContractors,@contractor.example\nBreak glass,break-glass-1@acme.example\nOld bot owner,old.bot@acme.example\nA person,person7@acme.example\nAdmin owner,admin@acme.example\n";
+
+fn fixture() -> String {
+    let mut text = String::from(
+        "users:\n  - { userid: admin@acme.example, first_name: A, last_name: B, api_only: true, roles: [{ role: Admin, workspace: AllZones }] }\n",
+    );
+    for i in 0..280 {
+        writeln!(text, "  - {{ userid: person{i}@acme.example, first_name: P, last_name: '{i}', roles: [{{ role: Standard User, workspace: World }}] }}").unwrap();
+    }
+    for i in 0..20 {
+        writeln!(text, "  - {{ userid: api.other{i}@acme.example, first_name: O, last_name: '{i}', api_only: true, roles: [{{ role: Standard User, workspace: World }}] }}").unwrap();
+    }
+    for (userid, email, _) in AFFECTED {
+        writeln!(text, "  - {{ userid: '{userid}', email: '{email}', first_name: F, last_name: L, api_only: true, roles: [{{ role: Standard User, workspace: World }}] }}").unwrap();
+    }
+    text.push_str("services:\n  - { name: admin, client_id: admin-id, client_secret: admin-secret, user: admin@acme.example, admin: true }\n");
+    for (userid, _, service) in AFFECTED {
+        writeln!(text, "  - {{ name: {service}, client_id: {service}-id, client_secret: {service}-secret, user: '{userid}' }}").unwrap();
+    }
+    text
+}
+
+fn config(base_url: &str, max_rotations: &str) -> String {
+    let mut text = format!(
+        "version: 1\ninstance:\n  provider: marketo\n  base_url: {base_url}\n  client_id: admin-id\n  client_secret: ${{env:OFF_ADMIN_SECRET}}\nservices:\n"
+    );
+    // svc-z is not known to relinker: its user is flagged, not planned.
+    for service in ["svc-a", "svc-b", "svc-c", "svc-d", "svc-e"] {
+        let var = service.replace('-', "_").to_uppercase();
+        writeln!(text, "  - {{ name: {service}, client_id: {service}-id, client_secret: \"${{env:OFF_{var}_SECRET}}\" }}").unwrap();
+    }
+    write!(text, "naming: api.{{service}}@acme.example\nstrategy: replace\nretire: delete\nprotected:\n  - /^break-glass-.*@acme\\.example$/\nmax_rotations: {max_rotations}\n").unwrap();
+    text
+}
+
+fn env() -> Vec<(String, String)> {
+    let mut env = vec![("OFF_ADMIN_SECRET".to_owned(), "admin-secret".to_owned())];
+    for service in ["svc-a", "svc-b", "svc-c", "svc-d", "svc-e"] {
+        env.push((
+            format!("OFF_{}_SECRET", service.replace('-', "_").to_uppercase()),
+            format!("{service}-secret"),
+        ));
+    }
+    env
+}
+
+async fn relinker(dir: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_relinker"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("RELINKER_STATE_DIR", "state")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (name, value) in env() {
+        command.env(name, value);
+    }
+    command.output().await.expect("run relinker")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+async fn setup(max_rotations: &str) -> (TestSandbox, tempfile::TempDir) {
+    let sandbox = TestSandbox::with(&fixture(), SandboxConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("offboard.yaml"),
+        config(&sandbox.handle.base_url(), max_rotations),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("departed.csv"), DEPARTED).unwrap();
+    (sandbox, dir)
+}
+
+async fn offboard(dir: &Path, format: &str) -> Output {
+    relinker(
+        dir,
+        &[
+            "offboard",
+            "--config",
+            "offboard.yaml",
+            "--departed",
+            "departed.csv",
+            "--out",
+            "out",
+            "--format",
+            format,
+        ],
+    )
+    .await
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("out"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn matches_departed_people_and_reports_the_rest() {
+    let (sandbox, dir) = setup("10").await;
+    let output = offboard(dir.path(), "json").await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["users"], 307);
+    assert_eq!(report["api_users"], 27);
+    let planned: Vec<&str> = report["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["userid"].as_str().unwrap())
+        .collect();
+    // Exact, plus-addressed and case-shifted, matched by emailAddress only, and by domain.
+    assert_eq!(
+        planned,
+        [
+            "JOHN.ROE+crm@acme.example",
+            "api.x@acme.example",
+            "jane.doe@acme.example",
+            "temp1@contractor.example"
+        ]
+    );
+    assert_eq!(
+        report["unlinked"][0]["userid"], "old.bot@acme.example",
+        "no known service: a person checks it"
+    );
+    assert_eq!(
+        report["protected"],
+        json!(["admin@acme.example", "break-glass-1@acme.example"]),
+        "relinker's own user is always protected"
+    );
+    assert_eq!(
+        listing(dir.path()),
+        [
+            "offboard-api-x-acme-example.yaml",
+            "offboard-jane-doe-acme-example.yaml",
+            "offboard-john-roe-crm-acme-example.yaml",
+            "offboard-temp1-contractor-example.yaml",
+            "report.md"
+        ]
+    );
+    let markdown = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
+    assert!(
+        markdown.contains("## Plans written (4)") && markdown.contains("`old.bot@acme.example`"),
+        "{markdown}"
+    );
+    // Every plan it writes is valid, references secrets only, and plans cleanly.
+    let validate = relinker(
+        dir.path(),
+        &[
+            "validate",
+            "out/offboard-jane-doe-acme-example.yaml",
+            "out/offboard-api-x-acme-example.yaml",
+        ],
+    )
+    .await;
+    assert_eq!(validate.status.code(), Some(0), "{}", text(&validate));
+    let plan =
+        std::fs::read_to_string(dir.path().join("out/offboard-api-x-acme-example.yaml")).unwrap();
+    assert!(
+        plan.contains("with: \"api.svc-c@acme.example\"") && !plan.contains("svc-c-secret"),
+        "{plan}"
+    );
+    let planned = relinker(
+        dir.path(),
+        &[
+            "plan",
+            "out/offboard-api-x-acme-example.yaml",
+            "--detailed-exitcode",
+        ],
+    )
+    .await;
+    assert_eq!(planned.status.code(), Some(5), "{}", text(&planned));
+    assert_eq!(
+        sandbox.requests().await["state_changing"],
+        0,
+        "offboarding only reads"
+    );
+}
+
+#[tokio::test]
+async fn output_is_stable_and_follows_the_departed_list() {
+    let (_sandbox, dir) = setup("10").await;
+    assert_eq!(offboard(dir.path(), "text").await.status.code(), Some(0));
+    let read_all = |dir: &Path| {
+        listing(dir)
+            .iter()
+            .map(|n| std::fs::read(dir.join("out").join(n)).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let first = read_all(dir.path());
+    assert_eq!(
+        offboard(dir.path(), "markdown").await.status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        read_all(dir.path()),
+        first,
+        "a second run writes the same bytes"
+    );
+    // Jane is no longer on the list: her plan goes.
+    std::fs::write(
+        dir.path().join("departed.csv"),
+        DEPARTED.replace("Jane,jane.doe@acme.example\n", ""),
+    )
+    .unwrap();
+    assert_eq!(offboard(dir.path(), "text").await.status.code(), Some(0));
+    assert!(!listing(dir.path()).contains(&"offboard-jane-doe-acme-example.yaml".to_owned()));
+    assert_eq!(listing(dir.path()).len(), 4);
+}
+
+#[tokio::test]
+async fn the_safety_limit_writes_nothing() {
+    for limit in ["3", "10%"] {
+        let (_sandbox, dir) = setup(limit).await;
+        let output = offboard(dir.path(), "text").await;
+        assert_eq!(output.status.code(), Some(1), "{limit}: {}", text(&output));
+        assert!(
+            text(&output).contains("4 users would be rotated, more than `max_rotations` allows"),
+            "{}",
+            text(&output)
+        );
+        assert!(listing(dir.path()).is_empty(), "{limit}: nothing written");
+    }
+}
+
+#[tokio::test]
+async fn an_empty_or_unreadable_departed_list_is_an_error() {
+    let (_sandbox, dir) = setup("10").await;
+    std::fs::write(dir.path().join("departed.csv"), "name,email\n").unwrap();
+    let output = offboard(dir.path(), "text").await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("names nobody"), "{}", text(&output));
+    std::fs::remove_file(dir.path().join("departed.csv")).unwrap();
+    let output = offboard(dir.path(), "text").await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("cannot read the departed list"),
+        "{}",
+        text(&output)
+    );
+    assert!(listing(dir.path()).is_empty());
+}
+
+/// `link LaunchPoint service `svc-a` to API-only user `api.svc-a@acme.example`` -> the pair.
+fn link_request(waiting_for: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = waiting_for.split('`').collect();
+    (parts.len() >= 4).then(|| (parts[1].to_owned(), parts[3].to_owned()))
+}
+
+#[tokio::test]
+async fn a_scheduled_cycle_removes_every_departed_mailbox() {
+    let (sandbox, dir) = setup("10").await;
+    assert_eq!(offboard(dir.path(), "text").await.status.code(), Some(0));
+    let mut plans: Vec<String> = listing(dir.path())
+        .into_iter()
+        .filter(|n| Path::new(n).extension().is_some_and(|e| e == "yaml"))
+        .map(|n| format!("out/{n}"))
+        .collect();
+    plans.sort();
+    let mut args = vec!["apply", "--yes", "--gate-wait", "0"];
+    args.extend(plans.iter().map(String::as_str));
+    let applied = relinker(dir.path(), &args).await;
+    assert_eq!(
+        applied.status.code(),
+        Some(4),
+        "each run pauses at its first manual step: {}",
+        text(&applied)
+    );
+
+    // The weekly job: a person does what the paused runs wait for; `resume --all` moves them on.
+    let mut rounds = 0;
+    loop {
+        let status: Value = serde_json::from_slice(
+            &relinker(dir.path(), &["status", "--format", "json"])
+                .await
+                .stdout,
+        )
+        .unwrap();
+        let waiting: Vec<(String, String)> = status
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["waiting_for"].as_str())
+            .filter_map(link_request)
+            .collect();
+        for (service, userid) in &waiting {
+            sandbox
+                .control(
+                    Method::POST,
+                    &format!("/_sandbox/services/{service}/link"),
+                    Some(&json!({"userid": userid})),
+                )
+                .await;
+        }
+        let resumed = relinker(dir.path(), &["resume", "--all", "--gate-wait", "0"]).await;
+        rounds += 1;
+        match resumed.status.code() {
+            Some(0) => break,
+            Some(4) if rounds < 5 => {}
+            other => panic!("resume --all answered {other:?}: {}", text(&resumed)),
+        }
+    }
+    let state = sandbox.state().await;
+    let departed = [
+        "jane.doe@acme.example",
+        "john.roe@acme.example",
+        "mary.major@acme.example",
+    ];
+    for user in state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["apiOnly"] == true)
+    {
+        for field in ["userid", "emailAddress"] {
+            let address = normalize(user[field].as_str().unwrap());
+            let protected_or_unknown = address.starts_with("break-glass")
+                || address.starts_with("old.bot")
+                || address.starts_with("admin@");
+            assert!(
+                protected_or_unknown
+                    || (!departed.contains(&address.as_str())
+                        && !address.ends_with("@contractor.example")),
+                "{address} is still an API user"
+            );
+        }
+    }
+    // Every service still authenticates with its unchanged credentials, as its new user.
+    for service in ["svc-a", "svc-b", "svc-c", "svc-d"] {
+        let grant = sandbox
+            .token(&format!("{service}-id"), &format!("{service}-secret"))
+            .await;
+        assert_eq!(grant["scope"], format!("api.{service}@acme.example"));
+    }
+}

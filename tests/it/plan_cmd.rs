@@ -1,0 +1,321 @@
+//! `relinker plan` on the real binary against a sandbox on 127.0.0.1:0: the three renderings
+//! (snapshots), read-only behaviour, every conflict, secrets, saved plans and exit codes.
+
+use std::path::Path;
+use std::process::Output;
+
+use tokio::process::Command;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{ENV, POLICY, RELINK, RENAME, REPLACE, TestSandbox, plan_text};
+
+/// A plan that must fail with a conflict mentioning `expected`.
+struct Conflict {
+    rotations: String,
+    policy: &'static str,
+    env: Vec<(&'static str, &'static str)>,
+    expected: &'static str,
+}
+
+impl Conflict {
+    fn new(rotations: &str, expected: &'static str) -> Self {
+        Self {
+            rotations: rotations.to_owned(),
+            policy: POLICY,
+            env: ENV.to_vec(),
+            expected,
+        }
+    }
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Writes the plan into a temp dir and runs `relinker plan plan.yaml ARGS` there. The child is
+/// awaited, not waited for: the in-process sandbox it talks to runs on this test's runtime.
+async fn plan(
+    sandbox: &TestSandbox,
+    rotations: &str,
+    policy: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Run, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan.yaml"),
+        plan_text(&sandbox.handle.base_url(), rotations, policy),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("crm.secret"), "sandbox-secret-crm-Lw45\n").unwrap();
+    let output = run_in(dir.path(), &[&["plan", "plan.yaml"], args].concat(), env).await;
+    let base = sandbox.handle.base_url();
+    let run = Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).replace(&base, "http://sandbox"),
+        stderr: String::from_utf8_lossy(&output.stderr).replace(&base, "http://sandbox"),
+    };
+    (run, dir)
+}
+
+async fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_relinker"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().await.expect("run relinker")
+}
+
+fn no_secret_in(texts: &[&str]) {
+    for text in texts {
+        for (_, secret) in ENV {
+            assert!(!text.contains(secret), "a secret leaked: {text}");
+        }
+        assert!(!text.contains(":int"), "a token leaked: {text}");
+    }
+}
+
+async fn assert_read_only(sandbox: &TestSandbox) {
+    let report = sandbox.requests().await;
+    assert_eq!(report["state_changing"], 0, "plan changed state: {report}");
+    let posts: Vec<&Value> = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .collect();
+    assert!(posts.is_empty(), "plan sent POSTs: {posts:?}");
+    assert!(report["total"].as_u64().unwrap() > 0, "plan read nothing");
+}
+
+#[tokio::test]
+async fn renders_text_markdown_and_json_reading_only() {
+    let sandbox = TestSandbox::start().await;
+    let rotations = [RENAME, REPLACE, RELINK].join("\n");
+    let mut outputs = Vec::new();
+    for format in ["text", "markdown", "json"] {
+        let (run, _dir) = plan(&sandbox, &rotations, POLICY, &["--format", format], &ENV).await;
+        assert_eq!(run.code, Some(0), "{format}: {}", run.stderr);
+        insta::assert_snapshot!(format!("plan_{format}"), run.stdout);
+        outputs.push(run.stdout);
+    }
+    let json: Value = serde_json::from_str(&outputs[2]).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(
+        json["summary"],
+        "3 rotations: 2 users to create, 6 service relinks (manual), 1 update, 2 deletions"
+    );
+    assert!(outputs[1].contains("| # | step | what | by | undo | state |"));
+    no_secret_in(&outputs.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_read_only(&sandbox).await;
+}
+
+#[tokio::test]
+async fn each_conflict_fails_the_plan_with_exit_1() {
+    let sandbox = TestSandbox::start().await;
+    // A service linked elsewhere than the plan expects.
+    sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/services/reporting-export/link",
+            Some(&json!({"userid": "carol@acme.example"})),
+        )
+        .await;
+    let (run, _dir) = plan(&sandbox, RENAME, POLICY, &[], &ENV).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stdout.contains("service `reporting-export` is linked to `carol@acme.example`, not `jane.doe@acme.example`"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("To apply"),
+        "no apply command for a conflicting plan"
+    );
+
+    let wrong_web_secret: Vec<(&str, &str)> = ENV
+        .iter()
+        .map(|&(k, v)| {
+            if k == "T_WEB_SECRET" {
+                (k, "wrong")
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let cases = [
+        Conflict::new(
+            "  - relink:\n      services: [webinar-bridge]\n      to: ghost@acme.example",
+            "user `ghost@acme.example` does not exist",
+        ),
+        Conflict::new(
+            "  - replace:\n      user: new.hire@acme.example\n      with: api.x@acme.example\n      services: [crm-connector]",
+            "`new.hire@acme.example` is a pending invitation",
+        ),
+        Conflict::new(
+            "  - replace:\n      user: dan.lee@acme.example\n      with: api.x@acme.example\n      services: [crm-connector]",
+            "user `dan.lee@acme.example` is not an API-only user",
+        ),
+        Conflict {
+            env: wrong_web_secret,
+            ..Conflict::new(
+                RELINK,
+                "the credentials of service `webinar-bridge` do not work",
+            )
+        },
+        Conflict::new(
+            "  - rename:\n      user: bob@acme.example\n      email: carol@acme.example\n      temporary_user: t@acme.example\n      services: [crm-connector]",
+            "email `carol@acme.example` is already used by `carol@acme.example`",
+        ),
+        Conflict::new(
+            "  - replace:\n      user: relinker-admin@acme.example\n      with: api.x@acme.example\n      services: [crm-connector]",
+            "relinker's own admin service",
+        ),
+        // Validation allows one `retire: delete`; live state adds the temporary user this run creates.
+        Conflict {
+            policy: "  max_deletions: 1",
+            ..Conflict::new(
+                &format!("{RENAME}\n{REPLACE}"),
+                "would delete 2 users, more than `policy.max_deletions` (1)",
+            )
+        },
+    ];
+    for case in cases {
+        let (run, _dir) = plan(&sandbox, &case.rotations, case.policy, &[], &case.env).await;
+        assert_eq!(
+            run.code,
+            Some(1),
+            "{}: {}{}",
+            case.expected,
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            run.stdout.contains(case.expected),
+            "expected {:?} in\n{}",
+            case.expected,
+            run.stdout
+        );
+    }
+    assert_read_only(&sandbox).await;
+}
+
+#[tokio::test]
+async fn detailed_exitcode_and_already_done_steps() {
+    let sandbox = TestSandbox::start().await;
+    let (run, _dir) = plan(&sandbox, RELINK, POLICY, &["--detailed-exitcode"], &ENV).await;
+    assert_eq!(run.code, Some(5), "changes to make: {}", run.stderr);
+    sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/services/webinar-bridge/link",
+            Some(&json!({"userid": "api.webinar@acme.example"})),
+        )
+        .await;
+    let (run, _dir) = plan(&sandbox, RELINK, POLICY, &["--detailed-exitcode"], &ENV).await;
+    assert_eq!(run.code, Some(0), "nothing to do: {}", run.stdout);
+    assert!(
+        run.stdout.contains("1 rotation: nothing to change"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("already done"), "{}", run.stdout);
+    let (run, _dir) = plan(&sandbox, RELINK, POLICY, &[], &ENV).await;
+    assert_eq!(run.code, Some(0));
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_exit_2_before_any_call() {
+    let sandbox = TestSandbox::start().await;
+    let env: Vec<(&str, &str)> = ENV
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "T_SFDC_SECRET")
+        .collect();
+    let (run, _dir) = plan(&sandbox, RENAME, POLICY, &[], &env).await;
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains(
+            "`services[0].client_secret`: environment variable `T_SFDC_SECRET` is not set"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(sandbox.requests().await["total"], 0, "no API call was made");
+}
+
+#[tokio::test]
+async fn out_saves_a_pinned_plan_without_secrets() {
+    let sandbox = TestSandbox::start().await;
+    let (run, dir) = plan(
+        &sandbox,
+        RENAME,
+        POLICY,
+        &["--out", "saved.json", "--format", "json"],
+        &ENV,
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let text = std::fs::read_to_string(dir.path().join("saved.json")).unwrap();
+    no_secret_in(&[&text]);
+    let saved: Value = serde_json::from_str(&text).unwrap();
+    let plan_bytes = std::fs::read(dir.path().join("plan.yaml")).unwrap();
+    assert_eq!(
+        saved["plan_sha256"],
+        relinker::secret::Fingerprint::of(&plan_bytes).as_str()
+    );
+    assert!(
+        saved["live_fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(saved["compiled"]["steps"].as_array().unwrap().len(), 8);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["apply_command"], "relinker apply saved.json");
+
+    // A conflicting plan is not saved.
+    sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/services/salesforce-sync/link",
+            Some(&json!({"userid": "carol@acme.example"})),
+        )
+        .await;
+    let (run, dir) = plan(&sandbox, RENAME, POLICY, &["--out", "saved.json"], &ENV).await;
+    assert_eq!(run.code, Some(1));
+    assert!(!dir.path().join("saved.json").exists());
+}
+
+#[tokio::test]
+async fn every_example_plans_against_its_sandbox_fixture() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/examples");
+    for name in [
+        "rename-api-user.yaml",
+        "replace-api-user.yaml",
+        "relink-services.yaml",
+    ] {
+        let output = run_in(
+            &examples,
+            &["plan", name, "--sandbox", "--detailed-exitcode"],
+            &[],
+        )
+        .await;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(5),
+            "{name}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("To apply: relinker apply {name} --sandbox")),
+            "{stdout}"
+        );
+    }
+}

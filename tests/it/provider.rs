@@ -1,0 +1,597 @@
+//! The Marketo provider against a real sandbox: every operation, every retry class, token
+//! expiry, paging, odd userids, the limiter, and no secret anywhere in logs or errors.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use relinker::provider::marketo::{Limits, MarketoClient, MarketoConfig, RetryPolicy};
+use relinker::provider::{
+    NewApiUser, Provider, ProviderError, RateLimit, RolePair, ServiceCredentials, UserUpdate,
+};
+use relinker::sandbox::SandboxConfig;
+use relinker::secret::Secret;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{ACME, ADMIN_ID, ADMIN_SECRET, TestSandbox, USERS};
+
+fn client(sandbox: &TestSandbox) -> MarketoClient {
+    client_with(sandbox, Limits::default())
+}
+
+fn client_with(sandbox: &TestSandbox, limits: Limits) -> MarketoClient {
+    let mut config = MarketoConfig::new(
+        sandbox.handle.base_url(),
+        ADMIN_ID,
+        Secret::new(ADMIN_SECRET),
+    );
+    config.limits = limits;
+    config.timeout = Duration::from_millis(800);
+    config.retry = RetryPolicy {
+        max_retries: 4,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+    };
+    MarketoClient::new(config).expect("client")
+}
+
+fn sync_service() -> ServiceCredentials {
+    ServiceCredentials {
+        name: "salesforce-sync".into(),
+        client_id: "5f0e4c1a-1111-4111-8111-000000005f5f".into(),
+        client_secret: Secret::new("sandbox-secret-sfdc-K8v3"),
+    }
+}
+
+fn last_name(name: &str) -> UserUpdate {
+    UserUpdate {
+        last_name: Some(name.into()),
+        ..UserUpdate::default()
+    }
+}
+
+fn api_user(userid: &str) -> NewApiUser {
+    NewApiUser {
+        userid: userid.into(),
+        email: userid.into(),
+        first_name: "Temp".into(),
+        last_name: "User".into(),
+        roles: vec![RolePair {
+            role_id: 110,
+            workspace_id: 1,
+        }],
+        reason: Some("relinker test".into()),
+    }
+}
+
+/// Requests the sandbox logged for paths containing `fragment`.
+async fn logged(sandbox: &TestSandbox, fragment: &str) -> Vec<Value> {
+    sandbox.requests().await["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().contains(fragment))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn every_operation_round_trips() {
+    let sandbox = TestSandbox::start().await;
+    let marketo = client(&sandbox);
+
+    let jane = marketo
+        .user("jane.doe@acme.example")
+        .await
+        .unwrap()
+        .expect("jane exists");
+    assert!(jane.api_only);
+    assert_eq!(
+        jane.roles,
+        [
+            RolePair {
+                role_id: 101,
+                workspace_id: 1008
+            },
+            RolePair {
+                role_id: 110,
+                workspace_id: 1
+            }
+        ]
+    );
+    assert_eq!(
+        marketo.user_roles("jane.doe@acme.example").await.unwrap(),
+        Some(jane.roles.clone())
+    );
+    assert_eq!(marketo.user("ghost@acme.example").await.unwrap(), None);
+    assert_eq!(
+        marketo.user("new.hire@acme.example").await.unwrap(),
+        None,
+        "pending is not a user"
+    );
+    let pending = marketo
+        .invitation("new.hire@acme.example")
+        .await
+        .unwrap()
+        .expect("pending");
+    assert!(pending.expires_at.is_some());
+    assert_eq!(
+        marketo.invitation("jane.doe@acme.example").await.unwrap(),
+        None
+    );
+    assert!(
+        marketo
+            .roles()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.name == "API Integrations")
+    );
+    assert!(
+        marketo
+            .workspaces()
+            .await
+            .unwrap()
+            .iter()
+            .any(|w| w.id == 1008)
+    );
+    assert_eq!(marketo.all_users().await.unwrap().len(), 7);
+
+    marketo
+        .invite_api_user(&api_user("relinker-temp@acme.example"))
+        .await
+        .unwrap();
+    let added = marketo
+        .add_roles(
+            "relinker-temp@acme.example",
+            &[RolePair {
+                role_id: 101,
+                workspace_id: 1008,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(added, jane.roles);
+    let remaining = marketo
+        .remove_roles(
+            "relinker-temp@acme.example",
+            &[RolePair {
+                role_id: 101,
+                workspace_id: 1008,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        remaining,
+        [RolePair {
+            role_id: 110,
+            workspace_id: 1
+        }]
+    );
+    let expires = chrono::DateTime::parse_from_rfc3339("2031-06-30T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let update = UserUpdate {
+        email: Some("api.temp@acme.example".into()),
+        first_name: Some("Temporary".into()),
+        last_name: None,
+        expires_at: Some(expires),
+    };
+    marketo
+        .update_user("relinker-temp@acme.example", &update)
+        .await
+        .unwrap();
+    let temp = marketo
+        .user("relinker-temp@acme.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            temp.email.as_str(),
+            temp.first_name.as_str(),
+            temp.expires_at
+        ),
+        ("api.temp@acme.example", "Temporary", Some(expires))
+    );
+    marketo
+        .delete_user("relinker-temp@acme.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        marketo.user("relinker-temp@acme.example").await.unwrap(),
+        None
+    );
+    marketo
+        .delete_invitation("new.hire@acme.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        marketo.invitation("new.hire@acme.example").await.unwrap(),
+        None
+    );
+
+    // A linked user refuses edits; the error names the service.
+    let refused = marketo
+        .update_user("jane.doe@acme.example", &update)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ProviderError::Api { status: 400, code: Some(c), .. } if c == "1003"),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("LaunchPoint service"),
+        "{refused}"
+    );
+
+    // Services: scope names the linked user; the fingerprint pins the credentials.
+    let link = marketo.linked_user(&sync_service()).await.unwrap();
+    assert_eq!(link.userid, "jane.doe@acme.example");
+    assert_eq!(link.credentials, sync_service().fingerprint());
+    let mut wrong = sync_service();
+    wrong.client_secret = Secret::new("not-the-secret");
+    let refused = marketo.linked_user(&wrong).await.unwrap_err();
+    assert!(
+        matches!(refused, ProviderError::BadCredentials { status: 401, .. }),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("service `salesforce-sync`"));
+    let action = marketo.relink_action("salesforce-sync", "relinker-temp@acme.example");
+    assert!(action.steps.iter().any(|s| s.contains("LaunchPoint")));
+}
+
+#[tokio::test]
+async fn pages_through_every_user() {
+    let mut users = String::new();
+    for i in 0..450 {
+        writeln!(users, "  - {{ userid: u{i:03}@acme.example, first_name: U, last_name: '{i}', roles: [{{ role: Standard User, workspace: World }}] }}").unwrap();
+    }
+    let fixture = ACME.replace("\ninvitations:", &format!("\n{users}\ninvitations:"));
+    let sandbox = TestSandbox::with(&fixture, SandboxConfig::default()).await;
+    let all = client(&sandbox).all_users().await.unwrap();
+    assert_eq!(all.len(), 457);
+    let mut ids: Vec<&str> = all.iter().map(|u| u.userid.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 457, "no user twice");
+    assert_eq!(
+        logged(&sandbox, "allusers.json").await.len(),
+        3,
+        "200 + 200 + 57"
+    );
+}
+
+#[tokio::test]
+async fn odd_userids_are_encoded_as_one_path_segment() {
+    let sandbox = TestSandbox::start().await;
+    let marketo = client(&sandbox);
+    for userid in [
+        "o'neil+ops@acme.example",
+        "100%/sure?#x@acme.example",
+        "\"jane doe\"@acme.example",
+        "zoë@bücher.example",
+    ] {
+        marketo
+            .invite_api_user(&api_user(userid))
+            .await
+            .unwrap_or_else(|e| panic!("{userid}: {e}"));
+        let user = marketo
+            .user(userid)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{userid} not found"));
+        assert_eq!(user.userid, userid);
+        assert_eq!(
+            marketo.user_roles(userid).await.unwrap().map(|r| r.len()),
+            Some(1)
+        );
+        marketo.delete_user(userid).await.unwrap();
+        assert_eq!(marketo.user(userid).await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
+async fn retryable_answers_are_retried_until_they_succeed() {
+    let sandbox = TestSandbox::start().await;
+    let marketo = client(&sandbox);
+    let path = format!("{USERS}/roles.json");
+    for (status, code) in [
+        (429, "606"),
+        (429, "615"),
+        (503, "608"),
+        (502, "611"),
+        (500, "604"),
+    ] {
+        sandbox.add_fault(json!({"path": path, "action": {"kind": "error", "status": status, "code": code}, "times": 2})).await;
+        assert!(!marketo.roles().await.unwrap().is_empty(), "{code}");
+    }
+    sandbox
+        .add_fault(json!({"path": path, "action": {"kind": "drop"}, "times": 2}))
+        .await;
+    assert!(
+        !marketo.roles().await.unwrap().is_empty(),
+        "dropped connections"
+    );
+    sandbox
+        .add_fault(json!({"path": path, "action": {"kind": "hang"}, "times": 1}))
+        .await;
+    assert!(
+        !marketo.roles().await.unwrap().is_empty(),
+        "a timed-out read"
+    );
+    // Each fault answered twice (once for hang) and the call after it succeeded.
+    assert_eq!(logged(&sandbox, "/roles.json").await.len(), 5 * 3 + 3 + 2);
+
+    // Retries run out: the last error is reported.
+    sandbox
+        .add_fault(json!({"path": path, "action": {"kind": "error", "status": 503, "code": "608"}}))
+        .await;
+    let error = marketo.roles().await.unwrap_err();
+    assert_eq!(error.code(), Some("608"), "{error}");
+}
+
+#[tokio::test]
+async fn permanent_errors_are_not_retried() {
+    let sandbox = TestSandbox::start().await;
+    let marketo = client(&sandbox);
+    let path = format!("{USERS}/workspaces.json");
+    sandbox.add_fault(json!({"path": path, "action": {"kind": "error", "status": 403, "code": "603", "message": "Access denied"}, "times": 1})).await;
+    let denied = marketo.workspaces().await.unwrap_err();
+    assert_eq!(denied.code(), Some("603"));
+    sandbox.add_fault(json!({"path": path, "action": {"kind": "error", "status": 429, "code": "607", "message": "Daily quota reached"}, "times": 1})).await;
+    let quota = marketo.workspaces().await.unwrap_err();
+    assert!(
+        matches!(quota, ProviderError::QuotaExhausted { .. }),
+        "{quota}"
+    );
+    assert!(quota.to_string().contains("resets at"), "{quota}");
+    let invalid = marketo
+        .invite_api_user(&api_user("not-an-email"))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid.code(), Some("1001"));
+    assert_eq!(
+        logged(&sandbox, "workspaces.json").await.len(),
+        2,
+        "one attempt each"
+    );
+    assert_eq!(logged(&sandbox, "invite.json").await.len(), 1);
+}
+
+#[tokio::test]
+async fn rejected_tokens_are_renewed_once() {
+    let sandbox = TestSandbox::start().await;
+    let marketo = client(&sandbox);
+    assert!(
+        marketo
+            .user("jane.doe@acme.example")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The instance's clock jumps past the token's lifetime: the cached token now answers 602.
+    sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/clock",
+            Some(&json!({"advance_secs": 3700})),
+        )
+        .await;
+    assert!(
+        marketo
+            .user("jane.doe@acme.example")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let codes: Vec<Value> = logged(&sandbox, "user.json")
+        .await
+        .iter()
+        .map(|r| r["code"].clone())
+        .collect();
+    assert_eq!(codes, [Value::Null, json!("602"), Value::Null]);
+    assert_eq!(logged(&sandbox, "/identity/").await.len(), 2, "one renewal");
+
+    sandbox.add_fault(json!({"path": format!("{USERS}/roles.json"), "action": {"kind": "error", "status": 401, "code": "601"}, "times": 1})).await;
+    assert!(!marketo.roles().await.unwrap().is_empty());
+    assert_eq!(logged(&sandbox, "/identity/").await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_change_whose_answer_is_lost_is_never_resent() {
+    let sandbox = TestSandbox::start().await;
+    let marketo = client(&sandbox);
+    for (kind, userid) in [
+        ("drop-after", "lost1@acme.example"),
+        ("hang-after", "lost2@acme.example"),
+    ] {
+        sandbox.add_fault(json!({"method": "POST", "path": format!("{USERS}/invite.json"), "action": {"kind": kind}, "times": 1})).await;
+        let error = marketo
+            .invite_api_user(&api_user(userid))
+            .await
+            .unwrap_err();
+        assert!(error.is_outcome_unknown(), "{kind}: {error}");
+        assert!(
+            marketo.user(userid).await.unwrap().is_some(),
+            "{kind}: it did apply"
+        );
+    }
+    // A 5xx on a change is just as unknowable.
+    sandbox.add_fault(json!({"path": "/userservice/*/lost1@acme.example/update.json", "action": {"kind": "error", "status": 500, "code": "611"}, "times": 1})).await;
+    let error = marketo
+        .update_user(
+            "lost1@acme.example",
+            &UserUpdate {
+                first_name: Some("X".into()),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(error.is_outcome_unknown(), "{error}");
+    assert_eq!(
+        logged(&sandbox, "invite.json").await.len(),
+        2,
+        "each invite sent exactly once"
+    );
+    assert_eq!(logged(&sandbox, "update.json").await.len(), 1);
+
+    // Refused before processing (606) or never sent (drop before applying): retried safely.
+    sandbox.add_fault(json!({"path": format!("{USERS}/lost2@acme.example/delete.json"), "action": {"kind": "error", "status": 429, "code": "606"}, "times": 1})).await;
+    marketo.delete_user("lost2@acme.example").await.unwrap();
+    assert_eq!(marketo.user("lost2@acme.example").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_limiter_keeps_300_reads_under_the_sandbox_limits() {
+    let limit = RateLimit {
+        calls: 100,
+        window: Duration::from_secs(2),
+    };
+    let config = SandboxConfig {
+        rate_limit: limit,
+        concurrency: 10,
+        ..SandboxConfig::default()
+    };
+    let sandbox = TestSandbox::with(ACME, config).await;
+    // Latency on the identity call too: the first calls wait for a token to be minted, and
+    // that wait must not sit between the limiter's stamp and the server's.
+    sandbox
+        .add_fault(json!({"path": "/", "action": {"kind": "latency", "ms": 100}}))
+        .await;
+    let marketo = client_with(
+        &sandbox,
+        Limits {
+            rate: limit,
+            concurrency: 10,
+        },
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let marketo = marketo.clone();
+        tasks.spawn(async move {
+            match i % 3 {
+                0 => marketo.user("jane.doe@acme.example").await.map(drop),
+                1 => marketo.roles().await.map(drop),
+                _ => marketo.user_roles("bob@acme.example").await.map(drop),
+            }
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap().unwrap();
+    }
+    let report = sandbox.requests().await;
+    assert_eq!(report["rate_limited"], 0, "no 606");
+    assert_eq!(report["concurrency_limited"], 0, "no 615");
+    let user_management = logged(&sandbox, USERS).await.len();
+    assert_eq!(user_management, 300, "every read went through once");
+}
+
+/// A `MakeWriter` that keeps everything written, for asserting on log output.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_secret_or_token_in_trace_logs_or_errors() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sandbox = TestSandbox::start().await;
+    let marketo = client(&sandbox);
+    let mut errors = Vec::new();
+    marketo.all_users().await.unwrap();
+    marketo
+        .invite_api_user(&api_user("t@acme.example"))
+        .await
+        .unwrap();
+    marketo.linked_user(&sync_service()).await.unwrap();
+    sandbox
+        .add_fault(json!({"path": "/identity", "action": {"kind": "drop"}, "times": 1}))
+        .await;
+    marketo.linked_user(&sync_service()).await.unwrap();
+    sandbox.add_fault(json!({"path": format!("{USERS}/t@acme.example/update.json"), "action": {"kind": "hang-after"}, "times": 1})).await;
+    errors.push(
+        marketo
+            .update_user("t@acme.example", &last_name("Z"))
+            .await
+            .unwrap_err(),
+    );
+    sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/clock",
+            Some(&json!({"advance_secs": 4000})),
+        )
+        .await;
+    marketo.roles().await.unwrap();
+    let mut wrong = sync_service();
+    wrong.client_secret = Secret::new("wrong-secret-value-123");
+    errors.push(marketo.linked_user(&wrong).await.unwrap_err());
+    errors.push(
+        marketo
+            .update_user("jane.doe@acme.example", &last_name("Z"))
+            .await
+            .unwrap_err(),
+    );
+
+    // Unreachable: the identity URL carries the secret in its query; errors must not echo it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut config = MarketoConfig::new(
+        format!("http://{closed}"),
+        ADMIN_ID,
+        Secret::new(ADMIN_SECRET),
+    );
+    config.retry = RetryPolicy {
+        max_retries: 1,
+        min_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(5),
+    };
+    let offline = MarketoClient::new(config).unwrap();
+    errors.push(offline.roles().await.unwrap_err());
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("marketo call"), "TRACE logs were captured");
+    let mut rendered = String::new();
+    for error in &errors {
+        writeln!(rendered, "{error}\n{error:?}").unwrap();
+    }
+    for secret in [
+        ADMIN_SECRET,
+        "sandbox-secret-sfdc-K8v3",
+        "wrong-secret-value-123",
+    ] {
+        assert!(!logs.contains(secret), "secret in logs");
+        assert!(!rendered.contains(secret), "secret in errors: {rendered}");
+    }
+    // Every sandbox token ends in `:int`; none may appear, whichever was live at the time.
+    assert!(!logs.contains(":int"), "a token in the logs");
+    assert!(!rendered.contains(":int"), "a token in errors: {rendered}");
+}

@@ -1,0 +1,66 @@
+//! `relinker sandbox` as a process: its first line, its signals, its fixture errors.
+
+use std::process::Command;
+
+use crate::harness::SandboxProcess;
+
+#[tokio::test]
+async fn prints_its_address_first_and_stops_cleanly_on_sigterm() {
+    let mut process = SandboxProcess::spawn(&["--rate-limit", "50/2s", "--token-ttl", "1h"]);
+    assert!(
+        process.base_url.starts_with("http://127.0.0.1:"),
+        "{}",
+        process.base_url
+    );
+    let info: serde_json::Value = reqwest::get(format!("{}/_sandbox/info", process.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sandbox"], true);
+    assert_eq!(info["limits"]["rate"], "50/2s");
+    assert_eq!(info["token_ttl_secs"], 3600);
+    let pid = process.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = process.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_bad_fixture_exits_2_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.yaml");
+    std::fs::write(
+        &path,
+        "users:\n  - userid: a@acme.example\n    first_name: A\n    last_name: B\n    api_only: true\n    roles: [{ role: Wizard, workspace: Default }]\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_relinker"))
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--fixture"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("broken.yaml:6:13: `users[0].roles[0].role`: no role `Wizard`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: roles are: Admin"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn bad_limits_are_invalid_input() {
+    let output = Command::new(env!("CARGO_BIN_EXE_relinker"))
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--rate-limit", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not a rate limit"));
+}
