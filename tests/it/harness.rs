@@ -5,7 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use relinker::provider::marketo::{Limits, MarketoClient, MarketoConfig, RetryPolicy};
+use relinker::provider::{NewApiUser, RolePair, ServiceCredentials};
 use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
+use relinker::secret::Secret;
 use serde_json::Value;
 
 /// The acme fixture every example plan uses.
@@ -275,5 +278,53 @@ impl Drop for SandboxProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+// ---- Marketo clients and values for provider-level tests ----
+
+/// A Marketo client for the acme admin service, with the default limits.
+pub fn client(sandbox: &TestSandbox) -> MarketoClient {
+    client_with(sandbox, Limits::default())
+}
+
+/// A Marketo client for the acme admin service, with short timeouts and retry delays.
+pub fn client_with(sandbox: &TestSandbox, limits: Limits) -> MarketoClient {
+    let mut config = MarketoConfig::new(
+        sandbox.handle.base_url(),
+        ADMIN_ID,
+        Secret::new(ADMIN_SECRET),
+    );
+    config.limits = limits;
+    config.timeout = Duration::from_millis(800);
+    config.retry = RetryPolicy {
+        max_retries: 4,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+    };
+    MarketoClient::new(config).expect("client")
+}
+
+/// The acme fixture's `salesforce-sync` service.
+pub fn sync_service() -> ServiceCredentials {
+    ServiceCredentials {
+        name: "salesforce-sync".into(),
+        client_id: "5f0e4c1a-1111-4111-8111-000000005f5f".into(),
+        client_secret: Secret::new("sandbox-secret-sfdc-K8v3"),
+    }
+}
+
+/// An API-only user with one role in the default workspace.
+pub fn api_user(userid: &str) -> NewApiUser {
+    NewApiUser {
+        userid: userid.into(),
+        email: userid.into(),
+        first_name: "Temp".into(),
+        last_name: "User".into(),
+        roles: vec![RolePair {
+            role_id: 110,
+            workspace_id: 1,
+        }],
+        reason: Some("relinker test".into()),
     }
 }
