@@ -201,6 +201,7 @@ fn users_of(action: &Action) -> Vec<&str> {
     match action {
         Action::CreateUser { user, .. }
         | Action::AddRoles { user, .. }
+        | Action::RemoveRoles { user, .. }
         | Action::UpdateUser { user, .. }
         | Action::DeleteUser { user }
         | Action::ExpireUser { user }

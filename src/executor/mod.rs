@@ -18,7 +18,7 @@ use chrono::Utc;
 
 pub use gate::{GateWait, Operator, OperatorError};
 
-use crate::journal::{Entry, JournalError, RunDir, RunSummary, StepRecord, replay};
+use crate::journal::{Entry, FailureEffect, JournalError, RunDir, RunSummary, StepRecord, replay};
 use crate::plan::{Action, Step};
 use crate::provider::{NewApiUser, Provider, ProviderError, ServiceCredentials, UserUpdate};
 
@@ -104,7 +104,28 @@ enum RotationEnd {
 enum StepResult {
     Holds,
     Paused(String),
-    Failed(String),
+    Failed {
+        error: String,
+        effect: FailureEffect,
+    },
+}
+
+impl StepResult {
+    /// A failure before anything was sent that changes state.
+    fn failed_unchanged(error: impl Into<String>) -> Self {
+        StepResult::Failed {
+            error: error.into(),
+            effect: FailureEffect::Unchanged,
+        }
+    }
+
+    /// A failure after the change was made or attempted without a definite refusal.
+    fn failed_maybe_changed(error: impl Into<String>) -> Self {
+        StepResult::Failed {
+            error: error.into(),
+            effect: FailureEffect::MaybeChanged,
+        }
+    }
 }
 
 /// Runs steps of one run.
@@ -212,7 +233,9 @@ impl<'a, P: Provider> Executor<'a, P> {
             if matches!(record, StepRecord::Applied | StepRecord::AlreadySatisfied) {
                 continue;
             }
-            let in_doubt = record == StepRecord::InDoubt;
+            // A step that failed after acting is as doubtful as one interrupted mid-way.
+            let in_doubt = record == StepRecord::InDoubt
+                || (record == StepRecord::Failed && summary.applied_order.contains(&step.id));
             match self.step(step, in_doubt, &summary).await? {
                 StepResult::Holds => {}
                 StepResult::Paused(waiting_for) => {
@@ -225,12 +248,13 @@ impl<'a, P: Provider> Executor<'a, P> {
                         waiting_for,
                     });
                 }
-                StepResult::Failed(error) => {
+                StepResult::Failed { error, effect } => {
                     stop.store(true, Ordering::SeqCst);
                     self.progress.line(&format!("  ✗ {}: {error}", step.id));
                     self.append(&Entry::Failed {
                         step: step.id.clone(),
                         error: error.clone(),
+                        effect,
                     })?;
                     return Ok(RotationEnd::Failed {
                         step: step.id.clone(),
@@ -250,7 +274,7 @@ impl<'a, P: Provider> Executor<'a, P> {
     ) -> Result<StepResult, ExecError> {
         let check = match self.check(&step.action, summary).await {
             Ok(check) => check,
-            Err(error) => return Ok(StepResult::Failed(error.to_string())),
+            Err(error) => return Ok(StepResult::failed_unchanged(error.to_string())),
         };
         match check {
             Check::Holds => {
@@ -269,10 +293,10 @@ impl<'a, P: Provider> Executor<'a, P> {
                 self.progress.advance();
                 Ok(StepResult::Holds)
             }
-            Check::Conflict(reason) => Ok(StepResult::Failed(reason)),
+            Check::Conflict(reason) => Ok(StepResult::failed_unchanged(reason)),
             Check::NotYet(_) => {
                 if let Some(reason) = Self::refuse_unsafe_delete(&step.action, summary) {
-                    return Ok(StepResult::Failed(reason));
+                    return Ok(StepResult::failed_unchanged(reason));
                 }
                 if !in_doubt {
                     self.append(&Entry::Intent {
@@ -284,7 +308,12 @@ impl<'a, P: Provider> Executor<'a, P> {
                 match self.apply(&step.action, summary).await {
                     Ok(None) => {}
                     Ok(Some(waiting_for)) => return Ok(StepResult::Paused(waiting_for)),
-                    Err(error) => return Ok(StepResult::Failed(error)),
+                    // A person may have acted however the wait ended; an API refusal means
+                    // nothing was applied (a lost answer is not an error here).
+                    Err(error) if step.mode() == crate::plan::Mode::Manual => {
+                        return Ok(StepResult::failed_maybe_changed(error));
+                    }
+                    Err(error) => return Ok(StepResult::failed_unchanged(error)),
                 }
                 match self.check(&step.action, summary).await {
                     Ok(Check::Holds) => {
@@ -296,24 +325,34 @@ impl<'a, P: Provider> Executor<'a, P> {
                         self.progress.advance();
                         Ok(StepResult::Holds)
                     }
-                    Ok(Check::NotYet(why) | Check::Conflict(why)) => Ok(StepResult::Failed(
-                        format!("the change did not take effect: {why}"),
-                    )),
-                    Err(error) => Ok(StepResult::Failed(error.to_string())),
+                    Ok(Check::NotYet(why) | Check::Conflict(why)) => {
+                        Ok(StepResult::failed_maybe_changed(format!(
+                            "the change did not take effect: {why}"
+                        )))
+                    }
+                    Err(error) => Ok(StepResult::failed_maybe_changed(error.to_string())),
                 }
             }
         }
     }
 
     /// A user is deleted only if the plan retires it, or this run created it.
+    /// Deletes only a user the journal shows this run created: its creating step was applied,
+    /// or interrupted mid-request after the check that found no such user.
     fn refuse_unsafe_delete(action: &Action, summary: &RunSummary) -> Option<String> {
         let Action::DeleteUser { user } = action else {
             return None;
         };
         let creator = summary.steps.iter().find(|s| matches!(&s.action, Action::CreateUser { user: u, .. } if u.eq_ignore_ascii_case(user)))?;
-        (summary.record(&creator.id) != StepRecord::Applied).then(|| {
-            format!("`{user}` was not created by this run (it existed when the run reached `{}`), so it is not deleted", creator.id)
-        })
+        let why = match summary.record(&creator.id) {
+            StepRecord::Applied | StepRecord::InDoubt => return None,
+            StepRecord::AlreadySatisfied => "it existed when the run reached",
+            _ => "the run could not confirm creating it at",
+        };
+        Some(format!(
+            "`{user}` was not created by this run ({why} `{}`), so it is not deleted",
+            creator.id
+        ))
     }
 
     /// Performs an action. `Ok(Some(..))` means paused at a manual gate.
@@ -339,6 +378,9 @@ impl<'a, P: Provider> Executor<'a, P> {
             }
             Action::AddRoles { user, roles } => {
                 self.provider.add_roles(user, roles).await.map(drop)
+            }
+            Action::RemoveRoles { user, roles } => {
+                self.provider.remove_roles(user, roles).await.map(drop)
             }
             Action::UpdateUser { user, change, .. } => {
                 self.provider.update_user(user, change).await
@@ -439,6 +481,13 @@ impl<'a, P: Provider> Executor<'a, P> {
                 Some(held) if roles.iter().all(|r| held.contains(r)) => Check::Holds,
                 Some(_) => Check::NotYet(format!("`{user}` lacks some roles")),
                 None => Check::Conflict(format!("`{user}` does not exist")),
+            },
+            Action::RemoveRoles { user, roles } => match self.provider.user_roles(user).await? {
+                Some(held) if roles.iter().any(|r| held.contains(r)) => {
+                    Check::NotYet(format!("`{user}` still holds some of the roles"))
+                }
+                // A user that is gone holds nothing: there is nothing left to take back.
+                Some(_) | None => Check::Holds,
             },
             Action::LinkService { service, to, .. } => {
                 let credentials = self.credentials(service)?;
@@ -565,9 +614,15 @@ impl<'a, P: Provider> Executor<'a, P> {
                 return Ok(RollbackOutcome::Incomplete(reason));
             }
             let Some(compensation) = step.action.compensation() else {
-                // Nothing to undo (a verification, or roles added to a user this run keeps).
+                // Nothing to undo: a verification changes nothing.
                 continue;
             };
+            if let Some(reason) = Self::refuse_unsafe_delete(&compensation, &summary) {
+                self.append(&Entry::RollbackIncomplete {
+                    reason: reason.clone(),
+                })?;
+                return Ok(RollbackOutcome::Incomplete(reason));
+            }
             self.append(&Entry::UndoIntent {
                 step: step_id.clone(),
             })?;

@@ -53,6 +53,10 @@ pub enum Entry {
         step: String,
         /// Why.
         error: String,
+        /// Whether it may have changed live state before failing. Absent in journals written
+        /// before this was recorded, which read as unchanged.
+        #[serde(default, skip_serializing_if = "FailureEffect::is_unchanged")]
+        effect: FailureEffect,
     },
     /// A completed step's compensation is about to run.
     UndoIntent {
@@ -73,6 +77,26 @@ pub enum Entry {
     Finished,
     /// Rollback undid everything it could and needed to.
     RolledBack,
+}
+
+/// What a failed step may have left behind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureEffect {
+    /// It failed before changing anything: a check failed, or the request was refused.
+    #[default]
+    Unchanged,
+    /// Its change was made, or may have been (a person acted, an answer was lost), but could
+    /// not be verified: rollback must consider undoing it.
+    MaybeChanged,
+}
+
+impl FailureEffect {
+    // serde's `skip_serializing_if` hands over a reference.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    fn is_unchanged(&self) -> bool {
+        *self == FailureEffect::Unchanged
+    }
 }
 
 /// What one step's records say.
@@ -114,7 +138,8 @@ pub struct RunSummary {
     pub credentials: BTreeMap<String, Fingerprint>,
     /// Each step's state.
     pub records: BTreeMap<String, StepRecord>,
-    /// Steps done with `applied`, in the order they were done.
+    /// Steps that changed live state, or may have (interrupted, or failed after acting), in the
+    /// order they began: what rollback considers, newest first, each re-checked before undoing.
     pub applied_order: Vec<String>,
     /// Steps whose compensation started but was not confirmed.
     pub undo_in_doubt: BTreeSet<String>,
@@ -190,6 +215,9 @@ impl RunSummary {
             }
             Entry::Intent { step } => {
                 run.records.insert(step.clone(), StepRecord::InDoubt);
+                if !run.applied_order.contains(step) {
+                    run.applied_order.push(step.clone());
+                }
                 run.waiting_for = None;
                 run.failure = None;
             }
@@ -202,8 +230,9 @@ impl RunSummary {
                         StepRecord::AlreadySatisfied
                     },
                 );
-                if *applied {
+                if !*applied {
                     run.applied_order.retain(|s| s != step);
+                } else if !run.applied_order.contains(step) {
                     run.applied_order.push(step.clone());
                 }
                 run.waiting_for = None;
@@ -212,9 +241,16 @@ impl RunSummary {
                 run.records.insert(step.clone(), StepRecord::Paused);
                 run.waiting_for = Some(waiting_for.clone());
             }
-            Entry::Failed { step, error } => {
+            Entry::Failed {
+                step,
+                error,
+                effect,
+            } => {
                 run.records.insert(step.clone(), StepRecord::Failed);
                 run.failure = Some(error.clone());
+                if *effect == FailureEffect::Unchanged {
+                    run.applied_order.retain(|s| s != step);
+                }
             }
             Entry::UndoIntent { step } => {
                 run.undo_in_doubt.insert(step.clone());
@@ -231,5 +267,57 @@ impl RunSummary {
                 run.rollback_incomplete = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(step: &str) -> Entry {
+        Entry::Intent { step: step.into() }
+    }
+
+    fn failed(step: &str, effect: FailureEffect) -> Entry {
+        Entry::Failed {
+            step: step.into(),
+            error: "boom".into(),
+            effect,
+        }
+    }
+
+    #[track_caller]
+    fn considered_by_rollback(entries: &[Entry], expected: &[&str]) {
+        assert_eq!(replay(entries).applied_order, expected, "{entries:?}");
+    }
+
+    #[test]
+    fn rollback_considers_every_step_that_may_have_changed_something() {
+        let done = |step: &str, applied| Entry::Done {
+            step: step.into(),
+            applied,
+        };
+        considered_by_rollback(&[intent("a"), done("a", true)], &["a"]);
+        considered_by_rollback(&[done("a", false)], &[]);
+        // Interrupted mid-request: it may have applied.
+        considered_by_rollback(&[intent("a"), done("a", true), intent("b")], &["a", "b"]);
+        // Refused outright, or applied but not verified.
+        considered_by_rollback(&[intent("a"), failed("a", FailureEffect::Unchanged)], &[]);
+        considered_by_rollback(
+            &[intent("a"), failed("a", FailureEffect::MaybeChanged)],
+            &["a"],
+        );
+        considered_by_rollback(&[intent("a"), Entry::Undone { step: "a".into() }], &[]);
+    }
+
+    #[test]
+    fn a_failure_written_before_effects_were_recorded_reads_as_unchanged() {
+        let old: Entry =
+            serde_json::from_str(r#"{"kind":"failed","step":"a","error":"boom"}"#).unwrap();
+        assert_eq!(old, failed("a", FailureEffect::Unchanged));
+        let line = serde_json::to_string(&failed("a", FailureEffect::Unchanged)).unwrap();
+        assert!(!line.contains("effect"), "{line}");
+        let line = serde_json::to_string(&failed("a", FailureEffect::MaybeChanged)).unwrap();
+        assert!(line.contains(r#""effect":"maybe_changed""#), "{line}");
     }
 }

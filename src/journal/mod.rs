@@ -14,7 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-pub use entry::{Entry, RunSummary, StepRecord, replay};
+pub use entry::{Entry, FailureEffect, RunSummary, StepRecord, replay};
 pub use lock::{Lock, LockError};
 
 /// Why the journal could not be used.

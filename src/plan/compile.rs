@@ -105,6 +105,15 @@ struct Builder {
     conflicts: Vec<Conflict>,
 }
 
+/// Which part a user plays when it is made to hold a rotation's services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    /// Holds them while the original user is edited, then lets them go.
+    Temporary,
+    /// Keeps them: it must end with exactly the original user's roles.
+    Final,
+}
+
 /// The short form of a userid used in step ids: its local part, made id-safe.
 fn slug(text: &str) -> String {
     let local = text.split('@').next().unwrap_or(text);
@@ -215,8 +224,12 @@ impl Builder {
         live: &LiveState,
         holder: &UserId,
         roles: &[RolePair],
-        (name, last_name): (&str, &str),
+        kind: Holder,
     ) -> bool {
+        let (name, last_name) = match kind {
+            Holder::Temporary => ("temporary-user", "temporary user"),
+            Holder::Final => ("new-user", "integration user"),
+        };
         if live.is_pending(holder.as_str()) {
             self.conflict(format!(
                 "`{holder}` is a pending invitation; it cannot hold services"
@@ -258,11 +271,18 @@ impl Builder {
                     .iter()
                     .filter(|r| !wanted.contains(r))
                     .collect();
-                if !extra.is_empty() {
-                    self.warnings.push(format!(
+                match kind {
+                    _ if extra.is_empty() => {}
+                    Holder::Temporary => self.warnings.push(format!(
                         "`{holder}` already holds {} role/workspace pair(s) the original user does not; the services will run with them while linked to it",
                         extra.len()
-                    ));
+                    )),
+                    // The promise is that services end up with exactly the original roles;
+                    // taking roles from a user this run did not create is a person's call.
+                    Holder::Final => self.conflict(format!(
+                        "`{holder}` already holds {} role/workspace pair(s) the original user does not; the services would gain them. Remove them in Admin > Users & Roles, or choose another user",
+                        extra.len()
+                    )),
                 }
                 self.step(
                     &format!("add-roles-{name}"),
@@ -323,12 +343,7 @@ impl Builder {
         {
             self.conflict(format!("email `{email}` is already used by `{owner}`"));
         }
-        let created = self.ensure_holder(
-            live,
-            temporary_user,
-            &record.roles,
-            ("temporary-user", "temporary user"),
-        );
+        let created = self.ensure_holder(live, temporary_user, &record.roles, Holder::Temporary);
         self.links_to(
             &links,
             user.as_str(),
@@ -410,7 +425,7 @@ impl Builder {
         };
         let record = record.clone();
         let links = self.current_links(live, services, user.as_str(), Some(with.as_str()));
-        self.ensure_holder(live, with, &record.roles, ("new-user", "integration user"));
+        self.ensure_holder(live, with, &record.roles, Holder::Final);
         self.links_to(&links, user.as_str(), with.as_str(), "to-new-user");
         self.verify(&links, with.as_str(), &record.roles);
         match retire {
@@ -666,6 +681,19 @@ policy: { max_deletions: 2 }
                 .any(|w| w.contains("temp@acme.example")),
             "{:?}",
             compiled.warnings
+        );
+    }
+
+    #[test]
+    fn a_new_user_with_roles_beyond_the_original_is_a_conflict() {
+        let mut live = live();
+        live.users.insert(
+            "api.crm@acme.example".into(),
+            user("api.crm@acme.example", true, &[pair(110, 1010), pair(1, 0)]),
+        );
+        conflicts_with(
+            &live,
+            "`api.crm@acme.example` already holds 1 role/workspace pair(s) the original user does not",
         );
     }
 

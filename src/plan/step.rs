@@ -62,6 +62,14 @@ pub enum Action {
         /// Pairs to add.
         roles: Vec<RolePair>,
     },
+    /// Take back role/workspace pairs: only ever the compensation of [`Action::AddRoles`], so a
+    /// rollback leaves a user that existed before the run with exactly what it had.
+    RemoveRoles {
+        /// The user.
+        user: String,
+        /// Pairs to remove.
+        roles: Vec<RolePair>,
+    },
     /// Link a LaunchPoint service to another API-only user (manual in Marketo).
     LinkService {
         /// The service.
@@ -141,12 +149,15 @@ impl Action {
                 change: previous.clone(),
                 previous: change.clone(),
             }),
-            // Removing roles is not offered by the plan language; adding them back is undone by
-            // deleting the temporary user, and a pre-existing user keeps what it was given.
-            Action::AddRoles { .. }
-            | Action::Verify { .. }
-            | Action::DeleteUser { .. }
-            | Action::ExpireUser { .. } => None,
+            Action::AddRoles { user, roles } => Some(Action::RemoveRoles {
+                user: user.clone(),
+                roles: roles.clone(),
+            }),
+            Action::RemoveRoles { user, roles } => Some(Action::AddRoles {
+                user: user.clone(),
+                roles: roles.clone(),
+            }),
+            Action::Verify { .. } | Action::DeleteUser { .. } | Action::ExpireUser { .. } => None,
         }
     }
 
@@ -161,6 +172,12 @@ impl Action {
             }
             Action::AddRoles { user, roles } => {
                 format!("add {} role/workspace pair(s) to `{user}`", roles.len())
+            }
+            Action::RemoveRoles { user, roles } => {
+                format!(
+                    "remove {} role/workspace pair(s) from `{user}`",
+                    roles.len()
+                )
             }
             Action::LinkService { service, from, to } => {
                 format!("link service `{service}` from `{from}` to `{to}`")
@@ -258,6 +275,21 @@ mod tests {
             panic!("no compensation")
         };
         assert_eq!(change.email.as_deref(), Some("old@x.io"));
+        let added = Action::AddRoles {
+            user: "t@x.io".into(),
+            roles: vec![RolePair {
+                role_id: 2,
+                workspace_id: 1,
+            }],
+        };
+        let Some(Action::RemoveRoles { user, roles }) = added.compensation() else {
+            panic!("adding roles must be undone by removing exactly them")
+        };
+        assert_eq!((user.as_str(), roles.len()), ("t@x.io", 1));
+        assert_eq!(
+            added.compensation().and_then(|c| c.compensation()),
+            Some(added)
+        );
         assert_eq!(
             Action::DeleteUser {
                 user: "a@x.io".into()

@@ -409,6 +409,15 @@ async fn a_permanent_failure_rolls_back_to_the_original_state() {
             "r0-verify",
         ),
         ("/userservice/*/delete.json", "r0-delete-temporary-user"),
+        // A manual step fails when the service's credentials are refused just after the person
+        // relinked it. The fault skips the identity calls before that one: two admin tokens
+        // (planning, running), the plan's two link reads, then per link step a check before the
+        // person acts, one after, and the step's verification.
+        (
+            "/identity/oauth/token#5",
+            "r0-link-salesforce-sync-to-temporary-user",
+        ),
+        ("/identity/oauth/token#11", "r0-link-salesforce-sync-back"),
     ] {
         let sandbox = TestSandbox::start().await;
         let before = essentials(&sandbox.state().await);
@@ -417,9 +426,17 @@ async fn a_permanent_failure_rolls_back_to_the_original_state() {
         } else {
             "POST"
         };
-        // 603 is never retried: failing the request once fails the step, and rollback then runs
-        // against a healthy API.
-        sandbox.add_fault(json!({"method": method, "path": path, "action": {"kind": "error", "status": 403, "code": "603", "message": "Access denied"}, "times": 1})).await;
+        // 603 and refused credentials are never retried: failing the request once fails the
+        // step, and rollback then runs against a healthy API.
+        let fault = match path.split_once('#') {
+            Some((identity, skip)) => {
+                json!({"path": identity, "after": skip.parse::<u32>().unwrap(), "action": {"kind": "error", "status": 401, "code": "invalid_client", "message": "Bad client credentials"}, "times": 1})
+            }
+            None => {
+                json!({"method": method, "path": path, "action": {"kind": "error", "status": 403, "code": "603", "message": "Access denied"}, "times": 1})
+            }
+        };
+        sandbox.add_fault(fault).await;
         let work = Workspace::new(&sandbox, RENAME, POLICY);
         let output = work.apply(&[]).await;
         let out = text(&output);
@@ -432,6 +449,13 @@ async fn a_permanent_failure_rolls_back_to_the_original_state() {
             out.contains("everything the run changed was rolled back"),
             "{step}: {out}"
         );
+        if path.contains('#') {
+            // The failing step's own change was made by the person: rollback must undo it too.
+            assert!(
+                out.contains(&format!("undo-{step}")) && out.contains(&format!("↺ {step}: undone")),
+                "{step}: {out}"
+            );
+        }
         sandbox
             .control(Method::DELETE, "/_sandbox/faults", None)
             .await;
@@ -446,6 +470,42 @@ async fn a_permanent_failure_rolls_back_to_the_original_state() {
         let status: Value = serde_json::from_slice(&status.stdout).unwrap();
         assert_eq!(status[0]["status"], "rolled back");
     }
+}
+
+#[tokio::test]
+async fn rollback_takes_back_roles_it_gave_a_user_it_did_not_create() {
+    let sandbox = TestSandbox::start().await;
+    // The temporary user exists already with one of Jane's two role/workspace pairs.
+    let token = sandbox.admin_token().await;
+    let (status, body) = sandbox
+        .post(
+            &token,
+            "/userservice/management/v1/users/invite.json",
+            &json!({"emailAddress": "relinker-temp@acme.example", "firstName": "Kept", "lastName": "Temp",
+                    "apiOnly": true, "userRoleWorkspaces": [{"accessRoleId": 110, "workspaceId": 1}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let before = essentials(&sandbox.state().await);
+    sandbox.add_fault(json!({"method": "POST", "path": "/userservice/*/update.json", "action": {"kind": "error", "status": 403, "code": "603", "message": "Access denied"}, "times": 1})).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let output = work.apply(&[]).await;
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("failed at `r0-update-user`"), "{out}");
+    assert!(
+        out.contains("undo-r0-add-roles-temporary-user"),
+        "the added pair is taken back: {out}"
+    );
+    let after = sandbox.state().await;
+    let temp =
+        user(&after, "relinker-temp@acme.example").expect("a user the run did not create is kept");
+    assert_eq!(
+        temp["roles"].as_array().unwrap().len(),
+        1,
+        "only what it had before: {temp}"
+    );
+    assert_eq!(essentials(&after), before, "the original state is restored");
 }
 
 #[tokio::test]

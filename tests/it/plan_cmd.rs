@@ -319,3 +319,90 @@ async fn every_example_plans_against_its_sandbox_fixture() {
         );
     }
 }
+
+/// Invites an API-only user through the API (usable at once), then forgets the request log, so
+/// that read-only assertions see only what the plan under test sent.
+async fn existing_api_user(sandbox: &TestSandbox, userid: &str, pairs: Value) {
+    let token = sandbox.admin_token().await;
+    let (status, body) = sandbox
+        .post(
+            &token,
+            "/userservice/management/v1/users/invite.json",
+            &json!({"emailAddress": userid, "firstName": "Already", "lastName": "There",
+                    "apiOnly": true, "userRoleWorkspaces": pairs}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    sandbox
+        .control(Method::DELETE, "/_sandbox/requests", None)
+        .await;
+}
+
+#[tokio::test]
+async fn an_existing_temporary_user_gets_only_what_it_lacks() {
+    let sandbox = TestSandbox::start().await;
+    // Jane holds API Integrations/Default and Analytics User/World; this user has the first,
+    // lacks the second, and holds Standard User/Default besides.
+    existing_api_user(
+        &sandbox,
+        "relinker-temp@acme.example",
+        json!([{"accessRoleId": 110, "workspaceId": 1}, {"accessRoleId": 2, "workspaceId": 1}]),
+    )
+    .await;
+    let (run, _dir) = plan(&sandbox, RENAME, POLICY, &["--format", "json"], &ENV).await;
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let steps = json["steps"].as_array().unwrap();
+    let add = steps
+        .iter()
+        .find(|s| s["action"]["op"] == "add_roles")
+        .unwrap_or_else(|| panic!("no add_roles step in {steps:?}"));
+    assert_eq!(add["action"]["user"], "relinker-temp@acme.example");
+    assert_eq!(
+        add["action"]["roles"],
+        json!([{"role_id": 101, "workspace_id": 1008}]),
+        "only the missing pair is added"
+    );
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["action"]["op"] != "create_user" && s["action"]["op"] != "delete_user"),
+        "a user the run does not create is neither created nor deleted: {steps:?}"
+    );
+    let warnings = json["warnings"].to_string();
+    assert!(
+        warnings.contains("`relinker-temp@acme.example` already holds 1 role/workspace pair(s)"),
+        "{warnings}"
+    );
+    let (text, _dir) = plan(&sandbox, RENAME, POLICY, &[], &ENV).await;
+    assert!(
+        text.stdout
+            .contains("add 1 role/workspace pair(s) to `relinker-temp@acme.example`"),
+        "{}",
+        text.stdout
+    );
+    assert_read_only(&sandbox).await;
+}
+
+#[tokio::test]
+async fn a_new_user_with_more_roles_than_the_original_is_a_conflict() {
+    let sandbox = TestSandbox::start().await;
+    // Bob holds API Integrations/US only; the new user would hand the CRM connector Marketing
+    // User in Default too.
+    existing_api_user(
+        &sandbox,
+        "api.crm@acme.example",
+        json!([{"accessRoleId": 110, "workspaceId": 1010}, {"accessRoleId": 102, "workspaceId": 1}]),
+    )
+    .await;
+    let (run, _dir) = plan(&sandbox, REPLACE, POLICY, &[], &ENV).await;
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "`api.crm@acme.example` already holds 1 role/workspace pair(s) the original user does not"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_read_only(&sandbox).await;
+}

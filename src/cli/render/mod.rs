@@ -63,6 +63,7 @@ impl PlanView<'_> {
         match &step.action {
             Action::CreateUser { roles, .. }
             | Action::AddRoles { roles, .. }
+            | Action::RemoveRoles { roles, .. }
             | Action::Verify { roles, .. }
                 if !roles.is_empty() =>
             {
