@@ -14,7 +14,8 @@
 //! - [`journal`]: run directories, the write-ahead journal, and locks.
 //! - [`executor`]: runs compiled steps against a provider: check, act, verify, rollback, gates.
 //! - [`offboard`]: finds API users tied to departed people and writes a plan for each.
-//! - [`diagnostic`]: problems in input files, pinned to file, line, column and field.
+//! - [`diagnostic`]: problems in input files, pinned to file, line, column and field, and the
+//!   schema-driven shape check that finds every one of them in a file at once.
 //! - [`secret`]: redacted secret values and their fingerprints.
 
 pub mod cli;

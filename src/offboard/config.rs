@@ -3,38 +3,49 @@
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, yaml_options};
+use crate::diagnostic::{Diagnostic, Diagnostics, shape, yaml_options};
 use crate::plan::raw::{RawInstance, RawService, Text};
 use crate::plan::{Instance, Retire, ServiceDecl};
 
-#[derive(Debug, Deserialize)]
+/// The file as written. The JSON Schema derived from it lets the shape check report every
+/// unknown field or wrong type at once.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[schemars(with = "u32")]
     version: Spanned<u32>,
     instance: RawInstance,
     #[serde(default)]
     services: Vec<RawService>,
+    #[schemars(with = "String")]
     naming: Text,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     strategy: Option<Text>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     temporary_user: Option<Text>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     retire: Option<Text>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     protected: Vec<Text>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     max_rotations: Option<Text>,
     #[serde(default)]
     sandbox: Option<RawSandbox>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSandbox {
+    #[schemars(with = "String")]
     fixture: Text,
 }
 
@@ -140,7 +151,14 @@ impl Config {
         let origin = path.display().to_string();
         let mut raw: RawConfig = serde_saphyr::from_str_with_options(&text, yaml_options())
             .map_err(|e| {
-                ConfigError::Invalid(Diagnostics::new(&origin, vec![Diagnostic::from_yaml(&e)]))
+                // serde names the first problem; the schema walk names them all.
+                let schema =
+                    serde_json::to_value(schemars::schema_for!(RawConfig)).unwrap_or_default();
+                let mut problems = shape::problems(&text, &schema);
+                if problems.is_empty() {
+                    problems.push(Diagnostic::from_yaml(&e));
+                }
+                ConfigError::Invalid(Diagnostics::new(&origin, problems))
             })?;
         let base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let (instance, services, mut problems) =

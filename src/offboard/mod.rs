@@ -2,7 +2,7 @@
 //! for each.
 //!
 //! It owns the offboarding config ([`Config`]), the departed list ([`Departed`]), the read-only
-//! [`scan`] of an instance, and the files it writes (plans and a report). It never applies
+//! [`scan()`] of an instance, and the files it writes (plans and a report). It never applies
 //! anything: the plans it writes go through `relinker apply` like any other.
 
 mod config;

@@ -1,7 +1,7 @@
 //! The plan file exactly as written: serde types that mirror the YAML, with source positions.
 //!
 //! No I/O and no judgement here beyond the shape (`deny_unknown_fields`, types); validation in
-//! [`super::validate`] turns this into a [`super::Plan`]. The JSON Schema printed by
+//! [`super::parse`] turns this into a [`super::Plan`]. The JSON Schema printed by
 //! `relinker schema` is generated from these types, so editors check exactly what relinker reads.
 
 use schemars::JsonSchema;

@@ -15,7 +15,7 @@ use super::raw::{
     RawInstance, RawLimits, RawPlan, RawRelink, RawRename, RawReplace, RawRotation, Text,
 };
 use super::secret_ref::{Credential, SecretRef};
-use crate::diagnostic::{Diagnostic, Diagnostics, yaml_options};
+use crate::diagnostic::{Diagnostic, Diagnostics, shape, yaml_options};
 use crate::provider::RateLimit;
 use crate::provider::marketo::{Limits, check_base_url};
 use crate::sandbox::looks_like_email;
@@ -54,10 +54,12 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
 /// Validates plan text; `origin` names it in messages, `base_dir` anchors relative paths.
 pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Plan, PlanError> {
     let raw: RawPlan = serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
-        PlanError::Invalid(Diagnostics::new(
-            origin,
-            vec![hint_for_shape(Diagnostic::from_yaml(&e))],
-        ))
+        // serde names the first problem; the schema walk names them all.
+        let mut problems = shape::problems(text, &super::schema());
+        if problems.is_empty() {
+            problems.push(hint_for_shape(Diagnostic::from_yaml(&e)));
+        }
+        PlanError::Invalid(Diagnostics::new(origin, problems))
     })?;
     let mut check = Checker::default();
     let plan = check.plan(raw, base_dir);

@@ -1,6 +1,6 @@
 //! The embedded emulator of Marketo's identity and User Management APIs.
 //!
-//! It owns everything about the emulated instance: its data and business rules ([`World`]),
+//! It owns everything about the emulated instance: its data and business rules (`World`),
 //! the documented limits, fault injection, the request log, and the control API under
 //! `/_sandbox/` that stands in for Marketo's UI. It must stay faithful to
 //! `reference/marketo-user-management-api.txt`; where the reference is silent, docs/sandbox.md
@@ -16,8 +16,6 @@
 //! handle.stop().await;
 //! # Ok(()) }
 //! ```
-//!
-//! [`World`]: world::World
 
 mod control;
 mod error;

@@ -385,3 +385,25 @@ async fn a_scheduled_cycle_removes_every_departed_mailbox() {
         assert_eq!(grant["scope"], format!("api.{service}@acme.example"));
     }
 }
+
+#[tokio::test]
+async fn every_shape_problem_in_the_config_is_reported_before_any_call() {
+    let (sandbox, dir) = setup("10").await;
+    let path = dir.path().join("offboard.yaml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let broken = format!("{config}schedule: weekly\n").replacen("version: 1", "version: one", 1);
+    std::fs::write(&path, broken).unwrap();
+    let output = offboard(dir.path(), "text").await;
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("offboard.yaml:1:10: `version`: expected a whole number, found text"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`schedule`: unknown field `schedule`"),
+        "{out}"
+    );
+    assert!(listing(dir.path()).is_empty(), "nothing written");
+    assert_eq!(sandbox.requests().await["total"], 0, "no call was made");
+}

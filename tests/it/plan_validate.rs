@@ -106,10 +106,18 @@ fn shape_errors_name_the_place() {
     rejects(
         "  provider: marketo\n",
         "  provider: marketo\n  region: eu\n",
-        "plan.yaml:5:3: unknown field `region`",
+        "plan.yaml:5:3: `instance.region`: unknown field `region`\n  hint: `instance` takes `base_url`, `client_id`, `client_secret`, `limits` or `provider`",
     );
-    rejects("version: 1", "version: one", "plan.yaml:1:10: ");
-    rejects("  - rename:", "  - rewrite:", "plan.yaml:16:5: ");
+    rejects(
+        "version: 1",
+        "version: one",
+        "plan.yaml:1:10: `version`: expected a whole number, found text",
+    );
+    rejects(
+        "  - rename:",
+        "  - rewrite:",
+        "plan.yaml:16:5: `rotations[0]`: unknown kind `rewrite`\n  hint: write exactly one of `rename`, `replace` or `relink`",
+    );
     rejects(
         "policy:\n  on_failure: rollback\n",
         "policy:\n  on_failure: rollback\n  on_failure: pause\n",
@@ -118,7 +126,44 @@ fn shape_errors_name_the_place() {
     rejects(
         "  max_deletions: 1",
         "  max_deletions: yes",
-        "plan.yaml:28:18: ",
+        "plan.yaml:28:18: `policy.max_deletions`: expected a whole number, found text",
+    );
+    rejects(
+        "  on_failure: rollback",
+        "  on_failure: explode",
+        "plan.yaml:27:15: `policy.on_failure`: unknown policy `explode`\n  hint: use `rollback` or `pause`",
+    );
+    rejects(
+        "services:\n  - name: sync",
+        "services:\n  - nom: sync",
+        "`services[0]`: missing field `name`",
+    );
+}
+
+#[test]
+fn every_shape_problem_in_a_file_is_reported() {
+    let broken = VALID
+        .replace(
+            "  provider: marketo\n",
+            "  provider: marketo\n  region: eu\n",
+        )
+        .replace("  - rename:", "  - rewrite:")
+        .replace("  max_deletions: 1", "  max_deletions: many");
+    let (code, stdout, stderr) = validate(&broken);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("plan.yaml:"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "plan.yaml:5:3: `instance.region`: unknown field `region`",
+            "plan.yaml:17:5: `rotations[0]`: unknown kind `rewrite`",
+            "plan.yaml:29:18: `policy.max_deletions`: expected a whole number, found text",
+        ],
+        "{stderr}"
     );
 }
 

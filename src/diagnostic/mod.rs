@@ -5,6 +5,8 @@
 //! keeps what a problem is apart from how the CLI shows it, and reports every problem in a file,
 //! not just the first.
 
+pub(crate) mod shape;
+
 use std::fmt;
 
 use serde_saphyr::{DuplicateKeyPolicy, Location, Options};
