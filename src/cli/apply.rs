@@ -15,7 +15,7 @@ use super::run::{
 };
 use super::{plan as plan_cmd, target};
 use crate::journal::{Entry, RunDir};
-use crate::plan::{self, OnFailure, SavedPlan};
+use crate::plan::{self, SavedPlan};
 use crate::secret::Fingerprint;
 
 /// Options of `relinker apply`.
@@ -153,11 +153,7 @@ async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
     let (mut run, _user_locks) = started.record(&args.state.state_dir)?;
     let options = args
         .gate
-        .options(
-            &target.base_url,
-            args.sandbox,
-            plan.policy.on_failure == OnFailure::Rollback,
-        )
+        .options(&target.base_url, args.sandbox, plan.policy.on_failure)
         .await?;
     let progress = Lines::new(compiled.steps.len());
     let outcome = executor(&target, &mut run, &options, &progress)?

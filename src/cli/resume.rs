@@ -10,7 +10,6 @@ use super::run::{
 };
 use super::target;
 use crate::journal::{self, RunDir, replay};
-use crate::plan::OnFailure;
 
 /// Options of `relinker resume`.
 #[derive(Debug, Args)]
@@ -76,11 +75,7 @@ async fn resume_one(id: &str, args: &ResumeArgs) -> Result<Outcome, Failure> {
     let target = target::connect(&plan, false).await?;
     let options = args
         .gate
-        .options(
-            &target.base_url,
-            false,
-            plan.policy.on_failure == OnFailure::Rollback,
-        )
+        .options(&target.base_url, false, plan.policy.on_failure)
         .await?;
     let progress = Lines::new(summary.steps.len());
     let outcome = executor(&target, &mut run, &options, &progress)?

@@ -8,6 +8,7 @@ use super::run::{GateArgs, Lines, StateArgs, executor, journal_failure, run_plan
 use super::target;
 use crate::executor::RollbackOutcome;
 use crate::journal::{RunDir, replay};
+use crate::plan::OnFailure;
 
 /// Options of `relinker rollback`.
 #[derive(Debug, Args)]
@@ -54,7 +55,11 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
     }
     let plan = run_plan(&run, &summary)?;
     let target = target::connect(&plan, false).await?;
-    let options = args.gate.options(&target.base_url, false, false).await?;
+    // A rollback that fails stops and says so; there is nothing further to undo it with.
+    let options = args
+        .gate
+        .options(&target.base_url, false, OnFailure::Pause)
+        .await?;
     let progress = Lines::new(summary.applied_order.len());
     let outcome = executor(&target, &mut run, &options, &progress)?
         .rollback()

@@ -15,7 +15,7 @@ use crate::executor::{
 use crate::journal::{JournalError, Lock};
 use crate::journal::{RunDir, RunSummary};
 use crate::plan::Plan;
-use crate::plan::{Action, Step};
+use crate::plan::{Action, OnFailure, Step};
 use crate::provider::marketo::MarketoClient;
 use crate::provider::parse_duration;
 
@@ -61,7 +61,7 @@ impl GateArgs {
         &self,
         base_url: &str,
         sandbox: bool,
-        rollback_on_failure: bool,
+        on_failure: OnFailure,
     ) -> Result<Options, Failure> {
         let operator = if self.sandbox_operator || sandbox {
             Some(Operator::connect(base_url).await.or_invalid_input()?)
@@ -76,7 +76,7 @@ impl GateArgs {
         Ok(Options {
             gate,
             operator,
-            rollback_on_failure,
+            on_failure,
         })
     }
 }

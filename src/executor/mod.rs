@@ -19,7 +19,7 @@ use chrono::Utc;
 pub use gate::{GateWait, Operator, OperatorError};
 
 use crate::journal::{Entry, FailureEffect, JournalError, RunDir, RunSummary, StepRecord, replay};
-use crate::plan::{Action, Step};
+use crate::plan::{Action, OnFailure, Step};
 use crate::provider::{NewApiUser, Provider, ProviderError, ServiceCredentials, UserUpdate};
 
 /// How a run behaves.
@@ -29,8 +29,8 @@ pub struct Options {
     pub gate: GateWait,
     /// Plays the person at manual steps (sandbox only).
     pub operator: Option<Operator>,
-    /// Undo automatically when a step fails.
-    pub rollback_on_failure: bool,
+    /// What a step that fails after its retries leads to.
+    pub on_failure: OnFailure,
 }
 
 /// Where the executor reports progress (one line per event).
@@ -200,7 +200,7 @@ impl<'a, P: Provider> Executor<'a, P> {
                     paused.get_or_insert(RunOutcome::Paused { step, waiting_for });
                 }
                 RotationEnd::Failed { step, error } => {
-                    let rollback = if self.options.rollback_on_failure {
+                    let rollback = if self.options.on_failure == OnFailure::Rollback {
                         self.rollback().await?
                     } else {
                         RollbackOutcome::NotAttempted
