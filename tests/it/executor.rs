@@ -476,16 +476,12 @@ async fn a_permanent_failure_rolls_back_to_the_original_state() {
 async fn rollback_takes_back_roles_it_gave_a_user_it_did_not_create() {
     let sandbox = TestSandbox::start().await;
     // The temporary user exists already with one of Jane's two role/workspace pairs.
-    let token = sandbox.admin_token().await;
-    let (status, body) = sandbox
-        .post(
-            &token,
-            "/userservice/management/v1/users/invite.json",
-            &json!({"emailAddress": "relinker-temp@acme.example", "firstName": "Kept", "lastName": "Temp",
-                    "apiOnly": true, "userRoleWorkspaces": [{"accessRoleId": 110, "workspaceId": 1}]}),
+    sandbox
+        .invite_api_user(
+            "relinker-temp@acme.example",
+            json!([{"accessRoleId": 110, "workspaceId": 1}]),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let before = essentials(&sandbox.state().await);
     sandbox.add_fault(json!({"method": "POST", "path": "/userservice/*/update.json", "action": {"kind": "error", "status": 403, "code": "603", "message": "Access denied"}, "times": 1})).await;
     let work = Workspace::new(&sandbox, RENAME, POLICY);

@@ -217,6 +217,21 @@ impl TestSandbox {
             .await
     }
 
+    /// Invites an API-only user through the User Management API (usable at once), as an admin
+    /// would before a run; `pairs` are `{"accessRoleId", "workspaceId"}` objects.
+    pub async fn invite_api_user(&self, userid: &str, pairs: Value) {
+        let token = self.admin_token().await;
+        let (status, body) = self
+            .post(
+                &token,
+                &format!("{USERS}/invite.json"),
+                &serde_json::json!({"emailAddress": userid, "firstName": "Already", "lastName": "There",
+                        "apiOnly": true, "userRoleWorkspaces": pairs}),
+            )
+            .await;
+        assert_eq!(status, 200, "invite {userid}: {body}");
+    }
+
     pub async fn add_fault(&self, rule: Value) {
         self.control(reqwest::Method::POST, "/_sandbox/faults", Some(&rule))
             .await;

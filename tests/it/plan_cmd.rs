@@ -320,19 +320,10 @@ async fn every_example_plans_against_its_sandbox_fixture() {
     }
 }
 
-/// Invites an API-only user through the API (usable at once), then forgets the request log, so
-/// that read-only assertions see only what the plan under test sent.
+/// Invites an API-only user, then forgets the request log, so that read-only assertions see
+/// only what the plan under test sent.
 async fn existing_api_user(sandbox: &TestSandbox, userid: &str, pairs: Value) {
-    let token = sandbox.admin_token().await;
-    let (status, body) = sandbox
-        .post(
-            &token,
-            "/userservice/management/v1/users/invite.json",
-            &json!({"emailAddress": userid, "firstName": "Already", "lastName": "There",
-                    "apiOnly": true, "userRoleWorkspaces": pairs}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    sandbox.invite_api_user(userid, pairs).await;
     sandbox
         .control(Method::DELETE, "/_sandbox/requests", None)
         .await;
