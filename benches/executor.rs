@@ -15,7 +15,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use relinker::journal::{Entry, RunDir};
+use relinker::ids::{RunId, StepId};
+use relinker::journal::{Entry, Run, Started, StateDir};
 use relinker::provider::RateLimit;
 use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
 
@@ -145,12 +146,24 @@ async fn main() {
 
     // Journal cost: append + fsync per record, on this machine's disk.
     let state = tempfile::tempdir().expect("tempdir");
-    let mut run = RunDir::create(state.path(), "bench", b"version: 1\n").expect("run dir");
+    let state = StateDir::create(state.path()).expect("state dir");
+    let started = Started {
+        plan: "bench".into(),
+        plan_sha256: relinker::secret::Fingerprint::of(b"bench"),
+        instance: base.clone(),
+        sandbox: false,
+        plan_dir: ".".into(),
+        on_failure: None,
+        steps: Vec::new(),
+        credentials: std::collections::BTreeMap::new(),
+    };
+    let id = RunId::parse("bench").expect("run id");
+    let mut run = Run::start(&state, &id, b"version: 1\n", started).expect("run");
     let records = 500;
     let timer = Instant::now();
     for i in 0..records {
-        run.append(&Entry::Intent {
-            step: format!("r{i}-step"),
+        run.append(Entry::Intent {
+            step: StepId::new(format!("r{i}-step")),
         })
         .expect("append");
     }

@@ -66,9 +66,10 @@ async fn main() {
     for _ in 0..50 {
         let client = client.clone();
         let done = done_tx.clone();
+        let jane = relinker::ids::UserId::parse("jane.doe@acme.example").expect("userid");
         tokio::spawn(async move {
             for _ in 0..per_task {
-                client.user("jane.doe@acme.example").await.expect("read");
+                client.user(&jane).await.expect("read");
                 let _ = done.send(start.elapsed());
             }
         });

@@ -18,11 +18,14 @@
 //!   schema-driven shape check that finds every one of them in a file at once.
 //! - [`secret`]: redacted secret values and their fingerprints.
 
+pub mod address;
 pub mod cli;
 pub mod diagnostic;
 pub mod executor;
+pub mod ids;
 pub mod journal;
 pub mod offboard;
+pub mod paths;
 pub mod plan;
 pub mod provider;
 pub mod sandbox;

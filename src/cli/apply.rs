@@ -8,14 +8,14 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
-use super::render::{self, PlanView};
+use super::render::{self, Footer, PlanView};
 use super::run::{
-    GateArgs, Lines, StateArgs, check_run_id, executor, finish, journal_failure, lock_users,
-    new_run_id, promises, say,
+    Direction, GateArgs, Played, RetryArgs, StateArgs, execute, finish, journal_failure, say,
 };
-use super::{plan as plan_cmd, target};
-use crate::journal::{Entry, RunDir};
-use crate::plan::{self, SavedPlan};
+use super::target;
+use crate::ids::RunId;
+use crate::journal::{Run, Started};
+use crate::plan::{self, LoadedPlan, SavedPlan};
 use crate::secret::Fingerprint;
 
 /// Options of `relinker apply`.
@@ -29,11 +29,13 @@ pub struct ApplyArgs {
     sandbox: bool,
     /// Id for the run (one plan only).
     #[arg(long, value_name = "ID")]
-    run_id: Option<String>,
+    run_id: Option<RunId>,
     #[command(flatten)]
     state: StateArgs,
     #[command(flatten)]
     gate: GateArgs,
+    #[command(flatten)]
+    retry: RetryArgs,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     yes: bool,
@@ -46,9 +48,6 @@ pub struct ApplyArgs {
 pub async fn run(args: &ApplyArgs) -> Result<Outcome, Failure> {
     if args.run_id.is_some() && args.plans.len() > 1 {
         return Err(anyhow!("--run-id names one run; give one plan with it")).or_invalid_input();
-    }
-    if let Some(id) = &args.run_id {
-        check_run_id(id)?;
     }
     let mut worst = Outcome::Success;
     for path in &args.plans {
@@ -65,33 +64,26 @@ pub async fn run(args: &ApplyArgs) -> Result<Outcome, Failure> {
     Ok(worst)
 }
 
-/// A plan to apply: its validated form, its bytes, and the saved plan when given one.
-fn load(path: &Path) -> Result<(plan::Plan, Vec<u8>, Option<SavedPlan>), Failure> {
-    if path
+/// A plan to apply, and the saved plan when given one.
+fn load(path: &Path) -> Result<(LoadedPlan, Option<SavedPlan>), Failure> {
+    let saved = path
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-    {
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if saved {
         let saved = SavedPlan::read(path).or_invalid_input()?;
-        let plan_path = PathBuf::from(&saved.plan_file);
-        let plan_path = if plan_path.is_relative() {
-            path.parent().unwrap_or(Path::new(".")).join(plan_path)
-        } else {
-            plan_path
-        };
-        let (plan, bytes) = plan_cmd::load(&plan_path)?;
-        Ok((plan, bytes, Some(saved)))
+        let loaded = plan::load(&saved.plan_path(path)).or_invalid_input()?;
+        Ok((loaded, Some(saved)))
     } else {
-        let (plan, bytes) = plan_cmd::load(path)?;
-        Ok((plan, bytes, None))
+        Ok((plan::load(path).or_invalid_input()?, None))
     }
 }
 
 async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
-    let (plan, bytes, saved) = load(path)?;
+    let (LoadedPlan { plan, bytes }, saved) = load(path)?;
     let run_id = args
         .run_id
         .clone()
-        .unwrap_or_else(|| new_run_id(&plan.name));
+        .unwrap_or_else(|| RunId::generate(&plan.name, chrono::Utc::now()));
     say(&format!(
         "run {run_id}{}",
         if args.dry_run {
@@ -100,38 +92,33 @@ async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
             ""
         }
     ));
-    let target = target::connect(&plan, args.sandbox).await?;
+    let target = target::connect(&plan, args.sandbox, args.retry.policy()).await?;
     let live = plan::observe(&target.client, &plan, &target.credentials)
         .await
         .context("cannot read live state")
         .or_failed()?;
-    let compiled = match &saved {
-        Some(saved) => {
-            saved
-                .check(&bytes, &live.fingerprint())
-                .or_invalid_input()?;
-            saved.compiled.clone()
-        }
-        None => plan::compile(&plan, &live),
-    };
-    let apply_command = format!("relinker apply {}", path.display());
+    let compiled = plan::compile(&plan, &live);
+    if let Some(saved) = &saved {
+        // Anything but the reviewed steps is refused before a single change is sent.
+        saved.check(&bytes, &live, &compiled).or_invalid_input()?;
+    }
     let view = PlanView {
         plan: &plan,
         compiled: &compiled,
         live: &live,
         instance: &target.base_url,
-        apply_command,
+        footer: Footer::None,
     };
-    let mut text = render::text(&view);
-    if let Some(cut) = text.rfind("\nTo apply:") {
-        text.truncate(cut + 1);
-    }
-    say(&text);
+    say(&render::text(&view));
     if !compiled.conflicts.is_empty() {
         return Err(anyhow!("the plan has conflicts; nothing was changed")).or_failed();
     }
     if args.dry_run {
         say("dry run: nothing was changed.");
+        return Ok(Outcome::Success);
+    }
+    if !compiled.has_changes() {
+        say("nothing to change: every rotation already holds. No run was started.");
         return Ok(Outcome::Success);
     }
     if !args.yes
@@ -142,70 +129,45 @@ async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
         say("not applied.");
         return Ok(Outcome::Success);
     }
+    let credentials: BTreeMap<_, Fingerprint> = target
+        .credentials
+        .services
+        .iter()
+        .map(|(name, c)| (name.clone(), c.fingerprint()))
+        .collect();
     let started = Started {
-        run_id: &run_id,
-        plan: &plan,
-        bytes: &bytes,
-        target: &target,
-        steps: &compiled.steps,
+        plan: plan.name.clone(),
+        plan_sha256: Fingerprint::of(&bytes),
+        instance: target.base_url.clone(),
         sandbox: args.sandbox,
+        plan_dir: crate::paths::normalized(&plan.base_dir)
+            .display()
+            .to_string(),
+        on_failure: Some(plan.policy.on_failure),
+        steps: compiled.steps.clone(),
+        credentials,
     };
-    let (mut run, _user_locks) = started.record(&args.state.state_dir)?;
+    let state = args.state.create()?;
+    let mut run = Run::start(&state, &run_id, &bytes, started).map_err(journal_failure)?;
+    let played = if args.sandbox {
+        Played::BySandbox
+    } else {
+        Played::ByAPerson
+    };
     let options = args
         .gate
-        .options(&target.base_url, args.sandbox, plan.policy.on_failure)
+        .options(
+            &target.base_url,
+            played,
+            plan.policy.on_failure,
+            &args.retry,
+        )
         .await?;
-    let progress = Lines::new(compiled.steps.len());
-    let outcome = executor(&target, &mut run, &options, &progress)?
-        .execute()
-        .await
-        .map_err(|e| anyhow!(e))
-        .or_failed()?;
-    drop(progress);
-    Ok(finish(&run_id, &outcome, &promises(&compiled.steps)))
+    let outcome = execute(&target, &mut run, &options, Direction::AsJournaled).await?;
+    Ok(finish(&run_id, &outcome, &compiled.steps))
 }
 
-/// What the `started` record of a new run holds.
-struct Started<'a> {
-    run_id: &'a str,
-    plan: &'a plan::Plan,
-    bytes: &'a [u8],
-    target: &'a target::Target,
-    steps: &'a [crate::plan::Step],
-    sandbox: bool,
-}
-
-impl Started<'_> {
-    /// Creates the run directory, locks the run's users, and writes the `started` record with
-    /// the credentials' fingerprints (never the credentials).
-    fn record(&self, state_dir: &Path) -> Result<(RunDir, Vec<crate::journal::Lock>), Failure> {
-        let mut run =
-            RunDir::create(state_dir, self.run_id, self.bytes).map_err(journal_failure)?;
-        let locks = lock_users(state_dir, self.steps, self.run_id)?;
-        let credentials: BTreeMap<String, Fingerprint> = self
-            .target
-            .credentials
-            .services
-            .iter()
-            .map(|(name, c)| (name.clone(), c.fingerprint()))
-            .collect();
-        let plan_dir =
-            std::path::absolute(&self.plan.base_dir).unwrap_or_else(|_| self.plan.base_dir.clone());
-        run.append(&Entry::Started {
-            plan: self.plan.name.clone(),
-            plan_sha256: Fingerprint::of(self.bytes),
-            instance: self.target.base_url.clone(),
-            sandbox: self.sandbox,
-            plan_dir: plan_dir.display().to_string(),
-            steps: self.steps.to_vec(),
-            credentials,
-        })
-        .map_err(journal_failure)?;
-        Ok((run, locks))
-    }
-}
-
-fn confirm(run_id: &str) -> Result<bool, Failure> {
+fn confirm(run_id: &RunId) -> Result<bool, Failure> {
     let mut stdout = std::io::stdout().lock();
     let _ = write!(stdout, "Apply run {run_id}? [y/N] ");
     let _ = stdout.flush();

@@ -1,11 +1,13 @@
 //! The command line: clap definitions, one module per subcommand, and the single place where
 //! outcomes become exit codes. `anyhow` lives here and in `main`, nowhere deeper.
 
+pub mod abandon;
 pub mod apply;
 pub mod exit;
 pub mod logging;
 pub mod offboard;
 pub mod plan;
+mod progress;
 mod render;
 pub mod resume;
 pub mod rollback;
@@ -57,6 +59,8 @@ enum Command {
     Resume(resume::ResumeArgs),
     /// Undo what a run did, newest first, and only what it did.
     Rollback(rollback::RollbackArgs),
+    /// Give up an unfinished run: leave it as it is and free its users for new runs.
+    Abandon(abandon::AbandonArgs),
     /// Runs and the state of each step.
     Status(status::StatusArgs),
     /// Find API users tied to departed people and write a plan for each.
@@ -108,6 +112,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Apply(args) => apply::run(&args).await,
         Command::Resume(args) => resume::run(&args).await,
         Command::Rollback(args) => rollback::run(&args).await,
+        Command::Abandon(args) => abandon::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Offboard(args) => offboard::run(&args).await,
         Command::Validate(args) => validate::run(&args),

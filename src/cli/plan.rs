@@ -7,10 +7,10 @@ use anyhow::Context;
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
-use super::render::{self, Format, PlanView};
+use super::render::{self, Footer, Format, PlanView};
+use super::run::RetryArgs;
 use super::target;
-use crate::plan::{self, PlanError, SAVED_FORMAT_VERSION, SavedPlan};
-use crate::secret::Fingerprint;
+use crate::plan::{self, LoadedPlan, SavedPlan};
 
 /// Options of `relinker plan`.
 #[derive(Debug, Args)]
@@ -30,30 +30,14 @@ pub struct PlanArgs {
     /// Plan against an embedded sandbox seeded from the plan's `sandbox.fixture`.
     #[arg(long)]
     sandbox: bool,
-}
-
-/// Reads and validates a plan file, keeping its bytes for fingerprints.
-pub(crate) fn load(path: &std::path::Path) -> Result<(plan::Plan, Vec<u8>), Failure> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read plan `{}`", path.display()))
-        .or_invalid_input()?;
-    let text = String::from_utf8(bytes.clone())
-        .with_context(|| format!("plan `{}` is not UTF-8 text", path.display()))
-        .or_invalid_input()?;
-    let base = path.parent().unwrap_or(std::path::Path::new("."));
-    match plan::parse(&text, &path.display().to_string(), base) {
-        Ok(plan) => Ok((plan, bytes)),
-        Err(PlanError::Invalid(diagnostics)) => {
-            Err(anyhow::anyhow!("{diagnostics}")).or_invalid_input()
-        }
-        Err(error) => Err(error).or_invalid_input(),
-    }
+    #[command(flatten)]
+    retry: RetryArgs,
 }
 
 /// Plans and prints.
 pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
-    let (plan, bytes) = load(&args.plan)?;
-    let target = target::connect(&plan, args.sandbox).await?;
+    let LoadedPlan { plan, bytes } = plan::load(&args.plan).or_invalid_input()?;
+    let target = target::connect(&plan, args.sandbox, args.retry.policy()).await?;
     let live = plan::observe(&target.client, &plan, &target.credentials)
         .await
         .context("cannot read live state")
@@ -69,7 +53,7 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
         compiled: &compiled,
         live: &live,
         instance: &target.base_url,
-        apply_command,
+        footer: Footer::Apply(apply_command),
     };
     let rendered = match args.format {
         Format::Text => render::text(&view),
@@ -85,19 +69,19 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
         return Ok(Outcome::Failed);
     }
     if let Some(out) = &args.out {
-        let saved = SavedPlan {
-            format_version: SAVED_FORMAT_VERSION,
-            plan_file: args.plan.display().to_string(),
-            plan_sha256: Fingerprint::of(&bytes),
-            plan_text: String::from_utf8_lossy(&bytes).into_owned(),
-            instance: target.base_url.clone(),
-            live_fingerprint: live.fingerprint(),
-            compiled: compiled.clone(),
-        };
-        saved.write(out).or_failed()?;
+        let has_changes = compiled.has_changes();
+        SavedPlan::new(&args.plan, out, &bytes, &target.base_url, live, compiled)
+            .write(out)
+            .or_failed()?;
+        return Ok(exit_code(args.detailed_exitcode, has_changes));
     }
-    Ok(match (args.detailed_exitcode, compiled.has_changes()) {
-        (true, true) => Outcome::Changes,
-        _ => Outcome::Success,
-    })
+    Ok(exit_code(args.detailed_exitcode, compiled.has_changes()))
+}
+
+fn exit_code(detailed: bool, has_changes: bool) -> Outcome {
+    if detailed && has_changes {
+        Outcome::Changes
+    } else {
+        Outcome::Success
+    }
 }

@@ -1,15 +1,17 @@
-//! `relinker resume RUN_ID | --all`: continue runs that stopped (crash, kill, pause, failure).
+//! `relinker resume RUN_ID | --all`: continue runs that stopped (crash, kill, pause, failure),
+//! in the direction their journal says: forward, or on with a rollback already decided.
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
 use super::run::{
-    GateArgs, Lines, StateArgs, executor, finish, journal_failure, lock_users, promises, run_plan,
+    Direction, GateArgs, Played, RetryArgs, StateArgs, execute, finish, journal_failure, run_plan,
     say,
 };
 use super::target;
-use crate::journal::{self, RunDir, replay};
+use crate::ids::RunId;
+use crate::journal::{Run, RunState, StateDir};
 
 /// Options of `relinker resume`.
 #[derive(Debug, Args)]
@@ -20,25 +22,28 @@ pub struct ResumeArgs {
         required_unless_present = "all",
         conflicts_with = "all"
     )]
-    run_id: Option<String>,
-    /// Resume every run that has not finished or been rolled back.
+    run_id: Option<RunId>,
+    /// Resume every run that is not done, rolled back or abandoned.
     #[arg(long)]
     all: bool,
     #[command(flatten)]
     state: StateArgs,
     #[command(flatten)]
     gate: GateArgs,
+    #[command(flatten)]
+    retry: RetryArgs,
 }
 
 /// Resumes one run or all; the exit code is the worst of them.
 pub async fn run(args: &ResumeArgs) -> Result<Outcome, Failure> {
+    let state = args.state.existing()?;
     let ids = match &args.run_id {
         Some(id) => vec![id.clone()],
-        None => journal::list_runs(&args.state.state_dir).or_failed()?,
+        None => state.run_ids().map_err(journal_failure)?,
     };
     let mut worst = Outcome::Success;
     for id in ids {
-        let outcome = match resume_one(&id, args).await {
+        let outcome = match resume_one(&state, &id, args).await {
             Ok(outcome) => outcome,
             Err(failure) if args.all => {
                 eprintln!("error: run {id}: {failure}");
@@ -51,38 +56,55 @@ pub async fn run(args: &ResumeArgs) -> Result<Outcome, Failure> {
     Ok(worst)
 }
 
-async fn resume_one(id: &str, args: &ResumeArgs) -> Result<Outcome, Failure> {
-    let mut run = RunDir::open(&args.state.state_dir, id).map_err(journal_failure)?;
-    let contents = run.read().or_failed()?;
-    if contents.torn_tail {
+async fn resume_one(state: &StateDir, id: &RunId, args: &ResumeArgs) -> Result<Outcome, Failure> {
+    // Look before taking locks: a settled run needs nothing, and `--all` passes over it quietly.
+    match state.summary(id).map_err(journal_failure)?.state() {
+        settled @ (RunState::Done | RunState::RolledBack | RunState::Abandoned { .. }) => {
+            if !args.all {
+                say(&format!(
+                    "run {id} is {}; there is nothing to resume.",
+                    settled.word()
+                ));
+            }
+            return Ok(Outcome::Success);
+        }
+        RunState::NeverStarted => {
+            if !args.all {
+                return Err(journal_failure(
+                    crate::journal::JournalError::NeverStarted { run_id: id.clone() },
+                ));
+            }
+            return Ok(Outcome::Success);
+        }
+        _ => {}
+    }
+    let mut run = Run::open(state, id).map_err(journal_failure)?;
+    if run.torn_tail() {
         say(&format!(
             "run {id}: the journal's last line was torn by a crash; it is ignored and that step re-checked"
         ));
     }
-    let summary = replay(&contents.entries);
-    if summary.finished || summary.rolled_back {
-        if !args.all {
-            say(&format!("run {id} is already {}.", summary.status()));
-        }
-        return Ok(Outcome::Success);
+    let summary = run.summary().clone();
+    if summary.sandbox() {
+        return Err(anyhow!(
+            "run {id} ran on an embedded sandbox, which ended with its process; it cannot be resumed"
+        ))
+        .or_invalid_input();
     }
-    if summary.sandbox {
-        return Err(anyhow!("run {id} ran on an embedded sandbox, which ended with its process; it cannot be resumed")).or_invalid_input();
-    }
-    say(&format!("run {id} ({}): resuming", summary.status()));
-    let plan = run_plan(&run, &summary)?;
-    let _user_locks = lock_users(&args.state.state_dir, &summary.steps, id)?;
-    let target = target::connect(&plan, false).await?;
+    let state_now = summary.state();
+    let going = if summary.rollback_decided() {
+        "continuing its rollback"
+    } else {
+        "resuming"
+    };
+    say(&format!("run {id} ({}): {going}", state_now.word()));
+    let plan = run_plan(&run)?;
+    let on_failure = summary.on_failure().unwrap_or(plan.policy.on_failure);
+    let target = target::connect(&plan, false, args.retry.policy()).await?;
     let options = args
         .gate
-        .options(&target.base_url, false, plan.policy.on_failure)
+        .options(&target.base_url, Played::ByAPerson, on_failure, &args.retry)
         .await?;
-    let progress = Lines::new(summary.steps.len());
-    let outcome = executor(&target, &mut run, &options, &progress)?
-        .execute()
-        .await
-        .context("the run stopped")
-        .or_failed()?;
-    drop(progress);
-    Ok(finish(id, &outcome, &promises(&summary.steps)))
+    let outcome = execute(&target, &mut run, &options, Direction::AsJournaled).await?;
+    Ok(finish(id, &outcome, summary.steps()))
 }

@@ -1,21 +1,26 @@
 //! `relinker rollback RUN_ID [--dry-run]`: undo what a run did, newest first, and only that.
+//! The dry run lists exactly the undo plan the real rollback works through.
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
-use super::run::{GateArgs, Lines, StateArgs, executor, journal_failure, run_plan, say};
+use super::run::{
+    Direction, GateArgs, Played, RetryArgs, StateArgs, execute, journal_failure, rolled_back,
+    run_plan, say,
+};
 use super::target;
-use crate::executor::RollbackOutcome;
-use crate::journal::{RunDir, replay};
-use crate::plan::OnFailure;
+use crate::executor::{RunOutcome, UndoPlan, undo_plan};
+use crate::ids::RunId;
+use crate::journal::{Run, RunState, RunSummary};
+use crate::plan::{Mode, OnFailure};
 
 /// Options of `relinker rollback`.
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The run to undo.
     #[arg(value_name = "RUN_ID")]
-    run_id: String,
+    run_id: RunId,
     /// List what would be undone; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -23,57 +28,102 @@ pub struct RollbackArgs {
     state: StateArgs,
     #[command(flatten)]
     gate: GateArgs,
+    #[command(flatten)]
+    retry: RetryArgs,
 }
 
-/// Rolls a run back.
-pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
-    let mut run = RunDir::open(&args.state.state_dir, &args.run_id).map_err(journal_failure)?;
-    let summary = replay(&run.read().or_failed()?.entries);
-    if args.dry_run {
-        say(&format!(
-            "run {} ({}): rollback would undo, newest first:",
-            args.run_id,
-            summary.status()
-        ));
-        for id in summary.applied_order.iter().rev() {
-            if let Some(step) = summary.steps.iter().find(|s| &s.id == id) {
-                let undo = step
-                    .action
-                    .compensation()
-                    .map_or_else(|| "nothing to undo".to_owned(), |c| c.describe());
-                say(&format!("  {id}: {undo}"));
-            }
+/// Why a run cannot be rolled back at all, if it cannot.
+fn refusal(id: &RunId, summary: &RunSummary, plan: &UndoPlan) -> Option<String> {
+    match summary.state() {
+        RunState::NeverStarted => Some(format!("run {id} never started; there is nothing to undo")),
+        RunState::Abandoned { by, reason } => Some(format!(
+            "run {id} was abandoned by {by} ({reason}); it is left as it is and not rolled back"
+        )),
+        _ if plan.undo.is_empty() && !plan.kept.is_empty() && !summary.rollback_decided() => {
+            let pivots: Vec<String> = plan.kept.iter().map(|k| format!("`{}`", k.pivot)).collect();
+            Some(format!(
+                "run {id} is past its pivot: {} passed, so every rotation is proven and only rolls forward; rollback stops there and undoes nothing. To reverse a finished rotation, write a plan for it",
+                pivots.join(", ")
+            ))
         }
+        _ => None,
+    }
+}
+
+/// Rolls a run back, or lists what that would undo.
+pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
+    let state = args.state.existing()?;
+    let id = &args.run_id;
+    let summary = state.summary(id).map_err(journal_failure)?;
+    let plan = undo_plan(&summary);
+    if args.dry_run {
+        return Ok(dry_run(id, &summary, &plan));
+    }
+    if summary.state() == RunState::RolledBack {
+        say(&format!("run {id} is already rolled back."));
         return Ok(Outcome::Success);
     }
-    if summary.sandbox {
+    if let Some(reason) = refusal(id, &summary, &plan) {
+        return Err(anyhow!(reason)).or_failed();
+    }
+    let mut run = Run::open(&state, id).map_err(journal_failure)?;
+    if run.summary().sandbox() {
         return Err(anyhow!(
-            "run {} ran on an embedded sandbox, which ended with its process",
-            args.run_id
+            "run {id} ran on an embedded sandbox, which ended with its process"
         ))
         .or_invalid_input();
     }
-    let plan = run_plan(&run, &summary)?;
-    let target = target::connect(&plan, false).await?;
+    let plan = run_plan(&run)?;
+    let target = target::connect(&plan, false, args.retry.policy()).await?;
     // A rollback that fails stops and says so; there is nothing further to undo it with.
     let options = args
         .gate
-        .options(&target.base_url, false, OnFailure::Pause)
+        .options(
+            &target.base_url,
+            Played::ByAPerson,
+            OnFailure::Pause,
+            &args.retry,
+        )
         .await?;
-    let progress = Lines::new(summary.applied_order.len());
-    let outcome = executor(&target, &mut run, &options, &progress)?
-        .rollback()
-        .await
-        .context("rollback stopped")
-        .or_failed()?;
-    match outcome {
-        RollbackOutcome::Complete => {
-            say(&format!("run {} rolled back.", args.run_id));
-            Ok(Outcome::Success)
-        }
-        RollbackOutcome::Incomplete(reason) => {
-            Err(anyhow!("rollback incomplete: {reason}")).or_failed()
-        }
-        RollbackOutcome::NotAttempted => Err(anyhow!("rollback was not attempted")).or_failed(),
+    let reason = "a person asked for it with `relinker rollback`".to_owned();
+    match execute(&target, &mut run, &options, Direction::Back { reason }).await? {
+        RunOutcome::RolledBack(outcome) => Ok(rolled_back(id, &outcome, false)),
+        other => Err(anyhow!("rollback ended unexpectedly: {other:?}")).or_failed(),
     }
+}
+
+fn dry_run(id: &RunId, summary: &RunSummary, plan: &UndoPlan) -> Outcome {
+    if let Some(reason) = refusal(id, summary, plan) {
+        say(&format!("{reason}."));
+        return Outcome::Success;
+    }
+    if summary.state() == RunState::RolledBack {
+        say(&format!(
+            "run {id} is already rolled back; rollback would do nothing."
+        ));
+        return Outcome::Success;
+    }
+    say(&format!(
+        "run {id} ({}): rollback would undo, newest first (each is checked against live state first and skipped if it already holds):",
+        summary.state().word()
+    ));
+    if plan.undo.is_empty() {
+        say("  nothing: no step changed anything yet");
+    }
+    for undo in &plan.undo {
+        let who = if undo.action.mode() == Mode::Manual {
+            " (manual: a person does it in the UI)"
+        } else {
+            ""
+        };
+        say(&format!("  {}: {}{who}", undo.step, undo.action.describe()));
+    }
+    for kept in &plan.kept {
+        say(&format!(
+            "  rotations[{}] is past its pivot (`{}` passed): kept, not rolled back",
+            kept.rotation, kept.pivot
+        ));
+    }
+    say(&format!("To roll back: relinker rollback {id}"));
+    Outcome::Success
 }

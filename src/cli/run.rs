@@ -1,23 +1,26 @@
-//! What `apply`, `resume` and `rollback` share: the state directory, gate flags, user locks,
-//! progress lines, and turning a run's outcome into a message and an exit code.
+//! What `apply`, `resume`, `rollback` and `abandon` share: the state directory, gate and retry
+//! flags, turning journal errors into exit codes, and turning a run's outcome into a message
+//! that names the next command and an exit code.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::anyhow;
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
+use super::progress::Lines;
 use super::target::Target;
 use crate::executor::{
-    Executor, GateWait, Operator, Options, Progress, RollbackOutcome, RunOutcome,
+    ExecError, Executor, GateWait, Options, Person, RollbackOutcome, RunOutcome,
 };
-use crate::journal::{JournalError, Lock};
-use crate::journal::{RunDir, RunSummary};
-use crate::plan::Plan;
-use crate::plan::{Action, OnFailure, Step};
-use crate::provider::marketo::MarketoClient;
+use crate::ids::RunId;
+use crate::journal::{JournalError, Run, StateDir, Waiting};
+use crate::plan::{Action, OnFailure, Plan, Step};
+use crate::provider::marketo::{DEFAULT_GIVE_UP_AFTER, RetryPolicy};
 use crate::provider::parse_duration;
+use crate::sandbox::Operator;
 
 /// Where runs are kept.
 #[derive(Debug, Args)]
@@ -33,6 +36,51 @@ pub struct StateArgs {
     pub(crate) state_dir: PathBuf,
 }
 
+impl StateArgs {
+    /// The state directory, created if missing (for commands that start runs).
+    pub(crate) fn create(&self) -> Result<StateDir, Failure> {
+        StateDir::create(&self.state_dir).map_err(journal_failure)
+    }
+
+    /// The state directory, which must exist: a typo must not look like "no runs".
+    pub(crate) fn existing(&self) -> Result<StateDir, Failure> {
+        StateDir::existing(&self.state_dir).map_err(journal_failure)
+    }
+}
+
+/// How long to keep trying an instance that does not answer or answers with errors.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Give up on a call to the instance after this long (connection refused, DNS failure,
+    /// 5xx, rate limits), waiting between attempts with backoff. A call refused for the rate
+    /// limit (606) always gets one full rate window more.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "60s", env = "RELINKER_GIVE_UP_AFTER")]
+    pub(crate) give_up_after: Duration,
+}
+
+impl RetryArgs {
+    /// The client's retry policy.
+    pub(crate) fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            give_up_after: self.give_up_after,
+            ..RetryPolicy::default()
+        }
+    }
+}
+
+impl Default for RetryArgs {
+    fn default() -> Self {
+        Self {
+            give_up_after: DEFAULT_GIVE_UP_AFTER,
+        }
+    }
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 0, 90s, 30m or 2h"))
+}
+
 /// How manual steps are handled.
 #[derive(Debug, Args)]
 pub struct GateArgs {
@@ -46,13 +94,21 @@ pub struct GateArgs {
 }
 
 fn gate_wait(text: &str) -> Result<GateWait, String> {
-    match parse_duration(text) {
-        Some(wait) if wait.is_zero() => Ok(GateWait::Pause),
-        Some(wait) => Ok(GateWait::For(wait)),
-        None => Err(format!(
-            "`{text}` is not a duration such as 0, 90s, 30m or 2h"
-        )),
-    }
+    let wait = duration(text)?;
+    Ok(if wait.is_zero() {
+        GateWait::Pause
+    } else {
+        GateWait::For(wait)
+    })
+}
+
+/// Who plays the person at manual steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Played {
+    /// A real person in the platform's UI.
+    ByAPerson,
+    /// The sandbox operator, through the sandbox's control API.
+    BySandbox,
 }
 
 impl GateArgs {
@@ -60,14 +116,18 @@ impl GateArgs {
     pub(crate) async fn options(
         &self,
         base_url: &str,
-        sandbox: bool,
+        played: Played,
         on_failure: OnFailure,
+        retry: &RetryArgs,
     ) -> Result<Options, Failure> {
-        let operator = if self.sandbox_operator || sandbox {
-            Some(Operator::connect(base_url).await.or_invalid_input()?)
-        } else {
-            None
-        };
+        let person: Option<Box<dyn Person>> =
+            if self.sandbox_operator || played == Played::BySandbox {
+                Some(Box::new(
+                    Operator::connect(base_url).await.or_invalid_input()?,
+                ))
+            } else {
+                None
+            };
         let gate = self.gate_wait.unwrap_or(if std::io::stdin().is_terminal() {
             GateWait::Forever
         } else {
@@ -75,87 +135,54 @@ impl GateArgs {
         });
         Ok(Options {
             gate,
-            operator,
+            person,
             on_failure,
+            change_budget: retry.give_up_after,
         })
     }
 }
 
-/// Progress: a bar and lines above it on a terminal, plain lines otherwise (logs, CI, pipes).
-pub(crate) struct Lines {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Lines {
-    /// Progress over `steps` steps.
-    pub(crate) fn new(steps: usize) -> Self {
-        let bar = std::io::stdout().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(u64::try_from(steps).unwrap_or(u64::MAX));
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed}")
-            {
-                bar.set_style(style);
-            }
-            bar
-        });
-        Self { bar }
-    }
-}
-
-impl Progress for Lines {
-    fn line(&self, text: &str) {
-        match &self.bar {
-            Some(bar) => bar.println(text),
-            None => {
-                let _ = writeln!(std::io::stdout().lock(), "{text}");
-            }
-        }
-    }
-
-    fn advance(&self) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-        }
-    }
-}
-
-impl Drop for Lines {
-    fn drop(&mut self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// The plan a run applied, read back from its directory (relative references resolve against
-/// the folder the plan file was in when the run started).
-pub(crate) fn run_plan(run: &RunDir, summary: &RunSummary) -> Result<Plan, Failure> {
-    let bytes = run.plan_bytes().or_failed()?;
-    crate::plan::parse(
-        &String::from_utf8_lossy(&bytes),
-        &format!("{}/plan.yaml", run.path().display()),
-        Path::new(&summary.plan_dir),
-    )
-    .map_err(|e| anyhow!("{e}"))
-    .or_invalid_input()
-}
-
-/// An executor for a run against a connected target.
-pub(crate) fn executor<'a>(
-    target: &'a Target,
-    run: &'a mut RunDir,
-    options: &'a Options,
-    progress: &'a Lines,
-) -> Result<Executor<'a, MarketoClient>, Failure> {
-    Executor::new(
+/// Runs the executor on `run` and reports each step as it goes.
+pub(crate) async fn execute(
+    target: &Target,
+    run: &mut Run,
+    options: &Options,
+    direction: Direction,
+) -> Result<RunOutcome, Failure> {
+    let summary = run.summary();
+    let progress = Lines::new(summary.steps().len(), summary.complete_steps());
+    let executor = Executor::new(
         &target.client,
         &target.credentials.services,
         run,
         options,
-        progress,
-    )
-    .map_err(|e| anyhow!(e))
-    .or_failed()
+        &progress,
+    );
+    let outcome = match direction {
+        Direction::AsJournaled => executor.execute().await,
+        Direction::Back { reason } => match executor.decide_rollback(&reason) {
+            Ok(()) => executor.rollback().await.map(RunOutcome::RolledBack),
+            Err(error) => Err(error),
+        },
+    };
+    outcome.map_err(exec_failure)
+}
+
+/// Which way `execute` takes a run.
+pub(crate) enum Direction {
+    /// Where its journal says it is going (apply, resume).
+    AsJournaled,
+    /// Back, because a person asked (rollback).
+    Back {
+        /// Why, for the journal.
+        reason: String,
+    },
+}
+
+fn exec_failure(error: ExecError) -> Failure {
+    match error {
+        ExecError::Journal(error) => journal_failure(error),
+    }
 }
 
 /// Prints a line on stdout; a closed pipe is not an error.
@@ -163,59 +190,34 @@ pub(crate) fn say(text: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
-/// Locks every user a run touches, so a second run on the same user exits 3.
-pub(crate) fn lock_users(
-    state_dir: &Path,
-    steps: &[Step],
-    run_id: &str,
-) -> Result<Vec<Lock>, Failure> {
-    let dir = state_dir.join("locks");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| anyhow!("cannot create `{}`: {e}", dir.display()))
-        .or_failed()?;
-    let mut users: Vec<String> = steps
-        .iter()
-        .flat_map(|s| users_of(&s.action))
-        .map(str::to_lowercase)
-        .collect();
-    users.sort();
-    users.dedup();
-    users
-        .iter()
-        .map(|user| {
-            let name = crate::secret::Fingerprint::of(user.as_bytes()).as_str()[7..23].to_owned();
-            Lock::acquire(
-                &dir.join(format!("user-{name}.lock")),
-                &format!("user `{user}`"),
-                run_id,
-            )
-            .map_err(|e| Failure {
-                outcome: Outcome::Locked,
-                error: anyhow!(e),
-            })
-        })
-        .collect()
+/// The plan a run applied, read back from its directory (relative references resolve against
+/// the folder the plan file was in when the run started).
+pub(crate) fn run_plan(run: &Run) -> Result<Plan, Failure> {
+    let bytes = run.plan_bytes().map_err(journal_failure)?;
+    let plan_dir = run
+        .summary()
+        .started()
+        .map(|s| PathBuf::from(&s.plan_dir))
+        .unwrap_or_default();
+    crate::plan::parse(
+        &String::from_utf8_lossy(&bytes),
+        &format!("{}/plan.yaml", run.path().display()),
+        Path::new(&plan_dir),
+    )
+    .map_err(|e| anyhow!("{e}"))
+    .or_invalid_input()
 }
 
-fn users_of(action: &Action) -> Vec<&str> {
-    match action {
-        Action::CreateUser { user, .. }
-        | Action::AddRoles { user, .. }
-        | Action::RemoveRoles { user, .. }
-        | Action::UpdateUser { user, .. }
-        | Action::DeleteUser { user }
-        | Action::ExpireUser { user }
-        | Action::Verify { user, .. } => vec![user],
-        Action::LinkService { from, to, .. } => vec![from, to],
-    }
-}
-
-/// Maps journal errors: a held lock is exit 3, everything else is exit 1 (or 2 for bad ids).
+/// Maps journal errors to exit codes: another process or an unsettled run holds the users (3);
+/// a state directory or run id that is wrong (2); anything else (1).
 pub(crate) fn journal_failure(error: JournalError) -> Failure {
     let outcome = match &error {
-        JournalError::Locked(_) => Outcome::Locked,
-        JournalError::NoSuchRun { .. } | JournalError::RunExists { .. } => Outcome::InvalidInput,
-        _ => Outcome::Failed,
+        JournalError::Locked(_) | JournalError::Claimed { .. } => Outcome::Locked,
+        JournalError::StateDir { .. }
+        | JournalError::NoSuchRun { .. }
+        | JournalError::RunExists { .. }
+        | JournalError::NeverStarted { .. } => Outcome::InvalidInput,
+        JournalError::Io { .. } | JournalError::Corrupt { .. } => Outcome::Failed,
     };
     Failure {
         outcome,
@@ -223,21 +225,29 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
     }
 }
 
-/// Reports how a run ended and gives its exit code.
-pub(crate) fn finish(run_id: &str, outcome: &RunOutcome, verified: &[String]) -> Outcome {
+fn waiting_lines(waiting: &[Waiting]) {
+    for wait in waiting {
+        say(&format!("  - {}: {}", wait.step, wait.waiting_for));
+    }
+}
+
+/// Reports how a run ended, names the next command, and gives the exit code.
+pub(crate) fn finish(run_id: &RunId, outcome: &RunOutcome, steps: &[Step]) -> Outcome {
     match outcome {
         RunOutcome::Finished => {
             say(&format!("\nrun {run_id} done."));
-            for line in verified {
+            for line in promises(steps) {
                 say(&format!("  ✓ {line}"));
             }
             Outcome::Success
         }
-        RunOutcome::Paused { step, waiting_for } => {
+        RunOutcome::Paused { waiting } => {
             say(&format!(
-                "\nrun {run_id} paused at `{step}`: waiting for a person to {waiting_for}."
+                "\nrun {run_id} paused: waiting for a person to do {} in the platform's UI:",
+                plural(waiting.len(), "step")
             ));
-            say(&format!("Once it is done: relinker resume {run_id}"));
+            waiting_lines(waiting);
+            say(&format!("Once done: relinker resume {run_id}"));
             Outcome::Paused
         }
         RunOutcome::Failed {
@@ -246,24 +256,76 @@ pub(crate) fn finish(run_id: &str, outcome: &RunOutcome, verified: &[String]) ->
             rollback,
         } => {
             eprintln!("error: run {run_id} failed at `{step}`: {error}");
-            match rollback {
-                RollbackOutcome::Complete => {
-                    eprintln!("everything the run changed was rolled back.");
-                }
-                RollbackOutcome::Incomplete(reason) => {
-                    eprintln!("rollback incomplete: {reason}");
-                    eprintln!(
-                        "see docs/runbook.md (\"When a rollback is incomplete\"); `relinker status {run_id}` shows each step."
-                    );
-                }
-                RollbackOutcome::NotAttempted => {
-                    eprintln!(
-                        "the run is left as it is (policy `on_failure: pause`): fix the cause, then `relinker resume {run_id}`, or undo it with `relinker rollback {run_id}`."
-                    );
-                }
+            rolled_back(run_id, rollback, true)
+        }
+        RunOutcome::RolledBack(rollback) => rolled_back(run_id, rollback, false),
+    }
+}
+
+/// Reports how a rollback ended.
+pub(crate) fn rolled_back(
+    run_id: &RunId,
+    rollback: &RollbackOutcome,
+    after_failure: bool,
+) -> Outcome {
+    let failed = |outcome| {
+        if after_failure {
+            Outcome::Failed
+        } else {
+            outcome
+        }
+    };
+    match rollback {
+        RollbackOutcome::Complete { kept } => {
+            if after_failure {
+                eprintln!("everything the run changed was rolled back.");
+            } else {
+                say(&format!("run {run_id} rolled back."));
             }
+            for kept in kept {
+                say(&format!(
+                    "rotations[{}] had passed its verification (`{}`) and is kept as it is.",
+                    kept.rotation, kept.pivot
+                ));
+            }
+            failed(Outcome::Success)
+        }
+        RollbackOutcome::Paused { waiting } => {
+            say(&format!(
+                "\nrun {run_id}: rollback waits for a person to do {} in the platform's UI:",
+                plural(waiting.len(), "step")
+            ));
+            waiting_lines(waiting);
+            say(&format!("Once done: relinker rollback {run_id}"));
+            Outcome::Paused
+        }
+        RollbackOutcome::Incomplete(reason) => {
+            eprintln!("rollback incomplete: {reason}");
+            eprintln!(
+                "fix the cause (see docs/runbook.md, \"When a rollback is incomplete\"), then run `relinker rollback {run_id}` again; `relinker status {run_id}` shows each step."
+            );
             Outcome::Failed
         }
+        RollbackOutcome::NotAttempted => {
+            eprintln!(
+                "the run is left as it is (policy `on_failure: pause`): fix the cause, then `relinker resume {run_id}`, or undo it with `relinker rollback {run_id}`."
+            );
+            Outcome::Failed
+        }
+        RollbackOutcome::PastPivot => {
+            eprintln!(
+                "this step comes after its rotation's verification, which passed: the rotation is proven and is not rolled back. Fix the cause, then `relinker resume {run_id}` finishes it."
+            );
+            Outcome::Failed
+        }
+    }
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
     }
 }
 
@@ -282,30 +344,4 @@ pub(crate) fn promises(steps: &[Step]) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-/// A new run id: the plan name, the UTC time, and four random hex digits.
-pub(crate) fn new_run_id(plan: &str) -> String {
-    format!(
-        "{plan}-{}-{:04x}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
-        rand::random::<u16>()
-    )
-}
-
-/// Checks a run id given on the command line.
-pub(crate) fn check_run_id(id: &str) -> Result<(), Failure> {
-    let ok = !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        && !id.starts_with('.');
-    if ok {
-        Ok(())
-    } else {
-        Err(anyhow!(
-            "run id `{id}` may only contain letters, digits, `.`, `_` and `-`"
-        ))
-        .or_invalid_input()
-    }
 }

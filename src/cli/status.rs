@@ -1,12 +1,14 @@
-//! `relinker status [RUN_ID] [--format text|json]`: runs and the state of each step.
+//! `relinker status [RUN_ID] [--format text|json]`: runs, newest first, with their state, their
+//! times and the next command; or one run's steps.
 
-use anyhow::anyhow;
+use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, ValueEnum};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::exit::{Failure, OrExit, Outcome};
-use super::run::{StateArgs, say};
-use crate::journal::{self, RunSummary, replay, runs_dir};
+use super::exit::{Failure, Outcome};
+use super::run::{StateArgs, journal_failure, say};
+use crate::ids::RunId;
+use crate::journal::{Direction, RunState, RunSummary, StateDir};
 
 /// Output format of `status`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -23,7 +25,7 @@ pub enum StatusFormat {
 pub struct StatusArgs {
     /// One run; every run when absent.
     #[arg(value_name = "RUN_ID")]
-    run_id: Option<String>,
+    run_id: Option<RunId>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
     format: StatusFormat,
@@ -31,103 +33,251 @@ pub struct StatusArgs {
     state: StateArgs,
 }
 
-fn summary(args: &StatusArgs, id: &str) -> Result<RunSummary, Failure> {
-    let path = runs_dir(&args.state.state_dir)
-        .join(id)
-        .join("journal.jsonl");
-    if !path.is_file() {
-        return Err(anyhow!(
-            "no run `{id}` in `{}`",
-            args.state.state_dir.display()
-        ))
-        .or_invalid_input();
+/// One run as `status` shows it.
+struct Shown {
+    id: RunId,
+    summary: RunSummary,
+    /// A process holds the run's lock now.
+    active: bool,
+}
+
+impl Shown {
+    /// The state in a word or two; a run going forward that no process works on is
+    /// "interrupted".
+    fn word(&self) -> &'static str {
+        match self.summary.state() {
+            RunState::Running if !self.active => "interrupted",
+            RunState::RollingBack if !self.active => "rollback interrupted",
+            state => state.word(),
+        }
     }
-    // Reading needs no lock: records are whole lines, and a torn last one is ignored.
-    Ok(replay(&journal::read_journal(&path).or_failed()?.entries))
+
+    /// What a person runs next, if anything.
+    fn next(&self) -> Option<String> {
+        let id = &self.id;
+        if self.active {
+            return Some("wait: a relinker process is working on it".into());
+        }
+        Some(match self.summary.state() {
+            RunState::NeverStarted
+            | RunState::Done
+            | RunState::RolledBack
+            | RunState::Abandoned { .. } => return None,
+            RunState::Running => format!("relinker resume {id}"),
+            RunState::Paused {
+                direction: Direction::Forward,
+                ..
+            } => format!(
+                "once a person has done the manual steps: relinker resume {id} (or undo the run: relinker rollback {id})"
+            ),
+            RunState::Paused {
+                direction: Direction::Rollback,
+                ..
+            } => format!("once a person has done the manual steps: relinker rollback {id}"),
+            RunState::Failed {
+                past_pivot: true, ..
+            } => format!(
+                "fix the cause, then relinker resume {id} (the rotation is verified and only rolls forward)"
+            ),
+            RunState::Failed { .. } => format!(
+                "fix the cause, then relinker resume {id}; or undo it: relinker rollback {id}"
+            ),
+            RunState::RollingBack | RunState::RollbackIncomplete { .. } => {
+                format!("relinker rollback {id}")
+            }
+        })
+    }
+
+    /// The note after a run's line: what it waits for, or why it stopped.
+    fn note(&self) -> Option<String> {
+        match self.summary.state() {
+            RunState::Paused { waiting, .. } => Some(format!(
+                "waiting for a person: {}",
+                waiting
+                    .iter()
+                    .map(|w| w.waiting_for.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+            RunState::Failed { step, error, .. } => Some(format!("failed at `{step}`: {error}")),
+            RunState::RollbackIncomplete { reason } => Some(reason),
+            RunState::Abandoned { by, reason } => Some(format!("abandoned by {by}: {reason}")),
+            _ => None,
+        }
+    }
+
+    fn json(&self) -> Value {
+        let summary = &self.summary;
+        let state = summary.state();
+        let (waiting, failure, rollback_incomplete, abandoned) = match &state {
+            RunState::Paused { waiting, .. } => {
+                (json!(waiting), Value::Null, Value::Null, Value::Null)
+            }
+            RunState::Failed {
+                step,
+                error,
+                past_pivot,
+            } => (
+                json!([]),
+                json!({"step": step, "error": error, "past_pivot": past_pivot}),
+                Value::Null,
+                Value::Null,
+            ),
+            RunState::RollbackIncomplete { reason } => {
+                (json!([]), Value::Null, json!(reason), Value::Null)
+            }
+            RunState::Abandoned { by, reason } => (
+                json!([]),
+                Value::Null,
+                Value::Null,
+                json!({"by": by, "reason": reason}),
+            ),
+            _ => (json!([]), Value::Null, Value::Null, Value::Null),
+        };
+        json!({
+            "run_id": self.id,
+            "plan": summary.plan(),
+            "instance": summary.instance(),
+            "status": self.word(),
+            "active": self.active,
+            "started_at": summary.started_at().map(timestamp),
+            "last_activity_at": summary.last_activity().map(timestamp),
+            "paused_since": summary.paused_since().map(timestamp),
+            "waiting": waiting,
+            "failure": failure,
+            "rollback_incomplete": rollback_incomplete,
+            "abandoned": abandoned,
+            "next": self.next(),
+            "steps": summary.steps().iter().map(|s| json!({
+                "id": s.id,
+                "state": summary.record(&s.id),
+                "description": s.action.describe(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn shown_time(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "-".into(), timestamp)
+}
+
+fn load(state: &StateDir, id: &RunId) -> Result<Shown, Failure> {
+    Ok(Shown {
+        summary: state.summary(id).map_err(journal_failure)?,
+        active: state.is_active(id),
+        id: id.clone(),
+    })
 }
 
 /// Prints runs (or one run's steps).
 pub fn run(args: &StatusArgs) -> Result<Outcome, Failure> {
+    let state = args.state.existing()?;
     let ids = match &args.run_id {
         Some(id) => vec![id.clone()],
-        None => journal::list_runs(&args.state.state_dir).or_failed()?,
+        None => state.run_ids().map_err(journal_failure)?,
     };
-    let mut runs = Vec::new();
-    for id in &ids {
-        runs.push((id.clone(), summary(args, id)?));
-    }
+    let mut runs = ids
+        .iter()
+        .map(|id| load(&state, id))
+        .collect::<Result<Vec<_>, _>>()?;
+    runs.sort_by(|a, b| (b.summary.started_at(), &b.id).cmp(&(a.summary.started_at(), &a.id)));
     match args.format {
         StatusFormat::Json => {
-            let value: Vec<_> = runs
-                .iter()
-                .map(|(id, run)| {
-                    json!({
-                        "run_id": id,
-                        "plan": run.plan,
-                        "status": run.status(),
-                        "waiting_for": run.waiting_for,
-                        "failure": run.failure,
-                        "rollback_incomplete": run.rollback_incomplete,
-                        "steps": run.steps.iter().map(|s| json!({"id": s.id, "state": run.record(&s.id), "description": s.action.describe()})).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
+            let value: Vec<Value> = runs.iter().map(Shown::json).collect();
             say(&serde_json::to_string_pretty(&value).unwrap_or_default());
         }
-        StatusFormat::Text if args.run_id.is_none() => {
-            if runs.is_empty() {
-                say(&format!("no runs in `{}`", args.state.state_dir.display()));
-            }
-            for (id, run) in &runs {
-                let done = run
-                    .steps
-                    .iter()
-                    .filter(|s| {
-                        matches!(
-                            run.record(&s.id),
-                            journal::StepRecord::Applied | journal::StepRecord::AlreadySatisfied
-                        )
-                    })
-                    .count();
-                say(&format!(
-                    "{id}  {:<20} {done}/{} steps  {}",
-                    run.status(),
-                    run.steps.len(),
-                    run.waiting_for
-                        .as_deref()
-                        .map(|w| format!("waiting for a person to {w}"))
-                        .unwrap_or_default()
-                ));
-            }
-        }
-        StatusFormat::Text => {
-            for (id, run) in &runs {
-                say(&format!(
-                    "run {id}: {} (plan `{}` against {})",
-                    run.status(),
-                    run.plan,
-                    run.instance
-                ));
-                for step in &run.steps {
-                    let state = serde_json::to_value(run.record(&step.id))
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default();
-                    say(&format!(
-                        "  {:<16} {:<44} {}",
-                        state,
-                        step.id,
-                        step.action.describe()
-                    ));
-                }
-                for note in [&run.waiting_for, &run.failure, &run.rollback_incomplete]
-                    .into_iter()
-                    .flatten()
-                {
-                    say(&format!("  note: {note}"));
-                }
-            }
-        }
+        StatusFormat::Text if args.run_id.is_none() => list(&runs, &state),
+        StatusFormat::Text => runs.iter().for_each(details),
     }
     Ok(Outcome::Success)
+}
+
+fn list(runs: &[Shown], state: &StateDir) {
+    if runs.is_empty() {
+        say(&format!("no runs in `{}`", state.path().display()));
+        return;
+    }
+    let id_width = runs
+        .iter()
+        .map(|r| r.id.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let word_width = runs
+        .iter()
+        .map(|r| r.word().len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    say(&format!(
+        "{:<id_width$}  {:<word_width$}  {:>7}  {:<20}  {:<20}  {:<20}  NOTE",
+        "RUN", "STATE", "STEPS", "STARTED", "LAST ACTIVITY", "PAUSED SINCE"
+    ));
+    for run in runs {
+        let steps = format!(
+            "{}/{}",
+            run.summary.complete_steps(),
+            run.summary.steps().len()
+        );
+        say(&format!(
+            "{:<id_width$}  {:<word_width$}  {steps:>7}  {:<20}  {:<20}  {:<20}  {}",
+            run.id.as_str(),
+            run.word(),
+            shown_time(run.summary.started_at()),
+            shown_time(run.summary.last_activity()),
+            shown_time(run.summary.paused_since()),
+            run.note().unwrap_or_default()
+        ));
+    }
+}
+
+fn details(run: &Shown) {
+    let summary = &run.summary;
+    say(&format!(
+        "run {}: {} (plan `{}` against {})",
+        run.id,
+        run.word(),
+        summary.plan(),
+        summary.instance()
+    ));
+    say(&format!(
+        "  started        {}",
+        shown_time(summary.started_at())
+    ));
+    say(&format!(
+        "  last activity  {}",
+        shown_time(summary.last_activity())
+    ));
+    if let Some(since) = summary.paused_since() {
+        say(&format!("  paused since   {}", timestamp(since)));
+    }
+    let width = summary
+        .steps()
+        .iter()
+        .map(|s| s.id.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for step in summary.steps() {
+        say(&format!(
+            "  {:<24} {:<width$}  {}",
+            summary.record(&step.id).word(),
+            step.id.as_str(),
+            step.action.describe()
+        ));
+    }
+    if let RunState::Paused { waiting, .. } = summary.state() {
+        say("  waiting for a person to:");
+        for wait in waiting {
+            say(&format!("    - {}: {}", wait.step, wait.waiting_for));
+        }
+    } else if let Some(note) = run.note() {
+        say(&format!("  note: {note}"));
+    }
+    if let Some(next) = run.next() {
+        say(&format!("  next: {next}"));
+    }
 }

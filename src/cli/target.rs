@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use anyhow::{Context, anyhow};
 
 use super::exit::{Failure, OrExit};
-use crate::plan::{Credentials, Plan};
+use crate::ids::ServiceName;
+use crate::plan::{Credentials, Instance, Plan};
 use crate::provider::ServiceCredentials;
-use crate::provider::marketo::{MarketoClient, MarketoConfig};
+use crate::provider::marketo::{MarketoClient, MarketoConfig, RetryPolicy};
 use crate::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
 
 /// A connected client and the credentials to use with it.
@@ -22,30 +23,42 @@ pub(crate) struct Target {
 }
 
 /// Connects to the plan's instance, or to an embedded sandbox.
-pub(crate) async fn connect(plan: &Plan, use_sandbox: bool) -> Result<Target, Failure> {
+pub(crate) async fn connect(
+    plan: &Plan,
+    use_sandbox: bool,
+    retry: RetryPolicy,
+) -> Result<Target, Failure> {
     let (base_url, credentials, sandbox) = if use_sandbox {
         let (handle, credentials) = start_sandbox(plan).await?;
         (handle.base_url(), credentials, Some(handle))
     } else {
-        let credentials = plan
-            .resolve_credentials()
-            .context("a secret the plan references is missing")
-            .or_invalid_input()?;
+        let credentials = plan.resolve_credentials().or_invalid_input()?;
         (plan.instance.base_url.clone(), credentials, None)
     };
-    let mut config = MarketoConfig::new(
-        base_url.clone(),
-        credentials.admin.client_id.clone(),
-        credentials.admin.client_secret.clone(),
-    );
-    config.limits = plan.instance.limits;
-    let client = MarketoClient::new(config).or_invalid_input()?;
+    let client = client(&plan.instance, &base_url, &credentials, retry)?;
     Ok(Target {
         client,
         credentials,
         base_url,
         _sandbox_guard: sandbox,
     })
+}
+
+/// A client for an instance block, acting as the admin service.
+pub(crate) fn client(
+    instance: &Instance,
+    base_url: &str,
+    credentials: &Credentials,
+    retry: RetryPolicy,
+) -> Result<MarketoClient, Failure> {
+    let mut config = MarketoConfig::new(
+        base_url,
+        credentials.admin.client_id.clone(),
+        credentials.admin.client_secret.clone(),
+    );
+    config.limits = instance.limits;
+    config.retry = retry;
+    MarketoClient::new(config).or_invalid_input()
 }
 
 async fn start_sandbox(plan: &Plan) -> Result<(SandboxHandle, Credentials), Failure> {
@@ -84,9 +97,9 @@ async fn start_sandbox(plan: &Plan) -> Result<(SandboxHandle, Credentials), Fail
             })
             .or_invalid_input()?;
         services.insert(
-            name.to_owned(),
+            declared.name.clone(),
             ServiceCredentials {
-                name: name.to_owned(),
+                name: declared.name.clone(),
                 client_id: found.client_id.clone(),
                 client_secret: found.client_secret.clone(),
             },
@@ -94,7 +107,7 @@ async fn start_sandbox(plan: &Plan) -> Result<(SandboxHandle, Credentials), Fail
     }
     let credentials = Credentials {
         admin: ServiceCredentials {
-            name: admin.name.clone(),
+            name: ServiceName::new(admin.name.clone()),
             client_id: admin.client_id.clone(),
             client_secret: admin.client_secret.clone(),
         },

@@ -22,7 +22,7 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
     let mut stdout = std::io::stdout().lock();
     for path in &args.plans {
         match plan::load(path) {
-            Ok(plan) => {
+            Ok(plan::LoadedPlan { plan, .. }) => {
                 let rotations = plan.rotations.len();
                 let noun = if rotations == 1 {
                     "rotation"

@@ -1,8 +1,19 @@
-//! Manual gates: how long to wait for a person, and the sandbox operator that plays one.
+//! Manual gates: how long to wait for a person, and who may play one.
+//!
+//! A manual step is done by a person in the platform's UI and verified by relinker through the
+//! API. The executor shows every manual step of a phase at once, then polls their checks until
+//! all hold or the wait ends; a run that stops waiting records a pause (exit 4) that `resume`
+//! picks up. A [`Person`] stands in for the human where there is none to ask: the sandbox's
+//! operator, which acts through the sandbox's control API.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use super::error::PersonError;
+use crate::plan::Action;
 
 /// How long a manual step waits for its verification to hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,12 +26,18 @@ pub enum GateWait {
     Forever,
 }
 
+/// How long someone playing the person may take to be seen: it acts at once, but a platform
+/// may take a moment to show the change.
+const PLAYED_WAIT: Duration = Duration::from_secs(10);
+
+/// How often a waiting gate checks again.
+pub(crate) const POLL: Duration = Duration::from_secs(2);
+
 impl GateWait {
-    /// When to give up, from now; `None` means check only once. An operator acts at once, so
-    /// even `Pause` gives it a short while to be seen.
-    pub(crate) fn deadline(self, operator: bool) -> Option<Instant> {
+    /// When to give up, from now; `None` means check only once.
+    pub(crate) fn deadline(self, played: bool) -> Option<Instant> {
         match self {
-            GateWait::Pause if operator => Some(Instant::now() + Duration::from_secs(10)),
+            GateWait::Pause if played => Some(Instant::now() + PLAYED_WAIT),
             GateWait::Pause => None,
             GateWait::For(wait) => Some(Instant::now() + wait),
             GateWait::Forever => Some(Instant::now() + Duration::from_secs(365 * 24 * 3600)),
@@ -28,80 +45,11 @@ impl GateWait {
     }
 }
 
-/// Plays the person at manual steps through the sandbox's control API.
-#[derive(Debug, Clone)]
-pub struct Operator {
-    http: reqwest::Client,
-    base: String,
-}
+/// A future a [`Person`] returns.
+pub type PersonFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PersonError>> + Send + 'a>>;
 
-/// The operator could not act.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OperatorError {
-    /// `/_sandbox/info` did not say it is a sandbox.
-    #[error(
-        "`{base}` is not a relinker sandbox (no `/_sandbox/info`); --sandbox-operator only works against one"
-    )]
-    NotASandbox {
-        /// The base URL.
-        base: String,
-    },
-    /// The control API refused.
-    #[error("the sandbox operator could not link `{service}` to `{userid}`: {reason}")]
-    Refused {
-        /// The service.
-        service: String,
-        /// The user.
-        userid: String,
-        /// Why.
-        reason: String,
-    },
-}
-
-impl Operator {
-    /// Connects after checking that `base` is a sandbox.
-    pub async fn connect(base: &str) -> Result<Self, OperatorError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|_| OperatorError::NotASandbox {
-                base: base.to_owned(),
-            })?;
-        let info: Option<serde_json::Value> =
-            match http.get(format!("{base}/_sandbox/info")).send().await {
-                Ok(response) if response.status().is_success() => response.json().await.ok(),
-                _ => None,
-            };
-        if info.is_none_or(|i| i["sandbox"] != true) {
-            return Err(OperatorError::NotASandbox {
-                base: base.to_owned(),
-            });
-        }
-        Ok(Self {
-            http,
-            base: base.to_owned(),
-        })
-    }
-
-    /// Links `service` to `userid`, as a person would in the UI.
-    pub async fn link(&self, service: &str, userid: &str) -> Result<(), OperatorError> {
-        let refused = |reason: String| OperatorError::Refused {
-            service: service.to_owned(),
-            userid: userid.to_owned(),
-            reason,
-        };
-        let segment = crate::provider::marketo::encode::segment(service);
-        let response = self
-            .http
-            .post(format!("{}/_sandbox/services/{segment}/link", self.base))
-            .json(&serde_json::json!({ "userid": userid }))
-            .send()
-            .await
-            .map_err(|e| refused(e.without_url().to_string()))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(refused(response.text().await.unwrap_or_default()))
-        }
-    }
+/// Someone who carries out manual steps the way a person would in the platform's UI.
+pub trait Person: Send + Sync {
+    /// Does what `action` asks of a person.
+    fn perform<'a>(&'a self, action: &'a Action) -> PersonFuture<'a>;
 }

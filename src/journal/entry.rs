@@ -1,72 +1,150 @@
-//! Journal records, and the run state they add up to.
+//! Journal records: one JSON object per line, each stamped with the time it was written.
+//!
+//! Records say what the run observed and decided, never how a code path got there: a step is
+//! `done` with the effect the run had on live state (`changed` when the run found the state
+//! different and it now holds, whoever made the change), and rollback is computed from those
+//! effects alone. Journals written by earlier versions (no timestamps, `applied: bool`) still
+//! read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::plan::Step;
+use crate::ids::{ServiceName, StepId};
+use crate::plan::{OnFailure, Step};
 use crate::secret::Fingerprint;
 
-/// One line of `journal.jsonl`.
+/// One line of `journal.jsonl`: a record and when it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// When it was written, RFC 3339 in UTC. Absent only in journals from before timestamps.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339",
+        deserialize_with = "from_rfc3339"
+    )]
+    pub at: Option<DateTime<Utc>>,
+    /// What happened.
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+impl Record {
+    /// A record written now.
+    pub fn now(entry: Entry) -> Self {
+        Self {
+            at: Some(Utc::now()),
+            entry,
+        }
+    }
+}
+
+// serde's `serialize_with` hands over a reference to the field.
+#[allow(clippy::ref_option)]
+fn rfc3339<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn from_rfc3339<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Option::<DateTime<Utc>>::deserialize(deserializer)
+}
+
+/// The `started` record: the run's steps, fixed at its start, and what it must prove unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Started {
+    /// Plan name.
+    pub plan: String,
+    /// SHA-256 of the plan file.
+    pub plan_sha256: Fingerprint,
+    /// The instance.
+    pub instance: String,
+    /// Whether the run used an embedded sandbox (which ends with its process).
+    pub sandbox: bool,
+    /// The folder the plan file was in, for its relative references.
+    pub plan_dir: String,
+    /// What a failed step leads to, decided when the run started. Absent in older journals,
+    /// which take it from the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
+    /// The compiled steps.
+    pub steps: Vec<Step>,
+    /// Each service's credential fingerprint at the start.
+    pub credentials: BTreeMap<ServiceName, Fingerprint>,
+}
+
+/// What a record says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Entry {
-    /// The run's steps, fixed at its start, and the credentials' fingerprints to prove unchanged.
-    Started {
-        /// Plan name.
-        plan: String,
-        /// SHA-256 of the plan file.
-        plan_sha256: Fingerprint,
-        /// The instance.
-        instance: String,
-        /// Whether the run used an embedded sandbox.
-        sandbox: bool,
-        /// The folder the plan file was in, for its relative references.
-        plan_dir: String,
-        /// The compiled steps.
-        steps: Vec<Step>,
-        /// Each service's credential fingerprint at the start.
-        credentials: BTreeMap<String, Fingerprint>,
-    },
-    /// A step is about to change something (written and fsynced before the request).
+    /// The run began (always the first record).
+    Started(Box<Started>),
+    /// A step's check found live state different from what the step wants; a change is about
+    /// to be sent, or a person asked (written and fsynced first).
     Intent {
         /// The step id.
-        step: String,
+        step: StepId,
     },
-    /// A step holds; `applied` says whether this run changed anything for it.
+    /// A step holds.
     Done {
         /// The step id.
-        step: String,
-        /// False when live state already matched.
-        applied: bool,
+        step: StepId,
+        /// Whether the run changed live state for it.
+        #[serde(alias = "applied")]
+        effect: StepEffect,
+    },
+    /// A step was passed over on purpose; the reason says why.
+    Skipped {
+        /// The step id.
+        step: StepId,
+        /// Why.
+        reason: String,
     },
     /// The run stopped at a manual step nobody has done yet.
     Paused {
         /// The step id.
-        step: String,
+        step: StepId,
         /// What the person must do.
         waiting_for: String,
     },
     /// A step failed after its retries.
     Failed {
         /// The step id.
-        step: String,
-        /// Why.
+        step: StepId,
+        /// Why, as a person reads it.
         error: String,
         /// Whether it may have changed live state before failing. Absent in journals written
         /// before this was recorded, which read as unchanged.
         #[serde(default, skip_serializing_if = "FailureEffect::is_unchanged")]
         effect: FailureEffect,
     },
-    /// A completed step's compensation is about to run.
+    /// The run is to be rolled back (by its policy after a failure, or by a person).
+    RollbackStarted {
+        /// Why.
+        reason: String,
+    },
+    /// A step's compensation is about to run.
     UndoIntent {
         /// The step being undone.
-        step: String,
+        step: StepId,
     },
-    /// A completed step was undone.
+    /// A step's compensation waits for a person.
+    UndoPaused {
+        /// The step being undone.
+        step: StepId,
+        /// What the person must do.
+        waiting_for: String,
+    },
+    /// A step was undone, or found to need no undoing.
     Undone {
         /// The step.
-        step: String,
+        step: StepId,
     },
     /// Rollback stopped short.
     RollbackIncomplete {
@@ -75,15 +153,66 @@ pub enum Entry {
     },
     /// Every step holds and every check passed.
     Finished,
-    /// Rollback undid everything it could and needed to.
+    /// Rollback undid everything it needed to.
     RolledBack,
+    /// A person gave the run up: it is left as it is and no longer claims its users.
+    Abandoned {
+        /// Who.
+        by: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a step that holds changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepEffect {
+    /// The run found live state different and it now holds: the run's effect, whoever made
+    /// the change (relinker through the API, or a person the run asked).
+    Changed,
+    /// Live state already held when the run got there, as the plan expected.
+    Unchanged,
+}
+
+impl Serialize for StepEffect {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(match self {
+            StepEffect::Changed => "changed",
+            StepEffect::Unchanged => "unchanged",
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for StepEffect {
+    /// Reads `"changed"`/`"unchanged"`, and the `applied: true|false` of older journals.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Applied(bool),
+            Word(String),
+        }
+        match Repr::deserialize(deserializer)? {
+            Repr::Applied(true) => Ok(StepEffect::Changed),
+            Repr::Applied(false) => Ok(StepEffect::Unchanged),
+            Repr::Word(word) => match word.as_str() {
+                "changed" => Ok(StepEffect::Changed),
+                "unchanged" => Ok(StepEffect::Unchanged),
+                other => Err(serde::de::Error::unknown_variant(
+                    other,
+                    &["changed", "unchanged"],
+                )),
+            },
+        }
+    }
 }
 
 /// What a failed step may have left behind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureEffect {
-    /// It failed before changing anything: a check failed, or the request was refused.
+    /// Live state shows it did not take effect: a check failed, the request was refused, or a
+    /// re-read after a failed request found nothing changed.
     #[default]
     Unchanged,
     /// Its change was made, or may have been (a person acted, an answer was lost), but could
@@ -99,225 +228,72 @@ impl FailureEffect {
     }
 }
 
-/// What one step's records say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepRecord {
-    /// Nothing recorded.
-    Pending,
-    /// An intent without a `done`: the request may or may not have been applied.
-    InDoubt,
-    /// Done, changing something.
-    Applied,
-    /// Done, nothing needed.
-    AlreadySatisfied,
-    /// Waiting for a person.
-    Paused,
-    /// Failed.
-    Failed,
-    /// Undone by rollback.
-    Undone,
-}
-
-/// The state of a run, replayed from its journal.
-#[derive(Debug, Clone, Default)]
-pub struct RunSummary {
-    /// The `started` record's contents.
-    pub plan: String,
-    /// Plan digest.
-    pub plan_sha256: Option<Fingerprint>,
-    /// Instance.
-    pub instance: String,
-    /// Whether it used an embedded sandbox.
-    pub sandbox: bool,
-    /// The plan file's folder.
-    pub plan_dir: String,
-    /// The steps.
-    pub steps: Vec<Step>,
-    /// Credential fingerprints at the start.
-    pub credentials: BTreeMap<String, Fingerprint>,
-    /// Each step's state.
-    pub records: BTreeMap<String, StepRecord>,
-    /// Steps that changed live state, or may have (interrupted, or failed after acting), in the
-    /// order they began: what rollback considers, newest first, each re-checked before undoing.
-    pub applied_order: Vec<String>,
-    /// Steps whose compensation started but was not confirmed.
-    pub undo_in_doubt: BTreeSet<String>,
-    /// Whether the run finished.
-    pub finished: bool,
-    /// Whether rollback completed.
-    pub rolled_back: bool,
-    /// The last rollback problem, if rollback stopped short.
-    pub rollback_incomplete: Option<String>,
-    /// The last failure.
-    pub failure: Option<String>,
-    /// What a paused run waits for.
-    pub waiting_for: Option<String>,
-}
-
-impl RunSummary {
-    /// A step's state.
-    pub fn record(&self, step: &str) -> StepRecord {
-        self.records
-            .get(step)
-            .copied()
-            .unwrap_or(StepRecord::Pending)
-    }
-
-    /// One word for the run.
-    pub fn status(&self) -> &'static str {
-        if self.rolled_back {
-            "rolled back"
-        } else if self.rollback_incomplete.is_some() {
-            "rollback incomplete"
-        } else if self.finished {
-            "done"
-        } else if self.waiting_for.is_some() {
-            "paused"
-        } else if self.failure.is_some() {
-            "failed"
-        } else {
-            "interrupted"
-        }
-    }
-}
-
-/// Adds up a journal's records.
-pub fn replay(entries: &[Entry]) -> RunSummary {
-    let mut run = RunSummary::default();
-    for entry in entries {
-        run.apply(entry);
-    }
-    run
-}
-
-impl RunSummary {
-    /// Adds one record to the state.
-    pub fn apply(&mut self, entry: &Entry) {
-        let run = self;
-        match entry {
-            Entry::Started {
-                plan,
-                plan_sha256,
-                instance,
-                sandbox,
-                plan_dir,
-                steps,
-                credentials,
-            } => {
-                run.plan_dir.clone_from(plan_dir);
-                run.plan.clone_from(plan);
-                run.plan_sha256 = Some(plan_sha256.clone());
-                run.instance.clone_from(instance);
-                run.sandbox = *sandbox;
-                run.steps.clone_from(steps);
-                run.credentials.clone_from(credentials);
-            }
-            Entry::Intent { step } => {
-                run.records.insert(step.clone(), StepRecord::InDoubt);
-                if !run.applied_order.contains(step) {
-                    run.applied_order.push(step.clone());
-                }
-                run.waiting_for = None;
-                run.failure = None;
-            }
-            Entry::Done { step, applied } => {
-                run.records.insert(
-                    step.clone(),
-                    if *applied {
-                        StepRecord::Applied
-                    } else {
-                        StepRecord::AlreadySatisfied
-                    },
-                );
-                if !*applied {
-                    run.applied_order.retain(|s| s != step);
-                } else if !run.applied_order.contains(step) {
-                    run.applied_order.push(step.clone());
-                }
-                run.waiting_for = None;
-            }
-            Entry::Paused { step, waiting_for } => {
-                run.records.insert(step.clone(), StepRecord::Paused);
-                run.waiting_for = Some(waiting_for.clone());
-            }
-            Entry::Failed {
-                step,
-                error,
-                effect,
-            } => {
-                run.records.insert(step.clone(), StepRecord::Failed);
-                run.failure = Some(error.clone());
-                if *effect == FailureEffect::Unchanged {
-                    run.applied_order.retain(|s| s != step);
-                }
-            }
-            Entry::UndoIntent { step } => {
-                run.undo_in_doubt.insert(step.clone());
-            }
-            Entry::Undone { step } => {
-                run.undo_in_doubt.remove(step);
-                run.records.insert(step.clone(), StepRecord::Undone);
-                run.applied_order.retain(|s| s != step);
-            }
-            Entry::RollbackIncomplete { reason } => run.rollback_incomplete = Some(reason.clone()),
-            Entry::Finished => run.finished = true,
-            Entry::RolledBack => {
-                run.rolled_back = true;
-                run.rollback_incomplete = None;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn intent(step: &str) -> Entry {
-        Entry::Intent { step: step.into() }
-    }
-
-    fn failed(step: &str, effect: FailureEffect) -> Entry {
-        Entry::Failed {
-            step: step.into(),
-            error: "boom".into(),
-            effect,
-        }
-    }
-
-    #[track_caller]
-    fn considered_by_rollback(entries: &[Entry], expected: &[&str]) {
-        assert_eq!(replay(entries).applied_order, expected, "{entries:?}");
+    fn step(id: &str) -> StepId {
+        StepId::new(id)
     }
 
     #[test]
-    fn rollback_considers_every_step_that_may_have_changed_something() {
-        let done = |step: &str, applied| Entry::Done {
-            step: step.into(),
-            applied,
+    fn records_carry_an_rfc3339_utc_timestamp() {
+        let record = Record {
+            at: Some(
+                DateTime::parse_from_rfc3339("2026-11-23T10:46:32.5+01:00")
+                    .unwrap()
+                    .with_timezone(&Utc),
+            ),
+            entry: Entry::Intent { step: step("a") },
         };
-        considered_by_rollback(&[intent("a"), done("a", true)], &["a"]);
-        considered_by_rollback(&[done("a", false)], &[]);
-        // Interrupted mid-request: it may have applied.
-        considered_by_rollback(&[intent("a"), done("a", true), intent("b")], &["a", "b"]);
-        // Refused outright, or applied but not verified.
-        considered_by_rollback(&[intent("a"), failed("a", FailureEffect::Unchanged)], &[]);
-        considered_by_rollback(
-            &[intent("a"), failed("a", FailureEffect::MaybeChanged)],
-            &["a"],
+        let line = serde_json::to_string(&record).unwrap();
+        assert_eq!(
+            line,
+            r#"{"at":"2026-11-23T09:46:32.500Z","kind":"intent","step":"a"}"#
         );
-        considered_by_rollback(&[intent("a"), Entry::Undone { step: "a".into() }], &[]);
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), record);
     }
 
     #[test]
-    fn a_failure_written_before_effects_were_recorded_reads_as_unchanged() {
-        let old: Entry =
-            serde_json::from_str(r#"{"kind":"failed","step":"a","error":"boom"}"#).unwrap();
-        assert_eq!(old, failed("a", FailureEffect::Unchanged));
-        let line = serde_json::to_string(&failed("a", FailureEffect::Unchanged)).unwrap();
-        assert!(!line.contains("effect"), "{line}");
-        let line = serde_json::to_string(&failed("a", FailureEffect::MaybeChanged)).unwrap();
+    fn journals_from_earlier_versions_still_read() {
+        let old = [
+            (
+                r#"{"kind":"done","step":"a","applied":true}"#,
+                Entry::Done {
+                    step: step("a"),
+                    effect: StepEffect::Changed,
+                },
+            ),
+            (
+                r#"{"kind":"done","step":"a","applied":false}"#,
+                Entry::Done {
+                    step: step("a"),
+                    effect: StepEffect::Unchanged,
+                },
+            ),
+            (
+                r#"{"kind":"failed","step":"a","error":"boom"}"#,
+                Entry::Failed {
+                    step: step("a"),
+                    error: "boom".into(),
+                    effect: FailureEffect::Unchanged,
+                },
+            ),
+            (r#"{"kind":"finished"}"#, Entry::Finished),
+        ];
+        for (line, entry) in old {
+            let record: Record = serde_json::from_str(line).unwrap();
+            assert_eq!((record.at, record.entry), (None, entry), "{line}");
+        }
+        let line = serde_json::to_string(&Record {
+            at: None,
+            entry: Entry::Failed {
+                step: step("a"),
+                error: "boom".into(),
+                effect: FailureEffect::MaybeChanged,
+            },
+        })
+        .unwrap();
         assert!(line.contains(r#""effect":"maybe_changed""#), "{line}");
     }
 }

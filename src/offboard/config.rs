@@ -286,7 +286,7 @@ fn check_template(template: &Text, field: &str, problems: &mut Vec<Diagnostic>) 
     for placeholder in PLACEHOLDERS {
         rest = rest.replace(placeholder, "x");
     }
-    if rest.contains('{') || rest.contains('}') || !crate::sandbox::looks_like_email(&rest) {
+    if rest.contains('{') || rest.contains('}') || !crate::address::is_address(&rest) {
         problems.push(
             Diagnostic::at(template.referenced, field, format!("`{}` is not an address template", template.value))
                 .with_hint("an email address with `{service}`, `{local}` or `{domain}`, such as `api.{service}@acme.example`"),

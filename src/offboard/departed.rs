@@ -139,7 +139,7 @@ impl Departed {
             }
             return Err(bad());
         }
-        if !crate::sandbox::looks_like_email(value) {
+        if !crate::address::is_address(value) {
             return Err(bad());
         }
         self.addresses.insert(normalize(value));

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::config::Config;
 use super::departed::Departed;
+use crate::ids::UserId;
 use crate::plan::Credentials;
 use crate::provider::{Provider, ProviderError};
 
@@ -48,7 +49,7 @@ pub async fn scan<P: Provider>(
 ) -> Result<Scan, ProviderError> {
     let admin_user = provider.linked_user(&credentials.admin).await?.userid;
     let users = provider.all_users().await?;
-    let mut linked: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut linked: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
     let mut scan = Scan {
         users: users.len(),
         ..Scan::default()
@@ -63,9 +64,9 @@ pub async fn scan<P: Provider>(
     for (name, link) in links {
         match link {
             Ok(link) => linked
-                .entry(link.userid.to_lowercase())
+                .entry(link.userid)
                 .or_default()
-                .push(name),
+                .push(name.to_string()),
             Err(error @ ProviderError::BadCredentials { .. }) => {
                 scan.warnings.push(format!("service `{name}`: {error}"));
             }
@@ -74,25 +75,22 @@ pub async fn scan<P: Provider>(
     }
     for user in users.into_iter().filter(|u| u.api_only) {
         scan.api_users += 1;
-        if !departed.covers(&user.userid) && !departed.covers(&user.email) {
+        if !departed.covers(user.userid.as_str()) && !departed.covers(&user.email) {
             continue;
         }
-        let protected = user.userid.eq_ignore_ascii_case(&admin_user)
+        let protected = user.userid == admin_user
             || config
                 .protected
                 .iter()
-                .any(|p| p.covers(&user.userid) || p.covers(&user.email));
+                .any(|p| p.covers(user.userid.as_str()) || p.covers(&user.email));
         if protected {
-            scan.protected.push(user.userid);
+            scan.protected.push(user.userid.to_string());
             continue;
         }
-        let mut services = linked
-            .get(&user.userid.to_lowercase())
-            .cloned()
-            .unwrap_or_default();
+        let mut services = linked.get(&user.userid).cloned().unwrap_or_default();
         services.sort();
         let finding = Finding {
-            userid: user.userid,
+            userid: user.userid.to_string(),
             email: user.email,
             services,
         };

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::config::{Config, Strategy};
 use super::scan::{Finding, Scan};
@@ -25,24 +25,6 @@ fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
 }
 
-/// `path` relative to `from` (both made absolute first).
-fn relative(path: &Path, from: &Path) -> PathBuf {
-    let (Ok(path), Ok(from)) = (std::path::absolute(path), std::path::absolute(from)) else {
-        return path.to_path_buf();
-    };
-    let path: Vec<Component> = path.components().collect();
-    let from: Vec<Component> = from.components().collect();
-    let common = path.iter().zip(&from).take_while(|(a, b)| a == b).count();
-    let mut out = PathBuf::new();
-    for _ in common..from.len() {
-        out.push("..");
-    }
-    for part in &path[common..] {
-        out.push(part.as_os_str());
-    }
-    out
-}
-
 /// A credential as the generated plan references it, file paths re-anchored to `out`.
 fn credential(value: &Credential, config: &Config, out: &Path) -> String {
     match value {
@@ -55,7 +37,7 @@ fn secret(reference: &SecretRef, config: &Config, out: &Path) -> String {
     match reference {
         SecretRef::Env(_) => reference.to_string(),
         SecretRef::File(path) => {
-            SecretRef::File(relative(&config.base_dir.join(path), out)).to_string()
+            SecretRef::File(crate::paths::relative(&config.base_dir.join(path), out)).to_string()
         }
     }
 }
@@ -181,7 +163,7 @@ pub fn plan(config: &Config, finding: &Finding, out: &Path) -> String {
         let _ = writeln!(
             text,
             "sandbox:\n  fixture: {}",
-            quoted(&relative(fixture, out).display().to_string())
+            quoted(&crate::paths::relative(fixture, out).display().to_string())
         );
     }
     text
@@ -282,18 +264,6 @@ mod tests {
         assert_eq!(
             slug("Jane.Doe+sync@Acme.example"),
             "jane-doe-sync-acme-example"
-        );
-    }
-
-    #[test]
-    fn relative_paths() {
-        assert_eq!(
-            relative(Path::new("/a/b/fixtures/x.yaml"), Path::new("/a/b/out")),
-            PathBuf::from("../fixtures/x.yaml")
-        );
-        assert_eq!(
-            relative(Path::new("/a/b/out/s.txt"), Path::new("/a/b/out")),
-            PathBuf::from("s.txt")
         );
     }
 }

@@ -1,16 +1,19 @@
 //! Compilation: a validated plan plus a live snapshot becomes ordered steps, warnings and
 //! conflicts. Pure: no I/O, so every rule here is unit-tested on hand-made snapshots.
 //!
-//! Per rotation, steps follow ../shared/DESIGN.md: set up the holding user, move the services,
-//! change, move back, verify, and only then anything irreversible.
+//! Per rotation, steps follow the design's order: set up the holding user, move the services,
+//! change, move back, verify, and only then anything irreversible. A rotation whose end state
+//! already holds compiles to its verification alone, so a finished plan plans as "no changes".
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
 use super::live::{LinkObservation, LiveState};
-use super::model::{Plan, Retire, Rotation, TemporaryUser, UserId};
-use super::step::{Action, Readiness, Step};
+use super::model::{Plan, Retire, Rotation, TemporaryUser};
+use super::step::{Action, Readiness, Reversibility, Step};
+use crate::address;
+use crate::ids::{ServiceName, StepId, UserId};
 use crate::provider::{RolePair, UserRecord, UserUpdate};
 
 /// Something that stops the plan from running as written.
@@ -20,6 +23,15 @@ pub struct Conflict {
     pub rotation: Option<usize>,
     /// What is wrong.
     pub message: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(rotation) = self.rotation {
+            write!(f, "rotations[{rotation}]: ")?;
+        }
+        f.write_str(&self.message)
+    }
 }
 
 /// The compiled plan.
@@ -37,49 +49,39 @@ impl Compiled {
     /// Whether any step has work to do.
     pub fn has_changes(&self) -> bool {
         self.steps.iter().any(|s| {
-            s.readiness == Readiness::Pending
-                && s.action.reversibility() != super::step::Reversibility::ReadOnly
+            s.readiness == Readiness::Pending && s.reversibility() != Reversibility::ReadOnly
         })
     }
 }
 
 /// Compiles `plan` against `live`.
 pub fn compile(plan: &Plan, live: &LiveState) -> Compiled {
-    let mut out = Builder::default();
+    let mut out = Builder {
+        live,
+        rotation: 0,
+        steps: Vec::new(),
+        warnings: Vec::new(),
+        conflicts: Vec::new(),
+    };
     for (index, rotation) in plan.rotations.iter().enumerate() {
         out.rotation = index;
         match rotation {
-            Rotation::Rename {
-                user,
-                email,
-                first_name,
-                last_name,
-                temporary_user,
-                temporary,
-                services,
-            } => {
-                out.rename(
-                    live,
-                    user,
-                    email,
-                    (first_name.as_deref(), last_name.as_deref()),
-                    (temporary_user, *temporary),
-                    services,
-                );
-            }
+            Rotation::Rename { .. } => out.rename(rotation),
             Rotation::Replace {
                 user,
                 with,
                 services,
                 retire,
-            } => out.replace(live, user, with, services, *retire),
-            Rotation::Relink { services, to } => out.relink(live, services, to),
+            } => out.replace(user, with, services, *retire),
+            Rotation::Relink { services, to } => out.relink(services, to),
         }
     }
     let deletions = out
         .steps
         .iter()
-        .filter(|s| matches!(s.action, Action::DeleteUser { .. }))
+        .filter(|s| {
+            s.readiness == Readiness::Pending && matches!(s.action, Action::DeleteUser { .. })
+        })
         .count();
     if deletions > plan.policy.max_deletions as usize {
         out.conflicts.push(Conflict {
@@ -97,8 +99,8 @@ pub fn compile(plan: &Plan, live: &LiveState) -> Compiled {
     }
 }
 
-#[derive(Default)]
-struct Builder {
+struct Builder<'a> {
+    live: &'a LiveState,
     rotation: usize,
     steps: Vec<Step>,
     warnings: Vec<String>,
@@ -114,7 +116,10 @@ enum Holder {
     Final,
 }
 
-/// The short form of a userid used in step ids: its local part, made id-safe.
+/// A service and the user it is linked to now.
+type Link = (ServiceName, UserId);
+
+/// The short form of a name used in step ids: its local part, made id-safe.
 fn slug(text: &str) -> String {
     let local = text.split('@').next().unwrap_or(text);
     local
@@ -131,7 +136,7 @@ fn slug(text: &str) -> String {
         .to_owned()
 }
 
-impl Builder {
+impl Builder<'_> {
     fn conflict(&mut self, message: String) {
         self.conflicts.push(Conflict {
             rotation: Some(self.rotation),
@@ -139,33 +144,24 @@ impl Builder {
         });
     }
 
-    fn step(&mut self, name: &str, action: Action, satisfied: bool) {
+    fn step(&mut self, name: &str, action: Action, readiness: Readiness) {
         self.steps.push(Step {
-            id: format!("r{}-{name}", self.rotation),
+            id: StepId::new(format!("r{}-{name}", self.rotation)),
             rotation: self.rotation,
             action,
-            readiness: if satisfied {
-                Readiness::AlreadySatisfied
-            } else {
-                Readiness::Pending
-            },
+            readiness,
         });
     }
 
     /// The rotated user: must exist, be accepted, be API-only, and not be relinker's own.
-    fn rotated_user<'a>(
-        &mut self,
-        live: &'a LiveState,
-        user: &UserId,
-        what: &str,
-    ) -> Option<&'a UserRecord> {
-        if live.is_pending(user.as_str()) {
+    fn rotated_user(&mut self, user: &UserId, what: &str) -> Option<UserRecord> {
+        if self.live.is_pending(user) {
             self.conflict(format!(
                 "`{user}` is a pending invitation, not a user; it cannot be {what}"
             ));
             return None;
         }
-        let Some(record) = live.user(user.as_str()) else {
+        let Some(record) = self.live.user(user).cloned() else {
             self.conflict(format!("user `{user}` does not exist"));
             return None;
         };
@@ -174,7 +170,7 @@ impl Builder {
                 "user `{user}` is not an API-only user; relinker rotates API-only users only"
             ));
         }
-        if live.admin_user.eq_ignore_ascii_case(user.as_str()) {
+        if self.live.is_admin_user(user) {
             self.conflict(format!(
                 "`{user}` is the user relinker's own admin service is linked to; rotating it would cut relinker off mid-run"
             ));
@@ -182,27 +178,22 @@ impl Builder {
         Some(record)
     }
 
-    /// Where each service is linked now; conflicts when it is neither `expected` nor `holding`.
-    fn current_links(
-        &mut self,
-        live: &LiveState,
-        services: &[super::model::ServiceRef],
-        expected: &str,
-        holding: Option<&str>,
-    ) -> Vec<(String, String)> {
+    /// Where each service is linked now. When `fits` names users, a service linked to anyone
+    /// else is a conflict (the plan was written for another state).
+    fn current_links(&mut self, services: &[ServiceName], fits: &[&UserId]) -> Vec<Link> {
         let mut links = Vec::new();
         for service in services {
-            match live.links.get(service.as_str()) {
+            match self.live.links.get(service) {
                 Some(LinkObservation::Linked(link)) => {
-                    let fits = link.userid.eq_ignore_ascii_case(expected)
-                        || holding.is_some_and(|h| link.userid.eq_ignore_ascii_case(h));
-                    if !fits {
+                    if let Some(expected) = fits.first()
+                        && !fits.contains(&&link.userid)
+                    {
                         self.conflict(format!(
                             "service `{service}` is linked to `{}`, not `{expected}` as the plan expects",
                             link.userid
                         ));
                     }
-                    links.push((service.as_str().to_owned(), link.userid.clone()));
+                    links.push((service.clone(), link.userid.clone()));
                 }
                 Some(LinkObservation::Refused { reason }) => {
                     self.conflict(format!(
@@ -219,148 +210,158 @@ impl Builder {
 
     /// Ensures `holder` exists as an API-only user with `roles`: create it, or add what it lacks.
     /// Answers whether this run creates it.
-    fn ensure_holder(
-        &mut self,
-        live: &LiveState,
-        holder: &UserId,
-        roles: &[RolePair],
-        kind: Holder,
-    ) -> bool {
+    fn ensure_holder(&mut self, holder: &UserId, roles: &[RolePair], kind: Holder) -> bool {
         let (name, last_name) = match kind {
             Holder::Temporary => ("temporary-user", "temporary user"),
             Holder::Final => ("new-user", "integration user"),
         };
-        if live.is_pending(holder.as_str()) {
+        if self.live.is_pending(holder) {
             self.conflict(format!(
                 "`{holder}` is a pending invitation; it cannot hold services"
             ));
             return false;
         }
-        match live.user(holder.as_str()) {
-            None => {
-                if let Some(owner) = live.addresses.get(&holder.as_str().to_lowercase()) {
-                    self.conflict(format!(
-                        "`{holder}` is already the email address of `{owner}`"
-                    ));
-                }
-                self.step(
-                    &format!("create-{name}"),
-                    Action::CreateUser {
-                        user: holder.as_str().to_owned(),
-                        first_name: "relinker".into(),
-                        last_name: last_name.to_owned(),
-                        roles: roles.to_vec(),
-                    },
-                    false,
-                );
-                true
+        let Some(existing) = self.live.user(holder).cloned() else {
+            if let Some(owner) = self.live.addresses.get(holder) {
+                self.conflict(format!(
+                    "`{holder}` is already the email address of `{owner}`"
+                ));
             }
-            Some(existing) => {
-                if !existing.api_only {
-                    self.conflict(format!("`{holder}` exists and is not an API-only user; a service can only be linked to one"));
-                }
-                let held: BTreeSet<&RolePair> = existing.roles.iter().collect();
-                let missing: Vec<RolePair> = roles
-                    .iter()
-                    .filter(|r| !held.contains(r))
-                    .copied()
-                    .collect();
-                let wanted: BTreeSet<&RolePair> = roles.iter().collect();
-                let extra: Vec<&RolePair> = existing
-                    .roles
-                    .iter()
-                    .filter(|r| !wanted.contains(r))
-                    .collect();
-                match kind {
-                    _ if extra.is_empty() => {}
-                    Holder::Temporary => self.warnings.push(format!(
-                        "`{holder}` already holds {} role/workspace pair(s) the original user does not; the services will run with them while linked to it",
-                        extra.len()
-                    )),
-                    // The promise is that services end up with exactly the original roles;
-                    // taking roles from a user this run did not create is a person's call.
-                    Holder::Final => self.conflict(format!(
-                        "`{holder}` already holds {} role/workspace pair(s) the original user does not; the services would gain them. Remove them in Admin > Users & Roles, or choose another user",
-                        extra.len()
-                    )),
-                }
-                self.step(
-                    &format!("add-roles-{name}"),
-                    Action::AddRoles {
-                        user: holder.as_str().to_owned(),
-                        roles: missing.clone(),
-                    },
-                    missing.is_empty(),
-                );
-                false
-            }
+            self.step(
+                &format!("create-{name}"),
+                Action::CreateUser {
+                    user: holder.clone(),
+                    first_name: "relinker".into(),
+                    last_name: last_name.to_owned(),
+                    roles: roles.to_vec(),
+                },
+                Readiness::Pending,
+            );
+            return true;
+        };
+        if !existing.api_only {
+            self.conflict(format!(
+                "`{holder}` exists and is not an API-only user; a service can only be linked to one"
+            ));
         }
+        let held: BTreeSet<&RolePair> = existing.roles.iter().collect();
+        let missing: Vec<RolePair> = roles
+            .iter()
+            .filter(|r| !held.contains(r))
+            .copied()
+            .collect();
+        let wanted: BTreeSet<&RolePair> = roles.iter().collect();
+        let extra = existing
+            .roles
+            .iter()
+            .filter(|r| !wanted.contains(r))
+            .count();
+        match kind {
+            _ if extra == 0 => {}
+            Holder::Temporary => self.warnings.push(format!(
+                "`{holder}` already holds {extra} role/workspace pair(s) the original user does not; the services will run with them while linked to it"
+            )),
+            // The promise is that services end up with exactly the original roles; taking
+            // roles from a user this run did not create is a person's call.
+            Holder::Final => self.conflict(format!(
+                "`{holder}` already holds {extra} role/workspace pair(s) the original user does not; the services would gain them. Remove them in Admin > Users & Roles, or choose another user"
+            )),
+        }
+        let readiness = if missing.is_empty() {
+            Readiness::AlreadySatisfied
+        } else {
+            Readiness::Pending
+        };
+        self.step(
+            &format!("add-roles-{name}"),
+            Action::AddRoles {
+                user: holder.clone(),
+                roles: missing,
+            },
+            readiness,
+        );
+        false
     }
 
-    fn links_to(&mut self, links: &[(String, String)], from: &str, to: &str, name: &str) {
+    fn links_to(&mut self, links: &[Link], from: &UserId, to: &UserId, name: &str) {
         for (service, current) in links {
+            let readiness = if current == to {
+                Readiness::AlreadySatisfied
+            } else {
+                Readiness::Pending
+            };
             self.step(
-                &format!("link-{}-{name}", slug(service)),
+                &format!("link-{}-{name}", slug(service.as_str())),
                 Action::LinkService {
                     service: service.clone(),
-                    from: from.to_owned(),
-                    to: to.to_owned(),
+                    from: from.clone(),
+                    to: to.clone(),
                 },
-                current.eq_ignore_ascii_case(to),
+                readiness,
             );
         }
     }
 
-    fn verify(&mut self, links: &[(String, String)], user: &str, roles: &[RolePair]) {
+    fn verify(&mut self, links: &[Link], user: &UserId, roles: &[RolePair]) {
         self.step(
             "verify",
             Action::Verify {
                 services: links.iter().map(|(s, _)| s.clone()).collect(),
-                user: user.to_owned(),
+                user: user.clone(),
                 roles: roles.to_vec(),
             },
-            false,
+            Readiness::Pending,
         );
     }
 
-    fn rename(
-        &mut self,
-        live: &LiveState,
-        user: &UserId,
-        email: &UserId,
-        (first_name, last_name): (Option<&str>, Option<&str>),
-        (temporary_user, temporary): (&UserId, TemporaryUser),
-        services: &[super::model::ServiceRef],
-    ) {
-        let Some(record) = self.rotated_user(live, user, "renamed") else {
+    fn rename(&mut self, rotation: &Rotation) {
+        let Rotation::Rename {
+            user,
+            email,
+            first_name,
+            last_name,
+            temporary_user,
+            temporary,
+            services,
+        } = rotation
+        else {
             return;
         };
-        let record = record.clone();
-        let links =
-            self.current_links(live, services, user.as_str(), Some(temporary_user.as_str()));
-        if let Some(owner) = live.addresses.get(&email.as_str().to_lowercase())
-            && !owner.eq_ignore_ascii_case(user.as_str())
+        let Some(record) = self.rotated_user(user, "renamed") else {
+            return;
+        };
+        let links = self.current_links(services, &[user, temporary_user]);
+        if let Some(owner) = self.live.addresses.get(email)
+            && owner != user
         {
             self.conflict(format!("email `{email}` is already used by `{owner}`"));
         }
-        let created = self.ensure_holder(live, temporary_user, &record.roles, Holder::Temporary);
-        self.links_to(
-            &links,
-            user.as_str(),
-            temporary_user.as_str(),
-            "to-temporary-user",
-        );
         let change = UserUpdate {
-            email: (!record.email.eq_ignore_ascii_case(email.as_str()))
-                .then(|| email.as_str().to_owned()),
+            email: (!address::same(&record.email, email.as_str())).then(|| email.to_string()),
             first_name: first_name
+                .as_deref()
                 .filter(|f| *f != record.first_name)
                 .map(str::to_owned),
             last_name: last_name
+                .as_deref()
                 .filter(|l| *l != record.last_name)
                 .map(str::to_owned),
             expires_at: None,
         };
+        let updated = change.is_empty();
+        if updated && links.iter().all(|(_, at)| at == user) {
+            // Finished: the user already has its new attributes and every service runs as it.
+            // Only the proof remains; nothing is created, moved or deleted.
+            if *temporary == TemporaryUser::DeleteIfCreated
+                && self.live.user(temporary_user).is_some()
+            {
+                self.warnings.push(format!(
+                    "`{temporary_user}` exists, but this run does not create it, so it is kept"
+                ));
+            }
+            self.verify(&links, user, &record.roles);
+            return;
+        }
         let previous = UserUpdate {
             email: change.email.as_ref().map(|_| record.email.clone()),
             first_name: change
@@ -370,88 +371,111 @@ impl Builder {
             last_name: change.last_name.as_ref().map(|_| record.last_name.clone()),
             expires_at: None,
         };
-        let satisfied = change.is_empty();
+        let created = self.ensure_holder(temporary_user, &record.roles, Holder::Temporary);
+        self.links_to(&links, user, temporary_user, "to-temporary-user");
         // Nothing to change still records the step, so reviewers see the rename is already done.
-        let change = if satisfied {
-            UserUpdate {
-                email: Some(email.as_str().to_owned()),
+        let (change, readiness) = if updated {
+            let change = UserUpdate {
+                email: Some(email.to_string()),
                 ..UserUpdate::default()
-            }
+            };
+            (change, Readiness::AlreadySatisfied)
         } else {
-            change
+            (change, Readiness::Pending)
         };
         self.step(
             "update-user",
             Action::UpdateUser {
-                user: user.as_str().to_owned(),
+                user: user.clone(),
                 change,
                 previous,
             },
-            satisfied,
+            readiness,
         );
         for (service, _) in &links {
             self.step(
-                &format!("link-{}-back", slug(service)),
+                &format!("link-{}-back", slug(service.as_str())),
                 Action::LinkService {
                     service: service.clone(),
-                    from: temporary_user.as_str().to_owned(),
-                    to: user.as_str().to_owned(),
+                    from: temporary_user.clone(),
+                    to: user.clone(),
                 },
-                false,
+                Readiness::Pending,
             );
         }
-        self.verify(&links, user.as_str(), &record.roles);
-        if created && temporary == TemporaryUser::DeleteIfCreated {
+        self.verify(&links, user, &record.roles);
+        if created && *temporary == TemporaryUser::DeleteIfCreated {
             self.step(
                 "delete-temporary-user",
                 Action::DeleteUser {
-                    user: temporary_user.as_str().to_owned(),
+                    user: temporary_user.clone(),
                 },
-                false,
+                Readiness::Pending,
             );
         }
     }
 
-    fn replace(
-        &mut self,
-        live: &LiveState,
-        user: &UserId,
-        with: &UserId,
-        services: &[super::model::ServiceRef],
-        retire: Retire,
-    ) {
-        let Some(record) = self.rotated_user(live, user, "replaced") else {
+    /// A replace whose old user is gone and whose services all run as the new user is finished.
+    fn replaced_already(&mut self, user: &UserId, with: &UserId, services: &[ServiceName]) -> bool {
+        if self.live.user(user).is_some() || self.live.is_pending(user) {
+            return false;
+        }
+        let Some(new) = self.live.user(with).cloned() else {
+            return false;
+        };
+        if !services
+            .iter()
+            .all(|s| self.live.linked_user(s) == Some(with))
+        {
+            return false;
+        }
+        let links = self.current_links(services, &[with]);
+        self.verify(&links, with, &new.roles);
+        true
+    }
+
+    fn replace(&mut self, user: &UserId, with: &UserId, services: &[ServiceName], retire: Retire) {
+        if retire == Retire::Delete && self.replaced_already(user, with, services) {
+            return;
+        }
+        let Some(record) = self.rotated_user(user, "replaced") else {
             return;
         };
-        let record = record.clone();
-        let links = self.current_links(live, services, user.as_str(), Some(with.as_str()));
-        self.ensure_holder(live, with, &record.roles, Holder::Final);
-        self.links_to(&links, user.as_str(), with.as_str(), "to-new-user");
-        self.verify(&links, with.as_str(), &record.roles);
+        let links = self.current_links(services, &[user, with]);
+        self.ensure_holder(with, &record.roles, Holder::Final);
+        self.links_to(&links, user, with, "to-new-user");
+        self.verify(&links, with, &record.roles);
         match retire {
             Retire::Delete => self.step(
                 "delete-old-user",
-                Action::DeleteUser {
-                    user: user.as_str().to_owned(),
-                },
-                false,
+                Action::DeleteUser { user: user.clone() },
+                Readiness::Pending,
             ),
-            Retire::Expire => self.step(
-                "expire-old-user",
-                Action::ExpireUser {
-                    user: user.as_str().to_owned(),
-                },
-                false,
-            ),
+            Retire::Expire => {
+                let expired = record
+                    .expires_at
+                    .zip(self.live.observed_at)
+                    .is_some_and(|(at, now)| at <= now);
+                let readiness = if expired {
+                    Readiness::AlreadySatisfied
+                } else {
+                    Readiness::Pending
+                };
+                self.step(
+                    "expire-old-user",
+                    Action::ExpireUser { user: user.clone() },
+                    readiness,
+                );
+            }
             Retire::Keep => self.warnings.push(format!(
                 "`{user}` is kept after the services move off it (`retire: keep`)"
             )),
         }
     }
 
-    fn relink(&mut self, live: &LiveState, services: &[super::model::ServiceRef], to: &UserId) {
-        let Some(target) = live.user(to.as_str()) else {
-            let what = if live.is_pending(to.as_str()) {
+    fn relink(&mut self, services: &[ServiceName], to: &UserId) {
+        let Some(target) = self.live.user(to).cloned() else {
+            let what = if self.live.is_pending(to) {
                 "is a pending invitation"
             } else {
                 "does not exist"
@@ -466,35 +490,24 @@ impl Builder {
                 "user `{to}` is not an API-only user; a service can only be linked to one"
             ));
         }
-        let roles = target.roles.clone();
-        let mut links = Vec::new();
-        for service in services {
-            match live.links.get(service.as_str()) {
-                Some(LinkObservation::Linked(link)) => {
-                    links.push((service.as_str().to_owned(), link.userid.clone()));
-                }
-                Some(LinkObservation::Refused { reason }) => {
-                    self.conflict(format!(
-                        "the credentials of service `{service}` do not work: {reason}"
-                    ));
-                }
-                None => self.conflict(format!(
-                    "service `{service}` has no credentials to verify it with"
-                )),
-            }
-        }
+        let links = self.current_links(services, &[]);
         for (service, from) in &links {
+            let readiness = if from == to {
+                Readiness::AlreadySatisfied
+            } else {
+                Readiness::Pending
+            };
             self.step(
-                &format!("link-{}", slug(service)),
+                &format!("link-{}", slug(service.as_str())),
                 Action::LinkService {
                     service: service.clone(),
                     from: from.clone(),
-                    to: to.as_str().to_owned(),
+                    to: to.clone(),
                 },
-                from.eq_ignore_ascii_case(to.as_str()),
+                readiness,
             );
         }
-        self.verify(&links, to.as_str(), &roles);
+        self.verify(&links, to, &target.roles);
     }
 }
 
@@ -503,7 +516,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::plan::step::{Mode, Reversibility};
+    use crate::plan::step::Mode;
     use crate::provider::ServiceLink;
     use crate::secret::Fingerprint;
 
@@ -530,9 +543,13 @@ policy: { max_deletions: 2 }
         }
     }
 
+    fn uid(text: &str) -> UserId {
+        UserId::parse(text).unwrap()
+    }
+
     fn user(userid: &str, api_only: bool, roles: &[RolePair]) -> UserRecord {
         UserRecord {
-            userid: userid.into(),
+            userid: uid(userid),
             email: userid.into(),
             first_name: "F".into(),
             last_name: "L".into(),
@@ -544,7 +561,7 @@ policy: { max_deletions: 2 }
 
     fn linked(userid: &str) -> LinkObservation {
         LinkObservation::Linked(ServiceLink {
-            userid: userid.into(),
+            userid: uid(userid),
             credentials: Fingerprint::of(b"x"),
         })
     }
@@ -552,7 +569,7 @@ policy: { max_deletions: 2 }
     /// The live state the plan was written for.
     fn live() -> LiveState {
         let mut live = LiveState {
-            admin_user: "admin@acme.example".into(),
+            admin_user: Some(uid("admin@acme.example")),
             ..LiveState::default()
         };
         for record in [
@@ -571,7 +588,7 @@ policy: { max_deletions: 2 }
             ("crm", "bob@acme.example"),
             ("web", "carol@acme.example"),
         ] {
-            live.links.insert(service.into(), linked(to));
+            live.links.insert(ServiceName::new(service), linked(to));
         }
         live
     }
@@ -658,15 +675,15 @@ policy: { max_deletions: 2 }
     fn existing_holders_get_only_missing_roles_and_are_kept() {
         let mut live = live();
         live.users.insert(
-            "temp@acme.example".into(),
+            uid("temp@acme.example"),
             user("temp@acme.example", true, &[pair(110, 1), pair(2, 1)]),
         );
         let compiled = compile(&plan(), &live);
-        assert_eq!(compiled.steps[0].id, "r0-add-roles-temporary-user");
+        assert_eq!(compiled.steps[0].id.as_str(), "r0-add-roles-temporary-user");
         assert_eq!(
             compiled.steps[0].action,
             Action::AddRoles {
-                user: "temp@acme.example".into(),
+                user: uid("temp@acme.example"),
                 roles: vec![pair(101, 1008)]
             }
         );
@@ -688,7 +705,7 @@ policy: { max_deletions: 2 }
     fn a_new_user_with_roles_beyond_the_original_is_a_conflict() {
         let mut live = live();
         live.users.insert(
-            "api.crm@acme.example".into(),
+            uid("api.crm@acme.example"),
             user("api.crm@acme.example", true, &[pair(110, 1010), pair(1, 0)]),
         );
         conflicts_with(
@@ -701,39 +718,57 @@ policy: { max_deletions: 2 }
     fn already_done_steps_are_marked() {
         let mut live = live();
         live.links
-            .insert("web".into(), linked("api.web@acme.example"));
-        if let Some(jane) = live.users.get_mut("jane@acme.example") {
+            .insert(ServiceName::new("web"), linked("api.web@acme.example"));
+        // A rename half done: the services wait on the temporary user, the user is updated.
+        if let Some(jane) = live.users.get_mut(&uid("jane@acme.example")) {
             jane.email = "api.sync@acme.example".into();
             jane.first_name = "Sync".into();
+        }
+        live.users.insert(
+            uid("temp@acme.example"),
+            user("temp@acme.example", true, &[pair(110, 1), pair(101, 1008)]),
+        );
+        for service in ["sync", "export"] {
+            live.links
+                .insert(ServiceName::new(service), linked("temp@acme.example"));
         }
         let compiled = compile(&plan(), &live);
         let readiness = |id: &str| {
             compiled
                 .steps
                 .iter()
-                .find(|s| s.id == id)
+                .find(|s| s.id.as_str() == id)
                 .map(|s| s.readiness)
         };
         assert_eq!(readiness("r2-link-web"), Some(Readiness::AlreadySatisfied));
+        for id in [
+            "r0-add-roles-temporary-user",
+            "r0-link-sync-to-temporary-user",
+            "r0-update-user",
+        ] {
+            assert_eq!(readiness(id), Some(Readiness::AlreadySatisfied), "{id}");
+        }
+        assert_eq!(readiness("r0-link-sync-back"), Some(Readiness::Pending));
         assert_eq!(
-            readiness("r0-update-user"),
-            Some(Readiness::AlreadySatisfied)
+            readiness("r0-delete-temporary-user"),
+            None,
+            "not created by this run"
         );
     }
 
     #[test]
     fn every_conflict_is_detected() {
         let mut missing = live();
-        missing.users.remove("jane@acme.example");
+        missing.users.remove(&uid("jane@acme.example"));
         conflicts_with(&missing, "user `jane@acme.example` does not exist");
 
         let mut pending = missing.clone();
-        pending.pending.insert("jane@acme.example".into());
+        pending.pending.insert(uid("jane@acme.example"));
         conflicts_with(&pending, "is a pending invitation");
 
         let mut human = live();
         human.users.insert(
-            "bob@acme.example".into(),
+            uid("bob@acme.example"),
             user("bob@acme.example", false, &[pair(2, 1)]),
         );
         conflicts_with(&human, "`bob@acme.example` is not an API-only user");
@@ -741,7 +776,7 @@ policy: { max_deletions: 2 }
         let mut elsewhere = live();
         elsewhere
             .links
-            .insert("export".into(), linked("carol@acme.example"));
+            .insert(ServiceName::new("export"), linked("carol@acme.example"));
         conflicts_with(
             &elsewhere,
             "service `export` is linked to `carol@acme.example`, not `jane@acme.example`",
@@ -749,7 +784,7 @@ policy: { max_deletions: 2 }
 
         let mut refused = live();
         refused.links.insert(
-            "crm".into(),
+            ServiceName::new("crm"),
             LinkObservation::Refused {
                 reason: "HTTP 401".into(),
             },
@@ -757,10 +792,9 @@ policy: { max_deletions: 2 }
         conflicts_with(&refused, "the credentials of service `crm` do not work");
 
         let mut taken = live();
-        taken.addresses.insert(
-            "api.sync@acme.example".into(),
-            "someone@acme.example".into(),
-        );
+        taken
+            .addresses
+            .insert(uid("api.sync@acme.example"), uid("someone@acme.example"));
         conflicts_with(
             &taken,
             "email `api.sync@acme.example` is already used by `someone@acme.example`",
@@ -768,7 +802,7 @@ policy: { max_deletions: 2 }
 
         let mut not_api = live();
         not_api.users.insert(
-            "api.crm@acme.example".into(),
+            uid("api.crm@acme.example"),
             user("api.crm@acme.example", false, &[]),
         );
         conflicts_with(
@@ -777,11 +811,11 @@ policy: { max_deletions: 2 }
         );
 
         let mut own = live();
-        own.admin_user = "bob@acme.example".into();
+        own.admin_user = Some(uid("bob@acme.example"));
         conflicts_with(&own, "relinker's own admin service");
 
         let mut no_target = live();
-        no_target.users.remove("api.web@acme.example");
+        no_target.users.remove(&uid("api.web@acme.example"));
         conflicts_with(&no_target, "user `api.web@acme.example` does not exist");
 
         let mut strict = plan();
@@ -795,6 +829,70 @@ policy: { max_deletions: 2 }
             "{:?}",
             compiled.conflicts
         );
+    }
+
+    /// The live state once the whole plan has run.
+    fn finished() -> LiveState {
+        let mut live = live();
+        if let Some(jane) = live.users.get_mut(&uid("jane@acme.example")) {
+            jane.email = "api.sync@acme.example".into();
+            jane.first_name = "Sync".into();
+        }
+        live.addresses
+            .insert(uid("api.sync@acme.example"), uid("jane@acme.example"));
+        let bob = live.users.remove(&uid("bob@acme.example")).unwrap();
+        live.addresses.remove(&uid("bob@acme.example"));
+        live.users.insert(
+            uid("api.crm@acme.example"),
+            user("api.crm@acme.example", true, &bob.roles),
+        );
+        for (service, to) in [
+            ("crm", "api.crm@acme.example"),
+            ("web", "api.web@acme.example"),
+        ] {
+            live.links.insert(ServiceName::new(service), linked(to));
+        }
+        live
+    }
+
+    #[test]
+    fn a_finished_plan_compiles_to_its_proofs_alone() {
+        let compiled = compile(&plan(), &finished());
+        assert_eq!(compiled.conflicts, []);
+        assert_eq!(
+            ids(&compiled),
+            ["r0-verify", "r1-verify", "r2-link-web", "r2-verify"]
+        );
+        assert_eq!(compiled.steps[2].readiness, Readiness::AlreadySatisfied);
+        assert!(!compiled.has_changes());
+        let Action::Verify { user, roles, .. } = &compiled.steps[1].action else {
+            panic!()
+        };
+        assert_eq!((user.as_str(), roles.len()), ("api.crm@acme.example", 1));
+    }
+
+    #[test]
+    fn a_rename_spelled_in_another_case_matches_its_user() {
+        let mut live = live();
+        let jane = live.users.remove(&uid("jane@acme.example")).unwrap();
+        let jorg = UserRecord {
+            userid: uid("jörg@acme.example"),
+            email: "jörg@acme.example".into(),
+            ..jane
+        };
+        live.users.insert(jorg.userid.clone(), jorg);
+        for service in ["sync", "export"] {
+            live.links
+                .insert(ServiceName::new(service), linked("jörg@acme.example"));
+        }
+        let plan = crate::plan::parse(
+            &PLAN.replace("user: jane@acme.example", "user: JÖRG@acme.example"),
+            "t.yaml",
+            Path::new("."),
+        )
+        .unwrap();
+        let compiled = compile(&plan, &live);
+        assert_eq!(compiled.conflicts, [], "one user, however it is spelled");
     }
 
     #[test]

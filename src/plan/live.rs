@@ -1,26 +1,20 @@
 //! A read-only snapshot of the live state a plan depends on.
 //!
 //! Everything the compiler decides is decided from this snapshot, so compiling is a pure
-//! function and a saved plan can record exactly what it was computed from (its fingerprint).
-//! Only reads are made here; the sandbox's request log of a `plan` run shows no change.
+//! function and a saved plan can record exactly what it was computed from. Only reads are made
+//! here; the sandbox's request log of a `plan` run shows no change.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
 use serde::{Deserialize, Serialize};
 
+use super::credentials::Credentials;
 use super::model::{Plan, Rotation};
+use crate::ids::{ServiceName, UserId};
 use crate::provider::{Provider, ProviderError, ServiceCredentials, ServiceLink, UserRecord};
 use crate::secret::Fingerprint;
-
-/// The credentials a plan's references resolved to.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    /// The admin service relinker acts as.
-    pub admin: ServiceCredentials,
-    /// Each declared service, by name.
-    pub services: BTreeMap<String, ServiceCredentials>,
-}
 
 /// What one service's credentials said when they minted a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,16 +32,18 @@ pub enum LinkObservation {
 /// The snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LiveState {
-    /// Users the plan names, by lowercase userid.
-    pub users: BTreeMap<String, UserRecord>,
-    /// Userids the plan names that are pending invitations (lowercase).
-    pub pending: BTreeSet<String>,
+    /// When it was read; decides whether an expiry has passed.
+    pub observed_at: Option<DateTime<Utc>>,
+    /// Users the plan names.
+    pub users: BTreeMap<UserId, UserRecord>,
+    /// Userids the plan names that are pending invitations.
+    pub pending: BTreeSet<UserId>,
     /// Each service the plan moves, by name.
-    pub links: BTreeMap<String, LinkObservation>,
+    pub links: BTreeMap<ServiceName, LinkObservation>,
     /// The user relinker's own admin service is linked to.
-    pub admin_user: String,
-    /// Every email address and userid in use, lowercase, with the userid that holds it.
-    pub addresses: BTreeMap<String, String>,
+    pub admin_user: Option<UserId>,
+    /// Every email address and userid in use, with the userid that holds it.
+    pub addresses: BTreeMap<UserId, UserId>,
     /// Role names by id, for people.
     pub role_names: BTreeMap<u64, String>,
     /// Workspace names by id, for people.
@@ -56,31 +52,118 @@ pub struct LiveState {
 
 impl LiveState {
     /// A user the plan names, if it exists.
-    pub fn user(&self, userid: &str) -> Option<&UserRecord> {
-        self.users.get(&userid.to_lowercase())
+    pub fn user(&self, userid: &UserId) -> Option<&UserRecord> {
+        self.users.get(userid)
     }
 
     /// Whether a userid the plan names is a pending invitation.
-    pub fn is_pending(&self, userid: &str) -> bool {
-        self.pending.contains(&userid.to_lowercase())
+    pub fn is_pending(&self, userid: &UserId) -> bool {
+        self.pending.contains(userid)
     }
 
-    /// SHA-256 over the canonical JSON of everything a decision depends on (role and workspace
-    /// names are display-only and left out).
-    pub fn fingerprint(&self) -> Fingerprint {
-        let decisive = serde_json::json!({
+    /// Where a service is linked, if its credentials worked.
+    pub fn linked_user(&self, service: &ServiceName) -> Option<&UserId> {
+        match self.links.get(service) {
+            Some(LinkObservation::Linked(link)) => Some(&link.userid),
+            _ => None,
+        }
+    }
+
+    /// Whether `userid` is the user relinker's own admin service runs as.
+    pub fn is_admin_user(&self, userid: &UserId) -> bool {
+        self.admin_user.as_ref() == Some(userid)
+    }
+
+    /// The parts every decision depends on (role and workspace names are display-only, and the
+    /// time of reading is not state).
+    fn decisive(&self) -> serde_json::Value {
+        serde_json::json!({
             "users": self.users,
             "pending": self.pending,
             "links": self.links,
             "admin_user": self.admin_user,
             "addresses": self.addresses,
-        });
-        Fingerprint::of(decisive.to_string().as_bytes())
+        })
+    }
+
+    /// SHA-256 over the canonical JSON of everything a decision depends on.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(self.decisive().to_string().as_bytes())
+    }
+
+    /// What differs between an earlier snapshot (`self`) and `now`, in words, for a person
+    /// deciding whether to plan again.
+    pub fn differences(&self, now: &LiveState) -> Vec<String> {
+        let mut out = Vec::new();
+        for (id, then) in &self.users {
+            match now.users.get(id) {
+                None => out.push(format!("user `{id}` no longer exists")),
+                Some(record) if record != then => out.push(format!("user `{id}` changed")),
+                Some(_) => {}
+            }
+        }
+        for id in now.users.keys().filter(|id| !self.users.contains_key(*id)) {
+            out.push(format!("user `{id}` now exists"));
+        }
+        for id in self.pending.symmetric_difference(&now.pending) {
+            out.push(format!(
+                "the pending invitation of `{id}` appeared or went away"
+            ));
+        }
+        for (service, then) in &self.links {
+            if now.links.get(service) != Some(then) {
+                let where_now = match now.links.get(service) {
+                    Some(LinkObservation::Linked(link)) => {
+                        format!("is linked to `{}`", link.userid)
+                    }
+                    Some(LinkObservation::Refused { .. }) => "refuses its credentials".into(),
+                    None => "was not read".into(),
+                };
+                out.push(format!("service `{service}` {where_now}"));
+            }
+        }
+        if self.admin_user != now.admin_user {
+            out.push("relinker's admin service is linked to another user".into());
+        }
+        let added: Vec<&UserId> = now
+            .addresses
+            .keys()
+            .filter(|a| !self.addresses.contains_key(*a))
+            .collect();
+        let removed: Vec<&UserId> = self
+            .addresses
+            .keys()
+            .filter(|a| !now.addresses.contains_key(*a))
+            .collect();
+        if !added.is_empty() {
+            out.push(format!("addresses now in use: {}", listed(&added)));
+        }
+        if !removed.is_empty() {
+            out.push(format!("addresses no longer in use: {}", listed(&removed)));
+        }
+        if out.is_empty() && self.fingerprint() != now.fingerprint() {
+            out.push("a user, invitation, link or address the plan depends on differs".into());
+        }
+        out
     }
 }
 
+fn listed(ids: &[&UserId]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = ids
+        .iter()
+        .take(SHOWN)
+        .map(|id| format!("`{id}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOWN {
+        text.push_str(&format!(" and {} more", ids.len() - SHOWN));
+    }
+    text
+}
+
 /// Every userid a plan names.
-fn named_users(plan: &Plan) -> BTreeSet<String> {
+fn named_users(plan: &Plan) -> BTreeSet<UserId> {
     let mut users = BTreeSet::new();
     for rotation in &plan.rotations {
         match rotation {
@@ -89,15 +172,15 @@ fn named_users(plan: &Plan) -> BTreeSet<String> {
                 temporary_user,
                 ..
             } => {
-                users.insert(user.as_str().to_owned());
-                users.insert(temporary_user.as_str().to_owned());
+                users.insert(user.clone());
+                users.insert(temporary_user.clone());
             }
             Rotation::Replace { user, with, .. } => {
-                users.insert(user.as_str().to_owned());
-                users.insert(with.as_str().to_owned());
+                users.insert(user.clone());
+                users.insert(with.clone());
             }
             Rotation::Relink { to, .. } => {
-                users.insert(to.as_str().to_owned());
+                users.insert(to.clone());
             }
         }
     }
@@ -111,7 +194,10 @@ pub async fn observe<P: Provider>(
     plan: &Plan,
     credentials: &Credentials,
 ) -> Result<LiveState, ProviderError> {
-    let mut live = LiveState::default();
+    let mut live = LiveState {
+        observed_at: Some(Utc::now()),
+        ..LiveState::default()
+    };
     let users = named_users(plan);
     let reads = users.iter().map(|userid| async move {
         let user = provider.user(userid).await?;
@@ -119,15 +205,15 @@ pub async fn observe<P: Provider>(
             Some(_) => false,
             None => provider.invitation(userid).await?.is_some(),
         };
-        Ok::<_, ProviderError>((userid.to_lowercase(), user, pending))
+        Ok::<_, ProviderError>((userid.clone(), user, pending))
     });
-    for (key, user, pending) in try_join_all(reads).await? {
+    for (userid, user, pending) in try_join_all(reads).await? {
         match user {
             Some(user) => {
-                live.users.insert(key, user);
+                live.users.insert(userid, user);
             }
             None if pending => {
-                live.pending.insert(key);
+                live.pending.insert(userid);
             }
             None => {}
         }
@@ -136,7 +222,7 @@ pub async fn observe<P: Provider>(
         .rotations
         .iter()
         .flat_map(Rotation::services)
-        .filter_map(|s| credentials.services.get(s.as_str()))
+        .filter_map(|s| credentials.services.get(s))
         .collect();
     let links = services.iter().map(|creds| async move {
         let observation = match provider.linked_user(creds).await {
@@ -155,12 +241,11 @@ pub async fn observe<P: Provider>(
         provider.roles(),
         provider.workspaces(),
     )?;
-    live.admin_user = admin.userid;
+    live.admin_user = Some(admin.userid);
     for user in all_users {
         live.addresses
-            .insert(user.email.to_lowercase(), user.userid.clone());
-        live.addresses
-            .insert(user.userid.to_lowercase(), user.userid);
+            .insert(UserId::from_platform(user.email), user.userid.clone());
+        live.addresses.insert(user.userid.clone(), user.userid);
     }
     live.role_names = roles.into_iter().map(|r| (r.id, r.name)).collect();
     live.workspace_names = workspaces.into_iter().map(|w| (w.id, w.name)).collect();

@@ -8,6 +8,7 @@
 //! ever referenced ([`SecretRef`]) and resolved when a command needs them, never by validation.
 
 mod compile;
+mod credentials;
 mod live;
 mod model;
 pub mod raw;
@@ -17,16 +18,16 @@ mod step;
 mod validate;
 
 pub use compile::{Compiled, Conflict, compile};
-pub use live::{Credentials, LinkObservation, LiveState, observe};
+pub use credentials::{CredentialError, Credentials, resolve_credentials};
+pub use live::{LinkObservation, LiveState, observe};
 pub use model::{
-    CredentialError, Instance, OnFailure, Plan, Policy, ProviderKind, Retire, Rotation,
-    ServiceDecl, ServiceRef, TemporaryUser, UserId, resolve_credentials,
+    Instance, OnFailure, Plan, Policy, ProviderKind, Retire, Rotation, ServiceDecl, TemporaryUser,
 };
 pub use saved::{SAVED_FORMAT_VERSION, SavedPlan, SavedPlanError, Staleness};
 pub use secret_ref::{Credential, SecretError, SecretRef};
 pub use step::{Action, Mode, Readiness, Reversibility, Step};
 pub(crate) use validate::check_connection;
-pub use validate::{PlanError, load, parse};
+pub use validate::{LoadedPlan, PlanError, load, parse};
 
 /// The JSON Schema of the plan format, generated from the same types the parser reads.
 pub fn schema() -> serde_json::Value {

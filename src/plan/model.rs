@@ -2,43 +2,10 @@
 
 use std::path::PathBuf;
 
+use crate::ids::{ServiceName, UserId};
 use crate::provider::marketo::Limits;
 
 use super::secret_ref::{Credential, SecretRef};
-
-/// A userid or email address that has the shape of one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct UserId(pub(crate) String);
-
-impl UserId {
-    /// The address.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for UserId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// The name of a service the plan declares.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ServiceRef(pub(crate) String);
-
-impl ServiceRef {
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for ServiceRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A platform relinker knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +33,7 @@ pub struct Instance {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceDecl {
     /// Its name.
-    pub name: ServiceRef,
+    pub name: ServiceName,
     /// Its client id.
     pub client_id: Credential,
     /// Its client secret.
@@ -111,7 +78,7 @@ pub enum Rotation {
         /// What happens to it afterwards.
         temporary: TemporaryUser,
         /// The services linked to the user.
-        services: Vec<ServiceRef>,
+        services: Vec<ServiceName>,
     },
     /// A new user takes over.
     Replace {
@@ -120,14 +87,14 @@ pub enum Rotation {
         /// The user taking over.
         with: UserId,
         /// The services linked to the user.
-        services: Vec<ServiceRef>,
+        services: Vec<ServiceName>,
         /// What happens to the old user.
         retire: Retire,
     },
     /// Services move to an existing user.
     Relink {
         /// The services.
-        services: Vec<ServiceRef>,
+        services: Vec<ServiceName>,
         /// Their new user.
         to: UserId,
     },
@@ -135,7 +102,7 @@ pub enum Rotation {
 
 impl Rotation {
     /// The services this rotation moves.
-    pub fn services(&self) -> &[ServiceRef] {
+    pub fn services(&self) -> &[ServiceName] {
         match self {
             Rotation::Rename { services, .. }
             | Rotation::Replace { services, .. }
@@ -166,7 +133,8 @@ impl Rotation {
 }
 
 /// What a failed step leads to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OnFailure {
     /// Undo what the run did.
     Rollback,
@@ -206,67 +174,7 @@ pub struct Plan {
 
 impl Plan {
     /// The declaration of a service the plan names.
-    pub fn service(&self, name: &ServiceRef) -> Option<&ServiceDecl> {
+    pub fn service(&self, name: &ServiceName) -> Option<&ServiceDecl> {
         self.services.iter().find(|s| &s.name == name)
     }
-}
-
-/// A secret reference that could not be read, with the field that names it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{field}`: {source}")]
-pub struct CredentialError {
-    /// The plan field, e.g. `services[0].client_secret`.
-    pub field: String,
-    /// Why it could not be read.
-    pub source: super::secret_ref::SecretError,
-}
-
-impl Plan {
-    /// Reads every credential the plan references; the first missing one is an error.
-    pub fn resolve_credentials(&self) -> Result<super::live::Credentials, CredentialError> {
-        resolve_credentials(&self.instance, &self.services, &self.base_dir)
-    }
-}
-
-/// Reads the credentials an instance block and a services list reference, relative to `base_dir`.
-pub fn resolve_credentials(
-    instance: &Instance,
-    services: &[ServiceDecl],
-    base_dir: &std::path::Path,
-) -> Result<super::live::Credentials, CredentialError> {
-    let read = |field: String, credential: &Credential| {
-        credential
-            .resolve(base_dir)
-            .map_err(|source| CredentialError { field, source })
-    };
-    let admin = crate::provider::ServiceCredentials {
-        name: "admin".into(),
-        client_id: read("instance.client_id".into(), &instance.client_id)?
-            .expose()
-            .to_owned(),
-        client_secret: read(
-            "instance.client_secret".into(),
-            &Credential::Reference(instance.client_secret.clone()),
-        )?,
-    };
-    let mut resolved = std::collections::BTreeMap::new();
-    for (index, service) in services.iter().enumerate() {
-        let client_id = read(format!("services[{index}].client_id"), &service.client_id)?;
-        let client_secret = read(
-            format!("services[{index}].client_secret"),
-            &Credential::Reference(service.client_secret.clone()),
-        )?;
-        resolved.insert(
-            service.name.0.clone(),
-            crate::provider::ServiceCredentials {
-                name: service.name.0.clone(),
-                client_id: client_id.expose().to_owned(),
-                client_secret,
-            },
-        );
-    }
-    Ok(super::live::Credentials {
-        admin,
-        services: resolved,
-    })
 }

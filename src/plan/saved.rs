@@ -1,26 +1,31 @@
-//! Saved plans (`plan --out`): what was reviewed, pinned so `apply` can refuse a stale one.
+//! Saved plans (`plan --out`): what was reviewed, pinned so `apply` can refuse anything else.
 //!
-//! A saved plan records the plan file's text and SHA-256, the fingerprint of every live object
-//! the plan was compiled from, and the compiled steps. Applying it later recomputes both
-//! fingerprints; any difference means the reviewed plan is no longer what would run.
+//! A saved plan records the plan file (as a path relative to the saved plan itself, so it
+//! applies from any directory), its SHA-256, the live state it was compiled from, and the
+//! compiled steps. Applying it compiles the plan file again against live state now: the plan
+//! file must be the same, live state must be the same, and the steps must be exactly the saved
+//! ones. Any difference is named, and nothing is sent.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::compile::Compiled;
+use super::live::LiveState;
+use crate::ids::StepId;
+use crate::plan::Step;
 use crate::secret::Fingerprint;
 
 /// Version of the saved-plan format.
-pub const SAVED_FORMAT_VERSION: u32 = 1;
+pub const SAVED_FORMAT_VERSION: u32 = 2;
 
 /// A plan as reviewed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedPlan {
     /// Format version.
     pub format_version: u32,
-    /// The plan file as named when saved.
+    /// The plan file, relative to the folder the saved plan is in.
     pub plan_file: String,
     /// SHA-256 of the plan file's bytes.
     pub plan_sha256: Fingerprint,
@@ -28,18 +33,18 @@ pub struct SavedPlan {
     pub plan_text: String,
     /// The instance it was computed against.
     pub instance: String,
-    /// Fingerprint of the live state it was computed from.
-    pub live_fingerprint: Fingerprint,
+    /// The live state it was computed from (no secrets: credentials appear as fingerprints).
+    pub live: LiveState,
     /// The steps.
     pub compiled: Compiled,
 }
 
-/// What changed since a plan was saved.
+/// Why a saved plan is not what would run now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Staleness {
     /// The plan file's bytes differ.
     #[error(
-        "the plan file `{file}` changed since the plan was saved (sha256 {saved} then, {now} now); run `relinker plan --out` again and review it"
+        "the plan file `{file}` changed since the plan was saved (sha256 {saved} then, {now} now); run `relinker plan --out` again and have it reviewed"
     )]
     PlanChanged {
         /// The file.
@@ -51,11 +56,21 @@ pub enum Staleness {
     },
     /// Live state differs.
     #[error(
-        "live state changed since the plan was saved: {what}; run `relinker plan --out` again and review it"
+        "live state changed since the plan was saved: {}; run `relinker plan --out` again and have it reviewed",
+        differences.join("; ")
     )]
     LiveChanged {
         /// What differs, in words.
-        what: String,
+        differences: Vec<String>,
+    },
+    /// The saved steps are not what the plan file compiles to: the saved plan was edited.
+    #[error(
+        "the saved plan's steps are not what its plan file compiles to (was it edited?): {}; nothing was sent. Run `relinker plan --out` again and have it reviewed",
+        differences.join("; ")
+    )]
+    StepsDiffer {
+        /// What differs, in words.
+        differences: Vec<String>,
     },
 }
 
@@ -83,6 +98,32 @@ pub enum SavedPlanError {
 }
 
 impl SavedPlan {
+    /// A saved plan of `plan_file` to be written at `saved_at`.
+    pub fn new(
+        plan_file: &Path,
+        saved_at: &Path,
+        plan_bytes: &[u8],
+        instance: &str,
+        live: LiveState,
+        compiled: Compiled,
+    ) -> Self {
+        let relative = crate::paths::relative(plan_file, crate::paths::parent(saved_at));
+        Self {
+            format_version: SAVED_FORMAT_VERSION,
+            plan_file: relative.display().to_string(),
+            plan_sha256: Fingerprint::of(plan_bytes),
+            plan_text: String::from_utf8_lossy(plan_bytes).into_owned(),
+            instance: instance.to_owned(),
+            live,
+            compiled,
+        }
+    }
+
+    /// Where the plan file is, for a saved plan read from `saved_at`.
+    pub fn plan_path(&self, saved_at: &Path) -> PathBuf {
+        crate::paths::parent(saved_at).join(&self.plan_file)
+    }
+
     /// Writes the saved plan: a temporary file beside it, synced, then renamed into place, so a
     /// crash leaves either the old file or the new one, never half of one.
     pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
@@ -92,11 +133,8 @@ impl SavedPlan {
             source,
         };
         let text = serde_json::to_string_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut temporary = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        let mut temporary =
+            tempfile::NamedTempFile::new_in(crate::paths::parent(path)).map_err(io)?;
         temporary.write_all(text.as_bytes()).map_err(io)?;
         temporary.write_all(b"\n").map_err(io)?;
         temporary.as_file().sync_all().map_err(io)?;
@@ -111,21 +149,33 @@ impl SavedPlan {
             path: path.display().to_string(),
             source,
         })?;
-        let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| SavedPlanError::Format {
+        let format = |reason: String| SavedPlanError::Format {
             path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        if saved.format_version != SAVED_FORMAT_VERSION {
-            return Err(SavedPlanError::Format {
-                path: path.display().to_string(),
-                reason: format!("it has format version {}", saved.format_version),
-            });
+            reason,
+        };
+        let version = serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| format(e.to_string()))?
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(SAVED_FORMAT_VERSION)) {
+            let which = version.map_or_else(
+                || "no format version".into(),
+                |v| format!("format version {v}"),
+            );
+            return Err(format(format!(
+                "it has {which}; run `relinker plan --out` again"
+            )));
         }
-        Ok(saved)
+        serde_json::from_str(&text).map_err(|e| format(e.to_string()))
     }
 
-    /// Compares with the plan file and live state as they are now.
-    pub fn check(&self, plan_bytes: &[u8], live_now: &Fingerprint) -> Result<(), Staleness> {
+    /// Compares with the plan file, live state and the steps the plan compiles to now.
+    pub fn check(
+        &self,
+        plan_bytes: &[u8],
+        live_now: &LiveState,
+        compiled_now: &Compiled,
+    ) -> Result<(), Staleness> {
         let now = Fingerprint::of(plan_bytes);
         if now != self.plan_sha256 {
             return Err(Staleness::PlanChanged {
@@ -134,56 +184,135 @@ impl SavedPlan {
                 now,
             });
         }
-        if live_now != &self.live_fingerprint {
+        if self.live.fingerprint() != live_now.fingerprint() {
             return Err(Staleness::LiveChanged {
-                what: "a user, invitation, service link or address the plan depends on differs"
-                    .into(),
+                differences: self.live.differences(live_now),
             });
         }
-        Ok(())
+        let differences = step_differences(&self.compiled.steps, &compiled_now.steps);
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(Staleness::StepsDiffer { differences })
+        }
     }
+}
+
+/// How two step lists differ, in words.
+fn step_differences(saved: &[Step], now: &[Step]) -> Vec<String> {
+    let find = |steps: &'_ [Step], id: &StepId| steps.iter().position(|s| &s.id == id);
+    let mut out = Vec::new();
+    for (index, step) in saved.iter().enumerate() {
+        match find(now, &step.id) {
+            None => out.push(format!(
+                "the saved plan has step `{}` ({}), which the plan does not",
+                step.id,
+                step.action.describe()
+            )),
+            Some(at) if now[at] != *step => out.push(format!(
+                "step `{}` would {} in the saved plan, but {} per the plan",
+                step.id,
+                step.action.describe(),
+                now[at].action.describe()
+            )),
+            Some(at) if at != index => out.push(format!("step `{}` is out of order", step.id)),
+            Some(_) => {}
+        }
+    }
+    for step in now.iter().filter(|s| find(saved, &s.id).is_none()) {
+        out.push(format!(
+            "the plan has step `{}` ({}), which the saved plan lacks",
+            step.id,
+            step.action.describe()
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::UserId;
+    use crate::plan::{Action, Readiness};
 
-    fn saved() -> SavedPlan {
-        SavedPlan {
-            format_version: SAVED_FORMAT_VERSION,
-            plan_file: "plan.yaml".into(),
-            plan_sha256: Fingerprint::of(b"version: 1"),
-            plan_text: "version: 1".into(),
-            instance: "https://x".into(),
-            live_fingerprint: Fingerprint::of(b"live"),
-            compiled: Compiled {
-                steps: vec![],
-                warnings: vec![],
-                conflicts: vec![],
+    fn delete(id: &str, user: &str) -> Step {
+        Step {
+            id: StepId::new(id),
+            rotation: 0,
+            action: Action::DeleteUser {
+                user: UserId::parse(user).unwrap(),
             },
+            readiness: Readiness::Pending,
         }
     }
 
+    fn compiled(steps: Vec<Step>) -> Compiled {
+        Compiled {
+            steps,
+            warnings: vec![],
+            conflicts: vec![],
+        }
+    }
+
+    fn saved(dir: &Path) -> SavedPlan {
+        SavedPlan::new(
+            &dir.join("ops/plan.yaml"),
+            &dir.join("ops/saved.json"),
+            b"version: 1",
+            "https://x",
+            LiveState::default(),
+            compiled(vec![delete("r0-delete", "temp@x.io")]),
+        )
+    }
+
     #[test]
-    fn round_trips_and_detects_staleness() {
+    fn round_trips_and_finds_its_plan_from_anywhere() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("saved.json");
-        saved().write(&path).unwrap();
+        std::fs::create_dir(dir.path().join("ops")).unwrap();
+        let path = dir.path().join("ops/saved.json");
+        saved(dir.path()).write(&path).unwrap();
         let read = SavedPlan::read(&path).unwrap();
-        assert_eq!(read, saved());
-        assert_eq!(read.check(b"version: 1", &Fingerprint::of(b"live")), Ok(()));
-        assert!(matches!(
-            read.check(b"version: 2", &Fingerprint::of(b"live")),
-            Err(Staleness::PlanChanged { .. })
-        ));
-        assert!(matches!(
-            read.check(b"version: 1", &Fingerprint::of(b"other")),
-            Err(Staleness::LiveChanged { .. })
-        ));
-        std::fs::write(&path, "{}").unwrap();
+        assert_eq!(read, saved(dir.path()));
+        assert_eq!(read.plan_file, "plan.yaml", "relative to the saved plan");
+        assert_eq!(read.plan_path(&path), dir.path().join("ops/plan.yaml"));
+        std::fs::write(&path, r#"{"format_version": 1}"#).unwrap();
         assert!(matches!(
             SavedPlan::read(&path),
-            Err(SavedPlanError::Format { .. })
+            Err(SavedPlanError::Format { reason, .. }) if reason.contains("format version 1")
         ));
+    }
+
+    #[test]
+    fn anything_but_the_reviewed_plan_is_refused_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = saved(dir.path());
+        let same = compiled(vec![delete("r0-delete", "temp@x.io")]);
+        let live = LiveState::default();
+        assert_eq!(saved.check(b"version: 1", &live, &same), Ok(()));
+        assert!(matches!(
+            saved.check(b"version: 2", &live, &same),
+            Err(Staleness::PlanChanged { .. })
+        ));
+        let mut moved = LiveState::default();
+        moved.pending.insert(UserId::parse("new@x.io").unwrap());
+        let Err(Staleness::LiveChanged { differences }) = saved.check(b"version: 1", &moved, &same)
+        else {
+            panic!("live drift must be refused")
+        };
+        assert_eq!(
+            differences,
+            ["the pending invitation of `new@x.io` appeared or went away"]
+        );
+        let edited = compiled(vec![delete("r0-delete", "someone.else@x.io")]);
+        let Err(error @ Staleness::StepsDiffer { .. }) = saved.check(b"version: 1", &live, &edited)
+        else {
+            panic!("an edited step must be refused")
+        };
+        assert!(
+            error.to_string().contains(
+                "step `r0-delete` would delete user `temp@x.io` in the saved plan, but delete user `someone.else@x.io` per the plan"
+            ),
+            "{error}"
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{ServiceName, StepId, UserId};
 use crate::provider::{RolePair, UserUpdate};
 
 /// Who performs a step.
@@ -47,7 +48,7 @@ pub enum Action {
     /// Invite an API-only user with these pairs; it is usable at once.
     CreateUser {
         /// Userid (and email) of the new user.
-        user: String,
+        user: UserId,
         /// Given name.
         first_name: String,
         /// Family name.
@@ -58,7 +59,7 @@ pub enum Action {
     /// Add role/workspace pairs a user lacks.
     AddRoles {
         /// The user.
-        user: String,
+        user: UserId,
         /// Pairs to add.
         roles: Vec<RolePair>,
     },
@@ -66,23 +67,23 @@ pub enum Action {
     /// rollback leaves a user that existed before the run with exactly what it had.
     RemoveRoles {
         /// The user.
-        user: String,
+        user: UserId,
         /// Pairs to remove.
         roles: Vec<RolePair>,
     },
     /// Link a LaunchPoint service to another API-only user (manual in Marketo).
     LinkService {
         /// The service.
-        service: String,
+        service: ServiceName,
         /// The user it is linked to before.
-        from: String,
+        from: UserId,
         /// The user it must be linked to after.
-        to: String,
+        to: UserId,
     },
     /// Change a user's attributes.
     UpdateUser {
         /// The user.
-        user: String,
+        user: UserId,
         /// New values.
         change: UserUpdate,
         /// The values before, to restore on rollback.
@@ -92,21 +93,21 @@ pub enum Action {
     /// its scope names `user`, and `user` holds exactly `roles`.
     Verify {
         /// The services.
-        services: Vec<String>,
+        services: Vec<ServiceName>,
         /// The user they must be linked to.
-        user: String,
+        user: UserId,
         /// The pairs that user must hold.
         roles: Vec<RolePair>,
     },
     /// Delete a user.
     DeleteUser {
         /// The user.
-        user: String,
+        user: UserId,
     },
     /// Set a user's `expiresAt` to the moment the step runs: a soft retirement.
     ExpireUser {
         /// The user.
-        user: String,
+        user: UserId,
     },
 }
 
@@ -159,6 +160,26 @@ impl Action {
             }),
             Action::Verify { .. } | Action::DeleteUser { .. } | Action::ExpireUser { .. } => None,
         }
+    }
+
+    /// The users this action touches: what a run holds a claim on.
+    pub fn users(&self) -> Vec<&UserId> {
+        match self {
+            Action::CreateUser { user, .. }
+            | Action::AddRoles { user, .. }
+            | Action::RemoveRoles { user, .. }
+            | Action::UpdateUser { user, .. }
+            | Action::DeleteUser { user }
+            | Action::ExpireUser { user }
+            | Action::Verify { user, .. } => vec![user],
+            Action::LinkService { from, to, .. } => vec![from, to],
+        }
+    }
+
+    /// Whether undoing it would delete something: a creation is the run's own only when the
+    /// run itself found nothing there and acted, so its effect is never inferred from the plan.
+    pub fn creates(&self) -> bool {
+        matches!(self, Action::CreateUser { .. })
     }
 
     /// A one-line description for people.
@@ -223,7 +244,7 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     /// Stable id within the run, e.g. `r0-link-salesforce-sync-to-temp`.
-    pub id: String,
+    pub id: StepId,
     /// Index of the rotation it belongs to.
     pub rotation: usize,
     /// What it does.
@@ -248,12 +269,16 @@ impl Step {
 mod tests {
     use super::*;
 
+    fn uid(text: &str) -> UserId {
+        UserId::parse(text).unwrap()
+    }
+
     #[test]
     fn compensations_invert_their_step() {
         let link = Action::LinkService {
-            service: "s".into(),
-            from: "a@x.io".into(),
-            to: "b@x.io".into(),
+            service: ServiceName::new("s"),
+            from: uid("a@x.io"),
+            to: uid("b@x.io"),
         };
         assert_eq!(
             link.compensation().and_then(|c| c.compensation()),
@@ -261,7 +286,7 @@ mod tests {
         );
         assert_eq!(link.mode(), Mode::Manual);
         let update = Action::UpdateUser {
-            user: "a@x.io".into(),
+            user: uid("a@x.io"),
             change: UserUpdate {
                 email: Some("new@x.io".into()),
                 ..UserUpdate::default()
@@ -276,7 +301,7 @@ mod tests {
         };
         assert_eq!(change.email.as_deref(), Some("old@x.io"));
         let added = Action::AddRoles {
-            user: "t@x.io".into(),
+            user: uid("t@x.io"),
             roles: vec![RolePair {
                 role_id: 2,
                 workspace_id: 1,
@@ -292,14 +317,14 @@ mod tests {
         );
         assert_eq!(
             Action::DeleteUser {
-                user: "a@x.io".into()
+                user: uid("a@x.io")
             }
             .compensation(),
             None
         );
         assert_eq!(
             Action::DeleteUser {
-                user: "a@x.io".into()
+                user: uid("a@x.io")
             }
             .reversibility(),
             Reversibility::Irreversible

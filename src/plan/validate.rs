@@ -8,17 +8,16 @@ use std::path::Path;
 use serde_saphyr::{Location, Spanned};
 
 use super::model::{
-    Instance, OnFailure, Plan, Policy, ProviderKind, Retire, Rotation, ServiceDecl, ServiceRef,
-    TemporaryUser, UserId,
+    Instance, OnFailure, Plan, Policy, ProviderKind, Retire, Rotation, ServiceDecl, TemporaryUser,
 };
 use super::raw::{
     RawInstance, RawLimits, RawPlan, RawRelink, RawRename, RawReplace, RawRotation, Text,
 };
 use super::secret_ref::{Credential, SecretRef};
 use crate::diagnostic::{Diagnostic, Diagnostics, shape, yaml_options};
+use crate::ids::{ServiceName, UserId};
 use crate::provider::RateLimit;
 use crate::provider::marketo::{Limits, check_base_url};
-use crate::sandbox::looks_like_email;
 
 /// The only plan format version.
 const VERSION: u32 = 1;
@@ -36,19 +35,57 @@ pub enum PlanError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The file is not UTF-8 text.
+    #[error("plan `{path}` is not UTF-8 text (line {line}, column {column} is the first bad byte)")]
+    NotUtf8 {
+        /// The path as given.
+        path: String,
+        /// 1-based line of the first bad byte.
+        line: usize,
+        /// 1-based column (in bytes) of the first bad byte.
+        column: usize,
+    },
     /// The plan is wrong; every problem is listed.
     #[error("{0}")]
     Invalid(Diagnostics),
 }
 
-/// Reads and validates a plan file.
-pub fn load(path: &Path) -> Result<Plan, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+/// A plan file, validated, with the exact bytes it was read from (for fingerprints).
+#[derive(Debug, Clone)]
+pub struct LoadedPlan {
+    /// The plan.
+    pub plan: Plan,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Reads and validates a plan file: the one way every command loads one.
+pub fn load(path: &Path) -> Result<LoadedPlan, PlanError> {
+    let bytes = std::fs::read(path).map_err(|source| PlanError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, &path.display().to_string(), base)
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let before = &bytes[..e.valid_up_to()];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = before.len()
+            - before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |p| p + 1)
+            + 1;
+        PlanError::NotUtf8 {
+            path: path.display().to_string(),
+            line,
+            column,
+        }
+    })?;
+    let plan = parse(
+        text,
+        &path.display().to_string(),
+        crate::paths::parent(path),
+    )?;
+    Ok(LoadedPlan { plan, bytes })
 }
 
 /// Validates plan text; `origin` names it in messages, `base_dir` anchors relative paths.
@@ -129,8 +166,8 @@ impl Checker {
     }
 
     fn email(&mut self, field: &str, value: &Text) -> Option<UserId> {
-        if looks_like_email(&value.value) {
-            Some(UserId(value.value.trim().to_owned()))
+        if let Ok(id) = UserId::parse(&value.value) {
+            Some(id)
         } else {
             self.problem(
                 value.referenced,
@@ -327,7 +364,7 @@ impl Checker {
                 self.secret(&format!("{field}.client_secret"), &service.client_secret);
             if let (Some(client_id), Some(client_secret)) = (client_id, client_secret) {
                 declared.push(ServiceDecl {
-                    name: ServiceRef(service.name.value),
+                    name: ServiceName::new(service.name.value),
                     client_id,
                     client_secret,
                 });
@@ -342,7 +379,7 @@ impl Checker {
         raw: &Spanned<Vec<Text>>,
         claimed: &mut BTreeMap<String, usize>,
         rotation: usize,
-    ) -> Vec<ServiceRef> {
+    ) -> Vec<ServiceName> {
         if raw.value.is_empty() {
             self.problem(
                 raw.referenced,
@@ -386,7 +423,7 @@ impl Checker {
                 );
                 continue;
             }
-            services.push(ServiceRef(name.value.clone()));
+            services.push(ServiceName::new(name.value.clone()));
         }
         services
     }
@@ -400,7 +437,7 @@ impl Checker {
         rotation: usize,
     ) {
         let Some(id) = id else { return };
-        let key = id.0.to_lowercase();
+        let key = id.folded().to_owned();
         if let Some((other, other_field)) = claimed.get(&key) {
             let message = if *other == rotation {
                 format!("`{id}` is also `{other_field}` in this rotation")
@@ -429,7 +466,7 @@ impl Checker {
         rotation: usize,
     ) {
         if let (Some(first), Some(second)) = (first, id)
-            && first.0.eq_ignore_ascii_case(&second.0)
+            && first == second
         {
             self.problem(raw.referenced, field, same, Some(hint));
         } else {

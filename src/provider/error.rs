@@ -98,4 +98,13 @@ impl ProviderError {
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(self, ProviderError::OutcomeUnknown { .. })
     }
+
+    /// Whether a change that ended with this error may still have been applied: its answer
+    /// was lost, or came back in a shape nobody can read. Live state must be read to know.
+    pub fn may_have_applied(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::OutcomeUnknown { .. } | ProviderError::Protocol { .. }
+        )
+    }
 }

@@ -13,6 +13,8 @@ mod types;
 
 use std::future::Future;
 
+use crate::ids::{ServiceName, UserId};
+
 pub use error::ProviderError;
 pub use rate::{RateLimit, RateLimitError, parse_duration};
 pub use types::{
@@ -29,17 +31,17 @@ pub trait Provider: Send + Sync {
     /// A user who can log in (or an API-only user).
     fn user(
         &self,
-        userid: &str,
+        userid: &UserId,
     ) -> impl Future<Output = Result<Option<UserRecord>, ProviderError>> + Send;
     /// A pending invitation.
     fn invitation(
         &self,
-        userid: &str,
+        userid: &UserId,
     ) -> impl Future<Output = Result<Option<PendingInvitation>, ProviderError>> + Send;
     /// A user's role/workspace pairs.
     fn user_roles(
         &self,
-        userid: &str,
+        userid: &UserId,
     ) -> impl Future<Output = Result<Option<Vec<RolePair>>, ProviderError>> + Send;
     /// Every user, all pages.
     fn all_users(&self) -> impl Future<Output = Result<Vec<UserSummary>, ProviderError>> + Send;
@@ -55,26 +57,29 @@ pub trait Provider: Send + Sync {
     /// Changes a user's attributes.
     fn update_user(
         &self,
-        userid: &str,
+        userid: &UserId,
         update: &UserUpdate,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
     /// Deletes a user (irreversible).
-    fn delete_user(&self, userid: &str) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn delete_user(
+        &self,
+        userid: &UserId,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
     /// Deletes a pending invitation.
     fn delete_invitation(
         &self,
-        userid: &str,
+        userid: &UserId,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
     /// Adds role/workspace pairs; answers every pair the user now holds.
     fn add_roles(
         &self,
-        userid: &str,
+        userid: &UserId,
         pairs: &[RolePair],
     ) -> impl Future<Output = Result<Vec<RolePair>, ProviderError>> + Send;
     /// Removes role/workspace pairs; answers the pairs that remain.
     fn remove_roles(
         &self,
-        userid: &str,
+        userid: &UserId,
         pairs: &[RolePair],
     ) -> impl Future<Output = Result<Vec<RolePair>, ProviderError>> + Send;
     /// Which user a service is linked to, learned by minting a token with the service's own
@@ -84,5 +89,5 @@ pub trait Provider: Send + Sync {
         service: &ServiceCredentials,
     ) -> impl Future<Output = Result<ServiceLink, ProviderError>> + Send;
     /// How a person links a service to another user in the UI (no API can).
-    fn relink_action(&self, service: &str, to_userid: &str) -> ManualAction;
+    fn relink_action(&self, service: &ServiceName, to_userid: &UserId) -> ManualAction;
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{ServiceName, UserId};
 use crate::secret::{Fingerprint, Secret};
 
 /// One role held in one workspace, by id; names are display-only and kept apart.
@@ -18,7 +19,7 @@ pub struct RolePair {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
     /// Login id; an email address.
-    pub userid: String,
+    pub userid: UserId,
     /// Mailbox; may differ from the userid.
     pub email: String,
     /// Given name.
@@ -37,7 +38,7 @@ pub struct UserRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
     /// Login id.
-    pub userid: String,
+    pub userid: UserId,
     /// Mailbox.
     pub email: String,
     /// Given name.
@@ -52,7 +53,7 @@ pub struct UserSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingInvitation {
     /// The userid it will become.
-    pub userid: String,
+    pub userid: UserId,
     /// Mailbox it was sent to.
     pub email: String,
     /// When it lapses.
@@ -81,7 +82,7 @@ pub struct WorkspaceInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApiUser {
     /// Login id.
-    pub userid: String,
+    pub userid: UserId,
     /// Mailbox.
     pub email: String,
     /// Given name.
@@ -121,7 +122,7 @@ impl UserUpdate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceCredentials {
     /// Service name as the UI shows it.
-    pub name: String,
+    pub name: ServiceName,
     /// Client id.
     pub client_id: String,
     /// Client secret.
@@ -144,7 +145,7 @@ impl ServiceCredentials {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceLink {
     /// The API-only user the service is linked to (the identity response's `scope`).
-    pub userid: String,
+    pub userid: UserId,
     /// Fingerprint of the credentials that minted the token.
     pub credentials: Fingerprint,
 }

@@ -31,6 +31,10 @@ pub struct FaultRule {
     pub method: Option<String>,
     /// Decoded request path: a prefix, or a glob when it contains `*`, `?` or `[`.
     pub path: String,
+    /// Only requests whose query string carries this `client_id` (identity calls made with one
+    /// service's credentials); any request when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     /// What happens to a matching request.
     pub action: FaultAction,
     /// Apply at most this many times; unlimited when absent.
@@ -175,13 +179,18 @@ impl FaultBook {
     }
 
     /// The action for a request, counting it against the first rule that takes it.
-    fn decide(&mut self, method: &str, path: &str) -> Option<FaultAction> {
+    fn decide(&mut self, method: &str, path: &str, client_id: Option<&str>) -> Option<FaultAction> {
         for active in &mut self.rules {
             let method_matches = active
                 .rule
                 .method
                 .as_deref()
-                .is_none_or(|m| m.eq_ignore_ascii_case(method));
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && active
+                    .rule
+                    .client_id
+                    .as_deref()
+                    .is_none_or(|wanted| client_id == Some(wanted));
             let path_matches = match &active.path {
                 PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()),
                 PathMatch::Glob(glob) => glob.is_match(path),
@@ -243,7 +252,12 @@ pub(crate) async fn observe(
         .decode_utf8_lossy()
         .into_owned();
     let connection = request.extensions().get::<ConnectionControl>().cloned();
-    let action = lock(&sandbox.shared.faults).decide(&method, &path);
+    let client_id = request.uri().query().and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "client_id")
+            .map(|(_, value)| value.into_owned())
+    });
+    let action = lock(&sandbox.shared.faults).decide(&method, &path, client_id.as_deref());
     let fault = action.as_ref().map(FaultAction::label);
     let log = |response: Option<&Response>, delivered: bool| {
         let entry = LoggedRequest::new(method.clone(), path.clone(), fault, response, delivered);
@@ -339,7 +353,7 @@ mod tests {
         )])
         .unwrap();
         let seen: Vec<_> = (0..5)
-            .map(|_| book.decide("GET", "/a/b").is_some())
+            .map(|_| book.decide("GET", "/a/b", None).is_some())
             .collect();
         assert_eq!(seen, [false, true, true, false, false]);
     }
@@ -353,14 +367,33 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            book.decide("POST", "/u/a+b/c@x.io/update.json"),
+            book.decide("POST", "/u/a+b/c@x.io/update.json", None),
             Some(FaultAction::HangAfter)
         );
-        assert_eq!(book.decide("GET", "/u/a@x.io/update.json"), None);
+        assert_eq!(book.decide("GET", "/u/a@x.io/update.json", None), None);
         assert_eq!(
-            book.decide("GET", "/identity/oauth/token"),
+            book.decide("GET", "/identity/oauth/token", None),
             Some(FaultAction::Latency { ms: 5 })
         );
+    }
+
+    #[test]
+    fn a_rule_can_single_out_one_services_credentials() {
+        let mut book = FaultBook::default();
+        book.add(vec![rule(
+            r#"{"path":"/identity","client_id":"sync","action":{"kind":"drop"},"after":1}"#,
+        )])
+        .unwrap();
+        let identity =
+            |book: &mut FaultBook, client| book.decide("GET", "/identity/oauth/token", client);
+        assert_eq!(identity(&mut book, Some("admin")), None);
+        assert_eq!(
+            identity(&mut book, Some("sync")),
+            None,
+            "the first is let through"
+        );
+        assert_eq!(identity(&mut book, None), None);
+        assert_eq!(identity(&mut book, Some("sync")), Some(FaultAction::Drop));
     }
 
     #[test]
@@ -370,7 +403,7 @@ mod tests {
             r#"{"path":"/","action":{"kind":"drop"},"probability":0.0}"#,
         )])
         .unwrap();
-        assert!((0..50).all(|_| book.decide("GET", "/x").is_none()));
+        assert!((0..50).all(|_| book.decide("GET", "/x", None).is_none()));
         assert!(
             book.add(vec![rule(
                 r#"{"path":"/","action":{"kind":"drop"},"probability":1.5}"#

@@ -28,7 +28,7 @@ use super::model::{
     ALL_ZONES_ID, ALL_ZONES_NAME, Invitation, Permission, Role, RoleAssignment, Service, User,
     Workspace, reference_roles, reference_workspaces,
 };
-use super::world::{World, key, looks_like_email};
+use super::world::{World, key};
 use crate::diagnostic::{Diagnostic, Diagnostics, yaml_options};
 use crate::provider::marketo::dates;
 use crate::secret::Secret;
@@ -426,7 +426,7 @@ impl Fixture {
         taken: &mut BTreeSet<String>,
         problems: &mut Vec<Diagnostic>,
     ) -> (String, String) {
-        if !looks_like_email(&userid.value) {
+        if !crate::address::is_address(&userid.value) {
             problems.push(Diagnostic::at(
                 userid.referenced,
                 format!("{field}.userid"),
@@ -440,7 +440,7 @@ impl Fixture {
             ));
         }
         let email = match email {
-            Some(email) if !looks_like_email(&email.value) => {
+            Some(email) if !crate::address::is_address(&email.value) => {
                 problems.push(Diagnostic::at(
                     email.referenced,
                     format!("{field}.email"),

@@ -24,6 +24,7 @@ mod fixture;
 mod identity;
 mod limits;
 mod model;
+mod operator;
 mod requests;
 mod server;
 mod state;
@@ -44,9 +45,9 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultAction, FaultRule};
 pub use fixture::{Fixture, FixtureError, FixtureService};
+pub use operator::{NotASandbox, Operator};
 pub use server::serve;
 pub use state::{Sandbox, SandboxConfig};
-pub use world::looks_like_email;
 
 use error::ApiError;
 

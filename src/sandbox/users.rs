@@ -19,7 +19,7 @@ use super::model::RoleAssignment;
 use super::requests::StateChanged;
 use super::state::Sandbox;
 use super::wire;
-use super::world::{NewUser, UserChanges, looks_like_email};
+use super::world::{NewUser, UserChanges};
 use crate::provider::marketo::dates;
 
 /// Default and largest `pageSize` of `allusers.json`.
@@ -216,7 +216,7 @@ fn required(name: &str, value: Option<String>) -> Result<String, ApiError> {
 }
 
 fn email(name: &str, value: String) -> Result<String, ApiError> {
-    if looks_like_email(&value) {
+    if crate::address::is_address(&value) {
         Ok(value)
     } else {
         Err(ApiError::invalid_value(format!(

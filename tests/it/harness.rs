@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use relinker::ids::{ServiceName, UserId};
 use relinker::provider::marketo::{Limits, MarketoClient, MarketoConfig, RetryPolicy};
 use relinker::provider::{NewApiUser, RolePair, ServiceCredentials};
 use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
@@ -313,7 +314,7 @@ pub fn client_with(sandbox: &TestSandbox, limits: Limits) -> MarketoClient {
     config.limits = limits;
     config.timeout = Duration::from_millis(800);
     config.retry = RetryPolicy {
-        max_retries: 4,
+        give_up_after: Duration::from_secs(3),
         min_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(40),
     };
@@ -323,16 +324,22 @@ pub fn client_with(sandbox: &TestSandbox, limits: Limits) -> MarketoClient {
 /// The acme fixture's `salesforce-sync` service.
 pub fn sync_service() -> ServiceCredentials {
     ServiceCredentials {
-        name: "salesforce-sync".into(),
+        name: ServiceName::new("salesforce-sync"),
         client_id: "5f0e4c1a-1111-4111-8111-000000005f5f".into(),
         client_secret: Secret::new("sandbox-secret-sfdc-K8v3"),
     }
 }
 
+/// A userid for a test: a valid address.
+pub fn uid(text: &str) -> UserId {
+    UserId::parse(text).expect("test userid")
+}
+
 /// An API-only user with one role in the default workspace.
 pub fn api_user(userid: &str) -> NewApiUser {
     NewApiUser {
-        userid: userid.into(),
+        // Not parsed: tests also send addresses the platform must refuse.
+        userid: UserId::from_platform(userid),
         email: userid.into(),
         first_name: "Temp".into(),
         last_name: "User".into(),

@@ -332,8 +332,8 @@ async fn a_scheduled_cycle_removes_every_departed_mailbox() {
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(|r| r["waiting_for"].as_str())
-            .filter_map(link_request)
+            .flat_map(|r| r["waiting"].as_array().cloned().unwrap_or_default())
+            .filter_map(|w| w["waiting_for"].as_str().and_then(link_request))
             .collect();
         for (service, userid) in &waiting {
             sandbox

@@ -269,11 +269,15 @@ async fn out_saves_a_pinned_plan_without_secrets() {
         saved["plan_sha256"],
         relinker::secret::Fingerprint::of(&plan_bytes).as_str()
     );
+    assert_eq!(saved["format_version"], 2);
+    assert_eq!(
+        saved["plan_file"], "plan.yaml",
+        "relative to the saved plan"
+    );
     assert!(
-        saved["live_fingerprint"]
-            .as_str()
-            .unwrap()
-            .starts_with("sha256:")
+        saved["live"]["users"]["jane.doe@acme.example"].is_object(),
+        "the live state it was computed from: {}",
+        saved["live"]
     );
     assert_eq!(saved["compiled"]["steps"].as_array().unwrap().len(), 8);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();

@@ -11,7 +11,7 @@ use relinker::secret::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{ACME, TestSandbox, USERS, api_user, client, client_with, sync_service};
+use crate::harness::{ACME, TestSandbox, USERS, api_user, client, client_with, sync_service, uid};
 
 /// Requests the sandbox logged for paths containing `fragment`.
 async fn logged(sandbox: &TestSandbox, fragment: &str) -> Vec<Value> {
@@ -30,7 +30,7 @@ async fn every_operation_round_trips() {
     let marketo = client(&sandbox);
 
     let jane = marketo
-        .user("jane.doe@acme.example")
+        .user(&uid("jane.doe@acme.example"))
         .await
         .unwrap()
         .expect("jane exists");
@@ -49,23 +49,32 @@ async fn every_operation_round_trips() {
         ]
     );
     assert_eq!(
-        marketo.user_roles("jane.doe@acme.example").await.unwrap(),
+        marketo
+            .user_roles(&uid("jane.doe@acme.example"))
+            .await
+            .unwrap(),
         Some(jane.roles.clone())
     );
-    assert_eq!(marketo.user("ghost@acme.example").await.unwrap(), None);
     assert_eq!(
-        marketo.user("new.hire@acme.example").await.unwrap(),
+        marketo.user(&uid("ghost@acme.example")).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        marketo.user(&uid("new.hire@acme.example")).await.unwrap(),
         None,
         "pending is not a user"
     );
     let pending = marketo
-        .invitation("new.hire@acme.example")
+        .invitation(&uid("new.hire@acme.example"))
         .await
         .unwrap()
         .expect("pending");
     assert!(pending.expires_at.is_some());
     assert_eq!(
-        marketo.invitation("jane.doe@acme.example").await.unwrap(),
+        marketo
+            .invitation(&uid("jane.doe@acme.example"))
+            .await
+            .unwrap(),
         None
     );
     assert!(
@@ -92,7 +101,7 @@ async fn every_operation_round_trips() {
         .unwrap();
     let added = marketo
         .add_roles(
-            "relinker-temp@acme.example",
+            &uid("relinker-temp@acme.example"),
             &[RolePair {
                 role_id: 101,
                 workspace_id: 1008,
@@ -103,7 +112,7 @@ async fn every_operation_round_trips() {
     assert_eq!(added, jane.roles);
     let remaining = marketo
         .remove_roles(
-            "relinker-temp@acme.example",
+            &uid("relinker-temp@acme.example"),
             &[RolePair {
                 role_id: 101,
                 workspace_id: 1008,
@@ -128,11 +137,11 @@ async fn every_operation_round_trips() {
         expires_at: Some(expires),
     };
     marketo
-        .update_user("relinker-temp@acme.example", &update)
+        .update_user(&uid("relinker-temp@acme.example"), &update)
         .await
         .unwrap();
     let temp = marketo
-        .user("relinker-temp@acme.example")
+        .user(&uid("relinker-temp@acme.example"))
         .await
         .unwrap()
         .unwrap();
@@ -145,25 +154,31 @@ async fn every_operation_round_trips() {
         ("api.temp@acme.example", "Temporary", Some(expires))
     );
     marketo
-        .delete_user("relinker-temp@acme.example")
+        .delete_user(&uid("relinker-temp@acme.example"))
         .await
         .unwrap();
     assert_eq!(
-        marketo.user("relinker-temp@acme.example").await.unwrap(),
+        marketo
+            .user(&uid("relinker-temp@acme.example"))
+            .await
+            .unwrap(),
         None
     );
     marketo
-        .delete_invitation("new.hire@acme.example")
+        .delete_invitation(&uid("new.hire@acme.example"))
         .await
         .unwrap();
     assert_eq!(
-        marketo.invitation("new.hire@acme.example").await.unwrap(),
+        marketo
+            .invitation(&uid("new.hire@acme.example"))
+            .await
+            .unwrap(),
         None
     );
 
     // A linked user refuses edits; the error names the service.
     let refused = marketo
-        .update_user("jane.doe@acme.example", &update)
+        .update_user(&uid("jane.doe@acme.example"), &update)
         .await
         .unwrap_err();
     assert!(
@@ -177,7 +192,7 @@ async fn every_operation_round_trips() {
 
     // Services: scope names the linked user; the fingerprint pins the credentials.
     let link = marketo.linked_user(&sync_service()).await.unwrap();
-    assert_eq!(link.userid, "jane.doe@acme.example");
+    assert_eq!(link.userid.as_str(), "jane.doe@acme.example");
     assert_eq!(link.credentials, sync_service().fingerprint());
     let mut wrong = sync_service();
     wrong.client_secret = Secret::new("not-the-secret");
@@ -187,7 +202,10 @@ async fn every_operation_round_trips() {
         "{refused}"
     );
     assert!(refused.to_string().contains("service `salesforce-sync`"));
-    let action = marketo.relink_action("salesforce-sync", "relinker-temp@acme.example");
+    let action = marketo.relink_action(
+        &relinker::ids::ServiceName::new("salesforce-sync"),
+        &uid("relinker-temp@acme.example"),
+    );
     assert!(action.steps.iter().any(|s| s.contains("LaunchPoint")));
 }
 
@@ -222,29 +240,37 @@ async fn odd_userids_are_encoded_as_one_path_segment() {
         "\"jane doe\"@acme.example",
         "zoë@bücher.example",
     ] {
+        let id = uid(userid);
         marketo
             .invite_api_user(&api_user(userid))
             .await
             .unwrap_or_else(|e| panic!("{userid}: {e}"));
         let user = marketo
-            .user(userid)
+            .user(&id)
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{userid} not found"));
-        assert_eq!(user.userid, userid);
+        assert_eq!(user.userid.as_str(), userid);
         assert_eq!(
-            marketo.user_roles(userid).await.unwrap().map(|r| r.len()),
+            marketo.user_roles(&id).await.unwrap().map(|r| r.len()),
             Some(1)
         );
-        marketo.delete_user(userid).await.unwrap();
-        assert_eq!(marketo.user(userid).await.unwrap(), None);
+        marketo.delete_user(&id).await.unwrap();
+        assert_eq!(marketo.user(&id).await.unwrap(), None);
     }
 }
 
 #[tokio::test]
 async fn retryable_answers_are_retried_until_they_succeed() {
     let sandbox = TestSandbox::start().await;
-    let marketo = client(&sandbox);
+    // A 606 waits out a whole rate window: a one-second window keeps the test short.
+    let marketo = client_with(
+        &sandbox,
+        Limits {
+            rate: "100/1s".parse().unwrap(),
+            concurrency: 10,
+        },
+    );
     let path = format!("{USERS}/roles.json");
     for (status, code) in [
         (429, "606"),
@@ -315,7 +341,7 @@ async fn rejected_tokens_are_renewed_once() {
     let marketo = client(&sandbox);
     assert!(
         marketo
-            .user("jane.doe@acme.example")
+            .user(&uid("jane.doe@acme.example"))
             .await
             .unwrap()
             .is_some()
@@ -330,7 +356,7 @@ async fn rejected_tokens_are_renewed_once() {
         .await;
     assert!(
         marketo
-            .user("jane.doe@acme.example")
+            .user(&uid("jane.doe@acme.example"))
             .await
             .unwrap()
             .is_some()
@@ -363,7 +389,7 @@ async fn a_change_whose_answer_is_lost_is_never_resent() {
             .unwrap_err();
         assert!(error.is_outcome_unknown(), "{kind}: {error}");
         assert!(
-            marketo.user(userid).await.unwrap().is_some(),
+            marketo.user(&uid(userid)).await.unwrap().is_some(),
             "{kind}: it did apply"
         );
     }
@@ -371,7 +397,7 @@ async fn a_change_whose_answer_is_lost_is_never_resent() {
     sandbox.add_fault(json!({"path": "/userservice/*/lost1@acme.example/update.json", "action": {"kind": "error", "status": 500, "code": "611"}, "times": 1})).await;
     let error = marketo
         .update_user(
-            "lost1@acme.example",
+            &uid("lost1@acme.example"),
             &UserUpdate {
                 first_name: Some("X".into()),
                 ..UserUpdate::default()
@@ -389,8 +415,14 @@ async fn a_change_whose_answer_is_lost_is_never_resent() {
 
     // Refused before processing (606) or never sent (drop before applying): retried safely.
     sandbox.add_fault(json!({"path": format!("{USERS}/lost2@acme.example/delete.json"), "action": {"kind": "error", "status": 429, "code": "606"}, "times": 1})).await;
-    marketo.delete_user("lost2@acme.example").await.unwrap();
-    assert_eq!(marketo.user("lost2@acme.example").await.unwrap(), None);
+    marketo
+        .delete_user(&uid("lost2@acme.example"))
+        .await
+        .unwrap();
+    assert_eq!(
+        marketo.user(&uid("lost2@acme.example")).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -422,9 +454,9 @@ async fn the_limiter_keeps_300_reads_under_the_sandbox_limits() {
         let marketo = marketo.clone();
         tasks.spawn(async move {
             match i % 3 {
-                0 => marketo.user("jane.doe@acme.example").await.map(drop),
+                0 => marketo.user(&uid("jane.doe@acme.example")).await.map(drop),
                 1 => marketo.roles().await.map(drop),
-                _ => marketo.user_roles("bob@acme.example").await.map(drop),
+                _ => marketo.user_roles(&uid("bob@acme.example")).await.map(drop),
             }
         });
     }

@@ -109,7 +109,7 @@ async fn conversation() -> Vec<ProviderError> {
     sandbox.add_fault(json!({"path": format!("{USERS}/t@acme.example/update.json"), "action": {"kind": "hang-after"}, "times": 1})).await;
     errors.push(
         marketo
-            .update_user("t@acme.example", &last_name("Z"))
+            .update_user(&harness::uid("t@acme.example"), &last_name("Z"))
             .await
             .unwrap_err(),
     );
@@ -126,7 +126,7 @@ async fn conversation() -> Vec<ProviderError> {
     errors.push(marketo.linked_user(&wrong).await.unwrap_err());
     errors.push(
         marketo
-            .update_user("jane.doe@acme.example", &last_name("Z"))
+            .update_user(&harness::uid("jane.doe@acme.example"), &last_name("Z"))
             .await
             .unwrap_err(),
     );
@@ -142,7 +142,7 @@ async fn conversation() -> Vec<ProviderError> {
         Secret::new(ADMIN_SECRET),
     );
     config.retry = RetryPolicy {
-        max_retries: 1,
+        give_up_after: Duration::from_millis(100),
         min_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(5),
     };

@@ -34,6 +34,6 @@ pub(crate) fn json(view: &PlanView<'_>) -> Value {
         "steps": steps,
         "warnings": view.compiled.warnings,
         "conflicts": view.compiled.conflicts,
-        "apply_command": view.apply_command,
+        "apply_command": view.apply_command(),
     })
 }

@@ -23,11 +23,7 @@ pub(crate) fn markdown(view: &PlanView<'_>) -> String {
             "> [!CAUTION]\n> **This plan cannot run.** Resolve these first:"
         );
         for conflict in &view.compiled.conflicts {
-            let place = conflict
-                .rotation
-                .map(|r| format!("rotations[{r}]: "))
-                .unwrap_or_default();
-            let _ = writeln!(out, "> - {place}{}", cell(&conflict.message));
+            let _ = writeln!(out, "> - {}", cell(&conflict.to_string()));
         }
         out.push('\n');
     }
@@ -99,8 +95,8 @@ pub(crate) fn markdown(view: &PlanView<'_>) -> String {
         }
         out.push('\n');
     }
-    if view.compiled.conflicts.is_empty() {
-        let _ = writeln!(out, "Apply with:\n\n```sh\n{}\n```", view.apply_command);
+    if let Some(command) = view.apply_command() {
+        let _ = writeln!(out, "Apply with:\n\n```sh\n{command}\n```");
     }
     out
 }

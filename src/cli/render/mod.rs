@@ -35,8 +35,26 @@ pub(crate) struct PlanView<'a> {
     pub(crate) live: &'a LiveState,
     /// The instance as it will be addressed.
     pub(crate) instance: &'a str,
+    /// What follows the plan.
+    pub(crate) footer: Footer,
+}
+
+/// What a rendering ends with.
+pub(crate) enum Footer {
     /// The command that applies this plan, as a reviewer would run it.
-    pub(crate) apply_command: String,
+    Apply(String),
+    /// Nothing: `apply` shows the plan it is about to run.
+    None,
+}
+
+impl PlanView<'_> {
+    /// The command that applies this plan, when the rendering names one.
+    pub(crate) fn apply_command(&self) -> Option<&str> {
+        match &self.footer {
+            Footer::Apply(command) if self.compiled.conflicts.is_empty() => Some(command),
+            _ => None,
+        }
+    }
 }
 
 impl PlanView<'_> {

@@ -16,7 +16,7 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
         .compiled
         .steps
         .iter()
-        .map(|s| s.id.len())
+        .map(|s| s.id.as_str().len())
         .max()
         .unwrap_or(0);
     for index in 0..view.plan.rotations.len() {
@@ -73,20 +73,17 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
             let _ = writeln!(out, "  - {warning}");
         }
     }
-    if view.compiled.conflicts.is_empty() {
-        let _ = writeln!(out, "\nTo apply: {}", view.apply_command);
-    } else {
+    if !view.compiled.conflicts.is_empty() {
         let _ = writeln!(
             out,
             "\nConflicts (the plan cannot run until these are resolved):"
         );
         for conflict in &view.compiled.conflicts {
-            let place = conflict
-                .rotation
-                .map(|r| format!("rotations[{r}]: "))
-                .unwrap_or_default();
-            let _ = writeln!(out, "  - {place}{}", conflict.message);
+            let _ = writeln!(out, "  - {conflict}");
         }
+    }
+    if let Some(command) = view.apply_command() {
+        let _ = writeln!(out, "\nTo apply: {command}");
     }
     out
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::provider::ProviderError;
 use crate::secret::Secret;
 
 /// A token and when to stop using it.
@@ -36,10 +35,10 @@ impl TokenCache {
     ///
     /// The lock is held while minting so that concurrent callers wait for one identity call
     /// instead of each making their own.
-    pub(crate) async fn token<F, Fut>(&self, mint: F) -> Result<Secret, ProviderError>
+    pub(crate) async fn token<F, Fut, E>(&self, mint: F) -> Result<Secret, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<(Secret, Duration), ProviderError>>,
+        Fut: Future<Output = Result<(Secret, Duration), E>>,
     {
         let mut cached = self.cached.lock().await;
         if let Some(current) = cached.as_ref()
@@ -86,7 +85,9 @@ mod tests {
     async fn reuses_until_renewal_then_mints_again() {
         let cache = TokenCache::default();
         let mint = |name: &'static str| {
-            move || async move { Ok((Secret::new(name), Duration::from_secs(100))) }
+            move || async move {
+                Ok::<_, std::convert::Infallible>((Secret::new(name), Duration::from_secs(100)))
+            }
         };
         let first = cache.token(mint("a")).await.unwrap();
         assert_eq!(cache.token(mint("b")).await.unwrap(), first);

@@ -1,10 +1,13 @@
 //! The Marketo REST client: one instance, one admin service, one shared limiter.
 //!
-//! Every User Management call goes through [`MarketoClient::call`]: take a limiter permit, get
-//! a token (renewing it once if the API says 601/602), send, classify the answer, and retry with
-//! exponential backoff and jitter what is safe to retry. A change whose answer was lost is never
-//! sent again from here: it becomes [`ProviderError::OutcomeUnknown`] and the executor re-reads
-//! live state to learn whether it applied.
+//! Every User Management call goes through [`MarketoClient::call`]: get a token (renewing it
+//! once if the API says 601/602), take a limiter permit, send, classify the answer, and retry
+//! with exponential backoff and jitter what is safe to retry, until the call's time budget
+//! ([`RetryPolicy::give_up_after`]) is spent. Nothing retries inside a retry: minting the
+//! admin token is one attempt of the call it serves. A 606 waits out a whole rate window. A
+//! change whose answer was lost is never sent again from here: it becomes
+//! [`ProviderError::OutcomeUnknown`] and the executor re-reads live state to learn whether it
+//! applied. Each wait is one warning line saying what it waits for.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +17,14 @@ use chrono::Utc;
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use super::auth::TokenCache;
 use super::encode::segment;
 use super::limiter::{Limiter, Limits};
 use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
 use super::{dates, quota};
+use crate::ids::{ServiceName, UserId};
 use crate::provider::types::{
     ManualAction, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials,
     ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
@@ -35,18 +40,26 @@ const MAX_PAGE_SIZE: usize = 200;
 /// How hard to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: usize,
+    /// How long one call may keep retrying (waits and attempts together) before it gives up.
+    /// A call answered 606 always gets at least one whole rate window more.
+    pub give_up_after: Duration,
     /// First backoff delay.
     pub min_delay: Duration,
     /// Largest backoff delay.
     pub max_delay: Duration,
 }
 
+/// The default time budget of one call.
+pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+
+/// The shortest per-attempt timeout, however little of the budget is left: a change needs a
+/// fair chance to be answered, or it ends up with an unknown outcome.
+const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_retries: 6,
+            give_up_after: DEFAULT_GIVE_UP_AFTER,
             min_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(20),
         }
@@ -55,11 +68,81 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     fn backoff(self) -> ExponentialBuilder {
+        // The budget, not a count, ends the retries (see `Budget`).
         ExponentialBuilder::default()
             .with_min_delay(self.min_delay)
             .with_max_delay(self.max_delay)
-            .with_max_times(self.max_retries)
+            .with_max_times(usize::MAX)
             .with_jitter()
+    }
+}
+
+/// One call's time budget: when it gives up, and how long its attempts may take. The attempt
+/// and the retry decision both see the deadline; a std mutex guards it, never held across an
+/// `.await`.
+#[derive(Debug)]
+struct Budget {
+    deadline: std::sync::Mutex<Instant>,
+    timeout: Duration,
+    window: Duration,
+}
+
+impl Budget {
+    fn new(policy: RetryPolicy, timeout: Duration, window: Duration) -> Self {
+        Self {
+            deadline: std::sync::Mutex::new(Instant::now() + policy.give_up_after),
+            timeout,
+            window,
+        }
+    }
+
+    fn deadline(&self) -> Instant {
+        *self
+            .deadline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The timeout of the next attempt: the configured one, cut to what is left of the budget.
+    fn attempt_timeout(&self) -> Duration {
+        let left = self.deadline().saturating_duration_since(Instant::now());
+        self.timeout.min(left.max(MIN_ATTEMPT_TIMEOUT))
+    }
+
+    /// How long to wait after `failed` before the next attempt, or `None` to give up. A 606
+    /// waits out a whole rate window, and extends the budget so that it can.
+    fn next_wait(
+        &self,
+        failed: &Failed,
+        backoff: Option<Duration>,
+        what: &str,
+    ) -> Option<Duration> {
+        let now = Instant::now();
+        let wait = if failed.error.code() == Some("606") {
+            let wait = self.window + self.window / 10;
+            let room = now + wait + self.timeout.min(self.window);
+            let mut deadline = self
+                .deadline
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *deadline = (*deadline).max(room);
+            wait
+        } else {
+            backoff?
+        };
+        let deadline = self.deadline();
+        if now + wait >= deadline {
+            tracing::warn!("giving up on {what}: {}", failed.error);
+            return None;
+        }
+        let left = deadline.saturating_duration_since(now + wait);
+        tracing::warn!(
+            "waiting {:.1} s before trying {what} again: {} (gives up in {} s)",
+            wait.as_secs_f64(),
+            failed.error,
+            left.as_secs()
+        );
+        Some(wait)
     }
 }
 
@@ -175,6 +258,7 @@ struct Inner {
     tokens: TokenCache,
     limiter: Limiter,
     retry: RetryPolicy,
+    timeout: Duration,
 }
 
 impl MarketoClient {
@@ -198,26 +282,48 @@ impl MarketoClient {
                 tokens: TokenCache::default(),
                 limiter: Limiter::new(config.limits),
                 retry: config.retry,
+                timeout: config.timeout,
             }),
         })
     }
 
     // ---- identity --------------------------------------------------------------------------
 
-    /// Mints a token with some credentials; identity calls are not rate-limited.
+    /// Mints a token with some credentials, retrying within the budget; identity calls are not
+    /// rate-limited.
     async fn mint(
         &self,
         client_id: &str,
         secret: &Secret,
         whom: &str,
     ) -> Result<TokenGrant, ProviderError> {
+        let budget = self.budget();
+        let attempt = || self.mint_once(client_id, secret, whom, budget.attempt_timeout());
+        attempt
+            .retry(self.inner.retry.backoff())
+            .sleep(tokio::time::sleep)
+            .when(|f: &Failed| f.retry)
+            .adjust(|f: &Failed, backoff| budget.next_wait(f, backoff, "GET /identity/oauth/token"))
+            .await
+            .map_err(|f| f.error)
+    }
+
+    /// One identity call.
+    async fn mint_once(
+        &self,
+        client_id: &str,
+        secret: &Secret,
+        whom: &str,
+        timeout: Duration,
+    ) -> Result<TokenGrant, Failed> {
         let path = "/identity/oauth/token";
-        let attempt = || async {
+        {
             let url = format!("{}{path}", self.inner.base);
             let sent = self
                 .inner
                 .http
                 .get(&url)
+                .timeout(timeout)
                 .query(&[
                     ("grant_type", "client_credentials"),
                     ("client_id", client_id),
@@ -257,25 +363,29 @@ impl MarketoClient {
                     reason: format!("identity answer is not a token grant: {e}"),
                 })
             })
-        };
-        attempt
-            .retry(self.inner.retry.backoff())
-            .sleep(tokio::time::sleep)
-            .when(|f: &Failed| f.retry)
-            .notify(|f: &Failed, wait: Duration| tracing::info!(error = %f.error, ?wait, "retrying identity call"))
-            .await
-            .map_err(|f| f.error)
+        }
     }
 
-    async fn admin_token(&self) -> Result<Secret, ProviderError> {
+    fn budget(&self) -> Budget {
+        Budget::new(
+            self.inner.retry,
+            self.inner.timeout,
+            self.inner.limiter.window(),
+        )
+    }
+
+    /// The admin token: cached, or minted in one attempt (the call it serves does the
+    /// retrying, so retries never nest).
+    async fn admin_token(&self, timeout: Duration) -> Result<Secret, Failed> {
         self.inner
             .tokens
             .token(|| async {
                 let grant = self
-                    .mint(
+                    .mint_once(
                         &self.inner.client_id,
                         &self.inner.client_secret,
                         "the admin service",
+                        timeout,
                     )
                     .await?;
                 let lifetime =
@@ -288,28 +398,30 @@ impl MarketoClient {
     // ---- the call pipeline -----------------------------------------------------------------
 
     async fn call(&self, call: Call<'_>) -> Result<bytes::Bytes, ProviderError> {
-        let attempt = || self.attempt(&call);
+        let budget = self.budget();
+        let what = format!("{} {}", call.method, call.path);
+        let attempt = || self.attempt(&call, budget.attempt_timeout());
         attempt
             .retry(self.inner.retry.backoff())
             .sleep(tokio::time::sleep)
             .when(|f: &Failed| f.retry)
-            .notify(|f: &Failed, wait: Duration| tracing::info!(error = %f.error, ?wait, "retrying Marketo call"))
+            .adjust(|f: &Failed, backoff| budget.next_wait(f, backoff, &what))
             .await
             .map_err(|f| f.error)
     }
 
-    async fn attempt(&self, call: &Call<'_>) -> Result<bytes::Bytes, Failed> {
+    async fn attempt(&self, call: &Call<'_>, timeout: Duration) -> Result<bytes::Bytes, Failed> {
         // Token first: the limiter stamps a call when it grants the permit, and the server when
         // the call arrives, so nothing slow (like minting a token) may come between the two.
-        let token = self.admin_token().await.map_err(token_failure)?;
+        let token = self.admin_token(timeout).await?;
         let _permit = self.inner.limiter.acquire().await;
-        match self.send(call, &token).await {
+        match self.send(call, &token, timeout).await {
             Err(Rejected::Token) => {
                 // 601/602: the token died early (revoked, or the clock drifted). Renew once.
                 tracing::debug!(method = %call.method, path = %call.path, "token rejected; renewing it");
                 self.inner.tokens.invalidate(&token).await;
-                let token = self.admin_token().await.map_err(token_failure)?;
-                self.send(call, &token)
+                let token = self.admin_token(timeout).await?;
+                self.send(call, &token, timeout)
                     .await
                     .map_err(|rejected| match rejected {
                         Rejected::Token => Failed::stop(ProviderError::Api {
@@ -327,13 +439,19 @@ impl MarketoClient {
         }
     }
 
-    async fn send(&self, call: &Call<'_>, token: &Secret) -> Result<bytes::Bytes, Rejected> {
+    async fn send(
+        &self,
+        call: &Call<'_>,
+        token: &Secret,
+        timeout: Duration,
+    ) -> Result<bytes::Bytes, Rejected> {
         let method = call.method.as_str();
         let url = format!("{}{}", self.inner.base, call.path);
         let mut request = self
             .inner
             .http
             .request(call.method.clone(), &url)
+            .timeout(timeout)
             .bearer_auth(token.expose());
         if !call.query.is_empty() {
             request = request.query(call.query);
@@ -436,11 +554,6 @@ enum Rejected {
     /// 601/602: renew the token and try again.
     Token,
     Other(Failed),
-}
-
-fn token_failure(error: ProviderError) -> Failed {
-    let retry = matches!(error, ProviderError::Unreachable { .. });
-    Failed { error, retry }
 }
 
 fn unreachable(method: &str, path: &str, error: &reqwest::Error) -> ProviderError {
@@ -553,24 +666,27 @@ fn pairs_json(pairs: &[RolePair]) -> Value {
     )
 }
 
-fn user_path(userid: &str, endpoint: &str) -> String {
-    format!("{USERS}/{}/{endpoint}", segment(userid))
+fn user_path(userid: &UserId, endpoint: &str) -> String {
+    format!("{USERS}/{}/{endpoint}", segment(userid.as_str()))
 }
 
 impl Provider for MarketoClient {
-    async fn user(&self, userid: &str) -> Result<Option<UserRecord>, ProviderError> {
+    async fn user(&self, userid: &UserId) -> Result<Option<UserRecord>, ProviderError> {
         let user: Option<wire::WireUser> =
             self.get_optional(user_path(userid, "user.json")).await?;
         Ok(user.map(UserRecord::from))
     }
 
-    async fn invitation(&self, userid: &str) -> Result<Option<PendingInvitation>, ProviderError> {
+    async fn invitation(
+        &self,
+        userid: &UserId,
+    ) -> Result<Option<PendingInvitation>, ProviderError> {
         let invitation: Option<wire::WireInvitation> =
             self.get_optional(user_path(userid, "invite.json")).await?;
         Ok(invitation.map(PendingInvitation::from))
     }
 
-    async fn user_roles(&self, userid: &str) -> Result<Option<Vec<RolePair>>, ProviderError> {
+    async fn user_roles(&self, userid: &UserId) -> Result<Option<Vec<RolePair>>, ProviderError> {
         let pairs: Option<Vec<wire::WireRolePair>> =
             self.get_optional(user_path(userid, "roles.json")).await?;
         Ok(pairs.map(wire::role_pairs))
@@ -602,7 +718,7 @@ impl Provider for MarketoClient {
     async fn invite_api_user(&self, user: &NewApiUser) -> Result<(), ProviderError> {
         let mut body = json!({
             "emailAddress": user.email,
-            "userid": user.userid,
+            "userid": user.userid.as_str(),
             "firstName": user.first_name,
             "lastName": user.last_name,
             "apiOnly": true,
@@ -616,7 +732,7 @@ impl Provider for MarketoClient {
             .map(drop)
     }
 
-    async fn update_user(&self, userid: &str, update: &UserUpdate) -> Result<(), ProviderError> {
+    async fn update_user(&self, userid: &UserId, update: &UserUpdate) -> Result<(), ProviderError> {
         let mut body = serde_json::Map::new();
         if let Some(email) = &update.email {
             body.insert("emailAddress".into(), email.clone().into());
@@ -640,13 +756,13 @@ impl Provider for MarketoClient {
             .map(drop)
     }
 
-    async fn delete_user(&self, userid: &str) -> Result<(), ProviderError> {
+    async fn delete_user(&self, userid: &UserId) -> Result<(), ProviderError> {
         self.change(user_path(userid, "delete.json"), None)
             .await
             .map(drop)
     }
 
-    async fn delete_invitation(&self, userid: &str) -> Result<(), ProviderError> {
+    async fn delete_invitation(&self, userid: &UserId) -> Result<(), ProviderError> {
         self.change(user_path(userid, "invite/delete.json"), None)
             .await
             .map(drop)
@@ -654,7 +770,7 @@ impl Provider for MarketoClient {
 
     async fn add_roles(
         &self,
-        userid: &str,
+        userid: &UserId,
         pairs: &[RolePair],
     ) -> Result<Vec<RolePair>, ProviderError> {
         let path = user_path(userid, "roles/create.json");
@@ -664,7 +780,7 @@ impl Provider for MarketoClient {
 
     async fn remove_roles(
         &self,
-        userid: &str,
+        userid: &UserId,
         pairs: &[RolePair],
     ) -> Result<Vec<RolePair>, ProviderError> {
         let path = user_path(userid, "roles/delete.json");
@@ -680,22 +796,22 @@ impl Provider for MarketoClient {
         let grant = self
             .mint(&service.client_id, &service.client_secret, &whom)
             .await?;
-        let userid =
-            grant
-                .scope
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| ProviderError::Protocol {
-                    method: "GET".into(),
-                    path: "/identity/oauth/token".into(),
-                    reason: format!("the token minted for {whom} names no user in `scope`"),
-                })?;
+        let userid = grant
+            .scope
+            .filter(|s| !s.is_empty())
+            .map(UserId::from_platform)
+            .ok_or_else(|| ProviderError::Protocol {
+                method: "GET".into(),
+                path: "/identity/oauth/token".into(),
+                reason: format!("the token minted for {whom} names no user in `scope`"),
+            })?;
         Ok(ServiceLink {
             userid,
             credentials: service.fingerprint(),
         })
     }
 
-    fn relink_action(&self, service: &str, to_userid: &str) -> ManualAction {
+    fn relink_action(&self, service: &ServiceName, to_userid: &UserId) -> ManualAction {
         ManualAction {
             summary: format!("link LaunchPoint service `{service}` to API-only user `{to_userid}`"),
             steps: vec![

@@ -55,6 +55,11 @@ pub struct Permit<'a> {
 }
 
 impl Limiter {
+    /// The rate window: how long a refused (606) call must wait for the window to roll over.
+    pub fn window(&self) -> Duration {
+        self.rate.window
+    }
+
     /// A limiter for these limits.
     pub fn new(limits: Limits) -> Self {
         let margin =

@@ -9,5 +9,7 @@ mod limiter;
 pub mod quota;
 mod wire;
 
-pub use client::{MarketoClient, MarketoConfig, RetryPolicy, check_base_url};
+pub use client::{
+    DEFAULT_GIVE_UP_AFTER, MarketoClient, MarketoConfig, RetryPolicy, check_base_url,
+};
 pub use limiter::{DEFAULT_CONCURRENCY, Limiter, Limits};

@@ -1,6 +1,7 @@
 //! Marketo's JSON as it arrives: lenient about missing fields and about error codes given as
 //! strings or numbers, strict about nothing the planner does not need.
 
+use crate::ids::UserId;
 use chrono::Utc;
 use serde::{Deserialize, Deserializer};
 
@@ -114,7 +115,7 @@ impl From<WireUser> for UserRecord {
     fn from(user: WireUser) -> Self {
         UserRecord {
             email: user.email_address.unwrap_or_else(|| user.userid.clone()),
-            userid: user.userid,
+            userid: UserId::from_platform(user.userid),
             first_name: user.first_name.unwrap_or_default(),
             last_name: user.last_name.unwrap_or_default(),
             api_only: user.api_only,
@@ -143,7 +144,7 @@ impl From<WireUserSummary> for UserSummary {
     fn from(user: WireUserSummary) -> Self {
         UserSummary {
             email: user.email_address.unwrap_or_else(|| user.userid.clone()),
-            userid: user.userid,
+            userid: UserId::from_platform(user.userid),
             first_name: user.first_name.unwrap_or_default(),
             last_name: user.last_name.unwrap_or_default(),
             api_only: user.api_only,
@@ -169,7 +170,7 @@ impl From<WireInvitation> for PendingInvitation {
             email: invitation
                 .email_address
                 .unwrap_or_else(|| invitation.user_id.clone()),
-            userid: invitation.user_id,
+            userid: UserId::from_platform(invitation.user_id),
             expires_at: date(invitation.expires_at),
         }
     }
@@ -241,7 +242,7 @@ mod tests {
         let user: UserRecord = serde_json::from_str::<WireUser>(USER_EXAMPLE)
             .unwrap()
             .into();
-        assert_eq!(user.userid, "jamie@houselannister.com");
+        assert_eq!(user.userid.as_str(), "jamie@houselannister.com");
         assert_eq!(user.email, "jamie@lannister.com");
         assert_eq!(
             user.roles,
@@ -272,7 +273,7 @@ mod tests {
         )
         .unwrap()
         .into();
-        assert_eq!(invitation.userid, "jamie@lannister.com");
+        assert_eq!(invitation.userid.as_str(), "jamie@lannister.com");
         assert!(invitation.expires_at.is_some());
         let users: Vec<WireUserSummary> = serde_json::from_str(
             r#"[{"userid": "02226aae-9f54-45d1-bc26-8305c8f55ec7@adobe.com", "firstName": "Aparna", "lastName": "Ghosh",

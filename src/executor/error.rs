@@ -1,0 +1,81 @@
+//! Why a step, a run or a person could not do what was asked. Typed all the way to the CLI,
+//! which maps them to messages and exit codes; the journal keeps their text.
+
+use crate::ids::ServiceName;
+use crate::journal::JournalError;
+use crate::provider::ProviderError;
+
+/// Why a step could not be completed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StepError {
+    /// Live state could not be read, so nothing could be decided.
+    #[error("cannot read live state: {0}")]
+    Read(ProviderError),
+    /// The platform refused the change, and asking again will not change that.
+    #[error("{0}")]
+    Refused(ProviderError),
+    /// Live state contradicts what the step needs.
+    #[error("{reason}")]
+    Conflict {
+        /// What contradicts it.
+        reason: String,
+    },
+    /// The change was made (or a person said they made it) but live state does not show it.
+    #[error("the change did not take effect: {why}")]
+    NoEffect {
+        /// What live state shows instead.
+        why: String,
+    },
+    /// The change never took effect, however often it was sent within the retry budget.
+    #[error(
+        "gave up after {attempts} attempts, each time reading back that the change had not happened (last answer: {last})"
+    )]
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// The last answer.
+        last: ProviderError,
+    },
+    /// Whoever plays the person could not act.
+    #[error(transparent)]
+    Person(#[from] PersonError),
+    /// The plan names a service relinker has no credentials for.
+    #[error("no credentials for service `{service}`")]
+    NoCredentials {
+        /// The service.
+        service: ServiceName,
+    },
+}
+
+impl StepError {
+    /// The provider error behind it, if one.
+    pub fn provider_error(&self) -> Option<&ProviderError> {
+        match self {
+            StepError::Read(e) | StepError::Refused(e) | StepError::GaveUp { last: e, .. } => {
+                Some(e)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whoever plays the person at manual steps (the sandbox operator) could not act.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} could not {action}: {reason}")]
+pub struct PersonError {
+    /// Who tried, for people: "the sandbox operator".
+    pub what: String,
+    /// What it tried, in words.
+    pub action: String,
+    /// Why it could not.
+    pub reason: String,
+}
+
+/// Why a run stopped short of an outcome: the journal could not record what the run does, so
+/// it stops at once.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The journal could not be written or read.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}

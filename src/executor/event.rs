@@ -1,0 +1,120 @@
+//! What the executor reports while it works. It emits events; the command line decides how they
+//! look (glyphs, a progress bar, JSON), so no presentation lives in the executor.
+
+use std::time::Duration;
+
+use crate::ids::StepId;
+use crate::plan::Step;
+use crate::provider::{ManualAction, ProviderError};
+
+use super::error::StepError;
+
+/// How a step came to hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// A verification passed.
+    Verified,
+    /// The run changed it just now.
+    Changed,
+    /// Live state already matched; nothing was sent.
+    AlreadyDone,
+    /// It was interrupted mid-change earlier, and live state shows the change holds.
+    ConfirmedAfterInterruption,
+    /// A person did it, as asked.
+    PersonDid,
+}
+
+/// One thing that happened.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A change is about to be made through the API (`attempt` counts from 1).
+    Acting {
+        /// The step (for an undo, the step being undone).
+        step: &'a Step,
+        /// What it does, in words.
+        description: String,
+        /// Which attempt.
+        attempt: u32,
+        /// Whether it is an undo.
+        undo: bool,
+    },
+    /// A step holds.
+    Held {
+        /// The step.
+        step: &'a StepId,
+        /// How.
+        how: Held,
+    },
+    /// A step was passed over on purpose.
+    Skipped {
+        /// The step.
+        step: &'a StepId,
+        /// Why.
+        reason: &'a str,
+    },
+    /// A change went out and its answer did not come back intact; live state is read again.
+    AnswerLost {
+        /// The step.
+        step: &'a StepId,
+        /// What happened to the answer.
+        error: &'a ProviderError,
+    },
+    /// Live state shows the change did not happen; it is sent again after `wait`.
+    NotApplied {
+        /// The step.
+        step: &'a StepId,
+        /// The attempt that did not apply.
+        attempt: u32,
+        /// How long until the next attempt.
+        wait: Duration,
+    },
+    /// A person must act: every manual step of one phase at once.
+    PersonNeeded {
+        /// Each step and what to do for it.
+        steps: &'a [(StepId, ManualAction)],
+        /// Whether these undo earlier steps.
+        undo: bool,
+    },
+    /// The sandbox operator did the manual steps, as a person would in the UI.
+    PersonPlayed {
+        /// How many.
+        count: usize,
+    },
+    /// Waiting for a person; `enter` says whether Enter checks again at once.
+    Waiting {
+        /// Whether a terminal's Enter key checks again at once.
+        enter: bool,
+    },
+    /// A step failed.
+    Failed {
+        /// The step.
+        step: &'a StepId,
+        /// Why.
+        error: &'a StepError,
+    },
+    /// Rollback begins.
+    RollbackStarted,
+    /// A step was undone (or found to need no undoing).
+    Undone {
+        /// The step.
+        step: &'a StepId,
+        /// Whether live state already showed it undone.
+        nothing_to_undo: bool,
+    },
+    /// A rotation is past its pivot (its verification passed): it is kept, not rolled back.
+    Kept {
+        /// The rotation.
+        rotation: usize,
+        /// Its verification step.
+        pivot: &'a StepId,
+    },
+}
+
+/// Where the executor reports what happens.
+pub trait Progress {
+    /// Something happened.
+    fn event(&self, event: Event<'_>);
+
+    /// A step finished (done, already done, or undone): for a progress bar.
+    fn advance(&self) {}
+}

@@ -1,0 +1,408 @@
+//! Going forward: rotations run concurrently, the steps of each in order. An API step is
+//! checked, announced, made and verified; manual steps go a phase at a time (see `manual`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::actions::Check;
+use super::error::{ExecError, StepError};
+use super::event::{Event, Held};
+use super::manual::{Manual, PhaseEnd};
+use super::{Executor, RollbackOutcome, RunOutcome};
+use crate::ids::StepId;
+use crate::journal::{Entry, FailureEffect, StepEffect, StepState, Waiting};
+use crate::plan::{Action, Mode, OnFailure, Readiness, Reversibility, Step};
+use crate::provider::Provider;
+
+/// Most times a change that provably did not happen is sent, within the change budget.
+const MAX_CHANGE_ATTEMPTS: u32 = 5;
+
+/// How one rotation's steps ended.
+enum RotationEnd {
+    Done,
+    Paused(Vec<Waiting>),
+    Failed {
+        step: StepId,
+        error: StepError,
+        past_pivot: bool,
+    },
+    /// Another rotation failed before this one reached its pivot.
+    Stopped,
+}
+
+/// The wait before sending a change again: 0.5 s, doubling, at most 8 s.
+fn retry_delay(attempt: u32) -> Duration {
+    Duration::from_millis(500 * 2u64.pow(attempt.saturating_sub(1).min(4)))
+}
+
+/// What a step that holds changed on the run's behalf. A step the run found different and
+/// asked for is the run's effect however it came about; so is one the plan found different
+/// (it is in the plan as work to do) and that holds now, unless it creates something: only a
+/// creation the run itself saw happen is ever undone by deleting.
+pub(super) fn effect_of(step: &Step, asked: bool) -> StepEffect {
+    let planned = step.readiness == Readiness::Pending && !step.action.creates();
+    if step.reversibility() != Reversibility::ReadOnly && (asked || planned) {
+        StepEffect::Changed
+    } else {
+        StepEffect::Unchanged
+    }
+}
+
+impl<P: Provider> Executor<'_, P> {
+    /// Runs (or resumes) every step not yet done: rotations concurrently, the steps of each in
+    /// order. A failure before a rotation's pivot stops the other rotations before their next
+    /// step (those past their pivot finish), then, by policy, rolls the run back.
+    pub(super) async fn forward(&self) -> Result<RunOutcome, ExecError> {
+        let mut rotations: BTreeMap<usize, Vec<Step>> = BTreeMap::new();
+        for step in self.summary().steps() {
+            rotations
+                .entry(step.rotation)
+                .or_default()
+                .push(step.clone());
+        }
+        let stop = AtomicBool::new(false);
+        let ends = futures_util::future::join_all(
+            rotations
+                .iter()
+                .map(|(rotation, steps)| self.rotation(*rotation, steps, &stop)),
+        )
+        .await;
+        let mut waiting = Vec::new();
+        let mut before_pivot = None;
+        let mut after_pivot = None;
+        for end in ends {
+            match end? {
+                RotationEnd::Done | RotationEnd::Stopped => {}
+                RotationEnd::Paused(w) => waiting.extend(w),
+                RotationEnd::Failed {
+                    step,
+                    error,
+                    past_pivot,
+                } => {
+                    let slot = if past_pivot {
+                        &mut after_pivot
+                    } else {
+                        &mut before_pivot
+                    };
+                    slot.get_or_insert((step, error));
+                }
+            }
+        }
+        if let Some((step, error)) = before_pivot {
+            let rollback = match self.options.on_failure {
+                OnFailure::Rollback => {
+                    self.decide_rollback(&format!("step `{step}` failed: {error}"))?;
+                    self.rollback().await?
+                }
+                OnFailure::Pause => RollbackOutcome::NotAttempted,
+            };
+            return Ok(RunOutcome::Failed {
+                step,
+                error,
+                rollback,
+            });
+        }
+        if let Some((step, error)) = after_pivot {
+            return Ok(RunOutcome::Failed {
+                step,
+                error,
+                rollback: RollbackOutcome::PastPivot,
+            });
+        }
+        if !waiting.is_empty() {
+            return Ok(RunOutcome::Paused { waiting });
+        }
+        self.append(Entry::Finished)?;
+        Ok(RunOutcome::Finished)
+    }
+
+    /// Runs one rotation's steps in order.
+    async fn rotation(
+        &self,
+        rotation: usize,
+        steps: &[Step],
+        stop: &AtomicBool,
+    ) -> Result<RotationEnd, ExecError> {
+        let mut index = 0;
+        while let Some(step) = steps.get(index) {
+            if self.record(&step.id).is_complete() {
+                index += 1;
+                continue;
+            }
+            let past_pivot = self.past_pivot(rotation);
+            if stop.load(Ordering::SeqCst) && !past_pivot {
+                return Ok(RotationEnd::Stopped);
+            }
+            let failed = |step: StepId, error: StepError| {
+                if !past_pivot {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                Ok(RotationEnd::Failed {
+                    step,
+                    error,
+                    past_pivot,
+                })
+            };
+            if step.mode() == Mode::Manual {
+                let phase: Vec<Manual<'_>> = steps[index..]
+                    .iter()
+                    .take_while(|s| s.mode() == Mode::Manual)
+                    .map(Manual::forward)
+                    .collect();
+                let len = phase.len();
+                match self.manual_phase(phase, Some(stop)).await? {
+                    PhaseEnd::Held => index += len,
+                    PhaseEnd::Paused(waiting) => return Ok(RotationEnd::Paused(waiting)),
+                    PhaseEnd::Failed { step, error } => return failed(step, error),
+                    PhaseEnd::Stopped => return Ok(RotationEnd::Stopped),
+                }
+            } else {
+                match self.api_step(step).await? {
+                    Ok(()) => index += 1,
+                    Err(error) => return failed(step.id.clone(), error),
+                }
+            }
+        }
+        Ok(RotationEnd::Done)
+    }
+
+    /// One API step: check, and if it does not hold yet, announce, act and verify.
+    async fn api_step(&self, step: &Step) -> Result<Result<(), StepError>, ExecError> {
+        let prior = self.record(&step.id);
+        let in_doubt = matches!(
+            prior,
+            StepState::InDoubt | StepState::Failed(FailureEffect::MaybeChanged)
+        );
+        let doubt = if in_doubt {
+            FailureEffect::MaybeChanged
+        } else {
+            FailureEffect::Unchanged
+        };
+        match self.check(&step.action).await {
+            Err(error) => return self.fail(step, error, doubt),
+            Ok(Check::Holds) => {
+                let how = match &step.action {
+                    Action::Verify { .. } => Held::Verified,
+                    _ if in_doubt => Held::ConfirmedAfterInterruption,
+                    _ => Held::AlreadyDone,
+                };
+                self.hold(step, effect_of(step, in_doubt), how)?;
+                return Ok(Ok(()));
+            }
+            Ok(Check::Conflict(reason)) => {
+                return self.fail(step, StepError::Conflict { reason }, doubt);
+            }
+            Ok(Check::NotYet(_)) => {}
+        }
+        if let Some(reason) = self.not_created_here(step) {
+            self.append(Entry::Skipped {
+                step: step.id.clone(),
+                reason: reason.clone(),
+            })?;
+            self.progress.event(Event::Skipped {
+                step: &step.id,
+                reason: &reason,
+            });
+            self.progress.advance();
+            return Ok(Ok(()));
+        }
+        if prior != StepState::InDoubt {
+            self.append(Entry::Intent {
+                step: step.id.clone(),
+            })?;
+        }
+        match self.change(step, &step.action, false).await {
+            Ok(()) => {
+                self.hold(step, StepEffect::Changed, Held::Changed)?;
+                Ok(Ok(()))
+            }
+            Err((error, effect)) => self.fail(step, error, effect),
+        }
+    }
+
+    /// Records that a step holds.
+    pub(super) fn hold(&self, step: &Step, effect: StepEffect, how: Held) -> Result<(), ExecError> {
+        self.append(Entry::Done {
+            step: step.id.clone(),
+            effect,
+        })?;
+        self.progress.event(Event::Held {
+            step: &step.id,
+            how,
+        });
+        self.progress.advance();
+        Ok(())
+    }
+
+    /// Records a failed step.
+    pub(super) fn fail(
+        &self,
+        step: &Step,
+        error: StepError,
+        effect: FailureEffect,
+    ) -> Result<Result<(), StepError>, ExecError> {
+        self.progress.event(Event::Failed {
+            step: &step.id,
+            error: &error,
+        });
+        self.append(Entry::Failed {
+            step: step.id.clone(),
+            error: error.to_string(),
+            effect,
+        })?;
+        Ok(Err(error))
+    }
+
+    /// Sends a change and verifies it. A change whose answer was lost is checked before
+    /// anything else; one that provably did not happen is sent again, with backoff, within the
+    /// change budget. Only a refusal that will not change on retry fails at once.
+    pub(super) async fn change(
+        &self,
+        step: &Step,
+        action: &Action,
+        undo: bool,
+    ) -> Result<(), (StepError, FailureEffect)> {
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            self.progress.event(Event::Acting {
+                step,
+                description: action.describe(),
+                attempt,
+                undo,
+            });
+            let error = match self.act(action).await {
+                Ok(()) => {
+                    return match self.check(action).await {
+                        Ok(Check::Holds) => Ok(()),
+                        Ok(Check::NotYet(why) | Check::Conflict(why)) => {
+                            Err((StepError::NoEffect { why }, FailureEffect::MaybeChanged))
+                        }
+                        Err(error) => Err((error, FailureEffect::MaybeChanged)),
+                    };
+                }
+                Err(error) if error.may_have_applied() => error,
+                Err(error) => return Err((StepError::Refused(error), FailureEffect::Unchanged)),
+            };
+            self.progress.event(Event::AnswerLost {
+                step: &step.id,
+                error: &error,
+            });
+            match self.check(action).await {
+                Ok(Check::Holds) => return Ok(()),
+                Ok(Check::NotYet(_)) => {}
+                Ok(Check::Conflict(reason)) => {
+                    return Err((StepError::Conflict { reason }, FailureEffect::MaybeChanged));
+                }
+                Err(read) => return Err((read, FailureEffect::MaybeChanged)),
+            }
+            let wait = retry_delay(attempt);
+            if attempt >= MAX_CHANGE_ATTEMPTS
+                || started.elapsed() + wait > self.options.change_budget
+            {
+                return Err((
+                    StepError::GaveUp {
+                        attempts: attempt,
+                        last: error,
+                    },
+                    FailureEffect::Unchanged,
+                ));
+            }
+            self.progress.event(Event::NotApplied {
+                step: &step.id,
+                attempt,
+                wait,
+            });
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// A deletion of a user another step of this run creates is the run's to make only if the
+    /// run created that user.
+    fn not_created_here(&self, step: &Step) -> Option<String> {
+        let Action::DeleteUser { user } = &step.action else {
+            return None;
+        };
+        let summary = self.summary();
+        let creator = summary
+            .steps()
+            .iter()
+            .find(|s| matches!(&s.action, Action::CreateUser { user: u, .. } if u == user))?;
+        match summary.record(&creator.id) {
+            StepState::Done(StepEffect::Changed)
+            | StepState::InDoubt
+            | StepState::Failed(FailureEffect::MaybeChanged) => None,
+            _ => Some(format!(
+                "`{user}` already existed when the run reached `{}`: this run did not create it, so it keeps it",
+                creator.id
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+
+    fn step(action: Action, readiness: Readiness) -> Step {
+        Step {
+            id: StepId::new("s"),
+            rotation: 0,
+            action,
+            readiness,
+        }
+    }
+
+    #[test]
+    fn what_counts_as_the_runs_effect() {
+        let user = UserId::parse("t@x.io").unwrap();
+        let create = Action::CreateUser {
+            user: user.clone(),
+            first_name: "a".into(),
+            last_name: "b".into(),
+            roles: vec![],
+        };
+        let update = Action::UpdateUser {
+            user: user.clone(),
+            change: crate::provider::UserUpdate::default(),
+            previous: crate::provider::UserUpdate::default(),
+        };
+        let verify = Action::Verify {
+            services: vec![],
+            user,
+            roles: vec![],
+        };
+        use StepEffect::{Changed, Unchanged};
+        for (action, readiness, asked, effect) in [
+            // Found already holding, as the plan expected: not the run's.
+            (&update, Readiness::AlreadySatisfied, false, Unchanged),
+            // The plan had work to do, and it holds now: the run's, whoever did it.
+            (&update, Readiness::Pending, false, Changed),
+            (&update, Readiness::AlreadySatisfied, true, Changed),
+            // A creation is the run's only if the run saw it missing and acted.
+            (&create, Readiness::Pending, false, Unchanged),
+            (&create, Readiness::Pending, true, Changed),
+            // A verification changes nothing.
+            (&verify, Readiness::Pending, true, Unchanged),
+        ] {
+            assert_eq!(
+                effect_of(&step(action.clone(), readiness), asked),
+                effect,
+                "{action:?} {readiness:?} asked={asked}"
+            );
+        }
+    }
+
+    #[test]
+    fn retries_back_off_and_stay_bounded() {
+        let waits: Vec<u64> = (1..=7)
+            .map(|a| u64::try_from(retry_delay(a).as_millis()).unwrap())
+            .collect();
+        assert_eq!(waits, [500, 1000, 2000, 4000, 8000, 8000, 8000]);
+    }
+}

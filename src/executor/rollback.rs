@@ -1,0 +1,175 @@
+//! Rollback: undo what the run did, newest first, and only that.
+//!
+//! [`undo_plan`] computes the list from the journal alone, so `rollback --dry-run` shows
+//! exactly what `rollback` works through. A rotation whose verification passed is past its
+//! pivot: it is kept, never rolled back (its later steps, such as deleting a temporary user,
+//! only roll forward). Every undo first reads live state; an undo whose target already holds
+//! (the user is gone, the link is back) is recorded as done without sending anything.
+
+use std::collections::BTreeSet;
+
+use super::Executor;
+use super::actions::Check;
+use super::error::ExecError;
+use super::event::Event;
+use super::manual::{Manual, PhaseEnd};
+use super::{RollbackOutcome, StepError};
+use crate::ids::StepId;
+use crate::journal::{Entry, RunSummary, StepState};
+use crate::plan::{Action, Mode, Step};
+use crate::provider::Provider;
+
+/// A rotation past its pivot: verified, so it is kept and only rolls forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// The rotation.
+    pub rotation: usize,
+    /// Its verification step.
+    pub pivot: StepId,
+}
+
+/// One thing rollback undoes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undo {
+    /// The step being undone.
+    pub step: StepId,
+    /// Its rotation.
+    pub rotation: usize,
+    /// What undoes it.
+    pub action: Action,
+}
+
+/// What rollback will do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UndoPlan {
+    /// The undos, newest first; each is checked against live state before anything is sent.
+    pub undo: Vec<Undo>,
+    /// Rotations past their pivot, which are kept.
+    pub kept: Vec<Kept>,
+}
+
+/// Everything rollback undoes, newest first: every step of a rotation before its pivot that
+/// may have changed live state on the run's behalf, and is not undone yet.
+pub fn undo_plan(summary: &RunSummary) -> UndoPlan {
+    let rotations: BTreeSet<usize> = summary.steps().iter().map(|s| s.rotation).collect();
+    let kept = rotations
+        .into_iter()
+        .filter(|r| summary.past_pivot(*r))
+        .filter_map(|rotation| {
+            summary.pivot(rotation).map(|pivot| Kept {
+                rotation,
+                pivot: pivot.id.clone(),
+            })
+        })
+        .collect();
+    let undo = summary
+        .steps()
+        .iter()
+        .rev()
+        .filter(|s| !summary.past_pivot(s.rotation))
+        .filter(|s| summary.record(&s.id).may_have_changed())
+        .filter_map(|s| {
+            Some(Undo {
+                step: s.id.clone(),
+                rotation: s.rotation,
+                action: s.action.compensation()?,
+            })
+        })
+        .collect();
+    UndoPlan { undo, kept }
+}
+
+impl<P: Provider> Executor<'_, P> {
+    /// Works through the undo plan. The decision to roll back must be recorded first
+    /// ([`Executor::decide_rollback`]).
+    pub async fn rollback(&self) -> Result<RollbackOutcome, ExecError> {
+        let summary = self.summary();
+        let plan = undo_plan(&summary);
+        self.progress.event(Event::RollbackStarted);
+        for kept in &plan.kept {
+            self.progress.event(Event::Kept {
+                rotation: kept.rotation,
+                pivot: &kept.pivot,
+            });
+        }
+        let step_of = |undo: &Undo| summary.step(&undo.step);
+        let mut index = 0;
+        while let Some(undo) = plan.undo.get(index) {
+            let Some(step) = step_of(undo) else {
+                index += 1;
+                continue;
+            };
+            if undo.action.mode() == Mode::Manual {
+                let phase: Vec<Manual<'_>> = plan.undo[index..]
+                    .iter()
+                    .take_while(|u| u.action.mode() == Mode::Manual && u.rotation == undo.rotation)
+                    .filter_map(|u| Some(Manual::undo(step_of(u)?, u.action.clone())))
+                    .collect();
+                let len = phase.len().max(1);
+                match self.manual_phase(phase, None).await? {
+                    PhaseEnd::Held => index += len,
+                    PhaseEnd::Paused(waiting) => return Ok(RollbackOutcome::Paused { waiting }),
+                    PhaseEnd::Failed { step, error } => {
+                        return self.incomplete(format!("undoing `{step}` failed: {error}"));
+                    }
+                    PhaseEnd::Stopped => {
+                        return self.incomplete("rollback was stopped".into());
+                    }
+                }
+            } else {
+                match self.undo_step(step, &undo.action).await? {
+                    Ok(()) => index += 1,
+                    Err(error) => {
+                        return self.incomplete(format!("undoing `{}` failed: {error}", step.id));
+                    }
+                }
+            }
+        }
+        self.append(Entry::RolledBack)?;
+        Ok(RollbackOutcome::Complete { kept: plan.kept })
+    }
+
+    /// Undoes one API step, unless live state shows there is nothing to undo.
+    async fn undo_step(
+        &self,
+        step: &Step,
+        compensation: &Action,
+    ) -> Result<Result<(), StepError>, ExecError> {
+        let state = self.record(&step.id);
+        if state == StepState::Undone {
+            return Ok(Ok(()));
+        }
+        let nothing_to_undo = match self.check(compensation).await {
+            Err(error) => return Ok(Err(error)),
+            Ok(Check::Conflict(reason)) => return Ok(Err(StepError::Conflict { reason })),
+            Ok(Check::Holds) => true,
+            Ok(Check::NotYet(_)) => {
+                if state != StepState::UndoInDoubt {
+                    self.append(Entry::UndoIntent {
+                        step: step.id.clone(),
+                    })?;
+                }
+                if let Err((error, _)) = self.change(step, compensation, true).await {
+                    return Ok(Err(error));
+                }
+                false
+            }
+        };
+        self.append(Entry::Undone {
+            step: step.id.clone(),
+        })?;
+        self.progress.event(Event::Undone {
+            step: &step.id,
+            nothing_to_undo,
+        });
+        self.progress.advance();
+        Ok(Ok(()))
+    }
+
+    fn incomplete(&self, reason: String) -> Result<RollbackOutcome, ExecError> {
+        self.append(Entry::RollbackIncomplete {
+            reason: reason.clone(),
+        })?;
+        Ok(RollbackOutcome::Incomplete(reason))
+    }
+}

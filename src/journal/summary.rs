@@ -1,0 +1,695 @@
+//! The state of a run, replayed from its journal: one [`RunState`] for the run, one
+//! [`StepState`] per step, and the times a person looks for (started, last activity, paused
+//! since).
+//!
+//! Replaying is a fold over records in order; each record moves the state the same way whether
+//! it is read back on resume or applied in memory as it is appended.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::entry::{Entry, FailureEffect, Record, Started, StepEffect};
+use crate::ids::{ServiceName, StepId, UserId};
+use crate::plan::{Action, OnFailure, Step};
+use crate::secret::Fingerprint;
+
+/// Where one step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    /// Nothing recorded.
+    Pending,
+    /// Its change was announced (or a person asked) and not yet seen to hold: it may or may not
+    /// have taken effect.
+    InDoubt,
+    /// Waiting for a person who was asked to do it.
+    Waiting,
+    /// It holds.
+    Done(StepEffect),
+    /// Passed over on purpose.
+    Skipped,
+    /// It failed.
+    Failed(FailureEffect),
+    /// Its undo was announced and not yet confirmed.
+    UndoInDoubt,
+    /// Its undo waits for a person.
+    UndoWaiting,
+    /// Undone, or found to need no undoing.
+    Undone,
+}
+
+impl StepState {
+    /// Whether the step may have changed live state on the run's behalf, so that rollback must
+    /// consider undoing it (each undo first checks whether there is anything to undo).
+    pub fn may_have_changed(self) -> bool {
+        matches!(
+            self,
+            StepState::Done(StepEffect::Changed)
+                | StepState::InDoubt
+                | StepState::Waiting
+                | StepState::Failed(FailureEffect::MaybeChanged)
+                | StepState::UndoInDoubt
+                | StepState::UndoWaiting
+        )
+    }
+
+    /// Whether the step needs nothing more going forward.
+    pub fn is_complete(self) -> bool {
+        matches!(self, StepState::Done(_) | StepState::Skipped)
+    }
+
+    /// One word or two, for people and for `status --format json`.
+    pub fn word(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::InDoubt => "in_doubt",
+            StepState::Waiting => "waiting_for_person",
+            StepState::Done(StepEffect::Changed) => "applied",
+            StepState::Done(StepEffect::Unchanged) => "already_satisfied",
+            StepState::Skipped => "skipped",
+            StepState::Failed(_) => "failed",
+            StepState::UndoInDoubt => "undo_in_doubt",
+            StepState::UndoWaiting => "undo_waiting_for_person",
+            StepState::Undone => "undone",
+        }
+    }
+}
+
+impl Serialize for StepState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.word())
+    }
+}
+
+/// Which way a run is going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Towards the plan's end state.
+    Forward,
+    /// Back to the state before the run.
+    Rollback,
+}
+
+/// A manual step waiting for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    /// The step (for a rollback, the step being undone).
+    pub step: StepId,
+    /// What the person must do.
+    pub waiting_for: String,
+    /// Since when.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// The state of a whole run: exactly one of these, so no two notes can contradict each other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RunState {
+    /// Its journal has no `started` record (left by an older relinker that was refused).
+    NeverStarted,
+    /// Going forward (in progress, or its process stopped: `resume` continues it).
+    Running,
+    /// Waiting for a person at one or more manual steps.
+    Paused {
+        /// Which way the run was going.
+        direction: Direction,
+        /// Every manual step it waits at.
+        waiting: Vec<Waiting>,
+    },
+    /// A step failed and the run is left as it is: by policy (`on_failure: pause`), or after
+    /// the pivot, where it only rolls forward.
+    Failed {
+        /// The step.
+        step: StepId,
+        /// Why.
+        error: String,
+        /// Whether the failed step's rotation had already been verified.
+        past_pivot: bool,
+    },
+    /// Rolling back (in progress, or its process stopped: `resume` continues the rollback).
+    RollingBack,
+    /// Rollback stopped short; the reason says what is left.
+    RollbackIncomplete {
+        /// Why.
+        reason: String,
+    },
+    /// Everything the run did before its pivot is undone.
+    RolledBack,
+    /// Every step holds and every verification passed.
+    Done,
+    /// A person gave it up.
+    Abandoned {
+        /// Who.
+        by: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl RunState {
+    /// A word or two for people.
+    pub fn word(&self) -> &'static str {
+        match self {
+            RunState::NeverStarted => "never started",
+            RunState::Running => "running",
+            RunState::Paused {
+                direction: Direction::Forward,
+                ..
+            } => "paused",
+            RunState::Paused {
+                direction: Direction::Rollback,
+                ..
+            } => "rollback paused",
+            RunState::Failed { .. } => "failed",
+            RunState::RollingBack => "rolling back",
+            RunState::RollbackIncomplete { .. } => "rollback incomplete",
+            RunState::RolledBack => "rolled back",
+            RunState::Done => "done",
+            RunState::Abandoned { .. } => "abandoned",
+        }
+    }
+
+    /// Whether nothing more will happen to the run: it no longer claims its users.
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self,
+            RunState::Done | RunState::RolledBack | RunState::Abandoned { .. }
+        )
+    }
+}
+
+/// A failure as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
+    step: StepId,
+    error: String,
+}
+
+/// The state of a run, replayed from its journal.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    started: Option<Started>,
+    started_at: Option<DateTime<Utc>>,
+    last_activity: Option<DateTime<Utc>>,
+    records: BTreeMap<StepId, StepState>,
+    waiting: BTreeMap<StepId, Waiting>,
+    failure: Option<Failure>,
+    rollback: Option<String>,
+    rollback_incomplete: Option<String>,
+    rolled_back: bool,
+    finished: bool,
+    abandoned: Option<(String, String)>,
+}
+
+/// Adds up a journal's records.
+pub fn replay(records: &[Record]) -> RunSummary {
+    let mut run = RunSummary::default();
+    for record in records {
+        run.apply(record);
+    }
+    run
+}
+
+impl RunSummary {
+    /// The `started` record, if the journal has one.
+    pub fn started(&self) -> Option<&Started> {
+        self.started.as_ref()
+    }
+
+    /// The plan's name.
+    pub fn plan(&self) -> &str {
+        self.started.as_ref().map_or("", |s| s.plan.as_str())
+    }
+
+    /// The instance the run acts on.
+    pub fn instance(&self) -> &str {
+        self.started.as_ref().map_or("", |s| s.instance.as_str())
+    }
+
+    /// Whether the run used an embedded sandbox.
+    pub fn sandbox(&self) -> bool {
+        self.started.as_ref().is_some_and(|s| s.sandbox)
+    }
+
+    /// The compiled steps.
+    pub fn steps(&self) -> &[Step] {
+        self.started.as_ref().map_or(&[], |s| s.steps.as_slice())
+    }
+
+    /// A step by id.
+    pub fn step(&self, id: &StepId) -> Option<&Step> {
+        self.steps().iter().find(|s| &s.id == id)
+    }
+
+    /// Credential fingerprints at the start.
+    pub fn credential(&self, service: &ServiceName) -> Option<&Fingerprint> {
+        self.started.as_ref()?.credentials.get(service)
+    }
+
+    /// The failure policy journaled at the start, if the journal is recent enough to have one.
+    pub fn on_failure(&self) -> Option<OnFailure> {
+        self.started.as_ref()?.on_failure
+    }
+
+    /// Every user the run's steps touch: what it claims while unsettled.
+    pub fn users(&self) -> Vec<&UserId> {
+        let mut users: Vec<&UserId> = self.steps().iter().flat_map(|s| s.action.users()).collect();
+        users.sort();
+        users.dedup();
+        users
+    }
+
+    /// A step's state.
+    pub fn record(&self, step: &StepId) -> StepState {
+        self.records
+            .get(step)
+            .copied()
+            .unwrap_or(StepState::Pending)
+    }
+
+    /// The pause at a step, if the run waits for a person there.
+    pub fn waiting(&self, step: &StepId) -> Option<&Waiting> {
+        self.waiting.get(step)
+    }
+
+    /// How many steps need nothing more.
+    pub fn complete_steps(&self) -> usize {
+        self.steps()
+            .iter()
+            .filter(|s| self.record(&s.id).is_complete())
+            .count()
+    }
+
+    /// When the run started.
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.started_at
+    }
+
+    /// When the last record was written.
+    pub fn last_activity(&self) -> Option<DateTime<Utc>> {
+        self.last_activity
+    }
+
+    /// Since when the run has waited for a person, if it is paused.
+    pub fn paused_since(&self) -> Option<DateTime<Utc>> {
+        match self.state() {
+            RunState::Paused { waiting, .. } => waiting.iter().filter_map(|w| w.since).min(),
+            _ => None,
+        }
+    }
+
+    /// Whether rollback was decided for this run.
+    pub fn rollback_decided(&self) -> bool {
+        self.rollback.is_some()
+    }
+
+    /// The rotation's verification step, which is its pivot: once it passed, the rotation only
+    /// rolls forward.
+    pub fn pivot(&self, rotation: usize) -> Option<&Step> {
+        self.steps()
+            .iter()
+            .filter(|s| s.rotation == rotation)
+            .rfind(|s| matches!(s.action, Action::Verify { .. }))
+    }
+
+    /// Whether the rotation's verification passed.
+    pub fn past_pivot(&self, rotation: usize) -> bool {
+        self.pivot(rotation)
+            .is_some_and(|p| self.record(&p.id).is_complete())
+    }
+
+    /// The run's state.
+    pub fn state(&self) -> RunState {
+        if self.started.is_none() {
+            return RunState::NeverStarted;
+        }
+        if let Some((by, reason)) = &self.abandoned {
+            return RunState::Abandoned {
+                by: by.clone(),
+                reason: reason.clone(),
+            };
+        }
+        let waiting = || self.waiting.values().cloned().collect::<Vec<_>>();
+        if self.rollback.is_some() {
+            return if self.rolled_back {
+                RunState::RolledBack
+            } else if !self.waiting.is_empty() {
+                RunState::Paused {
+                    direction: Direction::Rollback,
+                    waiting: waiting(),
+                }
+            } else if let Some(reason) = &self.rollback_incomplete {
+                RunState::RollbackIncomplete {
+                    reason: reason.clone(),
+                }
+            } else {
+                RunState::RollingBack
+            };
+        }
+        if self.finished {
+            return RunState::Done;
+        }
+        if !self.waiting.is_empty() {
+            return RunState::Paused {
+                direction: Direction::Forward,
+                waiting: waiting(),
+            };
+        }
+        if let Some(failure) = &self.failure {
+            let past_pivot = self
+                .step(&failure.step)
+                .is_some_and(|s| self.past_pivot(s.rotation));
+            return RunState::Failed {
+                step: failure.step.clone(),
+                error: failure.error.clone(),
+                past_pivot,
+            };
+        }
+        RunState::Running
+    }
+
+    /// Adds one record to the state.
+    pub fn apply(&mut self, record: &Record) {
+        if record.at.is_some() {
+            self.last_activity = record.at;
+        }
+        match &record.entry {
+            Entry::Started(started) => {
+                self.started = Some((**started).clone());
+                self.started_at = record.at;
+            }
+            Entry::Intent { step } => {
+                self.records.insert(step.clone(), StepState::InDoubt);
+                self.progress(step);
+            }
+            Entry::Done { step, effect } => {
+                self.records.insert(step.clone(), StepState::Done(*effect));
+                self.progress(step);
+            }
+            Entry::Skipped { step, .. } => {
+                self.records.insert(step.clone(), StepState::Skipped);
+                self.progress(step);
+            }
+            Entry::Paused { step, waiting_for } | Entry::UndoPaused { step, waiting_for } => {
+                let undo = matches!(record.entry, Entry::UndoPaused { .. });
+                self.records.insert(
+                    step.clone(),
+                    if undo {
+                        StepState::UndoWaiting
+                    } else {
+                        StepState::Waiting
+                    },
+                );
+                let since = self.waiting.get(step).and_then(|w| w.since).or(record.at);
+                self.waiting.insert(
+                    step.clone(),
+                    Waiting {
+                        step: step.clone(),
+                        waiting_for: waiting_for.clone(),
+                        since,
+                    },
+                );
+            }
+            Entry::Failed {
+                step,
+                error,
+                effect,
+            } => {
+                self.records
+                    .insert(step.clone(), StepState::Failed(*effect));
+                self.waiting.remove(step);
+                self.failure = Some(Failure {
+                    step: step.clone(),
+                    error: error.clone(),
+                });
+            }
+            Entry::RollbackStarted { reason } => {
+                self.rollback = Some(reason.clone());
+                self.rollback_incomplete = None;
+                self.rolled_back = false;
+                // Forward pauses end here: their steps are now things to undo.
+                self.waiting.clear();
+            }
+            Entry::UndoIntent { step } => {
+                self.records.insert(step.clone(), StepState::UndoInDoubt);
+                self.waiting.remove(step);
+                self.rollback_incomplete = None;
+            }
+            Entry::Undone { step } => {
+                self.records.insert(step.clone(), StepState::Undone);
+                self.waiting.remove(step);
+                self.rollback_incomplete = None;
+            }
+            Entry::RollbackIncomplete { reason } => {
+                self.rollback_incomplete = Some(reason.clone());
+            }
+            Entry::Finished => {
+                self.finished = true;
+                self.waiting.clear();
+                self.failure = None;
+            }
+            Entry::RolledBack => {
+                self.rolled_back = true;
+                self.rollback_incomplete = None;
+                self.waiting.clear();
+            }
+            Entry::Abandoned { by, reason } => {
+                self.abandoned = Some((by.clone(), reason.clone()));
+            }
+        }
+    }
+
+    /// A step moved on: its pause is over, and a failure it had is history.
+    fn progress(&mut self, step: &StepId) {
+        self.waiting.remove(step);
+        if self.failure.as_ref().is_some_and(|f| &f.step == step) {
+            self.failure = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Readiness;
+    use crate::provider::RolePair;
+
+    fn id(text: &str) -> StepId {
+        StepId::new(text)
+    }
+
+    fn user(text: &str) -> UserId {
+        UserId::parse(text).unwrap()
+    }
+
+    fn started() -> Record {
+        let steps = vec![
+            Step {
+                id: id("r0-add"),
+                rotation: 0,
+                action: Action::AddRoles {
+                    user: user("t@x.io"),
+                    roles: vec![RolePair {
+                        role_id: 1,
+                        workspace_id: 1,
+                    }],
+                },
+                readiness: Readiness::Pending,
+            },
+            Step {
+                id: id("r0-verify"),
+                rotation: 0,
+                action: Action::Verify {
+                    services: vec![],
+                    user: user("t@x.io"),
+                    roles: vec![],
+                },
+                readiness: Readiness::Pending,
+            },
+        ];
+        Record::now(Entry::Started(Box::new(Started {
+            plan: "p".into(),
+            plan_sha256: Fingerprint::of(b"p"),
+            instance: "https://x".into(),
+            sandbox: false,
+            plan_dir: ".".into(),
+            on_failure: Some(OnFailure::Rollback),
+            steps,
+            credentials: BTreeMap::new(),
+        })))
+    }
+
+    fn run(entries: Vec<Entry>) -> RunSummary {
+        let mut records = vec![started()];
+        records.extend(entries.into_iter().map(Record::now));
+        replay(&records)
+    }
+
+    #[track_caller]
+    fn state_is(entries: Vec<Entry>, word: &str) {
+        let summary = run(entries);
+        assert_eq!(summary.state().word(), word, "{:?}", summary.state());
+    }
+
+    #[test]
+    fn one_state_for_every_moment_of_a_run() {
+        let intent = || Entry::Intent { step: id("r0-add") };
+        let paused = || Entry::Paused {
+            step: id("r0-add"),
+            waiting_for: "x".into(),
+        };
+        let done = |step: &str| Entry::Done {
+            step: id(step),
+            effect: StepEffect::Changed,
+        };
+        let failed = |step: &str| Entry::Failed {
+            step: id(step),
+            error: "boom".into(),
+            effect: FailureEffect::Unchanged,
+        };
+        assert_eq!(replay(&[]).state(), RunState::NeverStarted);
+        state_is(vec![], "running");
+        state_is(vec![intent()], "running");
+        state_is(vec![intent(), paused()], "paused");
+        // A resume that finished the run leaves no stale pause or failure behind.
+        state_is(
+            vec![
+                intent(),
+                paused(),
+                done("r0-add"),
+                done("r0-verify"),
+                Entry::Finished,
+            ],
+            "done",
+        );
+        state_is(vec![failed("r0-add")], "failed");
+        state_is(vec![failed("r0-add"), intent(), done("r0-add")], "running");
+        let rollback = || Entry::RollbackStarted {
+            reason: "boom".into(),
+        };
+        state_is(vec![intent(), paused(), rollback()], "rolling back");
+        state_is(
+            vec![
+                rollback(),
+                Entry::UndoPaused {
+                    step: id("r0-add"),
+                    waiting_for: "x".into(),
+                },
+            ],
+            "rollback paused",
+        );
+        state_is(
+            vec![
+                rollback(),
+                Entry::RollbackIncomplete {
+                    reason: "no".into(),
+                },
+            ],
+            "rollback incomplete",
+        );
+        state_is(
+            vec![
+                rollback(),
+                Entry::RollbackIncomplete {
+                    reason: "no".into(),
+                },
+                Entry::Undone { step: id("r0-add") },
+                Entry::RolledBack,
+            ],
+            "rolled back",
+        );
+        state_is(
+            vec![
+                paused(),
+                Entry::Abandoned {
+                    by: "ops".into(),
+                    reason: "done by hand".into(),
+                },
+            ],
+            "abandoned",
+        );
+    }
+
+    #[test]
+    fn a_failure_after_the_pivot_is_past_it() {
+        let summary = run(vec![
+            Entry::Done {
+                step: id("r0-add"),
+                effect: StepEffect::Changed,
+            },
+            Entry::Done {
+                step: id("r0-verify"),
+                effect: StepEffect::Unchanged,
+            },
+        ]);
+        assert!(summary.past_pivot(0));
+        let summary = run(vec![Entry::Failed {
+            step: id("r0-add"),
+            error: "boom".into(),
+            effect: FailureEffect::Unchanged,
+        }]);
+        assert!(matches!(
+            summary.state(),
+            RunState::Failed {
+                past_pivot: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn what_rollback_must_consider() {
+        let considered =
+            |entries: Vec<Entry>| run(entries).record(&id("r0-add")).may_have_changed();
+        assert!(considered(vec![Entry::Intent { step: id("r0-add") }]));
+        assert!(considered(vec![Entry::Done {
+            step: id("r0-add"),
+            effect: StepEffect::Changed
+        }]));
+        assert!(!considered(vec![Entry::Done {
+            step: id("r0-add"),
+            effect: StepEffect::Unchanged
+        }]));
+        // A person was asked: whatever they did since is the run's effect.
+        assert!(considered(vec![Entry::Paused {
+            step: id("r0-add"),
+            waiting_for: "x".into()
+        }]));
+        assert!(!considered(vec![Entry::Failed {
+            step: id("r0-add"),
+            error: "refused".into(),
+            effect: FailureEffect::Unchanged
+        }]));
+        // The executor records what the last look at live state showed.
+        assert!(considered(vec![
+            Entry::Intent { step: id("r0-add") },
+            Entry::Failed {
+                step: id("r0-add"),
+                error: "cannot read".into(),
+                effect: FailureEffect::MaybeChanged
+            }
+        ]));
+        assert!(!considered(vec![
+            Entry::Intent { step: id("r0-add") },
+            Entry::Undone { step: id("r0-add") }
+        ]));
+    }
+
+    #[test]
+    fn paused_since_is_the_first_pause() {
+        let first = "2026-11-23T10:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let later = "2026-11-23T11:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let paused = |at| Record {
+            at: Some(at),
+            entry: Entry::Paused {
+                step: id("r0-add"),
+                waiting_for: "x".into(),
+            },
+        };
+        let summary = replay(&[started(), paused(first), paused(later)]);
+        assert_eq!(summary.paused_since(), Some(first));
+        assert_eq!(summary.last_activity(), Some(later));
+    }
+}

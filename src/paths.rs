@@ -1,0 +1,69 @@
+//! Paths written into files that outlive the directory they were made in (saved plans,
+//! generated plans): stored relative to the file that names them, so they work from any
+//! working directory and in any checkout.
+
+use std::path::{Component, Path, PathBuf};
+
+/// `path` made absolute against the working directory, with `.` and `..` resolved by name
+/// (symbolic links are not followed: the files may not exist yet).
+pub fn normalized(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// `path` relative to the directory `from`.
+pub fn relative(path: &Path, from: &Path) -> PathBuf {
+    let path = normalized(path);
+    let from = normalized(from);
+    let path: Vec<Component> = path.components().collect();
+    let from: Vec<Component> = from.components().collect();
+    let common = path.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for part in &path[common..] {
+        out.push(part.as_os_str());
+    }
+    out
+}
+
+/// The directory a file is in (`.` for a bare file name).
+pub fn parent(file: &Path) -> &Path {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        for (path, from, expected) in [
+            ("/a/b/fixtures/x.yaml", "/a/b/out", "../fixtures/x.yaml"),
+            ("/a/b/out/s.txt", "/a/b/out", "s.txt"),
+            ("/a/b/./ops/../ops/x.yaml", "/a/b/ops", "x.yaml"),
+            ("/a/x.yaml", "/a/b/c", "../../x.yaml"),
+        ] {
+            assert_eq!(
+                relative(Path::new(path), Path::new(from)),
+                PathBuf::from(expected),
+                "{path} from {from}"
+            );
+        }
+        assert_eq!(parent(Path::new("x.json")), Path::new("."));
+        assert_eq!(parent(Path::new("ops/x.json")), Path::new("ops"));
+    }
+}

@@ -1,0 +1,174 @@
+//! The credentials a plan references, read when a command needs them (never by validation).
+//!
+//! Every reference is tried before anything is reported, so a person who forgot three
+//! variables learns about all three at once, each named once with the plan field behind it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use super::model::{Instance, Plan, ServiceDecl};
+use super::secret_ref::{Credential, SecretError};
+use crate::ids::ServiceName;
+use crate::provider::ServiceCredentials;
+
+/// The credentials a plan's references resolved to.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The admin service relinker acts as.
+    pub admin: ServiceCredentials,
+    /// Each declared service, by name.
+    pub services: BTreeMap<ServiceName, ServiceCredentials>,
+}
+
+/// Secret references that could not be read, each with the plan fields that name it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct CredentialError {
+    /// Each unreadable reference once, with every field that uses it, in plan order.
+    pub missing: Vec<(Vec<String>, SecretError)>,
+}
+
+impl fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [(fields, error)] = self.missing.as_slice() else {
+            write!(
+                f,
+                "{} secrets the plan references cannot be read:",
+                self.missing.len()
+            )?;
+            for (fields, error) in &self.missing {
+                write!(f, "\n  - {}: {error}", quoted(fields))?;
+            }
+            return Ok(());
+        };
+        write!(f, "{}: {error}", quoted(fields))
+    }
+}
+
+fn quoted(fields: &[String]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("`{f}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Plan {
+    /// Reads every credential the plan references.
+    pub fn resolve_credentials(&self) -> Result<Credentials, CredentialError> {
+        resolve_credentials(&self.instance, &self.services, &self.base_dir)
+    }
+}
+
+/// Collects what could be read and what could not.
+#[derive(Default)]
+struct Reader {
+    missing: Vec<(Vec<String>, SecretError)>,
+}
+
+impl Reader {
+    fn read(
+        &mut self,
+        field: String,
+        credential: &Credential,
+        base_dir: &Path,
+    ) -> Option<crate::secret::Secret> {
+        match credential.resolve(base_dir) {
+            Ok(secret) => Some(secret),
+            Err(error) => {
+                match self.missing.iter_mut().find(|(_, e)| *e == error) {
+                    Some((fields, _)) => fields.push(field),
+                    None => self.missing.push((vec![field], error)),
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Reads the credentials an instance block and a services list reference, relative to
+/// `base_dir`.
+pub fn resolve_credentials(
+    instance: &Instance,
+    services: &[ServiceDecl],
+    base_dir: &Path,
+) -> Result<Credentials, CredentialError> {
+    let mut reader = Reader::default();
+    let admin_id = reader.read("instance.client_id".into(), &instance.client_id, base_dir);
+    let admin_secret = reader.read(
+        "instance.client_secret".into(),
+        &Credential::Reference(instance.client_secret.clone()),
+        base_dir,
+    );
+    let mut resolved = BTreeMap::new();
+    for (index, service) in services.iter().enumerate() {
+        let client_id = reader.read(
+            format!("services[{index}].client_id"),
+            &service.client_id,
+            base_dir,
+        );
+        let client_secret = reader.read(
+            format!("services[{index}].client_secret"),
+            &Credential::Reference(service.client_secret.clone()),
+            base_dir,
+        );
+        if let (Some(client_id), Some(client_secret)) = (client_id, client_secret) {
+            resolved.insert(
+                service.name.clone(),
+                ServiceCredentials {
+                    name: service.name.clone(),
+                    client_id: client_id.expose().to_owned(),
+                    client_secret,
+                },
+            );
+        }
+    }
+    match (admin_id, admin_secret) {
+        (Some(client_id), Some(client_secret)) if reader.missing.is_empty() => Ok(Credentials {
+            admin: ServiceCredentials {
+                name: ServiceName::new("admin"),
+                client_id: client_id.expose().to_owned(),
+                client_secret,
+            },
+            services: resolved,
+        }),
+        _ => Err(CredentialError {
+            missing: reader.missing,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_missing_secret_is_named_once() {
+        let plan = crate::plan::parse(
+            "version: 1
+name: t
+instance: { provider: marketo, base_url: https://x.mktorest.com, client_id: a, client_secret: '${env:RELINKER_TEST_UNSET_A}' }
+services:
+  - { name: one, client_id: '${env:RELINKER_TEST_UNSET_B}', client_secret: '${env:RELINKER_TEST_UNSET_A}' }
+  - { name: two, client_id: b, client_secret: '${file:no-such-secret-file}' }
+rotations:
+  - relink: { services: [one, two], to: api@acme.example }
+",
+            "t.yaml",
+            Path::new("/nonexistent-relinker-dir"),
+        )
+        .unwrap();
+        let error = plan.resolve_credentials().unwrap_err();
+        assert_eq!(error.missing.len(), 3, "{error}");
+        let text = error.to_string();
+        assert!(
+            text.starts_with("3 secrets the plan references cannot be read"),
+            "{text}"
+        );
+        assert_eq!(text.matches("RELINKER_TEST_UNSET_A").count(), 2, "{text}");
+        assert!(
+            text.contains("  - `instance.client_secret`, `services[0].client_secret`: environment variable `RELINKER_TEST_UNSET_A`"),
+            "{text}"
+        );
+    }
+}
