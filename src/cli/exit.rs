@@ -1,4 +1,4 @@
-//! Exit codes, as ../shared/DESIGN.md fixes them for every command.
+//! Exit codes, the same for every command (README.md and docs/runbook.md list them).
 
 use std::fmt;
 use std::process::ExitCode;

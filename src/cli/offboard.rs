@@ -8,9 +8,9 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::exit::{Failure, OrExit, Outcome};
-use super::run::say;
+use super::run::{RetryArgs, say};
+use super::target;
 use crate::offboard::{self, Config, Departed};
-use crate::provider::marketo::{MarketoClient, MarketoConfig};
 
 /// Output format of the report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -39,6 +39,8 @@ pub struct OffboardArgs {
     /// Format of the report on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
+    #[command(flatten)]
+    retry: RetryArgs,
 }
 
 /// Scans and writes.
@@ -47,15 +49,13 @@ pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
     let departed = Departed::load(&args.departed).or_invalid_input()?;
     let credentials =
         crate::plan::resolve_credentials(&config.instance, &config.services, &config.base_dir)
-            .context("a secret the config references is missing")
             .or_invalid_input()?;
-    let mut client_config = MarketoConfig::new(
-        config.instance.base_url.clone(),
-        credentials.admin.client_id.clone(),
-        credentials.admin.client_secret.clone(),
-    );
-    client_config.limits = config.instance.limits;
-    let client = MarketoClient::new(client_config).or_invalid_input()?;
+    let client = target::client(
+        &config.instance,
+        &config.instance.base_url,
+        &credentials,
+        args.retry.policy(),
+    )?;
     let scan = offboard::scan(&client, &config, &departed, &credentials)
         .await
         .context("the scan failed")

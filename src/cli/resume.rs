@@ -87,7 +87,7 @@ async fn resume_one(state: &StateDir, id: &RunId, args: &ResumeArgs) -> Result<O
     let summary = run.summary().clone();
     if summary.sandbox() {
         return Err(anyhow!(
-            "run {id} ran on an embedded sandbox, which ended with its process; it cannot be resumed"
+            "run {id} ran on an embedded sandbox, which ended with its process; it cannot be resumed (rehearse again with `relinker apply PLAN --sandbox`)"
         ))
         .or_invalid_input();
     }

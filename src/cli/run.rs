@@ -18,7 +18,7 @@ use crate::executor::{
 use crate::ids::RunId;
 use crate::journal::{JournalError, Run, StateDir, Waiting};
 use crate::plan::{Action, OnFailure, Plan, Step};
-use crate::provider::marketo::{DEFAULT_GIVE_UP_AFTER, RetryPolicy};
+use crate::provider::marketo::RetryPolicy;
 use crate::provider::parse_duration;
 use crate::sandbox::Operator;
 
@@ -64,14 +64,6 @@ impl RetryArgs {
         RetryPolicy {
             give_up_after: self.give_up_after,
             ..RetryPolicy::default()
-        }
-    }
-}
-
-impl Default for RetryArgs {
-    fn default() -> Self {
-        Self {
-            give_up_after: DEFAULT_GIVE_UP_AFTER,
         }
     }
 }
@@ -278,7 +270,9 @@ pub(crate) fn rolled_back(
     match rollback {
         RollbackOutcome::Complete { kept } => {
             if after_failure {
-                eprintln!("everything the run changed was rolled back.");
+                eprintln!(
+                    "everything the run changed was rolled back. Fix the cause, then apply the plan again."
+                );
             } else {
                 say(&format!("run {run_id} rolled back."));
             }

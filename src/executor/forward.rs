@@ -360,6 +360,7 @@ mod tests {
 
     #[test]
     fn what_counts_as_the_runs_effect() {
+        use StepEffect::{Changed, Unchanged};
         let user = UserId::parse("t@x.io").unwrap();
         let create = Action::CreateUser {
             user: user.clone(),
@@ -377,7 +378,6 @@ mod tests {
             user,
             roles: vec![],
         };
-        use StepEffect::{Changed, Unchanged};
         for (action, readiness, asked, effect) in [
             // Found already holding, as the plan expected: not the run's.
             (&update, Readiness::AlreadySatisfied, false, Unchanged),

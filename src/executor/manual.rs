@@ -55,6 +55,24 @@ impl<'s> Manual<'s> {
         }
     }
 
+    /// The record that announces it: a person is about to be asked.
+    fn announced(&self) -> Entry {
+        let step = self.step.id.clone();
+        match self.direction {
+            Direction::Forward => Entry::Intent { step },
+            Direction::Rollback => Entry::UndoIntent { step },
+        }
+    }
+
+    /// The record of a pause waiting for a person to do it.
+    fn paused(&self, waiting_for: String) -> Entry {
+        let step = self.step.id.clone();
+        match self.direction {
+            Direction::Forward => Entry::Paused { step, waiting_for },
+            Direction::Rollback => Entry::UndoPaused { step, waiting_for },
+        }
+    }
+
     /// Whether a person was already asked for it (in this process or an earlier one).
     fn asked(&self, state: StepState) -> bool {
         match self.direction {
@@ -110,11 +128,7 @@ impl<P: Provider> Executor<'_, P> {
                 }
                 Ok(Check::NotYet(_)) => {
                     if !task.asked(state) {
-                        let step = task.step.id.clone();
-                        self.append(match task.direction {
-                            Direction::Forward => Entry::Intent { step },
-                            Direction::Rollback => Entry::UndoIntent { step },
-                        })?;
+                        self.append(task.announced())?;
                     }
                     open.push(task);
                 }
@@ -215,21 +229,11 @@ impl<P: Provider> Executor<'_, P> {
         let mut waiting = Vec::new();
         for task in open {
             let step = task.step.id.clone();
-            let waiting_for = instructions
-                .iter()
-                .find(|(id, _)| *id == step)
-                .map(|(_, action)| action.summary.clone())
-                .unwrap_or_else(|| task.action.describe());
-            self.append(match task.direction {
-                Direction::Forward => Entry::Paused {
-                    step: step.clone(),
-                    waiting_for: waiting_for.clone(),
-                },
-                Direction::Rollback => Entry::UndoPaused {
-                    step: step.clone(),
-                    waiting_for: waiting_for.clone(),
-                },
-            })?;
+            let waiting_for = instructions.iter().find(|(id, _)| *id == step).map_or_else(
+                || task.action.describe(),
+                |(_, action)| action.summary.clone(),
+            );
+            self.append(task.paused(waiting_for.clone()))?;
             let since = self.summary().waiting(&step).and_then(|w| w.since);
             waiting.push(Waiting {
                 step,

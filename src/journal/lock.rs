@@ -14,7 +14,9 @@ pub struct Lock {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another process holds it.
-    #[error("{what} is locked by another process (run `{holder}`)")]
+    #[error(
+        "{what} is locked by another process (run `{holder}`); wait for it to finish, or see `relinker status {holder}`"
+    )]
     Busy {
         /// What was being locked, for people.
         what: String,

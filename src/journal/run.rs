@@ -58,13 +58,13 @@ impl Run {
             });
         }
         let runs = state.runs();
-        state.ensure(&runs)?;
+        StateDir::ensure(&runs)?;
         let building = runs.join(format!(".new-{id}-{}", std::process::id()));
         if building.exists() {
             // Left by a process that died while building it; nothing in it was ever a run.
             let _ = std::fs::remove_dir_all(&building);
         }
-        state.ensure(&building)?;
+        StateDir::ensure(&building)?;
         write_synced(&building.join("plan.yaml"), plan_bytes)?;
         let digest = Fingerprint::of(plan_bytes);
         write_synced(
@@ -78,19 +78,8 @@ impl Run {
         sync_dir(&building);
         std::fs::rename(&building, &path).map_err(io("create", &path))?;
         sync_dir(&runs);
-        let journal_path = path.join("journal.jsonl");
-        let journal = OpenOptions::new()
-            .append(true)
-            .open(&journal_path)
-            .map_err(io("open", &journal_path))?;
-        Ok(Self {
-            id: id.clone(),
-            path,
-            journal,
-            summary: replay(std::slice::from_ref(&record)),
-            torn_tail: false,
-            _locks: locks,
-        })
+        let summary = replay(std::slice::from_ref(&record));
+        Self::attach(id, path, summary, false, locks)
     }
 
     /// Opens an existing run, taking the same locks a new one takes.
@@ -102,7 +91,17 @@ impl Run {
             return Err(JournalError::NeverStarted { run_id: id.clone() });
         }
         locks.extend(state.lock_users(&summary.users(), id)?);
-        let path = state.run_dir(id);
+        Self::attach(id, state.run_dir(id), summary, torn_tail, locks)
+    }
+
+    /// Opens the journal of a run whose locks are held, for appending.
+    fn attach(
+        id: &RunId,
+        path: PathBuf,
+        summary: RunSummary,
+        torn_tail: bool,
+        locks: Vec<Lock>,
+    ) -> Result<Self, JournalError> {
         let journal_path = path.join("journal.jsonl");
         let journal = OpenOptions::new()
             .append(true)

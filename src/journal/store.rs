@@ -100,7 +100,7 @@ impl StateDir {
     }
 
     /// Creates a subdirectory (0700) if it is missing.
-    pub(super) fn ensure(&self, dir: &Path) -> Result<(), JournalError> {
+    pub(super) fn ensure(dir: &Path) -> Result<(), JournalError> {
         if dir.is_dir() {
             return Ok(());
         }
@@ -110,7 +110,7 @@ impl StateDir {
     /// Takes the lock that keeps a second process off the run.
     pub(super) fn lock_run(&self, id: &RunId) -> Result<Lock, JournalError> {
         let dir = self.locks();
-        self.ensure(&dir)?;
+        Self::ensure(&dir)?;
         Ok(Lock::acquire(
             &dir.join(format!("run-{id}.lock")),
             &format!("run `{id}`"),
@@ -125,7 +125,7 @@ impl StateDir {
         owner: &RunId,
     ) -> Result<Vec<Lock>, JournalError> {
         let dir = self.locks();
-        self.ensure(&dir)?;
+        Self::ensure(&dir)?;
         let mut sorted = users.to_vec();
         sorted.sort();
         sorted.dedup();

@@ -5,6 +5,7 @@
 //! here; the sandbox's request log of a `plan` run shows no change.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
@@ -157,7 +158,7 @@ fn listed(ids: &[&UserId]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     if ids.len() > SHOWN {
-        text.push_str(&format!(" and {} more", ids.len() - SHOWN));
+        let _ = write!(text, " and {} more", ids.len() - SHOWN);
     }
     text
 }

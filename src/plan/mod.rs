@@ -3,8 +3,8 @@
 //!
 //! Input goes through two stages, as ripgrep's flags do: [`raw`] mirrors the file with source
 //! positions and no judgement; [`parse`] turns it into a [`Plan`] whose invariants hold by
-//! construction (a [`UserId`] has the shape of an email, a [`ServiceRef`] names a declared
-//! service), reporting every problem with `file:line:col`, the field and a hint. Secrets are only
+//! construction (a [`crate::ids::UserId`] has the shape of an email, every service a rotation
+//! names is declared), reporting every problem with `file:line:col`, the field and a hint. Secrets are only
 //! ever referenced ([`SecretRef`]) and resolved when a command needs them, never by validation.
 
 mod compile;

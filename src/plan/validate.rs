@@ -66,14 +66,10 @@ pub fn load(path: &Path) -> Result<LoadedPlan, PlanError> {
         source,
     })?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let before = &bytes[..e.valid_up_to()];
-        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-        let column = before.len()
-            - before
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map_or(0, |p| p + 1)
-            + 1;
+        // The text up to the first bad byte is valid UTF-8, so lines can be counted in it.
+        let before = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
+        let line = before.lines().count().max(1) + usize::from(before.ends_with('\n'));
+        let column = before.len() - before.rfind('\n').map_or(0, |p| p + 1) + 1;
         PlanError::NotUtf8 {
             path: path.display().to_string(),
             line,

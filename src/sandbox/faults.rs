@@ -17,8 +17,8 @@ use globset::{Glob, GlobMatcher};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ErrorCode};
-use super::requests::{LoggedRequest, StateChanged};
+use super::error::ApiError;
+use super::requests::LoggedRequest;
 use super::server::ConnectionControl;
 use super::state::{Sandbox, lock};
 
@@ -322,19 +322,6 @@ pub(crate) async fn observe(
             forever().await
         }
     }
-}
-
-/// Whether a logged response changed state (used by the request log).
-pub(crate) fn changed_state(response: &Response) -> bool {
-    response.extensions().get::<StateChanged>().is_some()
-}
-
-/// The Marketo error code of a response, if it is an error answer.
-pub(crate) fn error_code(response: &Response) -> Option<String> {
-    response
-        .extensions()
-        .get::<ErrorCode>()
-        .map(|c| c.0.to_string())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! It owns everything about the emulated instance: its data and business rules (`World`),
 //! the documented limits, fault injection, the request log, and the control API under
 //! `/_sandbox/` that stands in for Marketo's UI. It must stay faithful to
-//! `reference/marketo-user-management-api.txt`; where the reference is silent, docs/sandbox.md
+//! Marketo's User Management API reference; where the reference is silent, docs/sandbox.md
 //! states the choice made here. It never depends on relinker's client: the two meet only over
 //! HTTP, so the client's tests exercise the real wire format.
 //!

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use axum::response::Response;
 use serde::Serialize;
 
-use super::faults::{changed_state, error_code};
+use super::error::ErrorCode;
 
 /// Response extension set by handlers whose success changed the instance.
 #[derive(Debug, Clone, Copy)]
@@ -117,4 +117,17 @@ impl RequestLog {
             requests: &self.entries,
         }
     }
+}
+
+/// Whether a logged response changed state (used by the request log).
+fn changed_state(response: &Response) -> bool {
+    response.extensions().get::<StateChanged>().is_some()
+}
+
+/// The Marketo error code of a response, if it is an error answer.
+fn error_code(response: &Response) -> Option<String> {
+    response
+        .extensions()
+        .get::<ErrorCode>()
+        .map(|c| c.0.to_string())
 }

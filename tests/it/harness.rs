@@ -350,3 +350,282 @@ pub fn api_user(userid: &str) -> NewApiUser {
         reason: Some("relinker test".into()),
     }
 }
+
+// ---- the compiled binary, run in a workspace ----
+
+/// A working directory with a plan in it (and the `crm.secret` file it references); relinker
+/// runs there with its state in `state/`.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// A workspace whose `plan.yaml` has these rotations and policy against `sandbox`.
+    pub fn new(sandbox: &TestSandbox, rotations: &str, policy: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("plan.yaml"),
+            plan_text(&sandbox.handle.base_url(), rotations, policy),
+        )
+        .expect("write plan");
+        std::fs::write(dir.path().join("crm.secret"), "sandbox-secret-crm-Lw45\n")
+            .expect("write secret");
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// relinker with these arguments, in the workspace, with the plans' secrets in its
+    /// environment, stdin closed, and `RELINKER_STATE_DIR=state`.
+    pub fn relinker(&self, args: &[&str]) -> Relinker {
+        Relinker::new(args)
+            .current_dir(self.path())
+            .env("RELINKER_STATE_DIR", "state")
+    }
+
+    /// `apply plan.yaml --yes --sandbox-operator --gate-wait 0` and `extra`.
+    pub fn apply(&self, extra: &[&str]) -> Relinker {
+        let mut args = vec![
+            "apply",
+            "plan.yaml",
+            "--yes",
+            "--sandbox-operator",
+            "--gate-wait",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        self.relinker(&args)
+    }
+
+    /// Every file under the state directory, concatenated.
+    pub fn state_files(&self) -> String {
+        fn walk(dir: &std::path::Path, out: &mut String) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+                }
+            }
+        }
+        let mut out = String::new();
+        walk(&self.path().join("state"), &mut out);
+        out
+    }
+
+    /// The run ids in the state directory.
+    pub fn run_dirs(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.path().join("state/runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// `status RUN --format json`, the run's object.
+    pub async fn status(&self, run_id: &str) -> Value {
+        let ran = self
+            .relinker(&["status", run_id, "--format", "json"])
+            .run()
+            .await;
+        let all: Value = serde_json::from_str(&ran.stdout)
+            .unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", ran.text()));
+        all[0].clone()
+    }
+}
+
+/// The compiled binary, about to run: a builder in the manner of just's test harness.
+#[must_use]
+pub struct Relinker {
+    command: tokio::process::Command,
+}
+
+impl Relinker {
+    pub fn new(args: &[&str]) -> Self {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_relinker"));
+        command
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("RELINKER_STATE_DIR")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for (name, value) in ENV {
+            command.env(name, value);
+        }
+        Self { command }
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.command.env(name, value);
+        self
+    }
+
+    /// Runs it to the end.
+    pub async fn run(mut self) -> Ran {
+        let output = self.command.output().await.expect("run relinker");
+        Ran {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Starts it and leaves it running (output discarded); it is killed when dropped.
+    pub fn spawn(mut self) -> tokio::process::Child {
+        self.command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn relinker")
+    }
+}
+
+/// How a run of the binary ended.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Everything it printed.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(self.code, Some(expected), "{}", self.text());
+        self
+    }
+
+    /// Asserts the output says `needle`.
+    #[track_caller]
+    pub fn says(&self, needle: &str) -> &Self {
+        assert!(
+            self.text().contains(needle),
+            "expected {needle:?} in:\n{}",
+            self.text()
+        );
+        self
+    }
+
+    /// Asserts the output does not say `needle`.
+    #[track_caller]
+    pub fn never_says(&self, needle: &str) -> &Self {
+        assert!(
+            !self.text().contains(needle),
+            "did not expect {needle:?} in:\n{}",
+            self.text()
+        );
+        self
+    }
+
+    /// The run id from the first line (`run <id> ...`).
+    pub fn run_id(&self) -> String {
+        let first = self.stdout.lines().next().unwrap_or_default();
+        first
+            .strip_prefix("run ")
+            .unwrap_or_default()
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// No secret and no access token in any of these texts. Tokens end in `:int`.
+#[track_caller]
+pub fn assert_no_secrets(texts: &[&str]) {
+    for text in texts {
+        for (name, secret) in ENV {
+            assert!(!text.contains(secret), "the secret in {name} leaked");
+        }
+        assert!(!text.contains(":int"), "an access token leaked");
+    }
+}
+
+/// The sandbox's state, read through its control API, with typed questions.
+pub struct World(pub Value);
+
+impl World {
+    pub async fn of(sandbox: &TestSandbox) -> Self {
+        Self(sandbox.state().await)
+    }
+
+    pub fn users(&self) -> &[Value] {
+        self.0["users"].as_array().map_or(&[], Vec::as_slice)
+    }
+
+    pub fn user(&self, userid: &str) -> Option<&Value> {
+        self.users().iter().find(|u| {
+            u["userid"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(userid))
+        })
+    }
+
+    /// The user a service is linked to.
+    pub fn linked(&self, service: &str) -> String {
+        self.0["services"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == service))
+            .and_then(|s| s["linkedUser"].as_str())
+            .unwrap_or_else(|| panic!("no service {service}"))
+            .to_owned()
+    }
+
+    /// Users and links, without volatile fields: what a rollback must restore.
+    pub fn essentials(&self) -> Value {
+        serde_json::json!({
+            "users": self.users().iter().map(|u| serde_json::json!([u["userid"], u["emailAddress"], u["firstName"], u["lastName"], u["roles"]])).collect::<Vec<_>>(),
+            "services": self.0["services"],
+        })
+    }
+}
+
+impl TestSandbox {
+    /// A person relinks a service in the UI.
+    pub async fn person_links(&self, service: &str, userid: &str) {
+        self.control(
+            reqwest::Method::POST,
+            &format!("/_sandbox/services/{service}/link"),
+            Some(&serde_json::json!({ "userid": userid })),
+        )
+        .await;
+    }
+
+    pub async fn clear_faults(&self) {
+        self.control(reqwest::Method::DELETE, "/_sandbox/faults", None)
+            .await;
+    }
+
+    /// Requests the sandbox logged that match.
+    pub async fn logged(&self, method: &str, path_suffix: &str) -> Vec<Value> {
+        self.requests().await["requests"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|r| {
+                        r["method"] == method
+                            && r["path"].as_str().is_some_and(|p| p.ends_with(path_suffix))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -10,6 +10,7 @@ mod offboard;
 mod plan_cmd;
 mod plan_validate;
 mod provider;
+mod recovery;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_faults;
