@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use relinker::ids::{RunId, StepId};
 use relinker::journal::{Entry, Run, Started, StateDir};
-use relinker::provider::RateLimit;
+use relinker::limits::RateLimit;
 use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
 
 fn fixture(rotations: usize) -> String {

@@ -9,8 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use relinker::provider::marketo::{Limits, MarketoClient, MarketoConfig};
-use relinker::provider::{Provider, RateLimit};
+use relinker::limits::{Limits, RateLimit};
+use relinker::provider::marketo::Api;
+use relinker::provider::marketo::{MarketoClient, MarketoConfig};
 use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
 
 const FIXTURE: &str = include_str!("../plans/fixtures/acme.yaml");

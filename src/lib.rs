@@ -28,12 +28,15 @@
 pub mod address;
 pub mod cli;
 pub mod diagnostic;
+pub mod endpoint;
 pub mod executor;
 pub mod ids;
 pub mod journal;
+pub mod limits;
 pub mod offboard;
 pub mod paths;
 pub mod plan;
 pub mod provider;
 pub mod sandbox;
+pub mod saved;
 pub mod secret;

@@ -1,6 +1,5 @@
 //! `relinker apply PLAN.yaml|SAVED.json...`: plan, show, confirm, run.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -15,7 +14,8 @@ use super::run::{
 use super::target;
 use crate::ids::RunId;
 use crate::journal::{Run, Started};
-use crate::plan::{self, LoadedPlan, SavedPlan};
+use crate::plan::{self, LoadedPlan};
+use crate::saved::SavedPlan;
 use crate::secret::Fingerprint;
 
 /// Options of `relinker apply`.
@@ -93,11 +93,7 @@ async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
         }
     ));
     let target = target::connect(&plan, args.sandbox, args.retry.policy()).await?;
-    let live = plan::observe(&target.client, &plan, &target.credentials)
-        .await
-        .context("cannot read live state")
-        .or_failed()?;
-    let compiled = plan::compile(&plan, &live);
+    let (live, compiled) = target.compile(&plan).await?;
     if let Some(saved) = &saved {
         // Anything but the reviewed steps is refused before a single change is sent.
         saved.check(&bytes, &live, &compiled).or_invalid_input()?;
@@ -129,12 +125,7 @@ async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
         say("not applied.");
         return Ok(Outcome::Success);
     }
-    let credentials: BTreeMap<_, Fingerprint> = target
-        .credentials
-        .services
-        .iter()
-        .map(|(name, c)| (name.clone(), c.fingerprint()))
-        .collect();
+    let credentials = target.platform.credential_fingerprints();
     let started = Started {
         plan: plan.name.clone(),
         plan_sha256: Fingerprint::of(&bytes),

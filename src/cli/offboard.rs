@@ -47,9 +47,12 @@ pub struct OffboardArgs {
 pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
     let config = Config::load(&args.config).or_invalid_input()?;
     let departed = Departed::load(&args.departed).or_invalid_input()?;
-    let credentials =
-        crate::plan::resolve_credentials(&config.instance, &config.services, &config.base_dir)
-            .or_invalid_input()?;
+    let credentials = crate::provider::marketo::resolve_credentials(
+        &config.instance,
+        &config.services,
+        &config.base_dir,
+    )
+    .or_invalid_input()?;
     let client = target::client(
         &config.instance,
         &config.instance.base_url,

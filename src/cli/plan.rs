@@ -3,14 +3,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
 use super::render::{self, Footer, Format, PlanView};
 use super::run::RetryArgs;
 use super::target;
-use crate::plan::{self, LoadedPlan, SavedPlan};
+use crate::plan::{self, LoadedPlan};
+use crate::saved::SavedPlan;
 
 /// Options of `relinker plan`.
 #[derive(Debug, Args)]
@@ -38,11 +38,7 @@ pub struct PlanArgs {
 pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
     let LoadedPlan { plan, bytes } = plan::load(&args.plan).or_invalid_input()?;
     let target = target::connect(&plan, args.sandbox, args.retry.policy()).await?;
-    let live = plan::observe(&target.client, &plan, &target.credentials)
-        .await
-        .context("cannot read live state")
-        .or_failed()?;
-    let compiled = plan::compile(&plan, &live);
+    let (live, compiled) = target.compile(&plan).await?;
     let sandbox_flag = if args.sandbox { " --sandbox" } else { "" };
     let apply_command = match &args.out {
         Some(out) => format!("relinker apply {}{sandbox_flag}", out.display()),

@@ -13,7 +13,8 @@ use super::target;
 use crate::executor::{RunOutcome, UndoPlan, undo_plan};
 use crate::ids::RunId;
 use crate::journal::{Run, RunState, RunSummary};
-use crate::plan::{Mode, OnFailure};
+use crate::plan::OnFailure;
+use crate::provider::Performer;
 
 /// Options of `relinker rollback`.
 #[derive(Debug, Args)]
@@ -111,7 +112,7 @@ fn dry_run(id: &RunId, summary: &RunSummary, plan: &UndoPlan) -> Outcome {
         say("  nothing: no step changed anything yet");
     }
     for undo in &plan.undo {
-        let who = if undo.action.mode() == Mode::Manual {
+        let who = if undo.action.performer() == Performer::Person {
             " (manual: a person does it in the UI)"
         } else {
             ""

@@ -17,9 +17,10 @@ use crate::executor::{
 };
 use crate::ids::RunId;
 use crate::journal::{JournalError, Run, StateDir, Waiting};
-use crate::plan::{Action, OnFailure, Plan, Step};
+use crate::limits::parse_duration;
+use crate::plan::{OnFailure, Plan};
+use crate::provider::Step;
 use crate::provider::marketo::RetryPolicy;
-use crate::provider::parse_duration;
 use crate::sandbox::Operator;
 
 /// Where runs are kept.
@@ -143,13 +144,7 @@ pub(crate) async fn execute(
 ) -> Result<RunOutcome, Failure> {
     let summary = run.summary();
     let progress = Lines::new(summary.steps().len(), summary.complete_steps());
-    let executor = Executor::new(
-        &target.client,
-        &target.credentials.services,
-        run,
-        options,
-        &progress,
-    );
+    let executor = Executor::new(target.platform.as_ref(), run, options, &progress);
     let outcome = match direction {
         Direction::AsJournaled => executor.execute().await,
         Direction::Back { reason } => match executor.decide_rollback(&reason) {
@@ -323,19 +318,11 @@ fn plural(count: usize, noun: &str) -> String {
     }
 }
 
-/// The promise, in words, for each verification step of a finished run.
+/// The promise each verification step of a finished run kept, in words.
 pub(crate) fn promises(steps: &[Step]) -> Vec<String> {
     steps
         .iter()
-        .filter_map(|step| match &step.action {
-            Action::Verify { services, user, roles } => Some(format!(
-                "{}: {} {} with unchanged credentials (sha256 fingerprints match) as `{user}`; `{user}` holds its {} original role/workspace pair(s)",
-                step.id,
-                services.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "),
-                if services.len() == 1 { "authenticates" } else { "authenticate" },
-                roles.len()
-            )),
-            _ => None,
-        })
+        .filter(|step| step.action.is_proof())
+        .map(|step| format!("{}: {}", step.id, step.action.promise()))
         .collect()
 }

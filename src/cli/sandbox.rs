@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
-use crate::provider::{RateLimit, parse_duration};
+use crate::limits::{RateLimit, parse_duration};
 use crate::sandbox::{Fixture, Sandbox, SandboxConfig};
 
 /// The fixture served when none is given: plans/fixtures/acme.yaml.

@@ -8,18 +8,34 @@ use anyhow::{Context, anyhow};
 
 use super::exit::{Failure, OrExit};
 use crate::ids::ServiceName;
-use crate::plan::{Credentials, Instance, Plan};
-use crate::provider::ServiceCredentials;
-use crate::provider::marketo::{MarketoClient, MarketoConfig, RetryPolicy};
+use crate::plan::{Instance, Plan};
+use crate::provider::marketo::{
+    Credentials, MarketoClient, MarketoConfig, MarketoPlatform, RetryPolicy, ServiceCredentials,
+    plan_credentials,
+};
+use crate::provider::{Compiled, LiveState, Platform};
 use crate::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
 
-/// A connected client and the credentials to use with it.
+/// The platform a command acts on, and where it lives.
 pub(crate) struct Target {
-    pub(crate) client: MarketoClient,
-    pub(crate) credentials: Credentials,
+    pub(crate) platform: Box<dyn Platform>,
     pub(crate) base_url: String,
     /// Keeps the embedded sandbox alive for as long as the target is; stops it when dropped.
     pub(crate) _sandbox_guard: Option<SandboxHandle>,
+}
+
+impl Target {
+    /// Reads the live state `plan` depends on (reads only) and compiles the plan against it.
+    pub(crate) async fn compile(&self, plan: &Plan) -> Result<(LiveState, Compiled), Failure> {
+        let live = self
+            .platform
+            .observe(plan)
+            .await
+            .context("cannot read live state")
+            .or_failed()?;
+        let compiled = crate::provider::compile(plan, &live);
+        Ok((live, compiled))
+    }
 }
 
 /// Connects to the plan's instance, or to an embedded sandbox.
@@ -32,13 +48,12 @@ pub(crate) async fn connect(
         let (handle, credentials) = start_sandbox(plan).await?;
         (handle.base_url(), credentials, Some(handle))
     } else {
-        let credentials = plan.resolve_credentials().or_invalid_input()?;
+        let credentials = plan_credentials(plan).or_invalid_input()?;
         (plan.instance.base_url.clone(), credentials, None)
     };
     let client = client(&plan.instance, &base_url, &credentials, retry)?;
     Ok(Target {
-        client,
-        credentials,
+        platform: Box::new(MarketoPlatform::new(client, credentials)),
         base_url,
         _sandbox_guard: sandbox,
     })

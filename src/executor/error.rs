@@ -1,16 +1,15 @@
 //! Why a step, a run or a person could not do what was asked. Typed all the way to the CLI,
 //! which maps them to messages and exit codes; the journal keeps their text.
 
-use crate::ids::ServiceName;
 use crate::journal::JournalError;
-use crate::provider::ProviderError;
+use crate::provider::{CheckError, ProviderError};
 
 /// Why a step could not be completed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StepError {
-    /// Live state could not be read, so nothing could be decided.
-    #[error("cannot read live state: {0}")]
-    Read(ProviderError),
+    /// Live state could not be checked, so nothing could be decided.
+    #[error(transparent)]
+    Check(#[from] CheckError),
     /// The platform refused the change, and asking again will not change that.
     #[error("{0}")]
     Refused(ProviderError),
@@ -39,21 +38,15 @@ pub enum StepError {
     /// Whoever plays the person could not act.
     #[error(transparent)]
     Person(#[from] PersonError),
-    /// The plan names a service relinker has no credentials for.
-    #[error("no credentials for service `{service}`")]
-    NoCredentials {
-        /// The service.
-        service: ServiceName,
-    },
 }
 
 impl StepError {
     /// The provider error behind it, if one.
     pub fn provider_error(&self) -> Option<&ProviderError> {
         match self {
-            StepError::Read(e) | StepError::Refused(e) | StepError::GaveUp { last: e, .. } => {
-                Some(e)
-            }
+            StepError::Check(CheckError::Read(e))
+            | StepError::Refused(e)
+            | StepError::GaveUp { last: e, .. } => Some(e),
             _ => None,
         }
     }

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use crate::ids::StepId;
-use crate::plan::Step;
-use crate::provider::{ManualAction, ProviderError};
+use crate::provider::{ManualAction, ProviderError, Step};
 
 use super::error::StepError;
 

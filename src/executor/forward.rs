@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::actions::Check;
 use super::error::{ExecError, StepError};
 use super::event::{Event, Held};
 use super::manual::{Manual, PhaseEnd};
 use super::{Executor, RollbackOutcome, RunOutcome};
 use crate::ids::StepId;
 use crate::journal::{Entry, FailureEffect, StepEffect, StepState, Waiting};
-use crate::plan::{Action, Mode, OnFailure, Readiness, Reversibility, Step};
-use crate::provider::Provider;
+use crate::plan::OnFailure;
+use crate::provider::Check;
+use crate::provider::{Op, Performer, Readiness, Reversibility, Step};
 
 /// Most times a change that provably did not happen is sent, within the change budget.
 const MAX_CHANGE_ATTEMPTS: u32 = 5;
@@ -51,7 +51,7 @@ pub(super) fn effect_of(step: &Step, asked: bool) -> StepEffect {
     }
 }
 
-impl<P: Provider> Executor<'_, P> {
+impl Executor<'_> {
     /// Runs (or resumes) every step not yet done: rotations concurrently, the steps of each in
     /// order. A failure before a rotation's pivot stops the other rotations before their next
     /// step (those past their pivot finish), then, by policy, rolls the run back.
@@ -146,10 +146,10 @@ impl<P: Provider> Executor<'_, P> {
                     past_pivot,
                 })
             };
-            if step.mode() == Mode::Manual {
+            if step.performer() == Performer::Person {
                 let phase: Vec<Manual<'_>> = steps[index..]
                     .iter()
-                    .take_while(|s| s.mode() == Mode::Manual)
+                    .take_while(|s| s.performer() == Performer::Person)
                     .map(Manual::forward)
                     .collect();
                 let len = phase.len();
@@ -184,10 +184,12 @@ impl<P: Provider> Executor<'_, P> {
         match self.check(&step.action).await {
             Err(error) => return self.fail(step, error, doubt),
             Ok(Check::Holds) => {
-                let how = match &step.action {
-                    Action::Verify { .. } => Held::Verified,
-                    _ if in_doubt => Held::ConfirmedAfterInterruption,
-                    _ => Held::AlreadyDone,
+                let how = if step.action.is_proof() {
+                    Held::Verified
+                } else if in_doubt {
+                    Held::ConfirmedAfterInterruption
+                } else {
+                    Held::AlreadyDone
                 };
                 self.hold(step, effect_of(step, in_doubt), how)?;
                 return Ok(Ok(()));
@@ -262,7 +264,7 @@ impl<P: Provider> Executor<'_, P> {
     pub(super) async fn change(
         &self,
         step: &Step,
-        action: &Action,
+        action: &Op,
         undo: bool,
     ) -> Result<(), (StepError, FailureEffect)> {
         let started = Instant::now();
@@ -324,14 +326,16 @@ impl<P: Provider> Executor<'_, P> {
     /// A deletion of a user another step of this run creates is the run's to make only if the
     /// run created that user.
     fn not_created_here(&self, step: &Step) -> Option<String> {
-        let Action::DeleteUser { user } = &step.action else {
+        if !step.action.deletes() {
             return None;
-        };
+        }
+        let deleted = step.action.users();
+        let user = deleted.first()?;
         let summary = self.summary();
         let creator = summary
             .steps()
             .iter()
-            .find(|s| matches!(&s.action, Action::CreateUser { user: u, .. } if u == user))?;
+            .find(|s| s.action.creates() && s.action.users().contains(user))?;
         match summary.record(&creator.id) {
             StepState::Done(StepEffect::Changed)
             | StepState::InDoubt
@@ -348,12 +352,13 @@ impl<P: Provider> Executor<'_, P> {
 mod tests {
     use super::*;
     use crate::ids::UserId;
+    use crate::provider::marketo;
 
-    fn step(action: Action, readiness: Readiness) -> Step {
+    fn step(action: marketo::Op, readiness: Readiness) -> Step {
         Step {
             id: StepId::new("s"),
             rotation: 0,
-            action,
+            action: Op::Marketo(action),
             readiness,
         }
     }
@@ -362,18 +367,18 @@ mod tests {
     fn what_counts_as_the_runs_effect() {
         use StepEffect::{Changed, Unchanged};
         let user = UserId::parse("t@x.io").unwrap();
-        let create = Action::CreateUser {
+        let create = marketo::Op::CreateUser {
             user: user.clone(),
             first_name: "a".into(),
             last_name: "b".into(),
             roles: vec![],
         };
-        let update = Action::UpdateUser {
+        let update = marketo::Op::UpdateUser {
             user: user.clone(),
-            change: crate::provider::UserUpdate::default(),
-            previous: crate::provider::UserUpdate::default(),
+            change: marketo::UserUpdate::default(),
+            previous: marketo::UserUpdate::default(),
         };
-        let verify = Action::Verify {
+        let verify = marketo::Op::Verify {
             services: vec![],
             user,
             roles: vec![],

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::error::PersonError;
-use crate::plan::Action;
+use crate::provider::Op;
 
 /// How long a manual step waits for its verification to hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,5 +51,5 @@ pub type PersonFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PersonError>>
 /// Someone who carries out manual steps the way a person would in the platform's UI.
 pub trait Person: Send + Sync {
     /// Does what `action` asks of a person.
-    fn perform<'a>(&'a self, action: &'a Action) -> PersonFuture<'a>;
+    fn perform<'a>(&'a self, action: &'a Op) -> PersonFuture<'a>;
 }

@@ -11,21 +11,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::AsyncBufReadExt;
 
 use super::Executor;
-use super::actions::Check;
 use super::error::{ExecError, StepError};
 use super::event::{Event, Held};
 use super::forward::effect_of;
 use super::gate::{GateWait, POLL};
 use crate::ids::StepId;
 use crate::journal::{Direction, Entry, FailureEffect, StepState, Waiting};
-use crate::plan::{Action, Step};
-use crate::provider::Provider;
+use crate::provider::Check;
+use crate::provider::{ManualAction, Op, Step};
 
 /// One thing a person must bring about: a step going forward, or the undo of a step.
 pub(super) struct Manual<'s> {
     step: &'s Step,
     /// What live state must show once the person is done.
-    action: Action,
+    action: Op,
     direction: Direction,
 }
 
@@ -40,7 +39,7 @@ impl<'s> Manual<'s> {
     }
 
     /// Undoing the step with `compensation`.
-    pub(super) fn undo(step: &'s Step, compensation: Action) -> Self {
+    pub(super) fn undo(step: &'s Step, compensation: Op) -> Self {
         Self {
             step,
             action: compensation,
@@ -106,7 +105,7 @@ pub(super) enum PhaseEnd {
     Stopped,
 }
 
-impl<P: Provider> Executor<'_, P> {
+impl Executor<'_> {
     /// Checks every step of a phase, asks a person for those that do not hold (all at once),
     /// then waits for all of them.
     pub(super) async fn manual_phase(
@@ -165,7 +164,7 @@ impl<P: Provider> Executor<'_, P> {
     async fn wait(
         &self,
         mut open: Vec<Manual<'_>>,
-        instructions: &[(StepId, crate::provider::ManualAction)],
+        instructions: &[(StepId, ManualAction)],
         played: bool,
         stop: Option<&AtomicBool>,
     ) -> Result<PhaseEnd, ExecError> {
@@ -224,7 +223,7 @@ impl<P: Provider> Executor<'_, P> {
     fn pause(
         &self,
         open: &[Manual<'_>],
-        instructions: &[(StepId, crate::provider::ManualAction)],
+        instructions: &[(StepId, ManualAction)],
     ) -> Result<PhaseEnd, ExecError> {
         let mut waiting = Vec::new();
         for task in open {

@@ -14,7 +14,7 @@
 //! The executor knows nothing of the command line: it reports [`Event`]s and returns typed
 //! outcomes and errors.
 
-mod actions;
+mod check;
 mod error;
 mod event;
 mod forward;
@@ -22,7 +22,6 @@ mod gate;
 mod manual;
 mod rollback;
 
-use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -31,10 +30,10 @@ pub use event::{Event, Held, Progress};
 pub use gate::{GateWait, Person, PersonFuture};
 pub use rollback::{Kept, Undo, UndoPlan, undo_plan};
 
-use crate::ids::{ServiceName, StepId};
+use crate::ids::StepId;
 use crate::journal::{Direction, Entry, Run, RunState, RunSummary, StepState, Waiting};
 use crate::plan::OnFailure;
-use crate::provider::{Provider, ServiceCredentials};
+use crate::provider::Platform;
 
 /// How a run behaves.
 pub struct Options {
@@ -105,9 +104,8 @@ pub enum RollbackOutcome {
 }
 
 /// Runs the steps of one run.
-pub struct Executor<'a, P: Provider> {
-    provider: &'a P,
-    services: &'a BTreeMap<ServiceName, ServiceCredentials>,
+pub struct Executor<'a> {
+    platform: &'a dyn Platform,
     /// Rotations run concurrently and share the journal; an append is a short synchronous
     /// write, never held across an `.await`, so a std mutex is the right tool.
     run: Mutex<&'a mut Run>,
@@ -115,18 +113,16 @@ pub struct Executor<'a, P: Provider> {
     progress: &'a (dyn Progress + Sync),
 }
 
-impl<'a, P: Provider> Executor<'a, P> {
-    /// An executor for `run`.
+impl<'a> Executor<'a> {
+    /// An executor for `run` on `platform`.
     pub fn new(
-        provider: &'a P,
-        services: &'a BTreeMap<ServiceName, ServiceCredentials>,
+        platform: &'a dyn Platform,
         run: &'a mut Run,
         options: &'a Options,
         progress: &'a (dyn Progress + Sync),
     ) -> Self {
         Self {
-            provider,
-            services,
+            platform,
             run: Mutex::new(run),
             options,
             progress,

@@ -9,15 +9,14 @@
 use std::collections::BTreeSet;
 
 use super::Executor;
-use super::actions::Check;
 use super::error::ExecError;
 use super::event::Event;
 use super::manual::{Manual, PhaseEnd};
 use super::{RollbackOutcome, StepError};
 use crate::ids::StepId;
 use crate::journal::{Entry, RunSummary, StepState};
-use crate::plan::{Action, Mode, Step};
-use crate::provider::Provider;
+use crate::provider::Check;
+use crate::provider::{Op, Performer, Step};
 
 /// A rotation past its pivot: verified, so it is kept and only rolls forward.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +35,7 @@ pub struct Undo {
     /// Its rotation.
     pub rotation: usize,
     /// What undoes it.
-    pub action: Action,
+    pub action: Op,
 }
 
 /// What rollback will do.
@@ -79,7 +78,7 @@ pub fn undo_plan(summary: &RunSummary) -> UndoPlan {
     UndoPlan { undo, kept }
 }
 
-impl<P: Provider> Executor<'_, P> {
+impl Executor<'_> {
     /// Works through the undo plan. The decision to roll back must be recorded first
     /// ([`Executor::decide_rollback`]).
     pub async fn rollback(&self) -> Result<RollbackOutcome, ExecError> {
@@ -99,10 +98,12 @@ impl<P: Provider> Executor<'_, P> {
                 index += 1;
                 continue;
             };
-            if undo.action.mode() == Mode::Manual {
+            if undo.action.performer() == Performer::Person {
                 let phase: Vec<Manual<'_>> = plan.undo[index..]
                     .iter()
-                    .take_while(|u| u.action.mode() == Mode::Manual && u.rotation == undo.rotation)
+                    .take_while(|u| {
+                        u.action.performer() == Performer::Person && u.rotation == undo.rotation
+                    })
                     .filter_map(|u| Some(Manual::undo(step_of(u)?, u.action.clone())))
                     .collect();
                 let len = phase.len().max(1);
@@ -133,7 +134,7 @@ impl<P: Provider> Executor<'_, P> {
     async fn undo_step(
         &self,
         step: &Step,
-        compensation: &Action,
+        compensation: &Op,
     ) -> Result<Result<(), StepError>, ExecError> {
         let state = self.record(&step.id);
         if state == StepState::Undone {

@@ -12,7 +12,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{ServiceName, StepId};
-use crate::plan::{OnFailure, Step};
+use crate::plan::OnFailure;
+use crate::provider::Step;
 use crate::secret::Fingerprint;
 
 /// One line of `journal.jsonl`: a record and when it was written.

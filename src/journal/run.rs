@@ -170,7 +170,7 @@ mod tests {
     use super::*;
     use crate::ids::{StepId, UserId};
     use crate::journal::{RunState, StepEffect};
-    use crate::plan::{Action, Readiness, Step};
+    use crate::provider::{Op, Readiness, Step, marketo};
 
     fn id(text: &str) -> RunId {
         RunId::parse(text).unwrap()
@@ -187,9 +187,9 @@ mod tests {
             steps: vec![Step {
                 id: StepId::new("r0-delete"),
                 rotation: 0,
-                action: Action::DeleteUser {
+                action: Op::Marketo(marketo::Op::DeleteUser {
                     user: UserId::parse(user).unwrap(),
-                },
+                }),
                 readiness: Readiness::Pending,
             }],
             credentials: BTreeMap::new(),

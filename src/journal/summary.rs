@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::entry::{Entry, FailureEffect, Record, Started, StepEffect};
 use crate::ids::{ServiceName, StepId, UserId};
-use crate::plan::{Action, OnFailure, Step};
+use crate::plan::OnFailure;
+use crate::provider::Step;
 use crate::secret::Fingerprint;
 
 /// Where one step stands.
@@ -194,6 +195,7 @@ pub struct RunSummary {
     started_at: Option<DateTime<Utc>>,
     last_activity: Option<DateTime<Utc>>,
     records: BTreeMap<StepId, StepState>,
+    done_at: BTreeMap<StepId, DateTime<Utc>>,
     waiting: BTreeMap<StepId, Waiting>,
     failure: Option<Failure>,
     rollback: Option<String>,
@@ -269,6 +271,11 @@ impl RunSummary {
             .unwrap_or(StepState::Pending)
     }
 
+    /// When a step was recorded done (journals from before timestamps do not say).
+    pub fn done_at(&self, step: &StepId) -> Option<DateTime<Utc>> {
+        self.done_at.get(step).copied()
+    }
+
     /// The pause at a step, if the run waits for a person there.
     pub fn waiting(&self, step: &StepId) -> Option<&Waiting> {
         self.waiting.get(step)
@@ -311,7 +318,7 @@ impl RunSummary {
         self.steps()
             .iter()
             .filter(|s| s.rotation == rotation)
-            .rfind(|s| matches!(s.action, Action::Verify { .. }))
+            .rfind(|s| s.action.is_proof())
     }
 
     /// Whether the rotation's verification passed.
@@ -386,6 +393,9 @@ impl RunSummary {
             }
             Entry::Done { step, effect } => {
                 self.records.insert(step.clone(), StepState::Done(*effect));
+                if let Some(at) = record.at {
+                    self.done_at.insert(step.clone(), at);
+                }
                 self.progress(step);
             }
             Entry::Skipped { step, .. } => {
@@ -473,8 +483,8 @@ impl RunSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Readiness;
-    use crate::provider::RolePair;
+    use crate::provider::marketo::{self, RolePair};
+    use crate::provider::{Op, Readiness};
 
     fn id(text: &str) -> StepId {
         StepId::new(text)
@@ -489,23 +499,23 @@ mod tests {
             Step {
                 id: id("r0-add"),
                 rotation: 0,
-                action: Action::AddRoles {
+                action: Op::Marketo(marketo::Op::AddRoles {
                     user: user("t@x.io"),
                     roles: vec![RolePair {
                         role_id: 1,
                         workspace_id: 1,
                     }],
-                },
+                }),
                 readiness: Readiness::Pending,
             },
             Step {
                 id: id("r0-verify"),
                 rotation: 0,
-                action: Action::Verify {
+                action: Op::Marketo(marketo::Op::Verify {
                     services: vec![],
                     user: user("t@x.io"),
                     roles: vec![],
-                },
+                }),
                 readiness: Readiness::Pending,
             },
         ];

@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::config::Config;
 use super::departed::Departed;
 use crate::ids::UserId;
-use crate::plan::Credentials;
-use crate::provider::{Provider, ProviderError};
+use crate::provider::ProviderError;
+use crate::provider::marketo::{Api, Credentials};
 
 /// An API-only user tied to someone who left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,7 +41,7 @@ pub struct Scan {
 }
 
 /// Scans the instance.
-pub async fn scan<P: Provider>(
+pub async fn scan<P: Api>(
     provider: &P,
     config: &Config,
     departed: &Departed,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::ids::{ServiceName, UserId};
-use crate::provider::marketo::Limits;
+use crate::limits::Limits;
 
 use super::secret_ref::{Credential, SecretRef};
 

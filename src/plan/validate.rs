@@ -15,9 +15,10 @@ use super::raw::{
 };
 use super::secret_ref::{Credential, SecretRef};
 use crate::diagnostic::{Diagnostic, Diagnostics, shape, yaml_options};
+use crate::endpoint::check_base_url;
 use crate::ids::{ServiceName, UserId};
-use crate::provider::RateLimit;
-use crate::provider::marketo::{Limits, check_base_url};
+use crate::limits::Limits;
+use crate::limits::RateLimit;
 
 /// The only plan format version.
 const VERSION: u32 = 1;

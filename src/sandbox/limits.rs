@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::error::ApiError;
 use super::state::{Sandbox, SandboxConfig, lock};
-use crate::provider::RateLimit;
+use crate::limits::RateLimit;
 use crate::provider::marketo::quota;
 
 /// The limits' configuration and live counters.

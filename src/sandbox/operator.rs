@@ -8,7 +8,7 @@ use std::time::Duration;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::executor::{Person, PersonError, PersonFuture};
-use crate::plan::Action;
+use crate::provider::{Op, Operation, marketo};
 
 /// Plays the person through a sandbox's control API.
 #[derive(Debug, Clone)]
@@ -74,13 +74,13 @@ impl Operator {
 }
 
 impl Person for Operator {
-    fn perform<'a>(&'a self, action: &'a Action) -> PersonFuture<'a> {
+    fn perform<'a>(&'a self, action: &'a Op) -> PersonFuture<'a> {
         Box::pin(async move {
             match action {
-                Action::LinkService { service, to, .. } => {
+                Op::Marketo(marketo::Op::LinkService { service, to, .. }) => {
                     self.link(service.as_str(), to.as_str()).await
                 }
-                other => Err(PersonError {
+                Op::Marketo(other) => Err(PersonError {
                     what: "the sandbox operator".into(),
                     action: other.describe(),
                     reason: "only relinking a service is a person's step in Marketo".into(),

@@ -10,7 +10,7 @@ use super::fixture::Fixture;
 use super::limits::Limits;
 use super::requests::RequestLog;
 use super::world::World;
-use crate::provider::RateLimit;
+use crate::limits::RateLimit;
 
 /// Limits and lifetimes of an emulated instance; the defaults are Marketo's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

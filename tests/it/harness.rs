@@ -6,8 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use relinker::ids::{ServiceName, UserId};
-use relinker::provider::marketo::{Limits, MarketoClient, MarketoConfig, RetryPolicy};
-use relinker::provider::{NewApiUser, RolePair, ServiceCredentials};
+use relinker::limits::Limits;
+use relinker::provider::marketo::{MarketoClient, MarketoConfig, RetryPolicy};
+use relinker::provider::marketo::{NewApiUser, RolePair, ServiceCredentials};
 use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
 use relinker::secret::Secret;
 use serde_json::Value;

@@ -114,7 +114,7 @@ async fn renders_text_markdown_and_json_reading_only() {
         json["summary"],
         "3 rotations: 2 users to create, 6 service relinks (manual), 1 update, 2 deletions"
     );
-    assert!(outputs[1].contains("| # | step | what | by | undo | state |"));
+    assert!(outputs[1].contains("| # | step | what | by | verified | undo | state |"));
     no_secret_in(&outputs.iter().map(String::as_str).collect::<Vec<_>>());
     assert_read_only(&sandbox).await;
 }
@@ -275,7 +275,7 @@ async fn out_saves_a_pinned_plan_without_secrets() {
         "relative to the saved plan"
     );
     assert!(
-        saved["live"]["users"]["jane.doe@acme.example"].is_object(),
+        saved["live"]["snapshot"]["users"]["jane.doe@acme.example"].is_object(),
         "the live state it was computed from: {}",
         saved["live"]
     );

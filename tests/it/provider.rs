@@ -4,8 +4,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use relinker::provider::marketo::Limits;
-use relinker::provider::{Provider, ProviderError, RateLimit, RolePair, UserUpdate};
+use relinker::limits::Limits;
+use relinker::limits::RateLimit;
+use relinker::provider::ProviderError;
+use relinker::provider::marketo::{Api, RolePair, UserUpdate};
 use relinker::sandbox::SandboxConfig;
 use relinker::secret::Secret;
 use reqwest::Method;

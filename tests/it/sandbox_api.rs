@@ -1,7 +1,7 @@
 //! The sandbox's Marketo APIs over plain HTTP: shapes from the reference, business rules, and
 //! the error answers.
 
-use relinker::provider::RateLimit;
+use relinker::limits::RateLimit;
 use relinker::sandbox::SandboxConfig;
 use reqwest::Method;
 use serde_json::{Value, json};

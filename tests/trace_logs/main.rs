@@ -12,8 +12,9 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use relinker::provider::ProviderError;
+use relinker::provider::marketo::{Api, UserUpdate};
 use relinker::provider::marketo::{MarketoClient, MarketoConfig, RetryPolicy};
-use relinker::provider::{Provider, ProviderError, UserUpdate};
 use relinker::secret::Secret;
 use reqwest::Method;
 use serde_json::json;

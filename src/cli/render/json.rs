@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{PlanView, mode_word, readiness_word, reversibility_word};
+use super::{PlanView, performer_word, readiness_word, reversibility_word, verification_word};
 
 /// Version of the JSON rendering.
 pub(crate) const FORMAT_VERSION: u32 = 1;
@@ -17,7 +17,8 @@ pub(crate) fn json(view: &PlanView<'_>) -> Value {
             json!({
                 "id": step.id,
                 "rotation": step.rotation,
-                "mode": mode_word(step),
+                "mode": performer_word(step),
+                "verification": verification_word(step),
                 "reversibility": reversibility_word(step),
                 "state": readiness_word(step),
                 "description": step.action.describe(),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{PlanView, mode_word, readiness_word, reversibility_word};
+use super::{PlanView, performer_word, readiness_word, reversibility_word, verification_word};
 
 /// Escapes what would break a table cell.
 fn cell(text: &str) -> String {
@@ -33,8 +33,8 @@ pub(crate) fn markdown(view: &PlanView<'_>) -> String {
             "#### rotations[{index}]: {}\n",
             view.rotation_heading(index)
         );
-        let _ = writeln!(out, "| # | step | what | by | undo | state |");
-        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        let _ = writeln!(out, "| # | step | what | by | verified | undo | state |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
         for (number, step) in view
             .compiled
             .steps
@@ -43,10 +43,10 @@ pub(crate) fn markdown(view: &PlanView<'_>) -> String {
             .enumerate()
         {
             let mut what = cell(&step.action.describe());
-            if let Some(roles) = view.step_roles(step) {
-                let _ = write!(what, "<br>roles: {}", cell(&roles));
+            if let Some(details) = view.step_details(step) {
+                let _ = write!(what, "<br>{}", cell(&details));
             }
-            let by = if mode_word(step) == "manual" {
+            let by = if performer_word(step) == "manual" {
                 "**manual**"
             } else {
                 "api"
@@ -56,9 +56,13 @@ pub(crate) fn markdown(view: &PlanView<'_>) -> String {
             } else {
                 reversibility_word(step)
             };
+            let verified = match verification_word(step) {
+                "attested" => "**attested, not verified**",
+                word => word,
+            };
             let _ = writeln!(
                 out,
-                "| {} | `{}` | {what} | {by} | {undo} | {} |",
+                "| {} | `{}` | {what} | {by} | {verified} | {undo} | {} |",
                 number + 1,
                 step.id,
                 readiness_word(step)

@@ -5,12 +5,12 @@ mod json;
 mod markdown;
 mod text;
 
-use std::collections::BTreeMap;
-
 use clap::ValueEnum;
 
-use crate::plan::{Action, Compiled, LiveState, Mode, Plan, Readiness, Reversibility, Step};
-use crate::provider::RolePair;
+use crate::plan::Plan;
+use crate::provider::{
+    Compiled, LiveState, Performer, Readiness, Reversibility, Step, Verification,
+};
 
 pub(crate) use json::json;
 pub(crate) use markdown::markdown;
@@ -55,40 +55,10 @@ impl PlanView<'_> {
             _ => None,
         }
     }
-}
 
-impl PlanView<'_> {
-    /// `API Integrations @ Default, Analytics User @ World`
-    pub(crate) fn roles(&self, pairs: &[RolePair]) -> String {
-        let name = |names: &BTreeMap<u64, String>, id: u64| {
-            names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
-        };
-        pairs
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} @ {}",
-                    name(&self.live.role_names, p.role_id),
-                    name(&self.live.workspace_names, p.workspace_id)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// The roles a step gives or checks, if it names any.
-    pub(crate) fn step_roles(&self, step: &Step) -> Option<String> {
-        match &step.action {
-            Action::CreateUser { roles, .. }
-            | Action::AddRoles { roles, .. }
-            | Action::RemoveRoles { roles, .. }
-            | Action::Verify { roles, .. }
-                if !roles.is_empty() =>
-            {
-                Some(self.roles(roles))
-            }
-            _ => None,
-        }
+    /// What a reviewer wants to know of a step beyond its description (role names, say).
+    pub(crate) fn step_details(&self, step: &Step) -> Option<String> {
+        self.live.details(&step.action)
     }
 
     /// Steps with work to do.
@@ -101,43 +71,26 @@ impl PlanView<'_> {
 
     /// "2 rotations: 1 user to create, 3 service relinks (manual), 1 update, 1 deletion"
     pub(crate) fn summary(&self) -> String {
-        let count = |f: &dyn Fn(&Action) -> bool| self.pending().filter(|s| f(&s.action)).count();
-        let parts: Vec<String> = [
-            (
-                count(&|a| matches!(a, Action::CreateUser { .. })),
-                "user to create",
-                "users to create",
-            ),
-            (
-                count(&|a| matches!(a, Action::AddRoles { .. })),
-                "role grant",
-                "role grants",
-            ),
-            (
-                count(&|a| matches!(a, Action::LinkService { .. })),
-                "service relink (manual)",
-                "service relinks (manual)",
-            ),
-            (
-                count(&|a| matches!(a, Action::UpdateUser { .. })),
-                "update",
-                "updates",
-            ),
-            (
-                count(&|a| matches!(a, Action::ExpireUser { .. })),
-                "expiry",
-                "expiries",
-            ),
-            (
-                count(&|a| matches!(a, Action::DeleteUser { .. })),
-                "deletion",
-                "deletions",
-            ),
-        ]
-        .into_iter()
-        .filter(|(n, _, _)| *n > 0)
-        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
-        .collect();
+        let mut counts: Vec<((&str, &str, bool), usize)> = Vec::new();
+        for step in self.pending() {
+            if step.reversibility() == Reversibility::ReadOnly {
+                continue;
+            }
+            let (one, many) = step.action.tally();
+            let key = (one, many, step.performer() == Performer::Person);
+            match counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((key, 1)),
+            }
+        }
+        let parts: Vec<String> = counts
+            .into_iter()
+            .map(|((one, many, manual), n)| {
+                let noun = if n == 1 { one } else { many };
+                let by = if manual { " (manual)" } else { "" };
+                format!("{n} {noun}{by}")
+            })
+            .collect();
         let rotations = self.plan.rotations.len();
         let noun = if rotations == 1 {
             "rotation"
@@ -152,7 +105,8 @@ impl PlanView<'_> {
     }
 
     pub(crate) fn manual_steps(&self) -> impl Iterator<Item = &Step> {
-        self.pending().filter(|s| s.mode() == Mode::Manual)
+        self.pending()
+            .filter(|s| s.performer() == Performer::Person)
     }
 
     pub(crate) fn irreversible_steps(&self) -> impl Iterator<Item = &Step> {
@@ -191,10 +145,20 @@ fn retire_word(retire: crate::plan::Retire) -> &'static str {
     }
 }
 
-pub(crate) fn mode_word(step: &Step) -> &'static str {
-    match step.mode() {
-        Mode::Api => "api",
-        Mode::Manual => "manual",
+/// Who performs a step, in a word.
+pub(crate) fn performer_word(step: &Step) -> &'static str {
+    match step.performer() {
+        Performer::Api => "api",
+        Performer::Person => "manual",
+    }
+}
+
+/// How a step's effect becomes known, in a word.
+pub(crate) fn verification_word(step: &Step) -> &'static str {
+    match step.verification() {
+        Verification::Observed => "observed",
+        Verification::CheckedByCommand => "command",
+        Verification::Attested => "attested",
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{PlanView, mode_word, readiness_word, reversibility_word};
+use super::{PlanView, performer_word, readiness_word, reversibility_word, verification_word};
 
 /// Renders a plan for a terminal.
 pub(crate) fn text(view: &PlanView<'_>) -> String {
@@ -34,16 +34,17 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
         {
             let _ = writeln!(
                 out,
-                "  {:>2}. {:<width$}  {:<6} {:<12} {:<12} {}",
+                "  {:>2}. {:<width$}  {:<6} {:<8} {:<12} {:<12} {}",
                 number + 1,
                 step.id,
-                mode_word(step),
+                performer_word(step),
+                verification_word(step),
                 reversibility_word(step),
                 readiness_word(step),
                 step.action.describe()
             );
-            if let Some(roles) = view.step_roles(step) {
-                let _ = writeln!(out, "      {:<width$}  roles: {roles}", "");
+            if let Some(details) = view.step_details(step) {
+                let _ = writeln!(out, "      {:<width$}  {details}", "");
             }
         }
     }

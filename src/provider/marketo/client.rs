@@ -14,22 +14,24 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use chrono::Utc;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::api::Api;
 use super::auth::TokenCache;
 use super::encode::segment;
-use super::limiter::{Limiter, Limits};
+use super::limiter::Limiter;
+use super::types::{
+    NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink, UserRecord,
+    UserSummary, UserUpdate, WorkspaceInfo,
+};
 use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
 use super::{dates, quota};
 use crate::ids::{ServiceName, UserId};
-use crate::provider::types::{
-    ManualAction, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials,
-    ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
-};
-use crate::provider::{Provider, ProviderError};
+use crate::limits::Limits;
+use crate::provider::{ManualAction, ProviderError};
 use crate::secret::Secret;
 
 /// Prefix of every User Management path.
@@ -181,32 +183,6 @@ impl MarketoConfig {
     }
 }
 
-/// Checks a base URL: `https://`, or `http://` to a loopback address.
-pub fn check_base_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if !loopback {
-                return Err(format!(
-                    "`{text}` uses http:// to a non-loopback host; credentials would cross the network in clear (use https://)"
-                ));
-            }
-        }
-        other => return Err(format!("`{text}` has scheme `{other}`; use https://")),
-    }
-    if url.host().is_none() {
-        return Err(format!("`{text}` has no host"));
-    }
-    Ok(url)
-}
-
 /// Whether a call changes state: decides what is safe to send twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Effect {
@@ -264,7 +240,7 @@ struct Inner {
 impl MarketoClient {
     /// A client; fails only on a bad base URL or an HTTP stack that cannot start.
     pub fn new(config: MarketoConfig) -> Result<Self, ProviderError> {
-        let base = check_base_url(&config.base_url).map_err(ProviderError::Config)?;
+        let base = crate::endpoint::base(&config.base_url).map_err(ProviderError::Config)?;
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
@@ -276,7 +252,7 @@ impl MarketoClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
-                base: base.as_str().trim_end_matches('/').to_owned(),
+                base,
                 client_id: config.client_id,
                 client_secret: config.client_secret,
                 tokens: TokenCache::default(),
@@ -670,7 +646,7 @@ fn user_path(userid: &UserId, endpoint: &str) -> String {
     format!("{USERS}/{}/{endpoint}", segment(userid.as_str()))
 }
 
-impl Provider for MarketoClient {
+impl Api for MarketoClient {
     async fn user(&self, userid: &UserId) -> Result<Option<UserRecord>, ProviderError> {
         let user: Option<wire::WireUser> =
             self.get_optional(user_path(userid, "user.json")).await?;

@@ -12,28 +12,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-use crate::provider::RateLimit;
-
-/// How many calls the client keeps in flight at most, by default (Marketo's limit).
-pub const DEFAULT_CONCURRENCY: usize = 10;
-
-/// Rate and concurrency limits of one instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Calls per sliding window.
-    pub rate: RateLimit,
-    /// Calls in flight.
-    pub concurrency: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            rate: RateLimit::MARKETO_DEFAULT,
-            concurrency: DEFAULT_CONCURRENCY,
-        }
-    }
-}
+use crate::limits::{Limits, RateLimit};
 
 /// Shared limiter state.
 #[derive(Debug)]

@@ -6,9 +6,7 @@ use chrono::Utc;
 use serde::{Deserialize, Deserializer};
 
 use super::dates;
-use crate::provider::types::{
-    PendingInvitation, RoleInfo, RolePair, UserRecord, UserSummary, WorkspaceInfo,
-};
+use super::types::{PendingInvitation, RoleInfo, RolePair, UserRecord, UserSummary, WorkspaceInfo};
 
 /// `{"errors":[{"code","message"}]}`, and the standard REST envelope's `success: false` form.
 #[derive(Debug, Default, Deserialize)]

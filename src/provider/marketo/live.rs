@@ -1,6 +1,6 @@
-//! A read-only snapshot of the live state a plan depends on.
+//! A read-only snapshot of the Marketo state a plan depends on.
 //!
-//! Everything the compiler decides is decided from this snapshot, so compiling is a pure
+//! Everything the procedures decide is decided from this snapshot, so compiling is a pure
 //! function and a saved plan can record exactly what it was computed from. Only reads are made
 //! here; the sandbox's request log of a `plan` run shows no change.
 
@@ -11,10 +11,12 @@ use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
 use serde::{Deserialize, Serialize};
 
+use super::api::Api;
 use super::credentials::Credentials;
-use super::model::{Plan, Rotation};
+use super::types::{ServiceCredentials, ServiceLink, UserRecord};
 use crate::ids::{ServiceName, UserId};
-use crate::provider::{Provider, ProviderError, ServiceCredentials, ServiceLink, UserRecord};
+use crate::plan::{Plan, Rotation};
+use crate::provider::ProviderError;
 use crate::secret::Fingerprint;
 
 /// What one service's credentials said when they minted a token.
@@ -32,7 +34,7 @@ pub enum LinkObservation {
 
 /// The snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct LiveState {
+pub struct Snapshot {
     /// When it was read; decides whether an expiry has passed.
     pub observed_at: Option<DateTime<Utc>>,
     /// Users the plan names.
@@ -51,7 +53,7 @@ pub struct LiveState {
     pub workspace_names: BTreeMap<u64, String>,
 }
 
-impl LiveState {
+impl Snapshot {
     /// A user the plan names, if it exists.
     pub fn user(&self, userid: &UserId) -> Option<&UserRecord> {
         self.users.get(userid)
@@ -87,6 +89,35 @@ impl LiveState {
         })
     }
 
+    /// The roles an operation gives or checks, by name: `roles: API Integrations @ Default`.
+    pub fn details(&self, op: &super::ops::Op) -> Option<String> {
+        use super::ops::Op;
+        let (Op::CreateUser { roles, .. }
+        | Op::AddRoles { roles, .. }
+        | Op::RemoveRoles { roles, .. }
+        | Op::Verify { roles, .. }) = op
+        else {
+            return None;
+        };
+        if roles.is_empty() {
+            return None;
+        }
+        let name = |names: &BTreeMap<u64, String>, id: u64| {
+            names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
+        };
+        let named: Vec<String> = roles
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} @ {}",
+                    name(&self.role_names, p.role_id),
+                    name(&self.workspace_names, p.workspace_id)
+                )
+            })
+            .collect();
+        Some(format!("roles: {}", named.join(", ")))
+    }
+
     /// SHA-256 over the canonical JSON of everything a decision depends on.
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(self.decisive().to_string().as_bytes())
@@ -94,7 +125,7 @@ impl LiveState {
 
     /// What differs between an earlier snapshot (`self`) and `now`, in words, for a person
     /// deciding whether to plan again.
-    pub fn differences(&self, now: &LiveState) -> Vec<String> {
+    pub fn differences(&self, now: &Snapshot) -> Vec<String> {
         let mut out = Vec::new();
         for (id, then) in &self.users {
             match now.users.get(id) {
@@ -190,14 +221,14 @@ fn named_users(plan: &Plan) -> BTreeSet<UserId> {
 
 /// Reads the live state a plan depends on; reads only. Independent reads go out concurrently;
 /// the provider's limiter keeps them within the instance's limits.
-pub async fn observe<P: Provider>(
-    provider: &P,
+pub async fn observe<A: Api>(
+    provider: &A,
     plan: &Plan,
     credentials: &Credentials,
-) -> Result<LiveState, ProviderError> {
-    let mut live = LiveState {
+) -> Result<Snapshot, ProviderError> {
+    let mut live = Snapshot {
         observed_at: Some(Utc::now()),
-        ..LiveState::default()
+        ..Snapshot::default()
     };
     let users = named_users(plan);
     let reads = users.iter().map(|userid| async move {

@@ -1,4 +1,6 @@
-//! Rate limits in Marketo's terms: so many calls per sliding window.
+//! Limits of a platform's API: so many calls per sliding window, so many in flight, and the
+//! durations they are written with. Shared by the plan language, the clients' limiters and the
+//! sandboxes, and owned by none of them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -24,6 +26,27 @@ impl RateLimit {
 impl Default for RateLimit {
     fn default() -> Self {
         Self::MARKETO_DEFAULT
+    }
+}
+
+/// How many calls a client keeps in flight at most, by default (Marketo's limit).
+pub const DEFAULT_CONCURRENCY: usize = 10;
+
+/// Rate and concurrency limits of one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Calls per sliding window.
+    pub rate: RateLimit,
+    /// Calls in flight.
+    pub concurrency: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            rate: RateLimit::MARKETO_DEFAULT,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
     }
 }
 

@@ -1,61 +1,23 @@
-//! Compilation: a validated plan plus a live snapshot becomes ordered steps, warnings and
-//! conflicts. Pure: no I/O, so every rule here is unit-tested on hand-made snapshots.
+//! Marketo's procedures: what rename, replace and relink compile to against a live snapshot.
+//! Pure: no I/O, so every rule here is unit-tested on hand-made snapshots.
 //!
 //! Per rotation, steps follow the design's order: set up the holding user, move the services,
-//! change, move back, verify, and only then anything irreversible. A rotation whose end state
+//! change, move back, verify, and only then anything irreversible. A linked user cannot be
+//! edited, so a rename moves its services to a temporary user first. A rotation whose end state
 //! already holds compiles to its verification alone, so a finished plan plans as "no changes".
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
-use super::live::{LinkObservation, LiveState};
-use super::model::{Plan, Retire, Rotation, TemporaryUser};
-use super::step::{Action, Readiness, Reversibility, Step};
+use super::live::{LinkObservation, Snapshot};
+use super::ops::Op;
+use super::types::{RolePair, UserRecord, UserUpdate};
 use crate::address;
 use crate::ids::{ServiceName, StepId, UserId};
-use crate::provider::{RolePair, UserRecord, UserUpdate};
-
-/// Something that stops the plan from running as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Conflict {
-    /// The rotation it concerns, if one.
-    pub rotation: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl std::fmt::Display for Conflict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(rotation) = self.rotation {
-            write!(f, "rotations[{rotation}]: ")?;
-        }
-        f.write_str(&self.message)
-    }
-}
-
-/// The compiled plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Compiled {
-    /// Every step, in order.
-    pub steps: Vec<Step>,
-    /// Things a reviewer should know that do not stop the plan.
-    pub warnings: Vec<String>,
-    /// Things that stop it.
-    pub conflicts: Vec<Conflict>,
-}
-
-impl Compiled {
-    /// Whether any step has work to do.
-    pub fn has_changes(&self) -> bool {
-        self.steps.iter().any(|s| {
-            s.readiness == Readiness::Pending && s.reversibility() != Reversibility::ReadOnly
-        })
-    }
-}
+use crate::plan::{Plan, Retire, Rotation, TemporaryUser};
+use crate::provider::{Compiled, Conflict, Readiness, Step};
 
 /// Compiles `plan` against `live`.
-pub fn compile(plan: &Plan, live: &LiveState) -> Compiled {
+pub fn compile(plan: &Plan, live: &Snapshot) -> Compiled {
     let mut out = Builder {
         live,
         rotation: 0,
@@ -76,22 +38,6 @@ pub fn compile(plan: &Plan, live: &LiveState) -> Compiled {
             Rotation::Relink { services, to } => out.relink(services, to),
         }
     }
-    let deletions = out
-        .steps
-        .iter()
-        .filter(|s| {
-            s.readiness == Readiness::Pending && matches!(s.action, Action::DeleteUser { .. })
-        })
-        .count();
-    if deletions > plan.policy.max_deletions as usize {
-        out.conflicts.push(Conflict {
-            rotation: None,
-            message: format!(
-                "the plan would delete {deletions} users, more than `policy.max_deletions` ({})",
-                plan.policy.max_deletions
-            ),
-        });
-    }
     Compiled {
         steps: out.steps,
         warnings: out.warnings,
@@ -100,7 +46,7 @@ pub fn compile(plan: &Plan, live: &LiveState) -> Compiled {
 }
 
 struct Builder<'a> {
-    live: &'a LiveState,
+    live: &'a Snapshot,
     rotation: usize,
     steps: Vec<Step>,
     warnings: Vec<String>,
@@ -144,11 +90,11 @@ impl Builder<'_> {
         });
     }
 
-    fn step(&mut self, name: &str, action: Action, readiness: Readiness) {
+    fn step(&mut self, name: &str, op: Op, readiness: Readiness) {
         self.steps.push(Step {
             id: StepId::new(format!("r{}-{name}", self.rotation)),
             rotation: self.rotation,
-            action,
+            action: crate::provider::Op::Marketo(op),
             readiness,
         });
     }
@@ -229,7 +175,7 @@ impl Builder<'_> {
             }
             self.step(
                 &format!("create-{name}"),
-                Action::CreateUser {
+                Op::CreateUser {
                     user: holder.clone(),
                     first_name: "relinker".into(),
                     last_name: last_name.to_owned(),
@@ -274,7 +220,7 @@ impl Builder<'_> {
         };
         self.step(
             &format!("add-roles-{name}"),
-            Action::AddRoles {
+            Op::AddRoles {
                 user: holder.clone(),
                 roles: missing,
             },
@@ -292,7 +238,7 @@ impl Builder<'_> {
             };
             self.step(
                 &format!("link-{}-{name}", slug(service.as_str())),
-                Action::LinkService {
+                Op::LinkService {
                     service: service.clone(),
                     from: from.clone(),
                     to: to.clone(),
@@ -305,7 +251,7 @@ impl Builder<'_> {
     fn verify(&mut self, links: &[Link], user: &UserId, roles: &[RolePair]) {
         self.step(
             "verify",
-            Action::Verify {
+            Op::Verify {
                 services: links.iter().map(|(s, _)| s.clone()).collect(),
                 user: user.clone(),
                 roles: roles.to_vec(),
@@ -385,7 +331,7 @@ impl Builder<'_> {
         };
         self.step(
             "update-user",
-            Action::UpdateUser {
+            Op::UpdateUser {
                 user: user.clone(),
                 change,
                 previous,
@@ -395,7 +341,7 @@ impl Builder<'_> {
         for (service, _) in &links {
             self.step(
                 &format!("link-{}-back", slug(service.as_str())),
-                Action::LinkService {
+                Op::LinkService {
                     service: service.clone(),
                     from: temporary_user.clone(),
                     to: user.clone(),
@@ -407,7 +353,7 @@ impl Builder<'_> {
         if created && *temporary == TemporaryUser::DeleteIfCreated {
             self.step(
                 "delete-temporary-user",
-                Action::DeleteUser {
+                Op::DeleteUser {
                     user: temporary_user.clone(),
                 },
                 Readiness::Pending,
@@ -448,7 +394,7 @@ impl Builder<'_> {
         match retire {
             Retire::Delete => self.step(
                 "delete-old-user",
-                Action::DeleteUser { user: user.clone() },
+                Op::DeleteUser { user: user.clone() },
                 Readiness::Pending,
             ),
             Retire::Expire => {
@@ -463,7 +409,7 @@ impl Builder<'_> {
                 };
                 self.step(
                     "expire-old-user",
-                    Action::ExpireUser { user: user.clone() },
+                    Op::ExpireUser { user: user.clone() },
                     readiness,
                 );
             }
@@ -499,7 +445,7 @@ impl Builder<'_> {
             };
             self.step(
                 &format!("link-{}", slug(service.as_str())),
-                Action::LinkService {
+                Op::LinkService {
                     service: service.clone(),
                     from: from.clone(),
                     to: to.clone(),
@@ -516,9 +462,15 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::plan::step::Mode;
-    use crate::provider::ServiceLink;
+    use crate::provider::marketo::ServiceLink;
+    use crate::provider::{Performer, Reversibility};
     use crate::secret::Fingerprint;
+
+    /// The Marketo operation of a step.
+    fn op(step: &Step) -> &Op {
+        let crate::provider::Op::Marketo(op) = &step.action;
+        op
+    }
 
     const PLAN: &str = "version: 1
 name: t
@@ -567,10 +519,10 @@ policy: { max_deletions: 2 }
     }
 
     /// The live state the plan was written for.
-    fn live() -> LiveState {
-        let mut live = LiveState {
+    fn live() -> Snapshot {
+        let mut live = Snapshot {
             admin_user: Some(uid("admin@acme.example")),
-            ..LiveState::default()
+            ..Snapshot::default()
         };
         for record in [
             user("jane@acme.example", true, &[pair(110, 1), pair(101, 1008)]),
@@ -602,7 +554,7 @@ policy: { max_deletions: 2 }
     }
 
     #[track_caller]
-    fn conflicts_with(live: &LiveState, expected: &str) {
+    fn conflicts_with(live: &Snapshot, expected: &str) {
         let compiled = compile(&plan(), live);
         assert!(
             compiled
@@ -637,19 +589,23 @@ policy: { max_deletions: 2 }
                 "r2-verify",
             ]
         );
-        let modes: Vec<Mode> = compiled.steps.iter().map(Step::mode).collect();
-        assert_eq!(modes.iter().filter(|m| **m == Mode::Manual).count(), 6);
+        let people = compiled
+            .steps
+            .iter()
+            .filter(|s| s.performer() == Performer::Person)
+            .count();
+        assert_eq!(people, 6);
         // Irreversible steps come after their rotation's verification.
         for (index, step) in compiled.steps.iter().enumerate() {
             if step.reversibility() == Reversibility::Irreversible {
                 assert!(
-                    matches!(compiled.steps[index - 1].action, Action::Verify { .. }),
+                    matches!(op(&compiled.steps[index - 1]), Op::Verify { .. }),
                     "{}",
                     step.id
                 );
             }
         }
-        let Action::CreateUser { roles, .. } = &compiled.steps[0].action else {
+        let Op::CreateUser { roles, .. } = op(&compiled.steps[0]) else {
             panic!()
         };
         assert_eq!(
@@ -657,9 +613,9 @@ policy: { max_deletions: 2 }
             &[pair(110, 1), pair(101, 1008)],
             "the temporary user gets exactly the user's roles"
         );
-        let Action::UpdateUser {
+        let Op::UpdateUser {
             change, previous, ..
-        } = &compiled.steps[3].action
+        } = op(&compiled.steps[3])
         else {
             panic!()
         };
@@ -681,8 +637,8 @@ policy: { max_deletions: 2 }
         let compiled = compile(&plan(), &live);
         assert_eq!(compiled.steps[0].id.as_str(), "r0-add-roles-temporary-user");
         assert_eq!(
-            compiled.steps[0].action,
-            Action::AddRoles {
+            op(&compiled.steps[0]),
+            &Op::AddRoles {
                 user: uid("temp@acme.example"),
                 roles: vec![pair(101, 1008)]
             }
@@ -820,7 +776,8 @@ policy: { max_deletions: 2 }
 
         let mut strict = plan();
         strict.policy.max_deletions = 1;
-        let compiled = compile(&strict, &live());
+        let compiled =
+            crate::provider::compile(&strict, &crate::provider::LiveState::Marketo(live()));
         assert!(
             compiled
                 .conflicts
@@ -832,7 +789,7 @@ policy: { max_deletions: 2 }
     }
 
     /// The live state once the whole plan has run.
-    fn finished() -> LiveState {
+    fn finished() -> Snapshot {
         let mut live = live();
         if let Some(jane) = live.users.get_mut(&uid("jane@acme.example")) {
             jane.email = "api.sync@acme.example".into();
@@ -865,7 +822,7 @@ policy: { max_deletions: 2 }
         );
         assert_eq!(compiled.steps[2].readiness, Readiness::AlreadySatisfied);
         assert!(!compiled.has_changes());
-        let Action::Verify { user, roles, .. } = &compiled.steps[1].action else {
+        let Op::Verify { user, roles, .. } = op(&compiled.steps[1]) else {
             panic!()
         };
         assert_eq!((user.as_str(), roles.len()), ("api.crm@acme.example", 1));

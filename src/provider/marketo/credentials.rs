@@ -1,4 +1,5 @@
-//! The credentials a plan references, read when a command needs them (never by validation).
+//! The credentials a Marketo plan references, read when a command needs them (never by
+//! validation): the admin service relinker acts as, and each declared LaunchPoint service.
 //!
 //! Every reference is tried before anything is reported, so a person who forgot three
 //! variables learns about all three at once, each named once with the plan field behind it.
@@ -7,10 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use super::model::{Instance, Plan, ServiceDecl};
-use super::secret_ref::{Credential, SecretError};
+use super::types::ServiceCredentials;
 use crate::ids::ServiceName;
-use crate::provider::ServiceCredentials;
+use crate::plan::{Credential, Instance, Plan, SecretError, ServiceDecl};
 
 /// The credentials a plan's references resolved to.
 #[derive(Debug, Clone)]
@@ -53,11 +53,9 @@ fn quoted(fields: &[String]) -> String {
         .join(", ")
 }
 
-impl Plan {
-    /// Reads every credential the plan references.
-    pub fn resolve_credentials(&self) -> Result<Credentials, CredentialError> {
-        resolve_credentials(&self.instance, &self.services, &self.base_dir)
-    }
+/// Reads every credential a plan references.
+pub fn plan_credentials(plan: &Plan) -> Result<Credentials, CredentialError> {
+    resolve_credentials(&plan.instance, &plan.services, &plan.base_dir)
 }
 
 /// Collects what could be read and what could not.
@@ -158,7 +156,7 @@ rotations:
             Path::new("/nonexistent-relinker-dir"),
         )
         .unwrap();
-        let error = plan.resolve_credentials().unwrap_err();
+        let error = plan_credentials(&plan).unwrap_err();
         assert_eq!(error.missing.len(), 3, "{error}");
         let text = error.to_string();
         assert!(

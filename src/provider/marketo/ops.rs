@@ -1,50 +1,17 @@
-//! Steps: what a compiled plan will do, one API call or manual action at a time.
-//!
-//! A step is data only. The executor decides how to check, act and verify each [`Action`];
-//! renderers describe them; saved plans and the journal store them. Compensations are derived
-//! from the action, so no step can carry an inverse that disagrees with it.
+//! Marketo's operations: what a rename, replace or relink compiles to, one API call or one
+//! LaunchPoint relink at a time. Compensations are derived from the operation, so no step can
+//! carry an inverse that disagrees with it.
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ServiceName, StepId, UserId};
-use crate::provider::{RolePair, UserUpdate};
+use super::types::{RolePair, UserUpdate};
+use crate::ids::{ServiceName, UserId};
+use crate::provider::{Operation, Performer, Reversibility, Verification};
 
-/// Who performs a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// relinker, through the API.
-    Api,
-    /// A person, in the platform's UI; relinker verifies it through the API.
-    Manual,
-}
-
-/// Whether a step can be undone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reversibility {
-    /// It has a compensation.
-    Reversible,
-    /// Once done it stays done; ordered after every verification.
-    Irreversible,
-    /// It changes nothing (a verification).
-    ReadOnly,
-}
-
-/// What live state already says about a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Readiness {
-    /// It has work to do.
-    Pending,
-    /// Live state already matches; it will be recorded and skipped.
-    AlreadySatisfied,
-}
-
-/// What a step does.
+/// What a Marketo step does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum Action {
+pub enum Op {
     /// Invite an API-only user with these pairs; it is usable at once.
     CreateUser {
         /// Userid (and email) of the new user.
@@ -63,7 +30,7 @@ pub enum Action {
         /// Pairs to add.
         roles: Vec<RolePair>,
     },
-    /// Take back role/workspace pairs: only ever the compensation of [`Action::AddRoles`], so a
+    /// Take back role/workspace pairs: only ever the compensation of [`Op::AddRoles`], so a
     /// rollback leaves a user that existed before the run with exactly what it had.
     RemoveRoles {
         /// The user.
@@ -111,99 +78,146 @@ pub enum Action {
     },
 }
 
-impl Action {
-    /// Who performs it.
-    pub fn mode(&self) -> Mode {
+impl Operation for Op {
+    fn performer(&self) -> Performer {
         match self {
-            Action::LinkService { .. } => Mode::Manual,
-            _ => Mode::Api,
+            // Marketo has no API to change the user a LaunchPoint service is linked to.
+            Op::LinkService { .. } => Performer::Person,
+            _ => Performer::Api,
         }
     }
 
-    /// Whether it can be undone.
-    pub fn reversibility(&self) -> Reversibility {
+    fn verification(&self) -> Verification {
+        // Every Marketo effect is read back through the API: links through the service's own
+        // token, whose `scope` names the linked user.
+        Verification::Observed
+    }
+
+    fn reversibility(&self) -> Reversibility {
         match self {
             // An expiry is ordered last like a deletion: undoing it means choosing a new expiry,
             // which is a person's decision, not a rollback's.
-            Action::DeleteUser { .. } | Action::ExpireUser { .. } => Reversibility::Irreversible,
-            Action::Verify { .. } => Reversibility::ReadOnly,
+            Op::DeleteUser { .. } | Op::ExpireUser { .. } => Reversibility::Irreversible,
+            Op::Verify { .. } => Reversibility::ReadOnly,
             _ => Reversibility::Reversible,
         }
     }
 
-    /// The step that undoes this one, if any. Deleting a created user is only done when the
-    /// journal shows this run created it; the executor checks that, not this function.
-    pub fn compensation(&self) -> Option<Action> {
+    /// Deleting a created user is only done when the journal shows this run created it; the
+    /// executor checks that, not this function.
+    fn compensation(&self) -> Option<Op> {
         match self {
-            Action::CreateUser { user, .. } => Some(Action::DeleteUser { user: user.clone() }),
-            Action::LinkService { service, from, to } => Some(Action::LinkService {
+            Op::CreateUser { user, .. } => Some(Op::DeleteUser { user: user.clone() }),
+            Op::LinkService { service, from, to } => Some(Op::LinkService {
                 service: service.clone(),
                 from: to.clone(),
                 to: from.clone(),
             }),
-            Action::UpdateUser {
+            Op::UpdateUser {
                 user,
                 change,
                 previous,
-            } => Some(Action::UpdateUser {
+            } => Some(Op::UpdateUser {
                 user: user.clone(),
                 change: previous.clone(),
                 previous: change.clone(),
             }),
-            Action::AddRoles { user, roles } => Some(Action::RemoveRoles {
+            Op::AddRoles { user, roles } => Some(Op::RemoveRoles {
                 user: user.clone(),
                 roles: roles.clone(),
             }),
-            Action::RemoveRoles { user, roles } => Some(Action::AddRoles {
+            Op::RemoveRoles { user, roles } => Some(Op::AddRoles {
                 user: user.clone(),
                 roles: roles.clone(),
             }),
-            Action::Verify { .. } | Action::DeleteUser { .. } | Action::ExpireUser { .. } => None,
+            Op::Verify { .. } | Op::DeleteUser { .. } | Op::ExpireUser { .. } => None,
         }
     }
 
-    /// The users this action touches: what a run holds a claim on.
-    pub fn users(&self) -> Vec<&UserId> {
+    fn users(&self) -> Vec<&UserId> {
         match self {
-            Action::CreateUser { user, .. }
-            | Action::AddRoles { user, .. }
-            | Action::RemoveRoles { user, .. }
-            | Action::UpdateUser { user, .. }
-            | Action::DeleteUser { user }
-            | Action::ExpireUser { user }
-            | Action::Verify { user, .. } => vec![user],
-            Action::LinkService { from, to, .. } => vec![from, to],
+            Op::CreateUser { user, .. }
+            | Op::AddRoles { user, .. }
+            | Op::RemoveRoles { user, .. }
+            | Op::UpdateUser { user, .. }
+            | Op::DeleteUser { user }
+            | Op::ExpireUser { user }
+            | Op::Verify { user, .. } => vec![user],
+            Op::LinkService { from, to, .. } => vec![from, to],
         }
     }
 
-    /// Whether undoing it would delete something: a creation is the run's own only when the
-    /// run itself found nothing there and acted, so its effect is never inferred from the plan.
-    pub fn creates(&self) -> bool {
-        matches!(self, Action::CreateUser { .. })
+    fn creates(&self) -> bool {
+        matches!(self, Op::CreateUser { .. })
     }
 
-    /// A one-line description for people.
-    pub fn describe(&self) -> String {
+    fn is_proof(&self) -> bool {
+        matches!(self, Op::Verify { .. })
+    }
+
+    fn deletes(&self) -> bool {
+        matches!(self, Op::DeleteUser { .. })
+    }
+
+    fn promise(&self) -> String {
+        let Op::Verify {
+            services,
+            user,
+            roles,
+        } = self
+        else {
+            return self.describe();
+        };
+        format!(
+            "{} {} with unchanged credentials (sha256 fingerprints match) as `{user}`; `{user}` holds its {} original role/workspace pair(s)",
+            services
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if services.len() == 1 {
+                "authenticates"
+            } else {
+                "authenticate"
+            },
+            roles.len()
+        )
+    }
+
+    fn tally(&self) -> (&'static str, &'static str) {
         match self {
-            Action::CreateUser { user, roles, .. } => {
+            Op::CreateUser { .. } => ("user to create", "users to create"),
+            Op::AddRoles { .. } => ("role grant", "role grants"),
+            Op::RemoveRoles { .. } => ("role removal", "role removals"),
+            Op::LinkService { .. } => ("service relink", "service relinks"),
+            Op::UpdateUser { .. } => ("update", "updates"),
+            Op::Verify { .. } => ("verification", "verifications"),
+            Op::DeleteUser { .. } => ("deletion", "deletions"),
+            Op::ExpireUser { .. } => ("expiry", "expiries"),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Op::CreateUser { user, roles, .. } => {
                 format!(
                     "create API-only user `{user}` with {} role/workspace pair(s)",
                     roles.len()
                 )
             }
-            Action::AddRoles { user, roles } => {
+            Op::AddRoles { user, roles } => {
                 format!("add {} role/workspace pair(s) to `{user}`", roles.len())
             }
-            Action::RemoveRoles { user, roles } => {
+            Op::RemoveRoles { user, roles } => {
                 format!(
                     "remove {} role/workspace pair(s) from `{user}`",
                     roles.len()
                 )
             }
-            Action::LinkService { service, from, to } => {
+            Op::LinkService { service, from, to } => {
                 format!("link service `{service}` from `{from}` to `{to}`")
             }
-            Action::UpdateUser { user, change, .. } => {
+            Op::UpdateUser { user, change, .. } => {
                 let mut parts = Vec::new();
                 if let Some(email) = &change.email {
                     parts.push(format!("email to `{email}`"));
@@ -219,7 +233,7 @@ impl Action {
                 }
                 format!("update `{user}`: {}", parts.join(", "))
             }
-            Action::Verify { services, user, .. } => format!(
+            Op::Verify { services, user, .. } => format!(
                 "verify {} still {} with unchanged credentials as `{user}`, and `{user}` holds the original roles",
                 services
                     .iter()
@@ -232,36 +246,11 @@ impl Action {
                     "authenticate"
                 },
             ),
-            Action::DeleteUser { user } => format!("delete user `{user}`"),
-            Action::ExpireUser { user } => {
+            Op::DeleteUser { user } => format!("delete user `{user}`"),
+            Op::ExpireUser { user } => {
                 format!("expire user `{user}` (its login ends when this step runs)")
             }
         }
-    }
-}
-
-/// One step of a compiled plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
-    /// Stable id within the run, e.g. `r0-link-salesforce-sync-to-temp`.
-    pub id: StepId,
-    /// Index of the rotation it belongs to.
-    pub rotation: usize,
-    /// What it does.
-    pub action: Action,
-    /// Whether live state already matches.
-    pub readiness: Readiness,
-}
-
-impl Step {
-    /// Who performs it.
-    pub fn mode(&self) -> Mode {
-        self.action.mode()
-    }
-
-    /// Whether it can be undone.
-    pub fn reversibility(&self) -> Reversibility {
-        self.action.reversibility()
     }
 }
 
@@ -275,7 +264,7 @@ mod tests {
 
     #[test]
     fn compensations_invert_their_step() {
-        let link = Action::LinkService {
+        let link = Op::LinkService {
             service: ServiceName::new("s"),
             from: uid("a@x.io"),
             to: uid("b@x.io"),
@@ -284,8 +273,8 @@ mod tests {
             link.compensation().and_then(|c| c.compensation()),
             Some(link.clone())
         );
-        assert_eq!(link.mode(), Mode::Manual);
-        let update = Action::UpdateUser {
+        assert_eq!(link.performer(), Performer::Person);
+        let update = Op::UpdateUser {
             user: uid("a@x.io"),
             change: UserUpdate {
                 email: Some("new@x.io".into()),
@@ -296,18 +285,18 @@ mod tests {
                 ..UserUpdate::default()
             },
         };
-        let Some(Action::UpdateUser { change, .. }) = update.compensation() else {
+        let Some(Op::UpdateUser { change, .. }) = update.compensation() else {
             panic!("no compensation")
         };
         assert_eq!(change.email.as_deref(), Some("old@x.io"));
-        let added = Action::AddRoles {
+        let added = Op::AddRoles {
             user: uid("t@x.io"),
             roles: vec![RolePair {
                 role_id: 2,
                 workspace_id: 1,
             }],
         };
-        let Some(Action::RemoveRoles { user, roles }) = added.compensation() else {
+        let Some(Op::RemoveRoles { user, roles }) = added.compensation() else {
             panic!("adding roles must be undone by removing exactly them")
         };
         assert_eq!((user.as_str(), roles.len()), ("t@x.io", 1));
@@ -316,14 +305,14 @@ mod tests {
             Some(added)
         );
         assert_eq!(
-            Action::DeleteUser {
+            Op::DeleteUser {
                 user: uid("a@x.io")
             }
             .compensation(),
             None
         );
         assert_eq!(
-            Action::DeleteUser {
+            Op::DeleteUser {
                 user: uid("a@x.io")
             }
             .reversibility(),

@@ -1,4 +1,5 @@
-//! The platform-neutral records the planner and executor work with.
+//! Marketo's records as the planner and executor work with them: users, invitations, roles,
+//! workspaces, LaunchPoint services' credentials and links.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -148,13 +149,4 @@ pub struct ServiceLink {
     pub userid: UserId,
     /// Fingerprint of the credentials that minted the token.
     pub credentials: Fingerprint,
-}
-
-/// Something only a person can do in the platform's UI, and how to do it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManualAction {
-    /// One line: what to do.
-    pub summary: String,
-    /// Steps a person follows in the UI.
-    pub steps: Vec<String>,
 }

@@ -11,10 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::compile::Compiled;
-use super::live::LiveState;
 use crate::ids::StepId;
-use crate::plan::Step;
+use crate::provider::{Compiled, LiveState, Step};
 use crate::secret::Fingerprint;
 
 /// Version of the saved-plan format.
@@ -233,17 +231,22 @@ fn step_differences(saved: &[Step], now: &[Step]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::ids::UserId;
-    use crate::plan::{Action, Readiness};
+    use crate::provider::marketo::{self, Snapshot};
+    use crate::provider::{Op, Readiness};
 
     fn delete(id: &str, user: &str) -> Step {
         Step {
             id: StepId::new(id),
             rotation: 0,
-            action: Action::DeleteUser {
+            action: Op::Marketo(marketo::Op::DeleteUser {
                 user: UserId::parse(user).unwrap(),
-            },
+            }),
             readiness: Readiness::Pending,
         }
+    }
+
+    fn live() -> LiveState {
+        LiveState::Marketo(Snapshot::default())
     }
 
     fn compiled(steps: Vec<Step>) -> Compiled {
@@ -260,7 +263,7 @@ mod tests {
             &dir.join("ops/saved.json"),
             b"version: 1",
             "https://x",
-            LiveState::default(),
+            live(),
             compiled(vec![delete("r0-delete", "temp@x.io")]),
         )
     }
@@ -287,14 +290,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let saved = saved(dir.path());
         let same = compiled(vec![delete("r0-delete", "temp@x.io")]);
-        let live = LiveState::default();
+        let live = live();
         assert_eq!(saved.check(b"version: 1", &live, &same), Ok(()));
         assert!(matches!(
             saved.check(b"version: 2", &live, &same),
             Err(Staleness::PlanChanged { .. })
         ));
-        let mut moved = LiveState::default();
-        moved.pending.insert(UserId::parse("new@x.io").unwrap());
+        let mut snapshot = Snapshot::default();
+        snapshot.pending.insert(UserId::parse("new@x.io").unwrap());
+        let moved = LiveState::Marketo(snapshot);
         let Err(Staleness::LiveChanged { differences }) = saved.check(b"version: 1", &moved, &same)
         else {
             panic!("live drift must be refused")

@@ -1,0 +1,80 @@
+//! Where an API lives: the one rule for base URLs, shared by every provider and the sandbox.
+//!
+//! Credentials travel to a base URL, so it must be `https://`, or `http://` to a loopback
+//! address (the sandbox); it names a host and nothing else a URL can carry: no user info (a
+//! password in a URL ends up in logs), no query and no fragment.
+
+use url::Url;
+
+/// Checks a base URL; the error says what is wrong, in words.
+pub fn check_base_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if !loopback {
+                return Err(format!(
+                    "`{text}` uses http:// to a non-loopback host; credentials would cross the network in clear (use https://)"
+                ));
+            }
+        }
+        other => return Err(format!("`{text}` has scheme `{other}`; use https://")),
+    }
+    if url.host().is_none() {
+        return Err(format!("`{text}` has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the URL carries user info (`user:password@`); credentials belong in secret references, never in a URL".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{text}` has a query or a fragment; give the base URL alone, such as `https://123-ABC-456.mktorest.com`"
+        ));
+    }
+    Ok(url)
+}
+
+/// A base URL as requests are built on it: checked, without a trailing slash.
+pub fn base(text: &str) -> Result<String, String> {
+    check_base_url(text.trim()).map(|url| url.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_safe_base_urls_pass() {
+        for good in [
+            "https://123-ABC-456.mktorest.com",
+            "https://r1-api.dotdigital.com/",
+            "http://127.0.0.1:8787",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert!(check_base_url(good).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            ("ftp://x.example", "scheme"),
+            ("http://10.0.0.1", "non-loopback"),
+            ("https://user:pass@x.example", "user info"),
+            ("https://x.example/?a=1", "query"),
+            ("https://x.example/#top", "fragment"),
+            ("not a url", "not a URL"),
+        ] {
+            let error = check_base_url(bad).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
+            assert!(
+                !error.contains("pass@"),
+                "the password is never repeated: {error}"
+            );
+        }
+        assert_eq!(base("https://x.example/").unwrap(), "https://x.example");
+    }
+}

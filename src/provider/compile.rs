@@ -1,0 +1,70 @@
+//! Compilation: a validated plan plus a live snapshot becomes ordered steps, warnings and
+//! conflicts. Each provider's procedures decide what its rotations compile to; the rules every
+//! plan obeys (its deletion budget) are checked here, once.
+
+use serde::{Deserialize, Serialize};
+
+use super::live::LiveState;
+use super::marketo;
+use super::step::{Readiness, Reversibility, Step};
+use crate::plan::Plan;
+
+/// Something that stops the plan from running as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The rotation it concerns, if one.
+    pub rotation: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(rotation) = self.rotation {
+            write!(f, "rotations[{rotation}]: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// The compiled plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compiled {
+    /// Every step, in order.
+    pub steps: Vec<Step>,
+    /// Things a reviewer should know that do not stop the plan.
+    pub warnings: Vec<String>,
+    /// Things that stop it.
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Compiled {
+    /// Whether any step has work to do.
+    pub fn has_changes(&self) -> bool {
+        self.steps.iter().any(|s| {
+            s.readiness == Readiness::Pending && s.reversibility() != Reversibility::ReadOnly
+        })
+    }
+}
+
+/// Compiles `plan` against `live` with its provider's procedures.
+pub fn compile(plan: &Plan, live: &LiveState) -> Compiled {
+    let mut compiled = match live {
+        LiveState::Marketo(snapshot) => marketo::compile(plan, snapshot),
+    };
+    let deletions = compiled
+        .steps
+        .iter()
+        .filter(|s| s.readiness == Readiness::Pending && s.action.deletes())
+        .count();
+    if deletions > plan.policy.max_deletions as usize {
+        compiled.conflicts.push(Conflict {
+            rotation: None,
+            message: format!(
+                "the plan would delete {deletions} users, more than `policy.max_deletions` ({})",
+                plan.policy.max_deletions
+            ),
+        });
+    }
+    compiled
+}

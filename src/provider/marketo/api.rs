@@ -1,0 +1,82 @@
+//! The User Management API as the planner and executor use it: reads they plan from, the
+//! changes the API can make, and the identity read that tells which user a LaunchPoint service
+//! is linked to. [`super::MarketoClient`] implements it over HTTP.
+
+use std::future::Future;
+
+use super::types::{
+    NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink, UserRecord,
+    UserSummary, UserUpdate, WorkspaceInfo,
+};
+use crate::ids::{ServiceName, UserId};
+use crate::provider::{ManualAction, ProviderError};
+
+/// Marketo's API users, as the planner and executor need them.
+///
+/// Reads answer `Ok(None)` for "there is no such thing". Changes answer
+/// [`ProviderError::OutcomeUnknown`] when a request went out and no answer came back; callers
+/// then re-read before deciding to send it again.
+pub trait Api: Send + Sync {
+    /// A user who can log in (or an API-only user).
+    fn user(
+        &self,
+        userid: &UserId,
+    ) -> impl Future<Output = Result<Option<UserRecord>, ProviderError>> + Send;
+    /// A pending invitation.
+    fn invitation(
+        &self,
+        userid: &UserId,
+    ) -> impl Future<Output = Result<Option<PendingInvitation>, ProviderError>> + Send;
+    /// A user's role/workspace pairs.
+    fn user_roles(
+        &self,
+        userid: &UserId,
+    ) -> impl Future<Output = Result<Option<Vec<RolePair>>, ProviderError>> + Send;
+    /// Every user, all pages.
+    fn all_users(&self) -> impl Future<Output = Result<Vec<UserSummary>, ProviderError>> + Send;
+    /// Every role.
+    fn roles(&self) -> impl Future<Output = Result<Vec<RoleInfo>, ProviderError>> + Send;
+    /// Every workspace.
+    fn workspaces(&self) -> impl Future<Output = Result<Vec<WorkspaceInfo>, ProviderError>> + Send;
+    /// Creates an API-only user, usable at once.
+    fn invite_api_user(
+        &self,
+        user: &NewApiUser,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Changes a user's attributes.
+    fn update_user(
+        &self,
+        userid: &UserId,
+        update: &UserUpdate,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Deletes a user (irreversible).
+    fn delete_user(
+        &self,
+        userid: &UserId,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Deletes a pending invitation.
+    fn delete_invitation(
+        &self,
+        userid: &UserId,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Adds role/workspace pairs; answers every pair the user now holds.
+    fn add_roles(
+        &self,
+        userid: &UserId,
+        pairs: &[RolePair],
+    ) -> impl Future<Output = Result<Vec<RolePair>, ProviderError>> + Send;
+    /// Removes role/workspace pairs; answers the pairs that remain.
+    fn remove_roles(
+        &self,
+        userid: &UserId,
+        pairs: &[RolePair],
+    ) -> impl Future<Output = Result<Vec<RolePair>, ProviderError>> + Send;
+    /// Which user a service is linked to, learned by minting a token with the service's own
+    /// credentials; success also proves those credentials still work.
+    fn linked_user(
+        &self,
+        service: &ServiceCredentials,
+    ) -> impl Future<Output = Result<ServiceLink, ProviderError>> + Send;
+    /// How a person links a service to another user in the UI (no API can).
+    fn relink_action(&self, service: &ServiceName, to_userid: &UserId) -> ManualAction;
+}

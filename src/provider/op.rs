@@ -1,0 +1,139 @@
+//! Operations: what one step does, tagged by the platform it belongs to.
+//!
+//! Each provider defines its own operations and implements [`Operation`] for them; [`Op`] is
+//! the provider-tagged union the rest of relinker stores and passes around without knowing any
+//! platform. Serialized, an operation is its provider's object (`{"op": "create_user", …}`)
+//! plus a `provider` key for every provider but Marketo, whose journals predate the key.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::marketo;
+use super::step::{Performer, Reversibility, Verification};
+use crate::ids::UserId;
+
+/// What every provider's operations say about themselves.
+pub trait Operation: Sized {
+    /// Who performs it.
+    fn performer(&self) -> Performer;
+    /// How its effect becomes known.
+    fn verification(&self) -> Verification;
+    /// Whether it can be undone.
+    fn reversibility(&self) -> Reversibility;
+    /// The operation that undoes it, if any.
+    fn compensation(&self) -> Option<Self>;
+    /// One line for people.
+    fn describe(&self) -> String;
+    /// The users it touches: what a run holds a claim on.
+    fn users(&self) -> Vec<&UserId>;
+    /// Whether undoing it would delete something it created: such an effect is the run's only
+    /// when the run itself saw the thing missing and acted, never inferred from the plan.
+    fn creates(&self) -> bool;
+    /// Whether it is its rotation's proof (the verification that is the rotation's pivot).
+    fn is_proof(&self) -> bool;
+    /// Whether it deletes a user (what `policy.max_deletions` counts).
+    fn deletes(&self) -> bool;
+    /// What a plan summary counts it as: singular and plural nouns.
+    fn tally(&self) -> (&'static str, &'static str);
+    /// For a proof, the promise it kept once it passed, in words; otherwise its description.
+    fn promise(&self) -> String {
+        self.describe()
+    }
+}
+
+/// One step's operation, on whichever platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Marketo.
+    Marketo(marketo::Op),
+}
+
+macro_rules! each {
+    ($self:expr, $op:ident => $body:expr) => {
+        match $self {
+            Op::Marketo($op) => $body,
+        }
+    };
+}
+
+impl Op {
+    /// Who performs it.
+    pub fn performer(&self) -> Performer {
+        each!(self, op => op.performer())
+    }
+
+    /// How its effect becomes known.
+    pub fn verification(&self) -> Verification {
+        each!(self, op => op.verification())
+    }
+
+    /// Whether it can be undone.
+    pub fn reversibility(&self) -> Reversibility {
+        each!(self, op => op.reversibility())
+    }
+
+    /// The operation that undoes it, if any.
+    pub fn compensation(&self) -> Option<Op> {
+        match self {
+            Op::Marketo(op) => op.compensation().map(Op::Marketo),
+        }
+    }
+
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        each!(self, op => op.describe())
+    }
+
+    /// The users it touches.
+    pub fn users(&self) -> Vec<&UserId> {
+        each!(self, op => op.users())
+    }
+
+    /// Whether undoing it deletes something it created.
+    pub fn creates(&self) -> bool {
+        each!(self, op => op.creates())
+    }
+
+    /// Whether it is its rotation's proof (its pivot).
+    pub fn is_proof(&self) -> bool {
+        each!(self, op => op.is_proof())
+    }
+
+    /// Whether it deletes a user.
+    pub fn deletes(&self) -> bool {
+        each!(self, op => op.deletes())
+    }
+
+    /// For a proof, the promise it kept once it passed, in words.
+    pub fn promise(&self) -> String {
+        each!(self, op => op.promise())
+    }
+
+    /// What a plan summary counts it as.
+    pub fn tally(&self) -> (&'static str, &'static str) {
+        each!(self, op => op.tally())
+    }
+}
+
+impl Serialize for Op {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Op::Marketo(op) => op.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Op {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let provider = value
+            .get("provider")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("marketo");
+        match provider {
+            "marketo" => serde_json::from_value(value)
+                .map(Op::Marketo)
+                .map_err(serde::de::Error::custom),
+            other => Err(serde::de::Error::unknown_variant(other, &["marketo"])),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! A platform at run time: reading the live state a plan depends on, checking and carrying out
+//! operations, and telling a person what to do. The executor and the command line see a
+//! `dyn Platform` and nothing of any particular platform.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::ProviderError;
+use super::live::LiveState;
+use super::op::Op;
+use crate::ids::{ServiceName, StepId};
+use crate::plan::Plan;
+use crate::secret::Fingerprint;
+
+/// A boxed future, so platforms can be chosen at run time.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a live-state check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Live state shows what the operation wants.
+    Holds,
+    /// Not yet; the reason says what live state shows instead.
+    NotYet(String),
+    /// Live state contradicts the operation: doing it would be wrong.
+    Conflict(String),
+}
+
+/// Why a check could not answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CheckError {
+    /// Reading live state failed.
+    #[error("cannot read live state: {0}")]
+    Read(ProviderError),
+    /// The plan names a service relinker has no credentials for.
+    #[error("no credentials for service `{service}`")]
+    NoCredentials {
+        /// The service.
+        service: ServiceName,
+    },
+    /// A check command could not be run, or an operation asked something of the wrong platform.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+impl From<ProviderError> for CheckError {
+    fn from(error: ProviderError) -> Self {
+        CheckError::Read(error)
+    }
+}
+
+/// What the run knows that a check may need.
+pub trait RunFacts: Send + Sync {
+    /// The fingerprint a service's credentials had when the run started.
+    fn credential_at_start(&self, service: &ServiceName) -> Option<Fingerprint>;
+    /// When a step of the run was recorded done.
+    fn done_at(&self, step: &StepId) -> Option<DateTime<Utc>>;
+}
+
+/// Something only a person can do, and how to do it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualAction {
+    /// One line: what to do.
+    pub summary: String,
+    /// Steps a person follows.
+    pub steps: Vec<String>,
+}
+
+/// A platform relinker can rotate API users on.
+pub trait Platform: Send + Sync {
+    /// The fingerprint of each service's credentials as the plan resolved them: what the run
+    /// proves unchanged (or, where rotation replaces them, what it proves replaced).
+    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, Fingerprint>;
+    /// Reads the live state `plan` depends on; reads only.
+    fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>>;
+    /// Compares live state with what `op` wants; changes nothing.
+    fn check<'a>(
+        &'a self,
+        op: &'a Op,
+        facts: &'a dyn RunFacts,
+    ) -> BoxFuture<'a, Result<Check, CheckError>>;
+    /// Carries out an operation relinker performs through the API.
+    fn act<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// What a person must do for an operation only a person can perform.
+    fn instructions(&self, op: &Op) -> ManualAction;
+}
