@@ -50,6 +50,21 @@ impl Default for Limits {
     }
 }
 
+/// A duration as plans write it: `90s`, `30m`, `24h`, `1500ms`.
+pub fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    let seconds = duration.as_secs();
+    if !millis.is_multiple_of(1000) {
+        format!("{millis}ms")
+    } else if seconds > 0 && seconds.is_multiple_of(3600) {
+        format!("{}h", seconds / 3600)
+    } else if seconds > 0 && seconds.is_multiple_of(60) {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
 /// A rate limit that is not of the form `CALLS/WINDOW` (`100/20s`, `50/2s`, `6000/1h`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -88,7 +103,7 @@ impl fmt::Display for RateLimit {
     }
 }
 
-/// Parses `250ms`, `20s`, `30m`, `1h`, or a bare number of seconds.
+/// Parses `250ms`, `20s`, `30m`, `1h`, `7d`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -100,6 +115,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "" | "s" => number.checked_mul(1_000)?,
         "m" => number.checked_mul(60_000)?,
         "h" => number.checked_mul(3_600_000)?,
+        "d" => number.checked_mul(86_400_000)?,
         _ => return None,
     };
     Some(Duration::from_millis(millis))
@@ -133,9 +149,35 @@ mod tests {
     #[test]
     fn rejects_bad_rate_limits() {
         for bad in [
-            "", "100", "0/20s", "100/0s", "x/20s", "100/20d", "-1/2s", "100/s",
+            "", "100", "0/20s", "100/0s", "x/20s", "100/20w", "-1/2s", "100/s",
         ] {
             assert!(bad.parse::<RateLimit>().is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn durations_parse_and_print() {
+        for (text, millis) in [
+            ("250ms", 250),
+            ("90s", 90_000),
+            ("30m", 1_800_000),
+            ("7d", 604_800_000),
+            ("12", 12_000),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Some(Duration::from_millis(millis)),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_duration("1w"), None);
+        for (millis, text) in [
+            (250, "250ms"),
+            (90_000, "90s"),
+            (1_800_000, "30m"),
+            (86_400_000, "24h"),
+        ] {
+            assert_eq!(format_duration(Duration::from_millis(millis)), text);
         }
     }
 

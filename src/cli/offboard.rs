@@ -53,7 +53,7 @@ pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
         &config.base_dir,
     )
     .or_invalid_input()?;
-    let client = target::client(
+    let client = target::marketo_client(
         &config.instance,
         &config.instance.base_url,
         &credentials,

@@ -1,14 +1,15 @@
 //! Where a command's API calls go: the instance a plan names (with its secrets resolved), or
-//! an in-process sandbox seeded from the plan's fixture (`--sandbox`), with the fixture's
-//! credentials standing in for the plan's references.
+//! an in-process sandbox of the plan's platform seeded from the plan's fixture (`--sandbox`),
+//! with the fixture's credentials standing in for the plan's references.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 
 use super::exit::{Failure, OrExit};
 use crate::ids::ServiceName;
-use crate::plan::{Instance, Plan};
+use crate::plan::{Plan, Spec, marketo as plan_marketo};
 use crate::provider::marketo::{
     Credentials, MarketoClient, MarketoConfig, MarketoPlatform, RetryPolicy, ServiceCredentials,
     plan_credentials,
@@ -38,20 +39,47 @@ impl Target {
     }
 }
 
-/// Connects to the plan's instance, or to an embedded sandbox.
+/// Connects to the plan's instance, or to an embedded sandbox of its platform.
 pub(crate) async fn connect(
     plan: &Plan,
     use_sandbox: bool,
     retry: RetryPolicy,
 ) -> Result<Target, Failure> {
+    match &plan.spec {
+        Spec::Marketo(spec) => marketo(plan, spec, use_sandbox, retry).await,
+        Spec::Dotdigital(_) | Spec::Movius(_) => {
+            Err(anyhow!("plans for {} cannot run yet", plan.provider())).or_invalid_input()
+        }
+    }
+}
+
+/// The fixture `--sandbox` seeds the sandbox from.
+fn fixture_path(plan: &Plan) -> Result<&PathBuf, Failure> {
+    plan.sandbox_fixture
+        .as_ref()
+        .ok_or_else(|| {
+            anyhow!(
+                "plan `{}` has no `sandbox.fixture`, which --sandbox needs",
+                plan.name
+            )
+        })
+        .or_invalid_input()
+}
+
+async fn marketo(
+    plan: &Plan,
+    spec: &plan_marketo::Spec,
+    use_sandbox: bool,
+    retry: RetryPolicy,
+) -> Result<Target, Failure> {
     let (base_url, credentials, sandbox) = if use_sandbox {
-        let (handle, credentials) = start_sandbox(plan).await?;
+        let (handle, credentials) = start_marketo_sandbox(plan, spec).await?;
         (handle.base_url(), credentials, Some(handle))
     } else {
-        let credentials = plan_credentials(plan).or_invalid_input()?;
-        (plan.instance.base_url.clone(), credentials, None)
+        let credentials = plan_credentials(spec, &plan.base_dir).or_invalid_input()?;
+        (spec.instance.base_url.clone(), credentials, None)
     };
-    let client = client(&plan.instance, &base_url, &credentials, retry)?;
+    let client = marketo_client(&spec.instance, &base_url, &credentials, retry)?;
     Ok(Target {
         platform: Box::new(MarketoPlatform::new(client, credentials)),
         base_url,
@@ -59,9 +87,9 @@ pub(crate) async fn connect(
     })
 }
 
-/// A client for an instance block, acting as the admin service.
-pub(crate) fn client(
-    instance: &Instance,
+/// A Marketo client for an instance block, acting as the admin service.
+pub(crate) fn marketo_client(
+    instance: &plan_marketo::Instance,
     base_url: &str,
     credentials: &Credentials,
     retry: RetryPolicy,
@@ -76,17 +104,11 @@ pub(crate) fn client(
     MarketoClient::new(config).or_invalid_input()
 }
 
-async fn start_sandbox(plan: &Plan) -> Result<(SandboxHandle, Credentials), Failure> {
-    let path = plan
-        .sandbox_fixture
-        .as_ref()
-        .ok_or_else(|| {
-            anyhow!(
-                "plan `{}` has no `sandbox.fixture`, which --sandbox needs",
-                plan.name
-            )
-        })
-        .or_invalid_input()?;
+async fn start_marketo_sandbox(
+    plan: &Plan,
+    spec: &plan_marketo::Spec,
+) -> Result<(SandboxHandle, Credentials), Failure> {
+    let path = fixture_path(plan)?;
     let fixture = Fixture::load(path).or_invalid_input()?;
     let admin = fixture
         .admin_service()
@@ -98,7 +120,7 @@ async fn start_sandbox(plan: &Plan) -> Result<(SandboxHandle, Credentials), Fail
         })
         .or_invalid_input()?;
     let mut services = BTreeMap::new();
-    for declared in &plan.services {
+    for declared in &spec.services {
         let name = declared.name.as_str();
         let found = fixture
             .services()

@@ -23,7 +23,7 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
     for path in &args.plans {
         match plan::load(path) {
             Ok(plan::LoadedPlan { plan, .. }) => {
-                let rotations = plan.rotations.len();
+                let rotations = plan.rotation_count();
                 let noun = if rotations == 1 {
                     "rotation"
                 } else {

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, shape, yaml_options};
-use crate::plan::raw::{RawInstance, RawService, Text};
-use crate::plan::{Instance, Retire, ServiceDecl};
+use crate::plan::marketo::{Instance, Retire, ServiceDecl};
+use crate::plan::marketo::{RawInstance, RawService};
+use crate::plan::raw::Text;
 
 /// The file as written. The JSON Schema derived from it lets the shape check report every
 /// unknown field or wrong type at once.

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::config::{Config, Strategy};
 use super::scan::{Finding, Scan};
-use crate::plan::{Credential, Retire, SecretRef};
+use crate::plan::marketo::Retire;
+use crate::plan::{Credential, SecretRef};
 
 /// Why results could not be written.
 #[derive(Debug, thiserror::Error)]

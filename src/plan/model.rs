@@ -1,139 +1,55 @@
 //! The validated plan: every invariant holds by construction, nothing past here re-checks YAML.
 
+use std::fmt;
 use std::path::PathBuf;
 
-use crate::ids::{ServiceName, UserId};
-use crate::limits::Limits;
+use serde::{Deserialize, Serialize};
 
-use super::secret_ref::{Credential, SecretRef};
+use super::{dotdigital, marketo, movius};
 
 /// A platform relinker knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     /// Adobe Marketo Engage.
     Marketo,
+    /// dotdigital (formerly dotmailer).
+    Dotdigital,
+    /// Movius MultiLine.
+    Movius,
 }
 
-/// The instance block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
-    /// The platform.
-    pub provider: ProviderKind,
-    /// Checked base URL.
-    pub base_url: String,
-    /// Admin service client id.
-    pub client_id: Credential,
-    /// Admin service client secret.
-    pub client_secret: SecretRef,
-    /// Rate and concurrency limits.
-    pub limits: Limits,
-}
+impl ProviderKind {
+    /// Every provider, in the order the docs list them.
+    pub const ALL: [ProviderKind; 3] = [
+        ProviderKind::Marketo,
+        ProviderKind::Dotdigital,
+        ProviderKind::Movius,
+    ];
 
-/// A declared LaunchPoint service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceDecl {
-    /// Its name.
-    pub name: ServiceName,
-    /// Its client id.
-    pub client_id: Credential,
-    /// Its client secret.
-    pub client_secret: SecretRef,
-}
-
-/// What happens to a replaced user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retire {
-    /// Delete it (irreversible, last).
-    Delete,
-    /// Set its `expiresAt` to now: a soft retirement.
-    Expire,
-    /// Leave it.
-    Keep,
-}
-
-/// What to do with the temporary user of a rename.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TemporaryUser {
-    /// Delete it at the end if this run created it.
-    DeleteIfCreated,
-    /// Keep it.
-    Keep,
-}
-
-/// One intent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rotation {
-    /// Edit a user in place through a temporary user.
-    Rename {
-        /// The user to edit.
-        user: UserId,
-        /// Its new email address.
-        email: UserId,
-        /// Its new first name.
-        first_name: Option<String>,
-        /// Its new last name.
-        last_name: Option<String>,
-        /// The temporary API-only user.
-        temporary_user: UserId,
-        /// What happens to it afterwards.
-        temporary: TemporaryUser,
-        /// The services linked to the user.
-        services: Vec<ServiceName>,
-    },
-    /// A new user takes over.
-    Replace {
-        /// The user being retired.
-        user: UserId,
-        /// The user taking over.
-        with: UserId,
-        /// The services linked to the user.
-        services: Vec<ServiceName>,
-        /// What happens to the old user.
-        retire: Retire,
-    },
-    /// Services move to an existing user.
-    Relink {
-        /// The services.
-        services: Vec<ServiceName>,
-        /// Their new user.
-        to: UserId,
-    },
-}
-
-impl Rotation {
-    /// The services this rotation moves.
-    pub fn services(&self) -> &[ServiceName] {
+    /// The name plans use (`instance.provider`).
+    pub fn name(self) -> &'static str {
         match self {
-            Rotation::Rename { services, .. }
-            | Rotation::Replace { services, .. }
-            | Rotation::Relink { services, .. } => services,
+            ProviderKind::Marketo => "marketo",
+            ProviderKind::Dotdigital => "dotdigital",
+            ProviderKind::Movius => "movius",
         }
     }
 
-    /// Whether it deletes a user for certain (a rename's temporary user is deleted only if the
-    /// run creates it, which the planner decides against live state).
-    pub fn deletes_a_user(&self) -> bool {
-        matches!(
-            self,
-            Rotation::Replace {
-                retire: Retire::Delete,
-                ..
-            }
-        )
+    /// The provider a plan names, if relinker knows it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
     }
+}
 
-    /// One word for the intent.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Rotation::Rename { .. } => "rename",
-            Rotation::Replace { .. } => "replace",
-            Rotation::Relink { .. } => "relink",
-        }
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
     }
 }
 
 /// What a failed step leads to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFailure {
     /// Undo what the run did.
@@ -151,6 +67,17 @@ pub struct Policy {
     pub max_deletions: u32,
 }
 
+/// The provider-specific part of a plan: its instance, services and rotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spec {
+    /// A Marketo plan.
+    Marketo(marketo::Spec),
+    /// A dotdigital plan.
+    Dotdigital(dotdigital::Spec),
+    /// A Movius MultiLine plan.
+    Movius(movius::Spec),
+}
+
 /// A validated plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -158,12 +85,8 @@ pub struct Plan {
     pub name: String,
     /// Description.
     pub description: Option<String>,
-    /// The instance.
-    pub instance: Instance,
-    /// Declared services.
-    pub services: Vec<ServiceDecl>,
-    /// Intents, in order.
-    pub rotations: Vec<Rotation>,
+    /// Instance, services and rotations, in the terms of the plan's platform.
+    pub spec: Spec,
     /// Policy.
     pub policy: Policy,
     /// Fixture for `--sandbox` runs, resolved against the plan's folder.
@@ -173,8 +96,31 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The declaration of a service the plan names.
-    pub fn service(&self, name: &ServiceName) -> Option<&ServiceDecl> {
-        self.services.iter().find(|s| &s.name == name)
+    /// The platform the plan is for.
+    pub fn provider(&self) -> ProviderKind {
+        match self.spec {
+            Spec::Marketo(_) => ProviderKind::Marketo,
+            Spec::Dotdigital(_) => ProviderKind::Dotdigital,
+            Spec::Movius(_) => ProviderKind::Movius,
+        }
+    }
+
+    /// How many rotations it has.
+    pub fn rotation_count(&self) -> usize {
+        match &self.spec {
+            Spec::Marketo(spec) => spec.rotations.len(),
+            Spec::Dotdigital(spec) => spec.rotations.len(),
+            Spec::Movius(spec) => spec.rotations.len(),
+        }
+    }
+
+    /// A rotation's heading for people: `rename `jane@…` to email `api@…``.
+    pub fn rotation_heading(&self, index: usize) -> String {
+        match &self.spec {
+            Spec::Marketo(spec) => spec.rotations.get(index).map(marketo::Rotation::heading),
+            Spec::Dotdigital(spec) => spec.rotations.get(index).map(dotdigital::Rotation::heading),
+            Spec::Movius(spec) => spec.rotations.get(index).map(movius::Rotation::heading),
+        }
+        .unwrap_or_default()
     }
 }

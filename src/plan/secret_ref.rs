@@ -4,10 +4,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::secret::Secret;
 
 /// Where a secret comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SecretRef {
     /// An environment variable.
     Env(String),
@@ -16,12 +18,23 @@ pub enum SecretRef {
 }
 
 /// A value that may be written literally (a client id) or referenced.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Credential {
     /// Written in the plan.
     Literal(String),
     /// Referenced.
     Reference(SecretRef),
+}
+
+/// A username and a password, as a service authenticates with them. The password is only
+/// ever referenced; the username may be written (it is no secret) or referenced (it may not be
+/// known until a person creates the user).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login {
+    /// The username.
+    pub username: Credential,
+    /// The password.
+    pub password: SecretRef,
 }
 
 /// Why a secret could not be read.
@@ -105,6 +118,41 @@ impl Credential {
             Credential::Literal(value) => Ok(Secret::new(value.clone())),
             Credential::Reference(reference) => reference.resolve(base),
         }
+    }
+}
+
+impl Serialize for SecretRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        SecretRef::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a secret reference")))
+    }
+}
+
+/// Journals and saved plans hold a credential as the plan wrote it: a literal (never a secret:
+/// only client ids and usernames may be literal) or a reference.
+impl Serialize for Credential {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Credential::Literal(text) => serializer.serialize_str(text),
+            Credential::Reference(reference) => serializer.collect_str(reference),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Credential {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(match SecretRef::parse(&text) {
+            Some(reference) => Credential::Reference(reference),
+            None => Credential::Literal(text),
+        })
     }
 }
 

@@ -1,24 +1,27 @@
 //! From the raw YAML to a [`Plan`]: every rule of the plan language, every problem reported
 //! with its position, its field and a hint. No network, no secrets read: `relinker validate`
 //! runs this alone, as a CI gate.
+//!
+//! A plan is read in two passes: the first learns `instance.provider`, the second reads the
+//! whole file with that provider's types, so every field of every provider keeps
+//! `deny_unknown_fields` and its exact position. The envelope (version, name, policy, sandbox)
+//! is checked here; each provider's module checks its instance, services and rotations with the
+//! helpers of [`Checker`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde_saphyr::{Location, Spanned};
 
-use super::model::{
-    Instance, OnFailure, Plan, Policy, ProviderKind, Retire, Rotation, ServiceDecl, TemporaryUser,
-};
-use super::raw::{
-    RawInstance, RawLimits, RawPlan, RawRelink, RawRename, RawReplace, RawRotation, Text,
-};
+use super::model::{OnFailure, Plan, Policy, ProviderKind, Spec};
+use super::raw::{RawPlan, RawPolicy, Sniff, Text};
 use super::secret_ref::{Credential, SecretRef};
+use super::{dotdigital, marketo, movius};
 use crate::diagnostic::{Diagnostic, Diagnostics, shape, yaml_options};
-use crate::endpoint::check_base_url;
 use crate::ids::{ServiceName, UserId};
-use crate::limits::Limits;
-use crate::limits::RateLimit;
 
 /// The only plan format version.
 const VERSION: u32 = 1;
@@ -85,34 +88,67 @@ pub fn load(path: &Path) -> Result<LoadedPlan, PlanError> {
     Ok(LoadedPlan { plan, bytes })
 }
 
+/// The provider a plan is for, from `instance.provider`. A plan that does not say (or cannot be
+/// read that far) is read as Marketo, whose rules then report what is missing.
+fn sniff(text: &str) -> Result<ProviderKind, Diagnostic> {
+    let Ok(sniff) = serde_saphyr::from_str_with_options::<Sniff>(text, yaml_options()) else {
+        return Ok(ProviderKind::Marketo);
+    };
+    let Some(provider) = sniff.instance.and_then(|i| i.provider) else {
+        return Ok(ProviderKind::Marketo);
+    };
+    ProviderKind::from_name(provider.value.trim()).ok_or_else(|| {
+        let known: Vec<&str> = ProviderKind::ALL.iter().map(|p| p.name()).collect();
+        Diagnostic::at(
+            provider.referenced,
+            "instance.provider",
+            format!("unknown provider `{}`", provider.value.escape_debug()),
+        )
+        .with_hint(format!("relinker supports `{}`", known.join("`, `")))
+    })
+}
+
 /// Validates plan text; `origin` names it in messages, `base_dir` anchors relative paths.
 pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Plan, PlanError> {
-    let raw: RawPlan = serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
-        // serde names the first problem; the schema walk names them all.
-        let mut problems = shape::problems(text, &super::schema());
-        if problems.is_empty() {
-            problems.push(hint_for_shape(Diagnostic::from_yaml(&e)));
-        }
-        PlanError::Invalid(Diagnostics::new(origin, problems))
-    })?;
+    let invalid = |problems| PlanError::Invalid(Diagnostics::new(origin, problems));
+    match sniff(text).map_err(|p| invalid(vec![p]))? {
+        ProviderKind::Marketo => read(text, origin, base_dir, marketo::spec),
+        ProviderKind::Dotdigital => read(text, origin, base_dir, dotdigital::spec),
+        ProviderKind::Movius => read(text, origin, base_dir, movius::spec),
+    }
+}
+
+/// The checks of one provider's instance, services and rotations.
+type SpecCheck<I, S, R> =
+    fn(&mut Checker, &I, Vec<S>, Spanned<Vec<Spanned<R>>>, &Path) -> Option<Spec>;
+
+/// Reads a plan with one provider's raw types, then checks it.
+fn read<I, S, R>(
+    text: &str,
+    origin: &str,
+    base_dir: &Path,
+    spec: SpecCheck<I, S, R>,
+) -> Result<Plan, PlanError>
+where
+    RawPlan<I, S, R>: DeserializeOwned + JsonSchema,
+{
+    let raw: RawPlan<I, S, R> =
+        serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
+            // serde names the first problem; the schema walk names them all.
+            let schema =
+                serde_json::to_value(schemars::schema_for!(RawPlan<I, S, R>)).unwrap_or_default();
+            let mut problems = shape::problems(text, &schema);
+            if problems.is_empty() {
+                problems.push(hint_for_shape(Diagnostic::from_yaml(&e)));
+            }
+            PlanError::Invalid(Diagnostics::new(origin, problems))
+        })?;
     let mut check = Checker::default();
-    let plan = check.plan(raw, base_dir);
+    let plan = check.envelope(raw, base_dir, spec);
     match plan {
         Some(plan) if check.problems.is_empty() => Ok(plan),
         _ => Err(PlanError::Invalid(Diagnostics::new(origin, check.problems))),
     }
-}
-
-/// Checks an `instance` block and a `services` list as a plan would, for other files that
-/// embed them (offboarding configs). Problems are returned, not reported.
-pub(crate) fn check_connection(
-    instance: &RawInstance,
-    services: Vec<super::raw::RawService>,
-) -> (Option<Instance>, Vec<ServiceDecl>, Vec<Diagnostic>) {
-    let mut check = Checker::default();
-    let instance = check.instance(instance);
-    let services = check.services(services);
-    (instance, services, check.problems)
 }
 
 /// Adds a hint to the parser's messages where a common mistake is likely.
@@ -126,7 +162,7 @@ fn hint_for_shape(diagnostic: Diagnostic) -> Diagnostic {
     {
         diagnostic.with_hint("inside `{ ... }` or `[ ... ]`, quote values that contain `{`, `}` or `,`: `client_secret: \"${env:NAME}\"`")
     } else if diagnostic.message.contains("unknown variant") {
-        diagnostic.with_hint("a rotation is one of `rename:`, `replace:` or `relink:`")
+        diagnostic.with_hint("see docs/plan-reference.md for the rotations each provider takes")
     } else {
         diagnostic
     }
@@ -134,21 +170,24 @@ fn hint_for_shape(diagnostic: Diagnostic) -> Diagnostic {
 
 /// Which rotation already took each service and user.
 #[derive(Default)]
-struct Claims {
+pub(crate) struct Claims {
     services: BTreeMap<String, usize>,
     users: BTreeMap<String, (usize, String)>,
 }
 
+/// Collects every problem of a plan, with the helpers every provider's rules use.
 #[derive(Default)]
-struct Checker {
-    problems: Vec<Diagnostic>,
+pub(crate) struct Checker {
+    pub(crate) problems: Vec<Diagnostic>,
     /// Every service name declared, including ones whose credentials are wrong (already
     /// reported): a rotation naming one is not a second mistake.
     declared_names: Vec<String>,
+    /// Which rotation took each service and user.
+    pub(crate) claims: Claims,
 }
 
 impl Checker {
-    fn problem(
+    pub(crate) fn problem(
         &mut self,
         at: Location,
         field: &str,
@@ -162,21 +201,21 @@ impl Checker {
         self.problems.push(diagnostic);
     }
 
-    fn email(&mut self, field: &str, value: &Text) -> Option<UserId> {
+    pub(crate) fn email(&mut self, field: &str, value: &Text) -> Option<UserId> {
         if let Ok(id) = UserId::parse(&value.value) {
             Some(id)
         } else {
             self.problem(
                 value.referenced,
                 field,
-                format!("`{}` is not an email address", value.value),
+                format!("`{}` is not an email address", value.value.escape_debug()),
                 Some("userids are email addresses, such as `api.sync@acme.example`"),
             );
             None
         }
     }
 
-    fn secret(&mut self, field: &str, value: &Text) -> Option<SecretRef> {
+    pub(crate) fn secret(&mut self, field: &str, value: &Text) -> Option<SecretRef> {
         if let Some(reference) = SecretRef::parse(&value.value) {
             return Some(reference);
         }
@@ -184,7 +223,7 @@ impl Checker {
             self.problem(
                 value.referenced,
                 field,
-                format!("`{}` is not a secret reference", value.value),
+                format!("`{}` is not a secret reference", value.value.escape_debug()),
                 Some("write `${env:NAME}` or `${file:PATH}`"),
             );
         } else {
@@ -194,7 +233,7 @@ impl Checker {
         None
     }
 
-    fn credential(&mut self, field: &str, value: &Text) -> Option<Credential> {
+    pub(crate) fn credential(&mut self, field: &str, value: &Text) -> Option<Credential> {
         if SecretRef::looks_like_reference(&value.value) {
             return self.secret(field, value).map(Credential::Reference);
         }
@@ -205,176 +244,101 @@ impl Checker {
         Some(Credential::Literal(value.value.trim().to_owned()))
     }
 
-    fn plan(&mut self, raw: RawPlan, base_dir: &Path) -> Option<Plan> {
-        if raw.version.value != VERSION {
+    /// The instance's `provider`, which must be `expected` (a file that embeds an instance
+    /// block, an offboarding config say, takes one provider only).
+    pub(crate) fn provider(&mut self, value: &Text, expected: ProviderKind) -> Option<()> {
+        if value.value.trim() == expected.name() {
+            return Some(());
+        }
+        self.problem(
+            value.referenced,
+            "instance.provider",
+            format!("unknown provider `{}`", value.value.escape_debug()),
+            Some(&format!("this file takes `{expected}`")),
+        );
+        None
+    }
+
+    pub(crate) fn duration(&mut self, field: &str, value: &Text) -> Option<Duration> {
+        let parsed = crate::limits::parse_duration(value.value.trim());
+        if parsed.is_none() {
             self.problem(
-                raw.version.referenced,
-                "version",
-                format!("version {} is not supported", raw.version.value),
-                Some("this relinker reads version 1"),
+                value.referenced,
+                field,
+                format!("`{}` is not a duration", value.value.escape_debug()),
+                Some("write a number and a unit: `90s`, `30m`, `24h`, `7d`"),
             );
         }
-        let name_ok = !raw.name.value.is_empty()
-            && raw
-                .name
-                .value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if !name_ok {
+        parsed
+    }
+
+    /// A check command: a program and its arguments.
+    pub(crate) fn command(
+        &mut self,
+        field: &str,
+        words: &Spanned<Vec<Text>>,
+    ) -> Option<super::CheckCommand> {
+        let mut argv: Vec<String> = words.value.iter().map(|w| w.value.clone()).collect();
+        if argv.first().is_none_or(|p| p.trim().is_empty()) {
             self.problem(
-                raw.name.referenced,
-                "name",
-                format!("`{}` is not a plan name", raw.name.value),
-                Some("use letters, digits, `.`, `_` and `-`; it names runs and files"),
+                words.referenced,
+                field,
+                "names no program",
+                Some(
+                    "write the program and its arguments as a list: `[./check-login.sh, --quiet]`",
+                ),
             );
+            return None;
         }
-        let instance = self.instance(&raw.instance);
-        let services = self.services(raw.services);
-        let rotations = self.rotations(raw.rotations);
-        let policy = self.policy(&raw.policy);
-        if let Some(policy) = policy {
-            let deletions = rotations.iter().filter(|r| r.deletes_a_user()).count();
-            if deletions > policy.max_deletions as usize {
-                let at = raw
-                    .policy
-                    .max_deletions
-                    .as_ref()
-                    .map_or(Location::UNKNOWN, |m| m.referenced);
-                self.problem(at, "policy.max_deletions", format!("the plan deletes {deletions} users, more than max_deletions ({})", policy.max_deletions), Some("raise `policy.max_deletions` if that is intended, or retire with `expire` or `keep`"));
-            }
+        if let Some(word) = words
+            .value
+            .iter()
+            .find(|w| SecretRef::looks_like_reference(&w.value))
+        {
+            self.problem(
+                word.referenced,
+                field,
+                "a secret reference in a check command's arguments",
+                Some("the command gets the credential in RELINKER_USERNAME and RELINKER_PASSWORD; arguments are visible to every process on the machine"),
+            );
+            return None;
         }
-        let sandbox_fixture = raw.sandbox.and_then(|sandbox| {
-            let path = base_dir.join(&sandbox.fixture.value);
-            if path.is_file() {
-                Some(path)
-            } else {
-                self.problem(
-                    sandbox.fixture.referenced,
-                    "sandbox.fixture",
-                    format!("no fixture at `{}`", path.display()),
-                    Some("the path is relative to the plan file"),
-                );
-                None
-            }
-        });
-        Some(Plan {
-            name: raw.name.value,
-            description: raw.description,
-            instance: instance?,
-            services,
-            rotations,
-            policy: policy?,
-            sandbox_fixture,
-            base_dir: base_dir.to_path_buf(),
+        let program = argv.remove(0);
+        Some(super::CheckCommand {
+            program,
+            args: argv,
         })
     }
 
-    fn instance(&mut self, raw: &RawInstance) -> Option<Instance> {
-        let provider = if raw.provider.value == "marketo" {
-            Some(ProviderKind::Marketo)
-        } else {
+    /// A service declaration's name: not empty, not declared twice.
+    pub(crate) fn declare_service(&mut self, field: &str, name: &Text) -> Option<ServiceName> {
+        if name.value.trim().is_empty() {
             self.problem(
-                raw.provider.referenced,
-                "instance.provider",
-                format!("unknown provider `{}`", raw.provider.value),
-                Some("relinker supports `marketo`"),
+                name.referenced,
+                &format!("{field}.name"),
+                "must not be empty",
+                None,
             );
-            None
-        };
-        let base_url = match check_base_url(raw.base_url.value.trim()) {
-            Ok(url) => Some(url.as_str().trim_end_matches('/').to_owned()),
-            Err(reason) => {
-                self.problem(
-                    raw.base_url.referenced,
-                    "instance.base_url",
-                    reason,
-                    Some("e.g. `https://123-ABC-456.mktorest.com`"),
-                );
-                None
-            }
-        };
-        let client_id = self.credential("instance.client_id", &raw.client_id);
-        let client_secret = self.secret("instance.client_secret", &raw.client_secret);
-        let limits = self.limits(raw.limits.as_ref());
-        Some(Instance {
-            provider: provider?,
-            base_url: base_url?,
-            client_id: client_id?,
-            client_secret: client_secret?,
-            limits: limits?,
-        })
+            return None;
+        }
+        if self.declared_names.contains(&name.value) {
+            self.problem(
+                name.referenced,
+                &format!("{field}.name"),
+                format!("service `{}` is declared twice", name.value.escape_debug()),
+                None,
+            );
+            return None;
+        }
+        self.declared_names.push(name.value.clone());
+        Some(ServiceName::new(name.value.clone()))
     }
 
-    fn limits(&mut self, raw: Option<&RawLimits>) -> Option<Limits> {
-        let mut limits = Limits::default();
-        let Some(raw) = raw else { return Some(limits) };
-        let mut ok = true;
-        if let Some(rate) = &raw.rate {
-            match rate.value.parse::<RateLimit>() {
-                Ok(parsed) => limits.rate = parsed,
-                Err(e) => {
-                    self.problem(rate.referenced, "instance.limits.rate", e.to_string(), None);
-                    ok = false;
-                }
-            }
-        }
-        if let Some(concurrency) = &raw.concurrency {
-            if concurrency.value == 0 {
-                self.problem(
-                    concurrency.referenced,
-                    "instance.limits.concurrency",
-                    "must be at least 1",
-                    None,
-                );
-                ok = false;
-            }
-            limits.concurrency = concurrency.value as usize;
-        }
-        ok.then_some(limits)
-    }
-
-    fn services(&mut self, raw: Vec<super::raw::RawService>) -> Vec<ServiceDecl> {
-        let mut declared: Vec<ServiceDecl> = Vec::new();
-        for (index, service) in raw.into_iter().enumerate() {
-            let field = format!("services[{index}]");
-            if service.name.value.trim().is_empty() {
-                self.problem(
-                    service.name.referenced,
-                    &format!("{field}.name"),
-                    "must not be empty",
-                    None,
-                );
-                continue;
-            }
-            if self.declared_names.contains(&service.name.value) {
-                self.problem(
-                    service.name.referenced,
-                    &format!("{field}.name"),
-                    format!("service `{}` is declared twice", service.name.value),
-                    None,
-                );
-                continue;
-            }
-            self.declared_names.push(service.name.value.clone());
-            let client_id = self.credential(&format!("{field}.client_id"), &service.client_id);
-            let client_secret =
-                self.secret(&format!("{field}.client_secret"), &service.client_secret);
-            if let (Some(client_id), Some(client_secret)) = (client_id, client_secret) {
-                declared.push(ServiceDecl {
-                    name: ServiceName::new(service.name.value),
-                    client_id,
-                    client_secret,
-                });
-            }
-        }
-        declared
-    }
-
-    fn service_list(
+    /// The services a rotation names: declared, and in no other rotation.
+    pub(crate) fn service_list(
         &mut self,
         field: &str,
         raw: &Spanned<Vec<Text>>,
-        claimed: &mut BTreeMap<String, usize>,
         rotation: usize,
     ) -> Vec<ServiceName> {
         if raw.value.is_empty() {
@@ -382,7 +346,7 @@ impl Checker {
                 raw.referenced,
                 field,
                 "names no service",
-                Some("list the LaunchPoint services linked to the user"),
+                Some("list the services (integrations) that use the user"),
             );
         }
         let mut services = Vec::new();
@@ -398,12 +362,12 @@ impl Checker {
                 self.problem(
                     name.referenced,
                     &here,
-                    format!("service `{}` is not declared", name.value),
+                    format!("service `{}` is not declared", name.value.escape_debug()),
                     Some(&hint),
                 );
                 continue;
             }
-            if let Some(other) = claimed.insert(name.value.clone(), rotation) {
+            if let Some(other) = self.claims.services.insert(name.value.clone(), rotation) {
                 let message = if other == rotation {
                     format!("service `{}` is listed twice", name.value)
                 } else {
@@ -425,17 +389,17 @@ impl Checker {
         services
     }
 
-    fn claim_user(
+    /// Claims a user for a rotation: a user takes part in one rotation per plan.
+    pub(crate) fn claim_user(
         &mut self,
         field: &str,
         user: &Text,
         id: Option<&UserId>,
-        claimed: &mut BTreeMap<String, (usize, String)>,
         rotation: usize,
     ) {
         let Some(id) = id else { return };
         let key = id.folded().to_owned();
-        if let Some((other, other_field)) = claimed.get(&key) {
+        if let Some((other, other_field)) = self.claims.users.get(&key) {
             let message = if *other == rotation {
                 format!("`{id}` is also `{other_field}` in this rotation")
             } else {
@@ -448,146 +412,105 @@ impl Checker {
                 Some("a user can take part in one rotation per plan"),
             );
         } else {
-            claimed.insert(key, (rotation, field.to_owned()));
+            self.claims.users.insert(key, (rotation, field.to_owned()));
         }
     }
 
-    /// Claims the second user of a rotation (`temporary_user`, `with`), which must not be the
-    /// first: that clash gets its own message rather than "already takes part".
-    fn claim_second_user(
+    /// Claims the second user of a rotation (a temporary user, a replacement), which must not
+    /// be the first: that clash gets its own message rather than "already takes part".
+    pub(crate) fn claim_second_user(
         &mut self,
-        (field, raw, id): (&str, &Text, Option<&UserId>),
+        second: (&str, &Text, Option<&UserId>),
         first: Option<&UserId>,
-        (same, hint): (&str, &str),
-        claims: &mut Claims,
+        clash: (&str, &str),
         rotation: usize,
     ) {
+        let (field, raw, id) = second;
+        let (same, hint) = clash;
         if let (Some(first), Some(second)) = (first, id)
             && first == second
         {
             self.problem(raw.referenced, field, same, Some(hint));
         } else {
-            self.claim_user(field, raw, id, &mut claims.users, rotation);
+            self.claim_user(field, raw, id, rotation);
         }
     }
 
-    fn rotations(&mut self, raw: Spanned<Vec<Spanned<RawRotation>>>) -> Vec<Rotation> {
-        if raw.value.is_empty() {
+    /// Checks the envelope and hands the provider's parts to its rules.
+    fn envelope<I, S, R>(
+        &mut self,
+        raw: RawPlan<I, S, R>,
+        base_dir: &Path,
+        spec: SpecCheck<I, S, R>,
+    ) -> Option<Plan> {
+        if raw.version.value != VERSION {
             self.problem(
-                raw.referenced,
-                "rotations",
-                "the plan has no rotations",
-                Some("add a `rename:`, `replace:` or `relink:`"),
+                raw.version.referenced,
+                "version",
+                format!("version {} is not supported", raw.version.value),
+                Some("this relinker reads version 1"),
             );
         }
-        let mut claims = Claims::default();
-        let mut rotations = Vec::new();
-        for (index, rotation) in raw.value.into_iter().enumerate() {
-            let rotation = match rotation.value {
-                RawRotation::Rename(r) => self.rename(index, r, &mut claims),
-                RawRotation::Replace(r) => self.replace(index, &r, &mut claims),
-                RawRotation::Relink(r) => self.relink(index, &r, &mut claims),
-            };
-            rotations.extend(rotation);
+        let name_ok = !raw.name.value.is_empty()
+            && raw
+                .name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !name_ok {
+            self.problem(
+                raw.name.referenced,
+                "name",
+                format!("`{}` is not a plan name", raw.name.value.escape_debug()),
+                Some("use letters, digits, `.`, `_` and `-`; it names runs and files"),
+            );
         }
-        rotations
-    }
-
-    fn rename(&mut self, index: usize, r: RawRename, claims: &mut Claims) -> Option<Rotation> {
-        let at = |name: &str| format!("rotations[{index}].rename.{name}");
-        let user = self.email(&at("user"), &r.user);
-        let email = self.email(&at("email"), &r.email);
-        let temporary_user = self.email(&at("temporary_user"), &r.temporary_user);
-        self.claim_user(
-            &at("user"),
-            &r.user,
-            user.as_ref(),
-            &mut claims.users,
-            index,
-        );
-        self.claim_second_user(
-            (
-                &at("temporary_user"),
-                &r.temporary_user,
-                temporary_user.as_ref(),
-            ),
-            user.as_ref(),
-            (
-                "the temporary user is the user being renamed",
-                "name another API-only user (it is created if missing)",
-            ),
-            claims,
-            index,
-        );
-        let services = self.service_list(&at("services"), &r.services, &mut claims.services, index);
-        Some(Rotation::Rename {
-            user: user?,
-            email: email?,
-            first_name: r.first_name,
-            last_name: r.last_name,
-            temporary_user: temporary_user?,
-            temporary: if r.keep_temporary_user {
-                TemporaryUser::Keep
+        if raw.rotations.value.is_empty() {
+            self.problem(
+                raw.rotations.referenced,
+                "rotations",
+                "the plan has no rotations",
+                Some("add at least one rotation; docs/plan-reference.md lists each provider's"),
+            );
+        }
+        let policy = self.policy(&raw.policy);
+        let sandbox_fixture = raw.sandbox.and_then(|sandbox| {
+            let path = base_dir.join(&sandbox.fixture.value);
+            if path.is_file() {
+                Some(path)
             } else {
-                TemporaryUser::DeleteIfCreated
-            },
-            services,
-        })
-    }
-
-    fn replace(&mut self, index: usize, r: &RawReplace, claims: &mut Claims) -> Option<Rotation> {
-        let at = |name: &str| format!("rotations[{index}].replace.{name}");
-        let user = self.email(&at("user"), &r.user);
-        let with = self.email(&at("with"), &r.with);
-        self.claim_user(
-            &at("user"),
-            &r.user,
-            user.as_ref(),
-            &mut claims.users,
-            index,
-        );
-        self.claim_second_user(
-            (&at("with"), &r.with, with.as_ref()),
-            user.as_ref(),
-            (
-                "the new user is the user being replaced",
-                "to edit a user in place, use `rename:`",
-            ),
-            claims,
-            index,
-        );
-        let retire = match r.retire.as_ref().map(|t| (t.value.as_str(), t.referenced)) {
-            None | Some(("delete", _)) => Some(Retire::Delete),
-            Some(("expire", _)) => Some(Retire::Expire),
-            Some(("keep", _)) => Some(Retire::Keep),
-            Some((other, place)) => {
                 self.problem(
-                    place,
-                    &at("retire"),
-                    format!("unknown retirement `{other}`"),
-                    Some("use `delete`, `expire` or `keep`"),
+                    sandbox.fixture.referenced,
+                    "sandbox.fixture",
+                    format!("no fixture at `{}`", path.display()),
+                    Some("the path is relative to the plan file"),
                 );
                 None
             }
-        };
-        let services = self.service_list(&at("services"), &r.services, &mut claims.services, index);
-        Some(Rotation::Replace {
-            user: user?,
-            with: with?,
-            services,
-            retire: retire?,
+        });
+        let max_deletions_at = raw
+            .policy
+            .max_deletions
+            .as_ref()
+            .map_or(Location::UNKNOWN, |m| m.referenced);
+        let spec = spec(self, &raw.instance, raw.services, raw.rotations, base_dir);
+        if let (Some(policy), Some(spec)) = (policy, &spec) {
+            let deletions = spec.certain_deletions();
+            if deletions > policy.max_deletions as usize {
+                self.problem(max_deletions_at, "policy.max_deletions", format!("the plan deletes {deletions} users, more than max_deletions ({})", policy.max_deletions), Some("raise `policy.max_deletions` if that is intended, or retire with `expire`, `disable` or `keep`"));
+            }
+        }
+        Some(Plan {
+            name: raw.name.value,
+            description: raw.description,
+            spec: spec?,
+            policy: policy?,
+            sandbox_fixture,
+            base_dir: base_dir.to_path_buf(),
         })
     }
 
-    fn relink(&mut self, index: usize, r: &RawRelink, claims: &mut Claims) -> Option<Rotation> {
-        let at = |name: &str| format!("rotations[{index}].relink.{name}");
-        let to = self.email(&at("to"), &r.to);
-        self.claim_user(&at("to"), &r.to, to.as_ref(), &mut claims.users, index);
-        let services = self.service_list(&at("services"), &r.services, &mut claims.services, index);
-        Some(Rotation::Relink { services, to: to? })
-    }
-
-    fn policy(&mut self, raw: &super::raw::RawPolicy) -> Option<Policy> {
+    fn policy(&mut self, raw: &RawPolicy) -> Option<Policy> {
         let on_failure = match raw
             .on_failure
             .as_ref()
@@ -599,7 +522,7 @@ impl Checker {
                 self.problem(
                     at,
                     "policy.on_failure",
-                    format!("unknown policy `{other}`"),
+                    format!("unknown policy `{}`", other.escape_debug()),
                     Some("use `rollback` or `pause`"),
                 );
                 return None;
@@ -612,5 +535,17 @@ impl Checker {
                 .as_ref()
                 .map_or(DEFAULT_MAX_DELETIONS, |m| m.value),
         })
+    }
+}
+
+impl Spec {
+    /// How many users the plan deletes for certain (a temporary user is deleted only if the
+    /// run creates it, which planning decides against live state).
+    pub(crate) fn certain_deletions(&self) -> usize {
+        match self {
+            Spec::Marketo(spec) => spec.certain_deletions(),
+            Spec::Dotdigital(spec) => spec.certain_deletions(),
+            Spec::Movius(spec) => spec.certain_deletions(),
+        }
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::live::LiveState;
 use super::marketo;
 use super::step::{Readiness, Reversibility, Step};
-use crate::plan::Plan;
+use crate::plan::{Plan, Spec};
 
 /// Something that stops the plan from running as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,8 +49,24 @@ impl Compiled {
 
 /// Compiles `plan` against `live` with its provider's procedures.
 pub fn compile(plan: &Plan, live: &LiveState) -> Compiled {
-    let mut compiled = match live {
-        LiveState::Marketo(snapshot) => marketo::compile(plan, snapshot),
+    let mut compiled = match (&plan.spec, live) {
+        (Spec::Marketo(spec), LiveState::Marketo(snapshot)) => marketo::compile(spec, snapshot),
+        // A snapshot of another platform than the plan's: nothing can be planned from it.
+        (spec, _) => Compiled {
+            steps: Vec::new(),
+            warnings: Vec::new(),
+            conflicts: vec![Conflict {
+                rotation: None,
+                message: format!(
+                    "live state was read from another platform than the plan's ({})",
+                    match spec {
+                        Spec::Marketo(_) => "marketo",
+                        Spec::Dotdigital(_) => "dotdigital",
+                        Spec::Movius(_) => "movius",
+                    }
+                ),
+            }],
+        },
     };
     let deletions = compiled
         .steps

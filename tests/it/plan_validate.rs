@@ -316,14 +316,36 @@ fn schema_is_json_schema_of_the_format() {
     assert_eq!(output.status.code(), Some(0));
     let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("schema is JSON");
     assert_eq!(schema["title"], "relinker plan");
-    let required: Vec<&str> = schema["required"]
+    // One schema, a variant per provider, told apart by `instance.provider`.
+    let resolve = |v: &serde_json::Value| -> serde_json::Value {
+        match v["$ref"].as_str() {
+            Some(target) => schema
+                .pointer(target.trim_start_matches('#'))
+                .cloned()
+                .unwrap_or_default(),
+            None => v.clone(),
+        }
+    };
+    let variants: Vec<serde_json::Value> = schema["anyOf"]
         .as_array()
-        .unwrap()
+        .expect("a variant per provider")
         .iter()
-        .map(|v| v.as_str().unwrap())
+        .map(resolve)
         .collect();
-    assert_eq!(required, ["version", "name", "instance", "rotations"]);
-    assert_eq!(schema["additionalProperties"], false);
+    let mut providers = Vec::new();
+    for variant in &variants {
+        let required: Vec<&str> = variant["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(required, ["version", "name", "instance", "rotations"]);
+        assert_eq!(variant["additionalProperties"], false);
+        let instance = resolve(&variant["properties"]["instance"]);
+        providers.push(instance["properties"]["provider"]["enum"][0].clone());
+    }
+    assert_eq!(providers, ["marketo", "dotdigital", "movius"]);
     let text = schema.to_string();
     for field in [
         "temporary_user",
@@ -332,6 +354,10 @@ fn schema_is_json_schema_of_the_format() {
         "on_failure",
         "retire",
         "fixture",
+        "rotate_password",
+        "soak",
+        "application",
+        "check",
     ] {
         assert!(text.contains(field), "schema lacks {field}");
     }

@@ -27,7 +27,7 @@ pub(crate) fn markdown(view: &PlanView<'_>) -> String {
         }
         out.push('\n');
     }
-    for index in 0..view.plan.rotations.len() {
+    for index in 0..view.plan.rotation_count() {
         let _ = writeln!(
             out,
             "#### rotations[{index}]: {}\n",

@@ -91,7 +91,7 @@ impl PlanView<'_> {
                 format!("{n} {noun}{by}")
             })
             .collect();
-        let rotations = self.plan.rotations.len();
+        let rotations = self.plan.rotation_count();
         let noun = if rotations == 1 {
             "rotation"
         } else {
@@ -114,34 +114,9 @@ impl PlanView<'_> {
             .filter(|s| s.reversibility() == Reversibility::Irreversible)
     }
 
-    /// A rotation's heading: `rename jane.doe@acme.example`.
+    /// A rotation's heading: `rename `jane.doe@acme.example` to email …`.
     pub(crate) fn rotation_heading(&self, index: usize) -> String {
-        use crate::plan::Rotation;
-        match &self.plan.rotations[index] {
-            Rotation::Rename { user, email, .. } => format!("rename `{user}` to email `{email}`"),
-            Rotation::Replace {
-                user, with, retire, ..
-            } => format!(
-                "replace `{user}` with `{with}` (retire: {})",
-                retire_word(*retire)
-            ),
-            Rotation::Relink { services, to } => format!(
-                "relink {} to `{to}`",
-                services
-                    .iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }
-    }
-}
-
-fn retire_word(retire: crate::plan::Retire) -> &'static str {
-    match retire {
-        crate::plan::Retire::Delete => "delete",
-        crate::plan::Retire::Expire => "expire",
-        crate::plan::Retire::Keep => "keep",
+        self.plan.rotation_heading(index)
     }
 }
 

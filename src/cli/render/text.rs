@@ -19,7 +19,7 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
         .map(|s| s.id.as_str().len())
         .max()
         .unwrap_or(0);
-    for index in 0..view.plan.rotations.len() {
+    for index in 0..view.plan.rotation_count() {
         let _ = writeln!(
             out,
             "\nrotations[{index}]: {}",

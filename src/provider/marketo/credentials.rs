@@ -10,7 +10,8 @@ use std::path::Path;
 
 use super::types::ServiceCredentials;
 use crate::ids::ServiceName;
-use crate::plan::{Credential, Instance, Plan, SecretError, ServiceDecl};
+use crate::plan::marketo::{Instance, ServiceDecl, Spec};
+use crate::plan::{Credential, SecretError};
 
 /// The credentials a plan's references resolved to.
 #[derive(Debug, Clone)]
@@ -53,9 +54,9 @@ fn quoted(fields: &[String]) -> String {
         .join(", ")
 }
 
-/// Reads every credential a plan references.
-pub fn plan_credentials(plan: &Plan) -> Result<Credentials, CredentialError> {
-    resolve_credentials(&plan.instance, &plan.services, &plan.base_dir)
+/// Reads every credential a plan references, relative to the plan's folder.
+pub fn plan_credentials(spec: &Spec, base_dir: &Path) -> Result<Credentials, CredentialError> {
+    resolve_credentials(&spec.instance, &spec.services, base_dir)
 }
 
 /// Collects what could be read and what could not.
@@ -156,7 +157,10 @@ rotations:
             Path::new("/nonexistent-relinker-dir"),
         )
         .unwrap();
-        let error = plan_credentials(&plan).unwrap_err();
+        let crate::plan::Spec::Marketo(spec) = &plan.spec else {
+            panic!("a Marketo plan")
+        };
+        let error = plan_credentials(spec, &plan.base_dir).unwrap_err();
         assert_eq!(error.missing.len(), 3, "{error}");
         let text = error.to_string();
         assert!(

@@ -15,7 +15,7 @@ use super::api::Api;
 use super::credentials::Credentials;
 use super::types::{ServiceCredentials, ServiceLink, UserRecord};
 use crate::ids::{ServiceName, UserId};
-use crate::plan::{Plan, Rotation};
+use crate::plan::marketo::{Rotation, Spec};
 use crate::provider::ProviderError;
 use crate::secret::Fingerprint;
 
@@ -195,9 +195,9 @@ fn listed(ids: &[&UserId]) -> String {
 }
 
 /// Every userid a plan names.
-fn named_users(plan: &Plan) -> BTreeSet<UserId> {
+fn named_users(spec: &Spec) -> BTreeSet<UserId> {
     let mut users = BTreeSet::new();
-    for rotation in &plan.rotations {
+    for rotation in &spec.rotations {
         match rotation {
             Rotation::Rename {
                 user,
@@ -223,14 +223,14 @@ fn named_users(plan: &Plan) -> BTreeSet<UserId> {
 /// the provider's limiter keeps them within the instance's limits.
 pub async fn observe<A: Api>(
     provider: &A,
-    plan: &Plan,
+    spec: &Spec,
     credentials: &Credentials,
 ) -> Result<Snapshot, ProviderError> {
     let mut live = Snapshot {
         observed_at: Some(Utc::now()),
         ..Snapshot::default()
     };
-    let users = named_users(plan);
+    let users = named_users(spec);
     let reads = users.iter().map(|userid| async move {
         let user = provider.user(userid).await?;
         let pending = match user {
@@ -250,7 +250,7 @@ pub async fn observe<A: Api>(
             None => {}
         }
     }
-    let services: Vec<&ServiceCredentials> = plan
+    let services: Vec<&ServiceCredentials> = spec
         .rotations
         .iter()
         .flat_map(Rotation::services)

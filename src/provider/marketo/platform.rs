@@ -17,7 +17,7 @@ use super::live;
 use super::ops::Op;
 use super::types::{NewApiUser, RolePair, ServiceCredentials, UserRecord, UserUpdate};
 use crate::ids::{ServiceName, UserId};
-use crate::plan::Plan;
+use crate::plan::{Plan, Spec};
 use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Platform, ProviderError, RunFacts,
 };
@@ -199,7 +199,13 @@ impl Platform for MarketoPlatform {
 
     fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>> {
         Box::pin(async move {
-            live::observe(&self.client, plan, &self.credentials)
+            let Spec::Marketo(spec) = &plan.spec else {
+                return Err(ProviderError::Config(format!(
+                    "a {} plan cannot be planned against Marketo",
+                    plan.provider()
+                )));
+            };
+            live::observe(&self.client, spec, &self.credentials)
                 .await
                 .map(LiveState::Marketo)
         })

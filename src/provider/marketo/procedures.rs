@@ -13,11 +13,11 @@ use super::ops::Op;
 use super::types::{RolePair, UserRecord, UserUpdate};
 use crate::address;
 use crate::ids::{ServiceName, StepId, UserId};
-use crate::plan::{Plan, Retire, Rotation, TemporaryUser};
+use crate::plan::marketo::{Retire, Rotation, Spec, TemporaryUser};
 use crate::provider::{Compiled, Conflict, Readiness, Step};
 
-/// Compiles `plan` against `live`.
-pub fn compile(plan: &Plan, live: &Snapshot) -> Compiled {
+/// Compiles a Marketo plan against `live`.
+pub fn compile(spec: &Spec, live: &Snapshot) -> Compiled {
     let mut out = Builder {
         live,
         rotation: 0,
@@ -25,7 +25,7 @@ pub fn compile(plan: &Plan, live: &Snapshot) -> Compiled {
         warnings: Vec::new(),
         conflicts: Vec::new(),
     };
-    for (index, rotation) in plan.rotations.iter().enumerate() {
+    for (index, rotation) in spec.rotations.iter().enumerate() {
         out.rotation = index;
         match rotation {
             Rotation::Rename { .. } => out.rename(rotation),
@@ -462,6 +462,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::plan::Plan;
     use crate::provider::marketo::ServiceLink;
     use crate::provider::{Performer, Reversibility};
     use crate::secret::Fingerprint;
@@ -545,6 +546,13 @@ policy: { max_deletions: 2 }
         live
     }
 
+    fn spec(plan: &Plan) -> &Spec {
+        let crate::plan::Spec::Marketo(spec) = &plan.spec else {
+            panic!("a Marketo plan")
+        };
+        spec
+    }
+
     fn plan() -> Plan {
         crate::plan::parse(PLAN, "t.yaml", Path::new(".")).unwrap()
     }
@@ -555,7 +563,7 @@ policy: { max_deletions: 2 }
 
     #[track_caller]
     fn conflicts_with(live: &Snapshot, expected: &str) {
-        let compiled = compile(&plan(), live);
+        let compiled = compile(spec(&plan()), live);
         assert!(
             compiled
                 .conflicts
@@ -568,7 +576,7 @@ policy: { max_deletions: 2 }
 
     #[test]
     fn compiles_each_intent_in_the_designed_order() {
-        let compiled = compile(&plan(), &live());
+        let compiled = compile(spec(&plan()), &live());
         assert_eq!(compiled.conflicts, []);
         assert_eq!(
             ids(&compiled),
@@ -634,7 +642,7 @@ policy: { max_deletions: 2 }
             uid("temp@acme.example"),
             user("temp@acme.example", true, &[pair(110, 1), pair(2, 1)]),
         );
-        let compiled = compile(&plan(), &live);
+        let compiled = compile(spec(&plan()), &live);
         assert_eq!(compiled.steps[0].id.as_str(), "r0-add-roles-temporary-user");
         assert_eq!(
             op(&compiled.steps[0]),
@@ -688,7 +696,7 @@ policy: { max_deletions: 2 }
             live.links
                 .insert(ServiceName::new(service), linked("temp@acme.example"));
         }
-        let compiled = compile(&plan(), &live);
+        let compiled = compile(spec(&plan()), &live);
         let readiness = |id: &str| {
             compiled
                 .steps
@@ -814,7 +822,7 @@ policy: { max_deletions: 2 }
 
     #[test]
     fn a_finished_plan_compiles_to_its_proofs_alone() {
-        let compiled = compile(&plan(), &finished());
+        let compiled = compile(spec(&plan()), &finished());
         assert_eq!(compiled.conflicts, []);
         assert_eq!(
             ids(&compiled),
@@ -848,7 +856,7 @@ policy: { max_deletions: 2 }
             Path::new("."),
         )
         .unwrap();
-        let compiled = compile(&plan, &live);
+        let compiled = compile(spec(&plan), &live);
         assert_eq!(compiled.conflicts, [], "one user, however it is spelled");
     }
 
