@@ -37,6 +37,7 @@ pub mod offboard;
 pub mod paths;
 pub mod plan;
 pub mod provider;
+pub mod retry;
 pub mod sandbox;
 pub mod saved;
 pub mod secret;

@@ -3,6 +3,8 @@
 
 pub mod abandon;
 pub mod apply;
+pub mod attest;
+pub mod check_credential;
 pub mod exit;
 pub mod logging;
 pub mod offboard;
@@ -61,6 +63,8 @@ enum Command {
     Rollback(rollback::RollbackArgs),
     /// Give up an unfinished run: leave it as it is and free its users for new runs.
     Abandon(abandon::AbandonArgs),
+    /// Confirm a step nothing can observe was done (recorded as attested, never as verified).
+    Attest(attest::AttestArgs),
     /// Runs and the state of each step.
     Status(status::StatusArgs),
     /// Find API users tied to departed people and write a plan for each.
@@ -69,6 +73,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Print the JSON Schema of the plan format.
     Schema,
+    /// Check the credential a check command is given against a URL (exit 0 when it authenticates).
+    CheckCredential(check_credential::CheckCredentialArgs),
     /// Serve an emulator of Marketo's identity and User Management APIs.
     Sandbox(sandbox::SandboxArgs),
 }
@@ -113,10 +119,12 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Resume(args) => resume::run(&args).await,
         Command::Rollback(args) => rollback::run(&args).await,
         Command::Abandon(args) => abandon::run(&args),
+        Command::Attest(args) => attest::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Offboard(args) => offboard::run(&args).await,
         Command::Validate(args) => validate::run(&args),
         Command::Schema => schema::run(),
+        Command::CheckCredential(args) => check_credential::run(&args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
     }
 }

@@ -93,11 +93,24 @@ impl Progress for Lines {
                 "    (the sandbox operator did {}, as a person would in the UI)",
                 if count == 1 { "it" } else { "them" }
             )),
-            Event::Waiting { enter } => self.line(if enter {
-                "    waiting; press Enter to check again now (it is also checked every 2 s)"
-            } else {
-                "    waiting (checked every 2 s)"
-            }),
+            Event::Waiting { enter, attest, run } => {
+                self.line(if enter {
+                    "    waiting; press Enter to check again now (it is also checked every 2 s)"
+                } else {
+                    "    waiting (checked every 2 s)"
+                });
+                if !attest.is_empty() {
+                    let how = if enter {
+                        "type `done` and Enter here once you have done them (recorded as attested by you), or "
+                    } else {
+                        ""
+                    };
+                    self.line(&format!(
+                        "    nothing can observe {}: {how}confirm each with `relinker attest {run} STEP --by NAME`",
+                        attest.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
             Event::Failed { step, error } => self.line(&format!("  ✗ {step}: {error}")),
             Event::RollbackStarted => self.line("rolling back"),
             Event::Undone {

@@ -20,7 +20,7 @@ use crate::journal::{JournalError, Run, StateDir, Waiting};
 use crate::limits::parse_duration;
 use crate::plan::{OnFailure, Plan};
 use crate::provider::Step;
-use crate::provider::marketo::RetryPolicy;
+use crate::retry::RetryPolicy;
 use crate::sandbox::Operator;
 
 /// Where runs are kept.

@@ -11,10 +11,11 @@ use super::exit::{Failure, OrExit};
 use crate::ids::ServiceName;
 use crate::plan::{Plan, Spec, marketo as plan_marketo};
 use crate::provider::marketo::{
-    Credentials, MarketoClient, MarketoConfig, MarketoPlatform, RetryPolicy, ServiceCredentials,
+    Credentials, MarketoClient, MarketoConfig, MarketoPlatform, ServiceCredentials,
     plan_credentials,
 };
 use crate::provider::{Compiled, LiveState, Platform};
+use crate::retry::RetryPolicy;
 use crate::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
 
 /// The platform a command acts on, and where it lives.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::ids::StepId;
+use crate::ids::{RunId, StepId};
 use crate::provider::{ManualAction, ProviderError, Step};
 
 use super::error::StepError;
@@ -83,6 +83,10 @@ pub enum Event<'a> {
     Waiting {
         /// Whether a terminal's Enter key checks again at once.
         enter: bool,
+        /// Steps nothing can observe: a person attests them.
+        attest: &'a [StepId],
+        /// The run, for the attest command.
+        run: &'a RunId,
     },
     /// A step failed.
     Failed {

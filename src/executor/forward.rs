@@ -181,7 +181,7 @@ impl Executor<'_> {
         } else {
             FailureEffect::Unchanged
         };
-        match self.check(&step.action).await {
+        match self.check(step, &step.action, false).await {
             Err(error) => return self.fail(step, error, doubt),
             Ok(Check::Holds) => {
                 let how = if step.action.is_proof() {
@@ -278,7 +278,7 @@ impl Executor<'_> {
             });
             let error = match self.act(action).await {
                 Ok(()) => {
-                    return match self.check(action).await {
+                    return match self.check(step, action, undo).await {
                         Ok(Check::Holds) => Ok(()),
                         Ok(Check::NotYet(why) | Check::Conflict(why)) => {
                             Err((StepError::NoEffect { why }, FailureEffect::MaybeChanged))
@@ -293,7 +293,7 @@ impl Executor<'_> {
                 step: &step.id,
                 error: &error,
             });
-            match self.check(action).await {
+            match self.check(step, action, undo).await {
                 Ok(Check::Holds) => return Ok(()),
                 Ok(Check::NotYet(_)) => {}
                 Ok(Check::Conflict(reason)) => {

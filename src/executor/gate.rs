@@ -50,6 +50,8 @@ pub type PersonFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PersonError>>
 
 /// Someone who carries out manual steps the way a person would in the platform's UI.
 pub trait Person: Send + Sync {
+    /// Who it is, as attestations record it: "the sandbox operator".
+    fn name(&self) -> &str;
     /// Does what `action` asks of a person.
     fn perform<'a>(&'a self, action: &'a Op) -> PersonFuture<'a>;
 }

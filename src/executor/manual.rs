@@ -18,7 +18,7 @@ use super::gate::{GateWait, POLL};
 use crate::ids::StepId;
 use crate::journal::{Direction, Entry, FailureEffect, StepState, Waiting};
 use crate::provider::Check;
-use crate::provider::{ManualAction, Op, Step};
+use crate::provider::{ManualAction, Op, Step, Verification};
 
 /// One thing a person must bring about: a step going forward, or the undo of a step.
 pub(super) struct Manual<'s> {
@@ -45,6 +45,14 @@ impl<'s> Manual<'s> {
             action: compensation,
             direction: Direction::Rollback,
         }
+    }
+
+    fn is_undo(&self) -> bool {
+        self.direction == Direction::Rollback
+    }
+
+    fn attested(&self) -> bool {
+        self.action.verification() == Verification::Attested
     }
 
     fn is_complete(&self, state: StepState) -> bool {
@@ -113,13 +121,14 @@ impl Executor<'_> {
         phase: Vec<Manual<'_>>,
         stop: Option<&AtomicBool>,
     ) -> Result<PhaseEnd, ExecError> {
+        self.absorb_attestations()?;
         let mut open = Vec::new();
         for task in phase {
             let state = self.record(&task.step.id);
             if task.is_complete(state) {
                 continue;
             }
-            match self.check(&task.action).await {
+            match self.check(task.step, &task.action, task.is_undo()).await {
                 Err(error) => return self.phase_failed(&task, error),
                 Ok(Check::Holds) => self.task_held(&task, state, true)?,
                 Ok(Check::Conflict(reason)) => {
@@ -150,6 +159,9 @@ impl Executor<'_> {
                     if let Err(error) = person.perform(&task.action).await {
                         return self.phase_failed(task, error.into());
                     }
+                    if task.attested() {
+                        self.attest_played(task.step, task.is_undo(), person.name())?;
+                    }
                 }
                 self.progress
                     .event(Event::PersonPlayed { count: open.len() });
@@ -172,9 +184,17 @@ impl Executor<'_> {
         // A person at a terminal can press Enter to have the steps checked at once.
         let mut enter = (self.options.gate == GateWait::Forever && !played)
             .then(|| tokio::io::BufReader::new(tokio::io::stdin()));
+        let attest: Vec<StepId> = open
+            .iter()
+            .filter(|t| t.attested())
+            .map(|t| t.step.id.clone())
+            .collect();
         if deadline.is_some() && !played {
+            let run = self.lock_run().id().clone();
             self.progress.event(Event::Waiting {
                 enter: enter.is_some(),
+                attest: &attest,
+                run: &run,
             });
         }
         // Someone who plays the person acted just now: look at once. Otherwise the first look
@@ -182,10 +202,11 @@ impl Executor<'_> {
         let mut look = played;
         loop {
             if look {
+                self.absorb_attestations()?;
                 let mut still = Vec::new();
                 for task in open {
                     let state = self.record(&task.step.id);
-                    match self.check(&task.action).await {
+                    match self.check(task.step, &task.action, task.is_undo()).await {
                         Ok(Check::Holds) => self.task_held(&task, state, false)?,
                         Ok(Check::NotYet(_)) => still.push(task),
                         Ok(Check::Conflict(reason)) => {
@@ -211,7 +232,16 @@ impl Executor<'_> {
                     let mut line = String::new();
                     tokio::select! {
                         () = tokio::time::sleep(POLL) => {}
-                        _ = stdin.read_line(&mut line) => {}
+                        _ = stdin.read_line(&mut line) => {
+                            // `done` at the terminal attests what nothing can observe, as the
+                            // person running relinker.
+                            if line.trim().eq_ignore_ascii_case("done") {
+                                let by = std::env::var("USER").unwrap_or_else(|_| "the person at the terminal".into());
+                                for task in open.iter().filter(|t| t.attested()) {
+                                    self.attest_played(task.step, task.is_undo(), &by)?;
+                                }
+                            }
+                        }
                     }
                 }
                 None => tokio::time::sleep(POLL).await,

@@ -140,7 +140,7 @@ impl Executor<'_> {
         if state == StepState::Undone {
             return Ok(Ok(()));
         }
-        let nothing_to_undo = match self.check(compensation).await {
+        let nothing_to_undo = match self.check(step, compensation, true).await {
             Err(error) => return Ok(Err(error)),
             Ok(Check::Conflict(reason)) => return Ok(Err(StepError::Conflict { reason })),
             Ok(Check::Holds) => true,

@@ -51,6 +51,10 @@ fn rfc3339<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S
     }
 }
 
+fn rfc3339_required<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
 fn from_rfc3339<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<DateTime<Utc>>, D::Error> {
@@ -99,6 +103,22 @@ pub enum Entry {
         /// Whether the run changed live state for it.
         #[serde(alias = "applied")]
         effect: StepEffect,
+    },
+    /// A named person confirmed a step nothing can observe (or its undo) was done.
+    Attested {
+        /// The step.
+        step: StepId,
+        /// Whether it is the step's undo that was confirmed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        undo: bool,
+        /// Who.
+        by: String,
+        /// When they said so.
+        #[serde(serialize_with = "rfc3339_required")]
+        attested_at: DateTime<Utc>,
+        /// What they said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// A step was passed over on purpose; the reason says why.
     Skipped {
@@ -163,6 +183,25 @@ pub enum Entry {
         /// Why.
         reason: String,
     },
+}
+
+/// A person's word that a step (or its undo) was done, as `relinker attest` records it beside
+/// the journal (a run waiting at a terminal holds the journal's lock; this needs none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attestation {
+    /// When.
+    #[serde(serialize_with = "rfc3339_required")]
+    pub at: DateTime<Utc>,
+    /// The step.
+    pub step: StepId,
+    /// Whether it is the step's undo.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub undo: bool,
+    /// Who.
+    pub by: String,
+    /// What they said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What a step that holds changed.

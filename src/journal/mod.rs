@@ -17,7 +17,7 @@ mod summary;
 
 use std::path::{Path, PathBuf};
 
-pub use entry::{Entry, FailureEffect, Record, Started, StepEffect};
+pub use entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffect};
 pub use lock::{Lock, LockError};
 pub use run::Run;
 pub use store::{JournalContents, StateDir, read_journal};

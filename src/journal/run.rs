@@ -137,6 +137,14 @@ impl Run {
         self.torn_tail
     }
 
+    /// Attestations recorded beside the journal that it does not hold yet.
+    pub fn new_attestations(&self) -> Result<Vec<super::entry::Attestation>, JournalError> {
+        Ok(super::store::read_attestations(&self.path)?
+            .into_iter()
+            .filter(|a| self.summary.attestation(&a.step, a.undo).is_none())
+            .collect())
+    }
+
     /// The plan as applied.
     pub fn plan_bytes(&self) -> Result<Vec<u8>, JournalError> {
         let path = self.path.join("plan.yaml");

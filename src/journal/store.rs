@@ -16,12 +16,15 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use super::entry::Record;
+use super::entry::{Attestation, Record};
 use super::lock::Lock;
 use super::summary::{RunSummary, replay};
 use super::{JournalError, io};
 use crate::ids::{RunId, UserId};
 use crate::secret::Fingerprint;
+
+/// Where `relinker attest` records attestations, beside the journal.
+const ATTESTATIONS: &str = "attestations.jsonl";
 
 /// A state directory that exists and is a directory.
 #[derive(Debug, Clone)]
@@ -173,6 +176,30 @@ impl StateDir {
         read_journal(&path)
     }
 
+    /// Records a person's attestation beside a run's journal; the run picks it up at its next
+    /// check (a run waiting at a terminal within seconds, a paused one on `resume`). Needs no
+    /// lock: each is one line appended whole.
+    pub fn attest(&self, id: &RunId, attestation: &Attestation) -> Result<(), JournalError> {
+        let path = self.run_dir(id).join(ATTESTATIONS);
+        let mut line = serde_json::to_string(attestation)
+            .map_err(|e| io("encode an attestation for", &path)(std::io::Error::other(e)))?;
+        line.push('\n');
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(io("open", &path))?;
+        file.write_all(line.as_bytes())
+            .map_err(io("append to", &path))?;
+        file.sync_data().map_err(io("sync", &path))
+    }
+
+    /// The attestations recorded beside a run's journal, oldest first; lines that do not read
+    /// are passed over (a torn write is not an attestation).
+    pub fn attestations(&self, id: &RunId) -> Result<Vec<Attestation>, JournalError> {
+        read_attestations(&self.run_dir(id))
+    }
+
     /// A run's state, read without a lock.
     pub fn summary(&self, id: &RunId) -> Result<RunSummary, JournalError> {
         Ok(replay(&self.read(id)?.records))
@@ -199,6 +226,19 @@ impl StateDir {
             }
         }
         Ok(None)
+    }
+}
+
+/// The attestations beside the journal in a run directory.
+pub(super) fn read_attestations(run_dir: &Path) -> Result<Vec<Attestation>, JournalError> {
+    let path = run_dir.join(ATTESTATIONS);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(error) => Err(io("read", &path)(error)),
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::entry::{Entry, FailureEffect, Record, Started, StepEffect};
+use super::entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffect};
 use crate::ids::{ServiceName, StepId, UserId};
 use crate::plan::OnFailure;
 use crate::provider::Step;
@@ -196,6 +196,7 @@ pub struct RunSummary {
     last_activity: Option<DateTime<Utc>>,
     records: BTreeMap<StepId, StepState>,
     done_at: BTreeMap<StepId, DateTime<Utc>>,
+    attested: BTreeMap<(StepId, bool), Attestation>,
     waiting: BTreeMap<StepId, Waiting>,
     failure: Option<Failure>,
     rollback: Option<String>,
@@ -269,6 +270,11 @@ impl RunSummary {
             .get(step)
             .copied()
             .unwrap_or(StepState::Pending)
+    }
+
+    /// Who attested a step (or, with `undo`, its undo), if anyone did.
+    pub fn attestation(&self, step: &StepId, undo: bool) -> Option<&Attestation> {
+        self.attested.get(&(step.clone(), undo))
     }
 
     /// When a step was recorded done (journals from before timestamps do not say).
@@ -398,29 +404,31 @@ impl RunSummary {
                 }
                 self.progress(step);
             }
+            Entry::Attested {
+                step,
+                undo,
+                by,
+                attested_at,
+                note,
+            } => {
+                let attestation = Attestation {
+                    at: *attested_at,
+                    step: step.clone(),
+                    undo: *undo,
+                    by: by.clone(),
+                    note: note.clone(),
+                };
+                self.attested.insert((step.clone(), *undo), attestation);
+            }
             Entry::Skipped { step, .. } => {
                 self.records.insert(step.clone(), StepState::Skipped);
                 self.progress(step);
             }
-            Entry::Paused { step, waiting_for } | Entry::UndoPaused { step, waiting_for } => {
-                let undo = matches!(record.entry, Entry::UndoPaused { .. });
-                self.records.insert(
-                    step.clone(),
-                    if undo {
-                        StepState::UndoWaiting
-                    } else {
-                        StepState::Waiting
-                    },
-                );
-                let since = self.waiting.get(step).and_then(|w| w.since).or(record.at);
-                self.waiting.insert(
-                    step.clone(),
-                    Waiting {
-                        step: step.clone(),
-                        waiting_for: waiting_for.clone(),
-                        since,
-                    },
-                );
+            Entry::Paused { step, waiting_for } => {
+                self.pause(step, waiting_for, StepState::Waiting, record.at);
+            }
+            Entry::UndoPaused { step, waiting_for } => {
+                self.pause(step, waiting_for, StepState::UndoWaiting, record.at);
             }
             Entry::Failed {
                 step,
@@ -469,6 +477,26 @@ impl RunSummary {
                 self.abandoned = Some((by.clone(), reason.clone()));
             }
         }
+    }
+
+    /// A step waits for a person, since the first time it did.
+    fn pause(
+        &mut self,
+        step: &StepId,
+        waiting_for: &str,
+        state: StepState,
+        at: Option<DateTime<Utc>>,
+    ) {
+        self.records.insert(step.clone(), state);
+        let since = self.waiting.get(step).and_then(|w| w.since).or(at);
+        self.waiting.insert(
+            step.clone(),
+            Waiting {
+                step: step.clone(),
+                waiting_for: waiting_for.to_owned(),
+                since,
+            },
+        );
     }
 
     /// A step moved on: its pause is over, and a failure it had is history.

@@ -60,6 +60,51 @@ pub enum SecretError {
         /// The file.
         path: PathBuf,
     },
+    /// A `--sandbox` run has no stand-in for the reference.
+    #[error("the sandbox fixture has no stand-in for `{reference}` (add it under `secrets:`)")]
+    NotInFixture {
+        /// The reference.
+        reference: String,
+    },
+}
+
+/// Where a plan's secret references resolve.
+#[derive(Debug, Clone)]
+pub enum Secrets {
+    /// Environment variables, and files relative to the plan's folder: a real run.
+    Live {
+        /// The plan's folder.
+        base_dir: PathBuf,
+    },
+    /// A sandbox fixture's stand-ins, by the reference's text: a `--sandbox` run.
+    Sandbox {
+        /// Stand-in values.
+        values: std::collections::BTreeMap<String, Secret>,
+    },
+}
+
+impl Secrets {
+    /// The value a reference stands for.
+    pub fn secret(&self, reference: &SecretRef) -> Result<Secret, SecretError> {
+        match self {
+            Secrets::Live { base_dir } => reference.resolve(base_dir),
+            Secrets::Sandbox { values } => {
+                values.get(&reference.to_string()).cloned().ok_or_else(|| {
+                    SecretError::NotInFixture {
+                        reference: reference.to_string(),
+                    }
+                })
+            }
+        }
+    }
+
+    /// The value of a credential: the literal, or what its reference stands for.
+    pub fn credential(&self, credential: &Credential) -> Result<Secret, SecretError> {
+        match credential {
+            Credential::Literal(value) => Ok(Secret::new(value.clone())),
+            Credential::Reference(reference) => self.secret(reference),
+        }
+    }
 }
 
 impl SecretRef {

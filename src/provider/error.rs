@@ -1,5 +1,5 @@
-//! Errors a provider reports. Messages name the request by method and path only: never a
-//! token, a secret, or a query string.
+//! Errors a provider reports. Messages name the platform, and the request by method and path
+//! only: never a token, a secret, or a query string.
 
 use chrono::{DateTime, Utc};
 
@@ -7,17 +7,19 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     /// The API answered with an error.
-    #[error("{method} {path} failed: HTTP {status}{}: {message}", code.as_ref().map(|c| format!(", Marketo error {c}")).unwrap_or_default())]
+    #[error("{method} {path} failed: HTTP {status}{}: {message}", code.as_ref().map(|c| format!(", {platform} error {c}")).unwrap_or_default())]
     Api {
+        /// The platform: "Marketo", "dotdigital".
+        platform: &'static str,
         /// Request method.
         method: String,
         /// Request path (no query string).
         path: String,
         /// HTTP status.
         status: u16,
-        /// Marketo's error code, when the body had one.
+        /// The platform's error code, when the body had one.
         code: Option<String>,
-        /// Marketo's message, or the body's text.
+        /// The platform's message, or the body's text.
         message: String,
     },
     /// The daily quota is used up; no retry helps before it resets.
@@ -44,9 +46,11 @@ pub enum ProviderError {
         /// What happened to the answer.
         reason: String,
     },
-    /// Marketo could not be reached (after retries).
-    #[error("{method} {path}: cannot reach Marketo: {reason}")]
+    /// The platform could not be reached (after retries).
+    #[error("{method} {path}: cannot reach {platform}: {reason}")]
     Unreachable {
+        /// The platform.
+        platform: &'static str,
         /// Request method.
         method: String,
         /// Request path.
@@ -54,9 +58,11 @@ pub enum ProviderError {
         /// Why.
         reason: String,
     },
-    /// The identity endpoint refused a client id and secret.
-    #[error("Marketo refused the client id and secret of {whom} (HTTP {status}{})", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    /// The platform refused a credential.
+    #[error("{platform} refused the credentials of {whom} (HTTP {status}{})", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
     BadCredentials {
+        /// The platform.
+        platform: &'static str,
         /// Which credentials: "the admin service" or `service \`name\``.
         whom: String,
         /// HTTP status.
@@ -80,7 +86,7 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// Marketo's error code, when the API gave one.
+    /// The platform's error code, when the API gave one.
     pub fn code(&self) -> Option<&str> {
         match self {
             ProviderError::Api { code, .. } => code.as_deref(),

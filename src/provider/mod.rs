@@ -7,6 +7,7 @@
 //! own ([`marketo`]) with its client, operations, procedures and live snapshot; nothing outside
 //! a provider sees a URL, a token or a platform's rules.
 
+pub mod command;
 mod compile;
 mod error;
 mod live;

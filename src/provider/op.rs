@@ -5,9 +5,11 @@
 //! platform. Serialized, an operation is its provider's object (`{"op": "create_user", …}`)
 //! plus a `provider` key for every provider but Marketo, whose journals predate the key.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::marketo;
+use super::platform::RunFacts;
 use super::step::{Performer, Reversibility, Verification};
 use crate::ids::UserId;
 
@@ -37,6 +39,11 @@ pub trait Operation: Sized {
     /// For a proof, the promise it kept once it passed, in words; otherwise its description.
     fn promise(&self) -> String {
         self.describe()
+    }
+    /// The earliest moment it may be done (the end of a soak), if it has one.
+    fn not_before(&self, facts: &dyn RunFacts) -> Option<DateTime<Utc>> {
+        let _ = facts;
+        None
     }
 }
 
@@ -101,6 +108,11 @@ impl Op {
     /// Whether it deletes a user.
     pub fn deletes(&self) -> bool {
         each!(self, op => op.deletes())
+    }
+
+    /// The earliest moment it may be done, if it has one.
+    pub fn not_before(&self, facts: &dyn RunFacts) -> Option<DateTime<Utc>> {
+        each!(self, op => op.not_before(facts))
     }
 
     /// For a proof, the promise it kept once it passed, in words.

@@ -74,6 +74,10 @@ impl Operator {
 }
 
 impl Person for Operator {
+    fn name(&self) -> &'static str {
+        "the sandbox operator"
+    }
+
     fn perform<'a>(&'a self, action: &'a Op) -> PersonFuture<'a> {
         Box::pin(async move {
             match action {

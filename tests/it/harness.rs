@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use relinker::ids::{ServiceName, UserId};
 use relinker::limits::Limits;
-use relinker::provider::marketo::{MarketoClient, MarketoConfig, RetryPolicy};
+use relinker::provider::marketo::{MarketoClient, MarketoConfig};
 use relinker::provider::marketo::{NewApiUser, RolePair, ServiceCredentials};
+use relinker::retry::RetryPolicy;
 use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
 use relinker::secret::Secret;
 use serde_json::Value;

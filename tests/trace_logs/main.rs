@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use relinker::provider::ProviderError;
 use relinker::provider::marketo::{Api, UserUpdate};
-use relinker::provider::marketo::{MarketoClient, MarketoConfig, RetryPolicy};
+use relinker::provider::marketo::{MarketoClient, MarketoConfig};
+use relinker::retry::RetryPolicy;
 use relinker::secret::Secret;
 use reqwest::Method;
 use serde_json::json;

@@ -12,12 +12,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::Retryable;
 use chrono::Utc;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use super::api::Api;
 use super::auth::TokenCache;
@@ -32,121 +31,16 @@ use super::{dates, quota};
 use crate::ids::{ServiceName, UserId};
 use crate::limits::Limits;
 use crate::provider::{ManualAction, ProviderError};
+use crate::retry::{Budget, RetryPolicy};
 use crate::secret::Secret;
+
+/// How errors name the platform.
+const PLATFORM: &str = "Marketo";
 
 /// Prefix of every User Management path.
 const USERS: &str = "/userservice/management/v1/users";
 /// `allusers.json` serves at most this many users a page.
 const MAX_PAGE_SIZE: usize = 200;
-
-/// How hard to retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// How long one call may keep retrying (waits and attempts together) before it gives up.
-    /// A call answered 606 always gets at least one whole rate window more.
-    pub give_up_after: Duration,
-    /// First backoff delay.
-    pub min_delay: Duration,
-    /// Largest backoff delay.
-    pub max_delay: Duration,
-}
-
-/// The default time budget of one call.
-pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(60);
-
-/// The shortest per-attempt timeout, however little of the budget is left: a change needs a
-/// fair chance to be answered, or it ends up with an unknown outcome.
-const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            give_up_after: DEFAULT_GIVE_UP_AFTER,
-            min_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(20),
-        }
-    }
-}
-
-impl RetryPolicy {
-    fn backoff(self) -> ExponentialBuilder {
-        // The budget, not a count, ends the retries (see `Budget`).
-        ExponentialBuilder::default()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(self.max_delay)
-            .with_max_times(usize::MAX)
-            .with_jitter()
-    }
-}
-
-/// One call's time budget: when it gives up, and how long its attempts may take. The attempt
-/// and the retry decision both see the deadline; a std mutex guards it, never held across an
-/// `.await`.
-#[derive(Debug)]
-struct Budget {
-    deadline: std::sync::Mutex<Instant>,
-    timeout: Duration,
-    window: Duration,
-}
-
-impl Budget {
-    fn new(policy: RetryPolicy, timeout: Duration, window: Duration) -> Self {
-        Self {
-            deadline: std::sync::Mutex::new(Instant::now() + policy.give_up_after),
-            timeout,
-            window,
-        }
-    }
-
-    fn deadline(&self) -> Instant {
-        *self
-            .deadline
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The timeout of the next attempt: the configured one, cut to what is left of the budget.
-    fn attempt_timeout(&self) -> Duration {
-        let left = self.deadline().saturating_duration_since(Instant::now());
-        self.timeout.min(left.max(MIN_ATTEMPT_TIMEOUT))
-    }
-
-    /// How long to wait after `failed` before the next attempt, or `None` to give up. A 606
-    /// waits out a whole rate window, and extends the budget so that it can.
-    fn next_wait(
-        &self,
-        failed: &Failed,
-        backoff: Option<Duration>,
-        what: &str,
-    ) -> Option<Duration> {
-        let now = Instant::now();
-        let wait = if failed.error.code() == Some("606") {
-            let wait = self.window + self.window / 10;
-            let room = now + wait + self.timeout.min(self.window);
-            let mut deadline = self
-                .deadline
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            *deadline = (*deadline).max(room);
-            wait
-        } else {
-            backoff?
-        };
-        let deadline = self.deadline();
-        if now + wait >= deadline {
-            tracing::warn!("giving up on {what}: {}", failed.error);
-            return None;
-        }
-        let left = deadline.saturating_duration_since(now + wait);
-        tracing::warn!(
-            "waiting {:.1} s before trying {what} again: {} (gives up in {} s)",
-            wait.as_secs_f64(),
-            failed.error,
-            left.as_secs()
-        );
-        Some(wait)
-    }
-}
 
 /// Everything needed to talk to one instance.
 #[derive(Debug, Clone)]
@@ -279,7 +173,9 @@ impl MarketoClient {
             .retry(self.inner.retry.backoff())
             .sleep(tokio::time::sleep)
             .when(|f: &Failed| f.retry)
-            .adjust(|f: &Failed, backoff| budget.next_wait(f, backoff, "GET /identity/oauth/token"))
+            .adjust(|f: &Failed, backoff| {
+                self.next_wait(&budget, f, backoff, "GET /identity/oauth/token")
+            })
             .await
             .map_err(|f| f.error)
     }
@@ -322,6 +218,7 @@ impl MarketoClient {
             {
                 let refusal: TokenRefusal = serde_json::from_slice(&bytes).unwrap_or_default();
                 return Err(Failed::stop(ProviderError::BadCredentials {
+                    platform: PLATFORM,
                     whom: whom.to_owned(),
                     status: status.as_u16(),
                     description: refusal.error_description,
@@ -343,11 +240,21 @@ impl MarketoClient {
     }
 
     fn budget(&self) -> Budget {
-        Budget::new(
-            self.inner.retry,
-            self.inner.timeout,
-            self.inner.limiter.window(),
-        )
+        Budget::new(self.inner.retry, self.inner.timeout)
+    }
+
+    /// How long to wait after a failed attempt: a 606 waits out a whole rate window (the
+    /// server does not say how long), anything else backs off.
+    fn next_wait(
+        &self,
+        budget: &Budget,
+        failed: &Failed,
+        backoff: Option<Duration>,
+        what: &str,
+    ) -> Option<Duration> {
+        let window = self.inner.limiter.window();
+        let at_least = (failed.error.code() == Some("606")).then(|| window + window / 10);
+        budget.next_wait(&failed.error, backoff, at_least, what)
     }
 
     /// The admin token: cached, or minted in one attempt (the call it serves does the
@@ -381,7 +288,7 @@ impl MarketoClient {
             .retry(self.inner.retry.backoff())
             .sleep(tokio::time::sleep)
             .when(|f: &Failed| f.retry)
-            .adjust(|f: &Failed, backoff| budget.next_wait(f, backoff, &what))
+            .adjust(|f: &Failed, backoff| self.next_wait(&budget, f, backoff, &what))
             .await
             .map_err(|f| f.error)
     }
@@ -401,6 +308,7 @@ impl MarketoClient {
                     .await
                     .map_err(|rejected| match rejected {
                         Rejected::Token => Failed::stop(ProviderError::Api {
+                            platform: PLATFORM,
                             method: call.method.to_string(),
                             path: call.path.clone(),
                             status: 401,
@@ -534,6 +442,7 @@ enum Rejected {
 
 fn unreachable(method: &str, path: &str, error: &reqwest::Error) -> ProviderError {
     ProviderError::Unreachable {
+        platform: PLATFORM,
         method: method.into(),
         path: path.into(),
         reason: describe(error),
@@ -604,6 +513,7 @@ fn api_error(method: &str, path: &str, status: StatusCode, bytes: &[u8]) -> Prov
         };
     }
     ProviderError::Api {
+        platform: PLATFORM,
         method: method.into(),
         path: path.into(),
         status: status.as_u16(),

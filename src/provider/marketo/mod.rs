@@ -21,7 +21,7 @@ mod types;
 mod wire;
 
 pub use api::Api;
-pub use client::{DEFAULT_GIVE_UP_AFTER, MarketoClient, MarketoConfig, RetryPolicy};
+pub use client::{MarketoClient, MarketoConfig};
 pub use credentials::{CredentialError, Credentials, plan_credentials, resolve_credentials};
 pub use limiter::Limiter;
 pub use live::{LinkObservation, Snapshot, observe};

@@ -1,0 +1,142 @@
+//! Checked by command: where no API can tell whether a credential works, a program the plan
+//! names does. It gets the credential in its environment only (`RELINKER_USERNAME`,
+//! `RELINKER_PASSWORD`; argv is visible to every process on the machine), with
+//! `RELINKER_SERVICE` and `RELINKER_BASE_URL` to know what it checks, and exits 0 when the
+//! credential authenticates. Its output is discarded unread: a script may echo what it was
+//! given, and a secret never enters relinker's output or logs.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::platform::CheckError;
+use crate::ids::ServiceName;
+use crate::plan::CheckCommand;
+use crate::secret::Secret;
+
+/// How long a check command may run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where and for what a check command runs.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandContext<'a> {
+    /// The plan's folder: relative program paths resolve here, and the command runs here.
+    pub base_dir: &'a Path,
+    /// The service whose credential is checked.
+    pub service: &'a ServiceName,
+    /// The instance the run targets (the sandbox, in a `--sandbox` run).
+    pub base_url: &'a str,
+}
+
+/// The program to start: `relinker` is this very program; a path with a `/` is relative to
+/// the plan's folder; a bare name is looked up in `PATH`.
+fn program(name: &str, base_dir: &Path) -> PathBuf {
+    if name == "relinker"
+        && let Ok(me) = std::env::current_exe()
+    {
+        return me;
+    }
+    let path = Path::new(name);
+    if name.contains('/') && path.is_relative() {
+        base_dir.join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Runs `command` with a credential; answers whether it authenticates (exit 0).
+pub async fn authenticates(
+    command: &CheckCommand,
+    context: CommandContext<'_>,
+    username: &str,
+    password: &Secret,
+) -> Result<bool, CheckError> {
+    let mut process = tokio::process::Command::new(program(&command.program, context.base_dir));
+    process
+        .args(&command.args)
+        .current_dir(context.base_dir)
+        .env("RELINKER_USERNAME", username)
+        .env("RELINKER_PASSWORD", password.expose())
+        .env("RELINKER_SERVICE", context.service.as_str())
+        .env("RELINKER_BASE_URL", context.base_url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let status = tokio::time::timeout(COMMAND_TIMEOUT, process.status())
+        .await
+        .map_err(|_| {
+            CheckError::Unusable(format!(
+                "the check command `{command}` of `{}` did not finish within {} s",
+                context.service,
+                COMMAND_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| {
+            CheckError::Unusable(format!(
+                "cannot run the check command `{command}` of `{}`: {e}",
+                context.service
+            ))
+        })?;
+    tracing::debug!(service = %context.service, code = ?status.code(), "check command finished");
+    match status.code() {
+        Some(0) => Ok(true),
+        Some(_) => Ok(false),
+        None => Err(CheckError::Unusable(format!(
+            "the check command `{command}` of `{}` was killed by a signal",
+            context.service
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(script: &str) -> CheckCommand {
+        CheckCommand {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn the_credential_reaches_the_command_in_its_environment_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = ServiceName::new("magento");
+        let context = CommandContext {
+            base_dir: dir.path(),
+            service: &service,
+            base_url: "http://127.0.0.1:1",
+        };
+        let password = Secret::new("s3cret-word");
+        let script = r#"test "$RELINKER_USERNAME" = apiuser-x@apiconnector.com && test "$RELINKER_PASSWORD" = s3cret-word && test "$RELINKER_SERVICE" = magento && test "$#" = 0"#;
+        assert!(
+            authenticates(
+                &command(script),
+                context,
+                "apiuser-x@apiconnector.com",
+                &password
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            !authenticates(&command("exit 1"), context, "u", &password)
+                .await
+                .unwrap()
+        );
+        let missing = CheckCommand {
+            program: "./no-such-check".into(),
+            args: vec![],
+        };
+        let error = authenticates(&missing, context, "u", &password)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("cannot run the check command"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+}
