@@ -22,7 +22,9 @@ mod validate;
 pub use command::CheckCommand;
 pub(crate) use marketo::check_connection;
 pub use model::{OnFailure, Plan, Policy, ProviderKind, Spec};
-pub use secret_ref::{Credential, Login, SecretError, SecretRef, Secrets};
+pub use secret_ref::{
+    Credential, Login, MissingSecrets, ResolvedLogin, SecretError, SecretReader, SecretRef, Secrets,
+};
 pub use validate::{LoadedPlan, PlanError, load, parse};
 
 /// The JSON Schema of the plan format: one schema, a variant per provider (told apart by

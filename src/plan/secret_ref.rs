@@ -37,6 +37,25 @@ pub struct Login {
     pub password: SecretRef,
 }
 
+/// A username and password with their values read.
+#[derive(Debug, Clone)]
+pub struct ResolvedLogin {
+    /// The username (no secret).
+    pub username: String,
+    /// The password.
+    pub password: Secret,
+}
+
+impl ResolvedLogin {
+    /// SHA-256 of username and password: names a credential without revealing it.
+    pub fn fingerprint(&self) -> crate::secret::Fingerprint {
+        let mut bytes = self.username.as_bytes().to_vec();
+        bytes.push(0);
+        bytes.extend_from_slice(self.password.expose().as_bytes());
+        crate::secret::Fingerprint::of(&bytes)
+    }
+}
+
 /// Why a secret could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
@@ -68,6 +87,93 @@ pub enum SecretError {
     },
 }
 
+/// Secret references that could not be read, each once with the plan fields that name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+pub struct MissingSecrets {
+    /// Each unreadable reference once, with every field that uses it, in plan order.
+    pub missing: Vec<(Vec<String>, SecretError)>,
+}
+
+impl fmt::Display for MissingSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted = |fields: &[String]| {
+            fields
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let [(fields, error)] = self.missing.as_slice() else {
+            write!(
+                f,
+                "{} secrets the plan references cannot be read:",
+                self.missing.len()
+            )?;
+            for (fields, error) in &self.missing {
+                write!(f, "\n  - {}: {error}", quoted(fields))?;
+            }
+            return Ok(());
+        };
+        write!(f, "{}: {error}", quoted(fields))
+    }
+}
+
+/// Reads every reference it is asked for before anything is reported, so a person who forgot
+/// three variables learns about all three at once, each named once with the fields behind it.
+#[derive(Debug)]
+pub struct SecretReader<'a> {
+    secrets: &'a Secrets,
+    missing: Vec<(Vec<String>, SecretError)>,
+}
+
+impl<'a> SecretReader<'a> {
+    /// A reader resolving through `secrets`.
+    pub fn new(secrets: &'a Secrets) -> Self {
+        Self {
+            secrets,
+            missing: Vec::new(),
+        }
+    }
+
+    /// The value of `credential`, or `None` when it cannot be read (and is remembered).
+    pub fn read(&mut self, field: String, credential: &Credential) -> Option<Secret> {
+        match self.secrets.credential(credential) {
+            Ok(secret) => Some(secret),
+            Err(error) => {
+                match self.missing.iter_mut().find(|(_, e)| *e == error) {
+                    Some((fields, _)) => fields.push(field),
+                    None => self.missing.push((vec![field], error)),
+                }
+                None
+            }
+        }
+    }
+
+    /// The values of a login, or `None` when either cannot be read (and is remembered).
+    pub fn read_login(&mut self, field: &str, login: &Login) -> Option<ResolvedLogin> {
+        let username = self.read(format!("{field}.username"), &login.username);
+        let password = self.read(
+            format!("{field}.password"),
+            &Credential::Reference(login.password.clone()),
+        );
+        Some(ResolvedLogin {
+            username: username?.expose().to_owned(),
+            password: password?,
+        })
+    }
+
+    /// Every reference that could not be read, if any.
+    pub fn finish(self) -> Result<(), MissingSecrets> {
+        if self.missing.is_empty() {
+            Ok(())
+        } else {
+            Err(MissingSecrets {
+                missing: self.missing,
+            })
+        }
+    }
+}
+
 /// Where a plan's secret references resolve.
 #[derive(Debug, Clone)]
 pub enum Secrets {
@@ -96,6 +202,14 @@ impl Secrets {
                 })
             }
         }
+    }
+
+    /// The values of a username and password.
+    pub fn login(&self, login: &Login) -> Result<ResolvedLogin, SecretError> {
+        Ok(ResolvedLogin {
+            username: self.credential(&login.username)?.expose().to_owned(),
+            password: self.secret(&login.password)?,
+        })
     }
 
     /// The value of a credential: the literal, or what its reference stands for.

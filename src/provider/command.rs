@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::platform::CheckError;
+use super::platform::{Check, CheckError};
 use crate::ids::ServiceName;
-use crate::plan::CheckCommand;
+use crate::plan::{CheckCommand, Login, Secrets};
 use crate::secret::Secret;
 
 /// How long a check command may run.
@@ -58,11 +58,14 @@ pub async fn authenticates(
         .env("RELINKER_USERNAME", username)
         .env("RELINKER_PASSWORD", password.expose())
         .env("RELINKER_SERVICE", context.service.as_str())
-        .env("RELINKER_BASE_URL", context.base_url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
+    // A platform without an API (Movius) has no instance URL to tell.
+    if !context.base_url.is_empty() {
+        process.env("RELINKER_BASE_URL", context.base_url);
+    }
     let status = tokio::time::timeout(COMMAND_TIMEOUT, process.status())
         .await
         .map_err(|_| {
@@ -86,6 +89,70 @@ pub async fn authenticates(
             "the check command `{command}` of `{}` was killed by a signal",
             context.service
         ))),
+    }
+}
+
+/// Runs a platform's check commands: where they run, what instance they are told of, and
+/// where the credentials they are handed come from.
+#[derive(Debug, Clone)]
+pub struct CommandChecker {
+    secrets: Secrets,
+    base_dir: PathBuf,
+    base_url: String,
+}
+
+impl CommandChecker {
+    /// Check commands run in `base_dir`, told of `base_url`, with credentials from `secrets`.
+    pub fn new(secrets: Secrets, base_dir: PathBuf, base_url: String) -> Self {
+        Self {
+            secrets,
+            base_dir,
+            base_url,
+        }
+    }
+
+    /// Where credentials come from.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// Whether `service`'s check command passes with `login`; `None` while the credential
+    /// cannot be read (a new credential usually does not exist when the plan is made).
+    pub async fn passes(
+        &self,
+        service: &ServiceName,
+        check: &CheckCommand,
+        login: &Login,
+    ) -> Result<Option<bool>, CheckError> {
+        let Ok(resolved) = self.secrets.login(login) else {
+            return Ok(None);
+        };
+        let context = CommandContext {
+            base_dir: &self.base_dir,
+            service,
+            base_url: &self.base_url,
+        };
+        authenticates(check, context, &resolved.username, &resolved.password)
+            .await
+            .map(Some)
+    }
+
+    /// [`Self::passes`] as a gate's check: a switch holds once the command passes.
+    pub async fn switched(
+        &self,
+        service: &ServiceName,
+        check: &CheckCommand,
+        login: &Login,
+    ) -> Result<Check, CheckError> {
+        Ok(match self.passes(service, check, login).await? {
+            Some(true) => Check::Holds,
+            Some(false) => Check::NotYet(format!(
+                "the check command of `{service}` does not pass with the credential yet"
+            )),
+            None => Check::NotYet(format!(
+                "waiting for the credential of `{service}` to be readable"
+            )),
+        })
     }
 }
 

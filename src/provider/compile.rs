@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::live::LiveState;
-use super::marketo;
+use super::{dotdigital, marketo, movius};
 use super::step::{Readiness, Reversibility, Step};
 use crate::plan::{Plan, Spec};
 
@@ -51,6 +51,10 @@ impl Compiled {
 pub fn compile(plan: &Plan, live: &LiveState) -> Compiled {
     let mut compiled = match (&plan.spec, live) {
         (Spec::Marketo(spec), LiveState::Marketo(snapshot)) => marketo::compile(spec, snapshot),
+        (Spec::Dotdigital(spec), LiveState::Dotdigital(snapshot)) => {
+            dotdigital::compile(spec, snapshot)
+        }
+        (Spec::Movius(spec), LiveState::Movius(snapshot)) => movius::compile(spec, snapshot),
         // A snapshot of another platform than the plan's: nothing can be planned from it.
         (spec, _) => Compiled {
             steps: Vec::new(),

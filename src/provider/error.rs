@@ -80,6 +80,9 @@ pub enum ProviderError {
         /// What was wrong with it.
         reason: String,
     },
+    /// A check command could not be run.
+    #[error("{0}")]
+    Command(String),
     /// The client was configured wrongly (a bad base URL, say).
     #[error("{0}")]
     Config(String),

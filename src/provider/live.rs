@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::marketo;
+use super::{dotdigital, marketo, movius};
 use super::op::Op;
 use crate::secret::Fingerprint;
 
@@ -15,6 +15,10 @@ use crate::secret::Fingerprint;
 pub enum LiveState {
     /// A Marketo instance.
     Marketo(marketo::Snapshot),
+    /// A dotdigital account.
+    Dotdigital(dotdigital::Snapshot),
+    /// A Movius organization, as far as check commands tell.
+    Movius(movius::Snapshot),
 }
 
 impl LiveState {
@@ -22,6 +26,8 @@ impl LiveState {
     pub fn fingerprint(&self) -> Fingerprint {
         match self {
             LiveState::Marketo(snapshot) => snapshot.fingerprint(),
+            LiveState::Dotdigital(snapshot) => snapshot.fingerprint(),
+            LiveState::Movius(snapshot) => snapshot.fingerprint(),
         }
     }
 
@@ -29,6 +35,19 @@ impl LiveState {
     pub fn differences(&self, now: &LiveState) -> Vec<String> {
         match (self, now) {
             (LiveState::Marketo(then), LiveState::Marketo(now)) => then.differences(now),
+            (LiveState::Dotdigital(then), LiveState::Dotdigital(now)) => then.differences(now),
+            (LiveState::Movius(then), LiveState::Movius(now)) => then.differences(now),
+            _ => vec!["it was read from another platform".into()],
+        }
+    }
+
+    /// What relinker cannot see on this platform, in one line for the top of a plan.
+    pub fn caveat(&self) -> Option<&'static str> {
+        match self {
+            LiveState::Movius(_) => Some(
+                "relinker cannot observe Movius: it has no API for API users, so every step without a check command is attested by a person, not verified",
+            ),
+            LiveState::Marketo(_) | LiveState::Dotdigital(_) => None,
         }
     }
 
@@ -36,6 +55,7 @@ impl LiveState {
     pub fn details(&self, op: &Op) -> Option<String> {
         match (self, op) {
             (LiveState::Marketo(snapshot), Op::Marketo(op)) => snapshot.details(op),
+            _ => None,
         }
     }
 }

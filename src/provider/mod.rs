@@ -4,14 +4,16 @@
 //! platform that says who performs it ([`Performer`]), how its effect becomes known
 //! ([`Verification`]) and what undoes it. At run time a [`Platform`] reads live state, checks and
 //! carries out operations, and tells a person what to do. Each provider lives in a folder of its
-//! own ([`marketo`]) with its client, operations, procedures and live snapshot; nothing outside
+//! own ([`marketo`], [`dotdigital`], [`movius`]) with its client, operations, procedures and live snapshot; nothing outside
 //! a provider sees a URL, a token or a platform's rules.
 
 pub mod command;
 mod compile;
+pub mod dotdigital;
 mod error;
 mod live;
 pub mod marketo;
+pub mod movius;
 mod op;
 mod platform;
 mod step;

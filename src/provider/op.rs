@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::marketo;
+use super::{dotdigital, marketo, movius};
 use super::platform::RunFacts;
 use super::step::{Performer, Reversibility, Verification};
 use crate::ids::UserId;
@@ -52,12 +52,18 @@ pub trait Operation: Sized {
 pub enum Op {
     /// Marketo.
     Marketo(marketo::Op),
+    /// dotdigital.
+    Dotdigital(dotdigital::Op),
+    /// Movius MultiLine.
+    Movius(movius::Op),
 }
 
 macro_rules! each {
     ($self:expr, $op:ident => $body:expr) => {
         match $self {
             Op::Marketo($op) => $body,
+            Op::Dotdigital($op) => $body,
+            Op::Movius($op) => $body,
         }
     };
 }
@@ -82,6 +88,8 @@ impl Op {
     pub fn compensation(&self) -> Option<Op> {
         match self {
             Op::Marketo(op) => op.compensation().map(Op::Marketo),
+            Op::Dotdigital(op) => op.compensation().map(Op::Dotdigital),
+            Op::Movius(op) => op.compensation().map(Op::Movius),
         }
     }
 
@@ -128,9 +136,17 @@ impl Op {
 
 impl Serialize for Op {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Op::Marketo(op) => op.serialize(serializer),
-        }
+        let (provider, mut value) = match self {
+            // Marketo's operations predate the key, and its journals do without it.
+            Op::Marketo(op) => return op.serialize(serializer),
+            Op::Dotdigital(op) => ("dotdigital", serde_json::to_value(op)),
+            Op::Movius(op) => ("movius", serde_json::to_value(op)),
+        };
+        let value = value
+            .as_mut()
+            .map_err(|e| serde::ser::Error::custom(e.to_string()))?;
+        value["provider"] = provider.into();
+        value.serialize(serializer)
     }
 }
 
@@ -145,7 +161,16 @@ impl<'de> Deserialize<'de> for Op {
             "marketo" => serde_json::from_value(value)
                 .map(Op::Marketo)
                 .map_err(serde::de::Error::custom),
-            other => Err(serde::de::Error::unknown_variant(other, &["marketo"])),
+            "dotdigital" => serde_json::from_value(value)
+                .map(Op::Dotdigital)
+                .map_err(serde::de::Error::custom),
+            "movius" => serde_json::from_value(value)
+                .map(Op::Movius)
+                .map_err(serde::de::Error::custom),
+            other => Err(serde::de::Error::unknown_variant(
+                other,
+                &["marketo", "dotdigital", "movius"],
+            )),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::executor::{Person, PersonError, PersonFuture};
-use crate::provider::{Op, Operation, marketo};
+use crate::provider::{Op, marketo};
 
 /// Plays the person through a sandbox's control API.
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ impl Person for Operator {
                 Op::Marketo(marketo::Op::LinkService { service, to, .. }) => {
                     self.link(service.as_str(), to.as_str()).await
                 }
-                Op::Marketo(other) => Err(PersonError {
+                other => Err(PersonError {
                     what: "the sandbox operator".into(),
                     action: other.describe(),
                     reason: "only relinking a service is a person's step in Marketo".into(),

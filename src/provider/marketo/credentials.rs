@@ -5,13 +5,15 @@
 //! variables learns about all three at once, each named once with the plan field behind it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 
 use super::types::ServiceCredentials;
 use crate::ids::ServiceName;
 use crate::plan::marketo::{Instance, ServiceDecl, Spec};
-use crate::plan::{Credential, SecretError};
+use crate::plan::{Credential, MissingSecrets, SecretReader, Secrets};
+
+/// Secret references that could not be read.
+pub type CredentialError = MissingSecrets;
 
 /// The credentials a plan's references resolved to.
 #[derive(Debug, Clone)]
@@ -22,67 +24,9 @@ pub struct Credentials {
     pub services: BTreeMap<ServiceName, ServiceCredentials>,
 }
 
-/// Secret references that could not be read, each with the plan fields that name it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct CredentialError {
-    /// Each unreadable reference once, with every field that uses it, in plan order.
-    pub missing: Vec<(Vec<String>, SecretError)>,
-}
-
-impl fmt::Display for CredentialError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [(fields, error)] = self.missing.as_slice() else {
-            write!(
-                f,
-                "{} secrets the plan references cannot be read:",
-                self.missing.len()
-            )?;
-            for (fields, error) in &self.missing {
-                write!(f, "\n  - {}: {error}", quoted(fields))?;
-            }
-            return Ok(());
-        };
-        write!(f, "{}: {error}", quoted(fields))
-    }
-}
-
-fn quoted(fields: &[String]) -> String {
-    fields
-        .iter()
-        .map(|f| format!("`{f}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Reads every credential a plan references, relative to the plan's folder.
 pub fn plan_credentials(spec: &Spec, base_dir: &Path) -> Result<Credentials, CredentialError> {
     resolve_credentials(&spec.instance, &spec.services, base_dir)
-}
-
-/// Collects what could be read and what could not.
-#[derive(Default)]
-struct Reader {
-    missing: Vec<(Vec<String>, SecretError)>,
-}
-
-impl Reader {
-    fn read(
-        &mut self,
-        field: String,
-        credential: &Credential,
-        base_dir: &Path,
-    ) -> Option<crate::secret::Secret> {
-        match credential.resolve(base_dir) {
-            Ok(secret) => Some(secret),
-            Err(error) => {
-                match self.missing.iter_mut().find(|(_, e)| *e == error) {
-                    Some((fields, _)) => fields.push(field),
-                    None => self.missing.push((vec![field], error)),
-                }
-                None
-            }
-        }
-    }
 }
 
 /// Reads the credentials an instance block and a services list reference, relative to
@@ -92,24 +36,21 @@ pub fn resolve_credentials(
     services: &[ServiceDecl],
     base_dir: &Path,
 ) -> Result<Credentials, CredentialError> {
-    let mut reader = Reader::default();
-    let admin_id = reader.read("instance.client_id".into(), &instance.client_id, base_dir);
+    let secrets = Secrets::Live {
+        base_dir: base_dir.to_path_buf(),
+    };
+    let mut reader = SecretReader::new(&secrets);
+    let admin_id = reader.read("instance.client_id".into(), &instance.client_id);
     let admin_secret = reader.read(
         "instance.client_secret".into(),
         &Credential::Reference(instance.client_secret.clone()),
-        base_dir,
     );
     let mut resolved = BTreeMap::new();
     for (index, service) in services.iter().enumerate() {
-        let client_id = reader.read(
-            format!("services[{index}].client_id"),
-            &service.client_id,
-            base_dir,
-        );
+        let client_id = reader.read(format!("services[{index}].client_id"), &service.client_id);
         let client_secret = reader.read(
             format!("services[{index}].client_secret"),
             &Credential::Reference(service.client_secret.clone()),
-            base_dir,
         );
         if let (Some(client_id), Some(client_secret)) = (client_id, client_secret) {
             resolved.insert(
@@ -122,8 +63,9 @@ pub fn resolve_credentials(
             );
         }
     }
+    reader.finish()?;
     match (admin_id, admin_secret) {
-        (Some(client_id), Some(client_secret)) if reader.missing.is_empty() => Ok(Credentials {
+        (Some(client_id), Some(client_secret)) => Ok(Credentials {
             admin: ServiceCredentials {
                 name: ServiceName::new("admin"),
                 client_id: client_id.expose().to_owned(),
@@ -131,9 +73,8 @@ pub fn resolve_credentials(
             },
             services: resolved,
         }),
-        _ => Err(CredentialError {
-            missing: reader.missing,
-        }),
+        // Unreachable: the reader reported every reference it could not read.
+        _ => Err(MissingSecrets::default()),
     }
 }
 

@@ -216,21 +216,36 @@ impl Platform for MarketoPlatform {
         op: &'a crate::provider::Op,
         facts: &'a dyn RunFacts,
     ) -> BoxFuture<'a, Result<Check, CheckError>> {
-        let crate::provider::Op::Marketo(op) = op;
-        Box::pin(self.check_op(op, facts))
+        Box::pin(async move {
+            match op {
+                crate::provider::Op::Marketo(op) => self.check_op(op, facts).await,
+                other => Err(CheckError::Unusable(format!(
+                    "`{}` is not a Marketo step",
+                    other.describe()
+                ))),
+            }
+        })
     }
 
     fn act<'a>(&'a self, op: &'a crate::provider::Op) -> BoxFuture<'a, Result<(), ProviderError>> {
-        let crate::provider::Op::Marketo(op) = op;
-        Box::pin(self.act_op(op))
+        Box::pin(async move {
+            match op {
+                crate::provider::Op::Marketo(op) => self.act_op(op).await,
+                other => Err(ProviderError::Config(format!(
+                    "`{}` is not a Marketo step",
+                    other.describe()
+                ))),
+            }
+        })
     }
 
     fn instructions(&self, op: &crate::provider::Op) -> ManualAction {
-        let crate::provider::Op::Marketo(op) = op;
         match op {
-            Op::LinkService { service, to, .. } => self.client.relink_action(service, to),
+            crate::provider::Op::Marketo(Op::LinkService { service, to, .. }) => {
+                self.client.relink_action(service, to)
+            }
             other => ManualAction {
-                summary: crate::provider::Operation::describe(other),
+                summary: other.describe(),
                 steps: Vec::new(),
             },
         }

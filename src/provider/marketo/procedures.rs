@@ -469,7 +469,9 @@ mod tests {
 
     /// The Marketo operation of a step.
     fn op(step: &Step) -> &Op {
-        let crate::provider::Op::Marketo(op) = &step.action;
+        let crate::provider::Op::Marketo(op) = &step.action else {
+            panic!("a Marketo step")
+        };
         op
     }
 

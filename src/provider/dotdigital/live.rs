@@ -1,0 +1,94 @@
+//! What dotdigital says, when a plan is made, of each credential the plan names: every
+//! integration's current credential, and each rotation's new one if its references can be read
+//! yet (a new API user usually does not exist when the plan is written). Reads only.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::client::Access;
+use crate::ids::{ServiceName, UserId};
+use crate::secret::Fingerprint;
+
+/// What was seen of one credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Seen {
+    /// Its references cannot be read yet.
+    Unresolved {
+        /// Why.
+        reason: String,
+    },
+    /// dotdigital's answer for it.
+    Checked {
+        /// Its username.
+        username: UserId,
+        /// SHA-256 of username and password: proves which credential was checked.
+        credential: Fingerprint,
+        /// What dotdigital said.
+        access: Access,
+    },
+}
+
+impl Seen {
+    /// The account it authenticates to, if it does.
+    pub fn account(&self) -> Option<u64> {
+        match self {
+            Seen::Checked {
+                access: Access::Account(account),
+                ..
+            } => Some(account.id),
+            _ => None,
+        }
+    }
+
+    /// Its username, if it could be read.
+    pub fn username(&self) -> Option<&UserId> {
+        match self {
+            Seen::Checked { username, .. } => Some(username),
+            Seen::Unresolved { .. } => None,
+        }
+    }
+}
+
+/// The snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When it was read.
+    pub observed_at: Option<DateTime<Utc>>,
+    /// Each integration's current credential.
+    pub services: BTreeMap<ServiceName, Seen>,
+    /// Each rotation's new credential, by rotation index.
+    pub new: BTreeMap<usize, Seen>,
+}
+
+impl Snapshot {
+    /// SHA-256 over the canonical JSON of everything a decision depends on.
+    pub fn fingerprint(&self) -> Fingerprint {
+        let decisive = serde_json::json!({ "services": self.services, "new": self.new });
+        Fingerprint::of(decisive.to_string().as_bytes())
+    }
+
+    /// What differs between an earlier snapshot (`self`) and `now`, in words.
+    pub fn differences(&self, now: &Snapshot) -> Vec<String> {
+        let mut out = Vec::new();
+        for (service, then) in &self.services {
+            if now.services.get(service) != Some(then) {
+                out.push(format!("what dotdigital says of `{service}`'s credential"));
+            }
+        }
+        for (rotation, then) in &self.new {
+            if now.new.get(rotation) != Some(then) {
+                out.push(format!("what dotdigital says of rotations[{rotation}]'s new credential"));
+            }
+        }
+        for rotation in now.new.keys().filter(|r| !self.new.contains_key(*r)) {
+            out.push(format!("rotations[{rotation}]'s new credential"));
+        }
+        if out.is_empty() && self.fingerprint() != now.fingerprint() {
+            out.push("a credential the plan depends on".into());
+        }
+        out
+    }
+}

@@ -1,0 +1,369 @@
+//! dotdigital as a [`Platform`]: each credential checked with `GET /v2/account-info`, each
+//! integration's switch checked by its command, and the UI steps a person follows for the rest.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::client::{Access, DotdigitalClient};
+use super::live::{Seen, Snapshot};
+use super::ops::Op;
+use crate::ids::{ServiceName, UserId};
+use crate::plan::dotdigital::Spec;
+use crate::plan::{Login, MissingSecrets, Plan, ResolvedLogin, SecretReader, Secrets};
+use crate::provider::command::CommandChecker;
+use crate::provider::{
+    BoxFuture, Check, CheckError, LiveState, ManualAction, Platform, ProviderError, RunFacts,
+};
+use crate::secret::Fingerprint;
+
+/// A dotdigital account, reached with the plan's credentials.
+#[derive(Debug, Clone)]
+pub struct DotdigitalPlatform {
+    client: DotdigitalClient,
+    commands: CommandChecker,
+    /// Each integration's current credential, read when the platform is made.
+    current: BTreeMap<ServiceName, ResolvedLogin>,
+}
+
+impl DotdigitalPlatform {
+    /// The platform behind `client`; reads every integration's current credential now (every
+    /// reference that cannot be read is reported at once). New credentials are read when their
+    /// steps run: they usually do not exist yet.
+    pub fn new(
+        client: DotdigitalClient,
+        spec: &Spec,
+        secrets: Secrets,
+        base_dir: PathBuf,
+    ) -> Result<Self, MissingSecrets> {
+        let mut reader = SecretReader::new(&secrets);
+        let mut current = BTreeMap::new();
+        for (index, service) in spec.services.iter().enumerate() {
+            if let Some(login) = reader.read_login(&format!("services[{index}]"), &service.login) {
+                current.insert(service.name.clone(), login);
+            }
+        }
+        reader.finish()?;
+        let base_url = client.base_url().to_owned();
+        Ok(Self {
+            client,
+            commands: CommandChecker::new(secrets, base_dir, base_url),
+            current,
+        })
+    }
+
+    fn resolve(&self, login: &Login) -> Result<ResolvedLogin, String> {
+        self.commands
+            .secrets()
+            .login(login)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn seen(&self, login: &Login) -> Result<Seen, ProviderError> {
+        let resolved = match self.resolve(login) {
+            Ok(resolved) => resolved,
+            Err(reason) => return Ok(Seen::Unresolved { reason }),
+        };
+        let access = self
+            .client
+            .access(&resolved.username, &resolved.password)
+            .await?;
+        Ok(Seen::Checked {
+            username: UserId::from_platform(resolved.username.clone()),
+            credential: resolved.fingerprint(),
+            access,
+        })
+    }
+
+    async fn observe_spec(&self, spec: &Spec) -> Result<Snapshot, ProviderError> {
+        let mut live = Snapshot {
+            observed_at: Some(chrono::Utc::now()),
+            ..Snapshot::default()
+        };
+        for service in &spec.services {
+            live.services
+                .insert(service.name.clone(), self.seen(&service.login).await?);
+        }
+        for (index, rotation) in spec.rotations.iter().enumerate() {
+            let new = match rotation {
+                crate::plan::dotdigital::Rotation::Replace { with, .. } => with.clone(),
+                crate::plan::dotdigital::Rotation::RotatePassword { services, password } => {
+                    let Some(current) = services.first().and_then(|s| spec.service(s)) else {
+                        continue;
+                    };
+                    Login {
+                        username: current.login.username.clone(),
+                        password: password.clone(),
+                    }
+                }
+            };
+            live.new.insert(index, self.seen(&new).await?);
+        }
+        Ok(live)
+    }
+
+    /// Whether a credential that may not exist yet authenticates to `account`.
+    async fn works(&self, login: &Login, account: u64) -> Result<Check, CheckError> {
+        let resolved = match self.resolve(login) {
+            Ok(resolved) => resolved,
+            Err(reason) => return Ok(Check::NotYet(format!("waiting for its credential: {reason}"))),
+        };
+        Ok(
+            match self
+                .client
+                .access(&resolved.username, &resolved.password)
+                .await?
+            {
+                Access::Account(found) if found.id == account => Check::Holds,
+                Access::Account(found) => Check::Conflict(format!(
+                    "the credential with username `{}` belongs to account {}, not {account}",
+                    resolved.username, found.id
+                )),
+                Access::Refused { reason } => Check::NotYet(format!(
+                    "dotdigital refuses the credential with username `{}` ({reason})",
+                    resolved.username
+                )),
+                Access::WrongRegion { reason } => Check::Conflict(format!(
+                    "{} does not serve this account ({reason})",
+                    self.client.base_url()
+                )),
+            },
+        )
+    }
+
+    /// Whether a credential is refused.
+    async fn refused(&self, login: &Login) -> Result<Check, CheckError> {
+        let resolved = match self.resolve(login) {
+            Ok(resolved) => resolved,
+            Err(reason) => return Ok(Check::NotYet(format!("cannot read the credential: {reason}"))),
+        };
+        Ok(
+            match self
+                .client
+                .access(&resolved.username, &resolved.password)
+                .await?
+            {
+                Access::Refused { .. } => Check::Holds,
+                Access::Account(_) => Check::NotYet(format!(
+                    "the credential with username `{}` still authenticates",
+                    resolved.username
+                )),
+                Access::WrongRegion { reason } => Check::Conflict(format!(
+                    "{} does not serve this account ({reason})",
+                    self.client.base_url()
+                )),
+            },
+        )
+    }
+
+    async fn check_op(&self, op: &Op) -> Result<Check, CheckError> {
+        match op {
+            Op::CreateUser { new, account, .. } => self.works(new, *account).await,
+            Op::SetPassword { to, account, .. } => self.works(to, *account).await,
+            Op::Enable { login, .. } => {
+                // Enabled again: it authenticates to whichever account it belongs to.
+                let resolved = self.resolve(login).map_err(CheckError::Unusable)?;
+                Ok(
+                    match self
+                        .client
+                        .access(&resolved.username, &resolved.password)
+                        .await?
+                    {
+                        Access::Account(_) => Check::Holds,
+                        _ => Check::NotYet("it is still refused".into()),
+                    },
+                )
+            }
+            Op::DeleteNewUser { new, .. } => self.refused(new).await,
+            Op::Disable { login, .. } => self.refused(login).await,
+            Op::Switch {
+                integration, to, ..
+            } => {
+                let Some(check) = &integration.check else {
+                    return Err(CheckError::Unusable(
+                        "a switch without a check command is attested, not checked".into(),
+                    ));
+                };
+                self.commands
+                    .switched(&integration.service, check, to)
+                    .await
+            }
+            Op::Verify {
+                integrations,
+                login,
+                account,
+                ..
+            } => {
+                let works = self.works(login, *account).await?;
+                if works != Check::Holds {
+                    return Ok(match works {
+                        Check::NotYet(why) | Check::Conflict(why) => Check::Conflict(why),
+                        Check::Holds => Check::Holds,
+                    });
+                }
+                for integration in integrations {
+                    let Some(check) = &integration.check else {
+                        continue;
+                    };
+                    if self.commands.passes(&integration.service, check, login).await?
+                        != Some(true)
+                    {
+                        return Ok(Check::Conflict(format!(
+                            "the check command of `{}` does not pass with the new credential",
+                            integration.service
+                        )));
+                    }
+                }
+                Ok(Check::Holds)
+            }
+            Op::Delete { .. } => Err(CheckError::Unusable(
+                "a deletion cannot be observed: it is attested".into(),
+            )),
+        }
+    }
+}
+
+/// Where a credential comes from, for instructions.
+fn from(login: &Login) -> (String, String) {
+    let username = match &login.username {
+        crate::plan::Credential::Literal(name) => format!("`{name}`"),
+        crate::plan::Credential::Reference(reference) => format!("the one `{reference}` names"),
+    };
+    (username, format!("`{}`", login.password))
+}
+
+/// What a person does in the UI for each operation.
+fn instructions(op: &Op) -> ManualAction {
+    let settings = "In dotdigital, open Settings (the person-and-cog icon, bottom left) > Access > API users.";
+    match op {
+        Op::CreateUser { replaces, new, .. } => {
+            let (username, password) = from(new);
+            ManualAction {
+                summary: format!("create a new API user to replace `{replaces}`"),
+                steps: vec![
+                    settings.into(),
+                    "Click New user. Do not edit the generated username (apiuser-…@apiconnector.com).".into(),
+                    format!("Enter and confirm the password in {password} (`relinker secret generate --provider dotdigital --out FILE` writes one that meets the rules)."),
+                    "Add a description naming the integration, tick Enabled, and click Save.".into(),
+                    format!("Make the generated username available as {username}, so relinker can check the new credential."),
+                ],
+            }
+        }
+        Op::DeleteNewUser { new, .. } => {
+            let (username, _) = from(new);
+            ManualAction {
+                summary: "delete the new API user this run had created".into(),
+                steps: vec![
+                    settings.into(),
+                    format!("Tick the API user whose username is {username} and click Delete."),
+                ],
+            }
+        }
+        Op::SetPassword { user, to, .. } => {
+            let (_, password) = from(to);
+            ManualAction {
+                summary: format!("set a new password on `{user}`"),
+                steps: vec![
+                    settings.into(),
+                    format!("Click the Edit pencil next to `{user}`."),
+                    format!("Enter and confirm the password in {password}, and click Save. Integrations using the old password stop working until they are switched."),
+                ],
+            }
+        }
+        Op::Switch {
+            integration, to, ..
+        } => {
+            let (username, password) = from(to);
+            ManualAction {
+                summary: format!("switch `{}` to the new credential", integration.service),
+                steps: vec![
+                    format!("In the settings of `{}`, set the dotdigital API username to {username} and the password to the one in {password}.", integration.service),
+                    "Save, and let the integration make a call so the change is in effect. Do not disable the old API user yet.".into(),
+                ],
+            }
+        }
+        Op::Disable { user, .. } => ManualAction {
+            summary: format!("disable the old API user `{user}`"),
+            steps: vec![
+                settings.into(),
+                format!("Click the Edit pencil next to `{user}`, untick Enabled, and click Save."),
+            ],
+        },
+        Op::Enable { user, .. } => ManualAction {
+            summary: format!("enable `{user}` again"),
+            steps: vec![
+                settings.into(),
+                format!("Click the Edit pencil next to `{user}`, tick Enabled, and click Save."),
+            ],
+        },
+        Op::Delete { user, .. } => ManualAction {
+            summary: format!("delete the old API user `{user}`"),
+            steps: vec![
+                settings.into(),
+                format!("Tick `{user}` and click Delete. Deleting disables any functionality still using its credentials: the integrations were verified on the new one."),
+            ],
+        },
+        Op::Verify { .. } => ManualAction {
+            summary: crate::provider::Operation::describe(op),
+            steps: Vec::new(),
+        },
+    }
+}
+
+impl Platform for DotdigitalPlatform {
+    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, Fingerprint> {
+        self.current
+            .iter()
+            .map(|(name, resolved)| (name.clone(), resolved.fingerprint()))
+            .collect()
+    }
+
+    fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>> {
+        Box::pin(async move {
+            let crate::plan::Spec::Dotdigital(spec) = &plan.spec else {
+                return Err(ProviderError::Config(format!(
+                    "a {} plan cannot be planned against dotdigital",
+                    plan.provider()
+                )));
+            };
+            self.observe_spec(spec).await.map(LiveState::Dotdigital)
+        })
+    }
+
+    fn check<'a>(
+        &'a self,
+        op: &'a crate::provider::Op,
+        _facts: &'a dyn RunFacts,
+    ) -> BoxFuture<'a, Result<Check, CheckError>> {
+        Box::pin(async move {
+            match op {
+                crate::provider::Op::Dotdigital(op) => self.check_op(op).await,
+                other => Err(CheckError::Unusable(format!(
+                    "`{}` is not a dotdigital step",
+                    other.describe()
+                ))),
+            }
+        })
+    }
+
+    fn act<'a>(&'a self, op: &'a crate::provider::Op) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            match op {
+                crate::provider::Op::Dotdigital(Op::Verify { .. }) => Ok(()),
+                _ => Err(ProviderError::Config(
+                    "on dotdigital, API users change only in the UI: this is a person's step"
+                        .into(),
+                )),
+            }
+        })
+    }
+
+    fn instructions(&self, op: &crate::provider::Op) -> ManualAction {
+        match op {
+            crate::provider::Op::Dotdigital(op) => instructions(op),
+            other => ManualAction {
+                summary: other.describe(),
+                steps: Vec::new(),
+            },
+        }
+    }
+}

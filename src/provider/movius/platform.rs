@@ -1,0 +1,283 @@
+//! Movius MultiLine as a [`Platform`]: no API, so relinker observes only what the plan's check
+//! commands tell, and tells a person each step in the Administrators tool.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::live::{Checked, Snapshot};
+use super::ops::{Integration, Op};
+use crate::ids::ServiceName;
+use crate::plan::movius::{Rotation, Spec};
+use crate::plan::{MissingSecrets, Plan, SecretReader, Secrets};
+use crate::provider::command::CommandChecker;
+use crate::provider::{
+    BoxFuture, Check, CheckError, LiveState, ManualAction, Operation, Platform, ProviderError,
+    RunFacts,
+};
+use crate::secret::Fingerprint;
+
+/// A Movius organization, seen through the plan's check commands.
+#[derive(Debug, Clone)]
+pub struct MoviusPlatform {
+    commands: CommandChecker,
+    /// The fingerprint of each integration's current credential, where the plan gives one.
+    current: BTreeMap<ServiceName, Fingerprint>,
+}
+
+impl MoviusPlatform {
+    /// The platform for `spec`; reads every current credential the plan gives now (every
+    /// reference that cannot be read is reported at once). `base_url` is what check commands
+    /// are told as `RELINKER_BASE_URL`: the sandbox's, in a `--sandbox` run.
+    pub fn new(
+        spec: &Spec,
+        secrets: Secrets,
+        base_dir: PathBuf,
+        base_url: Option<String>,
+    ) -> Result<Self, MissingSecrets> {
+        let mut reader = SecretReader::new(&secrets);
+        let mut current = BTreeMap::new();
+        for (index, service) in spec.services.iter().enumerate() {
+            let Some(login) = &service.login else {
+                continue;
+            };
+            if let Some(login) = reader.read_login(&format!("services[{index}]"), login) {
+                current.insert(service.name.clone(), login.fingerprint());
+            }
+        }
+        reader.finish()?;
+        Ok(Self {
+            commands: CommandChecker::new(secrets, base_dir, base_url.unwrap_or_default()),
+            current,
+        })
+    }
+
+    async fn observe_spec(&self, spec: &Spec) -> Result<Snapshot, CheckError> {
+        let mut live = Snapshot {
+            observed_at: Some(chrono::Utc::now()),
+            ..Snapshot::default()
+        };
+        for service in &spec.services {
+            let Some(check) = &service.check else {
+                continue;
+            };
+            let current = match &service.login {
+                Some(login) => self.commands.passes(&service.name, check, login).await?,
+                None => None,
+            };
+            let new = spec.rotations.iter().find_map(|rotation| match rotation {
+                Rotation::Replace {
+                    services, login, ..
+                } if services.contains(&service.name) => login.as_ref(),
+                _ => None,
+            });
+            let new = match new {
+                Some(login) => self.commands.passes(&service.name, check, login).await?,
+                None => None,
+            };
+            live.services
+                .insert(service.name.clone(), Checked { current, new });
+        }
+        Ok(live)
+    }
+
+    async fn check_op(&self, op: &Op) -> Result<Check, CheckError> {
+        match op {
+            Op::Switch {
+                integration:
+                    Integration {
+                        service,
+                        check: Some(check),
+                        ..
+                    },
+                to_login: Some(login),
+                ..
+            } => self.commands.switched(service, check, login).await,
+            Op::Verify {
+                integrations,
+                login: Some(login),
+                ..
+            } => {
+                for integration in integrations {
+                    let Some(check) = &integration.check else {
+                        return Err(CheckError::Unusable(format!(
+                            "`{}` has no check command: the proof is attested",
+                            integration.service
+                        )));
+                    };
+                    if self.commands.passes(&integration.service, check, login).await?
+                        != Some(true)
+                    {
+                        return Ok(Check::Conflict(format!(
+                            "the check command of `{}` does not pass with the new credential",
+                            integration.service
+                        )));
+                    }
+                }
+                Ok(Check::Holds)
+            }
+            other => Err(CheckError::Unusable(format!(
+                "`{}` cannot be observed on Movius: it is attested",
+                other.describe()
+            ))),
+        }
+    }
+}
+
+/// The Administrators tool's opening, in every instruction.
+const ADMINISTRATORS: &str = "In the MultiLine Management Portal, go to Administrators.";
+
+/// What a person does in the Administrators tool for each operation.
+fn instructions(op: &Op) -> ManualAction {
+    match op {
+        Op::Rename {
+            user,
+            to,
+            first_name,
+            last_name,
+            back,
+        } => {
+            let mut steps = vec![
+                ADMINISTRATORS.into(),
+                format!("Select the checkbox for the API user whose email is `{user}`, then select the Edit pencil."),
+                format!("Under Personal Details, set Email to `{to}`."),
+            ];
+            if *back {
+                steps.push("Set First Name and Last Name back to what they were.".into());
+            } else if first_name.is_some() || last_name.is_some() {
+                steps.push(format!(
+                    "Set First Name to `{}` and Last Name to `{}`.",
+                    first_name.as_deref().unwrap_or("(unchanged)"),
+                    last_name.as_deref().unwrap_or("(unchanged)")
+                ));
+            }
+            steps.push("Leave External Applications as they are, and click Save.".into());
+            ManualAction {
+                summary: op.describe(),
+                steps,
+            }
+        }
+        Op::AddUser {
+            user,
+            first_name,
+            last_name,
+            applications,
+            ..
+        } => ManualAction {
+            summary: op.describe(),
+            steps: vec![
+                format!("{ADMINISTRATORS} Select Add API User."),
+                format!("Under Personal Details, enter First Name `{first_name}`, Last Name `{last_name}` and Email `{user}`."),
+                format!(
+                    "Under External Applications, select {}. (MultiLine for Salesforce needs Salesforce: HttpApi will not work for it.)",
+                    applications.join(", ")
+                ),
+                format!("Select Save. Movius emails the username and password to `{user}`: store them where the plan's `login:` references them."),
+            ],
+        },
+        Op::DeleteNewUser { user, .. } => ManualAction {
+            summary: op.describe(),
+            steps: vec![
+                ADMINISTRATORS.into(),
+                format!("Select the checkbox for the API user `{user}`, then select the Edit pencil."),
+                "Select Delete, then Yes. The integrations were switched back to the API user they used before.".into(),
+            ],
+        },
+        Op::Switch {
+            integration, to, ..
+        } => ManualAction {
+            summary: op.describe(),
+            steps: vec![
+                format!(
+                    "In the settings of `{}` ({}), replace the MultiLine API username and password with those Movius emailed to `{to}`.",
+                    integration.service, integration.application
+                ),
+                "Save, and let the integration make a call so the change is in effect. Do not delete the old API user yet.".into(),
+            ],
+        },
+        Op::Verify {
+            with, integrations, ..
+        } => ManualAction {
+            summary: op.describe(),
+            steps: integrations
+                .iter()
+                .map(|i| {
+                    format!(
+                        "Confirm `{}` works with the API user `{with}`: make it do something that calls MultiLine, and see it succeed.",
+                        i.service
+                    )
+                })
+                .collect(),
+        },
+        Op::DeleteUser { user, applications } => ManualAction {
+            summary: op.describe(),
+            steps: vec![
+                ADMINISTRATORS.into(),
+                format!("Select the checkbox for the API user `{user}`, then select the Edit pencil."),
+                format!(
+                    "Select Delete, then Yes. Movius warns that deleting the only API user of an external application ({}) stops its integration: every integration was verified on the new API user first.",
+                    applications.join(", ")
+                ),
+            ],
+        },
+    }
+}
+
+impl Platform for MoviusPlatform {
+    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, Fingerprint> {
+        self.current.clone()
+    }
+
+    fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>> {
+        Box::pin(async move {
+            let crate::plan::Spec::Movius(spec) = &plan.spec else {
+                return Err(ProviderError::Config(format!(
+                    "a {} plan cannot be planned against Movius",
+                    plan.provider()
+                )));
+            };
+            self.observe_spec(spec)
+                .await
+                .map(LiveState::Movius)
+                .map_err(|e| ProviderError::Command(e.to_string()))
+        })
+    }
+
+    fn check<'a>(
+        &'a self,
+        op: &'a crate::provider::Op,
+        _facts: &'a dyn RunFacts,
+    ) -> BoxFuture<'a, Result<Check, CheckError>> {
+        Box::pin(async move {
+            match op {
+                crate::provider::Op::Movius(op) => self.check_op(op).await,
+                other => Err(CheckError::Unusable(format!(
+                    "`{}` is not a Movius step",
+                    other.describe()
+                ))),
+            }
+        })
+    }
+
+    fn act<'a>(&'a self, op: &'a crate::provider::Op) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            match op {
+                // relinker's proof is its checks; there is nothing to do.
+                crate::provider::Op::Movius(Op::Verify { .. }) => Ok(()),
+                _ => Err(ProviderError::Config(
+                    "on Movius, API users change only in the Administrators tool: this is a person's step"
+                        .into(),
+                )),
+            }
+        })
+    }
+
+    fn instructions(&self, op: &crate::provider::Op) -> ManualAction {
+        match op {
+            crate::provider::Op::Movius(op) => instructions(op),
+            other => ManualAction {
+                summary: other.describe(),
+                steps: Vec::new(),
+            },
+        }
+    }
+}
