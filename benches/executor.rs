@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use relinker::ids::{RunId, StepId};
 use relinker::journal::{Entry, Run, Started, StateDir};
 use relinker::limits::RateLimit;
-use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
+use relinker::sandbox::SandboxHandle;
+use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 
 fn fixture(rotations: usize) -> String {
     let mut text = String::from(

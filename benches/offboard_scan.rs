@@ -12,7 +12,8 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
+use relinker::sandbox::SandboxHandle;
+use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 
 #[tokio::main]
 async fn main() {

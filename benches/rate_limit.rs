@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use relinker::limits::{Limits, RateLimit};
 use relinker::provider::marketo::Api;
 use relinker::provider::marketo::{MarketoClient, MarketoConfig};
-use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
+use relinker::sandbox::SandboxHandle;
+use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 
 const FIXTURE: &str = include_str!("../plans/fixtures/acme.yaml");
 

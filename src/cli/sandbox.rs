@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
 use crate::limits::{RateLimit, parse_duration};
-use crate::sandbox::{Fixture, Sandbox, SandboxConfig};
+use crate::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 
 /// The fixture served when none is given: plans/fixtures/acme.yaml.
 pub(crate) const DEFAULT_FIXTURE: &str = include_str!("../../plans/fixtures/acme.yaml");
@@ -76,7 +76,7 @@ pub async fn run(args: SandboxArgs) -> Result<Outcome, Failure> {
     let _ = stdout.flush();
     drop(stdout);
     let sandbox = Sandbox::new(config, &fixture);
-    crate::sandbox::serve(listener, sandbox, shutdown_signal())
+    crate::sandbox::serve(listener, crate::sandbox::Emulator::router(sandbox), shutdown_signal())
         .await
         .context("sandbox server failed")
         .or_failed()?;

@@ -16,7 +16,8 @@ use crate::provider::marketo::{
 };
 use crate::provider::{Compiled, LiveState, Platform};
 use crate::retry::RetryPolicy;
-use crate::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
+use crate::sandbox::SandboxHandle;
+use crate::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 
 /// The platform a command acts on, and where it lives.
 pub(crate) struct Target {

@@ -1,9 +1,9 @@
 //! Fault injection: rules that make chosen requests fail, slow down, lose their answer or hang.
 //!
-//! Rules are checked in the order they were added; the first whose method, path, `after`,
-//! `times` and `probability` all admit a request decides what happens to it. The middleware here
-//! is the outermost layer of the Marketo routes, so it also writes the request log: it is the
-//! only place that knows whether an answer reached the client.
+//! Rules are checked in the order they were added; the first whose method, path, caller,
+//! `after`, `times` and `probability` all admit a request decides what happens to it. The
+//! middleware here is the outermost layer of every platform's API routes, so it also writes the
+//! request log: it is the only place that knows whether an answer reached the client.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,15 +12,14 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use globset::{Glob, GlobMatcher};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
 use super::requests::LoggedRequest;
 use super::server::ConnectionControl;
-use super::state::{Sandbox, lock};
+use super::traffic::Traffic;
 
 /// A fault rule as posted to `/_sandbox/faults`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,8 +30,9 @@ pub struct FaultRule {
     pub method: Option<String>,
     /// Decoded request path: a prefix, or a glob when it contains `*`, `?` or `[`.
     pub path: String,
-    /// Only requests whose query string carries this `client_id` (identity calls made with one
-    /// service's credentials); any request when absent.
+    /// Only requests made with one credential: on Marketo, identity calls whose query carries
+    /// this `client_id`; on dotdigital, calls whose Basic-auth username it is. Any request
+    /// when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// What happens to a matching request.
@@ -52,11 +52,12 @@ pub struct FaultRule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum FaultAction {
-    /// Answer with this status and Marketo error code instead of handling the request.
+    /// Answer with this status and error code, in the platform's error shape, instead of
+    /// handling the request.
     Error {
         /// HTTP status of the answer.
         status: u16,
-        /// Marketo error code, such as `"608"`.
+        /// The platform's error code: Marketo's `"608"`, dotdigital's `"ERROR_…"`.
         code: String,
         /// Message; a generic one when absent.
         #[serde(default)]
@@ -241,9 +242,9 @@ fn forever() -> Pin<Box<dyn Future<Output = Response> + Send>> {
     Box::pin(std::future::pending())
 }
 
-/// Outermost middleware of the Marketo routes: applies faults and logs every request.
+/// Outermost middleware of a platform's API routes: applies faults and logs every request.
 pub(crate) async fn observe(
-    State(sandbox): State<Sandbox>,
+    State(traffic): State<Traffic>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -252,16 +253,12 @@ pub(crate) async fn observe(
         .decode_utf8_lossy()
         .into_owned();
     let connection = request.extensions().get::<ConnectionControl>().cloned();
-    let client_id = request.uri().query().and_then(|query| {
-        url::form_urlencoded::parse(query.as_bytes())
-            .find(|(name, _)| name == "client_id")
-            .map(|(_, value)| value.into_owned())
-    });
-    let action = lock(&sandbox.shared.faults).decide(&method, &path, client_id.as_deref());
+    let caller = (traffic.dialect().caller)(&request);
+    let action = traffic.faults().decide(&method, &path, caller.as_deref());
     let fault = action.as_ref().map(FaultAction::label);
     let log = |response: Option<&Response>, delivered: bool| {
         let entry = LoggedRequest::new(method.clone(), path.clone(), fault, response, delivered);
-        lock(&sandbox.shared.log).push(entry);
+        traffic.log().push(entry);
     };
     let sever = || match &connection {
         Some(connection) => {
@@ -269,14 +266,16 @@ pub(crate) async fn observe(
             forever()
         }
         // Without a served connection (in-process tests) there is nothing to cut; say so.
-        None => Box::pin(async {
-            ApiError::injected(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "611".into(),
-                "connection drop requested outside a served connection".into(),
-            )
-            .into_response()
-        }),
+        None => {
+            let error = traffic.dialect().error;
+            Box::pin(async move {
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "injected".into(),
+                    "connection drop requested outside a served connection".into(),
+                )
+            })
+        }
     };
     match action {
         None => {
@@ -299,7 +298,7 @@ pub(crate) async fn observe(
         }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let message = message.unwrap_or_else(|| format!("Injected fault {code}"));
-            let response = ApiError::injected(status, code, message).into_response();
+            let response = (traffic.dialect().error)(status, code, message);
             log(Some(&response), true);
             response
         }

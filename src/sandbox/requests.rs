@@ -1,14 +1,18 @@
-//! The request log: every call the Marketo routes received, in order, and how it ended.
+//! The request log: every call a platform's routes received, in order, and how it ended.
 //!
 //! Paths are logged without their query string: the identity endpoint takes the client secret
 //! there, and a secret never enters a log.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use axum::response::Response;
 use serde::Serialize;
 
-use super::error::ErrorCode;
+/// The platform's error code of an answer (Marketo's `606`, dotdigital's `ERROR_INVALID_LOGIN`),
+/// kept as a response extension so the log can count them without parsing bodies.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorCode(pub(crate) Cow<'static, str>);
 
 /// Response extension set by handlers whose success changed the instance.
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +30,7 @@ pub(crate) struct LoggedRequest {
     path: String,
     /// Status of the answer the handler produced; `null` when no handler ran.
     status: Option<u16>,
-    /// Marketo error code of an error answer.
+    /// The platform's error code of an error answer.
     code: Option<String>,
     /// Whether the request changed the instance.
     changed_state: bool,
@@ -81,7 +85,7 @@ impl Default for RequestLog {
 pub(crate) struct RequestReport<'a> {
     total: usize,
     state_changing: usize,
-    /// How many answers carried each Marketo error code (606, 615, 607 among them).
+    /// How many answers carried each error code (Marketo's 606, 615, 607 among them).
     codes: BTreeMap<&'a str, usize>,
     rate_limited: usize,
     concurrency_limited: usize,
@@ -124,7 +128,7 @@ fn changed_state(response: &Response) -> bool {
     response.extensions().get::<StateChanged>().is_some()
 }
 
-/// The Marketo error code of a response, if it is an error answer.
+/// The error code of a response, if it is an error answer.
 fn error_code(response: &Response) -> Option<String> {
     response
         .extensions()

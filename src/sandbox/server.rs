@@ -15,8 +15,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use super::app;
-use super::state::Sandbox;
+use axum::Router;
 
 /// Lets a request's handling close the connection it arrived on.
 #[derive(Debug, Clone, Default)]
@@ -29,13 +28,12 @@ impl ConnectionControl {
     }
 }
 
-/// Serves `sandbox` on `listener` until `shutdown` completes.
+/// Serves `router` (an emulator's routes) on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    sandbox: Sandbox,
+    router: Router,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let router = app(sandbox);
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

@@ -10,7 +10,8 @@ use relinker::limits::Limits;
 use relinker::provider::marketo::{MarketoClient, MarketoConfig};
 use relinker::provider::marketo::{NewApiUser, RolePair, ServiceCredentials};
 use relinker::retry::RetryPolicy;
-use relinker::sandbox::{Fixture, Sandbox, SandboxConfig, SandboxHandle};
+use relinker::sandbox::SandboxHandle;
+use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 use relinker::secret::Secret;
 use serde_json::Value;
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 
 use relinker::offboard::normalize;
-use relinker::sandbox::SandboxConfig;
+use relinker::sandbox::marketo::SandboxConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::process::Command;

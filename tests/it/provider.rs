@@ -8,7 +8,7 @@ use relinker::limits::Limits;
 use relinker::limits::RateLimit;
 use relinker::provider::ProviderError;
 use relinker::provider::marketo::{Api, RolePair, UserUpdate};
-use relinker::sandbox::SandboxConfig;
+use relinker::sandbox::marketo::SandboxConfig;
 use relinker::secret::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! the error answers.
 
 use relinker::limits::RateLimit;
-use relinker::sandbox::SandboxConfig;
+use relinker::sandbox::marketo::SandboxConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::fmt::Write as _;

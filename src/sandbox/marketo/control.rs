@@ -11,10 +11,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::faults::FaultRule;
 use super::fixture::{Fixture, FixtureError};
 use super::model::RoleAssignment;
-use super::state::{Sandbox, lock};
+use super::state::Sandbox;
 use super::wire;
 use crate::provider::marketo::dates;
 
@@ -119,52 +118,6 @@ pub(crate) async fn accept(
     Ok(Json(
         serde_json::to_value(wire::user_record(&world, &user)).unwrap_or_default(),
     ))
-}
-
-/// `GET /_sandbox/faults`
-pub(crate) async fn faults(State(sandbox): State<Sandbox>) -> Json<Vec<FaultRule>> {
-    Json(lock(&sandbox.shared.faults).rules())
-}
-
-/// `POST /_sandbox/faults` with one rule or a list of rules.
-pub(crate) async fn add_faults(
-    State(sandbox): State<Sandbox>,
-    Json(rules): Json<OneOrMany>,
-) -> Response {
-    let rules = match rules {
-        OneOrMany::One(rule) => vec![rule],
-        OneOrMany::Many(rules) => rules,
-    };
-    match lock(&sandbox.shared.faults).add(rules) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => ApiError::invalid_value(e.to_string()).into_response(),
-    }
-}
-
-/// One fault rule or several.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum OneOrMany {
-    Many(Vec<FaultRule>),
-    One(FaultRule),
-}
-
-/// `DELETE /_sandbox/faults`
-pub(crate) async fn clear_faults(State(sandbox): State<Sandbox>) -> StatusCode {
-    lock(&sandbox.shared.faults).clear();
-    StatusCode::NO_CONTENT
-}
-
-/// `GET /_sandbox/requests`
-pub(crate) async fn requests(State(sandbox): State<Sandbox>) -> Json<Value> {
-    let log = lock(&sandbox.shared.log);
-    Json(serde_json::to_value(log.report()).unwrap_or_default())
-}
-
-/// `DELETE /_sandbox/requests`
-pub(crate) async fn clear_requests(State(sandbox): State<Sandbox>) -> StatusCode {
-    lock(&sandbox.shared.log).clear();
-    StatusCode::NO_CONTENT
 }
 
 /// `POST /_sandbox/fixture` with fixture YAML: replaces the instance's data.

@@ -13,7 +13,8 @@ use chrono::NaiveDate;
 use tokio::time::Instant;
 
 use super::error::ApiError;
-use super::state::{Sandbox, SandboxConfig, lock};
+use super::state::{Sandbox, SandboxConfig};
+use crate::sandbox::lock;
 use crate::limits::RateLimit;
 use crate::provider::marketo::quota;
 

@@ -1,15 +1,15 @@
 //! The sandbox's shared state: the instance, its clock, limits, faults and request log.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::faults::FaultBook;
 use super::fixture::Fixture;
 use super::limits::Limits;
-use super::requests::RequestLog;
 use super::world::World;
+use crate::sandbox::lock;
+use crate::sandbox::traffic::Traffic;
 use crate::limits::RateLimit;
 
 /// Limits and lifetimes of an emulated instance; the defaults are Marketo's.
@@ -53,12 +53,6 @@ impl Clock {
     }
 }
 
-/// Locks a mutex, recovering the data if a panicking request poisoned it: every critical
-/// section leaves the data consistent, so a poisoned lock is safe to keep using.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Everything one sandbox holds. A std `Mutex` is right here: no lock is held across an
 /// `.await`, and each critical section is a few map operations.
 #[derive(Debug)]
@@ -67,8 +61,7 @@ pub(crate) struct Shared {
     pub(crate) world: Mutex<World>,
     pub(crate) clock: Clock,
     pub(crate) limits: Limits,
-    pub(crate) faults: Mutex<FaultBook>,
-    pub(crate) log: Mutex<RequestLog>,
+    pub(crate) traffic: Traffic,
 }
 
 /// An emulated Marketo instance; cheap to clone, all clones share one state.
@@ -88,8 +81,7 @@ impl Sandbox {
                 world: Mutex::new(world),
                 clock,
                 limits: Limits::new(&config),
-                faults: Mutex::new(FaultBook::default()),
-                log: Mutex::new(RequestLog::default()),
+                traffic: Traffic::new(super::DIALECT),
             }),
         }
     }

@@ -457,7 +457,7 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::model::{reference_roles, reference_workspaces};
+    use crate::sandbox::marketo::model::{reference_roles, reference_workspaces};
     use crate::secret::Secret;
 
     fn now() -> DateTime<Utc> {

@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::sandbox::requests::ErrorCode;
+
 /// An error answer: a non-200 status and `{"errors":[{"code","message"}]}`.
 ///
 /// The code also travels in the response's extensions so the request log can count
@@ -18,9 +20,6 @@ pub(crate) struct ApiError {
     pub(crate) message: String,
 }
 
-/// Marketo's error code of an answer, kept as a response extension for the request log.
-#[derive(Debug, Clone)]
-pub(crate) struct ErrorCode(pub(crate) Cow<'static, str>);
 
 impl ApiError {
     fn new(

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::model::RoleAssignment;
-use super::requests::StateChanged;
+use crate::sandbox::requests::StateChanged;
 use super::state::Sandbox;
 use super::wire;
 use super::world::{NewUser, UserChanges};
