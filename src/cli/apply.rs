@@ -147,12 +147,7 @@ async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
     };
     let options = args
         .gate
-        .options(
-            &target.base_url,
-            played,
-            plan.policy.on_failure,
-            &args.retry,
-        )
+        .options(&target, played, plan.policy.on_failure, &args.retry)
         .await?;
     let outcome = execute(&target, &mut run, &options, Direction::AsJournaled).await?;
     Ok(finish(&run_id, &outcome, &compiled.steps))

@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use crate::executor::{Event, Held, Progress};
+use crate::provider::Verification;
 
 /// Progress lines, with a bar on a terminal.
 pub(crate) struct Lines {
@@ -62,7 +63,11 @@ impl Progress for Lines {
                     Held::ConfirmedAfterInterruption => {
                         ": done (confirmed after an interruption)"
                     }
-                    Held::PersonDid => ": done (seen through the API)",
+                    Held::PersonDid(Verification::Observed) => ": done (seen through the API)",
+                    Held::PersonDid(Verification::CheckedByCommand) => {
+                        ": done (its check command passes)"
+                    }
+                    Held::PersonDid(Verification::Attested) => ": attested, not verified",
                 };
                 self.line(&format!("  ✓ {step}{note}"));
             }

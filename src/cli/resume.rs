@@ -103,7 +103,7 @@ async fn resume_one(state: &StateDir, id: &RunId, args: &ResumeArgs) -> Result<O
     let target = target::connect(&plan, false, args.retry.policy()).await?;
     let options = args
         .gate
-        .options(&target.base_url, Played::ByAPerson, on_failure, &args.retry)
+        .options(&target, Played::ByAPerson, on_failure, &args.retry)
         .await?;
     let outcome = execute(&target, &mut run, &options, Direction::AsJournaled).await?;
     Ok(finish(id, &outcome, summary.steps()))

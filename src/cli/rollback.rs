@@ -79,12 +79,7 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
     // A rollback that fails stops and says so; there is nothing further to undo it with.
     let options = args
         .gate
-        .options(
-            &target.base_url,
-            Played::ByAPerson,
-            OnFailure::Pause,
-            &args.retry,
-        )
+        .options(&target, Played::ByAPerson, OnFailure::Pause, &args.retry)
         .await?;
     let reason = "a person asked for it with `relinker rollback`".to_owned();
     match execute(&target, &mut run, &options, Direction::Back { reason }).await? {

@@ -105,10 +105,10 @@ pub(crate) enum Played {
 }
 
 impl GateArgs {
-    /// Executor options for a run against `base_url`.
+    /// Executor options for a run against `target`.
     pub(crate) async fn options(
         &self,
-        base_url: &str,
+        target: &Target,
         played: Played,
         on_failure: OnFailure,
         retry: &RetryArgs,
@@ -116,7 +116,9 @@ impl GateArgs {
         let person: Option<Box<dyn Person>> =
             if self.sandbox_operator || played == Played::BySandbox {
                 Some(Box::new(
-                    Operator::connect(base_url).await.or_invalid_input()?,
+                    Operator::connect(&target.base_url, target.secrets.clone())
+                        .await
+                        .or_invalid_input()?,
                 ))
             } else {
                 None
@@ -318,11 +320,11 @@ fn plural(count: usize, noun: &str) -> String {
     }
 }
 
-/// The promise each verification step of a finished run kept, in words.
+/// The promise each proving step of a finished run kept, in words.
 pub(crate) fn promises(steps: &[Step]) -> Vec<String> {
     steps
         .iter()
-        .filter(|step| step.action.is_proof())
+        .filter(|step| step.action.proves())
         .map(|step| format!("{}: {}", step.id, step.action.promise()))
         .collect()
 }

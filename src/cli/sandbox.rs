@@ -76,10 +76,14 @@ pub async fn run(args: SandboxArgs) -> Result<Outcome, Failure> {
     let _ = stdout.flush();
     drop(stdout);
     let sandbox = Sandbox::new(config, &fixture);
-    crate::sandbox::serve(listener, crate::sandbox::Emulator::router(sandbox), shutdown_signal())
-        .await
-        .context("sandbox server failed")
-        .or_failed()?;
+    crate::sandbox::serve(
+        listener,
+        crate::sandbox::Emulator::router(sandbox),
+        shutdown_signal(),
+    )
+    .await
+    .context("sandbox server failed")
+    .or_failed()?;
     Ok(Outcome::Success)
 }
 

@@ -1,6 +1,7 @@
 //! Where a command's API calls go: the instance a plan names (with its secrets resolved), or
 //! an in-process sandbox of the plan's platform seeded from the plan's fixture (`--sandbox`),
-//! with the fixture's credentials standing in for the plan's references.
+//! with the fixture's credentials standing in for the plan's references. The one place that
+//! turns a plan's provider into a platform.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,20 +10,27 @@ use anyhow::{Context, anyhow};
 
 use super::exit::{Failure, OrExit};
 use crate::ids::ServiceName;
-use crate::plan::{Plan, Spec, marketo as plan_marketo};
+use crate::plan::{
+    Plan, Secrets, Spec, dotdigital as plan_dotdigital, marketo as plan_marketo,
+    movius as plan_movius,
+};
+use crate::provider::dotdigital::{DotdigitalClient, DotdigitalPlatform};
 use crate::provider::marketo::{
     Credentials, MarketoClient, MarketoConfig, MarketoPlatform, ServiceCredentials,
     plan_credentials,
 };
+use crate::provider::movius::MoviusPlatform;
 use crate::provider::{Compiled, LiveState, Platform};
 use crate::retry::RetryPolicy;
-use crate::sandbox::SandboxHandle;
 use crate::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
+use crate::sandbox::{Emulator, SandboxHandle, dotdigital, movius};
 
 /// The platform a command acts on, and where it lives.
 pub(crate) struct Target {
     pub(crate) platform: Box<dyn Platform>,
     pub(crate) base_url: String,
+    /// Where the plan's secret references resolve: what the sandbox operator types in.
+    pub(crate) secrets: Secrets,
     /// Keeps the embedded sandbox alive for as long as the target is; stops it when dropped.
     pub(crate) _sandbox_guard: Option<SandboxHandle>,
 }
@@ -49,10 +57,105 @@ pub(crate) async fn connect(
 ) -> Result<Target, Failure> {
     match &plan.spec {
         Spec::Marketo(spec) => marketo(plan, spec, use_sandbox, retry).await,
-        Spec::Dotdigital(_) | Spec::Movius(_) => {
-            Err(anyhow!("plans for {} cannot run yet", plan.provider())).or_invalid_input()
-        }
+        Spec::Dotdigital(spec) => connect_dotdigital(plan, spec, use_sandbox, retry).await,
+        Spec::Movius(spec) => connect_movius(plan, spec, use_sandbox).await,
     }
+}
+
+/// The plan's fixture, after checking it seeds the plan's platform.
+fn fixture_text(plan: &Plan) -> Result<(PathBuf, String), Failure> {
+    let path = fixture_path(plan)?.clone();
+    let text = crate::sandbox::fixture_text(&path).or_invalid_input()?;
+    let seeds =
+        crate::sandbox::provider_of(&text, &path.display().to_string()).or_invalid_input()?;
+    if seeds != plan.provider().to_string() {
+        return Err(anyhow!(
+            "fixture `{}` seeds a {seeds} sandbox, and plan `{}` is for {}",
+            path.display(),
+            plan.name,
+            plan.provider()
+        ))
+        .or_invalid_input();
+    }
+    Ok((path, text))
+}
+
+/// Serves an emulator on an ephemeral loopback port.
+async fn serve(emulator: impl Emulator) -> Result<SandboxHandle, Failure> {
+    let handle = SandboxHandle::start(emulator, "127.0.0.1:0")
+        .await
+        .context("cannot start the embedded sandbox on 127.0.0.1")
+        .or_failed()?;
+    tracing::info!(url = %handle.base_url(), "embedded sandbox started");
+    Ok(handle)
+}
+
+async fn connect_dotdigital(
+    plan: &Plan,
+    spec: &plan_dotdigital::Spec,
+    use_sandbox: bool,
+    retry: RetryPolicy,
+) -> Result<Target, Failure> {
+    let (base_url, secrets, sandbox) = if use_sandbox {
+        let (path, text) = fixture_text(plan)?;
+        let fixture =
+            dotdigital::Fixture::parse(&text, &path.display().to_string()).or_invalid_input()?;
+        let handle = serve(dotdigital::Sandbox::new(&fixture)).await?;
+        let secrets = Secrets::Sandbox {
+            values: fixture.secrets().clone(),
+        };
+        (handle.base_url(), secrets, Some(handle))
+    } else {
+        let secrets = Secrets::Live {
+            base_dir: plan.base_dir.clone(),
+        };
+        (spec.instance.base_url.clone(), secrets, None)
+    };
+    let client = DotdigitalClient::new(&base_url, retry).or_invalid_input()?;
+    let platform = DotdigitalPlatform::new(client, spec, secrets.clone(), plan.base_dir.clone())
+        .or_invalid_input()?;
+    Ok(Target {
+        platform: Box::new(platform),
+        base_url,
+        secrets,
+        _sandbox_guard: sandbox,
+    })
+}
+
+async fn connect_movius(
+    plan: &Plan,
+    spec: &plan_movius::Spec,
+    use_sandbox: bool,
+) -> Result<Target, Failure> {
+    let (base_url, secrets, sandbox) = if use_sandbox {
+        let (path, text) = fixture_text(plan)?;
+        let fixture =
+            movius::Fixture::parse(&text, &path.display().to_string()).or_invalid_input()?;
+        let handle = serve(movius::Sandbox::new(&fixture)).await?;
+        let secrets = Secrets::Sandbox {
+            values: fixture.secrets().clone(),
+        };
+        (Some(handle.base_url()), secrets, Some(handle))
+    } else {
+        let secrets = Secrets::Live {
+            base_dir: plan.base_dir.clone(),
+        };
+        (None, secrets, None)
+    };
+    let platform = MoviusPlatform::new(
+        spec,
+        secrets.clone(),
+        plan.base_dir.clone(),
+        base_url.clone(),
+    )
+    .or_invalid_input()?;
+    Ok(Target {
+        platform: Box::new(platform),
+        // Movius has no API: only a sandbox has an address.
+        base_url: base_url.unwrap_or_default(),
+        secrets,
+        _sandbox_guard: sandbox,
+    })
 }
 
 /// The fixture `--sandbox` seeds the sandbox from.
@@ -85,6 +188,9 @@ async fn marketo(
     Ok(Target {
         platform: Box::new(MarketoPlatform::new(client, credentials)),
         base_url,
+        secrets: Secrets::Live {
+            base_dir: plan.base_dir.clone(),
+        },
         _sandbox_guard: sandbox,
     })
 }
@@ -110,8 +216,9 @@ async fn start_marketo_sandbox(
     plan: &Plan,
     spec: &plan_marketo::Spec,
 ) -> Result<(SandboxHandle, Credentials), Failure> {
-    let path = fixture_path(plan)?;
-    let fixture = Fixture::load(path).or_invalid_input()?;
+    let (path, text) = fixture_text(plan)?;
+    let path = &path;
+    let fixture = Fixture::parse(&text, &path.display().to_string()).or_invalid_input()?;
     let admin = fixture
         .admin_service()
         .ok_or_else(|| {
@@ -152,13 +259,6 @@ async fn start_marketo_sandbox(
         },
         services,
     };
-    let handle = SandboxHandle::start(
-        Sandbox::new(SandboxConfig::default(), &fixture),
-        "127.0.0.1:0",
-    )
-    .await
-    .context("cannot start the embedded sandbox on 127.0.0.1")
-    .or_failed()?;
-    tracing::info!(url = %handle.base_url(), "embedded sandbox started");
+    let handle = serve(Sandbox::new(SandboxConfig::default(), &fixture)).await?;
     Ok((handle, credentials))
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::ids::{RunId, StepId};
-use crate::provider::{ManualAction, ProviderError, Step};
+use crate::provider::{ManualAction, ProviderError, Step, Verification};
 
 use super::error::StepError;
 
@@ -19,8 +19,8 @@ pub enum Held {
     AlreadyDone,
     /// It was interrupted mid-change earlier, and live state shows the change holds.
     ConfirmedAfterInterruption,
-    /// A person did it, as asked.
-    PersonDid,
+    /// A person did it, as asked, and it is known as the step's verification says.
+    PersonDid(Verification),
 }
 
 /// One thing that happened.

@@ -147,9 +147,8 @@ impl Executor<'_> {
                 })
             };
             if step.performer() == Performer::Person {
-                let phase: Vec<Manual<'_>> = steps[index..]
+                let phase: Vec<Manual<'_>> = steps[index..index + phase_len(&steps[index..])]
                     .iter()
-                    .take_while(|s| s.performer() == Performer::Person)
                     .map(Manual::forward)
                     .collect();
                 let len = phase.len();
@@ -346,6 +345,21 @@ impl Executor<'_> {
             )),
         }
     }
+}
+
+/// How many of `steps` (the first a person's) make one manual phase: the person's steps that
+/// follow it, up to the next irreversible one. An irreversible step is a phase of its own, so a
+/// person does it only once everything before it was seen to hold.
+fn phase_len(steps: &[Step]) -> usize {
+    let irreversible = |s: &Step| s.reversibility() == Reversibility::Irreversible;
+    if steps.first().is_some_and(irreversible) {
+        return 1;
+    }
+    steps
+        .iter()
+        .take_while(|s| s.performer() == Performer::Person && !irreversible(s))
+        .count()
+        .max(1)
 }
 
 #[cfg(test)]

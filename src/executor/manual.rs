@@ -286,7 +286,7 @@ impl Executor<'_> {
                 let how = if first_look && !asked {
                     Held::AlreadyDone
                 } else {
-                    Held::PersonDid
+                    Held::PersonDid(task.action.verification())
                 };
                 self.hold(task.step, effect_of(task.step, asked), how)
             }

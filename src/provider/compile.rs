@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::live::LiveState;
-use super::{dotdigital, marketo, movius};
 use super::step::{Readiness, Reversibility, Step};
+use super::{dotdigital, marketo, movius};
 use crate::plan::{Plan, Spec};
 
 /// Something that stops the plan from running as written.

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{dotdigital, marketo, movius};
 use super::op::Op;
+use super::{dotdigital, marketo, movius};
 use crate::secret::Fingerprint;
 
 /// A read-only snapshot of what a plan depends on.
@@ -38,16 +38,6 @@ impl LiveState {
             (LiveState::Dotdigital(then), LiveState::Dotdigital(now)) => then.differences(now),
             (LiveState::Movius(then), LiveState::Movius(now)) => then.differences(now),
             _ => vec!["it was read from another platform".into()],
-        }
-    }
-
-    /// What relinker cannot see on this platform, in one line for the top of a plan.
-    pub fn caveat(&self) -> Option<&'static str> {
-        match self {
-            LiveState::Movius(_) => Some(
-                "relinker cannot observe Movius: it has no API for API users, so every step without a check command is attested by a person, not verified",
-            ),
-            LiveState::Marketo(_) | LiveState::Dotdigital(_) => None,
         }
     }
 

@@ -24,3 +24,26 @@ pub use live::LiveState;
 pub use op::{Op, Operation};
 pub use platform::{BoxFuture, Check, CheckError, ManualAction, Platform, RunFacts};
 pub use step::{Performer, Readiness, Reversibility, Step, Verification};
+
+use crate::plan::ProviderKind;
+
+/// How a platform is spoken of where every platform is: what a run promises there, where a
+/// person acts, and what relinker cannot see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wording {
+    /// What a finished run proves.
+    pub promise: &'static str,
+    /// Where a person does manual steps.
+    pub where_people_act: &'static str,
+    /// What relinker cannot observe there, in one line for the top of a plan, if anything.
+    pub caveat: Option<&'static str>,
+}
+
+/// How `provider` is spoken of.
+pub fn wording(provider: ProviderKind) -> Wording {
+    match provider {
+        ProviderKind::Marketo => marketo::WORDING,
+        ProviderKind::Dotdigital => dotdigital::WORDING,
+        ProviderKind::Movius => movius::WORDING,
+    }
+}

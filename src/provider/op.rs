@@ -8,9 +8,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{dotdigital, marketo, movius};
 use super::platform::RunFacts;
 use super::step::{Performer, Reversibility, Verification};
+use super::{dotdigital, marketo, movius};
 use crate::ids::UserId;
 
 /// What every provider's operations say about themselves.
@@ -36,7 +36,13 @@ pub trait Operation: Sized {
     fn deletes(&self) -> bool;
     /// What a plan summary counts it as: singular and plural nouns.
     fn tally(&self) -> (&'static str, &'static str);
-    /// For a proof, the promise it kept once it passed, in words; otherwise its description.
+    /// Whether a finished run names it among what it proved: its proof, and whatever else the
+    /// platform's promise rests on (the old credential refused).
+    fn proves(&self) -> bool {
+        self.is_proof()
+    }
+    /// For a step that proves, the promise it kept once it passed, in words; otherwise its
+    /// description.
     fn promise(&self) -> String {
         self.describe()
     }
@@ -123,7 +129,12 @@ impl Op {
         each!(self, op => op.not_before(facts))
     }
 
-    /// For a proof, the promise it kept once it passed, in words.
+    /// Whether a finished run names it among what it proved.
+    pub fn proves(&self) -> bool {
+        each!(self, op => op.proves())
+    }
+
+    /// For a step that proves, the promise it kept once it passed, in words.
     pub fn promise(&self) -> String {
         each!(self, op => op.promise())
     }

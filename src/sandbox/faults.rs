@@ -260,22 +260,20 @@ pub(crate) async fn observe(
         let entry = LoggedRequest::new(method.clone(), path.clone(), fault, response, delivered);
         traffic.log().push(entry);
     };
-    let sever = || match &connection {
-        Some(connection) => {
+    let sever = || {
+        if let Some(connection) = &connection {
             connection.sever();
-            forever()
+            return forever();
         }
         // Without a served connection (in-process tests) there is nothing to cut; say so.
-        None => {
-            let error = traffic.dialect().error;
-            Box::pin(async move {
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "injected".into(),
-                    "connection drop requested outside a served connection".into(),
-                )
-            })
-        }
+        let error = traffic.dialect().error;
+        Box::pin(async move {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "injected".into(),
+                "connection drop requested outside a served connection".into(),
+            )
+        })
     };
     match action {
         None => {

@@ -1,4 +1,4 @@
-//! Embedded emulators of the platforms relinker works with, one folder each ([`marketo`]),
+//! Embedded emulators of the platforms relinker works with, one folder each ([`marketo`], [`dotdigital`], [`movius`]),
 //! served over real HTTP so relinker's clients are tested on the wire.
 //!
 //! Each emulator owns its platform's data and rules, and a control API under `/_sandbox/` that
@@ -9,8 +9,11 @@
 //! stay faithful to the references in `../shared/reference/`; where those are silent,
 //! docs/sandbox.md states the choice made. No emulator depends on relinker's clients.
 
+pub mod dotdigital;
 mod faults;
+mod fixture;
 pub mod marketo;
+pub mod movius;
 mod operator;
 mod requests;
 mod server;
@@ -25,6 +28,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{FaultAction, FaultRule};
+pub use fixture::{FixtureError, provider_of, read as fixture_text};
 pub use operator::{NotASandbox, Operator};
 pub use server::serve;
 
@@ -44,6 +48,14 @@ impl Emulator for marketo::Sandbox {
     fn router(self) -> Router {
         marketo::app(self)
     }
+}
+
+/// The credential of a request's `Authorization: Basic` header.
+pub(crate) fn basic_auth(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    use headers::HeaderMapExt;
+    use headers::authorization::{Authorization, Basic};
+    let auth: Authorization<Basic> = headers.typed_get()?;
+    Some((auth.username().to_owned(), auth.password().to_owned()))
 }
 
 /// Locks a mutex, recovering the data if a panicking request poisoned it: every critical

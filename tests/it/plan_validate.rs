@@ -86,7 +86,9 @@ fn the_valid_plan_and_every_example_validate() {
         [
             "relink-services.yaml",
             "rename-api-user.yaml",
-            "replace-api-user.yaml"
+            "replace-api-user.yaml",
+            "replace-dotdigital-api-user.yaml",
+            "replace-movius-api-user.yaml"
         ]
     );
     let mut args = vec!["validate"];
@@ -98,7 +100,7 @@ fn the_valid_plan_and_every_example_validate() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 3);
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 5);
 }
 
 #[test]

@@ -395,7 +395,9 @@ async fn the_dry_run_lists_exactly_what_rollback_undoes() {
         // rename's failure stopped it depends on timing, and decides what rollback may undo.
         let replace_verified = status["steps"].as_array().is_some_and(|steps| {
             steps.iter().any(|s| {
-                s["id"].as_str().is_some_and(|id| id.starts_with("r1-verify"))
+                s["id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("r1-verify"))
                     && (s["state"] == "applied" || s["state"] == "already_satisfied")
             })
         });

@@ -31,6 +31,8 @@ pub(crate) fn json(view: &PlanView<'_>) -> Value {
         "plan": { "name": view.plan.name, "description": view.plan.description },
         "instance": view.instance,
         "summary": view.summary(),
+        "promise": view.wording().promise,
+        "caveat": view.wording().caveat,
         "has_changes": view.compiled.has_changes(),
         "steps": steps,
         "warnings": view.compiled.warnings,

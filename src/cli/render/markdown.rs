@@ -12,11 +12,16 @@ fn cell(text: &str) -> String {
 /// Renders a plan as GitHub-flavoured Markdown.
 pub(crate) fn markdown(view: &PlanView<'_>) -> String {
     let mut out = String::new();
+    let wording = view.wording();
     let _ = writeln!(out, "### relinker plan `{}`\n", view.plan.name);
+    if let Some(caveat) = wording.caveat {
+        let _ = writeln!(out, "> [!IMPORTANT]\n> {}.\n", cell(caveat));
+    }
     if let Some(description) = &view.plan.description {
         let _ = writeln!(out, "{}\n", cell(description));
     }
     let _ = writeln!(out, "**{}** against `{}`\n", view.summary(), view.instance);
+    let _ = writeln!(out, "Promise: {}.\n", cell(wording.promise));
     if !view.compiled.conflicts.is_empty() {
         let _ = writeln!(
             out,
@@ -74,7 +79,8 @@ pub(crate) fn markdown(view: &PlanView<'_>) -> String {
     if !manual.is_empty() {
         let _ = writeln!(
             out,
-            "> [!NOTE]\n> **Manual steps.** A person does these in Marketo (Admin > Integration > LaunchPoint); the run waits and verifies each through the API:"
+            "> [!NOTE]\n> **Manual steps.** A person does these {}; the run waits for each and knows it as the *verified* column says:",
+            wording.where_people_act
         );
         for step in manual {
             let _ = writeln!(out, "> - `{}`: {}", step.id, cell(&step.action.describe()));

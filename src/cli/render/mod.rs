@@ -114,6 +114,11 @@ impl PlanView<'_> {
             .filter(|s| s.reversibility() == Reversibility::Irreversible)
     }
 
+    /// How the plan's platform is spoken of.
+    pub(crate) fn wording(&self) -> crate::provider::Wording {
+        crate::provider::wording(self.plan.provider())
+    }
+
     /// A rotation's heading: `rename `jane.doe@acme.example` to email …`.
     pub(crate) fn rotation_heading(&self, index: usize) -> String {
         self.plan.rotation_heading(index)

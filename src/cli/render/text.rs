@@ -7,11 +7,16 @@ use super::{PlanView, performer_word, readiness_word, reversibility_word, verifi
 /// Renders a plan for a terminal.
 pub(crate) fn text(view: &PlanView<'_>) -> String {
     let mut out = String::new();
+    let wording = view.wording();
     let _ = writeln!(out, "Plan `{}` against {}", view.plan.name, view.instance);
+    if let Some(caveat) = wording.caveat {
+        let _ = writeln!(out, "Note: {caveat}.");
+    }
     if let Some(description) = &view.plan.description {
         let _ = writeln!(out, "{description}");
     }
     let _ = writeln!(out, "\n{}", view.summary());
+    let _ = writeln!(out, "Promise: {}.", wording.promise);
     let width = view
         .compiled
         .steps
@@ -52,7 +57,8 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
     if !manual.is_empty() {
         let _ = writeln!(
             out,
-            "\nManual steps (done by a person in Marketo's UI; relinker waits and verifies each through the API):"
+            "\nManual steps (a person does these {}; relinker waits for each, and knows it as its verification column says):",
+            wording.where_people_act
         );
         for step in manual {
             let _ = writeln!(out, "  - {}: {}", step.id, step.action.describe());

@@ -197,12 +197,11 @@ impl DotdigitalClient {
 }
 
 fn parse(bytes: &[u8]) -> Result<Access, ProviderError> {
-    let wire: WireAccount =
-        serde_json::from_slice(bytes).map_err(|e| ProviderError::Protocol {
-            method: "GET".into(),
-            path: ACCOUNT_INFO.into(),
-            reason: format!("the answer is not account information: {e}"),
-        })?;
+    let wire: WireAccount = serde_json::from_slice(bytes).map_err(|e| ProviderError::Protocol {
+        method: "GET".into(),
+        path: ACCOUNT_INFO.into(),
+        reason: format!("the answer is not account information: {e}"),
+    })?;
     let property = |name: &str| {
         wire.properties
             .iter()

@@ -80,7 +80,9 @@ impl Snapshot {
         }
         for (rotation, then) in &self.new {
             if now.new.get(rotation) != Some(then) {
-                out.push(format!("what dotdigital says of rotations[{rotation}]'s new credential"));
+                out.push(format!(
+                    "what dotdigital says of rotations[{rotation}]'s new credential"
+                ));
             }
         }
         for rotation in now.new.keys().filter(|r| !self.new.contains_key(*r)) {

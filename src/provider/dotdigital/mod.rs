@@ -11,6 +11,13 @@ pub mod password;
 mod platform;
 mod procedures;
 
+/// How dotdigital is spoken of.
+pub const WORDING: crate::provider::Wording = crate::provider::Wording {
+    promise: "the new credential works, for the same account, before the old one is disabled, and the old one is refused after",
+    where_people_act: "in dotdigital (Settings > Access > API users) and in each integration's settings",
+    caveat: None,
+};
+
 pub use client::{Access, Account, DotdigitalClient};
 pub use live::{Seen, Snapshot};
 pub use ops::{Integration, Op};

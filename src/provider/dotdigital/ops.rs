@@ -211,7 +211,10 @@ impl Operation for Op {
                 new.password
             ),
             Op::DeleteNewUser { new, .. } => {
-                format!("a person deletes the new API user (username {})", username(new))
+                format!(
+                    "a person deletes the new API user (username {})",
+                    username(new)
+                )
             }
             Op::SetPassword { user, to, .. } => format!(
                 "a person sets a new password on `{user}` (from `{}`)",
@@ -245,8 +248,11 @@ impl Operation for Op {
             Op::Enable { user, .. } => format!("a person enables `{user}` again"),
             Op::Delete { user, soak, .. } => format!(
                 "a person deletes the old API user `{user}`{}",
-                soak.map(|s| format!(", {} after it was disabled", crate::limits::format_duration(s)))
-                    .unwrap_or_default()
+                soak.map(|s| format!(
+                    ", {} after it was disabled",
+                    crate::limits::format_duration(s)
+                ))
+                .unwrap_or_default()
             ),
         }
     }
@@ -279,7 +285,9 @@ impl Operation for Op {
     fn tally(&self) -> (&'static str, &'static str) {
         match self {
             Op::CreateUser { .. } => ("new API user", "new API users"),
-            Op::DeleteNewUser { .. } => ("deletion of a new API user", "deletions of new API users"),
+            Op::DeleteNewUser { .. } => {
+                ("deletion of a new API user", "deletions of new API users")
+            }
             Op::SetPassword { .. } => ("new password", "new passwords"),
             Op::Switch { .. } => ("integration switch", "integration switches"),
             Op::Verify { .. } => ("verification", "verifications"),
@@ -289,7 +297,14 @@ impl Operation for Op {
         }
     }
 
+    fn proves(&self) -> bool {
+        matches!(self, Op::Verify { .. } | Op::Disable { .. })
+    }
+
     fn promise(&self) -> String {
+        if let Op::Disable { user, .. } = self {
+            return format!("dotdigital refuses the old credential of `{user}`");
+        }
         let Op::Verify {
             integrations,
             login,
@@ -368,6 +383,9 @@ mod tests {
         );
         let line = serde_json::to_string(&attested).unwrap();
         assert!(line.contains(r#""op":"switch""#), "{line}");
-        assert!(line.contains(r#""password":"${env:P}""#), "references only: {line}");
+        assert!(
+            line.contains(r#""password":"${env:P}""#),
+            "references only: {line}"
+        );
     }
 }

@@ -19,7 +19,10 @@ pub fn problems(password: &str, avoid: &[&str]) -> Vec<String> {
     if password.chars().count() < 8 {
         out.push("it has fewer than 8 characters".into());
     }
-    if !password.chars().any(|c| c.is_ascii_digit() || !c.is_alphanumeric()) {
+    if !password
+        .chars()
+        .any(|c| c.is_ascii_digit() || !c.is_alphanumeric())
+    {
         out.push("it has no digit and no non-alphanumeric character".into());
     }
     let lower = password.to_lowercase();

@@ -105,7 +105,11 @@ impl DotdigitalPlatform {
     async fn works(&self, login: &Login, account: u64) -> Result<Check, CheckError> {
         let resolved = match self.resolve(login) {
             Ok(resolved) => resolved,
-            Err(reason) => return Ok(Check::NotYet(format!("waiting for its credential: {reason}"))),
+            Err(reason) => {
+                return Ok(Check::NotYet(format!(
+                    "waiting for its credential: {reason}"
+                )));
+            }
         };
         Ok(
             match self
@@ -134,7 +138,11 @@ impl DotdigitalPlatform {
     async fn refused(&self, login: &Login) -> Result<Check, CheckError> {
         let resolved = match self.resolve(login) {
             Ok(resolved) => resolved,
-            Err(reason) => return Ok(Check::NotYet(format!("cannot read the credential: {reason}"))),
+            Err(reason) => {
+                return Ok(Check::NotYet(format!(
+                    "cannot read the credential: {reason}"
+                )));
+            }
         };
         Ok(
             match self
@@ -204,7 +212,10 @@ impl DotdigitalPlatform {
                     let Some(check) = &integration.check else {
                         continue;
                     };
-                    if self.commands.passes(&integration.service, check, login).await?
+                    if self
+                        .commands
+                        .passes(&integration.service, check, login)
+                        .await?
                         != Some(true)
                     {
                         return Ok(Check::Conflict(format!(
@@ -233,7 +244,8 @@ fn from(login: &Login) -> (String, String) {
 
 /// What a person does in the UI for each operation.
 fn instructions(op: &Op) -> ManualAction {
-    let settings = "In dotdigital, open Settings (the person-and-cog icon, bottom left) > Access > API users.";
+    let settings =
+        "In dotdigital, open Settings (the person-and-cog icon, bottom left) > Access > API users.";
     match op {
         Op::CreateUser { replaces, new, .. } => {
             let (username, password) = from(new);
@@ -265,7 +277,9 @@ fn instructions(op: &Op) -> ManualAction {
                 steps: vec![
                     settings.into(),
                     format!("Click the Edit pencil next to `{user}`."),
-                    format!("Enter and confirm the password in {password}, and click Save. Integrations using the old password stop working until they are switched."),
+                    format!(
+                        "Enter and confirm the password in {password}, and click Save. Integrations using the old password stop working until they are switched."
+                    ),
                 ],
             }
         }
@@ -299,7 +313,9 @@ fn instructions(op: &Op) -> ManualAction {
             summary: format!("delete the old API user `{user}`"),
             steps: vec![
                 settings.into(),
-                format!("Tick `{user}` and click Delete. Deleting disables any functionality still using its credentials: the integrations were verified on the new one."),
+                format!(
+                    "Tick `{user}` and click Delete. Deleting disables any functionality still using its credentials: the integrations were verified on the new one."
+                ),
             ],
         },
         Op::Verify { .. } => ManualAction {

@@ -171,6 +171,16 @@ impl Builder<'_> {
         seen.account()
     }
 
+    /// Says that a new credential not readable yet is waited for, not a problem.
+    fn awaited(&mut self, step: &str) {
+        if let Some(Seen::Unresolved { reason }) = self.live.new.get(&self.rotation) {
+            self.warnings.push(format!(
+                "rotations[{}]'s new credential cannot be read yet ({reason}): `r{}-{step}` waits until it can be read and authenticates",
+                self.rotation, self.rotation
+            ));
+        }
+    }
+
     fn rotation(&mut self, rotation: &Rotation) {
         match rotation {
             Rotation::Replace {
@@ -228,6 +238,7 @@ impl Builder<'_> {
         let created = if new_account == Some(current.account) {
             Readiness::AlreadySatisfied
         } else {
+            self.awaited("create-new-user");
             Readiness::Pending
         };
         self.step(
@@ -308,6 +319,7 @@ impl Builder<'_> {
         let set = if new_account == Some(current.account) {
             Readiness::AlreadySatisfied
         } else {
+            self.awaited("set-new-password");
             Readiness::Pending
         };
         self.step(
@@ -452,7 +464,9 @@ rotations:
         assert!(!finished.has_changes());
         let broken = compile(&spec(), &live(refused, None));
         assert!(
-            broken.conflicts[0].message.contains("refuses the credential of `magento`"),
+            broken.conflicts[0]
+                .message
+                .contains("refuses the credential of `magento`"),
             "{:?}",
             broken.conflicts
         );

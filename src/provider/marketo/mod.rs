@@ -20,6 +20,13 @@ pub mod quota;
 mod types;
 mod wire;
 
+/// How Marketo is spoken of.
+pub const WORDING: crate::provider::Wording = crate::provider::Wording {
+    promise: "every service keeps its client id and secret: relinker proves each authenticates with unchanged credentials (sha256 fingerprints) as the planned user",
+    where_people_act: "in Marketo (Admin > Integration > LaunchPoint)",
+    caveat: None,
+};
+
 pub use api::Api;
 pub use client::{MarketoClient, MarketoConfig};
 pub use credentials::{CredentialError, Credentials, plan_credentials, resolve_credentials};

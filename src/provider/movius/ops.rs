@@ -193,7 +193,9 @@ impl Operation for Op {
     fn describe(&self) -> String {
         match self {
             Op::Rename { user, to, back, .. } if *back => {
-                format!("a person sets the API user's email back from `{user}` to `{to}` (and the names it had)")
+                format!(
+                    "a person sets the API user's email back from `{user}` to `{to}` (and the names it had)"
+                )
             }
             Op::Rename {
                 user,
@@ -213,11 +215,10 @@ impl Operation for Op {
                 format!("a person changes API user `{user}`'s email to `{to}`{names}")
             }
             Op::AddUser {
-                user, applications: apps, ..
-            } => format!(
-                "a person adds API user `{user}` for {}",
-                applications(apps)
-            ),
+                user,
+                applications: apps,
+                ..
+            } => format!("a person adds API user `{user}` for {}", applications(apps)),
             Op::DeleteNewUser { user, .. } => {
                 format!("a person deletes the new API user `{user}`")
             }
@@ -243,7 +244,9 @@ impl Operation for Op {
                 }
             ),
             Op::DeleteUser {
-                user, applications: apps, ..
+                user,
+                applications: apps,
+                ..
             } => format!(
                 "a person deletes the old API user `{user}` (it served {})",
                 applications(apps)
@@ -279,7 +282,9 @@ impl Operation for Op {
         match self {
             Op::Rename { .. } => ("rename", "renames"),
             Op::AddUser { .. } => ("API user to add", "API users to add"),
-            Op::DeleteNewUser { .. } => ("deletion of a new API user", "deletions of new API users"),
+            Op::DeleteNewUser { .. } => {
+                ("deletion of a new API user", "deletions of new API users")
+            }
             Op::Switch { .. } => ("integration switch", "integration switches"),
             Op::Verify { .. } => ("verification", "verifications"),
             Op::DeleteUser { .. } => ("deletion", "deletions"),

@@ -104,7 +104,10 @@ impl MoviusPlatform {
                             integration.service
                         )));
                     };
-                    if self.commands.passes(&integration.service, check, login).await?
+                    if self
+                        .commands
+                        .passes(&integration.service, check, login)
+                        .await?
                         != Some(true)
                     {
                         return Ok(Check::Conflict(format!(
@@ -214,7 +217,7 @@ fn instructions(op: &Op) -> ManualAction {
                 ADMINISTRATORS.into(),
                 format!("Select the checkbox for the API user `{user}`, then select the Edit pencil."),
                 format!(
-                    "Select Delete, then Yes. Movius warns that deleting the only API user of an external application ({}) stops its integration: every integration was verified on the new API user first.",
+                    "Select Delete, then Yes. Movius warns that deleting the only API user of an external application ({}) stops its integration: every integration was confirmed working on the new API user first.",
                     applications.join(", ")
                 ),
             ],

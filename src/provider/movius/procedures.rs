@@ -277,8 +277,11 @@ rotations:
             },
         );
         let compiled = compile(&spec(), &live);
-        let ready: Vec<(&str, Readiness)> =
-            compiled.steps.iter().map(|s| (s.id.as_str(), s.readiness)).collect();
+        let ready: Vec<(&str, Readiness)> = compiled
+            .steps
+            .iter()
+            .map(|s| (s.id.as_str(), s.readiness))
+            .collect();
         assert_eq!(ready[1], ("r1-add-new-user", Readiness::AlreadySatisfied));
         assert_eq!(ready[2], ("r1-switch-crm", Readiness::AlreadySatisfied));
         assert_eq!(ready[3], ("r1-switch-dialer", Readiness::Pending));
@@ -289,13 +292,16 @@ rotations:
         let mut spec = spec();
         spec.rotations.remove(0);
         spec.services.retain(|s| s.name.as_str() == "crm");
-        let crate::plan::movius::Rotation::Replace { services, .. } = &mut spec.rotations[0]
-        else {
+        let crate::plan::movius::Rotation::Replace { services, .. } = &mut spec.rotations[0] else {
             panic!("a replace")
         };
         services.retain(|s| s.as_str() == "crm");
         let compiled = compile(&spec, &Snapshot::default());
-        let verify = compiled.steps.iter().find(|s| s.id.as_str() == "r0-verify").unwrap();
+        let verify = compiled
+            .steps
+            .iter()
+            .find(|s| s.id.as_str() == "r0-verify")
+            .unwrap();
         assert_eq!(verify.performer(), Performer::Api);
         assert_eq!(verify.verification(), Verification::CheckedByCommand);
     }

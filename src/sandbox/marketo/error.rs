@@ -20,7 +20,6 @@ pub(crate) struct ApiError {
     pub(crate) message: String,
 }
 
-
 impl ApiError {
     fn new(
         status: StatusCode,

@@ -29,29 +29,19 @@ use super::model::{
     Workspace, reference_roles, reference_workspaces,
 };
 use super::world::{World, key};
-use crate::diagnostic::{Diagnostic, Diagnostics, yaml_options};
+use crate::diagnostic::Diagnostic;
 use crate::provider::marketo::dates;
+use crate::sandbox::fixture as shared;
+pub use crate::sandbox::fixture::FixtureError;
 use crate::secret::Secret;
-
-/// Why a fixture could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum FixtureError {
-    /// The file could not be read.
-    #[error("cannot read fixture `{path}`: {source}")]
-    Read {
-        /// The path as given.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file was read and is wrong; every problem is listed.
-    #[error("{0}")]
-    Invalid(Diagnostics),
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFixture {
+    /// `marketo`, when given.
+    #[serde(default)]
+    #[allow(dead_code)]
+    provider: Option<String>,
     #[serde(default)]
     subscription_id: Option<u64>,
     #[serde(default)]
@@ -201,26 +191,15 @@ impl Default for Fixture {
 impl Fixture {
     /// Reads and validates a fixture file.
     pub fn load(path: &Path) -> Result<Self, FixtureError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text, &path.display().to_string())
+        Self::parse(&shared::read(path)?, &path.display().to_string())
     }
 
     /// Validates fixture text; `origin` names it in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, FixtureError> {
-        let raw: RawFixture =
-            serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
-                FixtureError::Invalid(Diagnostics::new(origin, vec![Diagnostic::from_yaml(&e)]))
-            })?;
+        let raw: RawFixture = shared::parse_yaml(text, origin)?;
         let mut problems = Vec::new();
         let fixture = Self::validate(raw, &mut problems);
-        if problems.is_empty() {
-            Ok(fixture)
-        } else {
-            Err(FixtureError::Invalid(Diagnostics::new(origin, problems)))
-        }
+        shared::finish(origin, problems).map(|()| fixture)
     }
 
     /// The services the fixture declares.

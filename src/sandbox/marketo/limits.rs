@@ -14,9 +14,9 @@ use tokio::time::Instant;
 
 use super::error::ApiError;
 use super::state::{Sandbox, SandboxConfig};
-use crate::sandbox::lock;
 use crate::limits::RateLimit;
 use crate::provider::marketo::quota;
+use crate::sandbox::lock;
 
 /// The limits' configuration and live counters.
 #[derive(Debug)]

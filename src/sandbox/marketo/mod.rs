@@ -22,6 +22,7 @@ mod fixture;
 mod identity;
 mod limits;
 mod model;
+pub(crate) mod operator;
 mod state;
 mod users;
 mod wire;
@@ -133,4 +134,3 @@ async fn method_not_supported() -> Response {
 async fn not_found(_: Request) -> Response {
     ApiError::no_such_resource().into_response()
 }
-

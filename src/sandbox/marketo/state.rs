@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use super::fixture::Fixture;
 use super::limits::Limits;
 use super::world::World;
+use crate::limits::RateLimit;
 use crate::sandbox::lock;
 use crate::sandbox::traffic::Traffic;
-use crate::limits::RateLimit;
 
 /// Limits and lifetimes of an emulated instance; the defaults are Marketo's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

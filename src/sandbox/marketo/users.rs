@@ -16,11 +16,11 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::model::RoleAssignment;
-use crate::sandbox::requests::StateChanged;
 use super::state::Sandbox;
 use super::wire;
 use super::world::{NewUser, UserChanges};
 use crate::provider::marketo::dates;
+use crate::sandbox::requests::StateChanged;
 
 /// Default and largest `pageSize` of `allusers.json`.
 const DEFAULT_PAGE_SIZE: usize = 20;

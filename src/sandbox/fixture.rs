@@ -1,0 +1,98 @@
+//! What every platform's fixture shares: reading the file, parsing YAML with every problem
+//! pinned to its line, telling which platform a fixture seeds (its `provider:` key; Marketo
+//! when absent), and the `secrets:` map of stand-ins a `--sandbox` run resolves a plan's secret
+//! references to. A fixture holds sandbox credentials in clear: they exist only inside the
+//! emulator and in the files that seed it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_saphyr::Spanned;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, yaml_options};
+use crate::plan::SecretRef;
+use crate::secret::Secret;
+
+/// Why a fixture could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    /// The file could not be read.
+    #[error("cannot read fixture `{path}`: {source}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file was read and is wrong; every problem is listed.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// Reads a fixture file.
+pub fn read(path: &Path) -> Result<String, FixtureError> {
+    std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Parses fixture YAML into its raw shape.
+pub(crate) fn parse_yaml<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, FixtureError> {
+    serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
+        FixtureError::Invalid(Diagnostics::new(origin, vec![Diagnostic::from_yaml(&e)]))
+    })
+}
+
+/// The problems found, or nothing.
+pub(crate) fn finish(origin: &str, problems: Vec<Diagnostic>) -> Result<(), FixtureError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(FixtureError::Invalid(Diagnostics::new(origin, problems)))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Sniffed {
+    #[serde(default)]
+    provider: Option<Spanned<String>>,
+}
+
+/// The platform a fixture seeds, as its `provider:` key names it: `marketo` when absent.
+pub fn provider_of(text: &str, origin: &str) -> Result<String, FixtureError> {
+    let sniffed: Sniffed = parse_yaml(text, origin)?;
+    Ok(sniffed
+        .provider
+        .map_or_else(|| "marketo".to_owned(), |p| p.value.trim().to_owned()))
+}
+
+/// Stand-ins for a plan's secret references, by the reference's text, as a fixture's
+/// `secrets:` gives them.
+pub(crate) fn stand_ins(
+    raw: Option<Spanned<BTreeMap<String, String>>>,
+    problems: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Secret> {
+    let mut values = BTreeMap::new();
+    let Some(raw) = raw else {
+        return values;
+    };
+    for (reference, value) in raw.value {
+        match SecretRef::parse(&reference) {
+            Some(parsed) => {
+                values.insert(parsed.to_string(), Secret::new(value));
+            }
+            None => problems.push(
+                Diagnostic::at(
+                    raw.referenced,
+                    format!("secrets.{reference}"),
+                    format!("`{reference}` is not a secret reference"),
+                )
+                .with_hint("keys are the references a plan uses: `${env:NAME}` or `${file:PATH}`"),
+            ),
+        }
+    }
+    values
+}
