@@ -16,6 +16,7 @@ pub mod rollback;
 mod run;
 pub mod sandbox;
 pub mod schema;
+pub mod secret;
 pub mod status;
 mod target;
 pub mod validate;
@@ -75,7 +76,9 @@ enum Command {
     Schema,
     /// Check the credential a check command is given against a URL (exit 0 when it authenticates).
     CheckCredential(check_credential::CheckCredentialArgs),
-    /// Serve an emulator of Marketo's identity and User Management APIs.
+    /// Make secrets a plan references: `secret generate` writes a new password to a 0600 file.
+    Secret(secret::SecretArgs),
+    /// Serve an emulator of a platform (Marketo, dotdigital, Movius) for rehearsals and tests.
     Sandbox(sandbox::SandboxArgs),
 }
 
@@ -125,6 +128,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Validate(args) => validate::run(&args),
         Command::Schema => schema::run(),
         Command::CheckCredential(args) => check_credential::run(&args).await,
+        Command::Secret(args) => secret::run(&args),
         Command::Sandbox(args) => sandbox::run(args).await,
     }
 }

@@ -1,18 +1,23 @@
-//! `relinker sandbox`: serve the Marketo emulator until interrupted.
+//! `relinker sandbox`: serve a platform's emulator until interrupted. The fixture says which
+//! platform it seeds (`provider:`); `--provider` picks the built-in fixture of one.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
+use axum::Router;
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
 use crate::limits::{RateLimit, parse_duration};
-use crate::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
+use crate::plan::ProviderKind;
+use crate::sandbox::{Emulator, dotdigital, marketo, movius};
 
-/// The fixture served when none is given: plans/fixtures/acme.yaml.
-pub(crate) const DEFAULT_FIXTURE: &str = include_str!("../../plans/fixtures/acme.yaml");
+/// The built-in fixtures: plans/fixtures/.
+const MARKETO_FIXTURE: &str = include_str!("../../plans/fixtures/acme.yaml");
+const DOTDIGITAL_FIXTURE: &str = include_str!("../../plans/fixtures/dotdigital.yaml");
+const MOVIUS_FIXTURE: &str = include_str!("../../plans/fixtures/movius.yaml");
 
 /// Options of `relinker sandbox`.
 #[derive(Debug, Args)]
@@ -20,21 +25,26 @@ pub struct SandboxArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8787", value_name = "HOST:PORT")]
     listen: String,
-    /// Fixture to seed the instance from [default: the built-in acme fixture].
+    /// The platform to emulate, with its built-in fixture: marketo, dotdigital or movius
+    /// [default: the fixture's `provider:`, or marketo].
+    #[arg(long, value_name = "PROVIDER", value_parser = provider)]
+    provider: Option<ProviderKind>,
+    /// Fixture to seed the sandbox from [default: the provider's built-in fixture].
     #[arg(long, value_name = "FILE")]
     fixture: Option<PathBuf>,
-    /// Calls allowed per sliding window before answering 606.
-    #[arg(long, default_value = "100/20s", value_name = "CALLS/WINDOW")]
-    rate_limit: RateLimit,
-    /// Calls allowed in flight before answering 615.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    concurrency: usize,
-    /// Calls allowed per US Central day before answering 607.
-    #[arg(long, default_value_t = 50_000, value_name = "N")]
-    daily_quota: u64,
-    /// Lifetime of an access token (`3600`, `3600s`, `60m`, `1h`).
-    #[arg(long, default_value = "3600s", value_parser = duration, value_name = "DURATION")]
-    token_ttl: Duration,
+    /// Calls allowed per window: Marketo's sliding window before 606 [default: 100/20s];
+    /// dotdigital's per-account window before 429 [default: the fixture's].
+    #[arg(long, value_name = "CALLS/WINDOW")]
+    rate_limit: Option<RateLimit>,
+    /// Marketo: calls allowed in flight before answering 615 [default: 10].
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// Marketo: calls allowed per US Central day before answering 607 [default: 50000].
+    #[arg(long, value_name = "N")]
+    daily_quota: Option<u64>,
+    /// Marketo: lifetime of an access token (`3600s`, `60m`, `1h`) [default: 3600s].
+    #[arg(long, value_parser = duration, value_name = "DURATION")]
+    token_ttl: Option<Duration>,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -42,26 +52,102 @@ fn duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{text}` is not a duration such as 250ms, 20s, 30m or 1h"))
 }
 
-/// Loads the fixture named on the command line, or the built-in one.
-pub(crate) fn load_fixture(path: Option<&std::path::Path>) -> Result<Fixture, Failure> {
-    match path {
-        Some(path) => Fixture::load(path).or_invalid_input(),
-        None => Fixture::parse(DEFAULT_FIXTURE, "built-in acme fixture").or_invalid_input(),
+fn provider(text: &str) -> Result<ProviderKind, String> {
+    ProviderKind::from_name(text.trim()).ok_or_else(|| {
+        format!("`{text}` is not a provider relinker knows: marketo, dotdigital or movius")
+    })
+}
+
+/// The fixture to serve: its text, where it came from, and the platform it seeds.
+fn fixture(args: &SandboxArgs) -> Result<(String, String, ProviderKind), Failure> {
+    let Some(path) = &args.fixture else {
+        let provider = args.provider.unwrap_or(ProviderKind::Marketo);
+        let text = match provider {
+            ProviderKind::Marketo => MARKETO_FIXTURE,
+            ProviderKind::Dotdigital => DOTDIGITAL_FIXTURE,
+            ProviderKind::Movius => MOVIUS_FIXTURE,
+        };
+        return Ok((
+            text.to_owned(),
+            format!("built-in {provider} fixture"),
+            provider,
+        ));
+    };
+    let origin = path.display().to_string();
+    let text = crate::sandbox::fixture_text(path).or_invalid_input()?;
+    let seeds = crate::sandbox::provider_of(&text, &origin).or_invalid_input()?;
+    let seeds = ProviderKind::from_name(&seeds)
+        .ok_or_else(|| anyhow!("fixture `{origin}`: `provider: {seeds}` is not a provider relinker knows"))
+        .or_invalid_input()?;
+    if let Some(asked) = args.provider
+        && asked != seeds
+    {
+        return Err(anyhow!(
+            "fixture `{origin}` seeds a {seeds} sandbox, not {asked}"
+        ))
+        .or_invalid_input();
     }
+    Ok((text, origin, seeds))
+}
+
+/// Options that only Marketo's emulator takes, given for another.
+fn marketo_only(args: &SandboxArgs) -> Option<&'static str> {
+    if args.concurrency.is_some() {
+        Some("--concurrency")
+    } else if args.daily_quota.is_some() {
+        Some("--daily-quota")
+    } else if args.token_ttl.is_some() {
+        Some("--token-ttl")
+    } else {
+        None
+    }
+}
+
+/// The emulator's routes, seeded from the fixture.
+fn emulator(args: &SandboxArgs) -> Result<(Router, ProviderKind), Failure> {
+    let (text, origin, provider) = fixture(args)?;
+    if provider != ProviderKind::Marketo
+        && let Some(option) = marketo_only(args)
+    {
+        return Err(anyhow!("{option} applies to Marketo's emulator only")).or_invalid_input();
+    }
+    let router = match provider {
+        ProviderKind::Marketo => {
+            if args.concurrency == Some(0) {
+                return Err(anyhow!("--concurrency must be at least 1")).or_invalid_input();
+            }
+            let defaults = marketo::SandboxConfig::default();
+            let config = marketo::SandboxConfig {
+                rate_limit: args.rate_limit.unwrap_or(defaults.rate_limit),
+                concurrency: args.concurrency.unwrap_or(defaults.concurrency),
+                daily_quota: args.daily_quota.unwrap_or(defaults.daily_quota),
+                token_ttl: args.token_ttl.unwrap_or(defaults.token_ttl),
+            };
+            let fixture = marketo::Fixture::parse(&text, &origin).or_invalid_input()?;
+            marketo::Sandbox::new(config, &fixture).router()
+        }
+        ProviderKind::Dotdigital => {
+            let mut fixture = dotdigital::Fixture::parse(&text, &origin).or_invalid_input()?;
+            if let Some(rate) = args.rate_limit {
+                fixture.set_rate_limit(rate);
+            }
+            dotdigital::Sandbox::new(&fixture).router()
+        }
+        ProviderKind::Movius => {
+            if args.rate_limit.is_some() {
+                return Err(anyhow!("--rate-limit does not apply to Movius's emulator: it has no API"))
+                    .or_invalid_input();
+            }
+            let fixture = movius::Fixture::parse(&text, &origin).or_invalid_input()?;
+            movius::Sandbox::new(&fixture).router()
+        }
+    };
+    Ok((router, provider))
 }
 
 /// Serves until SIGINT or SIGTERM.
 pub async fn run(args: SandboxArgs) -> Result<Outcome, Failure> {
-    if args.concurrency == 0 {
-        return Err(anyhow::anyhow!("--concurrency must be at least 1")).or_invalid_input();
-    }
-    let fixture = load_fixture(args.fixture.as_deref())?;
-    let config = SandboxConfig {
-        rate_limit: args.rate_limit,
-        concurrency: args.concurrency,
-        daily_quota: args.daily_quota,
-        token_ttl: args.token_ttl,
-    };
+    let (router, provider) = emulator(&args)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on `{}`", args.listen))
@@ -73,17 +159,13 @@ pub async fn run(args: SandboxArgs) -> Result<Outcome, Failure> {
     let mut stdout = std::io::stdout().lock();
     // The first line is a contract: scripts and tests read the port from it.
     let _ = writeln!(stdout, "listening on http://{address}");
+    let _ = writeln!(stdout, "emulating {provider}");
     let _ = stdout.flush();
     drop(stdout);
-    let sandbox = Sandbox::new(config, &fixture);
-    crate::sandbox::serve(
-        listener,
-        crate::sandbox::Emulator::router(sandbox),
-        shutdown_signal(),
-    )
-    .await
-    .context("sandbox server failed")
-    .or_failed()?;
+    crate::sandbox::serve(listener, router, shutdown_signal())
+        .await
+        .context("sandbox server failed")
+        .or_failed()?;
     Ok(Outcome::Success)
 }
 

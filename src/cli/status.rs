@@ -8,7 +8,37 @@ use serde_json::{Value, json};
 use super::exit::{Failure, Outcome};
 use super::run::{StateArgs, journal_failure, say};
 use crate::ids::RunId;
-use crate::journal::{Direction, RunState, RunSummary, StateDir};
+use crate::journal::{Attestation, Direction, RunState, RunSummary, StateDir, StepState};
+use crate::provider::{Step, Verification};
+
+/// Who attested a step (or its undo) that nothing can observe, if anyone did: shown as
+/// "attested, not verified", never as verified.
+fn attested<'a>(summary: &'a RunSummary, step: &Step) -> Option<&'a Attestation> {
+    let undone = summary.record(&step.id) == StepState::Undone;
+    let action = if undone {
+        step.action.compensation()?
+    } else {
+        step.action.clone()
+    };
+    if action.verification() != Verification::Attested {
+        return None;
+    }
+    summary.attestation(&step.id, undone)
+}
+
+/// An attestation in words.
+fn attestation_words(attestation: &Attestation) -> String {
+    let note = attestation
+        .note
+        .as_deref()
+        .map(|n| format!(" (\"{}\")", n.escape_debug()))
+        .unwrap_or_default();
+    format!(
+        "attested by {} at {}, not verified{note}",
+        attestation.by.escape_debug(),
+        timestamp(attestation.at)
+    )
+}
 
 /// Output format of `status`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -151,6 +181,10 @@ impl Shown {
             "steps": summary.steps().iter().map(|s| json!({
                 "id": s.id,
                 "state": summary.record(&s.id),
+                "verification": crate::cli::render::verification_word(s),
+                "attested": attested(summary, s).map(|a| json!({
+                    "by": a.by, "at": timestamp(a.at), "note": a.note,
+                })),
                 "description": s.action.describe(),
             })).collect::<Vec<_>>(),
         })
@@ -268,6 +302,14 @@ fn details(run: &Shown) {
             step.id.as_str(),
             step.action.describe()
         ));
+        if let Some(attestation) = attested(summary, step) {
+            say(&format!(
+                "  {:<24} {:<width$}  {}",
+                "",
+                "",
+                attestation_words(attestation)
+            ));
+        }
     }
     if let RunState::Paused { waiting, .. } = summary.state() {
         say("  waiting for a person to:");

@@ -119,6 +119,11 @@ impl Fixture {
         self.world.clone()
     }
 
+    /// Replaces the fixture's rate limit.
+    pub fn set_rate_limit(&mut self, rate: RateLimit) {
+        self.rate_limit = rate;
+    }
+
     pub(crate) fn rate_limit(&self) -> RateLimit {
         self.rate_limit
     }
