@@ -19,7 +19,7 @@ use crate::ids::RunId;
 use crate::journal::{JournalError, Run, StateDir, Waiting};
 use crate::limits::parse_duration;
 use crate::plan::{OnFailure, Plan};
-use crate::provider::Step;
+use crate::provider::{Step, Verification};
 use crate::retry::RetryPolicy;
 use crate::sandbox::Operator;
 
@@ -214,9 +214,28 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
     }
 }
 
-fn waiting_lines(waiting: &[Waiting]) {
+/// What a person is waited for, and how to confirm what nothing can observe.
+fn waiting_lines(run_id: &RunId, waiting: &[Waiting], steps: &[Step], undo: bool) {
+    let mut attested = Vec::new();
     for wait in waiting {
         say(&format!("  - {}: {}", wait.step, wait.waiting_for));
+        let step = steps.iter().find(|s| s.id == wait.step);
+        let action = step.and_then(|s| {
+            if undo {
+                s.action.compensation()
+            } else {
+                Some(s.action.clone())
+            }
+        });
+        if action.is_some_and(|a| a.verification() == Verification::Attested) {
+            attested.push(wait.step.as_str());
+        }
+    }
+    if !attested.is_empty() {
+        say(&format!(
+            "Nothing can observe {}: once done, confirm each with `relinker attest {run_id} STEP --by NAME` (recorded as attested, not verified).",
+            attested.join(", ")
+        ));
     }
 }
 
@@ -235,7 +254,7 @@ pub(crate) fn finish(run_id: &RunId, outcome: &RunOutcome, steps: &[Step]) -> Ou
                 "\nrun {run_id} paused: waiting for a person to do {} in the platform's UI:",
                 plural(waiting.len(), "step")
             ));
-            waiting_lines(waiting);
+            waiting_lines(run_id, waiting, steps, false);
             say(&format!("Once done: relinker resume {run_id}"));
             Outcome::Paused
         }
@@ -245,9 +264,9 @@ pub(crate) fn finish(run_id: &RunId, outcome: &RunOutcome, steps: &[Step]) -> Ou
             rollback,
         } => {
             eprintln!("error: run {run_id} failed at `{step}`: {error}");
-            rolled_back(run_id, rollback, true)
+            rolled_back(run_id, rollback, true, steps)
         }
-        RunOutcome::RolledBack(rollback) => rolled_back(run_id, rollback, false),
+        RunOutcome::RolledBack(rollback) => rolled_back(run_id, rollback, false, steps),
     }
 }
 
@@ -256,6 +275,7 @@ pub(crate) fn rolled_back(
     run_id: &RunId,
     rollback: &RollbackOutcome,
     after_failure: bool,
+    steps: &[Step],
 ) -> Outcome {
     let failed = |outcome| {
         if after_failure {
@@ -286,7 +306,7 @@ pub(crate) fn rolled_back(
                 "\nrun {run_id}: rollback waits for a person to do {} in the platform's UI:",
                 plural(waiting.len(), "step")
             ));
-            waiting_lines(waiting);
+            waiting_lines(run_id, waiting, steps, true);
             say(&format!("Once done: relinker rollback {run_id}"));
             Outcome::Paused
         }

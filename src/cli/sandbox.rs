@@ -77,7 +77,9 @@ fn fixture(args: &SandboxArgs) -> Result<(String, String, ProviderKind), Failure
     let text = crate::sandbox::fixture_text(path).or_invalid_input()?;
     let seeds = crate::sandbox::provider_of(&text, &origin).or_invalid_input()?;
     let seeds = ProviderKind::from_name(&seeds)
-        .ok_or_else(|| anyhow!("fixture `{origin}`: `provider: {seeds}` is not a provider relinker knows"))
+        .ok_or_else(|| {
+            anyhow!("fixture `{origin}`: `provider: {seeds}` is not a provider relinker knows")
+        })
         .or_invalid_input()?;
     if let Some(asked) = args.provider
         && asked != seeds
@@ -135,8 +137,10 @@ fn emulator(args: &SandboxArgs) -> Result<(Router, ProviderKind), Failure> {
         }
         ProviderKind::Movius => {
             if args.rate_limit.is_some() {
-                return Err(anyhow!("--rate-limit does not apply to Movius's emulator: it has no API"))
-                    .or_invalid_input();
+                return Err(anyhow!(
+                    "--rate-limit does not apply to Movius's emulator: it has no API"
+                ))
+                .or_invalid_input();
             }
             let fixture = movius::Fixture::parse(&text, &origin).or_invalid_input()?;
             movius::Sandbox::new(&fixture).router()

@@ -140,7 +140,7 @@ async fn connect_movius(
         let secrets = Secrets::Live {
             base_dir: plan.base_dir.clone(),
         };
-        (None, secrets, None)
+        (spec.instance.base_url.clone(), secrets, None)
     };
     let platform = MoviusPlatform::new(
         spec,
@@ -151,7 +151,8 @@ async fn connect_movius(
     .or_invalid_input()?;
     Ok(Target {
         platform: Box::new(platform),
-        // Movius has no API: only a sandbox has an address.
+        // Movius has no API relinker calls: only a sandbox, or what the plan tells check
+        // commands, has an address.
         base_url: base_url.unwrap_or_default(),
         secrets,
         _sandbox_guard: sandbox,

@@ -29,6 +29,11 @@ pub struct RawInstance {
     /// The organization's name, for messages.
     #[serde(default)]
     pub(crate) organization: Option<String>,
+    /// Where check commands are told MultiLine lives (`RELINKER_BASE_URL`): a sandbox's URL
+    /// in a rehearsal. relinker itself never calls it; `http://` only for loopback.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub(crate) base_url: Option<Text>,
 }
 
 /// An external application and, optionally, the credential it uses.
@@ -127,6 +132,8 @@ pub struct RawReplace {
 pub struct Instance {
     /// The organization's name, for messages.
     pub organization: Option<String>,
+    /// What check commands are told as `RELINKER_BASE_URL`, if anything.
+    pub base_url: Option<String>,
 }
 
 /// An external application and its credential.
@@ -231,6 +238,20 @@ pub(crate) fn spec(
     _base_dir: &Path,
 ) -> Option<AnySpec> {
     let provider = check.provider(&instance.provider, super::ProviderKind::Movius);
+    let base_url = instance.base_url.as_ref().and_then(|text| {
+        match crate::endpoint::check_base_url(text.value.trim()) {
+            Ok(url) => Some(url.as_str().trim_end_matches('/').to_owned()),
+            Err(reason) => {
+                check.problem(
+                    text.referenced,
+                    "instance.base_url",
+                    reason,
+                    Some("the URL check commands are told as RELINKER_BASE_URL; leave it out if they need none"),
+                );
+                None
+            }
+        }
+    });
     let services = check.movius_services(services);
     let mut checked = Vec::new();
     for (index, rotation) in rotations.value.into_iter().enumerate() {
@@ -243,6 +264,7 @@ pub(crate) fn spec(
     Some(AnySpec::Movius(Spec {
         instance: Instance {
             organization: instance.organization.clone(),
+            base_url,
         },
         services,
         rotations: checked,

@@ -10,8 +10,8 @@ use relinker::limits::Limits;
 use relinker::provider::marketo::{MarketoClient, MarketoConfig};
 use relinker::provider::marketo::{NewApiUser, RolePair, ServiceCredentials};
 use relinker::retry::RetryPolicy;
-use relinker::sandbox::SandboxHandle;
 use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
+use relinker::sandbox::{Emulator, SandboxHandle};
 use relinker::secret::Secret;
 use serde_json::Value;
 
@@ -98,7 +98,12 @@ impl TestSandbox {
 
     pub async fn with(fixture: &str, config: SandboxConfig) -> Self {
         let fixture = Fixture::parse(fixture, "test fixture").expect("test fixture is valid");
-        let handle = SandboxHandle::start(Sandbox::new(config, &fixture), "127.0.0.1:0")
+        Self::serve(Sandbox::new(config, &fixture)).await
+    }
+
+    /// Any platform's emulator, served on 127.0.0.1:0.
+    pub async fn serve(emulator: impl Emulator) -> Self {
+        let handle = SandboxHandle::start(emulator, "127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let http = reqwest::Client::builder()
@@ -363,6 +368,16 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// A workspace with `plan.yaml` and these other files.
+    pub fn with_files(plan: &str, files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("plan.yaml"), plan).expect("write plan");
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).expect("write file");
+        }
+        Self { dir }
+    }
+
     /// A workspace whose `plan.yaml` has these rotations and policy against `sandbox`.
     pub fn new(sandbox: &TestSandbox, rotations: &str, policy: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -601,6 +616,42 @@ impl World {
 }
 
 impl TestSandbox {
+    /// A control API call that the sandbox refuses; its status and body.
+    pub async fn control_refused(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("control call");
+        split(response).await
+    }
+
+    /// A GET with HTTP Basic auth; status, `X-RateLimit-*` headers, body.
+    pub async fn basic_get(
+        &self,
+        path: &str,
+        username: &str,
+        password: &str,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .basic_auth(username, Some(password))
+            .send()
+            .await
+            .expect("GET");
+        let headers = response.headers().clone();
+        let (status, body) = split(response).await;
+        (status, headers, body)
+    }
+
     /// A person relinks a service in the UI.
     pub async fn person_links(&self, service: &str, userid: &str) {
         self.control(

@@ -4,8 +4,10 @@
 #![allow(clippy::too_many_lines)]
 
 mod cli_help;
+mod dotdigital;
 mod executor;
 mod harness;
+mod movius;
 mod offboard;
 mod plan_cmd;
 mod plan_validate;

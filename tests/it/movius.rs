@@ -1,0 +1,416 @@
+//! Movius MultiLine end to end: the real binary against the Movius sandbox on 127.0.0.1:0.
+//! relinker cannot observe Movius, so what is checked comes from a plan's check command and
+//! everything else from a person's attestation; these tests hold it to that.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{Ran, Relinker, TestSandbox, Workspace, assert_no_secrets};
+use relinker::sandbox::movius::{Fixture, Sandbox};
+
+const OLD_PASSWORD: &str = "sandbox-emailed-1";
+const NEW_USERNAME: &str = "api-p4m8wz3nqt";
+const NEW_PASSWORD: &str = "sandbox-emailed-2";
+
+const FIXTURE: &str = r#"
+provider: movius
+api_users:
+  - email: jane.doe@acme.example
+    first_name: Jane
+    last_name: Doe
+    applications: [Salesforce, HttpApi]
+    username: api-7fq2kd9xmw
+    password: "sandbox-emailed-1"
+integrations:
+  - { name: salesforce, application: Salesforce, user: jane.doe@acme.example }
+  - { name: dialer, application: HttpApi, user: jane.doe@acme.example }
+next_credentials:
+  - { username: api-p4m8wz3nqt, password: "sandbox-emailed-2" }
+"#;
+
+async fn sandbox() -> TestSandbox {
+    let fixture = Fixture::parse(FIXTURE, "test fixture").expect("test fixture is valid");
+    TestSandbox::serve(Sandbox::new(&fixture)).await
+}
+
+/// A replace of Jane's API user: `salesforce` checked by command, `dialer` attested.
+fn plan(base_url: &str) -> String {
+    format!(
+        "version: 1
+name: movius-replace
+instance: {{ provider: movius, base_url: '{base_url}' }}
+services:
+  - name: salesforce
+    application: Salesforce
+    username: api-7fq2kd9xmw
+    password: '${{env:MV_OLD}}'
+    check: [relinker, check-credential, --path, /_sandbox/integrations/salesforce/check]
+  - name: dialer
+    application: HttpApi
+rotations:
+  - replace:
+      services: [salesforce, dialer]
+      user: jane.doe@acme.example
+      with: api.multiline@acme.example
+      first_name: MultiLine
+      last_name: Integrations
+      login: {{ username: '${{env:MV_NEW_USER}}', password: '${{file:new.password}}' }}
+policy:
+  on_failure: rollback
+  max_deletions: 1
+"
+    )
+}
+
+fn relinker(work: &Workspace, args: &[&str]) -> Relinker {
+    work.relinker(args)
+        .env("MV_OLD", OLD_PASSWORD)
+        .env("MV_NEW_USER", NEW_USERNAME)
+}
+
+/// (integration -> API username, API user emails).
+async fn world(sandbox: &TestSandbox) -> (Value, Vec<String>) {
+    let state = sandbox.state().await;
+    let integrations: serde_json::Map<String, Value> = state["integrations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap_or_default().to_owned(),
+                i["username"].clone(),
+            )
+        })
+        .collect();
+    let emails = state["api_users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u["email"].as_str().map(str::to_owned))
+        .collect();
+    (Value::Object(integrations), emails)
+}
+
+fn step<'a>(status: &'a Value, id: &str) -> &'a Value {
+    status["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["id"] == id))
+        .unwrap_or_else(|| panic!("no step {id} in {status}"))
+}
+
+fn no_secrets(texts: &[&str]) {
+    assert_no_secrets(texts);
+    for text in texts {
+        assert!(!text.contains(OLD_PASSWORD), "the old password leaked");
+        assert!(!text.contains(NEW_PASSWORD), "the new password leaked");
+    }
+}
+
+async fn person_switches(sandbox: &TestSandbox, integration: &str, email: &str) {
+    sandbox
+        .control(
+            Method::POST,
+            &format!("/_sandbox/integrations/{integration}/switch"),
+            Some(&json!({ "email": email })),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn the_plan_says_what_relinker_cannot_observe_and_how_each_step_is_known() {
+    let sandbox = sandbox().await;
+    let work = Workspace::with_files(&plan(&sandbox.handle.base_url()), &[]);
+    let text = relinker(&work, &["plan", "plan.yaml"]).run().await;
+    text.code(0);
+    let second_line = text.stdout.lines().nth(1).unwrap_or_default();
+    assert!(
+        second_line.starts_with("Note: relinker cannot observe Movius"),
+        "{}",
+        text.stdout
+    );
+    let json = relinker(&work, &["plan", "plan.yaml", "--format", "json"])
+        .run()
+        .await;
+    let json: Value = serde_json::from_str(&json.stdout).unwrap();
+    let how: Vec<(String, String, String)> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["mode"].as_str().unwrap().to_owned(),
+                s["verification"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("r0-add-new-user", "manual", "attested"),
+        ("r0-switch-salesforce", "manual", "command"),
+        ("r0-switch-dialer", "manual", "attested"),
+        ("r0-verify", "manual", "attested"),
+        ("r0-delete-old-user", "manual", "attested"),
+    ];
+    assert_eq!(
+        how,
+        expected.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
+    );
+    assert!(
+        json["caveat"]
+            .as_str()
+            .unwrap()
+            .contains("cannot observe Movius")
+    );
+    // The check command reads only: planning changed nothing.
+    assert_eq!(sandbox.state().await, self::sandbox().await.state().await);
+
+    // Without check commands, every step is a person's word.
+    let unchecked = plan(&sandbox.handle.base_url())
+        .replace("    check: [relinker, check-credential, --path, /_sandbox/integrations/salesforce/check]\n", "");
+    let work = Workspace::with_files(&unchecked, &[]);
+    let markdown = relinker(&work, &["plan", "plan.yaml", "--format", "markdown"])
+        .run()
+        .await;
+    markdown.code(0).never_says("| command |");
+    assert_eq!(
+        markdown
+            .stdout
+            .matches("**attested, not verified**")
+            .count(),
+        5,
+        "{}",
+        markdown.stdout
+    );
+}
+
+#[tokio::test]
+async fn unattended_with_a_check_command_attestations_a_kill_and_resume() {
+    let sandbox = sandbox().await;
+    let work = Workspace::with_files(&plan(&sandbox.handle.base_url()), &[]);
+    let mut outputs: Vec<String> = Vec::new();
+    let mut keep = |ran: Ran| {
+        outputs.push(ran.text());
+        ran
+    };
+
+    let first = keep(
+        relinker(&work, &["apply", "plan.yaml", "--yes", "--gate-wait", "0"])
+            .run()
+            .await,
+    );
+    first.code(4).says("r0-add-new-user");
+    let id = first.run_id();
+
+    // A person adds the user; Movius emails its credentials, stored where the plan says.
+    sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/api-users",
+            Some(
+                &json!({"first_name": "MultiLine", "last_name": "Integrations",
+                "email": "api.multiline@acme.example", "applications": ["Salesforce", "HttpApi"]}),
+            ),
+        )
+        .await;
+    std::fs::write(work.path().join("new.password"), NEW_PASSWORD).unwrap();
+    // Nothing observes an added user: without an attestation the run waits still.
+    keep(relinker(&work, &["resume", &id, "--gate-wait", "0"]).run().await)
+        .code(4)
+        .says("Nothing can observe r0-add-new-user, r0-switch-dialer, r0-verify: once done, confirm each with `relinker attest");
+    keep(
+        relinker(
+            &work,
+            &["attest", &id, "r0-add-new-user", "--by", "Sam Admin"],
+        )
+        .run()
+        .await,
+    )
+    .code(0);
+
+    // The next phase: both switches and the proof; a kill -9 while it waits.
+    let mut child = relinker(&work, &["resume", &id, "--gate-wait", "10m"]).spawn();
+    let mut waiting = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let status = work.status(&id).await;
+        if status["active"] == true && step(&status, "r0-add-new-user")["state"] == "applied" {
+            waiting = true;
+            break;
+        }
+    }
+    assert!(waiting, "the run never reached the switches");
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+
+    // The salesforce switch is checked by its command: attesting it would be refused.
+    person_switches(&sandbox, "salesforce", "api.multiline@acme.example").await;
+    keep(
+        relinker(
+            &work,
+            &["attest", &id, "r0-switch-salesforce", "--by", "Sam Admin"],
+        )
+        .run()
+        .await,
+    )
+    .code(2)
+    .says("check command");
+    person_switches(&sandbox, "dialer", "api.multiline@acme.example").await;
+    for attested in ["r0-switch-dialer", "r0-verify"] {
+        keep(
+            relinker(&work, &["attest", &id, attested, "--by", "Sam Admin"])
+                .run()
+                .await,
+        )
+        .code(0);
+    }
+    let after_kill = keep(
+        relinker(&work, &["resume", &id, "--gate-wait", "0"])
+            .run()
+            .await,
+    );
+    after_kill
+        .code(4)
+        .says("r0-switch-salesforce: done (its check command passes)")
+        .says("r0-switch-dialer: attested, not verified")
+        .says("r0-delete-old-user");
+    sandbox
+        .control(
+            Method::DELETE,
+            "/_sandbox/api-users/jane.doe@acme.example",
+            None,
+        )
+        .await;
+    keep(
+        relinker(
+            &work,
+            &[
+                "attest",
+                &id,
+                "r0-delete-old-user",
+                "--by",
+                "Sam Admin",
+                "--note",
+                "deleted in the portal",
+            ],
+        )
+        .run()
+        .await,
+    )
+    .code(0);
+    keep(
+        relinker(&work, &["resume", &id, "--gate-wait", "0"])
+            .run()
+            .await,
+    )
+    .code(0)
+    .says(&format!("run {id} done"))
+    .says("attested by a person, not verified");
+
+    let (integrations, emails) = world(&sandbox).await;
+    assert_eq!(integrations["salesforce"], NEW_USERNAME);
+    assert_eq!(integrations["dialer"], NEW_USERNAME);
+    assert_eq!(emails, ["api.multiline@acme.example"]);
+    let status = work.status(&id).await;
+    assert_eq!(
+        step(&status, "r0-add-new-user")["attested"]["by"],
+        "Sam Admin"
+    );
+    assert_eq!(
+        step(&status, "r0-delete-old-user")["attested"]["note"],
+        "deleted in the portal"
+    );
+    assert_eq!(
+        step(&status, "r0-switch-salesforce")["attested"],
+        Value::Null
+    );
+    let texts: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    no_secrets(&texts);
+    no_secrets(&[&work.state_files()]);
+}
+
+#[tokio::test]
+async fn rollback_switches_back_and_removes_the_added_user() {
+    let sandbox = sandbox().await;
+    let before = world(&sandbox).await;
+    let work = Workspace::with_files(
+        &plan(&sandbox.handle.base_url()),
+        &[("new.password", NEW_PASSWORD)],
+    );
+    let first = relinker(&work, &["apply", "plan.yaml", "--yes", "--gate-wait", "0"])
+        .run()
+        .await;
+    first.code(4);
+    let id = first.run_id();
+    // A person adds the user and switches one integration of two; then the run is undone.
+    sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/api-users",
+            Some(
+                &json!({"first_name": "MultiLine", "last_name": "Integrations",
+                "email": "api.multiline@acme.example", "applications": ["Salesforce", "HttpApi"]}),
+            ),
+        )
+        .await;
+    relinker(
+        &work,
+        &["attest", &id, "r0-add-new-user", "--by", "Sam Admin"],
+    )
+    .run()
+    .await
+    .code(0);
+    relinker(&work, &["resume", &id, "--gate-wait", "0"])
+        .run()
+        .await
+        .code(4)
+        .says("r0-switch-salesforce");
+    person_switches(&sandbox, "salesforce", "api.multiline@acme.example").await;
+    assert_ne!(world(&sandbox).await, before);
+    let rolled = relinker(
+        &work,
+        &["rollback", &id, "--sandbox-operator", "--gate-wait", "0"],
+    )
+    .run()
+    .await;
+    rolled.code(0).says(&format!("run {id} rolled back"));
+    assert_eq!(world(&sandbox).await, before);
+    let status = work.status(&id).await;
+    // Undoing the added user is a person's word too.
+    assert_eq!(step(&status, "r0-add-new-user")["state"], "undone");
+    assert_eq!(
+        step(&status, "r0-add-new-user")["attested"]["by"],
+        "the sandbox operator"
+    );
+    no_secrets(&[&rolled.text(), &work.state_files()]);
+}
+
+#[tokio::test]
+async fn the_example_runs_end_to_end_on_the_embedded_sandbox() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/examples");
+    let work = tempfile::tempdir().unwrap();
+    for example in [
+        "replace-movius-api-user.yaml",
+        "replace-dotdigital-api-user.yaml",
+    ] {
+        let plan = examples.join(example);
+        let ran = Relinker::new(&["apply", plan.to_str().unwrap(), "--sandbox", "--yes"])
+            .current_dir(work.path())
+            .env("RELINKER_STATE_DIR", "state")
+            .run()
+            .await;
+        ran.code(0).says("done.").says("attested, not verified");
+        // A --sandbox run resolves references from the fixture, never the environment.
+        assert_no_secrets(&[&ran.text()]);
+        for secret in [
+            "sandbox-emailed-1",
+            "sandbox-emailed-2",
+            "sandbox-Old-7q",
+            "sandbox-New-4k",
+        ] {
+            assert!(
+                !ran.text().contains(secret),
+                "{example}: a fixture secret leaked"
+            );
+        }
+    }
+}
