@@ -76,9 +76,9 @@ enum Command {
     Schema,
     /// Check the credential a check command is given against a URL (exit 0 when it authenticates).
     CheckCredential(check_credential::CheckCredentialArgs),
-    /// Make secrets a plan references: `secret generate` writes a new password to a 0600 file.
+    /// Write a new password a plan references to a 0600 file, never printing it.
     Secret(secret::SecretArgs),
-    /// Serve an emulator of a platform (Marketo, dotdigital, Movius) for rehearsals and tests.
+    /// Serve a platform's emulator (Marketo, dotdigital, Movius) for rehearsals.
     Sandbox(sandbox::SandboxArgs),
 }
 
