@@ -401,3 +401,45 @@ async fn a_new_user_with_more_roles_than_the_original_is_a_conflict() {
     );
     assert_read_only(&sandbox).await;
 }
+
+/// The example plans of dotdigital and Movius, planned on their embedded sandboxes: the text
+/// and Markdown a reviewer reads say who performs each step and how it is known.
+#[tokio::test]
+async fn dotdigital_and_movius_plans_render_who_acts_and_how_each_step_is_known() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/examples");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, file) in [
+        ("dotdigital", "replace-dotdigital-api-user.yaml"),
+        ("movius", "replace-movius-api-user.yaml"),
+    ] {
+        let plan = examples.join(file);
+        let plan = plan.to_str().unwrap();
+        for format in ["text", "markdown"] {
+            let output = run_in(
+                dir.path(),
+                &["plan", plan, "--sandbox", "--format", format],
+                &[],
+            )
+            .await;
+            assert_eq!(output.status.code(), Some(0), "{output:?}");
+            let shown = String::from_utf8_lossy(&output.stdout);
+            // The embedded sandbox's port and the examples' folder vary from run to run.
+            let shown = regex_lite_replace(&shown, "http://127.0.0.1:", "http://sandbox")
+                .replace(plan, &format!("plans/examples/{file}"));
+            insta::assert_snapshot!(format!("{name}_plan_{format}"), shown);
+        }
+    }
+}
+
+/// Replaces `prefix` and the port number after it.
+fn regex_lite_replace(text: &str, prefix: &str, with: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        out.push_str(&rest[..at]);
+        out.push_str(with);
+        rest = rest[at + prefix.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
