@@ -4,26 +4,32 @@
 //! # Layout
 //!
 //! - [`cli`]: the command line (clap definitions, one module per subcommand), the renderings
-//!   of plans and progress, and the mapping of outcomes to exit codes.
-//! - [`plan`]: the plan language: raw YAML types, validation into a [`plan::Plan`], secret
-//!   references and credentials, the JSON Schema; the read-only snapshot of live state
-//!   ([`plan::observe`]), compilation into steps ([`plan::compile`], [`plan::Step`]), and saved
-//!   plans ([`plan::SavedPlan`]).
-//! - [`provider`]: what a platform can do and how to verify it; [`provider::marketo`] is the
-//!   REST client with its token cache, rate limiter, retry budget and date formats.
-//! - [`executor`]: runs compiled steps against a provider: check, act, verify, manual phases,
-//!   the pivot, rollback and the undo plan its dry run shows.
+//!   of plans and progress, the mapping of outcomes to exit codes, and `cli::target`, the one
+//!   place a plan's provider becomes a platform (or an embedded sandbox of it).
+//! - [`plan`]: the plan language: one envelope ([`plan::Plan`]) with a spec per provider
+//!   ([`plan::marketo`], [`plan::dotdigital`], [`plan::movius`]), validation, secret references
+//!   and credentials, check commands, the JSON Schema.
+//! - [`provider`]: the provider-neutral step model ([`provider::Step`]: who performs it, how it
+//!   is verified, what undoes it), compilation, the [`provider::Platform`] the executor sees,
+//!   and one folder per platform: [`provider::marketo`], [`provider::dotdigital`],
+//!   [`provider::movius`], each with its operations, procedures, live snapshot and client;
+//!   [`provider::command`] runs check commands.
+//! - [`executor`]: runs compiled steps on a platform: check, act, verify, manual phases and
+//!   attestations, the pivot, rollback and the undo plan its dry run shows.
 //! - [`journal`]: the state directory and the run lifecycle ([`journal::Run`]): locks, claims,
-//!   the write-ahead journal and the run state it replays to.
-//! - [`sandbox`]: the embedded emulator of Marketo's APIs, with fixtures, faults, limits, a
-//!   control API standing in for the UI, and the operator that plays the person.
+//!   the write-ahead journal, attestations, and the run state it replays to.
+//! - [`saved`]: saved plans (`plan --out`), tamper-evident and refused when stale.
+//! - [`sandbox`]: emulators of each platform ([`sandbox::marketo`], [`sandbox::dotdigital`],
+//!   [`sandbox::movius`]) with what they share: the server, faults, the request log, and the
+//!   operator that plays the person through a control API.
 //! - [`offboard`]: finds API users tied to departed people and writes a plan for each.
 //! - [`diagnostic`]: problems in input files, pinned to file, line, column and field, and the
 //!   schema-driven shape check that finds every one of them in a file at once.
 //! - [`ids`]: the identities that flow from parsing to the journal: users, services, runs,
 //!   steps; [`address`]: the one rule for email addresses and when two name the same user.
-//! - [`secret`]: redacted secret values and their fingerprints; [`paths`]: paths stored
-//!   relative to the file that names them.
+//! - Shared helpers: [`limits`] (rate limits and durations), [`retry`] (the retry budget every
+//!   client uses), [`endpoint`] (which base URLs are allowed), [`secret`] (redacted values and
+//!   their fingerprints), [`paths`] (paths stored relative to the file that names them).
 
 pub mod address;
 pub mod cli;
