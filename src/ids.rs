@@ -146,6 +146,23 @@ impl ServiceName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name as step ids carry it: lower-case ASCII letters and digits, `-` for the rest
+    /// (`Salesforce Sync+EU` is `salesforce-sync-eu`).
+    pub fn slug(&self) -> String {
+        self.0
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .trim_matches('-')
+            .to_owned()
+    }
 }
 
 impl fmt::Display for ServiceName {
@@ -278,6 +295,15 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    #[test]
+    fn service_names_make_safe_step_ids() {
+        assert_eq!(
+            ServiceName::new("Salesforce Sync+EU").slug(),
+            "salesforce-sync-eu"
+        );
+        assert_eq!(ServiceName::new("-crm_2-").slug(), "crm-2");
+    }
 
     #[test]
     fn a_user_is_one_user_however_it_is_spelled() {

@@ -270,35 +270,23 @@ impl Rotation {
 }
 
 /// A Marketo plan's instance, services and rotations.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spec {
-    /// The instance.
-    pub instance: Instance,
-    /// Declared services.
-    pub services: Vec<ServiceDecl>,
-    /// Intents, in order.
-    pub rotations: Vec<Rotation>,
+pub type Spec = super::model::ProviderSpec<Instance, ServiceDecl, Rotation>;
+
+impl super::model::Declared for ServiceDecl {
+    fn name(&self) -> &ServiceName {
+        &self.name
+    }
 }
 
-impl Spec {
-    /// The declaration of a service the plan names.
-    pub fn service(&self, name: &ServiceName) -> Option<&ServiceDecl> {
-        self.services.iter().find(|s| &s.name == name)
-    }
-
-    pub(crate) fn certain_deletions(&self) -> usize {
-        self.rotations
-            .iter()
-            .filter(|r| {
-                matches!(
-                    r,
-                    Rotation::Replace {
-                        retire: Retire::Delete,
-                        ..
-                    }
-                )
-            })
-            .count()
+impl super::model::Intent for Rotation {
+    fn deletes_for_certain(&self) -> bool {
+        matches!(
+            self,
+            Rotation::Replace {
+                retire: Retire::Delete,
+                ..
+            }
+        )
     }
 }
 

@@ -21,7 +21,7 @@ mod validate;
 
 pub use command::CheckCommand;
 pub(crate) use marketo::check_connection;
-pub use model::{OnFailure, Plan, Policy, ProviderKind, Spec};
+pub use model::{Declared, Intent, OnFailure, Plan, Policy, ProviderKind, ProviderSpec, Spec};
 pub use secret_ref::{
     Credential, Login, MissingSecrets, ResolvedLogin, SecretError, SecretReader, SecretRef, Secrets,
 };

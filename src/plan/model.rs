@@ -67,6 +67,46 @@ pub struct Policy {
     pub max_deletions: u32,
 }
 
+/// One provider's part of a plan, in its own terms: the instance, the integrations the plan
+/// declares, and its rotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSpec<Instance, Service, Rotation> {
+    /// The instance.
+    pub instance: Instance,
+    /// Declared integrations.
+    pub services: Vec<Service>,
+    /// Intents, in order.
+    pub rotations: Vec<Rotation>,
+}
+
+/// A declared integration.
+pub trait Declared {
+    /// Its name, unique in the plan.
+    fn name(&self) -> &crate::ids::ServiceName;
+}
+
+/// A rotation.
+pub trait Intent {
+    /// Whether it deletes a user whatever live state holds (what `policy.max_deletions` is
+    /// checked against before anything is read).
+    fn deletes_for_certain(&self) -> bool;
+}
+
+impl<I, S: Declared, R: Intent> ProviderSpec<I, S, R> {
+    /// The declaration of a service the plan names.
+    pub fn service(&self, name: &crate::ids::ServiceName) -> Option<&S> {
+        self.services.iter().find(|s| s.name() == name)
+    }
+
+    /// How many users the rotations delete for certain.
+    pub(crate) fn certain_deletions(&self) -> usize {
+        self.rotations
+            .iter()
+            .filter(|r| r.deletes_for_certain())
+            .count()
+    }
+}
+
 /// The provider-specific part of a plan: its instance, services and rotations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spec {

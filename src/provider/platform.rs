@@ -47,6 +47,23 @@ pub enum CheckError {
     Unusable(String),
 }
 
+impl CheckError {
+    /// `op` belongs to another platform than `platform`.
+    pub fn foreign(op: &Op, platform: &str) -> Self {
+        CheckError::Unusable(format!("`{}` is not a {platform} step", op.describe()))
+    }
+}
+
+impl ProviderError {
+    /// `plan` is for another platform than `platform`.
+    pub fn foreign_plan(plan: &Plan, platform: &str) -> Self {
+        ProviderError::Config(format!(
+            "a {} plan cannot be planned against {platform}",
+            plan.provider()
+        ))
+    }
+}
+
 impl From<ProviderError> for CheckError {
     fn from(error: ProviderError) -> Self {
         CheckError::Read(error)
@@ -68,6 +85,16 @@ pub struct ManualAction {
     pub summary: String,
     /// Steps a person follows.
     pub steps: Vec<String>,
+}
+
+impl ManualAction {
+    /// An action with nothing to say beyond its summary.
+    pub fn summary_only(summary: String) -> Self {
+        Self {
+            summary,
+            steps: Vec::new(),
+        }
+    }
 }
 
 /// A platform relinker can rotate API users on.

@@ -46,10 +46,17 @@ pub(crate) fn parse_yaml<T: DeserializeOwned>(text: &str, origin: &str) -> Resul
     })
 }
 
-/// The problems found, or nothing.
-pub(crate) fn finish(origin: &str, problems: Vec<Diagnostic>) -> Result<(), FixtureError> {
+/// Parses fixture YAML into its raw shape and validates it, reporting every problem at once.
+pub(crate) fn parse_with<Raw: DeserializeOwned, Fixture>(
+    text: &str,
+    origin: &str,
+    validate: impl FnOnce(Raw, &mut Vec<Diagnostic>) -> Fixture,
+) -> Result<Fixture, FixtureError> {
+    let raw: Raw = parse_yaml(text, origin)?;
+    let mut problems = Vec::new();
+    let fixture = validate(raw, &mut problems);
     if problems.is_empty() {
-        Ok(())
+        Ok(fixture)
     } else {
         Err(FixtureError::Invalid(Diagnostics::new(origin, problems)))
     }

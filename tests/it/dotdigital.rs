@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Ran, TestSandbox, Workspace, assert_no_secrets};
+use crate::harness::{Ran, TestSandbox, Workspace, assert_no_secrets, step};
 use relinker::sandbox::dotdigital::{Fixture, Sandbox};
 
 const OLD_USER: &str = "apiuser-k3x9q2m7v1ab@apiconnector.com";
@@ -127,13 +127,6 @@ async fn world(sandbox: &TestSandbox) -> (Value, Value) {
         })
         .collect();
     (Value::Object(integrations), Value::Object(users))
-}
-
-fn step<'a>(status: &'a Value, id: &str) -> &'a Value {
-    status["steps"]
-        .as_array()
-        .and_then(|steps| steps.iter().find(|s| s["id"] == id))
-        .unwrap_or_else(|| panic!("no step {id} in {status}"))
 }
 
 fn no_secrets(texts: &[&str], new_password: &str) {

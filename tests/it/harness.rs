@@ -458,6 +458,15 @@ impl Workspace {
     }
 }
 
+/// One step of `status RUN --format json`'s run object.
+#[track_caller]
+pub fn step<'a>(status: &'a Value, id: &str) -> &'a Value {
+    status["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["id"] == id))
+        .unwrap_or_else(|| panic!("no step {id} in {status}"))
+}
+
 /// The compiled binary, about to run: a builder in the manner of just's test harness.
 #[must_use]
 pub struct Relinker {

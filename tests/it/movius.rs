@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Ran, Relinker, TestSandbox, Workspace, assert_no_secrets};
+use crate::harness::{Ran, Relinker, TestSandbox, Workspace, assert_no_secrets, step};
 use relinker::sandbox::movius::{Fixture, Sandbox};
 
 const OLD_PASSWORD: &str = "sandbox-emailed-1";
@@ -89,13 +89,6 @@ async fn world(sandbox: &TestSandbox) -> (Value, Vec<String>) {
         .filter_map(|u| u["email"].as_str().map(str::to_owned))
         .collect();
     (Value::Object(integrations), emails)
-}
-
-fn step<'a>(status: &'a Value, id: &str) -> &'a Value {
-    status["steps"]
-        .as_array()
-        .and_then(|steps| steps.iter().find(|s| s["id"] == id))
-        .unwrap_or_else(|| panic!("no step {id} in {status}"))
 }
 
 fn no_secrets(texts: &[&str]) {

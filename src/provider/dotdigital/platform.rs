@@ -336,10 +336,7 @@ impl Platform for DotdigitalPlatform {
     fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>> {
         Box::pin(async move {
             let crate::plan::Spec::Dotdigital(spec) = &plan.spec else {
-                return Err(ProviderError::Config(format!(
-                    "a {} plan cannot be planned against dotdigital",
-                    plan.provider()
-                )));
+                return Err(ProviderError::foreign_plan(plan, "dotdigital"));
             };
             self.observe_spec(spec).await.map(LiveState::Dotdigital)
         })
@@ -353,10 +350,7 @@ impl Platform for DotdigitalPlatform {
         Box::pin(async move {
             match op {
                 crate::provider::Op::Dotdigital(op) => self.check_op(op).await,
-                other => Err(CheckError::Unusable(format!(
-                    "`{}` is not a dotdigital step",
-                    other.describe()
-                ))),
+                other => Err(CheckError::foreign(other, "dotdigital")),
             }
         })
     }
@@ -376,10 +370,7 @@ impl Platform for DotdigitalPlatform {
     fn instructions(&self, op: &crate::provider::Op) -> ManualAction {
         match op {
             crate::provider::Op::Dotdigital(op) => instructions(op),
-            other => ManualAction {
-                summary: other.describe(),
-                steps: Vec::new(),
-            },
+            other => ManualAction::summary_only(other.describe()),
         }
     }
 }

@@ -283,7 +283,7 @@ impl Builder<'_> {
     fn switches(&mut self, current: &Current, integrations: &[Integration], to: &Login) {
         for integration in integrations {
             self.step(
-                &format!("switch-{}", slug(integration.service.as_str())),
+                &format!("switch-{}", integration.service.slug()),
                 Op::Switch {
                     user: current.user.clone(),
                     integration: integration.clone(),
@@ -335,21 +335,6 @@ impl Builder<'_> {
         self.switches(&current, &integrations, &to);
         self.step("verify", verify, Readiness::Pending);
     }
-}
-
-/// A name made id-safe.
-fn slug(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect::<String>()
-        .trim_matches('-')
-        .to_owned()
 }
 
 #[cfg(test)]

@@ -200,10 +200,7 @@ impl Platform for MarketoPlatform {
     fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>> {
         Box::pin(async move {
             let Spec::Marketo(spec) = &plan.spec else {
-                return Err(ProviderError::Config(format!(
-                    "a {} plan cannot be planned against Marketo",
-                    plan.provider()
-                )));
+                return Err(ProviderError::foreign_plan(plan, "Marketo"));
             };
             live::observe(&self.client, spec, &self.credentials)
                 .await
@@ -219,10 +216,7 @@ impl Platform for MarketoPlatform {
         Box::pin(async move {
             match op {
                 crate::provider::Op::Marketo(op) => self.check_op(op, facts).await,
-                other => Err(CheckError::Unusable(format!(
-                    "`{}` is not a Marketo step",
-                    other.describe()
-                ))),
+                other => Err(CheckError::foreign(other, "Marketo")),
             }
         })
     }
@@ -244,10 +238,7 @@ impl Platform for MarketoPlatform {
             crate::provider::Op::Marketo(Op::LinkService { service, to, .. }) => {
                 self.client.relink_action(service, to)
             }
-            other => ManualAction {
-                summary: other.describe(),
-                steps: Vec::new(),
-            },
+            other => ManualAction::summary_only(other.describe()),
         }
     }
 }

@@ -233,10 +233,7 @@ impl Platform for MoviusPlatform {
     fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>> {
         Box::pin(async move {
             let crate::plan::Spec::Movius(spec) = &plan.spec else {
-                return Err(ProviderError::Config(format!(
-                    "a {} plan cannot be planned against Movius",
-                    plan.provider()
-                )));
+                return Err(ProviderError::foreign_plan(plan, "Movius"));
             };
             self.observe_spec(spec)
                 .await
@@ -253,10 +250,7 @@ impl Platform for MoviusPlatform {
         Box::pin(async move {
             match op {
                 crate::provider::Op::Movius(op) => self.check_op(op).await,
-                other => Err(CheckError::Unusable(format!(
-                    "`{}` is not a Movius step",
-                    other.describe()
-                ))),
+                other => Err(CheckError::foreign(other, "Movius")),
             }
         })
     }
@@ -277,10 +271,7 @@ impl Platform for MoviusPlatform {
     fn instructions(&self, op: &crate::provider::Op) -> ManualAction {
         match op {
             crate::provider::Op::Movius(op) => instructions(op),
-            other => ManualAction {
-                summary: other.describe(),
-                steps: Vec::new(),
-            },
+            other => ManualAction::summary_only(other.describe()),
         }
     }
 }

@@ -149,7 +149,7 @@ impl Builder<'_> {
                 .service(&integration.service)
                 .and_then(|d| d.login.clone());
             self.step(
-                &format!("switch-{}", slug(integration.service.as_str())),
+                &format!("switch-{}", integration.service.slug()),
                 Op::Switch {
                     user: user.clone(),
                     integration: integration.clone(),
@@ -184,21 +184,6 @@ impl Builder<'_> {
             Readiness::Pending,
         );
     }
-}
-
-/// A name made id-safe.
-fn slug(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect::<String>()
-        .trim_matches('-')
-        .to_owned()
 }
 
 #[cfg(test)]

@@ -196,10 +196,7 @@ impl Fixture {
 
     /// Validates fixture text; `origin` names it in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, FixtureError> {
-        let raw: RawFixture = shared::parse_yaml(text, origin)?;
-        let mut problems = Vec::new();
-        let fixture = Self::validate(raw, &mut problems);
-        shared::finish(origin, problems).map(|()| fixture)
+        shared::parse_with(text, origin, Self::validate)
     }
 
     /// The services the fixture declares.

@@ -91,10 +91,7 @@ impl Fixture {
 
     /// Validates fixture text; `origin` names it in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self, FixtureError> {
-        let raw: RawFixture = shared::parse_yaml(text, origin)?;
-        let mut problems = Vec::new();
-        let fixture = validate(raw, &mut problems);
-        shared::finish(origin, problems).map(|()| fixture)
+        shared::parse_with(text, origin, validate)
     }
 
     /// Stand-ins for a plan's secret references, by the reference's text.
