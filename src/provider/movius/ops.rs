@@ -127,6 +127,16 @@ impl Op {
     }
 }
 
+/// "`crm`, `dialer` work", "`crm` works".
+fn work(integrations: &[Integration]) -> String {
+    let names: Vec<String> = integrations
+        .iter()
+        .map(|i| format!("`{}`", i.service))
+        .collect();
+    let verb = if names.len() == 1 { "works" } else { "work" };
+    format!("{} {verb}", names.join(", "))
+}
+
 fn applications(list: &[String]) -> String {
     list.iter()
         .map(|a| format!("`{a}`"))
@@ -230,19 +240,7 @@ impl Operation for Op {
             ),
             Op::Verify {
                 with, integrations, ..
-            } => format!(
-                "verify {} {} through `{with}`",
-                integrations
-                    .iter()
-                    .map(|i| format!("`{}`", i.service))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if integrations.len() == 1 {
-                    "works"
-                } else {
-                    "work"
-                }
-            ),
+            } => format!("verify {} through `{with}`", work(integrations)),
             Op::DeleteUser {
                 user,
                 applications: apps,
@@ -304,17 +302,8 @@ impl Operation for Op {
             "attested by a person, not verified: relinker cannot observe Movius"
         };
         format!(
-            "{} {} through `{with}` before the old API user is deleted ({how})",
-            integrations
-                .iter()
-                .map(|i| format!("`{}`", i.service))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if integrations.len() == 1 {
-                "works"
-            } else {
-                "work"
-            }
+            "{} through `{with}` before the old API user is deleted ({how})",
+            work(integrations)
         )
     }
 }
