@@ -4,6 +4,7 @@
 #![allow(clippy::too_many_lines)]
 
 mod cli_help;
+mod compat;
 mod dotdigital;
 mod executor;
 mod harness;

@@ -1,0 +1,62 @@
+//! Runs journaled by earlier versions still resume. `fixtures/journal-822c236/` is a run
+//! directory written by relinker at commit 822c236 (before the journal recorded times, effects
+//! and provider-neutral steps): a Marketo relink paused at its manual step. Its instance's
+//! port is a placeholder, replaced with the test sandbox's.
+
+use crate::harness::{TestSandbox, Workspace, World, step};
+
+const RUN: &str = "old-paused";
+const FILES: [(&str, &str); 3] = [
+    (
+        "journal.jsonl",
+        include_str!("fixtures/journal-822c236/journal.jsonl"),
+    ),
+    (
+        "plan.yaml",
+        include_str!("fixtures/journal-822c236/plan.yaml"),
+    ),
+    (
+        "plan.sha256",
+        include_str!("fixtures/journal-822c236/plan.sha256"),
+    ),
+];
+
+#[tokio::test]
+async fn a_run_journaled_at_822c236_resumes_and_finishes() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, "", "");
+    let run_dir = work.path().join("state/runs").join(RUN);
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let base = sandbox.handle.base_url();
+    for (name, text) in FILES {
+        let text = text.replace("http://127.0.0.1:SANDBOX_PORT", &base);
+        std::fs::write(run_dir.join(name), text).unwrap();
+    }
+
+    // Read as it was written: paused at the relink, nothing done.
+    let status = work.status(RUN).await;
+    assert_eq!(status["status"], "paused", "{status}");
+    assert_eq!(
+        step(&status, "r0-link-webinar-bridge")["state"],
+        "waiting_for_person"
+    );
+    assert_eq!(
+        World::of(&sandbox).await.linked("webinar-bridge"),
+        "carol@acme.example"
+    );
+
+    // A person relinks in the UI; the old run resumes with today's relinker and finishes.
+    sandbox
+        .person_links("webinar-bridge", "api.webinar@acme.example")
+        .await;
+    work.relinker(&["resume", RUN, "--gate-wait", "0"])
+        .run()
+        .await
+        .code(0)
+        .says(&format!("run {RUN} done"))
+        .says("with unchanged credentials");
+    let status = work.status(RUN).await;
+    assert_eq!(status["status"], "done");
+    // The person acted after the run asked: the relink is the run's effect.
+    assert_eq!(step(&status, "r0-link-webinar-bridge")["state"], "applied");
+}
