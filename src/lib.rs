@@ -37,6 +37,7 @@ pub mod diagnostic;
 pub mod endpoint;
 pub mod executor;
 pub mod ids;
+pub mod input;
 pub mod journal;
 pub mod limits;
 pub mod offboard;

@@ -45,6 +45,27 @@ pub fn parent(file: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
+/// Why relinker cannot write the file `path`, if it cannot: it is a directory, or its folder
+/// does not exist. Checked before any work, so a typo costs nothing.
+pub fn output_file_problem(path: &Path) -> Option<String> {
+    if path.is_dir() {
+        return Some(format!("`{}` is a directory; name a file", path.display()));
+    }
+    let folder = parent(path);
+    (!folder.is_dir()).then(|| format!("folder `{}` does not exist", folder.display()))
+}
+
+/// Why relinker cannot write files into the folder `path`, if it cannot: something else is
+/// there, or the folder it would be made in does not exist.
+pub fn output_dir_problem(path: &Path) -> Option<String> {
+    if path.exists() && !path.is_dir() {
+        return Some(format!("`{}` exists and is not a directory", path.display()));
+    }
+    let folder = parent(path);
+    (!path.exists() && !folder.is_dir())
+        .then(|| format!("folder `{}` does not exist", folder.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,16 +75,17 @@ pub enum Staleness {
 /// Why a saved plan could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum SavedPlanError {
-    /// File system trouble.
-    #[error("cannot {action} saved plan `{path}`: {source}")]
-    Io {
-        /// `write` or `read`.
-        action: &'static str,
+    /// It cannot be written where asked.
+    #[error("cannot write saved plan `{path}`: {reason}")]
+    Write {
         /// The file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why.
+        reason: String,
     },
+    /// The file cannot be used: unreadable, not a regular file, over 1 MiB, not UTF-8.
+    #[error("{0}")]
+    Read(#[from] crate::input::InputError),
     /// Not a saved plan this relinker reads.
     #[error("`{path}` is not a saved plan of format version {SAVED_FORMAT_VERSION}: {reason}")]
     Format {
@@ -125,11 +126,16 @@ impl SavedPlan {
     /// Writes the saved plan: a temporary file beside it, synced, then renamed into place, so a
     /// crash leaves either the old file or the new one, never half of one.
     pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
-        let io = |source| SavedPlanError::Io {
-            action: "write",
+        let io = |source: std::io::Error| SavedPlanError::Write {
             path: path.display().to_string(),
-            source,
+            reason: crate::input::reason(&source),
         };
+        if let Some(reason) = crate::paths::output_file_problem(path) {
+            return Err(SavedPlanError::Write {
+                path: path.display().to_string(),
+                reason,
+            });
+        }
         let text = serde_json::to_string_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
         let mut temporary =
             tempfile::NamedTempFile::new_in(crate::paths::parent(path)).map_err(io)?;
@@ -142,11 +148,7 @@ impl SavedPlan {
 
     /// Reads a saved plan.
     pub fn read(path: &Path) -> Result<Self, SavedPlanError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Io {
-            action: "read",
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::input::read_text(path, crate::input::Kind::SavedPlan)?;
         let format = |reason: String| SavedPlanError::Format {
             path: path.display().to_string(),
             reason,

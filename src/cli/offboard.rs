@@ -45,6 +45,9 @@ pub struct OffboardArgs {
 
 /// Scans and writes.
 pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
+    if let Some(problem) = crate::paths::output_dir_problem(&args.out) {
+        return Err(anyhow!("--out: {problem}")).or_invalid_input();
+    }
     let config = Config::load(&args.config).or_invalid_input()?;
     let departed = Departed::load(&args.departed).or_invalid_input()?;
     let credentials = crate::provider::marketo::resolve_credentials(

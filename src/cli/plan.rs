@@ -36,6 +36,9 @@ pub struct PlanArgs {
 
 /// Plans and prints.
 pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
+    if let Some(problem) = args.out.as_deref().and_then(crate::paths::output_file_problem) {
+        return Err(anyhow::anyhow!("--out: {problem}")).or_invalid_input();
+    }
     let LoadedPlan { plan, bytes } = plan::load(&args.plan).or_invalid_input()?;
     let target = target::connect(&plan, args.sandbox, args.retry.policy()).await?;
     let (live, compiled) = target.compile(&plan).await?;

@@ -73,16 +73,10 @@ fn generate(args: &GenerateArgs) -> Result<Outcome, Failure> {
     };
     let out = &args.out;
     let shown = out.display();
-    let folder = match out.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !folder.is_dir() {
-        return Err(anyhow!("folder `{}` does not exist", folder.display())).or_invalid_input();
+    if let Some(problem) = crate::paths::output_file_problem(out) {
+        return Err(anyhow!("cannot write `{shown}`: {problem}")).or_invalid_input();
     }
-    if out.is_dir() {
-        return Err(anyhow!("`{shown}` is a directory")).or_invalid_input();
-    }
+    let folder = crate::paths::parent(out);
     if !args.force && out.exists() {
         return Err(anyhow!(
             "`{shown}` exists and may hold a password in use; choose another file, or --force to replace it"

@@ -127,14 +127,9 @@ pub struct Config {
 /// Why a config could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read offboarding config `{path}`: {source}")]
-    Read {
-        /// The path.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// The file cannot be used: unreadable, not a regular file, over 1 MiB, not UTF-8.
+    #[error("{0}")]
+    Read(#[from] crate::input::InputError),
     /// The config is wrong; every problem is listed.
     #[error("{0}")]
     Invalid(Diagnostics),
@@ -145,10 +140,7 @@ const PLACEHOLDERS: [&str; 3] = ["{service}", "{local}", "{domain}"];
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = crate::input::read_text(path, crate::input::Kind::Config)?;
         let origin = path.display().to_string();
         let mut raw: RawConfig = serde_saphyr::from_str_with_options(&text, yaml_options())
             .map_err(|e| {

@@ -10,7 +10,10 @@ use std::path::Path;
 /// Why the departed list cannot be used. An empty list is an error, not "nothing to do".
 #[derive(Debug, thiserror::Error)]
 pub enum DepartedError {
-    /// The file could not be read.
+    /// The file cannot be used: unreadable, not a regular file, over 16 MiB, not UTF-8.
+    #[error("{0}")]
+    File(#[from] crate::input::InputError),
+    /// The CSV cannot be read.
     #[error("cannot read the departed list `{path}`: {reason}")]
     Unreadable {
         /// The path.
@@ -67,10 +70,7 @@ impl Departed {
     /// Reads a departed list.
     pub fn load(path: &Path) -> Result<Self, DepartedError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| DepartedError::Unreadable {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
+        let text = crate::input::read_text(path, crate::input::Kind::Departed)?;
         Self::parse(&text, &shown)
     }
 

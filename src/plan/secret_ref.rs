@@ -65,14 +65,9 @@ pub enum SecretError {
         /// The variable.
         name: String,
     },
-    /// The file could not be read.
-    #[error("cannot read secret file `{}`: {reason}", path.display())]
-    UnreadableFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    /// The file cannot be used: unreadable, not a regular file, over 64 KiB, not UTF-8.
+    #[error("{0}")]
+    UnreadableFile(crate::input::InputError),
     /// The file is empty.
     #[error("secret file `{}` is empty", path.display())]
     EmptyFile {
@@ -253,11 +248,8 @@ impl SecretRef {
             },
             SecretRef::File(path) => {
                 let full = base.join(path);
-                let text =
-                    std::fs::read_to_string(&full).map_err(|e| SecretError::UnreadableFile {
-                        path: full.clone(),
-                        reason: e.to_string(),
-                    })?;
+                let text = crate::input::read_text(&full, crate::input::Kind::Secret)
+                    .map_err(SecretError::UnreadableFile)?;
                 let value = text
                     .strip_suffix('\n')
                     .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
@@ -366,7 +358,14 @@ mod tests {
         ));
         assert!(matches!(
             SecretRef::File("nope.txt".into()).resolve(dir.path()),
-            Err(SecretError::UnreadableFile { .. })
+            Err(SecretError::UnreadableFile(_))
+        ));
+        assert!(matches!(
+            SecretRef::File("/dev/zero".into()).resolve(dir.path()),
+            Err(SecretError::UnreadableFile(crate::input::InputError {
+                problem: crate::input::Problem::NotRegular(_),
+                ..
+            }))
         ));
         let missing = SecretRef::Env("RELINKER_TEST_SURELY_UNSET_VARIABLE".into())
             .resolve(dir.path())

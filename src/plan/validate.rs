@@ -31,24 +31,9 @@ const DEFAULT_MAX_DELETIONS: u32 = 1;
 /// Why a plan could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    /// The file could not be read.
-    #[error("cannot read plan `{path}`: {source}")]
-    Read {
-        /// The path as given.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file is not UTF-8 text.
-    #[error("plan `{path}` is not UTF-8 text (line {line}, column {column} is the first bad byte)")]
-    NotUtf8 {
-        /// The path as given.
-        path: String,
-        /// 1-based line of the first bad byte.
-        line: usize,
-        /// 1-based column (in bytes) of the first bad byte.
-        column: usize,
-    },
+    /// The file cannot be used: unreadable, not a regular file, too large, not UTF-8.
+    #[error("{0}")]
+    Input(#[from] crate::input::InputError),
     /// The plan is wrong; every problem is listed.
     #[error("{0}")]
     Invalid(Diagnostics),
@@ -65,27 +50,16 @@ pub struct LoadedPlan {
 
 /// Reads and validates a plan file: the one way every command loads one.
 pub fn load(path: &Path) -> Result<LoadedPlan, PlanError> {
-    let bytes = std::fs::read(path).map_err(|source| PlanError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        // The text up to the first bad byte is valid UTF-8, so lines can be counted in it.
-        let before = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
-        let line = before.lines().count().max(1) + usize::from(before.ends_with('\n'));
-        let column = before.len() - before.rfind('\n').map_or(0, |p| p + 1) + 1;
-        PlanError::NotUtf8 {
-            path: path.display().to_string(),
-            line,
-            column,
-        }
-    })?;
+    let text = crate::input::read_text(path, crate::input::Kind::Plan)?;
     let plan = parse(
-        text,
+        &text,
         &path.display().to_string(),
         crate::paths::parent(path),
     )?;
-    Ok(LoadedPlan { plan, bytes })
+    Ok(LoadedPlan {
+        plan,
+        bytes: text.into_bytes(),
+    })
 }
 
 /// The provider a plan is for, from `instance.provider`. A plan that does not say (or cannot be

@@ -18,14 +18,9 @@ use crate::secret::Secret;
 /// Why a fixture could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
-    /// The file could not be read.
-    #[error("cannot read fixture `{path}`: {source}")]
-    Read {
-        /// The path as given.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// The file cannot be used: unreadable, not a regular file, over 1 MiB, not UTF-8.
+    #[error("{0}")]
+    Read(#[from] crate::input::InputError),
     /// The file was read and is wrong; every problem is listed.
     #[error("{0}")]
     Invalid(Diagnostics),
@@ -33,10 +28,7 @@ pub enum FixtureError {
 
 /// Reads a fixture file.
 pub fn read(path: &Path) -> Result<String, FixtureError> {
-    std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
-        path: path.display().to_string(),
-        source,
-    })
+    Ok(crate::input::read_text(path, crate::input::Kind::Fixture)?)
 }
 
 /// Parses fixture YAML into its raw shape.
