@@ -26,20 +26,24 @@ pub struct UserId {
 
 /// Text that is not an email address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not an email address")]
+#[error("{} is not an email address: {why}", address::shown(text))]
 pub struct NotAnAddress {
     /// The text.
     pub text: String,
+    /// Why not.
+    pub why: address::NotAddress,
 }
 
 impl UserId {
     /// A userid from input a person wrote (a plan, a config): it must be an address.
     pub fn parse(text: &str) -> Result<Self, NotAnAddress> {
         let text = text.trim();
-        if address::is_address(text) {
-            Ok(Self::from_platform(text))
-        } else {
-            Err(NotAnAddress { text: text.into() })
+        match address::check(text) {
+            Ok(()) => Ok(Self::from_platform(text)),
+            Err(why) => Err(NotAnAddress {
+                text: text.into(),
+                why,
+            }),
         }
     }
 

@@ -159,8 +159,7 @@ pub fn read_bytes(path: &Path, kind: Kind) -> Result<Vec<u8>, InputError> {
         problem,
     };
     // Checked before opening: opening a FIFO for reading blocks until someone writes to it.
-    let metadata =
-        std::fs::metadata(path).map_err(|e| fail(Problem::Unreadable(reason(&e))))?;
+    let metadata = std::fs::metadata(path).map_err(|e| fail(Problem::Unreadable(reason(&e))))?;
     if !metadata.is_file() {
         return Err(fail(Problem::NotRegular(what(&metadata))));
     }
@@ -184,7 +183,12 @@ pub fn read_bytes(path: &Path, kind: Kind) -> Result<Vec<u8>, InputError> {
 pub fn utf8_position(bytes: &[u8], valid_up_to: usize) -> (usize, usize) {
     let before = &bytes[..valid_up_to];
     let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let column = valid_up_to - before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
+    let column = valid_up_to
+        - before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     (line, column)
 }
 
@@ -214,7 +218,11 @@ mod tests {
         {
             let error = read_text(Path::new("/dev/zero"), Kind::Secret).unwrap_err();
             assert_eq!(error.problem, Problem::NotRegular("a device"));
-            assert!(error.to_string().starts_with("secret file `/dev/zero` is a device"));
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("secret file `/dev/zero` is a device")
+            );
         }
         let big = dir.path().join("big");
         std::fs::write(&big, vec![b'a'; 64 * 1024 + 1]).unwrap();
@@ -222,7 +230,13 @@ mod tests {
         assert_eq!(error.problem, Problem::TooLarge(64 * 1024));
         assert!(error.to_string().contains("larger than 64 KiB"), "{error}");
         let missing = read_text(&dir.path().join("nope"), Kind::Config).unwrap_err();
-        assert_eq!(missing.to_string(), format!("cannot read config `{}`: no such file", dir.path().join("nope").display()));
+        assert_eq!(
+            missing.to_string(),
+            format!(
+                "cannot read config `{}`: no such file",
+                dir.path().join("nope").display()
+            )
+        );
     }
 
     #[test]

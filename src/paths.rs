@@ -59,7 +59,10 @@ pub fn output_file_problem(path: &Path) -> Option<String> {
 /// there, or the folder it would be made in does not exist.
 pub fn output_dir_problem(path: &Path) -> Option<String> {
     if path.exists() && !path.is_dir() {
-        return Some(format!("`{}` exists and is not a directory", path.display()));
+        return Some(format!(
+            "`{}` exists and is not a directory",
+            path.display()
+        ));
     }
     let folder = parent(path);
     (!path.exists() && !folder.is_dir())

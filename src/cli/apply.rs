@@ -54,7 +54,7 @@ pub async fn run(args: &ApplyArgs) -> Result<Outcome, Failure> {
         let outcome = match apply_one(path, args).await {
             Ok(outcome) => outcome,
             Err(failure) if args.plans.len() > 1 => {
-                eprintln!("error: {}: {failure}", path.display());
+                super::output::warn(&format!("error: {}: {failure}", path.display()));
                 failure.outcome
             }
             Err(failure) => return Err(failure),

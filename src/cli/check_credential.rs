@@ -82,7 +82,7 @@ pub async fn run(args: &CheckCredentialArgs) -> Result<Outcome, Failure> {
     if status.is_success() {
         Ok(Outcome::Success)
     } else if status.as_u16() == 401 || status.as_u16() == 403 {
-        eprintln!("refused: HTTP {}", status.as_u16());
+        super::output::warn(&format!("refused: HTTP {}", status.as_u16()));
         Ok(Outcome::Failed)
     } else {
         Err(anyhow!("`{origin}` answered HTTP {}", status.as_u16())).or_invalid_input()

@@ -8,6 +8,7 @@ pub mod check_credential;
 pub mod exit;
 pub mod logging;
 pub mod offboard;
+mod output;
 pub mod plan;
 mod progress;
 mod render;
@@ -87,7 +88,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
-            let _ = error.print();
+            // Arguments are repeated in clap's message: print it through the same filter.
+            let rendered = error.render().to_string();
+            if error.use_stderr() {
+                output::warn(rendered.trim_end());
+            } else {
+                output::say(rendered.trim_end());
+            }
             return if error.use_stderr() {
                 Outcome::InvalidInput.into()
             } else {
@@ -102,7 +109,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            output::warn(&format!("error: cannot start the async runtime: {error}"));
             return Outcome::Failed.into();
         }
     };
@@ -134,6 +141,6 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
 }
 
 fn report(failure: &Failure) -> ExitCode {
-    eprintln!("error: {failure}");
+    output::warn(&format!("error: {failure}"));
     failure.outcome.into()
 }

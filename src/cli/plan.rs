@@ -1,6 +1,5 @@
 //! `relinker plan PLAN`: read live state (reads only), compile, and show what would happen.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -36,7 +35,11 @@ pub struct PlanArgs {
 
 /// Plans and prints.
 pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
-    if let Some(problem) = args.out.as_deref().and_then(crate::paths::output_file_problem) {
+    if let Some(problem) = args
+        .out
+        .as_deref()
+        .and_then(crate::paths::output_file_problem)
+    {
         return Err(anyhow::anyhow!("--out: {problem}")).or_invalid_input();
     }
     let LoadedPlan { plan, bytes } = plan::load(&args.plan).or_invalid_input()?;
@@ -60,10 +63,10 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
         Format::Json => format!("{:#}\n", render::json(&view)),
     };
     // A closed pipe (`| head`) is not an error.
-    let _ = std::io::stdout().lock().write_all(rendered.as_bytes());
+    super::output::show(&rendered);
     if !compiled.conflicts.is_empty() {
         if args.out.is_some() {
-            eprintln!("the plan has conflicts; nothing was saved");
+            super::output::warn(&format!("the plan has conflicts; nothing was saved"));
         }
         return Ok(Outcome::Failed);
     }

@@ -1,7 +1,7 @@
 //! How the executor's events look: a line each, above a progress bar on a terminal, plain lines
 //! otherwise (logs, CI, pipes).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use crate::executor::{Event, Held, Progress};
 use crate::provider::Verification;
@@ -30,10 +30,8 @@ impl Lines {
 
     fn line(&self, text: &str) {
         match &self.bar {
-            Some(bar) => bar.println(text),
-            None => {
-                let _ = writeln!(std::io::stdout().lock(), "{text}");
-            }
+            Some(bar) => bar.println(super::output::printable(text)),
+            None => super::output::say(text),
         }
     }
 }

@@ -46,7 +46,7 @@ pub async fn run(args: &ResumeArgs) -> Result<Outcome, Failure> {
         let outcome = match resume_one(&state, &id, args).await {
             Ok(outcome) => outcome,
             Err(failure) if args.all => {
-                eprintln!("error: run {id}: {failure}");
+                super::output::warn(&format!("error: run {id}: {failure}"));
                 failure.outcome
             }
             Err(failure) => return Err(failure),

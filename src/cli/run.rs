@@ -2,7 +2,7 @@
 //! flags, turning journal errors into exit codes, and turning a run's outcome into a message
 //! that names the next command and an exit code.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -174,10 +174,7 @@ fn exec_failure(error: ExecError) -> Failure {
     }
 }
 
-/// Prints a line on stdout; a closed pipe is not an error.
-pub(crate) fn say(text: &str) {
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
-}
+pub(crate) use super::output::say;
 
 /// The plan a run applied, read back from its directory (relative references resolve against
 /// the folder the plan file was in when the run started).
@@ -263,7 +260,7 @@ pub(crate) fn finish(run_id: &RunId, outcome: &RunOutcome, steps: &[Step]) -> Ou
             error,
             rollback,
         } => {
-            eprintln!("error: run {run_id} failed at `{step}`: {error}");
+            super::output::warn(&format!("error: run {run_id} failed at `{step}`: {error}"));
             rolled_back(run_id, rollback, true, steps)
         }
         RunOutcome::RolledBack(rollback) => rolled_back(run_id, rollback, false, steps),
@@ -287,9 +284,9 @@ pub(crate) fn rolled_back(
     match rollback {
         RollbackOutcome::Complete { kept } => {
             if after_failure {
-                eprintln!(
+                super::output::warn(&format!(
                     "everything the run changed was rolled back. Fix the cause, then apply the plan again."
-                );
+                ));
             } else {
                 say(&format!("run {run_id} rolled back."));
             }
@@ -311,22 +308,22 @@ pub(crate) fn rolled_back(
             Outcome::Paused
         }
         RollbackOutcome::Incomplete(reason) => {
-            eprintln!("rollback incomplete: {reason}");
-            eprintln!(
+            super::output::warn(&format!("rollback incomplete: {reason}"));
+            super::output::warn(&format!(
                 "fix the cause (see docs/runbook.md, \"When a rollback is incomplete\"), then run `relinker rollback {run_id}` again; `relinker status {run_id}` shows each step."
-            );
+            ));
             Outcome::Failed
         }
         RollbackOutcome::NotAttempted => {
-            eprintln!(
+            super::output::warn(&format!(
                 "the run is left as it is (policy `on_failure: pause`): fix the cause, then `relinker resume {run_id}`, or undo it with `relinker rollback {run_id}`."
-            );
+            ));
             Outcome::Failed
         }
         RollbackOutcome::PastPivot => {
-            eprintln!(
+            super::output::warn(&format!(
                 "this step comes after its rotation's verification, which passed: the rotation is proven and is not rolled back. Fix the cause, then `relinker resume {run_id}` finishes it."
-            );
+            ));
             Outcome::Failed
         }
     }

@@ -1,6 +1,5 @@
 //! `relinker validate PLAN...`: check plan files without network access or secrets (a CI gate).
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -19,7 +18,6 @@ pub struct ValidateArgs {
 /// Checks every file and reports each one; exit 2 if any is invalid.
 pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
     let mut outcome = Outcome::Success;
-    let mut stdout = std::io::stdout().lock();
     for path in &args.plans {
         match plan::load(path) {
             Ok(plan::LoadedPlan { plan, .. }) => {
@@ -29,15 +27,14 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
                 } else {
                     "rotations"
                 };
-                // A closed pipe (`| head`) is not an error worth reporting.
-                let _ = writeln!(stdout, "ok: {} ({rotations} {noun})", path.display());
+                super::output::say(&format!("ok: {} ({rotations} {noun})", path.display()));
             }
             Err(PlanError::Invalid(diagnostics)) => {
-                eprintln!("{diagnostics}");
+                super::output::warn(&format!("{diagnostics}"));
                 outcome = Outcome::InvalidInput;
             }
             Err(error) => {
-                eprintln!("error: {error}");
+                super::output::warn(&format!("error: {error}"));
                 outcome = Outcome::InvalidInput;
             }
         }

@@ -30,7 +30,10 @@ pub enum DepartedError {
         columns: String,
     },
     /// A value that is neither an address nor a domain.
-    #[error("`{path}` line {line}: `{value}` is not an email address or `@domain`")]
+    #[error(
+        "`{path}` line {line}: {} is not an email address or `@domain`: {why}",
+        crate::address::shown(value)
+    )]
     BadEntry {
         /// The path.
         path: String,
@@ -38,6 +41,8 @@ pub enum DepartedError {
         line: usize,
         /// The value.
         value: String,
+        /// Why not.
+        why: crate::address::NotAddress,
     },
     /// Nothing in it.
     #[error("the departed list `{path}` names nobody; refusing to treat that as \"nothing to do\"")]
@@ -127,21 +132,19 @@ impl Departed {
     }
 
     fn add(&mut self, value: &str, line: usize, origin: &str) -> Result<(), DepartedError> {
-        let bad = || DepartedError::BadEntry {
+        let bad = |why| DepartedError::BadEntry {
             path: origin.into(),
             line,
             value: value.into(),
+            why,
         };
         if let Some(domain) = value.strip_prefix('@') {
-            if domain.contains('.') && !domain.contains('@') {
-                self.domains.insert(domain.to_lowercase());
-                return Ok(());
-            }
-            return Err(bad());
+            // A domain is checked as the domain of an address.
+            crate::address::check(&format!("x@{domain}")).map_err(bad)?;
+            self.domains.insert(domain.to_lowercase());
+            return Ok(());
         }
-        if !crate::address::is_address(value) {
-            return Err(bad());
-        }
+        crate::address::check(value).map_err(bad)?;
         self.addresses.insert(normalize(value));
         Ok(())
     }
@@ -199,7 +202,13 @@ mod tests {
         let bad = Departed::parse("jane.doe@acme.example\nnot an address\n", "d.txt").unwrap_err();
         assert_eq!(
             bad.to_string(),
-            "`d.txt` line 2: `not an address` is not an email address or `@domain`"
+            "`d.txt` line 2: `not an address` is not an email address or `@domain`: it contains whitespace"
         );
+        let bad = Departed::parse("api@@acme.example\n", "d.txt").unwrap_err();
+        assert!(
+            bad.to_string().ends_with("it has more than one `@`"),
+            "{bad}"
+        );
+        assert!(Departed::parse("@acme\n", "d.txt").is_err());
     }
 }

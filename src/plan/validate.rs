@@ -176,16 +176,17 @@ impl Checker {
     }
 
     pub(crate) fn email(&mut self, field: &str, value: &Text) -> Option<UserId> {
-        if let Ok(id) = UserId::parse(&value.value) {
-            Some(id)
-        } else {
-            self.problem(
-                value.referenced,
-                field,
-                format!("`{}` is not an email address", value.value.escape_debug()),
-                Some("userids are email addresses, such as `api.sync@acme.example`"),
-            );
-            None
+        match UserId::parse(&value.value) {
+            Ok(id) => Some(id),
+            Err(error) => {
+                self.problem(
+                    value.referenced,
+                    field,
+                    error.to_string(),
+                    Some("userids are email addresses, such as `api.sync@acme.example`"),
+                );
+                None
+            }
         }
     }
 

@@ -286,7 +286,7 @@ async fn an_empty_or_unreadable_departed_list_is_an_error() {
     let output = offboard(dir.path(), "text").await;
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        text(&output).contains("cannot read the departed list"),
+        text(&output).contains("cannot read departed list"),
         "{}",
         text(&output)
     );

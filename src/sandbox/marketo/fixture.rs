@@ -402,11 +402,14 @@ impl Fixture {
         taken: &mut BTreeSet<String>,
         problems: &mut Vec<Diagnostic>,
     ) -> (String, String) {
-        if !crate::address::is_address(&userid.value) {
+        if let Err(why) = crate::address::check(&userid.value) {
             problems.push(Diagnostic::at(
                 userid.referenced,
                 format!("{field}.userid"),
-                format!("`{}` is not an email address", userid.value),
+                format!(
+                    "{} is not an email address: {why}",
+                    crate::address::shown(&userid.value)
+                ),
             ));
         } else if !taken.insert(key(&userid.value)) {
             problems.push(Diagnostic::at(
@@ -415,16 +418,19 @@ impl Fixture {
                 format!("userid `{}` is declared twice", userid.value),
             ));
         }
-        let email = match email {
-            Some(email) if !crate::address::is_address(&email.value) => {
+        let email = match email.map(|e| (e, crate::address::check(&e.value))) {
+            Some((email, Err(why))) => {
                 problems.push(Diagnostic::at(
                     email.referenced,
                     format!("{field}.email"),
-                    format!("`{}` is not an email address", email.value),
+                    format!(
+                        "{} is not an email address: {why}",
+                        crate::address::shown(&email.value)
+                    ),
                 ));
                 email.value.clone()
             }
-            Some(email) => email.value.clone(),
+            Some((email, Ok(()))) => email.value.clone(),
             None => userid.value.clone(),
         };
         (userid.value.clone(), email)

@@ -216,12 +216,12 @@ fn required(name: &str, value: Option<String>) -> Result<String, ApiError> {
 }
 
 fn email(name: &str, value: String) -> Result<String, ApiError> {
-    if crate::address::is_address(&value) {
-        Ok(value)
-    } else {
-        Err(ApiError::invalid_value(format!(
-            "{name} must be an email address, not `{value}`"
-        )))
+    match crate::address::check(&value) {
+        Ok(()) => Ok(value),
+        Err(why) => Err(ApiError::invalid_value(format!(
+            "{name} must be an email address, not {}: {why}",
+            crate::address::shown(&value)
+        ))),
     }
 }
 
