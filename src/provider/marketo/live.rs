@@ -45,6 +45,9 @@ pub struct Snapshot {
     pub links: BTreeMap<ServiceName, LinkObservation>,
     /// The user relinker's own admin service is linked to.
     pub admin_user: Option<UserId>,
+    /// Services of the plan that are relinker's own admin service (the same client id).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub admin_services: BTreeSet<ServiceName>,
     /// Every email address and userid in use, with the userid that holds it.
     pub addresses: BTreeMap<UserId, UserId>,
     /// Role names by id, for people.
@@ -85,6 +88,7 @@ impl Snapshot {
             "pending": self.pending,
             "links": self.links,
             "admin_user": self.admin_user,
+            "admin_services": self.admin_services,
             "addresses": self.addresses,
         })
     }
@@ -274,6 +278,12 @@ pub async fn observe<A: Api>(
         provider.workspaces(),
     )?;
     live.admin_user = Some(admin.userid);
+    live.admin_services = credentials
+        .services
+        .values()
+        .filter(|s| s.client_id == credentials.admin.client_id)
+        .map(|s| s.name.clone())
+        .collect();
     for user in all_users {
         live.addresses
             .insert(UserId::from_platform(user.email), user.userid.clone());

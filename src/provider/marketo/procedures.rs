@@ -27,6 +27,7 @@ pub fn compile(spec: &Spec, live: &Snapshot) -> Compiled {
     };
     for (index, rotation) in spec.rotations.iter().enumerate() {
         out.rotation = index;
+        out.no_self_harm(rotation);
         match rotation {
             Rotation::Rename { .. } => out.rename(rotation),
             Rotation::Replace {
@@ -80,6 +81,55 @@ impl Builder<'_> {
             action: crate::provider::Op::Marketo(op),
             readiness,
         });
+    }
+
+    /// Refuses what would cut relinker off from the instance or hand an integration
+    /// relinker's own powers: moving the admin service, linking a service to the admin
+    /// service's user, or a temporary user that holds a service already or is the new email.
+    fn no_self_harm(&mut self, rotation: &Rotation) {
+        for service in rotation.services() {
+            if self.live.admin_services.contains(service) {
+                self.conflict(format!(
+                    "service `{service}` is relinker's own admin service (its client id is `instance.client_id`): relinking it would cut relinker off from the instance"
+                ));
+            }
+        }
+        let (target, role) = match rotation {
+            Rotation::Rename { temporary_user, .. } => (temporary_user, "the temporary user"),
+            Rotation::Replace { with, .. } => (with, "the new user"),
+            Rotation::Relink { to, .. } => (to, "the target user"),
+        };
+        if self.live.is_admin_user(target) {
+            self.conflict(format!(
+                "{role} `{target}` is the user relinker's own admin service is linked to: the services would run with User Management rights"
+            ));
+        }
+        let Rotation::Rename {
+            email,
+            temporary_user,
+            services,
+            ..
+        } = rotation
+        else {
+            return;
+        };
+        if email == temporary_user {
+            self.conflict(format!(
+                "the temporary user `{temporary_user}` is also the rename's new email: the rename would collide with it"
+            ));
+        }
+        // Services of this rotation may hold the temporary user mid-rotation; any other
+        // service of the plan holding it would lose its user when it is deleted.
+        for (service, link) in &self.live.links {
+            if let LinkObservation::Linked(link) = link
+                && link.userid == *temporary_user
+                && !services.contains(service)
+            {
+                self.conflict(format!(
+                    "the temporary user `{temporary_user}` is the user service `{service}` is linked to: a temporary user must hold no other service"
+                ));
+            }
+        }
     }
 
     /// The rotated user: must exist, be accepted, be API-only, and not be relinker's own.
@@ -460,7 +510,7 @@ mod tests {
 
     const PLAN: &str = "version: 1
 name: t
-instance: { provider: marketo, base_url: https://x.mktorest.com, client_id: a, client_secret: '${env:S}' }
+instance: { provider: marketo, base_url: https://x.mktorest.com, client_id: adm, client_secret: '${env:S}' }
 services:
   - { name: sync, client_id: a, client_secret: '${env:A}' }
   - { name: export, client_id: b, client_secret: '${env:B}' }
@@ -843,5 +893,58 @@ policy: { max_deletions: 2 }
         .unwrap();
         let compiled = compile(spec(&plan), &live);
         assert_eq!(compiled.conflicts, [], "one user, however it is spelled");
+    }
+
+    #[test]
+    fn nothing_cuts_relinker_off_or_hands_out_its_powers() {
+        // Moving relinker's own admin service.
+        let mut admin_service = live();
+        admin_service.admin_services.insert(ServiceName::new("web"));
+        conflicts_with(
+            &admin_service,
+            "service `web` is relinker's own admin service",
+        );
+
+        // Linking any service to the admin service's user.
+        for (target, role) in [
+            ("api.web@acme.example", "the target user"),
+            ("api.crm@acme.example", "the new user"),
+            ("temp@acme.example", "the temporary user"),
+        ] {
+            let mut powers = live();
+            powers.admin_user = Some(uid(target));
+            conflicts_with(
+                &powers,
+                &format!("{role} `{target}` is the user relinker's own admin service is linked to"),
+            );
+        }
+
+        // A temporary user another service of the plan is linked to.
+        let mut held = live();
+        held.links
+            .insert(ServiceName::new("crm"), linked("temp@acme.example"));
+        conflicts_with(
+            &held,
+            "the temporary user `temp@acme.example` is the user service `crm` is linked to",
+        );
+
+        // A temporary user that is the rename's new email.
+        let same = PLAN.replace(
+            "temporary_user: temp@acme.example",
+            "temporary_user: api.sync@acme.example",
+        );
+        let colliding = crate::plan::parse(&same, "t.yaml", Path::new(".")).unwrap();
+        let compiled = compile(spec(&colliding), &live());
+        assert!(
+            compiled
+                .conflicts
+                .iter()
+                .any(|c| c.message.contains("is also the rename's new email")),
+            "{:?}",
+            compiled.conflicts
+        );
+
+        // The plan as written harms nothing.
+        assert_eq!(compile(spec(&plan()), &live()).conflicts, []);
     }
 }
