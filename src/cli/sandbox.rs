@@ -118,6 +118,12 @@ fn emulator(args: &SandboxArgs) -> Result<(Router, ProviderKind), Failure> {
             if args.concurrency == Some(0) {
                 return Err(anyhow!("--concurrency must be at least 1")).or_invalid_input();
             }
+            if args.token_ttl.is_some_and(|ttl| ttl.is_zero()) {
+                return Err(anyhow!(
+                    "--token-ttl must be longer than 0: every token would be expired when issued"
+                ))
+                .or_invalid_input();
+            }
             let defaults = marketo::SandboxConfig::default();
             let config = marketo::SandboxConfig {
                 rate_limit: args.rate_limit.unwrap_or(defaults.rate_limit),

@@ -48,14 +48,19 @@ impl Diagnostic {
     /// A YAML syntax or shape error as the parser reported it.
     pub fn from_yaml(error: &serde_saphyr::Error) -> Self {
         let location = error.location().unwrap_or(Location::UNKNOWN);
-        let message = strip_position(&error.without_snippet().to_string()).to_owned();
-        // The parser's duplicate-key text advises the developer; say it for the user.
-        let message = match message.strip_prefix("duplicate mapping key: ") {
-            Some(rest) => format!(
-                "`{}` is given twice",
-                rest.split(',').next().unwrap_or(rest).trim()
-            ),
-            None => message,
+        let message = match error.without_snippet() {
+            // The parser's own words for these address a developer; say them for the user.
+            serde_saphyr::Error::Budget { .. } => {
+                "the document is larger or more deeply nested than relinker reads".to_owned()
+            }
+            serde_saphyr::Error::MultipleDocuments { .. } => {
+                "the file holds more than one YAML document (`---` starts another); it must hold one".to_owned()
+            }
+            serde_saphyr::Error::UnsupportedTag { tag, .. }
+            | serde_saphyr::Error::TaggedStructFieldName { tag, .. } => {
+                format!("YAML tag `{tag}` is not part of this format; remove it")
+            }
+            other => user_words(strip_position(&other.to_string())),
         };
         Self {
             line: location.line(),
@@ -64,6 +69,23 @@ impl Diagnostic {
             message,
             hint: None,
         }
+    }
+}
+
+/// The parser's message in a user's words where it speaks a developer's.
+fn user_words(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        return format!(
+            "`{}` is given twice",
+            rest.split(',').next().unwrap_or(rest).trim()
+        );
+    }
+    match message {
+        "invalid u32" => "a whole number from 0 to 4294967295 is expected".to_owned(),
+        "invalid u64" => "a whole number from 0 to 18446744073709551615 is expected".to_owned(),
+        "invalid u16" => "a whole number from 0 to 65535 is expected".to_owned(),
+        "invalid u8" => "a whole number from 0 to 255 is expected".to_owned(),
+        other => other.to_owned(),
     }
 }
 
@@ -124,6 +146,8 @@ pub(crate) fn yaml_options() -> Options {
     serde_saphyr::options! {
         strict_booleans: true,
         duplicate_keys: DuplicateKeyPolicy::Error,
+        reject_unsupported_tags: true,
+        reject_tagged_field_names: true,
         with_snippet: false,
     }
 }

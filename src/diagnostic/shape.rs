@@ -213,6 +213,21 @@ impl<'s> Walk<'s> {
                         None,
                     );
                 }
+                let largest = match schema.get("format").and_then(Value::as_str) {
+                    Some("uint8") => Some(i128::from(u8::MAX)),
+                    Some("uint16") => Some(i128::from(u16::MAX)),
+                    Some("uint32") => Some(i128::from(u32::MAX)),
+                    Some("uint64" | "uint") => Some(i128::from(u64::MAX)),
+                    _ => None,
+                };
+                if let Some(largest) = largest.filter(|l| number > l) {
+                    self.problem(
+                        node.referenced,
+                        field,
+                        format!("{number} is too large; at most {largest}"),
+                        None,
+                    );
+                }
             }
             Node::Float | Node::Bool | Node::Null => {}
         }

@@ -18,7 +18,7 @@ use crate::plan::raw::Text;
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[schemars(with = "u32")]
-    version: Spanned<u32>,
+    version: Spanned<crate::plan::raw::FormatVersion>,
     instance: RawInstance,
     #[serde(default)]
     services: Vec<RawService>,
@@ -156,11 +156,11 @@ impl Config {
         let base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let (instance, services, mut problems) =
             crate::plan::check_connection(&raw.instance, std::mem::take(&mut raw.services));
-        if raw.version.value != 1 {
+        if raw.version.value.0 != 1 {
             problems.push(Diagnostic::at(
                 raw.version.referenced,
                 "version",
-                format!("version {} is not supported", raw.version.value),
+                format!("version {} is not supported", raw.version.value.0),
             ));
         }
         check_template(&raw.naming, "naming", &mut problems);
@@ -209,6 +209,16 @@ fn strategy(raw: &RawConfig, problems: &mut Vec<Diagnostic>) -> Option<Strategy>
         .map(|s| (s.value.as_str(), s.referenced))
     {
         None | Some(("rename", _)) => {
+            if let Some(retire) = &raw.retire {
+                problems.push(
+                    Diagnostic::at(
+                        retire.referenced,
+                        "retire",
+                        "`retire` applies to `strategy: replace` only; a rename keeps the user",
+                    )
+                    .with_hint("remove `retire`, or set `strategy: replace`"),
+                );
+            }
             let temporary_user = raw.temporary_user.as_ref().map_or_else(
                 || "relinker-temp+{local}@{domain}".to_owned(),
                 |t| {
@@ -218,32 +228,48 @@ fn strategy(raw: &RawConfig, problems: &mut Vec<Diagnostic>) -> Option<Strategy>
             );
             Some(Strategy::Rename { temporary_user })
         }
-        Some(("replace", _)) => match raw
-            .retire
-            .as_ref()
-            .map(|r| (r.value.as_str(), r.referenced))
-        {
-            None | Some(("delete", _)) => Some(Strategy::Replace {
-                retire: Retire::Delete,
-            }),
-            Some(("expire", _)) => Some(Strategy::Replace {
-                retire: Retire::Expire,
-            }),
-            Some(("keep", _)) => Some(Strategy::Replace {
-                retire: Retire::Keep,
-            }),
-            Some((other, at)) => {
+        Some(("replace", _)) => {
+            if let Some(temporary) = &raw.temporary_user {
                 problems.push(
-                    Diagnostic::at(at, "retire", format!("unknown retirement `{other}`"))
-                        .with_hint("use `delete`, `expire` or `keep`"),
+                    Diagnostic::at(
+                        temporary.referenced,
+                        "temporary_user",
+                        "`temporary_user` applies to `strategy: rename` only",
+                    )
+                    .with_hint("remove `temporary_user`, or set `strategy: rename`"),
                 );
-                None
             }
-        },
+            replace_retire(raw, problems)
+        }
         Some((other, at)) => {
             problems.push(
                 Diagnostic::at(at, "strategy", format!("unknown strategy `{other}`"))
                     .with_hint("use `rename` or `replace`"),
+            );
+            None
+        }
+    }
+}
+
+fn replace_retire(raw: &RawConfig, problems: &mut Vec<Diagnostic>) -> Option<Strategy> {
+    match raw
+        .retire
+        .as_ref()
+        .map(|r| (r.value.as_str(), r.referenced))
+    {
+        None | Some(("delete", _)) => Some(Strategy::Replace {
+            retire: Retire::Delete,
+        }),
+        Some(("expire", _)) => Some(Strategy::Replace {
+            retire: Retire::Expire,
+        }),
+        Some(("keep", _)) => Some(Strategy::Replace {
+            retire: Retire::Keep,
+        }),
+        Some((other, at)) => {
+            problems.push(
+                Diagnostic::at(at, "retire", format!("unknown retirement `{other}`"))
+                    .with_hint("use `delete`, `expire` or `keep`"),
             );
             None
         }
@@ -267,6 +293,18 @@ fn protected(entries: &[Text], problems: &mut Vec<Diagnostic>) -> Vec<Protected>
                     format!("not a valid pattern: {e}"),
                 )),
             }
+        } else if let Err(why) = crate::address::check(value) {
+            problems.push(
+                Diagnostic::at(
+                    entry.referenced,
+                    format!("protected[{index}]"),
+                    format!(
+                        "{} is neither an address nor a `/pattern/`: {why}",
+                        crate::address::shown(value)
+                    ),
+                )
+                .with_hint("an address such as `api.sync@acme.example`, or `/^api\\./`"),
+            );
         } else {
             protected.push(Protected::Exact(value.to_owned()));
         }
@@ -275,6 +313,22 @@ fn protected(entries: &[Text], problems: &mut Vec<Diagnostic>) -> Vec<Protected>
 }
 
 fn check_template(template: &Text, field: &str, problems: &mut Vec<Diagnostic>) {
+    if !PLACEHOLDERS.iter().any(|p| template.value.contains(p)) {
+        problems.push(
+            Diagnostic::at(
+                template.referenced,
+                field,
+                format!(
+                    "{} has no placeholder: every user would get the same address",
+                    crate::address::shown(&template.value)
+                ),
+            )
+            .with_hint(
+                "use `{service}`, `{local}` or `{domain}`, such as `api.{service}@acme.example`",
+            ),
+        );
+        return;
+    }
     let mut rest = template.value.clone();
     for placeholder in PLACEHOLDERS {
         rest = rest.replace(placeholder, "x");

@@ -14,6 +14,34 @@ use serde_saphyr::Spanned;
 /// A text value with its position in the file.
 pub(crate) type Text = Spanned<String>;
 
+/// A format version: a YAML number, never text that looks like one (`version: "1"`), so a
+/// file written for another reading of the format is refused rather than guessed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FormatVersion(pub(crate) u32);
+
+impl<'de> Deserialize<'de> for FormatVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Number;
+        impl serde::de::Visitor<'_> for Number {
+            type Value = FormatVersion;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the number 1 (unquoted)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<FormatVersion, E> {
+                u32::try_from(value)
+                    .map(FormatVersion)
+                    .map_err(|_| E::custom(format!("version {value} is not supported")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<FormatVersion, E> {
+                u64::try_from(value)
+                    .map_err(|_| E::custom(format!("version {value} is not supported")))
+                    .and_then(|v| self.visit_u64(v))
+            }
+        }
+        deserializer.deserialize_any(Number)
+    }
+}
+
 /// A rotation plan, version 1, for the platform its `instance.provider` names.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
@@ -23,7 +51,7 @@ pub(crate) type Text = Spanned<String>;
 pub struct RawPlan<I, S, R> {
     /// Format version; must be 1.
     #[schemars(with = "u32")]
-    pub(crate) version: Spanned<u32>,
+    pub(crate) version: Spanned<FormatVersion>,
     /// Short name, used in run ids and file names: letters, digits, `.`, `_`, `-`.
     #[schemars(with = "String")]
     pub(crate) name: Text,

@@ -65,8 +65,13 @@ pub fn load(path: &Path) -> Result<LoadedPlan, PlanError> {
 /// The provider a plan is for, from `instance.provider`. A plan that does not say (or cannot be
 /// read that far) is read as Marketo, whose rules then report what is missing.
 fn sniff(text: &str) -> Result<ProviderKind, Diagnostic> {
-    let Ok(sniff) = serde_saphyr::from_str_with_options::<Sniff>(text, yaml_options()) else {
-        return Ok(ProviderKind::Marketo);
+    let sniff = match serde_saphyr::from_str_with_options::<Sniff>(text, yaml_options()) {
+        Ok(sniff) => sniff,
+        // Nothing else can be read well from a file of several documents.
+        Err(error @ serde_saphyr::Error::MultipleDocuments { .. }) => {
+            return Err(Diagnostic::from_yaml(&error));
+        }
+        Err(_) => return Ok(ProviderKind::Marketo),
     };
     let Some(provider) = sniff.instance.and_then(|i| i.provider) else {
         return Ok(ProviderKind::Marketo);
@@ -418,11 +423,11 @@ impl Checker {
         base_dir: &Path,
         spec: SpecCheck<I, S, R>,
     ) -> Option<Plan> {
-        if raw.version.value != VERSION {
+        if raw.version.value.0 != VERSION {
             self.problem(
                 raw.version.referenced,
                 "version",
-                format!("version {} is not supported", raw.version.value),
+                format!("version {} is not supported", raw.version.value.0),
                 Some("this relinker reads version 1"),
             );
         }

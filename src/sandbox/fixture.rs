@@ -44,6 +44,22 @@ pub(crate) fn parse_with<Raw: DeserializeOwned, Fixture>(
     origin: &str,
     validate: impl FnOnce(Raw, &mut Vec<Diagnostic>) -> Fixture,
 ) -> Result<Fixture, FixtureError> {
+    let blank = text
+        .lines()
+        .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'));
+    if blank {
+        return Err(FixtureError::Invalid(Diagnostics::new(
+            origin,
+            vec![Diagnostic {
+                line: 0,
+                column: 0,
+                field: String::new(),
+                message: "the fixture is empty: it would serve an instance with nothing in it"
+                    .into(),
+                hint: Some("docs/sandbox.md lists a fixture's fields".into()),
+            }],
+        )));
+    }
     let raw: Raw = parse_yaml(text, origin)?;
     let mut problems = Vec::new();
     let fixture = validate(raw, &mut problems);

@@ -210,6 +210,26 @@ impl Fixture {
     }
 
     fn validate(raw: RawFixture, problems: &mut Vec<Diagnostic>) -> Self {
+        let mut seen = BTreeSet::new();
+        for (index, role) in raw.roles.iter().flatten().enumerate() {
+            if !seen.insert(role.id) {
+                problems.push(Diagnostic::at(
+                    role.name.referenced,
+                    format!("roles[{index}].id"),
+                    format!("role id {} is declared twice", role.id),
+                ));
+            }
+        }
+        seen.clear();
+        for (index, workspace) in raw.workspaces.iter().flatten().enumerate() {
+            if !seen.insert(workspace.id) {
+                problems.push(Diagnostic::at(
+                    workspace.name.referenced,
+                    format!("workspaces[{index}].id"),
+                    format!("workspace id {} is declared twice", workspace.id),
+                ));
+            }
+        }
         let roles = match raw.roles {
             None => reference_roles(),
             Some(raw_roles) => raw_roles
