@@ -18,9 +18,14 @@ use super::{Diagnostic, yaml_options};
 /// Shape problems in `text` according to `schema`, in document order. Empty when the text is
 /// not even YAML (the parser's own message says why) or when nothing is found.
 pub(crate) fn problems(text: &str, schema: &Value) -> Vec<Diagnostic> {
-    let Ok(document) = serde_saphyr::from_str_with_options::<Spanned<Node>>(text, yaml_options())
-    else {
-        return Vec::new();
+    let document = match serde_saphyr::from_str_with_options::<Spanned<Node>>(text, yaml_options())
+    {
+        Ok(document) => document,
+        // Too big to walk is itself the problem; other parse errors are serde's to report.
+        Err(error) if matches!(error.without_snippet(), serde_saphyr::Error::Budget { .. }) => {
+            return vec![Diagnostic::from_yaml(&error)];
+        }
+        Err(_) => return Vec::new(),
     };
     let mut walk = Walk {
         root: schema,

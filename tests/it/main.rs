@@ -8,6 +8,7 @@ mod compat;
 mod dotdigital;
 mod executor;
 mod harness;
+mod hostile;
 mod movius;
 mod offboard;
 mod plan_cmd;
