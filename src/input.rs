@@ -182,7 +182,7 @@ pub fn read_bytes(path: &Path, kind: Kind) -> Result<Vec<u8>, InputError> {
 /// Where the first byte that is not UTF-8 is: 1-based line and column (in bytes).
 pub fn utf8_position(bytes: &[u8], valid_up_to: usize) -> (usize, usize) {
     let before = &bytes[..valid_up_to];
-    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line = before.split(|b| *b == b'\n').count();
     let column = valid_up_to
         - before
             .iter()

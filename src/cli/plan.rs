@@ -66,7 +66,7 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
     super::output::show(&rendered);
     if !compiled.conflicts.is_empty() {
         if args.out.is_some() {
-            super::output::warn(&format!("the plan has conflicts; nothing was saved"));
+            super::output::warn("the plan has conflicts; nothing was saved");
         }
         return Ok(Outcome::Failed);
     }

@@ -284,9 +284,9 @@ pub(crate) fn rolled_back(
     match rollback {
         RollbackOutcome::Complete { kept } => {
             if after_failure {
-                super::output::warn(&format!(
-                    "everything the run changed was rolled back. Fix the cause, then apply the plan again."
-                ));
+                super::output::warn(
+                    "everything the run changed was rolled back. Fix the cause, then apply the plan again.",
+                );
             } else {
                 say(&format!("run {run_id} rolled back."));
             }

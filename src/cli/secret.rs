@@ -87,7 +87,7 @@ fn generate(args: &GenerateArgs) -> Result<Outcome, Failure> {
     // half-written password, never one readable by others even for a moment.
     let mut file = tempfile::Builder::new()
         .prefix(".relinker-secret-")
-        .tempfile_in(&folder)
+        .tempfile_in(folder)
         .with_context(|| format!("cannot write in `{}`", folder.display()))
         .or_invalid_input()?;
     file.write_all(secret.expose().as_bytes())

@@ -72,8 +72,7 @@ fn plan_corpus(valid: &str) -> Vec<Case> {
         "name: hostile",
         &format!("name: hostile\ndescription: [{}1]", "1,".repeat(300_000)),
     );
-    let mut oversized = valid.to_owned();
-    oversized.push_str(&format!("# {}\n", "x".repeat(1024 * 1024)));
+    let oversized = format!("{valid}# {}\n", "x".repeat(1024 * 1024));
     let mut bad_utf8 = with("name: hostile", "name: host").into_bytes();
     let at = bad_utf8.windows(4).position(|w| w == b"host").unwrap() + 4;
     bad_utf8.insert(at, 0xff);
@@ -587,4 +586,36 @@ async fn plan_refuses_self_harm_before_any_write() {
     }
     let log = sandbox.requests().await;
     assert_eq!(log["state_changing"], 0, "a refused plan wrote: {log}");
+}
+
+#[tokio::test]
+async fn hostile_arguments_are_refused_without_echoing_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    let escape = "run\u{1b}[2J\u{1b}[31m";
+    for command in [
+        vec!["status", escape],
+        vec!["resume", escape],
+        vec!["rollback", escape],
+        vec!["attest", "some-run", escape, "--by", escape],
+        vec!["apply", escape],
+        vec!["plan", "p.yaml", "--out", escape],
+        vec!["apply", "p.yaml", "--gate-wait", escape],
+        vec!["sandbox", "--listen", escape],
+        vec!["secret", "generate", "--provider", escape, "--out", "x"],
+    ] {
+        let ended = run(dir.path(), &command).await;
+        let shown = command.join(" ");
+        assert_eq!(ended.code, Some(2), "{shown:?}: {}", ended.text);
+        assert!(
+            !ended.text.contains('\u{1b}'),
+            "{shown:?} printed a raw escape: {:?}",
+            ended.text
+        );
+        assert!(
+            !ended.text.contains("panicked"),
+            "{shown:?}: {}",
+            ended.text
+        );
+    }
 }
