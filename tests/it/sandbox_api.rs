@@ -668,3 +668,81 @@ async fn unknown_paths_and_methods_get_marketo_errors() {
         .await;
     assert_eq!((status, error_code(&body)), (405, "605"));
 }
+
+/// Where the sandbox once took the kindest reading, it now does what NOTES.md and the
+/// reference say.
+#[tokio::test]
+async fn fidelity_to_the_references_wording() {
+    let config = SandboxConfig {
+        rate_limit: RateLimit {
+            calls: 3,
+            window: Duration::from_secs(60),
+        },
+        ..SandboxConfig::default()
+    };
+    let sandbox = TestSandbox::with(ACME, config).await;
+
+    // "Calls answered 601 or 602 (authentication) do not count against the quota or the rate
+    // limit": ten calls with a bad token, then the three the window allows still pass.
+    for _ in 0..10 {
+        let (status, body) = sandbox.get("not-a-token", &format!("{USERS}/roles.json")).await;
+        assert_eq!((status, error_code(&body)), (401, "601"), "{body}");
+    }
+    let token = sandbox.admin_token().await;
+    for _ in 0..3 {
+        let (status, body) = sandbox.get(&token, &format!("{USERS}/roles.json")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, body) = sandbox.get(&token, &format!("{USERS}/roles.json")).await;
+    assert_eq!(error_code(&body), "606", "{body}");
+    let info = sandbox.control(Method::GET, "/_sandbox/info", None).await;
+    assert_eq!(info["limits"]["used_today"], 3, "{info}");
+
+    // "Body over 1 MB: HTTP 413; URI over 8 KB: HTTP 414."
+    let fresh = TestSandbox::start().await;
+    let token = fresh.admin_token().await;
+    let big = json!({ "emailAddress": "a@acme.example", "firstName": "x".repeat(1024 * 1024) });
+    let (status, _) = fresh.post(&token, &format!("{USERS}/invite.json"), &big).await;
+    assert_eq!(status, 413);
+    let long = format!("{}@acme.example", "a".repeat(9000));
+    let (status, _) = fresh.get(&token, &format!("{USERS}/{long}/user.json")).await;
+    assert_eq!(status, 414);
+
+    // "609 Invalid JSON", exactly.
+    let response = fresh
+        .http
+        .post(fresh.url(&format!("{USERS}/invite.json")))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "609", "{body}");
+    assert_eq!(body["errors"][0]["message"], "Invalid JSON");
+
+    // "Until the acceptance process is complete, the invitation is pending and the user record
+    // may not be edited": refused (1003), not "not found".
+    let (status, body) = fresh
+        .post(
+            &token,
+            &format!("{USERS}/new.hire@acme.example/update.json"),
+            &json!({ "firstName": "Nina" }),
+        )
+        .await;
+    assert_eq!((status, error_code(&body)), (400, "1003"), "{body}");
+
+    // An expired token answers 602 ("expired"), even after a newer one was minted.
+    fresh
+        .control(
+            Method::POST,
+            "/_sandbox/clock",
+            Some(&json!({"advance_secs": 3700})),
+        )
+        .await;
+    let newer = fresh.admin_token().await;
+    assert_ne!(newer, token);
+    let (_, body) = fresh.get(&token, &format!("{USERS}/roles.json")).await;
+    assert_eq!(error_code(&body), "602", "{body}");
+}

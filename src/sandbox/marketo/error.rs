@@ -71,13 +71,11 @@ impl ApiError {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "607", "Daily quota reached")
     }
 
-    /// 609: the body is not the JSON the endpoint takes.
+    /// 609: the body is not the JSON the endpoint takes. The message is exactly the
+    /// reference's; the detail goes to the sandbox's log, not to the client.
     pub(crate) fn invalid_json(detail: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "609",
-            format!("Invalid JSON: {detail}"),
-        )
+        tracing::debug!(%detail, "sandbox: invalid JSON");
+        Self::new(StatusCode::BAD_REQUEST, "609", "Invalid JSON")
     }
 
     /// 610: no such path.

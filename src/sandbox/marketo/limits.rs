@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use tokio::time::Instant;
 
 use super::error::ApiError;
+use crate::sandbox::requests::ErrorCode;
 use super::state::{Sandbox, SandboxConfig};
 use crate::limits::RateLimit;
 use crate::provider::marketo::quota;
@@ -39,6 +40,17 @@ struct Counters {
 /// An admitted call; dropping it (even when the client disconnects mid-call) frees its slot.
 pub(crate) struct Admission<'a> {
     limits: &'a Limits,
+}
+
+impl Admission<'_> {
+    /// Gives the call back: calls answered 601 or 602 count against no limit.
+    fn refund(&self, admitted_at: Instant) {
+        let mut counters = lock(&self.limits.counters);
+        if let Some(at) = counters.window.iter().rposition(|t| *t == admitted_at) {
+            counters.window.remove(at);
+        }
+        counters.used_today = counters.used_today.saturating_sub(1);
+    }
 }
 
 impl Drop for Admission<'_> {
@@ -96,6 +108,25 @@ impl Limits {
     }
 }
 
+/// The largest request body Marketo takes (NOTES.md: over 1 MB is HTTP 413).
+const MAX_BODY: usize = 1024 * 1024;
+/// The longest request URI it takes (over 8 KB is HTTP 414).
+const MAX_URI: usize = 8 * 1024;
+
+/// Middleware refusing what Marketo's front end refuses before any API sees it: a body over
+/// 1 MB (413) or a URI over 8 KB (414). Such answers carry no Marketo envelope.
+pub(crate) async fn sizes(request: Request, next: Next) -> Response {
+    use axum::http::StatusCode;
+    if request.uri().to_string().len() > MAX_URI {
+        return (StatusCode::URI_TOO_LONG, "Request-URI Too Long").into_response();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(_) => (StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large").into_response(),
+    }
+}
+
 /// Middleware enforcing the limits on the User Management routes.
 pub(crate) async fn enforce(
     State(sandbox): State<Sandbox>,
@@ -103,11 +134,19 @@ pub(crate) async fn enforce(
     next: Next,
 ) -> Response {
     let today = quota::quota_day(sandbox.now());
-    let admission = match sandbox.shared.limits.admit(Instant::now(), today) {
+    let admitted_at = Instant::now();
+    let admission = match sandbox.shared.limits.admit(admitted_at, today) {
         Ok(admission) => admission,
         Err(refusal) => return refusal.into_response(),
     };
     let response = next.run(request).await;
+    let authentication = response
+        .extensions()
+        .get::<ErrorCode>()
+        .is_some_and(|code| code.0 == "601" || code.0 == "602");
+    if authentication {
+        admission.refund(admitted_at);
+    }
     drop(admission);
     response
 }

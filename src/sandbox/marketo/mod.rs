@@ -105,6 +105,7 @@ pub(crate) fn app(sandbox: Sandbox) -> Router {
     let marketo = users
         .merge(identity)
         .method_not_allowed_fallback(method_not_supported)
+        .route_layer(from_fn(limits::sizes))
         .route_layer(from_fn_with_state(
             sandbox.shared.traffic.clone(),
             faults::observe,

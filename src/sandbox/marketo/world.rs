@@ -147,7 +147,10 @@ impl World {
         let (access_token, expires_at) = live.unwrap_or_else(|| {
             let token = format!("{}:int", uuid::Uuid::new_v4());
             let expires_at = now + ttl;
-            self.tokens.retain(|_, t| t.expires_at > now);
+            // An expired token still answers 602 (not 601) for a day after it lapses, even once
+            // a newer one was minted; only then is it forgotten.
+            self.tokens
+                .retain(|_, t| t.expires_at + Duration::days(1) > now);
             self.tokens.insert(
                 token.clone(),
                 IssuedToken {
@@ -312,6 +315,13 @@ impl World {
 
     /// Refuses changes to a user that a service is linked to, naming the service.
     fn ensure_editable(&self, userid: &str) -> Result<(), ApiError> {
+        if self.invitations.contains_key(&key(userid)) && !self.users.contains_key(&key(userid)) {
+            // "Until the acceptance process is complete, the invitation is pending and the
+            // user record may not be edited."
+            return Err(ApiError::not_allowed(format!(
+                "user `{userid}` is a pending invitation and may not be edited until it is accepted"
+            )));
+        }
         self.user(userid)?;
         if let Some(service) = self.service_linked_to(userid) {
             return Err(ApiError::not_allowed(format!(
