@@ -45,6 +45,10 @@ pub struct SandboxArgs {
     /// Marketo: lifetime of an access token (`3600s`, `60m`, `1h`) [default: 3600s].
     #[arg(long, value_parser = duration, value_name = "DURATION")]
     token_ttl: Option<Duration>,
+    /// Marketo: a reading of what the reference leaves open, over the fixture's
+    /// (`token-scope-after-relink=minted`); repeatable. docs/sandbox.md lists them.
+    #[arg(long = "behaviour", value_name = "KEY=VALUE")]
+    behaviours: Vec<marketo::Setting>,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -100,6 +104,8 @@ fn marketo_only(args: &SandboxArgs) -> Option<&'static str> {
         Some("--daily-quota")
     } else if args.token_ttl.is_some() {
         Some("--token-ttl")
+    } else if !args.behaviours.is_empty() {
+        Some("--behaviour")
     } else {
         None
     }
@@ -130,6 +136,7 @@ fn emulator(args: &SandboxArgs) -> Result<(Router, ProviderKind), Failure> {
                 concurrency: args.concurrency.unwrap_or(defaults.concurrency),
                 daily_quota: args.daily_quota.unwrap_or(defaults.daily_quota),
                 token_ttl: args.token_ttl.unwrap_or(defaults.token_ttl),
+                behaviours: args.behaviours.clone(),
             };
             let fixture = marketo::Fixture::parse(&text, &origin).or_invalid_input()?;
             marketo::Sandbox::new(config, &fixture).router()

@@ -601,7 +601,7 @@ async fn limits_answer_606_615_and_607() {
         },
         concurrency: 2,
         daily_quota: 8,
-        token_ttl: Duration::from_secs(3600),
+        ..SandboxConfig::default()
     };
     let sandbox = TestSandbox::with(ACME, config).await;
     let token = sandbox.admin_token().await;
@@ -685,7 +685,9 @@ async fn fidelity_to_the_references_wording() {
     // "Calls answered 601 or 602 (authentication) do not count against the quota or the rate
     // limit": ten calls with a bad token, then the three the window allows still pass.
     for _ in 0..10 {
-        let (status, body) = sandbox.get("not-a-token", &format!("{USERS}/roles.json")).await;
+        let (status, body) = sandbox
+            .get("not-a-token", &format!("{USERS}/roles.json"))
+            .await;
         assert_eq!((status, error_code(&body)), (401, "601"), "{body}");
     }
     let token = sandbox.admin_token().await;
@@ -702,10 +704,14 @@ async fn fidelity_to_the_references_wording() {
     let fresh = TestSandbox::start().await;
     let token = fresh.admin_token().await;
     let big = json!({ "emailAddress": "a@acme.example", "firstName": "x".repeat(1024 * 1024) });
-    let (status, _) = fresh.post(&token, &format!("{USERS}/invite.json"), &big).await;
+    let (status, _) = fresh
+        .post(&token, &format!("{USERS}/invite.json"), &big)
+        .await;
     assert_eq!(status, 413);
     let long = format!("{}@acme.example", "a".repeat(9000));
-    let (status, _) = fresh.get(&token, &format!("{USERS}/{long}/user.json")).await;
+    let (status, _) = fresh
+        .get(&token, &format!("{USERS}/{long}/user.json"))
+        .await;
     assert_eq!(status, 414);
 
     // "609 Invalid JSON", exactly.

@@ -19,7 +19,8 @@ use crate::provider::marketo::dates;
 
 /// `GET /_sandbox/info`
 pub(crate) async fn info(State(sandbox): State<Sandbox>) -> Json<Value> {
-    let config = sandbox.shared.config;
+    let config = &sandbox.shared.config;
+    let behaviours = sandbox.world().behaviours.settings();
     Json(json!({
         "sandbox": true,
         "emulates": "marketo",
@@ -32,6 +33,7 @@ pub(crate) async fn info(State(sandbox): State<Sandbox>) -> Json<Value> {
             "used_today": sandbox.shared.limits.used_today(),
         },
         "token_ttl_secs": config.token_ttl.as_secs(),
+        "behaviours": behaviours,
     }))
 }
 

@@ -135,3 +135,43 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Middleware writing error answers the way the instance's behaviours say: codes as integers
+/// (`error-codes: integer`), or HTTP 200 with `"success": false` (`error-status: 200`), as
+/// Marketo's other REST APIs answer. Answers the sandbox injects as faults keep the default.
+pub(crate) async fn dialect(
+    axum::extract::State(sandbox): axum::extract::State<super::Sandbox>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use super::behaviours::{ErrorCodes, ErrorStatus};
+    let response = next.run(request).await;
+    let behaviours = sandbox.world().behaviours;
+    let plain = behaviours.error_codes == ErrorCodes::String
+        && behaviours.error_status == ErrorStatus::Http;
+    if plain || response.extensions().get::<ErrorCode>().is_none() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut errors = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .map(|body| body["errors"].clone())
+        .unwrap_or_default();
+    if behaviours.error_codes == ErrorCodes::Integer {
+        for error in errors.as_array_mut().into_iter().flatten() {
+            if let Some(number) = error["code"].as_str().and_then(|c| c.parse::<i64>().ok()) {
+                error["code"] = number.into();
+            }
+        }
+    }
+    let body = if behaviours.error_status == ErrorStatus::Ok {
+        parts.status = StatusCode::OK;
+        json!({ "requestId": format!("{:x}#sandbox", rand::random::<u32>()), "success": false, "errors": errors })
+    } else {
+        json!({ "errors": errors })
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}

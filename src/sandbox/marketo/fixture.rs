@@ -17,13 +17,14 @@
 //! Roles and workspaces default to the reference's. docs/sandbox.md documents every field.
 //! A fixture holds sandbox credentials in clear: they exist only inside the emulator.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::behaviours::{Behaviours, Setting};
 use super::model::{
     ALL_ZONES_ID, ALL_ZONES_NAME, Invitation, Permission, Role, RoleAssignment, Service, User,
     Workspace, reference_roles, reference_workspaces,
@@ -54,6 +55,9 @@ struct RawFixture {
     invitations: Vec<RawInvitation>,
     #[serde(default)]
     services: Vec<RawService>,
+    /// Readings of what the reference leaves open: `token-scope-after-relink: minted`.
+    #[serde(default)]
+    behaviours: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +139,9 @@ struct RawInvitation {
     /// Days since the invitation was sent (0..=6); it lapses at 7.
     #[serde(default)]
     sent_days_ago: Option<Spanned<u32>>,
+    /// An API-only user's pending invitation (`api-only-invitations: pending`).
+    #[serde(default)]
+    api_only: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +179,7 @@ pub struct Fixture {
     users: Vec<User>,
     invitations: Vec<(Invitation, u32)>,
     services: Vec<FixtureService>,
+    behaviours: Vec<Setting>,
 }
 
 impl Default for Fixture {
@@ -184,6 +192,7 @@ impl Default for Fixture {
             users: Vec::new(),
             invitations: Vec::new(),
             services: Vec::new(),
+            behaviours: Vec::new(),
         }
     }
 }
@@ -267,6 +276,18 @@ impl Fixture {
             workspaces,
             ..Fixture::default()
         };
+        if let Some(behaviours) = raw.behaviours {
+            for (key, value) in behaviours.value {
+                match Setting::new(&key, &value) {
+                    Ok(setting) => fixture.behaviours.push(setting),
+                    Err(error) => problems.push(Diagnostic::at(
+                        behaviours.referenced,
+                        format!("behaviours.{key}"),
+                        error.to_string(),
+                    )),
+                }
+            }
+        }
         let mut taken = BTreeSet::new();
         fixture.add_users(raw.users, &mut taken, problems);
         fixture.add_invitations(raw.invitations, &mut taken, problems);
@@ -350,6 +371,7 @@ impl Fixture {
                     user_expires_at: None,
                     created_at: placeholder,
                     expires_at: placeholder,
+                    api_only: invitation.api_only,
                 },
                 days_ago,
             ));
@@ -538,12 +560,14 @@ impl Fixture {
     }
 
     /// The instance this fixture describes, as of `now`.
-    pub(crate) fn to_world(&self, now: DateTime<Utc>) -> World {
+    /// The instance the fixture describes, playing its behaviours with `overrides` over them.
+    pub(crate) fn to_world(&self, now: DateTime<Utc>, overrides: &[Setting]) -> World {
         let mut world = World::new(
             self.subscription_id,
             self.roles.clone(),
             self.workspaces.clone(),
         );
+        world.behaviours = Behaviours::default().with(&self.behaviours).with(overrides);
         for user in &self.users {
             world.insert_user(user.clone());
         }
@@ -599,7 +623,7 @@ services:
             fixture.admin_service().map(|s| s.name.as_str()),
             Some("admin")
         );
-        let world = fixture.to_world(Utc::now());
+        let world = fixture.to_world(Utc::now(), &[]);
         assert_eq!(world.users.len(), 2);
         assert_eq!(world.user("api@acme.example").unwrap().roles.len(), 2);
         assert!(world.invitation("new@acme.example").is_ok());

@@ -13,11 +13,11 @@ use chrono::NaiveDate;
 use tokio::time::Instant;
 
 use super::error::ApiError;
-use crate::sandbox::requests::ErrorCode;
 use super::state::{Sandbox, SandboxConfig};
 use crate::limits::RateLimit;
 use crate::provider::marketo::quota;
 use crate::sandbox::lock;
+use crate::sandbox::requests::ErrorCode;
 
 /// The limits' configuration and live counters.
 #[derive(Debug)]
@@ -122,7 +122,10 @@ pub(crate) async fn sizes(request: Request, next: Next) -> Response {
     }
     let (parts, body) = request.into_parts();
     match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
         Err(_) => (StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large").into_response(),
     }
 }
@@ -166,6 +169,7 @@ mod tests {
             concurrency,
             daily_quota: quota,
             token_ttl: Duration::from_secs(60),
+            behaviours: Vec::new(),
         })
     }
 

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod behaviours;
 mod control;
 mod error;
 mod fixture;
@@ -34,6 +35,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+pub use behaviours::{Behaviours, KEYS as BEHAVIOURS, Setting, SettingError};
 pub use fixture::{Fixture, FixtureError, FixtureService};
 pub use state::{Sandbox, SandboxConfig};
 
@@ -106,6 +108,7 @@ pub(crate) fn app(sandbox: Sandbox) -> Router {
         .merge(identity)
         .method_not_allowed_fallback(method_not_supported)
         .route_layer(from_fn(limits::sizes))
+        .route_layer(from_fn_with_state(sandbox.clone(), error::dialect))
         .route_layer(from_fn_with_state(
             sandbox.shared.traffic.clone(),
             faults::observe,

@@ -85,6 +85,8 @@ pub(crate) struct Invitation {
     pub(crate) user_expires_at: Option<DateTime<Utc>>,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) expires_at: DateTime<Utc>,
+    /// Whether it becomes an API-only user once accepted.
+    pub(crate) api_only: bool,
 }
 
 /// A LaunchPoint custom service: credentials that belong to it, and the API-only user it acts as.

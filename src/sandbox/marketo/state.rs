@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::behaviours::Setting;
 use super::fixture::Fixture;
 use super::limits::Limits;
 use super::world::World;
@@ -13,7 +14,7 @@ use crate::sandbox::lock;
 use crate::sandbox::traffic::Traffic;
 
 /// Limits and lifetimes of an emulated instance; the defaults are Marketo's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxConfig {
     /// Calls allowed per sliding window before 606.
     pub rate_limit: RateLimit,
@@ -23,6 +24,8 @@ pub struct SandboxConfig {
     pub daily_quota: u64,
     /// Lifetime of an access token.
     pub token_ttl: Duration,
+    /// Readings of what the reference leaves open, over the fixture's (`--behaviour`).
+    pub behaviours: Vec<Setting>,
 }
 
 impl Default for SandboxConfig {
@@ -32,6 +35,7 @@ impl Default for SandboxConfig {
             concurrency: 10,
             daily_quota: 50_000,
             token_ttl: Duration::from_secs(3600),
+            behaviours: Vec::new(),
         }
     }
 }
@@ -74,13 +78,14 @@ impl Sandbox {
     /// A sandbox seeded from a fixture.
     pub fn new(config: SandboxConfig, fixture: &Fixture) -> Self {
         let clock = Clock::default();
-        let world = fixture.to_world(clock.now());
+        let world = fixture.to_world(clock.now(), &config.behaviours);
+        let limits = Limits::new(&config);
         Self {
             shared: Arc::new(Shared {
                 config,
                 world: Mutex::new(world),
                 clock,
-                limits: Limits::new(&config),
+                limits,
                 traffic: Traffic::new(super::DIALECT),
             }),
         }
@@ -96,6 +101,6 @@ impl Sandbox {
 
     /// Replaces the instance's data with a fixture's (the control API's fixture load).
     pub(crate) fn reseed(&self, fixture: &Fixture) {
-        *self.world() = fixture.to_world(self.now());
+        *self.world() = fixture.to_world(self.now(), &self.shared.config.behaviours);
     }
 }

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::behaviours::PageOffset;
 use super::error::ApiError;
 use super::model::RoleAssignment;
 use super::state::Sandbox;
@@ -161,6 +162,10 @@ pub(crate) async fn all_users(
     }
     let offset = parse_count("pageOffset", paging.page_offset.as_deref(), 0)?;
     let world = sandbox.world();
+    let offset = match world.behaviours.page_offset {
+        PageOffset::Entries => offset,
+        PageOffset::Pages => offset.saturating_mul(size),
+    };
     let page: Vec<_> = world
         .page_of_users(offset, size)
         .into_iter()

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::behaviours::{ApiOnlyInvitations, Behaviours, LinkedUserEdit, TokenScope};
 use super::error::ApiError;
 use super::model::{
     ALL_ZONES_ID, ALL_ZONES_NAME, Invitation, Permission, Role, RoleAssignment, Service, User,
@@ -27,6 +28,8 @@ pub(crate) struct World {
     pub(crate) users: BTreeMap<String, User>,
     pub(crate) invitations: BTreeMap<String, Invitation>,
     pub(crate) services: BTreeMap<String, Service>,
+    /// The readings of what the reference leaves open that this instance plays.
+    pub(crate) behaviours: Behaviours,
     tokens: HashMap<String, IssuedToken>,
     next_id: u64,
 }
@@ -36,6 +39,8 @@ pub(crate) struct World {
 struct IssuedToken {
     service: String,
     expires_at: DateTime<Utc>,
+    /// The user the service was linked to when the token was minted.
+    scope: String,
 }
 
 /// What the identity endpoint answers for good credentials.
@@ -143,8 +148,8 @@ impl World {
             .tokens
             .iter()
             .find(|(_, t)| t.service == name && t.expires_at > now)
-            .map(|(token, t)| (token.clone(), t.expires_at));
-        let (access_token, expires_at) = live.unwrap_or_else(|| {
+            .map(|(token, t)| (token.clone(), t.expires_at, t.scope.clone()));
+        let (access_token, expires_at, minted_scope) = live.unwrap_or_else(|| {
             let token = format!("{}:int", uuid::Uuid::new_v4());
             let expires_at = now + ttl;
             // An expired token still answers 602 (not 601) for a day after it lapses, even once
@@ -156,10 +161,15 @@ impl World {
                 IssuedToken {
                     service: name,
                     expires_at,
+                    scope: scope.clone(),
                 },
             );
-            (token, expires_at)
+            (token, expires_at, scope.clone())
         });
+        let scope = match self.behaviours.token_scope {
+            TokenScope::Minted => minted_scope,
+            TokenScope::Live | TokenScope::Revoked => scope,
+        };
         Ok(TokenGrant {
             access_token,
             expires_in: (expires_at - now).num_seconds().max(0),
@@ -285,7 +295,7 @@ impl World {
         let mut roles = new.roles;
         roles.sort();
         roles.dedup();
-        if new.api_only {
+        if new.api_only && self.behaviours.api_only_invitations == ApiOnlyInvitations::Immediate {
             self.insert_user(User {
                 id: 0,
                 userid: new.userid,
@@ -308,13 +318,15 @@ impl World {
                 user_expires_at: new.expires_at,
                 created_at: now,
                 expires_at: now + INVITATION_LIFETIME,
+                api_only: new.api_only,
             });
         }
         Ok(())
     }
 
     /// Refuses changes to a user that a service is linked to, naming the service.
-    fn ensure_editable(&self, userid: &str) -> Result<(), ApiError> {
+    /// `deleting`: a deletion, which a linked user never allows, whatever the behaviour.
+    fn ensure_editable(&self, userid: &str, deleting: bool) -> Result<(), ApiError> {
         if self.invitations.contains_key(&key(userid)) && !self.users.contains_key(&key(userid)) {
             // "Until the acceptance process is complete, the invitation is pending and the
             // user record may not be edited."
@@ -323,14 +335,20 @@ impl World {
             )));
         }
         self.user(userid)?;
-        if let Some(service) = self.service_linked_to(userid) {
-            return Err(ApiError::not_allowed(format!(
-                "user `{userid}` is linked to LaunchPoint service `{}` and cannot be edited; \
-                 link the service to another API-only user first",
-                service.name
-            )));
+        let Some(service) = self.service_linked_to(userid) else {
+            return Ok(());
+        };
+        match self.behaviours.linked_user_edit {
+            LinkedUserEdit::Accepted if !deleting => Ok(()),
+            LinkedUserEdit::Refused603 => Err(ApiError::access_denied()),
+            LinkedUserEdit::Accepted | LinkedUserEdit::Refused1003 => {
+                Err(ApiError::not_allowed(format!(
+                    "user `{userid}` is linked to LaunchPoint service `{}` and cannot be edited; \
+                     link the service to another API-only user first",
+                    service.name
+                )))
+            }
         }
-        Ok(())
     }
 
     fn user_mut(&mut self, userid: &str) -> Result<&mut User, ApiError> {
@@ -341,7 +359,7 @@ impl World {
 
     /// `update.json`.
     pub(crate) fn update(&mut self, userid: &str, changes: UserChanges) -> Result<&User, ApiError> {
-        self.ensure_editable(userid)?;
+        self.ensure_editable(userid, false)?;
         let user = self.user_mut(userid)?;
         if let Some(email) = changes.email {
             user.email = email;
@@ -360,7 +378,7 @@ impl World {
 
     /// `delete.json`.
     pub(crate) fn delete_user(&mut self, userid: &str) -> Result<(), ApiError> {
-        self.ensure_editable(userid)?;
+        self.ensure_editable(userid, true)?;
         self.users.remove(&key(userid));
         Ok(())
     }
@@ -383,7 +401,7 @@ impl World {
         userid: &str,
         pairs: &[RoleAssignment],
     ) -> Result<Vec<RoleAssignment>, ApiError> {
-        self.ensure_editable(userid)?;
+        self.ensure_editable(userid, false)?;
         self.check_assignments(pairs)?;
         let user = self.user_mut(userid)?;
         user.roles.extend_from_slice(pairs);
@@ -398,7 +416,7 @@ impl World {
         userid: &str,
         pairs: &[RoleAssignment],
     ) -> Result<Vec<RoleAssignment>, ApiError> {
-        self.ensure_editable(userid)?;
+        self.ensure_editable(userid, false)?;
         let user = self.user_mut(userid)?;
         let remaining: Vec<RoleAssignment> = user
             .roles
@@ -427,6 +445,9 @@ impl World {
             )));
         }
         let userid = user.userid.clone();
+        if self.behaviours.token_scope == TokenScope::Revoked {
+            self.tokens.retain(|_, t| t.service != name);
+        }
         let service = self
             .services
             .get_mut(name)
@@ -454,7 +475,7 @@ impl World {
                 email: invitation.email,
                 first_name: invitation.first_name,
                 last_name: invitation.last_name,
-                api_only: false,
+                api_only: invitation.api_only,
                 roles: invitation.roles,
                 expires_at: invitation.user_expires_at,
                 last_login_at: Some(now),
@@ -532,8 +553,94 @@ mod tests {
         let err = world
             .update("person@acme.example", UserChanges::default())
             .unwrap_err();
-        assert_eq!(err.code, "1004");
-        assert!(err.message.contains("not accepted"), "{}", err.message);
+        assert_eq!(err.code, "1003");
+        assert!(
+            err.message.contains("pending invitation"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn behaviours_change_what_the_reference_leaves_open() {
+        let ttl = Duration::hours(1);
+        // minted: a cached token keeps the scope it was minted with.
+        let mut world = world();
+        world.behaviours.token_scope = TokenScope::Minted;
+        world
+            .invite(new_user("other@acme.example", true), now())
+            .unwrap();
+        let first = world
+            .grant_token("cid-sync", "secret-sync", now(), ttl)
+            .unwrap();
+        world.link_service("sync", "other@acme.example").unwrap();
+        let cached = world
+            .grant_token("cid-sync", "secret-sync", now(), ttl)
+            .unwrap();
+        assert_eq!(cached.access_token, first.access_token);
+        assert_eq!(cached.scope, "api@acme.example");
+        let renewed = world
+            .grant_token("cid-sync", "secret-sync", now() + ttl, ttl)
+            .unwrap();
+        assert_eq!(renewed.scope, "other@acme.example");
+
+        // revoked: relinking invalidates the service's tokens.
+        let mut world = world_with(|b| b.token_scope = TokenScope::Revoked);
+        world
+            .invite(new_user("other@acme.example", true), now())
+            .unwrap();
+        let first = world
+            .grant_token("cid-sync", "secret-sync", now(), ttl)
+            .unwrap();
+        world.link_service("sync", "other@acme.example").unwrap();
+        assert_eq!(
+            world
+                .authorize(&first.access_token, now())
+                .unwrap_err()
+                .code,
+            "601"
+        );
+        let next = world
+            .grant_token("cid-sync", "secret-sync", now(), ttl)
+            .unwrap();
+        assert_ne!(next.access_token, first.access_token);
+        assert_eq!(next.scope, "other@acme.example");
+
+        // pending: an API-only invitation waits to be accepted, and becomes API-only.
+        let mut world = world_with(|b| b.api_only_invitations = ApiOnlyInvitations::Pending);
+        world
+            .invite(new_user("bot@acme.example", true), now())
+            .unwrap();
+        assert!(world.user("bot@acme.example").is_err());
+        assert!(
+            world
+                .accept_invitation("bot@acme.example", now())
+                .unwrap()
+                .api_only
+        );
+
+        // linked-user-edit: 603, or accepted (a deletion is still refused).
+        let mut world = world_with(|b| b.linked_user_edit = LinkedUserEdit::Refused603);
+        let refused = world
+            .update("api@acme.example", UserChanges::default())
+            .unwrap_err();
+        assert_eq!(refused.code, "603");
+        let mut world = world_with(|b| b.linked_user_edit = LinkedUserEdit::Accepted);
+        assert!(
+            world
+                .update("api@acme.example", UserChanges::default())
+                .is_ok()
+        );
+        assert_eq!(
+            world.delete_user("api@acme.example").unwrap_err().code,
+            "1003"
+        );
+    }
+
+    fn world_with(set: impl FnOnce(&mut Behaviours)) -> World {
+        let mut world = world();
+        set(&mut world.behaviours);
+        world
     }
 
     #[test]
