@@ -70,6 +70,9 @@ impl Progress for Lines {
                 self.line(&format!("  ✓ {step}{note}"));
             }
             Event::Skipped { step, reason } => self.line(&format!("  - {step}: skipped: {reason}")),
+            Event::Blocked { step, reason } => {
+                self.line(&format!("    {step}: waits for a person: {reason}"));
+            }
             Event::AnswerLost { step, error } => self.line(&format!(
                 "    {step}: answer lost or unclear ({error}); reading live state to see whether it took effect"
             )),

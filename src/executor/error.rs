@@ -38,6 +38,16 @@ pub enum StepError {
     /// Whoever plays the person could not act.
     #[error(transparent)]
     Person(#[from] PersonError),
+    /// The step waits for a person before it can go on (a pending invitation to accept; a
+    /// change the platform refuses until a service is relinked).
+    #[error("waiting for a person: {reason}")]
+    NeedsPerson {
+        /// What the platform shows.
+        reason: String,
+        /// Whether the change must be sent again once the person is done (the platform
+        /// refused it), or only checked (the platform took it and waits).
+        resend: bool,
+    },
 }
 
 impl StepError {

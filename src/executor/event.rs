@@ -44,6 +44,13 @@ pub enum Event<'a> {
         /// How.
         how: Held,
     },
+    /// The platform waits on a person before an API step can go on.
+    Blocked {
+        /// The step.
+        step: &'a StepId,
+        /// What the platform shows.
+        reason: &'a str,
+    },
     /// A step was passed over on purpose.
     Skipped {
         /// The step.

@@ -15,7 +15,7 @@ use crate::ids::StepId;
 use crate::journal::{Entry, FailureEffect, StepEffect, StepState, Waiting};
 use crate::plan::OnFailure;
 use crate::provider::Check;
-use crate::provider::{Op, Performer, Readiness, Reversibility, Step};
+use crate::provider::{Op, Performer, ProviderError, Readiness, Reversibility, Step};
 
 /// Most times a change that provably did not happen is sent, within the change budget.
 const MAX_CHANGE_ATTEMPTS: u32 = 5;
@@ -161,6 +161,21 @@ impl Executor<'_> {
             } else {
                 match self.api_step(step).await? {
                     Ok(()) => index += 1,
+                    Err(StepError::NeedsPerson { reason, resend }) => {
+                        self.progress.event(Event::Blocked {
+                            step: &step.id,
+                            reason: &reason,
+                        });
+                        // The platform waits on a person: the step goes through the manual
+                        // gate, as a person's step would.
+                        let task = Manual::forward(step).resending(resend);
+                        match self.manual_phase(vec![task], Some(stop)).await? {
+                            PhaseEnd::Held => index += 1,
+                            PhaseEnd::Paused(waiting) => return Ok(RotationEnd::Paused(waiting)),
+                            PhaseEnd::Failed { step, error } => return failed(step, error),
+                            PhaseEnd::Stopped => return Ok(RotationEnd::Stopped),
+                        }
+                    }
                     Err(error) => return failed(step.id.clone(), error),
                 }
             }
@@ -196,6 +211,12 @@ impl Executor<'_> {
             Ok(Check::Conflict(reason)) => {
                 return self.fail(step, StepError::Conflict { reason }, doubt);
             }
+            Ok(Check::NeedsPerson(reason)) => {
+                return Ok(Err(StepError::NeedsPerson {
+                    reason,
+                    resend: false,
+                }));
+            }
             Ok(Check::NotYet(_)) => {}
         }
         if let Some(reason) = self.not_created_here(step) {
@@ -220,6 +241,8 @@ impl Executor<'_> {
                 self.hold(step, StepEffect::Changed, Held::Changed)?;
                 Ok(Ok(()))
             }
+            // Not a failure: the run waits for a person at this step.
+            Err((error @ StepError::NeedsPerson { .. }, _)) => Ok(Err(error)),
             Err((error, effect)) => self.fail(step, error, effect),
         }
     }
@@ -282,8 +305,24 @@ impl Executor<'_> {
                         Ok(Check::NotYet(why) | Check::Conflict(why)) => {
                             Err((StepError::NoEffect { why }, FailureEffect::MaybeChanged))
                         }
+                        Ok(Check::NeedsPerson(reason)) => Err((
+                            StepError::NeedsPerson {
+                                reason,
+                                resend: false,
+                            },
+                            FailureEffect::MaybeChanged,
+                        )),
                         Err(error) => Err((error, FailureEffect::MaybeChanged)),
                     };
+                }
+                Err(ProviderError::Blocked { reason }) => {
+                    return Err((
+                        StepError::NeedsPerson {
+                            reason,
+                            resend: true,
+                        },
+                        FailureEffect::Unchanged,
+                    ));
                 }
                 Err(error) if error.may_have_applied() => error,
                 Err(error) => return Err((StepError::Refused(error), FailureEffect::Unchanged)),
@@ -295,6 +334,15 @@ impl Executor<'_> {
             match self.check(step, action, undo).await {
                 Ok(Check::Holds) => return Ok(()),
                 Ok(Check::NotYet(_)) => {}
+                Ok(Check::NeedsPerson(reason)) => {
+                    return Err((
+                        StepError::NeedsPerson {
+                            reason,
+                            resend: false,
+                        },
+                        FailureEffect::MaybeChanged,
+                    ));
+                }
                 Ok(Check::Conflict(reason)) => {
                     return Err((StepError::Conflict { reason }, FailureEffect::MaybeChanged));
                 }

@@ -26,6 +26,8 @@ pub(super) struct Manual<'s> {
     /// What live state must show once the person is done.
     action: Op,
     direction: Direction,
+    /// An API step the platform refused until a person acts: each look sends it again.
+    resend: bool,
 }
 
 impl<'s> Manual<'s> {
@@ -35,7 +37,14 @@ impl<'s> Manual<'s> {
             step,
             action: step.action.clone(),
             direction: Direction::Forward,
+            resend: false,
         }
+    }
+
+    /// An API step waiting on a person: with `resend`, each look sends the change again.
+    pub(super) fn resending(mut self, resend: bool) -> Self {
+        self.resend = resend;
+        self
     }
 
     /// Undoing the step with `compensation`.
@@ -44,6 +53,7 @@ impl<'s> Manual<'s> {
             step,
             action: compensation,
             direction: Direction::Rollback,
+            resend: false,
         }
     }
 
@@ -134,7 +144,7 @@ impl Executor<'_> {
                 Ok(Check::Conflict(reason)) => {
                     return self.phase_failed(&task, StepError::Conflict { reason });
                 }
-                Ok(Check::NotYet(_)) => {
+                Ok(Check::NotYet(_) | Check::NeedsPerson(_)) => {
                     if !task.asked(state) {
                         self.append(task.announced())?;
                     }
@@ -206,9 +216,17 @@ impl Executor<'_> {
                 let mut still = Vec::new();
                 for task in open {
                     let state = self.record(&task.step.id);
+                    if task.resend {
+                        match self.change(task.step, &task.action, task.is_undo()).await {
+                            Ok(()) => self.task_held(&task, state, false)?,
+                            Err((StepError::NeedsPerson { .. }, _)) => still.push(task),
+                            Err((error, _)) => return self.phase_failed(&task, error),
+                        }
+                        continue;
+                    }
                     match self.check(task.step, &task.action, task.is_undo()).await {
                         Ok(Check::Holds) => self.task_held(&task, state, false)?,
-                        Ok(Check::NotYet(_)) => still.push(task),
+                        Ok(Check::NotYet(_) | Check::NeedsPerson(_)) => still.push(task),
                         Ok(Check::Conflict(reason)) => {
                             return self.phase_failed(&task, StepError::Conflict { reason });
                         }

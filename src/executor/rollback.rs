@@ -144,7 +144,7 @@ impl Executor<'_> {
             Err(error) => return Ok(Err(error)),
             Ok(Check::Conflict(reason)) => return Ok(Err(StepError::Conflict { reason })),
             Ok(Check::Holds) => true,
-            Ok(Check::NotYet(_)) => {
+            Ok(Check::NotYet(_) | Check::NeedsPerson(_)) => {
                 if state != StepState::UndoInDoubt {
                     self.append(Entry::UndoIntent {
                         step: step.id.clone(),

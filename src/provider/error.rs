@@ -80,6 +80,13 @@ pub enum ProviderError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The platform refuses the change until a person does something first (relinks a
+    /// service that still runs as the user, say); asking again once they have may succeed.
+    #[error("{reason}")]
+    Blocked {
+        /// What the platform said, and what a person can do about it.
+        reason: String,
+    },
     /// A check command could not be run.
     #[error("{0}")]
     Command(String),

@@ -28,6 +28,9 @@ pub enum Check {
     NotYet(String),
     /// Live state contradicts the operation: doing it would be wrong.
     Conflict(String),
+    /// Live state shows the operation waits for something only a person can do (accept a
+    /// pending invitation, say); the reason says what.
+    NeedsPerson(String),
 }
 
 /// Why a check could not answer.

@@ -3,6 +3,7 @@
 // A scenario reads best top to bottom in one function, even when it is long.
 #![allow(clippy::too_many_lines)]
 
+mod behaviours;
 mod cli_help;
 mod compat;
 mod dotdigital;

@@ -364,12 +364,14 @@ async fn invitations_follow_the_business_rules() {
             &json!({"firstName": "X"}),
         )
         .await;
-    assert_eq!((status, error_code(&body)), (404, "1004"));
+    // "Until the acceptance process is complete ... the user record may not be edited":
+    // a business-rule refusal, not a missing user.
+    assert_eq!((status, error_code(&body)), (400, "1003"));
     assert!(
         body["errors"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("not accepted")
+            .contains("may not be edited until it is accepted")
     );
     let (status, _) = sandbox
         .post_empty(

@@ -204,7 +204,9 @@ impl DotdigitalPlatform {
                 let works = self.works(login, *account).await?;
                 if works != Check::Holds {
                     return Ok(match works {
-                        Check::NotYet(why) | Check::Conflict(why) => Check::Conflict(why),
+                        Check::NotYet(why) | Check::Conflict(why) | Check::NeedsPerson(why) => {
+                            Check::Conflict(why)
+                        }
                         Check::Holds => Check::Holds,
                     });
                 }

@@ -121,6 +121,8 @@ pub struct MarketoClient {
 
 #[derive(Debug)]
 struct Inner {
+    /// What `pageOffset` counts on this instance, once a listing has shown it.
+    page_offset: std::sync::Mutex<Option<PageReading>>,
     http: reqwest::Client,
     base: String,
     client_id: String,
@@ -145,6 +147,7 @@ impl MarketoClient {
             })?;
         Ok(Self {
             inner: Arc::new(Inner {
+                page_offset: std::sync::Mutex::new(None),
                 http,
                 base,
                 client_id: config.client_id,
@@ -390,14 +393,15 @@ impl MarketoClient {
         Self::json("GET", &path, &bytes)
     }
 
-    /// A GET whose 404 means "there is none".
+    /// A GET whose "not found" (HTTP 404, or error 1004 in an answer of any status: some
+    /// instances answer errors with HTTP 200) means "there is none".
     async fn get_optional<T: DeserializeOwned>(
         &self,
         path: String,
     ) -> Result<Option<T>, ProviderError> {
         match self.get(path, &[]).await {
             Ok(value) => Ok(Some(value)),
-            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) if error.is_not_found() || error.code() == Some("1004") => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -430,6 +434,51 @@ impl MarketoClient {
         let page: Vec<wire::WireUserSummary> =
             self.get(format!("{USERS}/allusers.json"), &query).await?;
         Ok(page.into_iter().map(UserSummary::from).collect())
+    }
+}
+
+/// Locks a mutex whose data no panic can leave inconsistent.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What `allusers.json`'s `pageOffset` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageReading {
+    /// Users: the next page starts at offset 200.
+    Entries,
+    /// Pages: the next page is offset 1.
+    Pages,
+}
+
+/// Tells the readings apart from the first full page and the answer at offset 1.
+fn page_reading(
+    first: &[UserSummary],
+    probe: &[UserSummary],
+) -> Result<PageReading, ProviderError> {
+    let unclear = |what: &str| ProviderError::Protocol {
+        method: "GET".into(),
+        path: format!("{USERS}/allusers.json"),
+        reason: format!(
+            "cannot tell whether `pageOffset` counts users or pages: {what}; a listing could miss users, so none is made"
+        ),
+    };
+    match probe.first() {
+        // Exactly one full page of users: offset 1 is past the end only if it counts pages.
+        None => Ok(PageReading::Pages),
+        Some(start)
+            if first
+                .get(1)
+                .is_some_and(|second| second.userid == start.userid) =>
+        {
+            Ok(PageReading::Entries)
+        }
+        Some(start) if first.iter().all(|u| u.userid != start.userid) => Ok(PageReading::Pages),
+        Some(_) => Err(unclear(
+            "offset 1 starts inside the first page, but not at its second user",
+        )),
     }
 }
 
@@ -579,9 +628,38 @@ impl Api for MarketoClient {
     }
 
     async fn all_users(&self) -> Result<Vec<UserSummary>, ProviderError> {
-        let mut users = Vec::new();
+        let first = self.users_page(0, MAX_PAGE_SIZE).await?;
+        if first.len() < MAX_PAGE_SIZE {
+            return Ok(first);
+        }
+        let mut users = first;
+        // The reference calls `pageOffset` "the integer offset to start returning records",
+        // and instances have been read to count users and to count pages. Which one this
+        // instance does shows at offset 1: the first user's successor (users), or the start of
+        // the next page (pages). Anything else is neither, and a silent half listing would be
+        // worse than an error.
+        let known = *lock(&self.inner.page_offset);
+        let reading = if let Some(reading) = known {
+            reading
+        } else {
+            let probe = self.users_page(1, MAX_PAGE_SIZE).await?;
+            let reading = page_reading(&users, &probe)?;
+            *lock(&self.inner.page_offset) = Some(reading);
+            if reading == PageReading::Pages {
+                let last = probe.len() < MAX_PAGE_SIZE;
+                users.extend(probe);
+                if last {
+                    return Ok(users);
+                }
+            }
+            reading
+        };
         loop {
-            let page = self.users_page(users.len(), MAX_PAGE_SIZE).await?;
+            let offset = match reading {
+                PageReading::Entries => users.len(),
+                PageReading::Pages => users.len() / MAX_PAGE_SIZE,
+            };
+            let page = self.users_page(offset, MAX_PAGE_SIZE).await?;
             let last = page.len() < MAX_PAGE_SIZE;
             users.extend(page);
             if last {
@@ -705,6 +783,8 @@ impl Api for MarketoClient {
                 format!("Select the service `{service}` and click Edit Service."),
                 format!("Set API Only User to `{to_userid}` and click Save."),
                 "Do not create a new service or reset its credentials: the client id and secret must stay the same."
+                    .into(),
+                "Marketo may go on naming the old user in the service's access token until that token expires, at most an hour later: relinker keeps checking, and `relinker resume` picks it up."
                     .into(),
             ],
         }

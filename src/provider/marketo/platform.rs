@@ -54,15 +54,69 @@ impl MarketoPlatform {
             })
     }
 
+    /// A change Marketo refused, seen as a wait for a person where a person can lift it.
+    /// Marketo refuses to edit a user a LaunchPoint service runs as: with 1003 ("not
+    /// allowed"), always a business rule, so always a wait; or, on some instances, with 603
+    /// ("access denied"), a wait only while a service the plan knows still names the user
+    /// (otherwise relinker's admin service lacks a permission, which no retry changes). A
+    /// relink may stay hidden until the service's token expires, hence the hour.
+    async fn blocked(
+        &self,
+        user: &UserId,
+        result: Result<(), ProviderError>,
+    ) -> Result<(), ProviderError> {
+        let Err(error) = result else {
+            return result;
+        };
+        let linked = match error.code() {
+            Some("1003") => self.services_naming(user).await,
+            Some("603") => match self.services_naming(user).await {
+                names if names.is_empty() => return Err(error),
+                names => names,
+            },
+            _ => return Err(error),
+        };
+        let who = if linked.is_empty() {
+            "a LaunchPoint service may still run as it".to_owned()
+        } else {
+            format!(
+                "{} still run{} as it",
+                linked.join(", "),
+                if linked.len() == 1 { "s" } else { "" }
+            )
+        };
+        Err(ProviderError::Blocked {
+            reason: format!(
+                "Marketo refuses to change `{user}` ({error}): {who}. Marketo may show a relink only once the service's access token expires, at most an hour after the relink"
+            ),
+        })
+    }
+
+    /// The services the plan knows whose token names `user` now.
+    async fn services_naming(&self, user: &UserId) -> Vec<String> {
+        let mut names = Vec::new();
+        for service in self.credentials.services.values() {
+            // A service whose token cannot be minted now tells nothing either way.
+            if let Ok(link) = self.client.linked_user(service).await
+                && link.userid == *user
+            {
+                names.push(format!("`{}`", service.name));
+            }
+        }
+        names
+    }
+
     async fn check_op(&self, op: &Op, facts: &dyn RunFacts) -> Result<Check, CheckError> {
         let api = &self.client;
         Ok(match op {
             Op::CreateUser { user, .. } => match api.user(user).await? {
                 Some(existing) if existing.api_only => Check::Holds,
                 Some(_) => Check::Conflict(format!("`{user}` exists and is not API-only")),
-                None if api.invitation(user).await?.is_some() => {
-                    Check::Conflict(format!("`{user}` is a pending invitation"))
-                }
+                // Some instances hold even an API-only invitation as pending until someone
+                // accepts it: the user exists once a person does.
+                None if api.invitation(user).await?.is_some() => Check::NeedsPerson(format!(
+                    "Marketo holds `{user}` as a pending invitation until it is accepted"
+                )),
                 None => Check::NotYet(format!("`{user}` does not exist")),
             },
             Op::AddRoles { user, roles } => match api.user_roles(user).await? {
@@ -97,6 +151,9 @@ impl MarketoPlatform {
             } => self.verify(services, user, roles, facts).await?,
             Op::DeleteUser { user } => match api.user(user).await? {
                 Some(_) => Check::NotYet(format!("`{user}` exists")),
+                None if api.invitation(user).await?.is_some() => {
+                    Check::NotYet(format!("`{user}` is a pending invitation"))
+                }
                 None => Check::Holds,
             },
             Op::ExpireUser { user } => match api.user(user).await? {
@@ -167,16 +224,32 @@ impl MarketoPlatform {
                 };
                 api.invite_api_user(&new).await
             }
-            Op::AddRoles { user, roles } => api.add_roles(user, roles).await.map(drop),
-            Op::RemoveRoles { user, roles } => api.remove_roles(user, roles).await.map(drop),
-            Op::UpdateUser { user, change, .. } => api.update_user(user, change).await,
-            Op::DeleteUser { user } => api.delete_user(user).await,
+            Op::AddRoles { user, roles } => {
+                self.blocked(user, api.add_roles(user, roles).await.map(drop))
+                    .await
+            }
+            Op::RemoveRoles { user, roles } => {
+                self.blocked(user, api.remove_roles(user, roles).await.map(drop))
+                    .await
+            }
+            Op::UpdateUser { user, change, .. } => {
+                self.blocked(user, api.update_user(user, change).await)
+                    .await
+            }
+            Op::DeleteUser { user } => {
+                if api.user(user).await?.is_none() && api.invitation(user).await?.is_some() {
+                    // A user this run invited that was never accepted is a pending invitation.
+                    return api.delete_invitation(user).await;
+                }
+                self.blocked(user, api.delete_user(user).await).await
+            }
             Op::ExpireUser { user } => {
                 let change = UserUpdate {
                     expires_at: Some(Utc::now()),
                     ..UserUpdate::default()
                 };
-                api.update_user(user, &change).await
+                self.blocked(user, api.update_user(user, &change).await)
+                    .await
             }
             Op::Verify { .. } => Ok(()),
             // A person's step: asking the API for it is the caller's mistake, answered as an
@@ -238,6 +311,28 @@ impl Platform for MarketoPlatform {
             crate::provider::Op::Marketo(Op::LinkService { service, to, .. }) => {
                 self.client.relink_action(service, to)
             }
+            // An API step a person must unblock: what Marketo is waiting for.
+            crate::provider::Op::Marketo(Op::CreateUser { user, .. }) => ManualAction {
+                summary: format!("accept the pending invitation of `{user}`"),
+                steps: vec![
+                    format!("relinker invited the API-only user `{user}`, and Marketo holds it as a pending invitation until it is accepted."),
+                    format!("Accept it from the \"Welcome to Marketo\" email sent to `{user}` (or have a Marketo admin do it); relinker then goes on."),
+                ],
+            },
+            crate::provider::Op::Marketo(
+                Op::UpdateUser { user, .. }
+                | Op::DeleteUser { user }
+                | Op::ExpireUser { user }
+                | Op::AddRoles { user, .. }
+                | Op::RemoveRoles { user, .. },
+            ) => ManualAction {
+                summary: format!("let Marketo change `{user}`: no LaunchPoint service may run as it"),
+                steps: vec![
+                    format!("In Marketo, open Admin > Integration > LaunchPoint and make sure no service is linked to `{user}` (the plan's relink steps move them)."),
+                    "Marketo may show a relink only once the service's access token expires, at most an hour later; relinker sends the change again until it is taken.".into(),
+                    "If no service runs as it, check that relinker's admin service has a role with Access User Management Api.".into(),
+                ],
+            },
             other => ManualAction::summary_only(other.describe()),
         }
     }
