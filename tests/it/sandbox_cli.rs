@@ -64,3 +64,83 @@ fn bad_limits_are_invalid_input() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not a rate limit"));
 }
+
+/// Behaviours come from the fixture and from `--behaviour`, the option winning; the instance
+/// plays them (an integer error code here) and `/_sandbox/info` lists them.
+#[tokio::test]
+async fn behaviours_come_from_the_fixture_and_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("acme.yaml");
+    let text = format!(
+        "behaviours:\n  page-offset: pages\n  error-codes: string\n{}",
+        crate::harness::ACME
+    );
+    std::fs::write(&fixture, text).unwrap();
+    let process = SandboxProcess::spawn(&[
+        "--fixture",
+        fixture.to_str().unwrap(),
+        "--behaviour",
+        "error-codes=integer",
+    ]);
+    let info: serde_json::Value = reqwest::get(format!("{}/_sandbox/info", process.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = info["behaviours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .collect();
+    assert!(listed.contains(&"page-offset=pages"), "{info}");
+    assert!(listed.contains(&"error-codes=integer"), "{info}");
+    assert!(!listed.contains(&"error-codes=string"), "{info}");
+    let denied: serde_json::Value = reqwest::get(format!(
+        "{}/userservice/management/v1/users/allusers.json",
+        process.base_url
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(denied["errors"][0]["code"], 601, "{denied}");
+}
+
+#[test]
+fn an_unknown_behaviour_is_invalid_input_naming_the_choices() {
+    let output = Command::new(env!("CARGO_BIN_EXE_relinker"))
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--behaviour",
+            "page-offset=chapters",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("behaviour `page-offset` takes entries, pages, not `chapters`"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("odd.yaml");
+    std::fs::write(&fixture, "behaviours:\n  token-scope: live\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_relinker"))
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--fixture"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("odd.yaml:"), "{stderr}");
+    assert!(
+        stderr.contains("unknown behaviour `token-scope`"),
+        "{stderr}"
+    );
+}
