@@ -754,3 +754,55 @@ async fn fidelity_to_the_references_wording() {
     let (_, body) = fresh.get(&token, &format!("{USERS}/roles.json")).await;
     assert_eq!(error_code(&body), "602", "{body}");
 }
+
+/// The usage statistics: calls per API user per US Central day, counted from the calls the
+/// instance answered (the statistics calls included), in the REST envelope; a seeded earlier
+/// day shows in the last seven; they count against the quota, and failures answer HTTP 200.
+#[tokio::test]
+async fn usage_statistics_count_calls_per_api_user_per_day() {
+    let fixture =
+        format!("{ACME}usage:\n  - {{ userid: carol@acme.example, days_ago: 3, calls: 340 }}\n");
+    let sandbox = TestSandbox::with(&fixture, SandboxConfig::default()).await;
+    let token = sandbox.admin_token().await;
+    for _ in 0..2 {
+        let (status, _) = sandbox.get(&token, &format!("{USERS}/roles.json")).await;
+        assert_eq!(status, 200);
+    }
+    let (status, today) = sandbox.get(&token, "/rest/v1/stats/usage.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(today["success"], true, "{today}");
+    assert!(today["requestId"].is_string(), "{today}");
+    let days = today["result"].as_array().unwrap();
+    assert_eq!(days.len(), 1, "{today}");
+    // Two reads and this call; the identity call counts for nobody.
+    assert_eq!(
+        days[0]["users"],
+        json!([{"userId": "relinker-admin@acme.example", "count": 3}])
+    );
+    assert_eq!(days[0]["total"], 3);
+    let date = days[0]["date"].as_str().unwrap();
+    assert_eq!(date.len(), 10, "a date as the reference writes it: {date}");
+
+    let (_, week) = sandbox
+        .get(&token, "/rest/v1/stats/usage/last7days.json")
+        .await;
+    let days = week["result"].as_array().unwrap();
+    assert_eq!(days.len(), 7, "{week}");
+    assert_eq!(days[6]["date"], date, "oldest first, today last");
+    assert_eq!(
+        days[3]["users"],
+        json!([{"userId": "carol@acme.example", "count": 340}]),
+        "three days ago"
+    );
+    assert_eq!(days[6]["total"], 4);
+    let info = sandbox.control(Method::GET, "/_sandbox/info", None).await;
+    assert_eq!(info["limits"]["used_today"], 4, "{info}");
+
+    // A bad token: the REST API's way, HTTP 200 with `success: false`.
+    let (status, refused) = sandbox
+        .get("not-a-token", "/rest/v1/stats/usage.json")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(refused["success"], false);
+    assert_eq!(refused["errors"][0]["code"], "601");
+}

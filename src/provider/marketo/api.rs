@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use super::types::{
-    NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink, UserRecord,
-    UserSummary, UserUpdate, WorkspaceInfo,
+    DailyUsage, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
+    UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use crate::ids::{ServiceName, UserId};
 use crate::provider::{ManualAction, ProviderError};
@@ -77,6 +77,11 @@ pub trait Api: Send + Sync {
         &self,
         service: &ServiceCredentials,
     ) -> impl Future<Output = Result<ServiceLink, ProviderError>> + Send;
+    /// The usage statistics of the last seven quota days, today included: calls per API user
+    /// per day, which show whether an API user is still in use.
+    fn usage_last_7_days(
+        &self,
+    ) -> impl Future<Output = Result<Vec<DailyUsage>, ProviderError>> + Send;
     /// How a person links a service to another user in the UI (no API can).
     fn relink_action(&self, service: &ServiceName, to_userid: &UserId) -> ManualAction;
 }

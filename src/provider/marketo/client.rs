@@ -23,8 +23,8 @@ use super::auth::TokenCache;
 use super::encode::segment;
 use super::limiter::Limiter;
 use super::types::{
-    NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink, UserRecord,
-    UserSummary, UserUpdate, WorkspaceInfo,
+    DailyUsage, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
+    UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
 use super::{dates, quota};
@@ -39,6 +39,8 @@ const PLATFORM: &str = "Marketo";
 
 /// Prefix of every User Management path.
 const USERS: &str = "/userservice/management/v1/users";
+/// The usage statistics of the last seven days (a REST API endpoint, not User Management).
+const USAGE_LAST_7_DAYS: &str = "/rest/v1/stats/usage/last7days.json";
 /// `allusers.json` serves at most this many users a page.
 const MAX_PAGE_SIZE: usize = 200;
 
@@ -773,6 +775,22 @@ impl Api for MarketoClient {
             userid,
             credentials: service.fingerprint(),
         })
+    }
+
+    async fn usage_last_7_days(&self) -> Result<Vec<DailyUsage>, ProviderError> {
+        let path = USAGE_LAST_7_DAYS.to_owned();
+        let usage: wire::WireUsage = self.get(path.clone(), &[]).await?;
+        usage
+            .result
+            .into_iter()
+            .map(|day| {
+                day.into_usage().map_err(|reason| ProviderError::Protocol {
+                    method: "GET".into(),
+                    path: path.clone(),
+                    reason,
+                })
+            })
+            .collect()
     }
 
     fn relink_action(&self, service: &ServiceName, to_userid: &UserId) -> ManualAction {

@@ -36,6 +36,6 @@ pub use ops::Op;
 pub use platform::MarketoPlatform;
 pub use procedures::compile;
 pub use types::{
-    NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink, UserRecord,
-    UserSummary, UserUpdate, WorkspaceInfo,
+    DailyUsage, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
+    UserRecord, UserSummary, UserUpdate, WorkspaceInfo, calls_by_user,
 };

@@ -1,7 +1,9 @@
 //! Marketo's records as the planner and executor work with them: users, invitations, roles,
 //! workspaces, LaunchPoint services' credentials and links.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ServiceName, UserId};
@@ -149,4 +151,24 @@ pub struct ServiceLink {
     pub userid: UserId,
     /// Fingerprint of the credentials that minted the token.
     pub credentials: Fingerprint,
+}
+
+/// One day of the usage statistics: calls per API user on one quota day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyUsage {
+    /// The quota day (US Central).
+    pub date: NaiveDate,
+    /// Calls per API user that day.
+    pub calls: BTreeMap<UserId, u64>,
+}
+
+/// Calls per API user over several days, from the usage statistics.
+pub fn calls_by_user(days: &[DailyUsage]) -> BTreeMap<UserId, u64> {
+    let mut total: BTreeMap<UserId, u64> = BTreeMap::new();
+    for day in days {
+        for (user, calls) in &day.calls {
+            *total.entry(user.clone()).or_default() += calls;
+        }
+    }
+    total
 }

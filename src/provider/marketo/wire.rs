@@ -6,7 +6,9 @@ use chrono::Utc;
 use serde::{Deserialize, Deserializer};
 
 use super::dates;
-use super::types::{PendingInvitation, RoleInfo, RolePair, UserRecord, UserSummary, WorkspaceInfo};
+use super::types::{
+    DailyUsage, PendingInvitation, RoleInfo, RolePair, UserRecord, UserSummary, WorkspaceInfo,
+};
 
 /// `{"errors":[{"code","message"}]}`, and the standard REST envelope's `success: false` form.
 #[derive(Debug, Default, Deserialize)]
@@ -292,5 +294,45 @@ mod tests {
         assert_eq!(text.errors[0].code.as_deref(), Some("606"));
         assert_eq!(number.errors[0].code.as_deref(), Some("606"));
         assert_eq!(number.success, Some(false));
+    }
+}
+
+/// The usage statistics' envelope: `{"requestId", "success", "result": [day, ...]}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireUsage {
+    #[serde(default)]
+    pub(crate) result: Vec<WireUsageDay>,
+}
+
+/// One day: `{"date": "2015-10-17", "total": 1120, "users": [{"userId", "count"}]}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireUsageDay {
+    date: String,
+    #[serde(default)]
+    users: Vec<WireUsageUser>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireUsageUser {
+    user_id: String,
+    count: u64,
+}
+
+impl WireUsageDay {
+    /// The day, read from `2015-10-17` or a date-time that starts with one.
+    pub(crate) fn into_usage(self) -> Result<DailyUsage, String> {
+        let date = self
+            .date
+            .get(..10)
+            .and_then(|day| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+            .ok_or_else(|| format!("`{}` is not a date", self.date))?;
+        let mut calls = std::collections::BTreeMap::new();
+        for user in self.users {
+            *calls
+                .entry(UserId::from_platform(user.user_id))
+                .or_default() += user.count;
+        }
+        Ok(DailyUsage { date, calls })
     }
 }

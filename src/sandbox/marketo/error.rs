@@ -156,22 +156,26 @@ pub(crate) async fn dialect(
     let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let mut errors = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .map(|body| body["errors"].clone())
-        .unwrap_or_default();
+    let mut body = serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default();
     if behaviours.error_codes == ErrorCodes::Integer {
-        for error in errors.as_array_mut().into_iter().flatten() {
+        let errors = body
+            .get_mut("errors")
+            .and_then(serde_json::Value::as_array_mut);
+        for error in errors.into_iter().flatten() {
             if let Some(number) = error["code"].as_str().and_then(|c| c.parse::<i64>().ok()) {
                 error["code"] = number.into();
             }
         }
     }
-    let body = if behaviours.error_status == ErrorStatus::Ok {
+    // An answer already in the REST envelope (the usage statistics) keeps it.
+    if behaviours.error_status == ErrorStatus::Ok && parts.status != StatusCode::OK {
         parts.status = StatusCode::OK;
-        json!({ "requestId": format!("{:x}#sandbox", rand::random::<u32>()), "success": false, "errors": errors })
-    } else {
-        json!({ "errors": errors })
-    };
+        body = json!({
+            "requestId": format!("{:x}#sandbox", rand::random::<u32>()),
+            "success": false,
+            "errors": body.get_mut("errors").map(serde_json::Value::take),
+        });
+    }
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }

@@ -29,9 +29,9 @@ use super::model::{
     ALL_ZONES_ID, ALL_ZONES_NAME, Invitation, Permission, Role, RoleAssignment, Service, User,
     Workspace, reference_roles, reference_workspaces,
 };
-use super::world::{World, key};
+use super::world::{USAGE_DAYS, World, key};
 use crate::diagnostic::Diagnostic;
-use crate::provider::marketo::dates;
+use crate::provider::marketo::{dates, quota};
 use crate::sandbox::fixture as shared;
 pub use crate::sandbox::fixture::FixtureError;
 use crate::secret::Secret;
@@ -58,6 +58,20 @@ struct RawFixture {
     /// Readings of what the reference leaves open: `token-scope-after-relink: minted`.
     #[serde(default)]
     behaviours: Option<Spanned<BTreeMap<String, String>>>,
+    /// Calls API users made before the sandbox started (usage statistics).
+    #[serde(default)]
+    usage: Vec<RawUsage>,
+}
+
+/// Calls one API user made on one earlier day.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUsage {
+    userid: Spanned<String>,
+    /// Quota days before today (0..=6): older days no statistic reports.
+    #[serde(default)]
+    days_ago: Option<Spanned<u32>>,
+    calls: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +194,8 @@ pub struct Fixture {
     invitations: Vec<(Invitation, u32)>,
     services: Vec<FixtureService>,
     behaviours: Vec<Setting>,
+    /// Calls per userid, by quota days before today.
+    usage: Vec<(String, u32, u64)>,
 }
 
 impl Default for Fixture {
@@ -193,6 +209,7 @@ impl Default for Fixture {
             invitations: Vec::new(),
             services: Vec::new(),
             behaviours: Vec::new(),
+            usage: Vec::new(),
         }
     }
 }
@@ -292,7 +309,34 @@ impl Fixture {
         fixture.add_users(raw.users, &mut taken, problems);
         fixture.add_invitations(raw.invitations, &mut taken, problems);
         fixture.add_services(raw.services, problems);
+        fixture.add_usage(raw.usage, problems);
         fixture
+    }
+
+    fn add_usage(&mut self, usage: Vec<RawUsage>, problems: &mut Vec<Diagnostic>) {
+        for (index, day) in usage.into_iter().enumerate() {
+            let days_ago = day.days_ago.as_ref().map_or(0, |d| d.value);
+            if let Some(at) = day.days_ago.filter(|d| i64::from(d.value) >= USAGE_DAYS) {
+                problems.push(Diagnostic::at(
+                    at.referenced,
+                    format!("usage[{index}].days_ago"),
+                    format!(
+                        "{days_ago} days ago is beyond the {USAGE_DAYS} days the usage statistics report (0 to {})",
+                        USAGE_DAYS - 1
+                    ),
+                ));
+                continue;
+            }
+            if let Err(reason) = crate::address::check(&day.userid.value) {
+                problems.push(Diagnostic::at(
+                    day.userid.referenced,
+                    format!("usage[{index}].userid"),
+                    reason.to_string(),
+                ));
+                continue;
+            }
+            self.usage.push((day.userid.value, days_ago, day.calls));
+        }
     }
 
     fn add_users(
@@ -576,6 +620,11 @@ impl Fixture {
             invitation.created_at = now - Duration::days(i64::from(*days_ago));
             invitation.expires_at = invitation.created_at + Duration::days(7);
             world.insert_invitation(invitation);
+        }
+        let today = quota::quota_day(now);
+        for (userid, days_ago, calls) in &self.usage {
+            let day = today - Duration::days(i64::from(*days_ago));
+            world.count_calls(userid, day, *calls);
         }
         for service in &self.services {
             world.insert_service(Service {

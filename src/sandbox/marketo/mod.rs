@@ -25,6 +25,7 @@ mod limits;
 mod model;
 pub(crate) mod operator;
 mod state;
+mod stats;
 mod users;
 mod wire;
 mod world;
@@ -98,6 +99,15 @@ pub(crate) fn app(sandbox: Sandbox) -> Router {
         )
         .route_layer(from_fn(faults::apply_latency))
         .route_layer(from_fn_with_state(sandbox.clone(), limits::enforce));
+    let stats = Router::new()
+        .route("/rest/v1/stats/usage.json", get(stats::today))
+        .route(
+            "/rest/v1/stats/usage/last7days.json",
+            get(stats::last_7_days),
+        )
+        .route_layer(from_fn(faults::apply_latency))
+        .route_layer(from_fn_with_state(sandbox.clone(), limits::enforce))
+        .route_layer(from_fn(stats::envelope));
     let identity = Router::new()
         .route(
             "/identity/oauth/token",
@@ -105,6 +115,7 @@ pub(crate) fn app(sandbox: Sandbox) -> Router {
         )
         .route_layer(from_fn(faults::apply_latency));
     let marketo = users
+        .merge(stats)
         .merge(identity)
         .method_not_allowed_fallback(method_not_supported)
         .route_layer(from_fn(limits::sizes))

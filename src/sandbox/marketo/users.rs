@@ -20,7 +20,7 @@ use super::model::RoleAssignment;
 use super::state::Sandbox;
 use super::wire;
 use super::world::{NewUser, UserChanges};
-use crate::provider::marketo::dates;
+use crate::provider::marketo::{dates, quota};
 use crate::sandbox::requests::StateChanged;
 
 /// Default and largest `pageSize` of `allusers.json`.
@@ -36,27 +36,37 @@ impl FromRequestParts<Sandbox> for Authorized {
     async fn from_request_parts(parts: &mut Parts, sandbox: &Sandbox) -> Result<Self, ApiError> {
         // The User Management API never takes the token as a query parameter, even alongside a
         // good header: a client that sends it there has a bug worth surfacing.
-        let in_query = parts.uri.query().is_some_and(|query| {
-            query
-                .split('&')
-                .any(|pair| pair.split('=').next() == Some("access_token"))
-        });
-        if in_query {
+        if query_token(parts).is_some() {
             return Err(ApiError::token_invalid());
         }
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                let (scheme, token) = value.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .ok_or_else(ApiError::token_invalid)?;
+        let token = header_token(parts).ok_or_else(ApiError::token_invalid)?;
         let now = sandbox.now();
-        sandbox.world().authorize(token, now)?;
+        let mut world = sandbox.world();
+        let caller = world.caller(token, now)?;
+        // A call with a live token counts for its user, whatever it is answered.
+        world.count_calls(&caller, quota::quota_day(now), 1);
+        world.may_manage_users(&caller)?;
         Ok(Authorized)
     }
+}
+
+/// The bearer token of the Authorization header.
+pub(crate) fn header_token(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+}
+
+/// The `access_token` query parameter, which only Marketo's older REST endpoints still take.
+pub(crate) fn query_token(parts: &Parts) -> Option<String> {
+    url::form_urlencoded::parse(parts.uri.query()?.as_bytes())
+        .find(|(name, _)| name == "access_token")
+        .map(|(_, value)| value.into_owned())
 }
 
 /// A JSON body, refused with Marketo's 612 (content type) or 609 (JSON) answers.

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::behaviours::{ApiOnlyInvitations, Behaviours, LinkedUserEdit, TokenScope};
 use super::error::ApiError;
@@ -14,6 +14,9 @@ use super::model::{
     ALL_ZONES_ID, ALL_ZONES_NAME, Invitation, Permission, Role, RoleAssignment, Service, User,
     Workspace,
 };
+
+/// How many quota days the usage statistics reach back (`last7days.json`).
+pub(crate) const USAGE_DAYS: i64 = 7;
 
 /// How long a pending invitation lives (the reference: "expires seven days after being sent").
 const INVITATION_LIFETIME: Duration = Duration::days(7);
@@ -30,6 +33,9 @@ pub(crate) struct World {
     pub(crate) services: BTreeMap<String, Service>,
     /// The readings of what the reference leaves open that this instance plays.
     pub(crate) behaviours: Behaviours,
+    /// Calls per US Central day per API user (the user each calling service ran as): what the
+    /// usage statistics report.
+    pub(crate) usage: BTreeMap<NaiveDate, BTreeMap<String, u64>>,
     tokens: HashMap<String, IssuedToken>,
     next_id: u64,
 }
@@ -177,30 +183,61 @@ impl World {
         })
     }
 
-    /// Checks a bearer token and that its service's user may use the User Management API.
-    pub(crate) fn authorize(&self, token: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    /// The API user a live token's service runs as now: whom a call counts for, and whose
+    /// permissions it has. 601 for a token never issued, 602 for one past its lifetime.
+    pub(crate) fn caller(&self, token: &str, now: DateTime<Utc>) -> Result<String, ApiError> {
         let issued = self.tokens.get(token).ok_or_else(ApiError::token_invalid)?;
         if issued.expires_at <= now {
             return Err(ApiError::token_expired());
         }
-        let allowed = self
-            .services
+        self.services
             .get(&issued.service)
-            .and_then(|service| self.users.get(&key(&service.userid)))
-            .is_some_and(|user| {
-                let held = |permission| {
-                    user.roles.iter().any(|pair| {
-                        self.role(pair.access_role_id)
-                            .is_some_and(|role| role.permissions.contains(&permission))
-                    })
-                };
-                held(Permission::AccessUsers) && held(Permission::AccessUserManagementApi)
-            });
+            .map(|service| service.userid.clone())
+            .ok_or_else(ApiError::access_denied)
+    }
+
+    /// 603 unless `userid` holds a role with both *Access Users* and *Access User Management
+    /// Api*.
+    pub(crate) fn may_manage_users(&self, userid: &str) -> Result<(), ApiError> {
+        let allowed = self.users.get(&key(userid)).is_some_and(|user| {
+            let held = |permission| {
+                user.roles.iter().any(|pair| {
+                    self.role(pair.access_role_id)
+                        .is_some_and(|role| role.permissions.contains(&permission))
+                })
+            };
+            held(Permission::AccessUsers) && held(Permission::AccessUserManagementApi)
+        });
         if allowed {
             Ok(())
         } else {
             Err(ApiError::access_denied())
         }
+    }
+
+    /// Counts a call for `userid` on quota day `day`, forgetting days no statistic reports.
+    pub(crate) fn count_calls(&mut self, userid: &str, day: NaiveDate, calls: u64) {
+        let counted = self.usage.entry(day).or_default();
+        *counted.entry(userid.to_owned()).or_default() += calls;
+        let oldest = day - Duration::days(USAGE_DAYS);
+        self.usage.retain(|kept, _| *kept > oldest);
+    }
+
+    /// Calls per API user on each of the `days` quota days up to `today`, oldest first; a day
+    /// without calls is there with none.
+    pub(crate) fn usage(&self, today: NaiveDate, days: i64) -> Vec<(NaiveDate, Vec<(&str, u64)>)> {
+        (0..days)
+            .rev()
+            .map(|back| {
+                let day = today - Duration::days(back);
+                let users = self
+                    .usage
+                    .get(&day)
+                    .map(|users| users.iter().map(|(u, n)| (u.as_str(), *n)).collect())
+                    .unwrap_or_default();
+                (day, users)
+            })
+            .collect()
     }
 
     // ---- reads ----------------------------------------------------------------------------
@@ -488,6 +525,14 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl World {
+        /// Checks a bearer token and that its service's user may use the User Management API.
+        fn authorize(&self, token: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+            let caller = self.caller(token, now)?;
+            self.may_manage_users(&caller)
+        }
+    }
     use crate::sandbox::marketo::model::{reference_roles, reference_workspaces};
     use crate::secret::Secret;
 
