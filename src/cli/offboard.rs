@@ -120,7 +120,18 @@ fn print_report(
     match args.format {
         ReportFormat::Markdown => say(markdown),
         ReportFormat::Json => {
-            let plans: Vec<_> = files.iter().map(|(file, f)| json!({"file": file, "userid": f.userid, "services": f.services, "moves_to": offboard::fill(&config.naming, f)})).collect();
+            let plans: Vec<_> = files
+                .iter()
+                .map(|(file, f)| {
+                    json!({
+                        "file": file,
+                        "userid": f.userid,
+                        "services": f.services,
+                        "moves_to": offboard::fill(&config.naming, f),
+                        "calls_last_7_days": f.calls_last_7_days,
+                    })
+                })
+                .collect();
             let value = json!({
                 "format_version": 1,
                 "users": scan.users,
@@ -142,17 +153,27 @@ fn print_report(
             ));
             for (file, finding) in files {
                 say(&format!(
-                    "  {file}: `{}` ({}) -> `{}`",
+                    "  {file}: `{}` ({}) -> `{}`; calls in the last 7 days: {}",
                     finding.userid,
                     finding.services.join(", "),
-                    offboard::fill(&config.naming, finding)
+                    offboard::fill(&config.naming, finding),
+                    offboard::calls(finding)
                 ));
             }
             for finding in &scan.unlinked {
-                say(&format!(
-                    "  check in the UI: `{}` is tied to someone who left but linked to no known service",
-                    finding.userid
-                ));
+                if finding.still_calling() {
+                    say(&format!(
+                        "  STILL CALLING: `{}` is tied to someone who left and linked to no known service, yet made {} calls in the last 7 days: an integration relinker has no credentials for depends on it",
+                        finding.userid,
+                        offboard::calls(finding)
+                    ));
+                } else {
+                    say(&format!(
+                        "  check in the UI: `{}` is tied to someone who left but linked to no known service; calls in the last 7 days: {}",
+                        finding.userid,
+                        offboard::calls(finding)
+                    ));
+                }
             }
             for userid in &scan.protected {
                 say(&format!("  protected, skipped: `{userid}`"));

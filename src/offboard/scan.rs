@@ -10,7 +10,7 @@ use super::config::Config;
 use super::departed::Departed;
 use crate::ids::UserId;
 use crate::provider::ProviderError;
-use crate::provider::marketo::{Api, Credentials};
+use crate::provider::marketo::{Api, Credentials, calls_by_user};
 
 /// An API-only user tied to someone who left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,6 +21,17 @@ pub struct Finding {
     pub email: String,
     /// Known services linked to it, sorted.
     pub services: Vec<String>,
+    /// Its calls in the last seven days, from the usage statistics; `None` when they could
+    /// not be read.
+    pub calls_last_7_days: Option<u64>,
+}
+
+impl Finding {
+    /// Linked to no known service, yet calling: an integration relinker has no credentials
+    /// for still runs as it.
+    pub fn still_calling(&self) -> bool {
+        self.services.is_empty() && self.calls_last_7_days.is_some_and(|calls| calls > 0)
+    }
 }
 
 /// What a scan found.
@@ -32,7 +43,8 @@ pub struct Scan {
     pub api_users: usize,
     /// Matched users with at least one known service: a plan is written for each.
     pub matched: Vec<Finding>,
-    /// Matched users with no known service: a person must check them in the UI.
+    /// Matched users with no known service: a person must check them in the UI. Those still
+    /// making calls come first, the busiest first.
     pub unlinked: Vec<Finding>,
     /// Matched users that are protected, skipped.
     pub protected: Vec<String>,
@@ -73,6 +85,16 @@ pub async fn scan<P: Api>(
             Err(error) => return Err(error),
         }
     }
+    // Usage statistics only add to the report: a scan without them still stands, and says so.
+    let calls = match provider.usage_last_7_days().await {
+        Ok(days) => Some(calls_by_user(&days)),
+        Err(error) => {
+            scan.warnings.push(format!(
+                "the usage statistics could not be read ({error}): calls in the last 7 days are unknown"
+            ));
+            None
+        }
+    };
     for user in users.into_iter().filter(|u| u.api_only) {
         scan.api_users += 1;
         if !departed.covers(user.userid.as_str()) && !departed.covers(&user.email) {
@@ -93,6 +115,9 @@ pub async fn scan<P: Api>(
             userid: user.userid.to_string(),
             email: user.email,
             services,
+            calls_last_7_days: calls
+                .as_ref()
+                .map(|calls| calls.get(&user.userid).copied().unwrap_or(0)),
         };
         if finding.services.is_empty() {
             scan.unlinked.push(finding);
@@ -101,7 +126,10 @@ pub async fn scan<P: Api>(
         }
     }
     scan.matched.sort_by(|a, b| a.userid.cmp(&b.userid));
-    scan.unlinked.sort_by(|a, b| a.userid.cmp(&b.userid));
+    scan.unlinked.sort_by(|a, b| {
+        (b.calls_last_7_days.unwrap_or(0), &a.userid)
+            .cmp(&(a.calls_last_7_days.unwrap_or(0), &b.userid))
+    });
     scan.protected.sort();
     Ok(scan)
 }

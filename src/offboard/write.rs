@@ -182,14 +182,17 @@ pub fn report_markdown(scan: &Scan, config: &Config, files: &[(String, &Finding)
     if files.is_empty() {
         text.push_str("None: no API-only user with a known service is tied to someone who left.\n");
     } else {
-        text.push_str("| plan | user | services | moves to |\n|---|---|---|---|\n");
+        text.push_str(
+            "| plan | user | services | moves to | calls, last 7 days |\n|---|---|---|---|---|\n",
+        );
         for (file, finding) in files {
             let _ = writeln!(
                 text,
-                "| `{file}` | `{}` | {} | `{}` |",
+                "| `{file}` | `{}` | {} | `{}` | {} |",
                 finding.userid,
                 finding.services.join(", "),
-                fill(&config.naming, finding)
+                fill(&config.naming, finding),
+                calls(finding)
             );
         }
     }
@@ -203,7 +206,23 @@ pub fn report_markdown(scan: &Scan, config: &Config, files: &[(String, &Finding)
     } else {
         text.push_str("Check these in Marketo (Admin > Integration > LaunchPoint): a service relinker has no credentials for may use them.\n\n");
         for finding in &scan.unlinked {
-            let _ = writeln!(text, "- `{}` (email `{}`)", finding.userid, finding.email);
+            if finding.still_calling() {
+                let _ = writeln!(
+                    text,
+                    "- **still calling**: `{}` (email `{}`) made {} calls in the last 7 days: an integration relinker has no credentials for depends on it",
+                    finding.userid,
+                    finding.email,
+                    calls(finding)
+                );
+            } else {
+                let _ = writeln!(
+                    text,
+                    "- `{}` (email `{}`), calls in the last 7 days: {}",
+                    finding.userid,
+                    finding.email,
+                    calls(finding)
+                );
+            }
         }
     }
     let _ = writeln!(text, "\n## Protected, skipped ({})\n", scan.protected.len());
@@ -220,6 +239,13 @@ pub fn report_markdown(scan: &Scan, config: &Config, files: &[(String, &Finding)
         }
     }
     text
+}
+
+/// A finding's calls in the last seven days, for people.
+pub fn calls(finding: &Finding) -> String {
+    finding
+        .calls_last_7_days
+        .map_or_else(|| "unknown".to_owned(), |calls| calls.to_string())
 }
 
 /// Writes `bytes` to `path` through a synced temporary file and a rename.
@@ -248,6 +274,7 @@ mod tests {
             userid: userid.into(),
             email: userid.into(),
             services: services.iter().map(|s| (*s).to_owned()).collect(),
+            calls_last_7_days: Some(0),
         }
     }
 

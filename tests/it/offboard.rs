@@ -51,10 +51,14 @@ fn fixture() -> String {
     for (userid, email, _) in AFFECTED {
         writeln!(text, "  - {{ userid: '{userid}', email: '{email}', first_name: F, last_name: L, api_only: true, roles: [{{ role: Standard User, workspace: World }}] }}").unwrap();
     }
+    // A departed contractor's API user no service uses any more, and no one calls as.
+    text.push_str("  - { userid: idle.bot@contractor.example, first_name: I, last_name: B, api_only: true, roles: [{ role: Standard User, workspace: World }] }\n");
     text.push_str("services:\n  - { name: admin, client_id: admin-id, client_secret: admin-secret, user: admin@acme.example, admin: true }\n");
     for (userid, _, service) in AFFECTED {
         writeln!(text, "  - {{ name: {service}, client_id: {service}-id, client_secret: {service}-secret, user: '{userid}' }}").unwrap();
     }
+    // svc-z, unknown to relinker, still calls as old.bot; svc-a calls as jane.
+    text.push_str("usage:\n  - { userid: old.bot@acme.example, days_ago: 2, calls: 120 }\n  - { userid: old.bot@acme.example, days_ago: 0, calls: 5 }\n  - { userid: jane.doe@acme.example, days_ago: 1, calls: 40 }\n");
     text
 }
 
@@ -153,8 +157,8 @@ async fn matches_departed_people_and_reports_the_rest() {
     let output = offboard(dir.path(), "json").await;
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["users"], 307);
-    assert_eq!(report["api_users"], 27);
+    assert_eq!(report["users"], 308);
+    assert_eq!(report["api_users"], 28);
     let planned: Vec<&str> = report["plans"]
         .as_array()
         .unwrap()
@@ -171,10 +175,32 @@ async fn matches_departed_people_and_reports_the_rest() {
             "temp1@contractor.example"
         ]
     );
+    // No known service: a person checks them, the one still calling first.
+    let unlinked: Vec<(&str, u64)> = report["unlinked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["userid"].as_str().unwrap(),
+                f["calls_last_7_days"].as_u64().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
-        report["unlinked"][0]["userid"], "old.bot@acme.example",
-        "no known service: a person checks it"
+        unlinked,
+        [
+            ("old.bot@acme.example", 125),
+            ("idle.bot@contractor.example", 0)
+        ]
     );
+    let jane = report["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["userid"] == "jane.doe@acme.example")
+        .unwrap();
+    assert_eq!(jane["calls_last_7_days"], 40, "{jane}");
     assert_eq!(
         report["protected"],
         json!(["admin@acme.example", "break-glass-1@acme.example"]),
@@ -191,10 +217,18 @@ async fn matches_departed_people_and_reports_the_rest() {
         ]
     );
     let markdown = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
+    assert!(markdown.contains("## Plans written (4)"), "{markdown}");
     assert!(
-        markdown.contains("## Plans written (4)") && markdown.contains("`old.bot@acme.example`"),
+        markdown.contains("| `offboard-jane-doe-acme-example.yaml` | `jane.doe@acme.example` | svc-a | `api.svc-a@acme.example` | 40 |"),
         "{markdown}"
     );
+    let still = markdown
+        .find("- **still calling**: `old.bot@acme.example` (email `old.bot@acme.example`) made 125 calls in the last 7 days")
+        .expect(&markdown);
+    let idle = markdown
+        .find("- `idle.bot@contractor.example` (email `idle.bot@contractor.example`), calls in the last 7 days: 0")
+        .expect(&markdown);
+    assert!(still < idle, "the user still calling is flagged first");
     // Every plan it writes is valid, references secrets only, and plans cleanly.
     let validate = relinker(
         dir.path(),
@@ -366,8 +400,10 @@ async fn a_scheduled_cycle_removes_every_departed_mailbox() {
     {
         for field in ["userid", "emailAddress"] {
             let address = normalize(user[field].as_str().unwrap());
+            // Users no known service runs as are left for a person to check.
             let protected_or_unknown = address.starts_with("break-glass")
                 || address.starts_with("old.bot")
+                || address.starts_with("idle.bot")
                 || address.starts_with("admin@");
             assert!(
                 protected_or_unknown
@@ -406,4 +442,26 @@ async fn every_shape_problem_in_the_config_is_reported_before_any_call() {
     );
     assert!(listing(dir.path()).is_empty(), "nothing written");
     assert_eq!(sandbox.requests().await["total"], 0, "no call was made");
+}
+
+/// Without usage statistics (the admin service may not read them, say) the scan still
+/// stands: the calls are unknown, and the report says why.
+#[tokio::test]
+async fn a_scan_without_usage_statistics_says_the_calls_are_unknown() {
+    let (sandbox, dir) = setup("10").await;
+    sandbox
+        .add_fault(json!({"path": "/rest/v1/stats/*", "action": {"kind": "error", "status": 403, "code": "603", "message": "Access denied"}}))
+        .await;
+    let output = offboard(dir.path(), "text").await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let said = text(&output);
+    assert!(
+        said.contains("warning: the usage statistics could not be read (") && said.contains("603"),
+        "{said}"
+    );
+    assert!(
+        said.contains("`old.bot@acme.example` is tied to someone who left but linked to no known service; calls in the last 7 days: unknown"),
+        "{said}"
+    );
+    assert!(!said.contains("STILL CALLING"), "{said}");
 }
