@@ -443,3 +443,48 @@ fn regex_lite_replace(text: &str, prefix: &str, with: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// A user the plan deletes that something else still calls as: a service relinker has no
+/// credentials for runs as it. The plan says so, from the usage statistics, and stays
+/// read-only; when the plan's own services explain the calls, it says nothing.
+#[tokio::test]
+async fn a_retired_user_still_in_use_by_an_unknown_integration_is_a_warning() {
+    let warning = "`bob@acme.example` made 340 calls in the last 7 days, yet no service of this plan runs as it";
+    let usage = "usage:\n  - { userid: bob@acme.example, days_ago: 1, calls: 340 }\n";
+
+    let explained = TestSandbox::with(
+        &format!("{}{usage}", crate::harness::ACME),
+        relinker::sandbox::marketo::SandboxConfig::default(),
+    )
+    .await;
+    let (run, _dir) = plan(&explained, REPLACE, POLICY, &[], &ENV).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(!run.stdout.contains(warning), "{}", run.stdout);
+
+    // A person already moved crm-connector; an integration nobody told relinker about still
+    // runs as bob.
+    let legacy = "  - { name: legacy-crm, client_id: legacy-id, client_secret: legacy-secret, user: bob@acme.example }\n";
+    let sandbox = TestSandbox::with(
+        &format!("{}{legacy}{usage}", crate::harness::ACME),
+        relinker::sandbox::marketo::SandboxConfig::default(),
+    )
+    .await;
+    sandbox
+        .invite_api_user(
+            "api.crm@acme.example",
+            json!([{"accessRoleId": 110, "workspaceId": 1010}]),
+        )
+        .await;
+    sandbox
+        .person_links("crm-connector", "api.crm@acme.example")
+        .await;
+    sandbox
+        .control(Method::DELETE, "/_sandbox/requests", None)
+        .await;
+    for format in ["text", "json"] {
+        let (run, _dir) = plan(&sandbox, REPLACE, POLICY, &["--format", format], &ENV).await;
+        assert_eq!(run.code, Some(0), "{format}: {}", run.stderr);
+        assert!(run.stdout.contains(warning), "{format}: {}", run.stdout);
+    }
+    assert_read_only(&sandbox).await;
+}

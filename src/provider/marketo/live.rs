@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::api::Api;
 use super::credentials::Credentials;
-use super::types::{ServiceCredentials, ServiceLink, UserRecord};
+use super::types::{ServiceCredentials, ServiceLink, UserRecord, calls_by_user};
 use crate::ids::{ServiceName, UserId};
-use crate::plan::marketo::{Rotation, Spec};
+use crate::plan::marketo::{Retire, Rotation, Spec};
 use crate::provider::ProviderError;
 use crate::secret::Fingerprint;
 
@@ -30,6 +30,25 @@ pub enum LinkObservation {
         /// The refusal, as the provider reported it.
         reason: String,
     },
+}
+
+/// What the usage statistics said about the users a plan retires.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageObservation {
+    /// Not read: the plan retires no user.
+    #[default]
+    NotRead,
+    /// Calls in the last seven days, per retired user.
+    Calls(BTreeMap<UserId, u64>),
+    /// The statistics could not be read; why.
+    Unreadable(String),
+}
+
+impl UsageObservation {
+    fn is_not_read(&self) -> bool {
+        *self == Self::NotRead
+    }
 }
 
 /// The snapshot.
@@ -54,6 +73,10 @@ pub struct Snapshot {
     pub role_names: BTreeMap<u64, String>,
     /// Workspace names by id, for people.
     pub workspace_names: BTreeMap<u64, String>,
+    /// Recent calls of the users the plan deletes or expires. Not decisive: it changes with
+    /// every call, and only warns.
+    #[serde(default, skip_serializing_if = "UsageObservation::is_not_read")]
+    pub usage: UsageObservation,
 }
 
 impl Snapshot {
@@ -223,6 +246,37 @@ fn named_users(spec: &Spec) -> BTreeSet<UserId> {
     users
 }
 
+/// The users a plan deletes or expires, whose recent calls say whether something still runs
+/// as them.
+fn retired_users(spec: &Spec) -> BTreeSet<UserId> {
+    spec.rotations
+        .iter()
+        .filter_map(|rotation| match rotation {
+            Rotation::Replace { user, retire, .. } if *retire != Retire::Keep => Some(user.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The recent calls of `users`; a failure to read them is noted, never fatal.
+async fn recent_calls<A: Api>(provider: &A, users: &BTreeSet<UserId>) -> UsageObservation {
+    if users.is_empty() {
+        return UsageObservation::NotRead;
+    }
+    match provider.usage_last_7_days().await {
+        Ok(days) => {
+            let calls = calls_by_user(&days);
+            UsageObservation::Calls(
+                users
+                    .iter()
+                    .map(|user| (user.clone(), calls.get(user).copied().unwrap_or(0)))
+                    .collect(),
+            )
+        }
+        Err(error) => UsageObservation::Unreadable(error.to_string()),
+    }
+}
+
 /// Reads the live state a plan depends on; reads only. Independent reads go out concurrently;
 /// the provider's limiter keeps them within the instance's limits.
 pub async fn observe<A: Api>(
@@ -271,12 +325,15 @@ pub async fn observe<A: Api>(
         Ok((creds.name.clone(), observation))
     });
     live.links = try_join_all(links).await?.into_iter().collect();
-    let (admin, all_users, roles, workspaces) = futures_util::try_join!(
+    let retired = retired_users(spec);
+    let (admin, all_users, roles, workspaces, usage) = futures_util::try_join!(
         provider.linked_user(&credentials.admin),
         provider.all_users(),
         provider.roles(),
         provider.workspaces(),
+        async { Ok(recent_calls(provider, &retired).await) },
     )?;
+    live.usage = usage;
     live.admin_user = Some(admin.userid);
     live.admin_services = credentials
         .services

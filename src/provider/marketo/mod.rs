@@ -31,7 +31,7 @@ pub use api::Api;
 pub use client::{MarketoClient, MarketoConfig};
 pub use credentials::{CredentialError, Credentials, plan_credentials, resolve_credentials};
 pub use limiter::Limiter;
-pub use live::{LinkObservation, Snapshot, observe};
+pub use live::{LinkObservation, Snapshot, UsageObservation, observe};
 pub use ops::Op;
 pub use platform::MarketoPlatform;
 pub use procedures::compile;

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use super::live::{LinkObservation, Snapshot};
+use super::live::{LinkObservation, Snapshot, UsageObservation};
 use super::ops::Op;
 use super::types::{RolePair, UserRecord, UserUpdate};
 use crate::address;
@@ -420,6 +420,9 @@ impl Builder<'_> {
         let Some(record) = self.rotated_user(user, "replaced") else {
             return;
         };
+        if retire != Retire::Keep {
+            self.still_in_use(user);
+        }
         let links = self.current_links(services, &[user, with]);
         self.ensure_holder(with, &record.roles, Holder::Final);
         self.links_to(&links, user, with, "to-new-user");
@@ -449,6 +452,32 @@ impl Builder<'_> {
             Retire::Keep => self.warnings.push(format!(
                 "`{user}` is kept after the services move off it (`retire: keep`)"
             )),
+        }
+    }
+
+    /// Warns when `user`, about to be retired, made calls in the last seven days that no
+    /// service of the plan explains: an integration relinker has no credentials for may still
+    /// run as it, and would stop.
+    fn still_in_use(&mut self, user: &UserId) {
+        let calls = match &self.live.usage {
+            UsageObservation::NotRead => return,
+            UsageObservation::Unreadable(reason) => {
+                self.warnings.push(format!(
+                    "the usage statistics could not be read ({reason}): whether an integration relinker does not know still calls as `{user}` is unknown"
+                ));
+                return;
+            }
+            UsageObservation::Calls(calls) => calls.get(user).copied().unwrap_or(0),
+        };
+        let explained = self
+            .live
+            .links
+            .values()
+            .any(|link| matches!(link, LinkObservation::Linked(link) if link.userid == *user));
+        if calls > 0 && !explained {
+            self.warnings.push(format!(
+                "`{user}` made {calls} calls in the last 7 days, yet no service of this plan runs as it: an integration relinker has no credentials for may still depend on it (calls from before a relink also count for 7 days)"
+            ));
         }
     }
 
@@ -606,6 +635,39 @@ policy: { max_deletions: 2 }
                 .any(|c| c.message.contains(expected)),
             "expected a conflict containing {expected:?}, got {:?}",
             compiled.conflicts
+        );
+    }
+
+    #[test]
+    fn a_retired_user_still_called_as_by_no_known_service_is_a_warning() {
+        let still_used = |live: &Snapshot| {
+            compile(spec(&plan()), live)
+                .warnings
+                .into_iter()
+                .filter(|w| w.contains("bob@acme.example"))
+                .collect::<Vec<_>>()
+        };
+        let calls = |n| UsageObservation::Calls([(uid("bob@acme.example"), n)].into());
+        let mut live = live();
+        // `crm` runs as bob: its calls explain bob's.
+        live.usage = calls(340);
+        assert_eq!(still_used(&live), Vec::<String>::new());
+        live.links
+            .insert(ServiceName::new("crm"), linked("api.crm@acme.example"));
+        live.usage = calls(0);
+        assert_eq!(still_used(&live), Vec::<String>::new());
+        live.usage = calls(340);
+        let warned = still_used(&live);
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(
+            warned[0].starts_with("`bob@acme.example` made 340 calls in the last 7 days, yet no service of this plan runs as it"),
+            "{warned:?}"
+        );
+        live.usage = UsageObservation::Unreadable("603 Access denied".into());
+        let warned = still_used(&live);
+        assert!(
+            warned.len() == 1 && warned[0].contains("could not be read (603 Access denied)"),
+            "{warned:?}"
         );
     }
 
