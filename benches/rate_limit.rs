@@ -53,6 +53,7 @@ async fn main() {
     client_config.limits = Limits {
         rate: limit,
         concurrency: 10,
+        ..Limits::default()
     };
     let client = MarketoClient::new(client_config).expect("client");
     // Mint the token before timing: identity calls are not rate-limited.

@@ -39,6 +39,9 @@ pub struct Limits {
     pub rate: RateLimit,
     /// Calls in flight.
     pub concurrency: usize,
+    /// The part of both that relinker may use: the instance's limits are shared with every
+    /// integration, the services being rotated included.
+    pub share: Share,
 }
 
 impl Default for Limits {
@@ -46,7 +49,51 @@ impl Default for Limits {
         Self {
             rate: RateLimit::MARKETO_DEFAULT,
             concurrency: DEFAULT_CONCURRENCY,
+            share: Share::WHOLE,
         }
+    }
+}
+
+impl Limits {
+    /// The limits relinker keeps to: its share of each, at least one call.
+    #[must_use]
+    pub fn own(&self) -> Limits {
+        let part = |n: u64| (n * u64::from(self.share.0) / 1000).max(1);
+        Limits {
+            rate: RateLimit {
+                calls: u32::try_from(part(u64::from(self.rate.calls))).unwrap_or(u32::MAX),
+                window: self.rate.window,
+            },
+            concurrency: usize::try_from(part(self.concurrency as u64)).unwrap_or(usize::MAX),
+            share: Share::WHOLE,
+        }
+    }
+}
+
+/// A part of an instance's limits, from 0.001 to 1, written as a decimal (`0.5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Share(u16);
+
+impl Share {
+    /// All of it.
+    pub const WHOLE: Share = Share(1000);
+
+    /// A share from a decimal in (0, 1], to the thousandth; `None` outside that range.
+    pub fn new(part: f64) -> Option<Share> {
+        let thousandths = (part * 1000.0).round();
+        if !(part.is_finite() && part > 0.0 && (1.0..=1000.0).contains(&thousandths)) {
+            return None;
+        }
+        // In 1..=1000 by the check above: the cast is exact.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Some(Share(thousandths as u16))
+    }
+}
+
+impl fmt::Display for Share {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = format!("{:.3}", f64::from(self.0) / 1000.0);
+        f.write_str(text.trim_end_matches('0').trim_end_matches('.'))
     }
 }
 
@@ -179,6 +226,28 @@ mod tests {
         ] {
             assert_eq!(format_duration(Duration::from_millis(millis)), text);
         }
+    }
+
+    #[test]
+    fn a_share_scales_both_limits_and_keeps_one_call() {
+        let half = Limits {
+            share: Share::new(0.5).unwrap(),
+            ..Limits::default()
+        };
+        assert_eq!(half.own().rate.calls, 50);
+        assert_eq!(half.own().concurrency, 5);
+        assert_eq!(half.own().rate.window, Duration::from_secs(20));
+        let sliver = Limits {
+            share: Share::new(0.001).unwrap(),
+            ..Limits::default()
+        };
+        assert_eq!((sliver.own().rate.calls, sliver.own().concurrency), (1, 1));
+        assert_eq!(Limits::default().own(), Limits::default());
+        for bad in [0.0, -0.5, 1.01, f64::NAN, f64::INFINITY, 0.0004] {
+            assert_eq!(Share::new(bad), None, "{bad}");
+        }
+        assert_eq!(Share::new(0.25).unwrap().to_string(), "0.25");
+        assert_eq!(Share::WHOLE.to_string(), "1");
     }
 
     #[test]

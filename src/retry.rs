@@ -75,6 +75,13 @@ impl Budget {
         *self.deadline.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Moves the deadline back by time that was not spent on the platform (waiting in the
+    /// client's own queue).
+    pub fn extend(&self, by: Duration) {
+        let mut deadline = self.deadline.lock().unwrap_or_else(PoisonError::into_inner);
+        *deadline += by;
+    }
+
     /// The timeout of the next attempt: the configured one, cut to what is left of the budget.
     pub fn attempt_timeout(&self) -> Duration {
         let left = self.deadline().saturating_duration_since(Instant::now());

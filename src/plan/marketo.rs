@@ -13,7 +13,7 @@ use super::secret_ref::{Credential, SecretRef};
 use super::validate::Checker;
 use crate::endpoint::check_base_url;
 use crate::ids::{ServiceName, UserId};
-use crate::limits::{Limits, RateLimit};
+use crate::limits::{Limits, RateLimit, Share};
 
 // ---- the file as written ----
 
@@ -50,6 +50,11 @@ pub struct RawLimits {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub(crate) concurrency: Option<Spanned<u32>>,
+    /// The part of both limits relinker may use, from 0.001 to 1 (default 1): the instance's
+    /// limits are shared with every integration.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub(crate) share: Option<Spanned<f64>>,
 }
 
 /// A LaunchPoint service relinker knows the credentials of.
@@ -384,6 +389,19 @@ impl Checker {
                 ok = false;
             }
             limits.concurrency = concurrency.value as usize;
+        }
+        if let Some(share) = &raw.share {
+            if let Some(parsed) = Share::new(share.value) {
+                limits.share = parsed;
+            } else {
+                self.problem(
+                    share.referenced,
+                    "instance.limits.share",
+                    format!("{} is not a share: give a number from 0.001 to 1", share.value),
+                    Some("e.g. `share: 0.5` leaves half of the instance's limits to other integrations"),
+                );
+                ok = false;
+            }
         }
         ok.then_some(limits)
     }

@@ -269,6 +269,7 @@ async fn retryable_answers_are_retried_until_they_succeed() {
         Limits {
             rate: "100/1s".parse().unwrap(),
             concurrency: 10,
+            ..Limits::default()
         },
     );
     let path = format!("{USERS}/roles.json");
@@ -447,6 +448,7 @@ async fn the_limiter_keeps_300_reads_under_the_sandbox_limits() {
         Limits {
             rate: limit,
             concurrency: 10,
+            ..Limits::default()
         },
     );
     let mut tasks = tokio::task::JoinSet::new();
@@ -468,4 +470,79 @@ async fn the_limiter_keeps_300_reads_under_the_sandbox_limits() {
     assert_eq!(report["concurrency_limited"], 0, "no 615");
     let user_management = logged(&sandbox, USERS).await.len();
     assert_eq!(user_management, 300, "every read went through once");
+}
+
+/// Another integration keeps most of the instance's concurrency busy, as every LaunchPoint
+/// service may: relinker's calls meet 615s, halve what they keep in flight, and all succeed,
+/// with few of them refused and the other integration refused no more than it would be alone.
+#[tokio::test]
+async fn a_neighbour_busy_with_the_instance_makes_the_client_back_off_not_fail() {
+    let config = SandboxConfig {
+        rate_limit: "10000/2s".parse().unwrap(),
+        concurrency: 10,
+        ..SandboxConfig::default()
+    };
+    let sandbox = TestSandbox::with(ACME, config).await;
+    sandbox
+        .add_fault(json!({"path": "/userservice/*", "action": {"kind": "latency", "ms": 20}}))
+        .await;
+    // The neighbour: 8 callers, one call in flight each, reading workspaces until told to stop.
+    let token = sandbox.admin_token().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut neighbour = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (http, url, token, stop) = (
+            sandbox.http.clone(),
+            sandbox.url(&format!("{USERS}/workspaces.json")),
+            token.clone(),
+            stop.clone(),
+        );
+        neighbour.spawn(async move {
+            let mut refused = 0_u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let answer = http.get(&url).bearer_auth(&token).send().await.unwrap();
+                if answer.status() == 429 {
+                    refused += 1;
+                }
+            }
+            refused
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let marketo = client_with(
+        &sandbox,
+        Limits {
+            rate: "10000/2s".parse().unwrap(),
+            ..Limits::default()
+        },
+    );
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let marketo = marketo.clone();
+        reads.spawn(async move { marketo.roles().await.map(drop) });
+    }
+    while let Some(result) = reads.join_next().await {
+        result.unwrap().expect("every read succeeds");
+    }
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut neighbour_refused = 0;
+    while let Some(refused) = neighbour.join_next().await {
+        neighbour_refused += refused.unwrap();
+    }
+    let ours = logged(&sandbox, &format!("{USERS}/roles.json")).await;
+    let refused = ours.iter().filter(|r| r["code"] == "615").count();
+    // Without backing off, ten calls in flight against two free slots are refused by the
+    // hundred; a slow start and halving keep it to the few that find where the room ends.
+    assert!(
+        refused * 100 <= ours.len() * 3,
+        "{refused} of {} calls answered 615",
+        ours.len()
+    );
+    // Each probe for more room may cost one call a refusal, the neighbour's or relinker's.
+    assert!(
+        neighbour_refused <= 3,
+        "the neighbour was refused {neighbour_refused} times"
+    );
 }

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::api::Api;
 use super::auth::TokenCache;
 use super::encode::segment;
-use super::limiter::Limiter;
+use super::limiter::{Answer, Limiter};
 use super::types::{
     DailyUsage, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
     UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
@@ -288,7 +288,7 @@ impl MarketoClient {
     async fn call(&self, call: Call<'_>) -> Result<bytes::Bytes, ProviderError> {
         let budget = self.budget();
         let what = format!("{} {}", call.method, call.path);
-        let attempt = || self.attempt(&call, budget.attempt_timeout());
+        let attempt = || self.attempt(&call, &budget);
         attempt
             .retry(self.inner.retry.backoff())
             .sleep(tokio::time::sleep)
@@ -298,18 +298,17 @@ impl MarketoClient {
             .map_err(|f| f.error)
     }
 
-    async fn attempt(&self, call: &Call<'_>, timeout: Duration) -> Result<bytes::Bytes, Failed> {
+    async fn attempt(&self, call: &Call<'_>, budget: &Budget) -> Result<bytes::Bytes, Failed> {
         // Token first: the limiter stamps a call when it grants the permit, and the server when
         // the call arrives, so nothing slow (like minting a token) may come between the two.
-        let token = self.admin_token(timeout).await?;
-        let _permit = self.inner.limiter.acquire().await;
-        match self.send(call, &token, timeout).await {
+        let token = self.admin_token(budget.attempt_timeout()).await?;
+        match self.limited_send(call, &token, budget).await {
             Err(Rejected::Token) => {
                 // 601/602: the token died early (revoked, or the clock drifted). Renew once.
                 tracing::debug!(method = %call.method, path = %call.path, "token rejected; renewing it");
                 self.inner.tokens.invalidate(&token).await;
-                let token = self.admin_token(timeout).await?;
-                self.send(call, &token, timeout)
+                let token = self.admin_token(budget.attempt_timeout()).await?;
+                self.limited_send(call, &token, budget)
                     .await
                     .map_err(|rejected| match rejected {
                         Rejected::Token => Failed::stop(ProviderError::Api {
@@ -326,6 +325,32 @@ impl MarketoClient {
             Err(Rejected::Other(failed)) => Err(failed),
             Ok(bytes) => Ok(bytes),
         }
+    }
+
+    /// One send within the limiter, telling it how the instance counted the call. Waiting
+    /// for the limiter is waiting for relinker's own other calls, not for the instance: it
+    /// does not spend the call's budget.
+    async fn limited_send(
+        &self,
+        call: &Call<'_>,
+        token: &Secret,
+        budget: &Budget,
+    ) -> Result<bytes::Bytes, Rejected> {
+        let queued = tokio::time::Instant::now();
+        let permit = self.inner.limiter.acquire().await;
+        budget.extend(queued.elapsed());
+        let result = self.send(call, token, budget.attempt_timeout()).await;
+        let answer = match &result {
+            Err(Rejected::Token) => Answer::NotCounted,
+            Err(Rejected::Other(failed)) => match failed.error.code() {
+                Some("606") => Answer::RateLimited,
+                Some("615") => Answer::ConcurrencyLimited,
+                _ => Answer::Counted,
+            },
+            Ok(_) => Answer::Counted,
+        };
+        permit.answered(answer);
+        result
     }
 
     async fn send(
@@ -656,16 +681,27 @@ impl Api for MarketoClient {
             }
             reading
         };
+        // The rest in concurrent batches, in order: the first short page ends the listing and
+        // pages after it (empty) are dropped, so the result is the one a page-by-page reading
+        // gives. Batches double up to what the limiter lets fly, so a small instance wastes at
+        // most a call or two past its end and a large one is read many pages at a time.
+        let mut width = 1;
         loop {
-            let offset = match reading {
-                PageReading::Entries => users.len(),
-                PageReading::Pages => users.len() / MAX_PAGE_SIZE,
-            };
-            let page = self.users_page(offset, MAX_PAGE_SIZE).await?;
-            let last = page.len() < MAX_PAGE_SIZE;
-            users.extend(page);
-            if last {
-                return Ok(users);
+            let pages_read = users.len() / MAX_PAGE_SIZE;
+            width = (width * 2).min(self.inner.limiter.allowed().max(1));
+            let batch = (pages_read..pages_read + width).map(|page| {
+                let offset = match reading {
+                    PageReading::Entries => page * MAX_PAGE_SIZE,
+                    PageReading::Pages => page,
+                };
+                self.users_page(offset, MAX_PAGE_SIZE)
+            });
+            for page in futures_util::future::try_join_all(batch).await? {
+                let last = page.len() < MAX_PAGE_SIZE;
+                users.extend(page);
+                if last {
+                    return Ok(users);
+                }
             }
         }
     }

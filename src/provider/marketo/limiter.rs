@@ -1,18 +1,29 @@
 //! The client-side limiter: keeps one instance's calls under its rate and concurrency limits,
-//! so a healthy run never sees 606 or 615.
+//! so a healthy run never sees 606 or 615, and backs off like a good neighbour when it does.
 //!
 //! One limiter belongs to one Marketo instance and is shared by every task calling it (the
 //! client is cheap to clone and clones share it). A call takes a concurrency slot first, then a
 //! place in the sliding window, and keeps the slot until its answer is in.
+//!
+//! Marketo's limits are per instance and shared with every integration, so the instance can
+//! refuse a call the limiter let through. A refused call did not count there, so it gives back
+//! its place in the window. A 606 (rate) means the instance's window is full: every call waits
+//! until it has rolled over. Calls in flight start at one and grow by one with each answer up to
+//! the limit (a slow start); a 615 (concurrency) halves them, and each hundred answered calls
+//! raise them by one again (additive increase, multiplicative decrease).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::limits::{Limits, RateLimit};
+
+/// Answered calls, without a 615, after which one more call may be in flight: each raise is a
+/// probe that may meet a 615, so probing once per hundred calls keeps refusals near 1%.
+const PROBE_EVERY: usize = 100;
 
 /// Shared limiter state.
 #[derive(Debug)]
@@ -21,79 +32,221 @@ pub struct Limiter {
     /// Extra wait beyond the window: the server stamps a call when it arrives, a little after
     /// the client stamps it, and that delay varies (connection set-up, a busy scheduler); a
     /// call exactly one window after another could land inside the server's window. A
-    /// hundredth of the window (20 ms of 2 s, 200 ms of 20 s) keeps 99% of the limit usable.
+    /// hundredth of the window, between 10 and 250 ms (20 ms of 2 s, 200 ms of 20 s), keeps
+    /// 99% of the limit usable.
     margin: Duration,
-    slots: Semaphore,
-    sent: Mutex<VecDeque<Instant>>,
+    /// The most calls in flight: relinker's share of the instance's concurrency limit.
+    ceiling: usize,
+    state: Mutex<State>,
+    /// Woken whenever a slot frees, the allowance grows or a hold ends.
+    changed: Notify,
 }
 
-/// A call's right to be in flight; the slot frees when this drops.
+#[derive(Debug)]
+struct State {
+    in_flight: usize,
+    /// Calls allowed in flight now: the ceiling, or less after a 615.
+    allowed: usize,
+    /// Calls answered without a 615 since the allowance last changed.
+    answered: usize,
+    /// When each call still inside the window was stamped.
+    sent: VecDeque<Instant>,
+    /// No call is sent before this (after a 606).
+    hold_until: Option<Instant>,
+    /// When the allowance was last halved: calls sent before it were sent under the larger
+    /// one, and their 615s are the same news.
+    halved_at: Option<Instant>,
+    /// Until the first 615 or the limit, every answer raises the allowance by one (a slow
+    /// start): a busy instance is found out with one or two refusals, not ten.
+    starting: bool,
+}
+
+/// How the instance answered a call, as far as its limits go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// It counted against the limits (any answer but the ones below).
+    Counted,
+    /// 601 or 602: authentication answers count against no limit.
+    NotCounted,
+    /// 606: the instance's rate window is full.
+    RateLimited,
+    /// 615: too many calls in flight on the instance.
+    ConcurrencyLimited,
+}
+
+/// A call's right to be in flight, and its place in the window. Dropping it without
+/// [`Permit::answered`] counts as [`Answer::Counted`] (the call may have reached the instance).
 #[derive(Debug)]
 pub struct Permit<'a> {
-    _slot: SemaphorePermit<'a>,
+    limiter: &'a Limiter,
+    stamped: Instant,
+    answer: Answer,
+}
+
+impl Permit<'_> {
+    /// Records how the instance answered; the permit is given back.
+    pub fn answered(mut self, answer: Answer) {
+        self.answer = answer;
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.limiter.release(self.stamped, self.answer);
+    }
 }
 
 impl Limiter {
+    /// A limiter keeping to relinker's share of these limits.
+    pub fn new(limits: Limits) -> Self {
+        let own = limits.own();
+        let margin =
+            (own.rate.window / 100).clamp(Duration::from_millis(10), Duration::from_millis(250));
+        let ceiling = own.concurrency.max(1);
+        Self {
+            rate: own.rate,
+            margin,
+            ceiling,
+            state: Mutex::new(State {
+                in_flight: 0,
+                allowed: 1,
+                answered: 0,
+                sent: VecDeque::with_capacity(own.rate.calls as usize),
+                hold_until: None,
+                halved_at: None,
+                starting: ceiling > 1,
+            }),
+            changed: Notify::new(),
+        }
+    }
+
     /// The rate window: how long a refused (606) call must wait for the window to roll over.
     pub fn window(&self) -> Duration {
         self.rate.window
     }
 
-    /// A limiter for these limits.
-    pub fn new(limits: Limits) -> Self {
-        let margin =
-            (limits.rate.window / 100).clamp(Duration::from_millis(10), Duration::from_millis(250));
-        Self {
-            rate: limits.rate,
-            margin,
-            slots: Semaphore::new(limits.concurrency.max(1)),
-            sent: Mutex::new(VecDeque::with_capacity(limits.rate.calls as usize)),
-        }
+    /// The margin added to the window before a place in it is reused.
+    pub fn margin(&self) -> Duration {
+        self.margin
+    }
+
+    /// Calls allowed in flight now (less than the limit after a 615).
+    pub fn allowed(&self) -> usize {
+        self.lock().allowed
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Waits until a call may be sent.
     pub async fn acquire(&self) -> Permit<'_> {
-        // The semaphore is never closed, so acquire cannot fail; if it somehow did, waiting on
-        // the window alone still keeps the rate.
-        let slot = loop {
-            if let Ok(slot) = self.slots.acquire().await {
-                break slot;
-            }
-            tokio::time::sleep(self.margin).await;
-        };
         loop {
-            let wait = {
-                let mut sent = self
-                    .sent
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let now = Instant::now();
-                let span = self.rate.window + self.margin;
-                while sent
-                    .front()
-                    .is_some_and(|&at| now.duration_since(at) >= span)
-                {
-                    sent.pop_front();
+            // Registered before looking, so a release between the look and the wait is not
+            // missed.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let wait = match self.try_take(Instant::now()) {
+                Ok(stamped) => {
+                    return Permit {
+                        limiter: self,
+                        stamped,
+                        answer: Answer::Counted,
+                    };
                 }
-                if sent.len() < self.rate.calls as usize {
-                    sent.push_back(now);
-                    None
-                } else {
-                    sent.front()
-                        .map(|&oldest| (oldest + span).saturating_duration_since(now))
-                }
+                Err(wait) => wait,
             };
             match wait {
-                None => return Permit { _slot: slot },
-                Some(wait) => tokio::time::sleep(wait).await,
+                Some(wait) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = &mut changed => {}
+                    }
+                }
+                None => changed.await,
             }
         }
+    }
+
+    /// A slot and a place in the window, stamped `now`; or how long to wait (`None`: until a
+    /// slot frees).
+    fn try_take(&self, now: Instant) -> Result<Instant, Option<Duration>> {
+        let mut state = self.lock();
+        if let Some(until) = state.hold_until {
+            if until > now {
+                return Err(Some(until - now));
+            }
+            state.hold_until = None;
+        }
+        if state.in_flight >= state.allowed {
+            return Err(None);
+        }
+        let span = self.rate.window + self.margin;
+        while state
+            .sent
+            .front()
+            .is_some_and(|&at| now.duration_since(at) >= span)
+        {
+            state.sent.pop_front();
+        }
+        if state.sent.len() >= self.rate.calls as usize {
+            let wait = state
+                .sent
+                .front()
+                .map(|&oldest| (oldest + span).saturating_duration_since(now));
+            return Err(wait.or(Some(self.margin)));
+        }
+        state.sent.push_back(now);
+        state.in_flight += 1;
+        Ok(now)
+    }
+
+    fn release(&self, stamped: Instant, answer: Answer) {
+        let mut state = self.lock();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        if answer != Answer::Counted {
+            // The instance did not count it: its place goes back.
+            if let Some(at) = state.sent.iter().rposition(|t| *t == stamped) {
+                state.sent.remove(at);
+            }
+        }
+        match answer {
+            Answer::RateLimited => {
+                let until = Instant::now() + self.rate.window + self.margin;
+                state.hold_until = Some(state.hold_until.map_or(until, |held| held.max(until)));
+            }
+            Answer::ConcurrencyLimited => {
+                state.starting = false;
+                if state.halved_at.is_none_or(|at| stamped >= at) {
+                    state.allowed = (state.allowed / 2).max(1);
+                    state.halved_at = Some(Instant::now());
+                }
+                state.answered = 0;
+            }
+            Answer::Counted | Answer::NotCounted if state.starting => {
+                state.allowed = (state.allowed + 1).min(self.ceiling);
+                state.starting = state.allowed < self.ceiling;
+            }
+            Answer::Counted | Answer::NotCounted => {
+                state.answered += 1;
+                if state.allowed < self.ceiling && state.answered >= PROBE_EVERY {
+                    state.allowed += 1;
+                    state.answered = 0;
+                }
+            }
+        }
+        drop(state);
+        self.changed.notify_waiters();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::Share;
 
     fn limiter(calls: u32, window_ms: u64, concurrency: usize) -> Limiter {
         Limiter::new(Limits {
@@ -102,6 +255,7 @@ mod tests {
                 window: Duration::from_millis(window_ms),
             },
             concurrency,
+            share: Share::WHOLE,
         })
     }
 
@@ -127,7 +281,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn holds_calls_back_at_the_concurrency_limit() {
-        let limiter = limiter(100, 1000, 2);
+        let limiter = started(100, 1000, 2).await;
         let first = limiter.acquire().await;
         let _second = limiter.acquire().await;
         let third = tokio::time::timeout(Duration::from_millis(50), limiter.acquire()).await;
@@ -138,5 +292,114 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_call_gives_its_place_in_the_window_back() {
+        let limiter = limiter(2, 1000, 10);
+        limiter.acquire().await.answered(Answer::NotCounted);
+        drop(limiter.acquire().await);
+        // Two places: the refused call's is free again, so this one goes at once.
+        let start = Instant::now();
+        drop(limiter.acquire().await);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_606_holds_every_call_until_the_window_rolls_over() {
+        let limiter = limiter(100, 1000, 10);
+        let start = Instant::now();
+        limiter.acquire().await.answered(Answer::RateLimited);
+        drop(limiter.acquire().await);
+        assert!(
+            start.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(start.elapsed() < Duration::from_millis(1100));
+    }
+
+    /// A limiter past its slow start, at its full allowance.
+    async fn started(calls: u32, window_ms: u64, concurrency: usize) -> Limiter {
+        let limiter = limiter(calls, window_ms, concurrency);
+        for _ in 0..concurrency {
+            drop(limiter.acquire().await);
+        }
+        assert_eq!(limiter.allowed(), concurrency);
+        limiter
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn starts_with_one_call_in_flight_and_grows_with_each_answer() {
+        let limiter = limiter(1000, 1000, 4);
+        assert_eq!(limiter.allowed(), 1);
+        let first = limiter.acquire().await;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), limiter.acquire())
+                .await
+                .is_err()
+        );
+        drop(first);
+        assert_eq!(limiter.allowed(), 2);
+        for _ in 0..10 {
+            drop(limiter.acquire().await);
+        }
+        assert_eq!(limiter.allowed(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_615_halves_the_calls_in_flight_and_answers_raise_them_again() {
+        let limiter = started(1000, 1000, 8).await;
+        limiter.acquire().await.answered(Answer::ConcurrencyLimited);
+        assert_eq!(limiter.allowed(), 4);
+        limiter.acquire().await.answered(Answer::ConcurrencyLimited);
+        assert_eq!(limiter.allowed(), 2);
+        let held: Vec<_> = vec![limiter.acquire().await, limiter.acquire().await];
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), limiter.acquire())
+                .await
+                .is_err(),
+            "only two in flight after two 615s"
+        );
+        // Each hundred answers raise it by one.
+        drop(held);
+        for _ in 0..97 {
+            drop(limiter.acquire().await);
+        }
+        assert_eq!(limiter.allowed(), 2);
+        drop(limiter.acquire().await);
+        assert_eq!(limiter.allowed(), 3);
+        for _ in 0..500 {
+            drop(limiter.acquire().await);
+        }
+        assert_eq!(limiter.allowed(), 8, "back to the limit, and no further");
+        for _ in 0..200 {
+            drop(limiter.acquire().await);
+        }
+        assert_eq!(limiter.allowed(), 8);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refusals_of_calls_sent_together_halve_once() {
+        let limiter = started(1000, 1000, 8).await;
+        let burst: Vec<_> = futures_util::future::join_all((0..8).map(|_| limiter.acquire())).await;
+        tokio::time::advance(Duration::from_millis(5)).await;
+        for permit in burst {
+            permit.answered(Answer::ConcurrencyLimited);
+        }
+        assert_eq!(limiter.allowed(), 4, "one event, one halving");
+        tokio::time::advance(Duration::from_millis(5)).await;
+        limiter.acquire().await.answered(Answer::ConcurrencyLimited);
+        assert_eq!(limiter.allowed(), 2, "a call sent after it is news");
+    }
+
+    #[test]
+    fn keeps_to_its_share() {
+        let limiter = Limiter::new(Limits {
+            share: Share::new(0.5).unwrap(),
+            ..Limits::default()
+        });
+        assert_eq!(limiter.rate.calls, 50);
+        assert_eq!(limiter.ceiling, 5);
     }
 }
