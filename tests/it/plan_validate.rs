@@ -171,6 +171,24 @@ fn every_shape_problem_in_a_file_is_reported() {
 
 #[test]
 fn every_rule_is_checked() {
+    let share = |value: &str| {
+        format!(
+            "client_secret: ${{env:MARKETO_CLIENT_SECRET}}\n  limits: {{ rate: 100/20s, share: {value} }}"
+        )
+    };
+    for bad in ["0", "1.5", "-0.5", ".nan"] {
+        rejects(
+            "client_secret: ${env:MARKETO_CLIENT_SECRET}",
+            &share(bad),
+            "`instance.limits.share`: ",
+        );
+    }
+    let (code, _, stderr) = validate(&VALID.replacen(
+        "client_secret: ${env:MARKETO_CLIENT_SECRET}",
+        &share("0.5"),
+        1,
+    ));
+    assert_eq!(code, Some(0), "{stderr}");
     rejects(
         "version: 1",
         "version: 2",
