@@ -4,6 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
+use futures_util::future::join_all;
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
@@ -11,7 +12,7 @@ use super::render::{self, Footer, PlanView};
 use super::run::{
     Direction, GateArgs, Played, RetryArgs, StateArgs, execute, finish, journal_failure, say,
 };
-use super::target;
+use super::target::{self, Connections, Target};
 use crate::ids::RunId;
 use crate::journal::{Run, Started};
 use crate::plan::{self, LoadedPlan};
@@ -45,21 +46,45 @@ pub struct ApplyArgs {
 }
 
 /// Applies each plan; the exit code is the worst of the runs.
+///
+/// Several plans are read and compiled concurrently, shown and confirmed one after another in
+/// the order given, then run concurrently: each is its own run with its own journal, and the
+/// plans naming one instance share one client (token, limiter, instance-wide reads).
 pub async fn run(args: &ApplyArgs) -> Result<Outcome, Failure> {
     if args.run_id.is_some() && args.plans.len() > 1 {
         return Err(anyhow!("--run-id names one run; give one plan with it")).or_invalid_input();
     }
+    let many = args.plans.len() > 1;
+    let connections = Connections::default();
+    let prepared = join_all(
+        args.plans
+            .iter()
+            .map(|path| prepare(path, args, &connections)),
+    )
+    .await;
     let mut worst = Outcome::Success;
-    for path in &args.plans {
-        let outcome = match apply_one(path, args).await {
-            Ok(outcome) => outcome,
-            Err(failure) if args.plans.len() > 1 => {
+    let mut ready = Vec::new();
+    for (path, prepared) in args.plans.iter().zip(prepared) {
+        match prepared.and_then(|prepared| review(prepared, args)) {
+            Ok(Reviewed::Run(run)) => ready.push(*run),
+            Ok(Reviewed::Nothing) => {}
+            Err(failure) if many => {
                 super::output::warn(&format!("error: {}: {failure}", path.display()));
+                worst = worst.max(failure.outcome);
+            }
+            Err(failure) => return Err(failure),
+        }
+    }
+    let outcomes = join_all(ready.into_iter().map(|ready| ready.execute(args, many))).await;
+    for outcome in outcomes {
+        worst = worst.max(match outcome {
+            Ok(outcome) => outcome,
+            Err(failure) if many => {
+                super::output::warn(&format!("error: {failure}"));
                 failure.outcome
             }
             Err(failure) => return Err(failure),
-        };
-        worst = worst.max(outcome);
+        });
     }
     Ok(worst)
 }
@@ -78,12 +103,61 @@ fn load(path: &Path) -> Result<(LoadedPlan, Option<SavedPlan>), Failure> {
     }
 }
 
-async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
+/// A plan read, connected to and compiled against live state; not shown yet.
+struct Prepared {
+    plan: crate::plan::Plan,
+    bytes: Vec<u8>,
+    run_id: RunId,
+    target: Target,
+    live: crate::provider::LiveState,
+    compiled: crate::provider::Compiled,
+}
+
+async fn prepare(
+    path: &Path,
+    args: &ApplyArgs,
+    connections: &Connections,
+) -> Result<Prepared, Failure> {
     let (LoadedPlan { plan, bytes }, saved) = load(path)?;
     let run_id = args
         .run_id
         .clone()
         .unwrap_or_else(|| RunId::generate(&plan.name, chrono::Utc::now()));
+    let target =
+        target::connect_shared(&plan, args.sandbox, args.retry.policy(), connections).await?;
+    let (live, compiled) = target.compile(&plan).await?;
+    if let Some(saved) = &saved {
+        // Anything but the reviewed steps is refused before a single change is sent.
+        saved.check(&bytes, &live, &compiled).or_invalid_input()?;
+    }
+    Ok(Prepared {
+        plan,
+        bytes,
+        run_id,
+        target,
+        live,
+        compiled,
+    })
+}
+
+/// What reviewing a prepared plan decided.
+enum Reviewed {
+    /// Run it.
+    Run(Box<Ready>),
+    /// Nothing to run: a dry run, nothing to change, or not confirmed.
+    Nothing,
+}
+
+/// Shows the plan, and asks when a person is there to answer.
+fn review(prepared: Prepared, args: &ApplyArgs) -> Result<Reviewed, Failure> {
+    let Prepared {
+        plan,
+        bytes,
+        run_id,
+        target,
+        live,
+        compiled,
+    } = prepared;
     say(&format!(
         "run {run_id}{}",
         if args.dry_run {
@@ -92,12 +166,6 @@ async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
             ""
         }
     ));
-    let target = target::connect(&plan, args.sandbox, args.retry.policy()).await?;
-    let (live, compiled) = target.compile(&plan).await?;
-    if let Some(saved) = &saved {
-        // Anything but the reviewed steps is refused before a single change is sent.
-        saved.check(&bytes, &live, &compiled).or_invalid_input()?;
-    }
     let view = PlanView {
         plan: &plan,
         compiled: &compiled,
@@ -111,11 +179,11 @@ async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
     }
     if args.dry_run {
         say("dry run: nothing was changed.");
-        return Ok(Outcome::Success);
+        return Ok(Reviewed::Nothing);
     }
     if !compiled.has_changes() {
         say("nothing to change: every rotation already holds. No run was started.");
-        return Ok(Outcome::Success);
+        return Ok(Reviewed::Nothing);
     }
     if !args.yes
         && std::io::stdin().is_terminal()
@@ -123,34 +191,63 @@ async fn apply_one(path: &Path, args: &ApplyArgs) -> Result<Outcome, Failure> {
         && !confirm(&run_id)?
     {
         say("not applied.");
-        return Ok(Outcome::Success);
+        return Ok(Reviewed::Nothing);
     }
-    let credentials = target.platform.credential_fingerprints();
-    let started = Started {
-        plan: plan.name.clone(),
-        plan_sha256: Fingerprint::of(&bytes),
-        instance: target.base_url.clone(),
-        sandbox: args.sandbox,
-        plan_dir: crate::paths::normalized(&plan.base_dir)
-            .display()
-            .to_string(),
-        on_failure: Some(plan.policy.on_failure),
-        steps: compiled.steps.clone(),
-        credentials,
-    };
-    let state = args.state.create()?;
-    let mut run = Run::start(&state, &run_id, &bytes, started).map_err(journal_failure)?;
-    let played = if args.sandbox {
-        Played::BySandbox
-    } else {
-        Played::ByAPerson
-    };
-    let options = args
-        .gate
-        .options(&target, played, plan.policy.on_failure, &args.retry)
-        .await?;
-    let outcome = execute(&target, &mut run, &options, Direction::AsJournaled).await?;
-    Ok(finish(&run_id, &outcome, &compiled.steps))
+    Ok(Reviewed::Run(Box::new(Ready {
+        plan,
+        bytes,
+        run_id,
+        target,
+        steps: compiled.steps,
+    })))
+}
+
+/// A confirmed plan, about to become a run.
+struct Ready {
+    plan: crate::plan::Plan,
+    bytes: Vec<u8>,
+    run_id: RunId,
+    target: Target,
+    steps: Vec<crate::provider::Step>,
+}
+
+impl Ready {
+    async fn execute(self, args: &ApplyArgs, many: bool) -> Result<Outcome, Failure> {
+        let Ready {
+            plan,
+            bytes,
+            run_id,
+            target,
+            steps,
+        } = self;
+        let credentials = target.platform.credential_fingerprints();
+        let started = Started {
+            plan: plan.name.clone(),
+            plan_sha256: Fingerprint::of(&bytes),
+            instance: target.base_url.clone(),
+            sandbox: args.sandbox,
+            plan_dir: crate::paths::normalized(&plan.base_dir)
+                .display()
+                .to_string(),
+            on_failure: Some(plan.policy.on_failure),
+            steps: steps.clone(),
+            credentials,
+        };
+        let state = args.state.create()?;
+        let mut run = Run::start(&state, &run_id, &bytes, started).map_err(journal_failure)?;
+        let played = if args.sandbox {
+            Played::BySandbox
+        } else {
+            Played::ByAPerson
+        };
+        let options = args
+            .gate
+            .options(&target, played, plan.policy.on_failure, &args.retry)
+            .await?;
+        let label = many.then_some(&run_id);
+        let outcome = execute(&target, &mut run, &options, Direction::AsJournaled, label).await?;
+        Ok(finish(&run_id, &outcome, &steps))
+    }
 }
 
 fn confirm(run_id: &RunId) -> Result<bool, Failure> {

@@ -9,6 +9,8 @@ use crate::provider::Verification;
 /// Progress lines, with a bar on a terminal.
 pub(crate) struct Lines {
     bar: Option<indicatif::ProgressBar>,
+    /// Starts every line when several runs share the output: `[run-id] `.
+    label: String,
 }
 
 impl Lines {
@@ -25,13 +27,26 @@ impl Lines {
             }
             bar
         });
-        Self { bar }
+        Self {
+            bar,
+            label: String::new(),
+        }
+    }
+
+    /// Plain lines starting with the run's id, for one of several runs going at once (bars
+    /// of several runs would overwrite each other).
+    pub(crate) fn labelled(run_id: &crate::ids::RunId) -> Self {
+        Self {
+            bar: None,
+            label: format!("[{run_id}] "),
+        }
     }
 
     fn line(&self, text: &str) {
+        let text = format!("{}{text}", self.label);
         match &self.bar {
-            Some(bar) => bar.println(super::output::printable(text)),
-            None => super::output::say(text),
+            Some(bar) => bar.println(super::output::printable(&text)),
+            None => super::output::say(&text),
         }
     }
 }

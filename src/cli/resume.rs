@@ -2,6 +2,7 @@
 //! in the direction their journal says: forward, or on with a rollback already decided.
 
 use anyhow::anyhow;
+use futures_util::future::join_all;
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
@@ -9,7 +10,7 @@ use super::run::{
     Direction, GateArgs, Played, RetryArgs, StateArgs, execute, finish, journal_failure, run_plan,
     say,
 };
-use super::target;
+use super::target::{self, Connections};
 use crate::ids::RunId;
 use crate::journal::{Run, RunState, StateDir};
 
@@ -34,16 +35,24 @@ pub struct ResumeArgs {
     retry: RetryArgs,
 }
 
-/// Resumes one run or all; the exit code is the worst of them.
+/// Resumes one run or all; the exit code is the worst of them. With `--all` the runs go on
+/// concurrently, sharing one client per instance.
 pub async fn run(args: &ResumeArgs) -> Result<Outcome, Failure> {
     let state = args.state.existing()?;
     let ids = match &args.run_id {
         Some(id) => vec![id.clone()],
         None => state.run_ids().map_err(journal_failure)?,
     };
+    let connections = Connections::default();
+    let many = ids.len() > 1;
+    let outcomes = join_all(
+        ids.iter()
+            .map(|id| resume_one(&state, id, args, &connections, many)),
+    )
+    .await;
     let mut worst = Outcome::Success;
-    for id in ids {
-        let outcome = match resume_one(&state, &id, args).await {
+    for (id, outcome) in ids.iter().zip(outcomes) {
+        let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(failure) if args.all => {
                 super::output::warn(&format!("error: run {id}: {failure}"));
@@ -56,7 +65,13 @@ pub async fn run(args: &ResumeArgs) -> Result<Outcome, Failure> {
     Ok(worst)
 }
 
-async fn resume_one(state: &StateDir, id: &RunId, args: &ResumeArgs) -> Result<Outcome, Failure> {
+async fn resume_one(
+    state: &StateDir,
+    id: &RunId,
+    args: &ResumeArgs,
+    connections: &Connections,
+    many: bool,
+) -> Result<Outcome, Failure> {
     // Look before taking locks: a settled run needs nothing, and `--all` passes over it quietly.
     match state.summary(id).map_err(journal_failure)?.state() {
         settled @ (RunState::Done | RunState::RolledBack | RunState::Abandoned { .. }) => {
@@ -100,11 +115,12 @@ async fn resume_one(state: &StateDir, id: &RunId, args: &ResumeArgs) -> Result<O
     say(&format!("run {id} ({}): {going}", state_now.word()));
     let plan = run_plan(&run)?;
     let on_failure = summary.on_failure().unwrap_or(plan.policy.on_failure);
-    let target = target::connect(&plan, false, args.retry.policy()).await?;
+    let target = target::connect_shared(&plan, false, args.retry.policy(), connections).await?;
     let options = args
         .gate
         .options(&target, Played::ByAPerson, on_failure, &args.retry)
         .await?;
-    let outcome = execute(&target, &mut run, &options, Direction::AsJournaled).await?;
+    let label = many.then_some(id);
+    let outcome = execute(&target, &mut run, &options, Direction::AsJournaled, label).await?;
     Ok(finish(id, &outcome, summary.steps()))
 }

@@ -137,15 +137,20 @@ impl GateArgs {
     }
 }
 
-/// Runs the executor on `run` and reports each step as it goes.
+/// Runs the executor on `run` and reports each step as it goes; `label`, when several runs go
+/// at once, starts each of its lines with the run's id.
 pub(crate) async fn execute(
     target: &Target,
     run: &mut Run,
     options: &Options,
     direction: Direction,
+    label: Option<&RunId>,
 ) -> Result<RunOutcome, Failure> {
     let summary = run.summary();
-    let progress = Lines::new(summary.steps().len(), summary.complete_steps());
+    let progress = match label {
+        Some(run_id) => Lines::labelled(run_id),
+        None => Lines::new(summary.steps().len(), summary.complete_steps()),
+    };
     let executor = Executor::new(target.platform.as_ref(), run, options, &progress);
     let outcome = match direction {
         Direction::AsJournaled => executor.execute().await,

@@ -49,14 +49,55 @@ impl Target {
     }
 }
 
+/// The clients of one command: one per Marketo instance and admin service, shared by every plan
+/// of the command that names it, so they share its token cache, its limiter (the instance's
+/// limits are the instance's, whoever calls) and its instance-wide reads. The first plan's
+/// `limits` for an instance are the ones kept.
+#[derive(Debug, Default)]
+pub(crate) struct Connections {
+    marketo: std::sync::Mutex<BTreeMap<(String, String), MarketoClient>>,
+}
+
+impl Connections {
+    /// The shared client for an instance and admin service, made by `make` the first time.
+    fn marketo(
+        &self,
+        base_url: &str,
+        admin_client_id: &str,
+        make: impl FnOnce() -> Result<MarketoClient, Failure>,
+    ) -> Result<MarketoClient, Failure> {
+        let mut clients = self
+            .marketo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (base_url.to_owned(), admin_client_id.to_owned());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = make()?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
 /// Connects to the plan's instance, or to an embedded sandbox of its platform.
 pub(crate) async fn connect(
     plan: &Plan,
     use_sandbox: bool,
     retry: RetryPolicy,
 ) -> Result<Target, Failure> {
+    connect_shared(plan, use_sandbox, retry, &Connections::default()).await
+}
+
+/// Connects as [`connect`] does, sharing clients with the other plans of `connections`.
+pub(crate) async fn connect_shared(
+    plan: &Plan,
+    use_sandbox: bool,
+    retry: RetryPolicy,
+    connections: &Connections,
+) -> Result<Target, Failure> {
     match &plan.spec {
-        Spec::Marketo(spec) => marketo(plan, spec, use_sandbox, retry).await,
+        Spec::Marketo(spec) => marketo(plan, spec, use_sandbox, retry, connections).await,
         Spec::Dotdigital(spec) => connect_dotdigital(plan, spec, use_sandbox, retry).await,
         Spec::Movius(spec) => connect_movius(plan, spec, use_sandbox).await,
     }
@@ -177,6 +218,7 @@ async fn marketo(
     spec: &plan_marketo::Spec,
     use_sandbox: bool,
     retry: RetryPolicy,
+    connections: &Connections,
 ) -> Result<Target, Failure> {
     let (base_url, credentials, sandbox) = if use_sandbox {
         let (handle, credentials) = start_marketo_sandbox(plan, spec).await?;
@@ -185,7 +227,9 @@ async fn marketo(
         let credentials = plan_credentials(spec, &plan.base_dir).or_invalid_input()?;
         (spec.instance.base_url.clone(), credentials, None)
     };
-    let client = marketo_client(&spec.instance, &base_url, &credentials, retry)?;
+    let client = connections.marketo(&base_url, &credentials.admin.client_id, || {
+        marketo_client(&spec.instance, &base_url, &credentials, retry)
+    })?;
     Ok(Target {
         platform: Box::new(MarketoPlatform::new(client, credentials)),
         base_url,

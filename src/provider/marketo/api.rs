@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use super::types::{
-    DailyUsage, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
+    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
     UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use crate::ids::{ServiceName, UserId};
@@ -34,6 +34,11 @@ pub trait Api: Send + Sync {
     ) -> impl Future<Output = Result<Option<Vec<RolePair>>, ProviderError>> + Send;
     /// Every user, all pages.
     fn all_users(&self) -> impl Future<Output = Result<Vec<UserSummary>, ProviderError>> + Send;
+    /// Every user, role and workspace, read at most once per client: the plans of one command
+    /// share one client per instance and plan from the same reads.
+    fn instance_reads(
+        &self,
+    ) -> impl Future<Output = Result<std::sync::Arc<InstanceReads>, ProviderError>> + Send;
     /// Every role.
     fn roles(&self) -> impl Future<Output = Result<Vec<RoleInfo>, ProviderError>> + Send;
     /// Every workspace.

@@ -23,7 +23,7 @@ use super::auth::TokenCache;
 use super::encode::segment;
 use super::limiter::{Answer, Limiter};
 use super::types::{
-    DailyUsage, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
+    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
     UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
@@ -125,6 +125,8 @@ pub struct MarketoClient {
 struct Inner {
     /// What `pageOffset` counts on this instance, once a listing has shown it.
     page_offset: std::sync::Mutex<Option<PageReading>>,
+    /// Every user, role and workspace, once read for planning.
+    instance_reads: tokio::sync::OnceCell<Arc<InstanceReads>>,
     http: reqwest::Client,
     base: String,
     client_id: String,
@@ -150,6 +152,7 @@ impl MarketoClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 page_offset: std::sync::Mutex::new(None),
+                instance_reads: tokio::sync::OnceCell::new(),
                 http,
                 base,
                 client_id: config.client_id,
@@ -704,6 +707,22 @@ impl Api for MarketoClient {
                 }
             }
         }
+    }
+
+    async fn instance_reads(&self) -> Result<Arc<InstanceReads>, ProviderError> {
+        self.inner
+            .instance_reads
+            .get_or_try_init(|| async {
+                let (users, roles, workspaces) =
+                    futures_util::try_join!(self.all_users(), self.roles(), self.workspaces())?;
+                Ok(Arc::new(InstanceReads {
+                    users,
+                    roles,
+                    workspaces,
+                }))
+            })
+            .await
+            .cloned()
     }
 
     async fn roles(&self) -> Result<Vec<RoleInfo>, ProviderError> {

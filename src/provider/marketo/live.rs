@@ -326,11 +326,9 @@ pub async fn observe<A: Api>(
     });
     live.links = try_join_all(links).await?.into_iter().collect();
     let retired = retired_users(spec);
-    let (admin, all_users, roles, workspaces, usage) = futures_util::try_join!(
+    let (admin, shared, usage) = futures_util::try_join!(
         provider.linked_user(&credentials.admin),
-        provider.all_users(),
-        provider.roles(),
-        provider.workspaces(),
+        provider.instance_reads(),
         async { Ok(recent_calls(provider, &retired).await) },
     )?;
     live.usage = usage;
@@ -341,13 +339,18 @@ pub async fn observe<A: Api>(
         .filter(|s| s.client_id == credentials.admin.client_id)
         .map(|s| s.name.clone())
         .collect();
-    for user in all_users {
+    for user in &shared.users {
         live.addresses
-            .insert(UserId::from_platform(user.email), user.userid.clone());
-        live.addresses.insert(user.userid.clone(), user.userid);
+            .insert(UserId::from_platform(user.email.clone()), user.userid.clone());
+        live.addresses
+            .insert(user.userid.clone(), user.userid.clone());
     }
-    live.role_names = roles.into_iter().map(|r| (r.id, r.name)).collect();
-    live.workspace_names = workspaces.into_iter().map(|w| (w.id, w.name)).collect();
+    live.role_names = shared.roles.iter().map(|r| (r.id, r.name.clone())).collect();
+    live.workspace_names = shared
+        .workspaces
+        .iter()
+        .map(|w| (w.id, w.name.clone()))
+        .collect();
     live.workspace_names
         .entry(0)
         .or_insert_with(|| "AllZones".to_owned());

@@ -172,3 +172,14 @@ pub fn calls_by_user(days: &[DailyUsage]) -> BTreeMap<UserId, u64> {
     }
     total
 }
+
+/// What every plan of one instance reads alike, read once per command and shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceReads {
+    /// Every user.
+    pub users: Vec<UserSummary>,
+    /// Every role.
+    pub roles: Vec<RoleInfo>,
+    /// Every workspace.
+    pub workspaces: Vec<WorkspaceInfo>,
+}
