@@ -4,8 +4,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use futures_util::future::join_all;
 use clap::Args;
+use futures_util::future::join_all;
 
 use super::exit::{Failure, OrExit, Outcome};
 use super::render::{self, Footer, PlanView};

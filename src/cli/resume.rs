@@ -2,8 +2,8 @@
 //! in the direction their journal says: forward, or on with a rollback already decided.
 
 use anyhow::anyhow;
-use futures_util::future::join_all;
 use clap::Args;
+use futures_util::future::join_all;
 
 use super::exit::{Failure, OrExit, Outcome};
 use super::run::{

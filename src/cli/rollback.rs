@@ -82,7 +82,15 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
         .options(&target, Played::ByAPerson, OnFailure::Pause, &args.retry)
         .await?;
     let reason = "a person asked for it with `relinker rollback`".to_owned();
-    match execute(&target, &mut run, &options, Direction::Back { reason }, None).await? {
+    match execute(
+        &target,
+        &mut run,
+        &options,
+        Direction::Back { reason },
+        None,
+    )
+    .await?
+    {
         RunOutcome::RolledBack(outcome) => Ok(rolled_back(id, &outcome, false, summary.steps())),
         other => Err(anyhow!("rollback ended unexpectedly: {other:?}")).or_failed(),
     }

@@ -6,6 +6,7 @@
 mod behaviours;
 mod cli_help;
 mod compat;
+mod concurrency;
 mod dotdigital;
 mod executor;
 mod harness;

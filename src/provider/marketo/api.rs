@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use super::types::{
-    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
-    UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
+    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair,
+    ServiceCredentials, ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use crate::ids::{ServiceName, UserId};
 use crate::provider::{ManualAction, ProviderError};

@@ -23,8 +23,8 @@ use super::auth::TokenCache;
 use super::encode::segment;
 use super::limiter::{Answer, Limiter};
 use super::types::{
-    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
-    UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
+    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair,
+    ServiceCredentials, ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
 use super::{dates, quota};

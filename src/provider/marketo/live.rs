@@ -340,12 +340,18 @@ pub async fn observe<A: Api>(
         .map(|s| s.name.clone())
         .collect();
     for user in &shared.users {
-        live.addresses
-            .insert(UserId::from_platform(user.email.clone()), user.userid.clone());
+        live.addresses.insert(
+            UserId::from_platform(user.email.clone()),
+            user.userid.clone(),
+        );
         live.addresses
             .insert(user.userid.clone(), user.userid.clone());
     }
-    live.role_names = shared.roles.iter().map(|r| (r.id, r.name.clone())).collect();
+    live.role_names = shared
+        .roles
+        .iter()
+        .map(|r| (r.id, r.name.clone()))
+        .collect();
     live.workspace_names = shared
         .workspaces
         .iter()

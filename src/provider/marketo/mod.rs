@@ -36,6 +36,7 @@ pub use ops::Op;
 pub use platform::MarketoPlatform;
 pub use procedures::compile;
 pub use types::{
-    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair, ServiceCredentials, ServiceLink,
-    UserRecord, UserSummary, UserUpdate, WorkspaceInfo, calls_by_user,
+    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair,
+    ServiceCredentials, ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
+    calls_by_user,
 };
