@@ -133,8 +133,21 @@ impl<'a> Executor<'a> {
         self.run.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Appends a record, durable before it returns (the journal is write-ahead). The fsync can
+    /// take milliseconds on a loaded disk: on a multi-threaded runtime this worker first hands
+    /// its other tasks (the run's other rotations, other runs) to another thread, so only this
+    /// step waits for the disk.
     fn append(&self, entry: Entry) -> Result<(), ExecError> {
-        Ok(self.lock_run().append(entry)?)
+        let write = || self.lock_run().append(entry);
+        let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        let written = if multi_threaded {
+            tokio::task::block_in_place(write)
+        } else {
+            write()
+        };
+        Ok(written?)
     }
 
     fn summary(&self) -> RunSummary {
