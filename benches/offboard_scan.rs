@@ -137,7 +137,7 @@ async fn main() {
         um.len()
     );
     println!(
-        "busiest 20 s window     {peak} calls = {:.2} of the limit (pages are read one after another, so the scan is latency-bound)",
+        "busiest 20 s window     {peak} calls = {:.2} of the limit (pages in doubling concurrent batches after the first two)",
         peak as f64 / 100.0
     );
     println!(

@@ -1,0 +1,298 @@
+//! The instance's budget shared: many plan files in one `apply` (the offboarding flow), alone
+//! on the instance and beside a second, busy integration.
+//!
+//! A sandbox limited to 100 calls per 2 s and 10 in flight, with 150 ms latency on every call,
+//! holds PLANS API users each run by one service; each plan renames one of them. The release
+//! binary applies all plan files in one command, the sandbox operator playing the person. Then
+//! the same again with a neighbour: three callers reading the usage statistics without pause
+//! (they count against the same limits), with the plans' `limits.share` at 0.5 and at 1, and
+//! the neighbour alone for comparison.
+//!
+//! The minimum the rate limit allows for C rate-counted calls: the last call at least
+//! floor((C-1)/100) windows after the first, plus one call's latency. Reported: the time from
+//! the first to the last rate-counted call against that minimum, calls per rename, and the
+//! 606/615 answers each side got.
+//!
+//! `cargo bench --bench instance_budget [-- PLANS]` (default 10).
+
+// Counts and milliseconds here are far below 2^52, and `main` reads as one scenario.
+#![allow(clippy::cast_precision_loss, clippy::too_many_lines)]
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use relinker::limits::RateLimit;
+use relinker::sandbox::SandboxHandle;
+use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+
+const LATENCY_MS: u64 = 150;
+const NEIGHBOUR: &str = "/rest/v1/stats/usage.json";
+/// The neighbour's callers: about 40 calls per 2 s window at 150 ms.
+const CALLERS: usize = 3;
+
+fn fixture(plans: usize) -> String {
+    let mut text = String::from(
+        "users:\n  - { userid: admin@bench.example, first_name: A, last_name: B, api_only: true, roles: [{ role: Admin, workspace: AllZones }] }\n",
+    );
+    for i in 0..plans {
+        let _ = writeln!(
+            text,
+            "  - {{ userid: person{i}@bench.example, first_name: P, last_name: '{i}', api_only: true, roles: [{{ role: Standard User, workspace: World }}] }}"
+        );
+    }
+    text.push_str("services:\n  - { name: admin, client_id: admin-id, client_secret: admin-secret, user: admin@bench.example, admin: true }\n");
+    for i in 0..plans {
+        let _ = writeln!(
+            text,
+            "  - {{ name: svc-{i}, client_id: svc-{i}-id, client_secret: svc-{i}-secret, user: person{i}@bench.example }}"
+        );
+    }
+    text
+}
+
+fn plan(base_url: &str, i: usize, share: &str) -> String {
+    format!(
+        "version: 1\nname: offboard-{i}\ninstance:\n  provider: marketo\n  base_url: {base_url}\n  client_id: admin-id\n  client_secret: ${{env:ADMIN_SECRET}}\n  limits: {{ rate: 100/2s, concurrency: 10, share: {share} }}\nservices:\n  - {{ name: svc-{i}, client_id: svc-{i}-id, client_secret: \"${{env:SVC_{i}_SECRET}}\" }}\nrotations:\n  - rename: {{ user: person{i}@bench.example, email: api{i}@bench.example, temporary_user: temp{i}@bench.example, services: [svc-{i}] }}\npolicy:\n  max_deletions: 1\n"
+    )
+}
+
+/// What one scenario measured.
+struct Measured {
+    wall: Duration,
+    /// Rate-counted calls relinker made.
+    calls: usize,
+    /// From its first to its last rate-counted call.
+    span: Duration,
+    ours_606: usize,
+    ours_615: usize,
+    neighbour_calls: usize,
+    neighbour_refused: usize,
+}
+
+fn counted(request: &Value) -> bool {
+    let path = request["path"].as_str().unwrap_or("");
+    let code = request["code"].as_str().unwrap_or("");
+    request["status"].is_number()
+        && !path.starts_with("/identity")
+        && !matches!(code, "601" | "602" | "606" | "615" | "607")
+}
+
+async fn start(plans: usize) -> (SandboxHandle, String) {
+    let limit = RateLimit {
+        calls: 100,
+        window: Duration::from_secs(2),
+    };
+    let config = SandboxConfig {
+        rate_limit: limit,
+        concurrency: 10,
+        ..SandboxConfig::default()
+    };
+    let fixture = Fixture::parse(&fixture(plans), "bench fixture").expect("fixture");
+    let sandbox = SandboxHandle::start(Sandbox::new(config, &fixture), "127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = sandbox.base_url();
+    reqwest::Client::new()
+        .post(format!("{base}/_sandbox/faults"))
+        .json(&json!({"path": "/", "action": {"kind": "latency", "ms": LATENCY_MS}}))
+        .send()
+        .await
+        .expect("fault");
+    (sandbox, base)
+}
+
+/// Callers reading the usage statistics until `stop`; each answers how many of its calls
+/// were refused (606/615).
+fn neighbour(base: &str, token: &str, stop: &Arc<AtomicBool>) -> tokio::task::JoinSet<usize> {
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..CALLERS {
+        let (url, token, stop) = (format!("{base}{NEIGHBOUR}"), token.to_owned(), stop.clone());
+        callers.spawn(async move {
+            let http = reqwest::Client::new();
+            let mut refused = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(answer) = http.get(&url).bearer_auth(&token).send().await else {
+                    continue;
+                };
+                let body: Value = answer.json().await.unwrap_or_default();
+                if matches!(body["errors"][0]["code"].as_str(), Some("606" | "615")) {
+                    refused += 1;
+                }
+            }
+            refused
+        });
+    }
+    callers
+}
+
+async fn token(base: &str) -> String {
+    let grant: Value = reqwest::Client::new()
+        .get(format!(
+            "{base}/identity/oauth/token?grant_type=client_credentials&client_id=svc-0-id&client_secret=svc-0-secret"
+        ))
+        .send()
+        .await
+        .expect("identity")
+        .json()
+        .await
+        .expect("grant");
+    grant["access_token"].as_str().expect("token").to_owned()
+}
+
+async fn log(base: &str) -> Vec<Value> {
+    let report: Value = reqwest::Client::new()
+        .get(format!("{base}/_sandbox/requests"))
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("json");
+    report["requests"].as_array().cloned().unwrap_or_default()
+}
+
+async fn scenario(plans: usize, with_neighbour: bool, share: &str) -> Measured {
+    let (sandbox, base) = start(plans).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut args = vec![
+        "apply".to_owned(),
+        "--yes".into(),
+        "--sandbox-operator".into(),
+        "--gate-wait".into(),
+        "0".into(),
+        "--state-dir".into(),
+        "state".into(),
+    ];
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_relinker"));
+    for i in 0..plans {
+        let file = format!("offboard-{i}.yaml");
+        std::fs::write(dir.path().join(&file), plan(&base, i, share)).expect("plan");
+        args.push(file);
+        command.env(format!("SVC_{i}_SECRET"), format!("svc-{i}-secret"));
+    }
+    command
+        .args(&args)
+        .current_dir(dir.path())
+        .env("ADMIN_SECRET", "admin-secret")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut callers = if with_neighbour {
+        let token = token(&base).await;
+        let callers = neighbour(&base, &token, &stop);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Some(callers)
+    } else {
+        None
+    };
+    let started = Instant::now();
+    let status = command.status().await.expect("run relinker");
+    let wall = started.elapsed();
+    assert!(status.success(), "apply failed: {status}");
+    stop.store(true, Ordering::Relaxed);
+    let mut neighbour_refused = 0;
+    if let Some(callers) = callers.as_mut() {
+        while let Some(refused) = callers.join_next().await {
+            neighbour_refused += refused.unwrap_or(0);
+        }
+    }
+    let requests = log(&base).await;
+    sandbox.stop().await;
+    let ours: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r["path"] != NEIGHBOUR)
+        .collect();
+    let counted_calls: Vec<&&Value> = ours.iter().filter(|r| counted(r)).collect();
+    let at = |r: &Value| r["at_ms"].as_u64().unwrap_or(0);
+    let span = match (counted_calls.first(), counted_calls.last()) {
+        (Some(first), Some(last)) => Duration::from_millis(at(last) - at(first)),
+        _ => Duration::ZERO,
+    };
+    let code = |r: &&Value, code: &str| r["code"] == code;
+    Measured {
+        wall,
+        calls: counted_calls.len(),
+        span,
+        ours_606: ours.iter().filter(|r| code(r, "606")).count(),
+        ours_615: ours.iter().filter(|r| code(r, "615")).count(),
+        neighbour_calls: requests.iter().filter(|r| r["path"] == NEIGHBOUR).count(),
+        neighbour_refused,
+    }
+}
+
+/// The neighbour alone for `seconds`: how often the instance refuses it with nobody else.
+async fn neighbour_alone(seconds: u64) -> (usize, usize) {
+    let (sandbox, base) = start(1).await;
+    let token = token(&base).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut callers = neighbour(&base, &token, &stop);
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut refused = 0;
+    while let Some(count) = callers.join_next().await {
+        refused += count.unwrap_or(0);
+    }
+    let calls = log(&base).await.len();
+    sandbox.stop().await;
+    (calls, refused)
+}
+
+fn minimum(calls: usize) -> Duration {
+    let windows = calls.saturating_sub(1) / 100;
+    Duration::from_secs(2) * u32::try_from(windows).unwrap_or(u32::MAX)
+        + Duration::from_millis(LATENCY_MS)
+}
+
+fn report(name: &str, plans: usize, measured: &Measured) {
+    let floor = minimum(measured.calls);
+    println!("{name}");
+    println!(
+        "  wall time             {:.1} s for {plans} plans in one apply",
+        measured.wall.as_secs_f64()
+    );
+    println!(
+        "  rate-counted calls    {} ({:.1} per rename, planning included)",
+        measured.calls,
+        measured.calls as f64 / plans as f64
+    );
+    println!(
+        "  first to last call    {:.2} s; minimum {:.2} s; {:.2}x",
+        measured.span.as_secs_f64(),
+        floor.as_secs_f64(),
+        (measured.span + Duration::from_millis(LATENCY_MS)).as_secs_f64() / floor.as_secs_f64()
+    );
+    println!(
+        "  relinker 606 / 615    {} / {} ({:.1}% of its calls)",
+        measured.ours_606,
+        measured.ours_615,
+        (measured.ours_606 + measured.ours_615) as f64 * 100.0 / measured.calls.max(1) as f64
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let plans: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10);
+    println!("sandbox: 100/2s, 10 in flight, {LATENCY_MS} ms latency per call\n");
+    let alone = scenario(plans, false, "1").await;
+    report("alone on the instance (share 1)", plans, &alone);
+    for share in ["1", "0.5"] {
+        let shared = scenario(plans, true, share).await;
+        report(
+            &format!("beside a busy neighbour ({CALLERS} callers), share {share}"),
+            plans,
+            &shared,
+        );
+        println!(
+            "  neighbour             {} calls, {} refused 606/615",
+            shared.neighbour_calls, shared.neighbour_refused
+        );
+    }
+    let (calls, refused) = neighbour_alone(10).await;
+    println!("neighbour alone for 10 s: {calls} calls, {refused} refused 606/615");
+}
