@@ -201,10 +201,7 @@ async fn scenario(plans: usize, with_neighbour: bool, share: &str) -> Measured {
     }
     let requests = log(&base).await;
     sandbox.stop().await;
-    let ours: Vec<&Value> = requests
-        .iter()
-        .filter(|r| r["path"] != NEIGHBOUR)
-        .collect();
+    let ours: Vec<&Value> = requests.iter().filter(|r| r["path"] != NEIGHBOUR).collect();
     let counted_calls: Vec<&&Value> = ours.iter().filter(|r| counted(r)).collect();
     let at = |r: &Value| r["at_ms"].as_u64().unwrap_or(0);
     let span = match (counted_calls.first(), counted_calls.last()) {
