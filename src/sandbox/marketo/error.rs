@@ -170,12 +170,22 @@ pub(crate) async fn dialect(
     // An answer already in the REST envelope (the usage statistics) keeps it.
     if behaviours.error_status == ErrorStatus::Ok && parts.status != StatusCode::OK {
         parts.status = StatusCode::OK;
-        body = json!({
-            "requestId": format!("{:x}#sandbox", rand::random::<u32>()),
-            "success": false,
-            "errors": body.get_mut("errors").map(serde_json::Value::take),
-        });
+        body = rest_failure(body.get_mut("errors").map(serde_json::Value::take));
     }
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
+/// A `requestId` in the form Marketo's REST API writes them.
+pub(crate) fn request_id() -> String {
+    format!("{:x}#sandbox", rand::random::<u32>())
+}
+
+/// The REST API's failure envelope: HTTP 200's body with `"success": false` and the errors.
+pub(crate) fn rest_failure(errors: Option<serde_json::Value>) -> serde_json::Value {
+    let mut body = serde_json::Map::new();
+    body.insert("requestId".into(), request_id().into());
+    body.insert("success".into(), false.into());
+    body.insert("errors".into(), errors.unwrap_or_default());
+    body.into()
 }

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, request_id, rest_failure};
 use super::state::Sandbox;
 use super::users::{header_token, query_token};
 use super::world::USAGE_DAYS;
@@ -73,10 +73,6 @@ fn day_usage(day: NaiveDate, users: &[(&str, u64)]) -> Value {
     json!({ "date": day.format("%Y-%m-%d").to_string(), "total": total, "users": users })
 }
 
-fn request_id() -> String {
-    format!("{:x}#sandbox", rand::random::<u32>())
-}
-
 /// Middleware answering the REST API's failures its way: HTTP 200, `"success": false` and the
 /// `errors` array, limits' refusals included.
 pub(crate) async fn envelope(request: Request, next: Next) -> Response {
@@ -89,11 +85,11 @@ pub(crate) async fn envelope(request: Request, next: Next) -> Response {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let errors = serde_json::from_slice::<Value>(&bytes)
-        .map(|body| body["errors"].clone())
-        .unwrap_or_default();
+        .ok()
+        .map(|mut body| body["errors"].take());
     parts.status = StatusCode::OK;
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    let body = json!({ "requestId": request_id(), "success": false, "errors": errors });
+    let body = rest_failure(errors);
     Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
 
