@@ -243,6 +243,18 @@ impl Executor<'_> {
             }
             // Not a failure: the run waits for a person at this step.
             Err((error @ StepError::NeedsPerson { .. }, _)) => Ok(Err(error)),
+            // A refusal changed nothing, but someone else may have made the change since the
+            // check (a platform may answer a check from what it read a moment before): live
+            // state that holds now is theirs, not the run's, and rollback leaves it.
+            Err((error @ StepError::Refused(_), FailureEffect::Unchanged)) => {
+                match self.check(step, &step.action, false).await {
+                    Ok(Check::Holds) => {
+                        self.hold(step, effect_of(step, in_doubt), Held::AlreadyDone)?;
+                        Ok(Ok(()))
+                    }
+                    _ => self.fail(step, error, FailureEffect::Unchanged),
+                }
+            }
             Err((error, effect)) => self.fail(step, error, effect),
         }
     }

@@ -4,6 +4,7 @@
 #![allow(clippy::too_many_lines)]
 
 mod behaviours;
+mod budget;
 mod cli_help;
 mod compat;
 mod concurrency;

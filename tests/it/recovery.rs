@@ -834,20 +834,21 @@ async fn retries_never_nest_and_a_rate_limited_call_waits_a_whole_window() {
 
     // A 606 waits out the rate window, even when the budget is shorter than the window.
     sandbox.clear_faults().await;
-    sandbox.add_fault(json!({"path": "/userservice/management/v1/users/roles.json", "action": {"kind": "error", "status": 429, "code": "606"}, "times": 1})).await;
+    sandbox.add_fault(json!({"path": "/userservice/management/v1/users/allusers.json", "action": {"kind": "error", "status": 429, "code": "606"}, "times": 1})).await;
     let ran = Relinker::new(&["plan", "plan.yaml", "--give-up-after", "100ms"])
         .current_dir(dir.path())
         .run()
         .await;
-    ran.code(0)
-        .says("waiting 1.1 s before trying GET /userservice/management/v1/users/roles.json again");
-    let roles = sandbox.logged("GET", "/users/roles.json").await;
+    ran.code(0).says(
+        "waiting 1.1 s before trying GET /userservice/management/v1/users/allusers.json again",
+    );
+    let listing = sandbox.logged("GET", "/users/allusers.json").await;
     let at = |r: &Value| r["at_ms"].as_u64().unwrap();
-    assert_eq!(roles.len(), 2, "{roles:?}");
+    assert_eq!(listing.len(), 2, "{listing:?}");
     assert!(
-        at(&roles[1]) - at(&roles[0]) >= 1000,
+        at(&listing[1]) - at(&listing[0]) >= 1000,
         "the retry came {} ms after the 606",
-        at(&roles[1]) - at(&roles[0])
+        at(&listing[1]) - at(&listing[0])
     );
 }
 

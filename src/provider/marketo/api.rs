@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use super::types::{
-    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair,
+    DailyUsage, Listing, NewApiUser, PendingInvitation, RoleInfo, RoleNames, RolePair,
     ServiceCredentials, ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use crate::ids::{ServiceName, UserId};
@@ -34,11 +34,13 @@ pub trait Api: Send + Sync {
     ) -> impl Future<Output = Result<Option<Vec<RolePair>>, ProviderError>> + Send;
     /// Every user, all pages.
     fn all_users(&self) -> impl Future<Output = Result<Vec<UserSummary>, ProviderError>> + Send;
-    /// Every user, role and workspace, read at most once per client: the plans of one command
-    /// share one client per instance and plan from the same reads.
-    fn instance_reads(
+    /// Every user, read at most once per client and kept current by the client's own changes:
+    /// the plans of one command share one client per instance and plan from the same listing.
+    fn listing(
         &self,
-    ) -> impl Future<Output = Result<std::sync::Arc<InstanceReads>, ProviderError>> + Send;
+    ) -> impl Future<Output = Result<std::sync::Arc<Listing>, ProviderError>> + Send;
+    /// The role and workspace names the answers so far have carried.
+    fn role_names(&self) -> RoleNames;
     /// Every role.
     fn roles(&self) -> impl Future<Output = Result<Vec<RoleInfo>, ProviderError>> + Send;
     /// Every workspace.
@@ -48,12 +50,12 @@ pub trait Api: Send + Sync {
         &self,
         user: &NewApiUser,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
-    /// Changes a user's attributes.
+    /// Changes a user's attributes; answers the updated record when the answer is readable.
     fn update_user(
         &self,
         userid: &UserId,
         update: &UserUpdate,
-    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    ) -> impl Future<Output = Result<Option<UserRecord>, ProviderError>> + Send;
     /// Deletes a user (irreversible).
     fn delete_user(
         &self,

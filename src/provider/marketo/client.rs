@@ -23,7 +23,7 @@ use super::auth::TokenCache;
 use super::encode::segment;
 use super::limiter::{Answer, Limiter};
 use super::types::{
-    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair,
+    DailyUsage, Listing, NewApiUser, PendingInvitation, RoleInfo, RoleNames, RolePair,
     ServiceCredentials, ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
@@ -125,8 +125,11 @@ pub struct MarketoClient {
 struct Inner {
     /// What `pageOffset` counts on this instance, once a listing has shown it.
     page_offset: std::sync::Mutex<Option<PageReading>>,
-    /// Every user, role and workspace, once read for planning.
-    instance_reads: tokio::sync::OnceCell<Arc<InstanceReads>>,
+    /// Every user, once read for planning, kept current by this client's own changes; `None`
+    /// until read, and again after a change whose outcome is unknown.
+    listing: tokio::sync::Mutex<Option<Arc<Listing>>>,
+    /// Role and workspace names, as answers carried them.
+    names: std::sync::Mutex<RoleNames>,
     http: reqwest::Client,
     base: String,
     client_id: String,
@@ -152,7 +155,8 @@ impl MarketoClient {
         Ok(Self {
             inner: Arc::new(Inner {
                 page_offset: std::sync::Mutex::new(None),
-                instance_reads: tokio::sync::OnceCell::new(),
+                listing: tokio::sync::Mutex::new(None),
+                names: std::sync::Mutex::new(RoleNames::default()),
                 http,
                 base,
                 client_id: config.client_id,
@@ -451,6 +455,44 @@ impl MarketoClient {
         .await
     }
 
+    /// A change's result, the listing brought up to date with it: amended when the change was
+    /// made, dropped (to be read again when next needed) when its outcome is unknown, left
+    /// alone when it was refused.
+    async fn amended<T>(
+        &self,
+        sent: Result<T, ProviderError>,
+        amend: impl FnOnce(&mut Listing),
+    ) -> Result<T, ProviderError> {
+        let mut slot = self.inner.listing.lock().await;
+        match &sent {
+            Ok(_) => {
+                if let Some(listing) = slot.as_mut() {
+                    amend(Arc::make_mut(listing));
+                }
+            }
+            Err(error) if error.may_have_applied() => *slot = None,
+            Err(_) => {}
+        }
+        sent
+    }
+
+    /// Keeps the names role/workspace pairs carried.
+    fn learn_names(&self, names: RoleNames) {
+        lock(&self.inner.names).absorb(names);
+    }
+
+    /// Role/workspace pairs from an answer, their names learned.
+    fn pairs(&self, pairs: Vec<wire::WireRolePair>) -> Vec<RolePair> {
+        self.learn_names(wire::role_names(&pairs));
+        wire::role_pairs(pairs)
+    }
+
+    /// A user record from an answer, its role names learned.
+    fn record(&self, user: wire::WireUser) -> UserRecord {
+        self.learn_names(user.role_names());
+        UserRecord::from(user)
+    }
+
     /// One page of `allusers.json`.
     pub async fn users_page(
         &self,
@@ -639,7 +681,7 @@ impl Api for MarketoClient {
     async fn user(&self, userid: &UserId) -> Result<Option<UserRecord>, ProviderError> {
         let user: Option<wire::WireUser> =
             self.get_optional(user_path(userid, "user.json")).await?;
-        Ok(user.map(UserRecord::from))
+        Ok(user.map(|user| self.record(user)))
     }
 
     async fn invitation(
@@ -654,7 +696,7 @@ impl Api for MarketoClient {
     async fn user_roles(&self, userid: &UserId) -> Result<Option<Vec<RolePair>>, ProviderError> {
         let pairs: Option<Vec<wire::WireRolePair>> =
             self.get_optional(user_path(userid, "roles.json")).await?;
-        Ok(pairs.map(wire::role_pairs))
+        Ok(pairs.map(|pairs| self.pairs(pairs)))
     }
 
     async fn all_users(&self) -> Result<Vec<UserSummary>, ProviderError> {
@@ -709,20 +751,19 @@ impl Api for MarketoClient {
         }
     }
 
-    async fn instance_reads(&self) -> Result<Arc<InstanceReads>, ProviderError> {
-        self.inner
-            .instance_reads
-            .get_or_try_init(|| async {
-                let (users, roles, workspaces) =
-                    futures_util::try_join!(self.all_users(), self.roles(), self.workspaces())?;
-                Ok(Arc::new(InstanceReads {
-                    users,
-                    roles,
-                    workspaces,
-                }))
-            })
-            .await
-            .cloned()
+    async fn listing(&self) -> Result<Arc<Listing>, ProviderError> {
+        // Held while reading, so plans asking at once share one reading.
+        let mut slot = self.inner.listing.lock().await;
+        if let Some(listing) = slot.as_ref() {
+            return Ok(listing.clone());
+        }
+        let listing = Arc::new(Listing::new(self.all_users().await?));
+        *slot = Some(listing.clone());
+        Ok(listing)
+    }
+
+    fn role_names(&self) -> RoleNames {
+        lock(&self.inner.names).clone()
     }
 
     async fn roles(&self) -> Result<Vec<RoleInfo>, ProviderError> {
@@ -748,12 +789,26 @@ impl Api for MarketoClient {
         if let Some(reason) = &user.reason {
             body["reason"] = Value::String(reason.clone());
         }
-        self.change(format!("{USERS}/invite.json"), Some(body))
+        let sent = self
+            .change(format!("{USERS}/invite.json"), Some(body))
+            .await;
+        let listed = UserSummary {
+            userid: user.userid.clone(),
+            email: user.email.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            api_only: true,
+        };
+        self.amended(sent, |listing| listing.put(listed))
             .await
             .map(drop)
     }
 
-    async fn update_user(&self, userid: &UserId, update: &UserUpdate) -> Result<(), ProviderError> {
+    async fn update_user(
+        &self,
+        userid: &UserId,
+        update: &UserUpdate,
+    ) -> Result<Option<UserRecord>, ProviderError> {
         let mut body = serde_json::Map::new();
         if let Some(email) = &update.email {
             body.insert("emailAddress".into(), email.clone().into());
@@ -770,15 +825,29 @@ impl Api for MarketoClient {
                 dates::format_update_request(expires_at).into(),
             );
         }
+        let path = user_path(userid, "update.json");
+        let sent = self.change(path.clone(), Some(Value::Object(body))).await;
         // The answer is the updated record, but the reference's own example of it is not valid
-        // JSON (a comma is missing); callers re-read the user to verify instead of trusting it.
-        self.change(user_path(userid, "update.json"), Some(Value::Object(body)))
-            .await
-            .map(drop)
+        // JSON (a comma is missing): an answer that does not read as a record still means the
+        // change was made, and callers re-read the user to see it.
+        let record = sent.as_ref().ok().and_then(|bytes| {
+            Self::json::<wire::WireUser>("POST", &path, bytes)
+                .inspect_err(|error| tracing::debug!(%error, "the update's answer is no record"))
+                .ok()
+                .map(|user| self.record(user))
+        });
+        let listed = record.as_ref().map(UserSummary::from);
+        self.amended(sent, |listing| match listed {
+            Some(user) => listing.put(user),
+            None => listing.update(userid, update),
+        })
+        .await
+        .map(|_| record)
     }
 
     async fn delete_user(&self, userid: &UserId) -> Result<(), ProviderError> {
-        self.change(user_path(userid, "delete.json"), None)
+        let sent = self.change(user_path(userid, "delete.json"), None).await;
+        self.amended(sent, |listing| listing.remove(userid))
             .await
             .map(drop)
     }
@@ -796,7 +865,7 @@ impl Api for MarketoClient {
     ) -> Result<Vec<RolePair>, ProviderError> {
         let path = user_path(userid, "roles/create.json");
         let bytes = self.change(path.clone(), Some(pairs_json(pairs))).await?;
-        Self::json::<Vec<wire::WireRolePair>>("POST", &path, &bytes).map(wire::role_pairs)
+        Self::json::<Vec<wire::WireRolePair>>("POST", &path, &bytes).map(|p| self.pairs(p))
     }
 
     async fn remove_roles(
@@ -806,7 +875,7 @@ impl Api for MarketoClient {
     ) -> Result<Vec<RolePair>, ProviderError> {
         let path = user_path(userid, "roles/delete.json");
         let bytes = self.change(path.clone(), Some(pairs_json(pairs))).await?;
-        Self::json::<Vec<wire::WireRolePair>>("POST", &path, &bytes).map(wire::role_pairs)
+        Self::json::<Vec<wire::WireRolePair>>("POST", &path, &bytes).map(|p| self.pairs(p))
     }
 
     async fn linked_user(

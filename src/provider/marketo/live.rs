@@ -222,7 +222,7 @@ fn listed(ids: &[&UserId]) -> String {
 }
 
 /// Every userid a plan names.
-fn named_users(spec: &Spec) -> BTreeSet<UserId> {
+pub(super) fn named_users(spec: &Spec) -> BTreeSet<UserId> {
     let mut users = BTreeSet::new();
     for rotation in &spec.rotations {
         match rotation {
@@ -279,6 +279,10 @@ async fn recent_calls<A: Api>(provider: &A, users: &BTreeSet<UserId>) -> UsageOb
 
 /// Reads the live state a plan depends on; reads only. Independent reads go out concurrently;
 /// the provider's limiter keeps them within the instance's limits.
+///
+/// The instance's listing (shared by every plan of the command) says which named users exist:
+/// each of those is read in full, and each of the others is looked up only as an invitation.
+/// A listed user that is gone by the time it is read is looked up as an invitation too.
 pub async fn observe<A: Api>(
     provider: &A,
     spec: &Spec,
@@ -288,9 +292,20 @@ pub async fn observe<A: Api>(
         observed_at: Some(Utc::now()),
         ..Snapshot::default()
     };
+    let retired = retired_users(spec);
+    let (admin, listing, usage) = futures_util::try_join!(
+        provider.linked_user(&credentials.admin),
+        provider.listing(),
+        async { Ok(recent_calls(provider, &retired).await) },
+    )?;
     let users = named_users(spec);
+    let listing = &listing;
     let reads = users.iter().map(|userid| async move {
-        let user = provider.user(userid).await?;
+        let user = if listing.contains(userid) {
+            provider.user(userid).await?
+        } else {
+            None
+        };
         let pending = match user {
             Some(_) => false,
             None => provider.invitation(userid).await?.is_some(),
@@ -325,12 +340,6 @@ pub async fn observe<A: Api>(
         Ok((creds.name.clone(), observation))
     });
     live.links = try_join_all(links).await?.into_iter().collect();
-    let retired = retired_users(spec);
-    let (admin, shared, usage) = futures_util::try_join!(
-        provider.linked_user(&credentials.admin),
-        provider.instance_reads(),
-        async { Ok(recent_calls(provider, &retired).await) },
-    )?;
     live.usage = usage;
     live.admin_user = Some(admin.userid);
     live.admin_services = credentials
@@ -339,7 +348,7 @@ pub async fn observe<A: Api>(
         .filter(|s| s.client_id == credentials.admin.client_id)
         .map(|s| s.name.clone())
         .collect();
-    for user in &shared.users {
+    for user in listing.users() {
         live.addresses.insert(
             UserId::from_platform(user.email.clone()),
             user.userid.clone(),
@@ -347,16 +356,10 @@ pub async fn observe<A: Api>(
         live.addresses
             .insert(user.userid.clone(), user.userid.clone());
     }
-    live.role_names = shared
-        .roles
-        .iter()
-        .map(|r| (r.id, r.name.clone()))
-        .collect();
-    live.workspace_names = shared
-        .workspaces
-        .iter()
-        .map(|w| (w.id, w.name.clone()))
-        .collect();
+    // Every pair the plan shows belongs to a user just read, and user records name their pairs.
+    let names = provider.role_names();
+    live.role_names = names.roles;
+    live.workspace_names = names.workspaces;
     live.workspace_names
         .entry(0)
         .or_insert_with(|| "AllZones".to_owned());

@@ -17,6 +17,7 @@ mod ops;
 mod platform;
 mod procedures;
 pub mod quota;
+mod recent;
 mod types;
 mod wire;
 
@@ -36,7 +37,7 @@ pub use ops::Op;
 pub use platform::MarketoPlatform;
 pub use procedures::compile;
 pub use types::{
-    DailyUsage, InstanceReads, NewApiUser, PendingInvitation, RoleInfo, RolePair,
+    DailyUsage, Listing, NewApiUser, PendingInvitation, RoleInfo, RoleNames, RolePair,
     ServiceCredentials, ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
     calls_by_user,
 };

@@ -15,9 +15,11 @@ use super::client::MarketoClient;
 use super::credentials::Credentials;
 use super::live;
 use super::ops::Op;
+use super::recent::{Known, Recent, Source};
 use super::types::{NewApiUser, RolePair, ServiceCredentials, UserRecord, UserUpdate};
 use crate::ids::{ServiceName, UserId};
 use crate::plan::{Plan, Spec};
+use crate::provider::op::Operation;
 use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Platform, ProviderError, RunFacts,
 };
@@ -25,10 +27,12 @@ use crate::secret::Fingerprint;
 
 /// A Marketo instance, reached as the plan's admin service, with the credentials of the
 /// services the plan names (to learn, by minting their tokens, which user each is linked to).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct MarketoPlatform {
     client: MarketoClient,
     credentials: Credentials,
+    /// What this plan's run last learned of each user, so a check need not read it again.
+    recent: Recent,
 }
 
 impl MarketoPlatform {
@@ -37,6 +41,7 @@ impl MarketoPlatform {
         Self {
             client,
             credentials,
+            recent: Recent::default(),
         }
     }
 
@@ -60,11 +65,11 @@ impl MarketoPlatform {
     /// ("access denied"), a wait only while a service the plan knows still names the user
     /// (otherwise relinker's admin service lacks a permission, which no retry changes). A
     /// relink may stay hidden until the service's token expires, hence the hour.
-    async fn blocked(
+    async fn blocked<T>(
         &self,
         user: &UserId,
-        result: Result<(), ProviderError>,
-    ) -> Result<(), ProviderError> {
+        result: Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
         let Err(error) = result else {
             return result;
         };
@@ -107,62 +112,68 @@ impl MarketoPlatform {
     }
 
     async fn check_op(&self, op: &Op, facts: &dyn RunFacts) -> Result<Check, CheckError> {
-        let api = &self.client;
-        Ok(match op {
-            Op::CreateUser { user, .. } => match api.user(user).await? {
-                Some(existing) if existing.api_only => Check::Holds,
-                Some(_) => Check::Conflict(format!("`{user}` exists and is not API-only")),
-                // Some instances hold even an API-only invitation as pending until someone
-                // accepts it: the user exists once a person does.
-                None if api.invitation(user).await?.is_some() => Check::NeedsPerson(format!(
-                    "Marketo holds `{user}` as a pending invitation until it is accepted"
-                )),
-                None => Check::NotYet(format!("`{user}` does not exist")),
-            },
-            Op::AddRoles { user, roles } => match api.user_roles(user).await? {
-                Some(held) if roles.iter().all(|r| held.contains(r)) => Check::Holds,
-                Some(_) => Check::NotYet(format!("`{user}` lacks some roles")),
-                None => Check::Conflict(format!("`{user}` does not exist")),
-            },
-            Op::RemoveRoles { user, roles } => match api.user_roles(user).await? {
-                Some(held) if roles.iter().any(|r| held.contains(r)) => {
-                    Check::NotYet(format!("`{user}` still holds some of the roles"))
-                }
-                // A user that is gone holds nothing: there is nothing left to take back.
-                Some(_) | None => Check::Holds,
-            },
+        match op {
             Op::LinkService { service, to, .. } => {
-                let link = api.linked_user(self.service(service)?).await?;
-                if link.userid == *to {
+                let link = self.client.linked_user(self.service(service)?).await?;
+                Ok(if link.userid == *to {
                     Check::Holds
                 } else {
                     Check::NotYet(format!("`{service}` is linked to `{}`", link.userid))
-                }
+                })
             }
-            Op::UpdateUser { user, change, .. } => match api.user(user).await? {
-                Some(record) if updated(change, &record) => Check::Holds,
-                Some(_) => Check::NotYet(format!("`{user}` differs")),
-                None => Check::Conflict(format!("`{user}` does not exist")),
-            },
+            // The promise is always proven against live state, never from memory.
             Op::Verify {
                 services,
                 user,
                 roles,
-            } => self.verify(services, user, roles, facts).await?,
-            Op::DeleteUser { user } => match api.user(user).await? {
-                Some(_) => Check::NotYet(format!("`{user}` exists")),
-                None if api.invitation(user).await?.is_some() => {
-                    Check::NotYet(format!("`{user}` is a pending invitation"))
-                }
-                None => Check::Holds,
-            },
-            Op::ExpireUser { user } => match api.user(user).await? {
-                Some(record) if record.expires_at.is_some_and(|at| at <= Utc::now()) => {
-                    Check::Holds
-                }
-                Some(_) => Check::NotYet(format!("`{user}` has not expired")),
-                None => Check::Conflict(format!("`{user}` does not exist")),
-            },
+            } => self.verify(services, user, roles, facts).await,
+            Op::CreateUser { user, .. }
+            | Op::AddRoles { user, .. }
+            | Op::RemoveRoles { user, .. }
+            | Op::UpdateUser { user, .. }
+            | Op::DeleteUser { user }
+            | Op::ExpireUser { user } => self.check_user(op, user).await,
+        }
+    }
+
+    /// Checks an operation on `user`, from what the run last learned of it where that may
+    /// answer (see [`super::recent`]), else from a live read. What it judged from is
+    /// remembered as a read, for the next step on the same user.
+    async fn check_user(&self, op: &Op, user: &UserId) -> Result<Check, CheckError> {
+        if let Some((known, source)) = self.recent.take(user)
+            && let Some(check) = judge(op, &known)
+            && (source == Source::Written || matches!(check, Check::NotYet(_)))
+        {
+            self.recent.learn(user, known, Source::Read);
+            return Ok(check);
+        }
+        let (known, remember) = self.read(op, user).await?;
+        let check = judge(op, &known).ok_or_else(|| {
+            CheckError::Unusable(format!("no read of `{user}` answers `{}`", op.describe()))
+        })?;
+        if remember {
+            self.recent.learn(user, known, Source::Read);
+        }
+        Ok(check)
+    }
+
+    /// What a live read of `user` shows for `op`, and whether it may be remembered (a user a
+    /// read did not find is only remembered absent once its invitation was looked up too).
+    async fn read(&self, op: &Op, user: &UserId) -> Result<(Known, bool), ProviderError> {
+        let api = &self.client;
+        if let Op::AddRoles { .. } | Op::RemoveRoles { .. } = op {
+            return Ok(match api.user_roles(user).await? {
+                Some(pairs) => (Known::Roles(pairs), true),
+                None => (Known::Absent, false),
+            });
+        }
+        Ok(match api.user(user).await? {
+            Some(record) => (Known::User(record), true),
+            None if matches!(op, Op::UpdateUser { .. } | Op::ExpireUser { .. }) => {
+                (Known::Absent, false)
+            }
+            None if api.invitation(user).await?.is_some() => (Known::Pending, true),
+            None => (Known::Absent, true),
         })
     }
 
@@ -203,14 +214,51 @@ impl MarketoPlatform {
         Ok(Check::Holds)
     }
 
+    /// Carries out `op`, and remembers Marketo's answer to it. After a refusal, or an answer
+    /// that says nothing of the user, the user is only known by reading it again.
     async fn act_op(&self, op: &Op) -> Result<(), ProviderError> {
+        let user = match op {
+            // A person's step: asking the API for it is the caller's mistake, answered as an
+            // error rather than a panic.
+            Op::LinkService { .. } => {
+                return Err(ProviderError::Config(
+                    "relinking a LaunchPoint service is a person's step; no API can do it".into(),
+                ));
+            }
+            Op::Verify { .. } => return Ok(()),
+            Op::CreateUser { user, .. }
+            | Op::AddRoles { user, .. }
+            | Op::RemoveRoles { user, .. }
+            | Op::UpdateUser { user, .. }
+            | Op::DeleteUser { user }
+            | Op::ExpireUser { user } => user,
+        };
+        match self.change(op, user).await {
+            Ok(Some(known)) => {
+                self.recent.learn(user, known, Source::Written);
+                Ok(())
+            }
+            Ok(None) => {
+                self.recent.forget(user);
+                Ok(())
+            }
+            Err(error) => {
+                self.recent.forget(user);
+                Err(error)
+            }
+        }
+    }
+
+    /// Sends the change `op` makes to `user`; what Marketo's answer says of the user after it,
+    /// where it says.
+    async fn change(&self, op: &Op, user: &UserId) -> Result<Option<Known>, ProviderError> {
         let api = &self.client;
         match op {
             Op::CreateUser {
-                user,
                 first_name,
                 last_name,
                 roles,
+                ..
             } => {
                 let new = NewApiUser {
                     userid: user.clone(),
@@ -222,42 +270,59 @@ impl MarketoPlatform {
                         "created by relinker to hold LaunchPoint services during a rotation".into(),
                     ),
                 };
-                api.invite_api_user(&new).await
+                // Whether the invitation became a user at once differs by instance: read it.
+                api.invite_api_user(&new).await.map(|()| None)
             }
-            Op::AddRoles { user, roles } => {
-                self.blocked(user, api.add_roles(user, roles).await.map(drop))
-                    .await
+            Op::AddRoles { roles, .. } => {
+                let held = self.blocked(user, api.add_roles(user, roles).await).await?;
+                Ok(Some(Known::Roles(held)))
             }
-            Op::RemoveRoles { user, roles } => {
-                self.blocked(user, api.remove_roles(user, roles).await.map(drop))
-                    .await
+            Op::RemoveRoles { roles, .. } => {
+                let held = self
+                    .blocked(user, api.remove_roles(user, roles).await)
+                    .await?;
+                Ok(Some(Known::Roles(held)))
             }
-            Op::UpdateUser { user, change, .. } => {
-                self.blocked(user, api.update_user(user, change).await)
-                    .await
+            Op::UpdateUser { change, .. } => {
+                let record = self
+                    .blocked(user, api.update_user(user, change).await)
+                    .await?;
+                Ok(record.map(Known::User))
             }
-            Op::DeleteUser { user } => {
-                if api.user(user).await?.is_none() && api.invitation(user).await?.is_some() {
-                    // A user this run invited that was never accepted is a pending invitation.
-                    return api.delete_invitation(user).await;
-                }
-                self.blocked(user, api.delete_user(user).await).await
-            }
-            Op::ExpireUser { user } => {
+            Op::ExpireUser { .. } => {
                 let change = UserUpdate {
                     expires_at: Some(Utc::now()),
                     ..UserUpdate::default()
                 };
-                self.blocked(user, api.update_user(user, &change).await)
-                    .await
+                let record = self
+                    .blocked(user, api.update_user(user, &change).await)
+                    .await?;
+                Ok(record.map(Known::User))
             }
-            Op::Verify { .. } => Ok(()),
-            // A person's step: asking the API for it is the caller's mistake, answered as an
-            // error rather than a panic.
-            Op::LinkService { .. } => Err(ProviderError::Config(
-                "relinking a LaunchPoint service is a person's step; no API can do it".into(),
-            )),
+            Op::DeleteUser { .. } => self.delete(user).await,
+            Op::LinkService { .. } | Op::Verify { .. } => Ok(None),
         }
+    }
+
+    /// Deletes `user`, or its invitation if that is all there is: a user this run invited that
+    /// was never accepted. Marketo refuses to delete an invitation as a user, so the
+    /// invitation is only looked up once the user's delete is refused.
+    async fn delete(&self, user: &UserId) -> Result<Option<Known>, ProviderError> {
+        let api = &self.client;
+        let error = match api.delete_user(user).await {
+            Ok(()) => return Ok(Some(Known::Absent)),
+            Err(error) if error.is_not_found() || error.code() == Some("1003") => error,
+            Err(error) => return self.blocked(user, Err(error)).await,
+        };
+        if api.invitation(user).await?.is_some() {
+            api.delete_invitation(user).await?;
+            return Ok(Some(Known::Absent));
+        }
+        if error.is_not_found() {
+            // Gone already: the check after the act reads it live to be sure.
+            return Ok(None);
+        }
+        self.blocked(user, Err(error)).await
     }
 }
 
@@ -275,9 +340,9 @@ impl Platform for MarketoPlatform {
             let Spec::Marketo(spec) = &plan.spec else {
                 return Err(ProviderError::foreign_plan(plan, "Marketo"));
             };
-            live::observe(&self.client, spec, &self.credentials)
-                .await
-                .map(LiveState::Marketo)
+            let snapshot = live::observe(&self.client, spec, &self.credentials).await?;
+            self.recent.seed(&snapshot, &live::named_users(spec));
+            Ok(LiveState::Marketo(snapshot))
         })
     }
 
@@ -338,6 +403,54 @@ impl Platform for MarketoPlatform {
     }
 }
 
+/// What `known` of `op`'s user says of `op`; nothing where it does not tell (a user known only
+/// by its pairs, for an operation on its record).
+fn judge(op: &Op, known: &Known) -> Option<Check> {
+    Some(match (op, known) {
+        (Op::AddRoles { user, roles }, known) => match known.roles() {
+            Some(held) if roles.iter().all(|r| held.contains(r)) => Check::Holds,
+            Some(_) => Check::NotYet(format!("`{user}` lacks some roles")),
+            None => Check::Conflict(format!("`{user}` does not exist")),
+        },
+        (Op::RemoveRoles { user, roles }, known) => match known.roles() {
+            Some(held) if roles.iter().any(|r| held.contains(r)) => {
+                Check::NotYet(format!("`{user}` still holds some of the roles"))
+            }
+            // A user that is gone holds nothing: there is nothing left to take back.
+            Some(_) | None => Check::Holds,
+        },
+        (Op::DeleteUser { user }, known) => match known {
+            Known::User(_) | Known::Roles(_) => Check::NotYet(format!("`{user}` exists")),
+            Known::Pending => Check::NotYet(format!("`{user}` is a pending invitation")),
+            Known::Absent => Check::Holds,
+        },
+        // Neither a record's operations nor the ones no memory answers.
+        (_, Known::Roles(_)) | (Op::LinkService { .. } | Op::Verify { .. }, _) => return None,
+        (Op::CreateUser { user, .. }, known) => match known {
+            Known::User(existing) if existing.api_only => Check::Holds,
+            Known::User(_) => Check::Conflict(format!("`{user}` exists and is not API-only")),
+            // Some instances hold even an API-only invitation as pending until someone
+            // accepts it: the user exists once a person does.
+            Known::Pending => Check::NeedsPerson(format!(
+                "Marketo holds `{user}` as a pending invitation until it is accepted"
+            )),
+            Known::Absent | Known::Roles(_) => Check::NotYet(format!("`{user}` does not exist")),
+        },
+        (Op::UpdateUser { user, change, .. }, known) => match known {
+            Known::User(record) if updated(change, record) => Check::Holds,
+            Known::User(_) => Check::NotYet(format!("`{user}` differs")),
+            _ => Check::Conflict(format!("`{user}` does not exist")),
+        },
+        (Op::ExpireUser { user }, known) => match known {
+            Known::User(record) if record.expires_at.is_some_and(|at| at <= Utc::now()) => {
+                Check::Holds
+            }
+            Known::User(_) => Check::NotYet(format!("`{user}` has not expired")),
+            _ => Check::Conflict(format!("`{user}` does not exist")),
+        },
+    })
+}
+
 /// Whether a user record shows every attribute a change sets.
 fn updated(change: &UserUpdate, record: &UserRecord) -> bool {
     change
@@ -357,4 +470,91 @@ fn updated(change: &UserUpdate, record: &UserRecord) -> bool {
                 .expires_at
                 .is_some_and(|r| (r - at).num_seconds().abs() < 1)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(text: &str) -> UserId {
+        UserId::parse(text).unwrap()
+    }
+
+    fn record(roles: Vec<RolePair>) -> UserRecord {
+        UserRecord {
+            userid: id("u@x.test"),
+            email: "u@x.test".into(),
+            first_name: "Old".into(),
+            last_name: "Name".into(),
+            api_only: true,
+            roles,
+            expires_at: None,
+        }
+    }
+
+    const PAIR: RolePair = RolePair {
+        role_id: 2,
+        workspace_id: 1,
+    };
+
+    #[test]
+    fn pairs_alone_answer_role_operations_and_nothing_else() {
+        let known = Known::Roles(vec![PAIR]);
+        let add = Op::AddRoles {
+            user: id("u@x.test"),
+            roles: vec![PAIR],
+        };
+        assert_eq!(judge(&add, &known), Some(Check::Holds));
+        let rename = Op::UpdateUser {
+            user: id("u@x.test"),
+            change: UserUpdate {
+                first_name: Some("New".into()),
+                ..UserUpdate::default()
+            },
+            previous: UserUpdate::default(),
+        };
+        assert_eq!(judge(&rename, &known), None, "a rename needs the record");
+        assert!(matches!(
+            judge(&rename, &Known::User(record(vec![]))),
+            Some(Check::NotYet(_))
+        ));
+    }
+
+    #[test]
+    fn a_pending_invitation_is_neither_a_user_nor_gone() {
+        let user = id("u@x.test");
+        let create = Op::CreateUser {
+            user: user.clone(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            roles: vec![],
+        };
+        let delete = Op::DeleteUser { user };
+        assert!(matches!(
+            judge(&create, &Known::Pending),
+            Some(Check::NeedsPerson(_))
+        ));
+        assert!(matches!(
+            judge(&delete, &Known::Pending),
+            Some(Check::NotYet(_))
+        ));
+        assert_eq!(judge(&delete, &Known::Absent), Some(Check::Holds));
+        assert!(matches!(
+            judge(&delete, &Known::Roles(vec![PAIR])),
+            Some(Check::NotYet(_))
+        ));
+    }
+
+    #[test]
+    fn removing_pairs_from_a_user_that_is_gone_holds() {
+        let remove = Op::RemoveRoles {
+            user: id("u@x.test"),
+            roles: vec![PAIR],
+        };
+        assert_eq!(judge(&remove, &Known::Absent), Some(Check::Holds));
+        assert!(matches!(
+            judge(&remove, &Known::User(record(vec![PAIR]))),
+            Some(Check::NotYet(_))
+        ));
+    }
 }

@@ -173,13 +173,83 @@ pub fn calls_by_user(days: &[DailyUsage]) -> BTreeMap<UserId, u64> {
     total
 }
 
-/// What every plan of one instance reads alike, read once per command and shared.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceReads {
-    /// Every user.
-    pub users: Vec<UserSummary>,
-    /// Every role.
-    pub roles: Vec<RoleInfo>,
-    /// Every workspace.
-    pub workspaces: Vec<WorkspaceInfo>,
+/// Role and workspace names by id: display-only, learned from the answers that carry them
+/// (user records and role changes), so naming the roles a plan touches costs no call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleNames {
+    /// Role names by id.
+    pub roles: BTreeMap<u64, String>,
+    /// Workspace names by id.
+    pub workspaces: BTreeMap<u64, String>,
+}
+
+impl RoleNames {
+    /// Adds what `other` names.
+    pub fn absorb(&mut self, other: RoleNames) {
+        self.roles.extend(other.roles);
+        self.workspaces.extend(other.workspaces);
+    }
+}
+
+/// Every user of the instance as one listing showed them, read once per client and kept
+/// current by the client's own changes: the plans of one command plan from it alike.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    users: BTreeMap<UserId, UserSummary>,
+}
+
+impl Listing {
+    /// The listing of `users`.
+    pub fn new(users: Vec<UserSummary>) -> Self {
+        Self {
+            users: users.into_iter().map(|u| (u.userid.clone(), u)).collect(),
+        }
+    }
+
+    /// Whether the listing shows `userid`.
+    pub fn contains(&self, userid: &UserId) -> bool {
+        self.users.contains_key(userid)
+    }
+
+    /// Every user, by userid.
+    pub fn users(&self) -> impl Iterator<Item = &UserSummary> {
+        self.users.values()
+    }
+
+    /// A user this process created or changed, as it now is.
+    pub fn put(&mut self, user: UserSummary) {
+        self.users.insert(user.userid.clone(), user);
+    }
+
+    /// A user this process changed, when the change's answer did not show the result.
+    pub fn update(&mut self, userid: &UserId, update: &UserUpdate) {
+        if let Some(user) = self.users.get_mut(userid) {
+            if let Some(email) = &update.email {
+                user.email.clone_from(email);
+            }
+            if let Some(first_name) = &update.first_name {
+                user.first_name.clone_from(first_name);
+            }
+            if let Some(last_name) = &update.last_name {
+                user.last_name.clone_from(last_name);
+            }
+        }
+    }
+
+    /// A user this process deleted.
+    pub fn remove(&mut self, userid: &UserId) {
+        self.users.remove(userid);
+    }
+}
+
+impl From<&UserRecord> for UserSummary {
+    fn from(record: &UserRecord) -> Self {
+        UserSummary {
+            userid: record.userid.clone(),
+            email: record.email.clone(),
+            first_name: record.first_name.clone(),
+            last_name: record.last_name.clone(),
+            api_only: record.api_only,
+        }
+    }
 }

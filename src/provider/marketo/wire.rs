@@ -7,7 +7,8 @@ use serde::{Deserialize, Deserializer};
 
 use super::dates;
 use super::types::{
-    DailyUsage, PendingInvitation, RoleInfo, RolePair, UserRecord, UserSummary, WorkspaceInfo,
+    DailyUsage, PendingInvitation, RoleInfo, RoleNames, RolePair, UserRecord, UserSummary,
+    WorkspaceInfo,
 };
 
 /// `{"errors":[{"code","message"}]}`, and the standard REST envelope's `success: false` form.
@@ -67,6 +68,24 @@ pub(crate) struct TokenRefusal {
 pub(crate) struct WireRolePair {
     access_role_id: u64,
     workspace_id: u64,
+    #[serde(default)]
+    access_role_name: Option<String>,
+    #[serde(default)]
+    workspace_name: Option<String>,
+}
+
+/// The role and workspace names a list of pairs carries (user records and role answers do).
+pub(crate) fn role_names(pairs: &[WireRolePair]) -> RoleNames {
+    let mut names = RoleNames::default();
+    for pair in pairs {
+        if let Some(name) = &pair.access_role_name {
+            names.roles.insert(pair.access_role_id, name.clone());
+        }
+        if let Some(name) = &pair.workspace_name {
+            names.workspaces.insert(pair.workspace_id, name.clone());
+        }
+    }
+    names
 }
 
 pub(crate) fn role_pairs(pairs: Vec<WireRolePair>) -> Vec<RolePair> {
@@ -109,6 +128,13 @@ pub(crate) struct WireUser {
     user_role_workspaces: Vec<WireRolePair>,
     #[serde(default)]
     expires_at: Option<String>,
+}
+
+impl WireUser {
+    /// The names of the roles and workspaces the user holds.
+    pub(crate) fn role_names(&self) -> RoleNames {
+        role_names(&self.user_role_workspaces)
+    }
 }
 
 impl From<WireUser> for UserRecord {
