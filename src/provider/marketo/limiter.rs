@@ -8,9 +8,12 @@
 //! Marketo's limits are per instance and shared with every integration, so the instance can
 //! refuse a call the limiter let through. A refused call did not count there, so it gives back
 //! its place in the window. A 606 (rate) means the instance's window is full: every call waits
-//! until it has rolled over. Calls in flight start at one and grow by one with each answer up to
-//! the limit (a slow start); a 615 (concurrency) halves them, and each hundred answered calls
-//! raise them by one again (additive increase, multiplicative decrease).
+//! until it has rolled over, and halves the calls relinker places in a window, which each
+//! twenty answered calls raise by one again. Calls in flight start at half the limit and grow
+//! by one with each answer up to it (a slow start: one round trip instead of four to reach a
+//! limit of ten, and at most half the limit's calls refused on an instance already busy); a 615 (concurrency) halves them, and each
+//! hundred answered calls raise them by one again. Both are additive increase, multiplicative
+//! decrease: relinker cannot see the other integrations' calls, only the instance's refusals.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -24,6 +27,11 @@ use crate::limits::{Limits, RateLimit};
 /// Answered calls, without a 615, after which one more call may be in flight: each raise is a
 /// probe that may meet a 615, so probing once per hundred calls keeps refusals near 1%.
 const PROBE_EVERY: usize = 100;
+
+/// Answered calls, without a 606, after which relinker places one more call in a window: a
+/// neighbour using part of the window is found again by one refusal about every few hundred
+/// calls, and a neighbour that has gone is made up for within a few windows.
+const RATE_PROBE_EVERY: usize = 20;
 
 /// Shared limiter state.
 #[derive(Debug)]
@@ -49,6 +57,12 @@ struct State {
     allowed: usize,
     /// Calls answered without a 615 since the allowance last changed.
     answered: usize,
+    /// Calls placed in a window now: the rate limit, or less after a 606.
+    rate_allowed: usize,
+    /// Calls answered without a 606 since the rate allowance last changed.
+    rate_answered: usize,
+    /// When the rate allowance was last halved (one 606 event, one halving).
+    rate_cut_at: Option<Instant>,
     /// When each call still inside the window was stamped.
     sent: VecDeque<Instant>,
     /// No call is sent before this (after a 606).
@@ -57,7 +71,7 @@ struct State {
     /// one, and their 615s are the same news.
     halved_at: Option<Instant>,
     /// Until the first 615 or the limit, every answer raises the allowance by one (a slow
-    /// start): a busy instance is found out with one or two refusals, not ten.
+    /// start from half the limit): a busy instance is found out with a few refusals, not ten.
     starting: bool,
 }
 
@@ -103,18 +117,22 @@ impl Limiter {
         let margin =
             (own.rate.window / 100).clamp(Duration::from_millis(10), Duration::from_millis(250));
         let ceiling = own.concurrency.max(1);
+        let first = (ceiling / 2).max(1);
         Self {
             rate: own.rate,
             margin,
             ceiling,
             state: Mutex::new(State {
                 in_flight: 0,
-                allowed: 1,
+                allowed: first,
                 answered: 0,
+                rate_allowed: own.rate.calls as usize,
+                rate_answered: 0,
+                rate_cut_at: None,
                 sent: VecDeque::with_capacity(own.rate.calls as usize),
                 hold_until: None,
                 halved_at: None,
-                starting: ceiling > 1,
+                starting: first < ceiling,
             }),
             changed: Notify::new(),
         }
@@ -133,6 +151,11 @@ impl Limiter {
     /// Calls allowed in flight now (less than the limit after a 615).
     pub fn allowed(&self) -> usize {
         self.lock().allowed
+    }
+
+    /// Calls placed in a window now (less than the limit after a 606).
+    pub fn rate_allowed(&self) -> usize {
+        self.lock().rate_allowed
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -192,7 +215,7 @@ impl Limiter {
         {
             state.sent.pop_front();
         }
-        if state.sent.len() >= self.rate.calls as usize {
+        if state.sent.len() >= state.rate_allowed {
             let wait = state
                 .sent
                 .front()
@@ -213,10 +236,24 @@ impl Limiter {
                 state.sent.remove(at);
             }
         }
+        if let Answer::Counted | Answer::NotCounted = answer {
+            state.rate_answered += 1;
+            if state.rate_allowed < self.rate.calls as usize
+                && state.rate_answered >= RATE_PROBE_EVERY
+            {
+                state.rate_allowed += 1;
+                state.rate_answered = 0;
+            }
+        }
         match answer {
             Answer::RateLimited => {
                 let until = Instant::now() + self.rate.window + self.margin;
                 state.hold_until = Some(state.hold_until.map_or(until, |held| held.max(until)));
+                if state.rate_cut_at.is_none_or(|at| stamped >= at) {
+                    state.rate_allowed = (state.rate_allowed / 2).max(1);
+                    state.rate_cut_at = Some(Instant::now());
+                }
+                state.rate_answered = 0;
             }
             Answer::ConcurrencyLimited => {
                 state.starting = false;
@@ -319,6 +356,35 @@ mod tests {
         assert!(start.elapsed() < Duration::from_millis(1100));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_606_halves_the_calls_placed_in_a_window_once_and_answers_raise_them_again() {
+        let limiter = started(10, 1000, 2).await;
+        assert_eq!(limiter.rate_allowed(), 10);
+        // Two calls sent together, both refused: one event, one halving.
+        let (a, b) = (limiter.acquire().await, limiter.acquire().await);
+        tokio::time::advance(Duration::from_millis(5)).await;
+        a.answered(Answer::RateLimited);
+        b.answered(Answer::RateLimited);
+        assert_eq!(limiter.rate_allowed(), 5);
+        // After the hold, five calls fill the window; the sixth waits for it to roll over.
+        let start = Instant::now();
+        for _ in 0..5 {
+            drop(limiter.acquire().await);
+        }
+        let placed = start.elapsed();
+        drop(limiter.acquire().await);
+        assert!(start.elapsed() >= placed + Duration::from_secs(1));
+        // Twenty answers raise it by one, up to the limit and no further.
+        for _ in 0..14 {
+            drop(limiter.acquire().await);
+        }
+        assert_eq!(limiter.rate_allowed(), 6);
+        for _ in 0..200 {
+            drop(limiter.acquire().await);
+        }
+        assert_eq!(limiter.rate_allowed(), 10);
+    }
+
     /// A limiter past its slow start, at its full allowance.
     async fn started(calls: u32, window_ms: u64, concurrency: usize) -> Limiter {
         let limiter = limiter(calls, window_ms, concurrency);
@@ -330,21 +396,22 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn starts_with_one_call_in_flight_and_grows_with_each_answer() {
+    async fn starts_with_half_the_calls_in_flight_and_grows_with_each_answer() {
         let limiter = limiter(1000, 1000, 4);
-        assert_eq!(limiter.allowed(), 1);
-        let first = limiter.acquire().await;
+        assert_eq!(limiter.allowed(), 2);
+        let held = [limiter.acquire().await, limiter.acquire().await];
         assert!(
             tokio::time::timeout(Duration::from_millis(50), limiter.acquire())
                 .await
                 .is_err()
         );
-        drop(first);
-        assert_eq!(limiter.allowed(), 2);
+        drop(held);
+        assert_eq!(limiter.allowed(), 4);
         for _ in 0..10 {
             drop(limiter.acquire().await);
         }
         assert_eq!(limiter.allowed(), 4);
+        assert_eq!(self::limiter(1000, 1000, 1).allowed(), 1);
     }
 
     #[tokio::test(start_paused = true)]

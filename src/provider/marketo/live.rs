@@ -293,10 +293,28 @@ pub async fn observe<A: Api>(
         ..Snapshot::default()
     };
     let retired = retired_users(spec);
-    let (admin, listing, usage) = futures_util::try_join!(
+    let services: Vec<&ServiceCredentials> = spec
+        .rotations
+        .iter()
+        .flat_map(Rotation::services)
+        .filter_map(|s| credentials.services.get(s))
+        .collect();
+    let links = services.iter().map(|creds| async move {
+        let observation = match provider.linked_user(creds).await {
+            Ok(link) => LinkObservation::Linked(link),
+            Err(error @ ProviderError::BadCredentials { .. }) => LinkObservation::Refused {
+                reason: error.to_string(),
+            },
+            Err(error) => return Err(error),
+        };
+        Ok((creds.name.clone(), observation))
+    });
+    // The links depend on nothing read here: they go out with the listing.
+    let (admin, listing, usage, links) = futures_util::try_join!(
         provider.linked_user(&credentials.admin),
         provider.listing(),
         async { Ok(recent_calls(provider, &retired).await) },
+        try_join_all(links),
     )?;
     let users = named_users(spec);
     let listing = &listing;
@@ -323,23 +341,7 @@ pub async fn observe<A: Api>(
             None => {}
         }
     }
-    let services: Vec<&ServiceCredentials> = spec
-        .rotations
-        .iter()
-        .flat_map(Rotation::services)
-        .filter_map(|s| credentials.services.get(s))
-        .collect();
-    let links = services.iter().map(|creds| async move {
-        let observation = match provider.linked_user(creds).await {
-            Ok(link) => LinkObservation::Linked(link),
-            Err(error @ ProviderError::BadCredentials { .. }) => LinkObservation::Refused {
-                reason: error.to_string(),
-            },
-            Err(error) => return Err(error),
-        };
-        Ok((creds.name.clone(), observation))
-    });
-    live.links = try_join_all(links).await?.into_iter().collect();
+    live.links = links.into_iter().collect();
     live.usage = usage;
     live.admin_user = Some(admin.userid);
     live.admin_services = credentials

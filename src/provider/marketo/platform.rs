@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use futures_util::future::join_all;
 
 use super::api::Api;
 use super::client::MarketoClient;
@@ -186,6 +187,7 @@ impl MarketoPlatform {
         roles: &[RolePair],
         facts: &dyn RunFacts,
     ) -> Result<Check, CheckError> {
+        let mut minted = Vec::with_capacity(services.len());
         for service in services {
             let credentials = self.service(service)?;
             if facts.credential_at_start(service) != Some(credentials.fingerprint()) {
@@ -193,7 +195,12 @@ impl MarketoPlatform {
                     "the credentials of `{service}` are not the ones the run started with"
                 )));
             }
-            let link = self.client.linked_user(credentials).await?;
+            minted.push(async move { (service, self.client.linked_user(credentials).await) });
+        }
+        // Independent reads: the links and the roles go out at once.
+        let (links, held) = tokio::join!(join_all(minted), self.client.user_roles(user));
+        for (service, link) in links {
+            let link = link?;
             if link.userid != *user {
                 return Ok(Check::Conflict(format!(
                     "`{service}` is linked to `{}`, not `{user}`",
@@ -201,7 +208,7 @@ impl MarketoPlatform {
                 )));
             }
         }
-        let held = self.client.user_roles(user).await?.unwrap_or_default();
+        let held = held?.unwrap_or_default();
         let mut wanted = roles.to_vec();
         wanted.sort();
         if held != wanted {
