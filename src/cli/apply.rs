@@ -185,13 +185,12 @@ fn review(prepared: Prepared, args: &ApplyArgs) -> Result<Reviewed, Failure> {
         say("nothing to change: every rotation already holds. No run was started.");
         return Ok(Reviewed::Nothing);
     }
-    if !args.yes
-        && std::io::stdin().is_terminal()
-        && std::io::stdout().is_terminal()
-        && !confirm(&run_id)?
-    {
-        say("not applied.");
-        return Ok(Reviewed::Nothing);
+    if !args.yes {
+        let question = Question::new(&plan.name, &target.base_url, &run_id, &compiled.steps);
+        if !approved(&question, &plan.name, args.sandbox)? {
+            say("not applied.");
+            return Ok(Reviewed::Nothing);
+        }
     }
     Ok(Reviewed::Run(Box::new(Ready {
         plan,
@@ -250,9 +249,55 @@ impl Ready {
     }
 }
 
-fn confirm(run_id: &RunId) -> Result<bool, Failure> {
+/// What a person is asked to approve: the plan, where, and what it will do.
+struct Question(String);
+
+impl Question {
+    fn new(plan: &str, instance: &str, run_id: &RunId, steps: &[crate::provider::Step]) -> Self {
+        let pending = || {
+            steps
+                .iter()
+                .filter(|s| s.readiness == crate::provider::Readiness::Pending)
+        };
+        let manual = pending()
+            .filter(|s| s.performer() == crate::provider::Performer::Person)
+            .count();
+        let deletions = pending().filter(|s| s.action.deletes()).count();
+        let changes = pending().count() - manual;
+        let count =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let deleting = match deletions {
+            0 => String::new(),
+            1 => " (1 deletes a user)".to_owned(),
+            n => format!(" ({n} delete a user)"),
+        };
+        Self(format!(
+            "Apply plan `{plan}` to {instance} as run {run_id}: {}{deleting}, {}? [y/N] ",
+            count(changes, "API step", "API steps"),
+            count(manual, "manual step", "manual steps"),
+        ))
+    }
+}
+
+/// Whether a person approves. Terraform's rule: without a person at stdin to answer, only
+/// `--yes` approves (a pipe such as `apply plan.yaml | tee log` must not apply unasked). The
+/// embedded sandbox is the exception: it lives as long as the command, and nothing real changes.
+fn approved(question: &Question, plan: &str, sandbox: bool) -> Result<bool, Failure> {
+    if std::io::stdin().is_terminal() {
+        return confirm(question);
+    }
+    if sandbox {
+        return Ok(true);
+    }
+    Err(anyhow!(
+        "plan `{plan}` was not applied: there is no terminal to ask for approval; pass --yes to apply it without asking"
+    ))
+    .or_invalid_input()
+}
+
+fn confirm(question: &Question) -> Result<bool, Failure> {
     let mut stdout = std::io::stdout().lock();
-    let _ = write!(stdout, "Apply run {run_id}? [y/N] ");
+    let _ = write!(stdout, "{}", question.0);
     let _ = stdout.flush();
     let mut answer = String::new();
     std::io::stdin()
@@ -261,4 +306,63 @@ fn confirm(run_id: &RunId) -> Result<bool, Failure> {
         .context("cannot read the answer")
         .or_failed()?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ServiceName, StepId, UserId};
+    use crate::provider::{Readiness, Step, marketo};
+
+    fn step(id: &str, op: marketo::Op, readiness: Readiness) -> Step {
+        Step {
+            id: StepId::new(id),
+            rotation: 0,
+            action: crate::provider::Op::Marketo(op),
+            readiness,
+        }
+    }
+
+    #[test]
+    fn the_question_names_the_plan_the_instance_and_what_it_will_do() {
+        let temp = UserId::parse("temp@x.test").unwrap();
+        let jane = UserId::parse("jane@x.test").unwrap();
+        let link = |id: &str, to: &UserId| {
+            step(
+                id,
+                marketo::Op::LinkService {
+                    service: ServiceName::new("crm"),
+                    from: jane.clone(),
+                    to: to.clone(),
+                },
+                Readiness::Pending,
+            )
+        };
+        let steps = [
+            step(
+                "create",
+                marketo::Op::CreateUser {
+                    user: temp.clone(),
+                    first_name: "T".into(),
+                    last_name: "U".into(),
+                    roles: vec![],
+                },
+                // Already there: not something the run will do.
+                Readiness::AlreadySatisfied,
+            ),
+            link("away", &temp),
+            link("back", &jane),
+            step(
+                "delete",
+                marketo::Op::DeleteUser { user: temp.clone() },
+                Readiness::Pending,
+            ),
+        ];
+        let run = RunId::parse("acme-20261204-1").unwrap();
+        let question = Question::new("acme", "https://x.mktorest.com", &run, &steps);
+        assert_eq!(
+            question.0,
+            "Apply plan `acme` to https://x.mktorest.com as run acme-20261204-1: 1 API step (1 deletes a user), 2 manual steps? [y/N] "
+        );
+    }
 }

@@ -123,6 +123,21 @@ async fn each_intent_runs_end_to_end_and_keeps_its_promise() {
 }
 
 #[tokio::test]
+async fn without_a_terminal_only_yes_approves() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    // As `relinker apply plan.yaml | tee log` from a script: stdin is no terminal.
+    work.relinker(&["apply", "plan.yaml", "--sandbox-operator", "--gate-wait", "0"])
+        .run()
+        .await
+        .code(2)
+        .says("plan `acme-rotation` was not applied: there is no terminal to ask for approval; pass --yes");
+    assert_eq!(sandbox.requests().await["state_changing"], 0);
+    assert!(!work.path().join("state").exists(), "no run is recorded");
+    work.apply(&[]).run().await.code(0);
+}
+
+#[tokio::test]
 async fn dry_run_changes_nothing() {
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RENAME, POLICY);

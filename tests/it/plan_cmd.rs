@@ -324,6 +324,21 @@ async fn every_example_plans_against_its_sandbox_fixture() {
     }
 }
 
+#[tokio::test]
+async fn the_readme_command_runs_without_a_terminal_on_the_embedded_sandbox() {
+    // `apply … --sandbox` needs no `--yes` without a terminal: nothing real changes. The state
+    // goes to a temporary folder, not into the repository.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/examples");
+    let state = tempfile::tempdir().unwrap();
+    crate::harness::Relinker::new(&["apply", "rename-api-user.yaml", "--sandbox"])
+        .current_dir(&examples)
+        .env("RELINKER_STATE_DIR", state.path())
+        .run()
+        .await
+        .code(0)
+        .says(" done.");
+}
+
 /// Invites an API-only user, then forgets the request log, so that read-only assertions see
 /// only what the plan under test sent.
 async fn existing_api_user(sandbox: &TestSandbox, userid: &str, pairs: Value) {
