@@ -1,5 +1,8 @@
 //! Logging setup: tracing to stderr, level from `-v`/`-q` or `RUST_LOG`, text or JSON lines.
 
+use std::ffi::OsString;
+use std::io::IsTerminal;
+
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
@@ -25,12 +28,48 @@ pub fn init(verbose: u8, quiet: u8, format: LogFormat) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("relinker={level}")));
+    super::output::stderr_json(format == LogFormat::Json);
+    let colour = colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+        std::env::var_os("CLICOLOR_FORCE"),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     // A second init (tests calling `run` twice in one process) is harmless: keep the first.
     let _ = match format {
-        LogFormat::Text => builder.with_target(false).try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.with_target(false).with_ansi(colour).try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
     };
+}
+
+/// Whether log lines carry colour codes: on a terminal, unless `NO_COLOR` is set (no-color.org);
+/// anywhere when `CLICOLOR_FORCE` is set and not `0` (bixense.com/clicolors). `NO_COLOR` wins.
+fn colour(terminal: bool, no_color: Option<OsString>, force: Option<OsString>) -> bool {
+    let set = |value: &Option<OsString>| value.as_ref().is_some_and(|v| !v.is_empty());
+    if set(&no_color) {
+        return false;
+    }
+    if set(&force) && force.as_deref() != Some("0".as_ref()) {
+        return true;
+    }
+    terminal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_follows_the_terminal_no_color_and_clicolor_force() {
+        let some = |v: &str| Some(OsString::from(v));
+        assert!(colour(true, None, None));
+        assert!(!colour(false, None, None));
+        assert!(!colour(true, some("1"), None));
+        assert!(colour(true, some(""), None), "an empty NO_COLOR is unset");
+        assert!(colour(false, None, some("1")));
+        assert!(!colour(false, None, some("0")));
+        assert!(!colour(false, some("1"), some("1")), "NO_COLOR wins");
+    }
 }

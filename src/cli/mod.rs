@@ -141,6 +141,6 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
 }
 
 fn report(failure: &Failure) -> ExitCode {
-    output::warn(&format!("error: {failure}"));
+    output::error(&failure.to_string(), failure.outcome.code());
     failure.outcome.into()
 }

@@ -35,3 +35,63 @@ fn a_bad_flag_is_exit_2_and_an_unknown_command_too() {
         assert!(String::from_utf8_lossy(&output.stderr).contains("error:"));
     }
 }
+
+/// `relinker -vv plan` of the example on the embedded sandbox, with `env`: its stderr.
+fn logged_plan(env: &[(&str, &str)]) -> String {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/examples");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_relinker"));
+    command
+        .args(["-vv", "plan", "rename-api-user.yaml", "--sandbox"])
+        .current_dir(examples)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("RUST_LOG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn log_lines_are_coloured_only_on_a_terminal_or_when_forced_and_never_with_no_color() {
+    let escape = "\u{1b}[";
+    let plain = logged_plan(&[]);
+    assert!(plain.contains("embedded sandbox started"), "{plain}");
+    assert!(
+        !plain.contains(escape),
+        "stderr is no terminal here: {plain}"
+    );
+    let forced = logged_plan(&[("CLICOLOR_FORCE", "1")]);
+    assert!(forced.contains(escape), "{forced}");
+    let no_color = logged_plan(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert!(!no_color.contains(escape), "{no_color}");
+}
+
+#[test]
+fn with_json_logs_every_stderr_line_is_json_the_final_error_included() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.yaml"), "version: 1\nname: x\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_relinker"))
+        .args(["--log-format", "json", "-vv", "plan", "plan.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let last = lines.last().expect("the error");
+    assert_eq!(last["level"], "ERROR");
+    assert_eq!(last["fields"]["exit_code"], 2);
+    assert!(
+        last["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("plan.yaml"),
+        "{last}"
+    );
+}
