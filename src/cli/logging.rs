@@ -1,6 +1,6 @@
 //! Logging setup: tracing to stderr, level from `-v`/`-q` or `RUST_LOG`, text or JSON lines.
 
-use std::ffi::OsString;
+use std::ffi::OsStr;
 use std::io::IsTerminal;
 
 use clap::ValueEnum;
@@ -31,8 +31,8 @@ pub fn init(verbose: u8, quiet: u8, format: LogFormat) {
     super::output::stderr_json(format == LogFormat::Json);
     let colour = colour(
         std::io::stderr().is_terminal(),
-        std::env::var_os("NO_COLOR"),
-        std::env::var_os("CLICOLOR_FORCE"),
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("CLICOLOR_FORCE").as_deref(),
     );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -46,12 +46,12 @@ pub fn init(verbose: u8, quiet: u8, format: LogFormat) {
 
 /// Whether log lines carry colour codes: on a terminal, unless `NO_COLOR` is set (no-color.org);
 /// anywhere when `CLICOLOR_FORCE` is set and not `0` (bixense.com/clicolors). `NO_COLOR` wins.
-fn colour(terminal: bool, no_color: Option<OsString>, force: Option<OsString>) -> bool {
-    let set = |value: &Option<OsString>| value.as_ref().is_some_and(|v| !v.is_empty());
-    if set(&no_color) {
+fn colour(terminal: bool, no_color: Option<&OsStr>, force: Option<&OsStr>) -> bool {
+    let set = |value: Option<&OsStr>| value.is_some_and(|v| !v.is_empty());
+    if set(no_color) {
         return false;
     }
-    if set(&force) && force.as_deref() != Some("0".as_ref()) {
+    if set(force) && force != Some(OsStr::new("0")) {
         return true;
     }
     terminal
@@ -63,7 +63,7 @@ mod tests {
 
     #[test]
     fn colour_follows_the_terminal_no_color_and_clicolor_force() {
-        let some = |v: &str| Some(OsString::from(v));
+        let some = |v: &'static str| Some(OsStr::new(v));
         assert!(colour(true, None, None));
         assert!(!colour(false, None, None));
         assert!(!colour(true, some("1"), None));
