@@ -456,6 +456,7 @@ mod tests {
             services: vec![],
             user,
             roles: vec![],
+            email: None,
         };
         for (action, readiness, asked, effect) in [
             // Found already holding, as the plan expected: not the run's.

@@ -543,6 +543,7 @@ mod tests {
                     services: vec![],
                     user: user("t@x.io"),
                     roles: vec![],
+                    email: None,
                 }),
                 readiness: Readiness::Pending,
             },

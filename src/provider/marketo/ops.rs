@@ -65,6 +65,11 @@ pub enum Op {
         user: UserId,
         /// The pairs that user must hold.
         roles: Vec<RolePair>,
+        /// The user's email address once the rotation is done, where it differs from the
+        /// userid: what the proof names the user by, beside the userid (after a rename the
+        /// userid is still the departed person's address). Shown only; never checked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
     },
     /// Delete a user.
     DeleteUser {
@@ -164,12 +169,17 @@ impl Operation for Op {
             services,
             user,
             roles,
+            email,
         } = self
         else {
             return self.describe();
         };
+        let mailbox = email
+            .as_ref()
+            .map(|email| format!(" (email `{email}`)"))
+            .unwrap_or_default();
         format!(
-            "{} {} with unchanged credentials (sha256 fingerprints match) as `{user}`; `{user}` holds its {} original role/workspace pair(s)",
+            "{} {} with unchanged credentials (sha256 fingerprints match) as `{user}`{mailbox}; `{user}` holds its {} original role/workspace pair(s)",
             services
                 .iter()
                 .map(|s| format!("`{s}`"))

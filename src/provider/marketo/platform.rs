@@ -127,6 +127,7 @@ impl MarketoPlatform {
                 services,
                 user,
                 roles,
+                ..
             } => self.verify(services, user, roles, facts).await,
             Op::CreateUser { user, .. }
             | Op::AddRoles { user, .. }

@@ -281,13 +281,16 @@ impl Builder<'_> {
         }
     }
 
-    fn verify(&mut self, links: &[Link], user: &UserId, roles: &[RolePair]) {
+    /// The rotation's proof. `email` is the user's mailbox once the rotation is done, which
+    /// the proof names beside the userid where they differ.
+    fn verify(&mut self, links: &[Link], user: &UserId, roles: &[RolePair], email: &str) {
         self.step(
             "verify",
             Op::Verify {
                 services: links.iter().map(|(s, _)| s.clone()).collect(),
                 user: user.clone(),
                 roles: roles.to_vec(),
+                email: (!address::same(email, user.as_str())).then(|| email.to_owned()),
             },
             Readiness::Pending,
         );
@@ -338,7 +341,7 @@ impl Builder<'_> {
                     "`{temporary_user}` exists, but this run does not create it, so it is kept"
                 ));
             }
-            self.verify(&links, user, &record.roles);
+            self.verify(&links, user, &record.roles, email.as_str());
             return;
         }
         let previous = UserUpdate {
@@ -382,7 +385,7 @@ impl Builder<'_> {
                 Readiness::Pending,
             );
         }
-        self.verify(&links, user, &record.roles);
+        self.verify(&links, user, &record.roles, email.as_str());
         if created && *temporary == TemporaryUser::DeleteIfCreated {
             self.step(
                 "delete-temporary-user",
@@ -409,7 +412,7 @@ impl Builder<'_> {
             return false;
         }
         let links = self.current_links(services, &[with]);
-        self.verify(&links, with, &new.roles);
+        self.verify(&links, with, &new.roles, &new.email);
         true
     }
 
@@ -426,7 +429,11 @@ impl Builder<'_> {
         let links = self.current_links(services, &[user, with]);
         self.ensure_holder(with, &record.roles, Holder::Final);
         self.links_to(&links, user, with, "to-new-user");
-        self.verify(&links, with, &record.roles);
+        let email = self
+            .live
+            .user(with)
+            .map_or_else(|| with.to_string(), |user| user.email.clone());
+        self.verify(&links, with, &record.roles, &email);
         match retire {
             Retire::Delete => self.step(
                 "delete-old-user",
@@ -515,7 +522,7 @@ impl Builder<'_> {
                 readiness,
             );
         }
-        self.verify(&links, to, &target.roles);
+        self.verify(&links, to, &target.roles, &target.email.clone());
     }
 }
 
