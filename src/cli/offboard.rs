@@ -82,7 +82,7 @@ pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
         .or_failed()?;
     let mut files = Vec::new();
     for finding in &scan.matched {
-        let name = format!("offboard-{}.yaml", offboard::slug(&finding.userid));
+        let name = format!("{}.yaml", offboard::plan_name(&finding.userid));
         offboard::write_atomically(
             &args.out.join(&name),
             offboard::plan(&config, finding, &args.out).as_bytes(),
@@ -90,14 +90,15 @@ pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
         .or_failed()?;
         files.push((name, finding));
     }
-    // Plans for users no longer affected go, so the folder always matches the latest scan.
+    // Plans for users no longer affected go, so the folder always matches the latest scan;
+    // only plans a scan wrote (their first line says so), never a file a person put there.
     let written: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
     for entry in std::fs::read_dir(&args.out).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_plan = std::path::Path::new(&name)
             .extension()
             .is_some_and(|ext| ext == "yaml");
-        if name.starts_with("offboard-") && is_plan && !written.contains(name.as_str()) {
+        if is_plan && !written.contains(name.as_str()) && offboard::is_generated(&entry.path()) {
             std::fs::remove_file(entry.path())
                 .with_context(|| format!("cannot remove the stale plan `{name}`"))
                 .or_failed()?;

@@ -13,4 +13,7 @@ mod write;
 pub use config::{Config, ConfigError, Protected, RotationLimit, Strategy};
 pub use departed::{Departed, DepartedError, normalize};
 pub use scan::{Finding, Scan, scan};
-pub use write::{WriteError, calls, fill, plan, report_markdown, slug, write_atomically};
+pub use write::{
+    GENERATED, WriteError, calls, fill, is_generated, plan, plan_name, report_markdown, slug,
+    write_atomically,
+};

@@ -209,17 +209,17 @@ async fn matches_departed_people_and_reports_the_rest() {
     assert_eq!(
         listing(dir.path()),
         [
-            "offboard-api-x-acme-example.yaml",
-            "offboard-jane-doe-acme-example.yaml",
-            "offboard-john-roe-crm-acme-example.yaml",
-            "offboard-temp1-contractor-example.yaml",
+            "offboard-api-x-acme-example-52ca2fce8c.yaml",
+            "offboard-jane-doe-acme-example-7f0da4d2d1.yaml",
+            "offboard-john-roe-crm-acme-example-18d203f859.yaml",
+            "offboard-temp1-contractor-example-1a99130cdf.yaml",
             "report.md"
         ]
     );
     let markdown = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
     assert!(markdown.contains("## Plans written (4)"), "{markdown}");
     assert!(
-        markdown.contains("| `offboard-jane-doe-acme-example.yaml` | `jane.doe@acme.example` | svc-a | `api.svc-a@acme.example` | 40 |"),
+        markdown.contains("| `offboard-jane-doe-acme-example-7f0da4d2d1.yaml` | `jane.doe@acme.example` | svc-a | `api.svc-a@acme.example` | 40 |"),
         "{markdown}"
     );
     let still = markdown
@@ -234,14 +234,17 @@ async fn matches_departed_people_and_reports_the_rest() {
         dir.path(),
         &[
             "validate",
-            "out/offboard-jane-doe-acme-example.yaml",
-            "out/offboard-api-x-acme-example.yaml",
+            "out/offboard-jane-doe-acme-example-7f0da4d2d1.yaml",
+            "out/offboard-api-x-acme-example-52ca2fce8c.yaml",
         ],
     )
     .await;
     assert_eq!(validate.status.code(), Some(0), "{}", text(&validate));
-    let plan =
-        std::fs::read_to_string(dir.path().join("out/offboard-api-x-acme-example.yaml")).unwrap();
+    let plan = std::fs::read_to_string(
+        dir.path()
+            .join("out/offboard-api-x-acme-example-52ca2fce8c.yaml"),
+    )
+    .unwrap();
     assert!(
         plan.contains("with: \"api.svc-c@acme.example\"") && !plan.contains("svc-c-secret"),
         "{plan}"
@@ -250,7 +253,7 @@ async fn matches_departed_people_and_reports_the_rest() {
         dir.path(),
         &[
             "plan",
-            "out/offboard-api-x-acme-example.yaml",
+            "out/offboard-api-x-acme-example-52ca2fce8c.yaml",
             "--detailed-exitcode",
         ],
     )
@@ -283,6 +286,9 @@ async fn output_is_stable_and_follows_the_departed_list() {
         first,
         "a second run writes the same bytes"
     );
+    // A plan a person put in the folder is theirs: scans never touch it.
+    let mine = "version: 1\nname: offboard-by-hand\n# kept\n";
+    std::fs::write(dir.path().join("out/offboard-by-hand.yaml"), mine).unwrap();
     // Jane is no longer on the list: her plan goes.
     std::fs::write(
         dir.path().join("departed.csv"),
@@ -290,8 +296,49 @@ async fn output_is_stable_and_follows_the_departed_list() {
     )
     .unwrap();
     assert_eq!(offboard(dir.path(), "text").await.status.code(), Some(0));
-    assert!(!listing(dir.path()).contains(&"offboard-jane-doe-acme-example.yaml".to_owned()));
-    assert_eq!(listing(dir.path()).len(), 4);
+    assert!(
+        !listing(dir.path()).contains(&"offboard-jane-doe-acme-example-7f0da4d2d1.yaml".to_owned())
+    );
+    assert_eq!(listing(dir.path()).len(), 5);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/offboard-by-hand.yaml")).unwrap(),
+        mine
+    );
+}
+
+#[tokio::test]
+async fn users_whose_slugs_are_alike_get_a_plan_each() {
+    // `jane-doe@` and `jane.doe@` share a slug; both left.
+    let fixture = fixture().replace("api.x@acme.example", "jane-doe@acme.example");
+    let sandbox = TestSandbox::with(&fixture, SandboxConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("offboard.yaml"),
+        config(&sandbox.handle.base_url(), "10"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("departed.csv"), DEPARTED).unwrap();
+    let ran = offboard(dir.path(), "text").await;
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran));
+    let janes: Vec<String> = listing(dir.path())
+        .into_iter()
+        .filter(|name| name.starts_with("offboard-jane-doe-acme-example-"))
+        .collect();
+    assert_eq!(janes.len(), 2, "{janes:?}");
+    let users: Vec<String> = janes
+        .iter()
+        .map(|name| std::fs::read_to_string(dir.path().join("out").join(name)).unwrap())
+        .map(|plan| {
+            plan.lines()
+                .find_map(|l| l.trim().strip_prefix("user: ").map(str::to_owned))
+                .unwrap_or(plan)
+        })
+        .collect();
+    assert!(
+        users.iter().any(|u| u.contains("jane-doe@"))
+            && users.iter().any(|u| u.contains("jane.doe@")),
+        "{users:?}"
+    );
 }
 
 #[tokio::test]
