@@ -329,10 +329,12 @@ fn check_template(template: &Text, field: &str, problems: &mut Vec<Diagnostic>) 
         );
         return;
     }
-    let mut rest = template.value.clone();
-    for placeholder in PLACEHOLDERS {
-        rest = rest.replace(placeholder, "x");
-    }
+    // Each placeholder as the kind of text it stands for: `{domain}` is a whole domain.
+    let rest = template
+        .value
+        .replace("{service}", "x")
+        .replace("{local}", "x")
+        .replace("{domain}", "x.example");
     if rest.contains('{') || rest.contains('}') || !crate::address::is_address(&rest) {
         problems.push(
             Diagnostic::at(template.referenced, field, format!("`{}` is not an address template", template.value))
@@ -357,6 +359,33 @@ fn parse_limit(text: &str) -> Option<RotationLimit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn load_with_naming(naming: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offboard.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\ninstance:\n  provider: marketo\n  base_url: https://x.mktorest.com\n  client_id: admin-id\n  client_secret: ${{env:ADMIN_SECRET}}\nservices:\n  - {{ name: svc-a, client_id: a-id, client_secret: \"${{env:A_SECRET}}\" }}\nnaming: \"{naming}\"\nstrategy: replace\nretire: delete\nmax_rotations: 10\n"
+            ),
+        )
+        .unwrap();
+        Config::load(&path)
+    }
+
+    #[test]
+    fn naming_templates_may_use_every_placeholder_where_it_belongs() {
+        for good in [
+            "api.{service}@acme.example",
+            "integrations+{local}@{domain}",
+            "{local}.api@{domain}",
+        ] {
+            assert!(load_with_naming(good).is_ok(), "{good}");
+        }
+        for bad in ["api@acme.example", "{local}", "api.{service}@{domain"] {
+            assert!(load_with_naming(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn limits_and_protection() {
