@@ -5,6 +5,7 @@ pub mod abandon;
 pub mod apply;
 pub mod attest;
 pub mod check_credential;
+pub mod completions;
 pub mod exit;
 pub mod logging;
 pub mod offboard;
@@ -81,6 +82,10 @@ enum Command {
     Secret(secret::SecretArgs),
     /// Serve a platform's emulator (Marketo, dotdigital, Movius) for rehearsals.
     Sandbox(sandbox::SandboxArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page, relinker(1), as roff.
+    Man,
 }
 
 /// Runs relinker with these arguments and returns the process exit code.
@@ -137,6 +142,8 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::CheckCredential(args) => check_credential::run(&args).await,
         Command::Secret(args) => secret::run(&args),
         Command::Sandbox(args) => sandbox::run(args).await,
+        Command::Completions(args) => Ok(completions::completions(&args)),
+        Command::Man => completions::man(),
     }
 }
 

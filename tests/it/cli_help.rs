@@ -95,3 +95,31 @@ fn with_json_logs_every_stderr_line_is_json_the_final_error_included() {
         "{last}"
     );
 }
+
+#[test]
+fn completions_for_every_shell_and_a_man_page_come_from_the_command_line() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_relinker"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&output.stdout);
+        for word in ["relinker", "offboard", "rollback", "gate-wait"] {
+            assert!(script.contains(word), "{shell}: no `{word}`");
+        }
+    }
+    let unknown = Command::new(env!("CARGO_BIN_EXE_relinker"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    let man = Command::new(env!("CARGO_BIN_EXE_relinker"))
+        .arg("man")
+        .output()
+        .unwrap();
+    assert_eq!(man.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH relinker 1"), "{page}");
+    assert!(page.contains("offboard"), "{page}");
+}
