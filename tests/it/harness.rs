@@ -518,6 +518,12 @@ impl Relinker {
     }
 }
 
+/// `text` with every run of whitespace (a line wrapped at 100 columns, its indentation) as one
+/// space: what output says, however the renderer wrapped it.
+pub fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// How a run of the binary ended.
 #[derive(Debug)]
 pub struct Ran {
@@ -543,7 +549,7 @@ impl Ran {
     #[track_caller]
     pub fn says(&self, needle: &str) -> &Self {
         assert!(
-            self.text().contains(needle),
+            flat(&self.text()).contains(&flat(needle)),
             "expected {needle:?} in:\n{}",
             self.text()
         );
@@ -554,7 +560,7 @@ impl Ran {
     #[track_caller]
     pub fn never_says(&self, needle: &str) -> &Self {
         assert!(
-            !self.text().contains(needle),
+            !flat(&self.text()).contains(&flat(needle)),
             "did not expect {needle:?} in:\n{}",
             self.text()
         );

@@ -566,7 +566,7 @@ async fn plan_refuses_self_harm_before_any_write() {
         let ended = run(work.path(), &["plan", "plan.yaml"]).await;
         assert_eq!(ended.code, Some(1), "{says}: {}", ended.text);
         assert!(
-            ended.text.contains(says),
+            crate::harness::flat(&ended.text).contains(says),
             "expected {says:?} in {}",
             ended.text
         );

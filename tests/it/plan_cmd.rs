@@ -106,6 +106,9 @@ async fn renders_text_markdown_and_json_reading_only() {
         let (run, _dir) = plan(&sandbox, &rotations, POLICY, &["--format", format], &ENV).await;
         assert_eq!(run.code, Some(0), "{format}: {}", run.stderr);
         insta::assert_snapshot!(format!("plan_{format}"), run.stdout);
+        if format == "text" {
+            fits_in_100_columns(&run.stdout);
+        }
         outputs.push(run.stdout);
     }
     let json: Value = serde_json::from_str(&outputs[2]).unwrap();
@@ -132,7 +135,7 @@ async fn each_conflict_fails_the_plan_with_exit_1() {
         .await;
     let (run, _dir) = plan(&sandbox, RENAME, POLICY, &[], &ENV).await;
     assert_eq!(run.code, Some(1), "{}", run.stderr);
-    assert!(run.stdout.contains("service `reporting-export` is linked to `carol@acme.example`, not `jane.doe@acme.example`"), "{}", run.stdout);
+    assert!(crate::harness::flat(&run.stdout).contains("service `reporting-export` is linked to `carol@acme.example`, not `jane.doe@acme.example`"), "{}", run.stdout);
     assert!(
         !run.stdout.contains("To apply"),
         "no apply command for a conflicting plan"
@@ -408,7 +411,7 @@ async fn a_new_user_with_more_roles_than_the_original_is_a_conflict() {
     let (run, _dir) = plan(&sandbox, REPLACE, POLICY, &[], &ENV).await;
     assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains(
+        crate::harness::flat(&run.stdout).contains(
             "`api.crm@acme.example` already holds 1 role/workspace pair(s) the original user does not"
         ),
         "{}",
@@ -441,6 +444,9 @@ async fn dotdigital_and_movius_plans_render_who_acts_and_how_each_step_is_known(
             // The embedded sandbox's port and the examples' folder vary from run to run.
             let shown = regex_lite_replace(&shown, "http://127.0.0.1:", "http://sandbox")
                 .replace(plan, &format!("plans/examples/{file}"));
+            if format == "text" {
+                fits_in_100_columns(&shown);
+            }
             insta::assert_snapshot!(format!("{name}_plan_{format}"), shown);
         }
     }
@@ -502,4 +508,15 @@ async fn a_retired_user_still_in_use_by_an_unknown_integration_is_a_warning() {
         assert!(run.stdout.contains(warning), "{format}: {}", run.stdout);
     }
     assert_read_only(&sandbox).await;
+}
+
+/// Every line of a text plan fits a 100-column terminal.
+fn fits_in_100_columns(text: &str) {
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
 }

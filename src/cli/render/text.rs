@@ -1,6 +1,22 @@
-//! The terminal rendering.
+//! The terminal rendering: readable in 100 columns. Each step is a heading line of aligned
+//! columns, with its description and details wrapped beneath it.
 
 use std::fmt::Write as _;
+
+/// The widest line the rendering writes (a word longer than that, such as a long URL, stays
+/// whole).
+const COLUMNS: usize = 100;
+
+/// Writes `text` wrapped to [`COLUMNS`], the first line after `first`, the others after `rest`.
+fn wrapped(out: &mut String, first: &str, rest: &str, text: &str) {
+    let options = textwrap::Options::new(COLUMNS)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .break_words(false);
+    for line in textwrap::wrap(text, options) {
+        let _ = writeln!(out, "{line}");
+    }
+}
 
 use super::{PlanView, performer_word, readiness_word, reversibility_word, verification_word};
 
@@ -10,13 +26,19 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
     let wording = view.wording();
     let _ = writeln!(out, "Plan `{}` against {}", view.plan.name, view.instance);
     if let Some(caveat) = wording.caveat {
-        let _ = writeln!(out, "Note: {caveat}.");
+        wrapped(&mut out, "", "  ", &format!("Note: {caveat}."));
     }
     if let Some(description) = &view.plan.description {
-        let _ = writeln!(out, "{description}");
+        wrapped(&mut out, "", "", description);
     }
-    let _ = writeln!(out, "\n{}", view.summary());
-    let _ = writeln!(out, "Promise: {}.", wording.promise);
+    let _ = writeln!(out);
+    wrapped(&mut out, "", "", &view.summary());
+    wrapped(
+        &mut out,
+        "",
+        "  ",
+        &format!("Promise: {}.", wording.promise),
+    );
     let width = view
         .compiled
         .steps
@@ -25,11 +47,9 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
         .max()
         .unwrap_or(0);
     for index in 0..view.plan.rotation_count() {
-        let _ = writeln!(
-            out,
-            "\nrotations[{index}]: {}",
-            view.rotation_heading(index)
-        );
+        let _ = writeln!(out);
+        let heading = format!("rotations[{index}]: {}", view.rotation_heading(index));
+        wrapped(&mut out, "", "  ", &heading);
         for (number, step) in view
             .compiled
             .steps
@@ -37,31 +57,38 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
             .filter(|s| s.rotation == index)
             .enumerate()
         {
-            let _ = writeln!(
-                out,
-                "  {:>2}. {:<width$}  {:<6} {:<8} {:<12} {:<12} {}",
+            let heading = format!(
+                "  {:>2}. {:<width$}  {:<6} {:<8} {:<12} {}",
                 number + 1,
                 step.id,
                 performer_word(step),
                 verification_word(step),
                 reversibility_word(step),
                 readiness_word(step),
-                step.action.describe()
             );
+            let _ = writeln!(out, "{}", heading.trim_end());
+            let indent = "        ";
+            wrapped(&mut out, indent, indent, &step.action.describe());
             if let Some(details) = view.step_details(step) {
-                let _ = writeln!(out, "      {:<width$}  {details}", "");
+                wrapped(&mut out, indent, indent, &details);
             }
         }
     }
     let manual: Vec<_> = view.manual_steps().collect();
     if !manual.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nManual steps (a person does these {}; relinker waits for each, and knows it as its verification column says):",
-            wording.where_people_act
+        let _ = writeln!(out);
+        wrapped(
+            &mut out,
+            "",
+            "",
+            &format!(
+                "Manual steps (a person does these {}; relinker waits for each, and knows it as its verification column says):",
+                wording.where_people_act
+            ),
         );
         for step in manual {
-            let _ = writeln!(out, "  - {}: {}", step.id, step.action.describe());
+            let text = format!("{}: {}", step.id, step.action.describe());
+            wrapped(&mut out, "  - ", "    ", &text);
         }
     }
     let irreversible: Vec<_> = view.irreversible_steps().collect();
@@ -71,13 +98,14 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
             "\nIrreversible steps (run last, after every verification):"
         );
         for step in irreversible {
-            let _ = writeln!(out, "  - {}: {}", step.id, step.action.describe());
+            let text = format!("{}: {}", step.id, step.action.describe());
+            wrapped(&mut out, "  - ", "    ", &text);
         }
     }
     if !view.compiled.warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings:");
         for warning in &view.compiled.warnings {
-            let _ = writeln!(out, "  - {warning}");
+            wrapped(&mut out, "  - ", "    ", warning);
         }
     }
     if !view.compiled.conflicts.is_empty() {
@@ -86,7 +114,7 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
             "\nConflicts (the plan cannot run until these are resolved):"
         );
         for conflict in &view.compiled.conflicts {
-            let _ = writeln!(out, "  - {conflict}");
+            wrapped(&mut out, "  - ", "    ", &conflict.to_string());
         }
     }
     if let Some(command) = view.apply_command() {
