@@ -23,6 +23,7 @@
 //!   [`sandbox::movius`]) with what they share: the server, faults, the request log, and the
 //!   operator that plays the person through a control API.
 //! - [`offboard`]: finds API users tied to departed people and writes a plan for each.
+//! - [`notify`]: the webhook message a run sends when it pauses, fails, rolls back or finishes.
 //! - [`diagnostic`]: problems in input files, pinned to file, line, column and field, and the
 //!   schema-driven shape check that finds every one of them in a file at once.
 //! - [`ids`]: the identities that flow from parsing to the journal: users, services, runs,
@@ -40,6 +41,7 @@ pub mod ids;
 pub mod input;
 pub mod journal;
 pub mod limits;
+pub mod notify;
 pub mod offboard;
 pub mod paths;
 pub mod plan;

@@ -8,6 +8,7 @@ use clap::Args;
 use futures_util::future::join_all;
 
 use super::exit::{Failure, OrExit, Outcome};
+use super::notice::{self, About, NotifyArgs};
 use super::render::{self, Footer, PlanView};
 use super::run::{
     Direction, GateArgs, Played, RetryArgs, StateArgs, execute, finish, journal_failure, say,
@@ -15,6 +16,7 @@ use super::run::{
 use super::target::{self, Connections, Target};
 use crate::ids::RunId;
 use crate::journal::{Run, Started};
+use crate::notify::Webhook;
 use crate::plan::{self, LoadedPlan};
 use crate::saved::SavedPlan;
 use crate::secret::Fingerprint;
@@ -37,6 +39,8 @@ pub struct ApplyArgs {
     gate: GateArgs,
     #[command(flatten)]
     retry: RetryArgs,
+    #[command(flatten)]
+    notify: NotifyArgs,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     yes: bool,
@@ -55,6 +59,7 @@ pub async fn run(args: &ApplyArgs) -> Result<Outcome, Failure> {
         return Err(anyhow!("--run-id names one run; give one plan with it")).or_invalid_input();
     }
     let many = args.plans.len() > 1;
+    let webhook = args.notify.webhook()?;
     let connections = Connections::default();
     let prepared = join_all(
         args.plans
@@ -75,7 +80,12 @@ pub async fn run(args: &ApplyArgs) -> Result<Outcome, Failure> {
             Err(failure) => return Err(failure),
         }
     }
-    let outcomes = join_all(ready.into_iter().map(|ready| ready.execute(args, many))).await;
+    let outcomes = join_all(
+        ready
+            .into_iter()
+            .map(|ready| ready.execute(args, many, webhook.as_ref())),
+    )
+    .await;
     for outcome in outcomes {
         worst = worst.max(match outcome {
             Ok(outcome) => outcome,
@@ -211,7 +221,12 @@ struct Ready {
 }
 
 impl Ready {
-    async fn execute(self, args: &ApplyArgs, many: bool) -> Result<Outcome, Failure> {
+    async fn execute(
+        self,
+        args: &ApplyArgs,
+        many: bool,
+        webhook: Option<&Webhook>,
+    ) -> Result<Outcome, Failure> {
         let Ready {
             plan,
             bytes,
@@ -245,7 +260,14 @@ impl Ready {
             .await?;
         let label = many.then_some(&run_id);
         let outcome = execute(&target, &mut run, &options, Direction::AsJournaled, label).await?;
-        Ok(finish(&run_id, &outcome, &steps))
+        let exit = finish(&run_id, &outcome, &steps);
+        let about = About {
+            run: &run_id,
+            plan: &plan.name,
+            instance: &target.base_url,
+        };
+        notice::send(webhook, notice::notice(&about, &outcome, exit)).await;
+        Ok(exit)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod check_credential;
 pub mod completions;
 pub mod exit;
 pub mod logging;
+pub mod notice;
 pub mod offboard;
 mod output;
 pub mod plan;

@@ -6,6 +6,7 @@ use clap::Args;
 use futures_util::future::join_all;
 
 use super::exit::{Failure, OrExit, Outcome};
+use super::notice::{self, About, NotifyArgs};
 use super::run::{
     Direction, GateArgs, Played, RetryArgs, StateArgs, execute, finish, journal_failure, run_plan,
     say,
@@ -13,6 +14,7 @@ use super::run::{
 use super::target::{self, Connections};
 use crate::ids::RunId;
 use crate::journal::{Run, RunState, StateDir};
+use crate::notify::Webhook;
 
 /// Options of `relinker resume`.
 #[derive(Debug, Args)]
@@ -33,12 +35,15 @@ pub struct ResumeArgs {
     gate: GateArgs,
     #[command(flatten)]
     retry: RetryArgs,
+    #[command(flatten)]
+    notify: NotifyArgs,
 }
 
 /// Resumes one run or all; the exit code is the worst of them. With `--all` the runs go on
 /// concurrently, sharing one client per instance.
 pub async fn run(args: &ResumeArgs) -> Result<Outcome, Failure> {
     let state = args.state.existing()?;
+    let webhook = args.notify.webhook()?;
     let ids = match &args.run_id {
         Some(id) => vec![id.clone()],
         None => state.run_ids().map_err(journal_failure)?,
@@ -47,7 +52,7 @@ pub async fn run(args: &ResumeArgs) -> Result<Outcome, Failure> {
     let many = ids.len() > 1;
     let outcomes = join_all(
         ids.iter()
-            .map(|id| resume_one(&state, id, args, &connections, many)),
+            .map(|id| resume_one(&state, id, args, &connections, many, webhook.as_ref())),
     )
     .await;
     let mut worst = Outcome::Success;
@@ -71,6 +76,7 @@ async fn resume_one(
     args: &ResumeArgs,
     connections: &Connections,
     many: bool,
+    webhook: Option<&Webhook>,
 ) -> Result<Outcome, Failure> {
     // Look before taking locks: a settled run needs nothing, and `--all` passes over it quietly.
     match state.summary(id).map_err(journal_failure)?.state() {
@@ -122,5 +128,12 @@ async fn resume_one(
         .await?;
     let label = many.then_some(id);
     let outcome = execute(&target, &mut run, &options, Direction::AsJournaled, label).await?;
-    Ok(finish(id, &outcome, summary.steps()))
+    let exit = finish(id, &outcome, summary.steps());
+    let about = About {
+        run: id,
+        plan: summary.plan(),
+        instance: &target.base_url,
+    };
+    notice::send(webhook, notice::notice(&about, &outcome, exit)).await;
+    Ok(exit)
 }

@@ -5,6 +5,7 @@ use anyhow::anyhow;
 use clap::Args;
 
 use super::exit::{Failure, OrExit, Outcome};
+use super::notice::{self, About, NotifyArgs};
 use super::run::{
     Direction, GateArgs, Played, RetryArgs, StateArgs, execute, journal_failure, rolled_back,
     run_plan, say,
@@ -31,6 +32,8 @@ pub struct RollbackArgs {
     gate: GateArgs,
     #[command(flatten)]
     retry: RetryArgs,
+    #[command(flatten)]
+    notify: NotifyArgs,
 }
 
 /// Why a run cannot be rolled back at all, if it cannot.
@@ -74,6 +77,7 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
         ))
         .or_invalid_input();
     }
+    let webhook = args.notify.webhook()?;
     let plan = run_plan(&run)?;
     let target = target::connect(&plan, false, args.retry.policy()).await?;
     // A rollback that fails stops and says so; there is nothing further to undo it with.
@@ -82,18 +86,25 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
         .options(&target, Played::ByAPerson, OnFailure::Pause, &args.retry)
         .await?;
     let reason = "a person asked for it with `relinker rollback`".to_owned();
-    match execute(
+    let outcome = execute(
         &target,
         &mut run,
         &options,
         Direction::Back { reason },
         None,
     )
-    .await?
-    {
-        RunOutcome::RolledBack(outcome) => Ok(rolled_back(id, &outcome, false, summary.steps())),
-        other => Err(anyhow!("rollback ended unexpectedly: {other:?}")).or_failed(),
-    }
+    .await?;
+    let RunOutcome::RolledBack(rollback) = &outcome else {
+        return Err(anyhow!("rollback ended unexpectedly: {outcome:?}")).or_failed();
+    };
+    let exit = rolled_back(id, rollback, false, summary.steps());
+    let about = About {
+        run: id,
+        plan: summary.plan(),
+        instance: &target.base_url,
+    };
+    notice::send(webhook.as_ref(), notice::notice(&about, &outcome, exit)).await;
+    Ok(exit)
 }
 
 fn dry_run(id: &RunId, summary: &RunSummary, plan: &UndoPlan) -> Outcome {

@@ -13,6 +13,7 @@ mod executor;
 mod harness;
 mod hostile;
 mod movius;
+mod notify;
 mod offboard;
 mod plan_cmd;
 mod plan_validate;

@@ -1,0 +1,155 @@
+//! `--notify`: where a command tells people how each run ended, and the notice each ending
+//! makes (see [`crate::notify`]).
+
+use anyhow::anyhow;
+use clap::Args;
+
+use super::exit::{Failure, OrExit, Outcome};
+use crate::executor::{RollbackOutcome, RunOutcome};
+use crate::ids::RunId;
+use crate::journal::Waiting;
+use crate::notify::{Notice, PendingStep, RunEvent, Webhook};
+use crate::plan::SecretRef;
+use crate::secret::Secret;
+
+/// Arguments of the commands that run: where to send notifications.
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// Post a JSON message (Slack-compatible `text`, and structured fields) when a run pauses
+    /// for a person, fails, rolls back or finishes. A webhook URL is a secret: give a
+    /// reference, `${env:NAME}` or `${file:PATH}`, rather than the URL. A notification that
+    /// cannot be sent is a warning; it never fails the run.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RELINKER_NOTIFY",
+        hide_env_values = true
+    )]
+    notify: Option<String>,
+}
+
+impl NotifyArgs {
+    /// The webhook, read before anything runs so that a missing secret stops the command
+    /// (exit 2) rather than a notification later.
+    pub(crate) fn webhook(&self) -> Result<Option<Webhook>, Failure> {
+        let Some(value) = &self.notify else {
+            return Ok(None);
+        };
+        let url = if SecretRef::looks_like_reference(value) {
+            let reference = SecretRef::parse(value)
+                .ok_or_else(|| {
+                    anyhow!("--notify: `{value}` is not `${{env:NAME}}` or `${{file:PATH}}`")
+                })
+                .or_invalid_input()?;
+            let cwd = std::env::current_dir().unwrap_or_default();
+            reference
+                .resolve(&cwd)
+                .map_err(|error| anyhow!("--notify: {error}"))
+                .or_invalid_input()?
+        } else {
+            Secret::new(value.clone())
+        };
+        Webhook::new(url)
+            .map(Some)
+            .map_err(|error| anyhow!("--notify: {error}"))
+            .or_invalid_input()
+    }
+}
+
+/// Sends `notice` if there is a webhook; a failure is a warning, never the run's.
+pub(crate) async fn send(webhook: Option<&Webhook>, notice: Notice) {
+    let Some(webhook) = webhook else {
+        return;
+    };
+    if let Err(error) = webhook.send(&notice).await {
+        super::output::warn(&format!(
+            "warning: run {}: {error}; the run is not affected",
+            notice.run
+        ));
+    }
+}
+
+/// Where a run's notice goes out from: the run, its plan and instance.
+pub(crate) struct About<'a> {
+    pub(crate) run: &'a RunId,
+    pub(crate) plan: &'a str,
+    pub(crate) instance: &'a str,
+}
+
+/// The notice for how a run ended, with the exit code the command gives it.
+pub(crate) fn notice(about: &About<'_>, outcome: &RunOutcome, exit: Outcome) -> Notice {
+    let run = about.run;
+    let mut notice = Notice {
+        event: RunEvent::Finished,
+        run: run.clone(),
+        plan: about.plan.to_owned(),
+        instance: about.instance.to_owned(),
+        exit_code: exit.code(),
+        pending: Vec::new(),
+        next: None,
+        reason: None,
+    };
+    match outcome {
+        RunOutcome::Finished => {}
+        RunOutcome::Paused { waiting } => {
+            notice.event = RunEvent::Paused;
+            notice.pending = pending(waiting);
+            notice.next = Some(format!("relinker resume {run}"));
+        }
+        RunOutcome::Failed {
+            step,
+            error,
+            rollback,
+        } => {
+            notice.event = RunEvent::Failed;
+            let then = rolled_back(&mut notice, rollback);
+            notice.reason = Some(format!("failed at `{step}`: {error}{then}"));
+        }
+        RunOutcome::RolledBack(rollback) => {
+            notice.event = RunEvent::RolledBack;
+            let then = rolled_back(&mut notice, rollback);
+            if !then.is_empty() {
+                notice.event = match rollback {
+                    RollbackOutcome::Paused { .. } => RunEvent::Paused,
+                    _ => RunEvent::Failed,
+                };
+                notice.reason = Some(format!("its rollback{then}"));
+            }
+        }
+    }
+    notice
+}
+
+/// Fills in what a rollback left to do; the words that follow the reason.
+fn rolled_back(notice: &mut Notice, rollback: &RollbackOutcome) -> String {
+    let run = &notice.run;
+    match rollback {
+        RollbackOutcome::Complete { .. } => {
+            if notice.event == RunEvent::Failed {
+                "; everything it changed was rolled back".into()
+            } else {
+                String::new()
+            }
+        }
+        RollbackOutcome::Paused { waiting } => {
+            notice.pending = pending(waiting);
+            notice.next = Some(format!("relinker rollback {run}"));
+            "; its rollback waits for a person".into()
+        }
+        RollbackOutcome::Incomplete(reason) => format!("; rollback incomplete: {reason}"),
+        RollbackOutcome::NotAttempted | RollbackOutcome::PastPivot => {
+            notice.next = Some(format!("relinker resume {run}"));
+            "; nothing was rolled back".into()
+        }
+    }
+}
+
+fn pending(waiting: &[Waiting]) -> Vec<PendingStep> {
+    waiting
+        .iter()
+        .map(|wait| PendingStep {
+            step: wait.step.clone(),
+            action: wait.waiting_for.clone(),
+        })
+        .collect()
+}
