@@ -13,6 +13,7 @@ pub mod offboard;
 mod output;
 pub mod plan;
 mod progress;
+pub mod prune;
 mod render;
 pub mod resume;
 pub mod rollback;
@@ -71,6 +72,8 @@ enum Command {
     Attest(attest::AttestArgs),
     /// Runs and the state of each step.
     Status(status::StatusArgs),
+    /// Remove finished runs older than a duration (never unfinished ones).
+    Prune(prune::PruneArgs),
     /// Find API users tied to departed people and write a plan for each.
     Offboard(offboard::OffboardArgs),
     /// Check plan files without network access or secrets (exit 0 or 2).
@@ -137,6 +140,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Abandon(args) => abandon::run(&args),
         Command::Attest(args) => attest::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Prune(args) => prune::run(&args),
         Command::Offboard(args) => offboard::run(&args).await,
         Command::Validate(args) => validate::run(&args),
         Command::Schema => schema::run(),

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 pub use entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffect};
 pub use lock::{Lock, LockError};
 pub use run::Run;
-pub use store::{JournalContents, StateDir, read_journal};
+pub use store::{JournalContents, Pruned, StateDir, read_journal};
 pub use summary::{Direction, RunState, RunSummary, StepState, Waiting, replay};
 
 use crate::ids::{RunId, UserId};

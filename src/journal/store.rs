@@ -20,6 +20,8 @@ use super::entry::{Attestation, Record};
 use super::lock::Lock;
 use super::summary::{RunSummary, replay};
 use super::{JournalError, io};
+use chrono::{DateTime, Utc};
+
 use crate::ids::{RunId, UserId};
 use crate::secret::Fingerprint;
 
@@ -39,6 +41,19 @@ pub struct JournalContents {
     pub records: Vec<Record>,
     /// A torn last line was found (and ignored).
     pub torn_tail: bool,
+}
+
+/// What `prune` did with one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pruned {
+    /// Settled and old: removed.
+    Removed,
+    /// Not done, rolled back or abandoned: kept, always.
+    Unfinished,
+    /// Settled, but active more recently than the cutoff: kept.
+    Recent,
+    /// A process works on it now: kept.
+    Active,
 }
 
 impl StateDir {
@@ -203,6 +218,32 @@ impl StateDir {
     /// A run's state, read without a lock.
     pub fn summary(&self, id: &RunId) -> Result<RunSummary, JournalError> {
         Ok(replay(&self.read(id)?.records))
+    }
+
+    /// Removes a settled run (done, rolled back or abandoned) whose last activity came before
+    /// `cutoff`; an unfinished run, a recent one, or one a process holds is left as it is. The
+    /// run's folder is first renamed out of the run namespace, so a crash midway never leaves
+    /// something that reads as a run.
+    pub fn prune(&self, id: &RunId, cutoff: DateTime<Utc>) -> Result<Pruned, JournalError> {
+        let lock = match self.lock_run(id) {
+            Ok(lock) => lock,
+            Err(JournalError::Locked(_)) => return Ok(Pruned::Active),
+            Err(error) => return Err(error),
+        };
+        let summary = self.summary(id)?;
+        if !summary.state().is_settled() {
+            return Ok(Pruned::Unfinished);
+        }
+        if summary.last_activity().is_none_or(|at| at >= cutoff) {
+            return Ok(Pruned::Recent);
+        }
+        let dir = self.run_dir(id);
+        let doomed = self.runs().join(format!(".pruned-{id}"));
+        std::fs::rename(&dir, &doomed).map_err(io("move away", &dir))?;
+        std::fs::remove_dir_all(&doomed).map_err(io("remove", &doomed))?;
+        // The lock file stays: removing it could race a process taking it for this id.
+        drop(lock);
+        Ok(Pruned::Removed)
     }
 
     /// The first unsettled run other than `except` that touches one of `users`: it keeps its

@@ -534,3 +534,48 @@ async fn a_torn_journal_line_after_a_crash_is_reported_and_survived() {
         .says("r0-update-user: done (confirmed after an interruption)");
     assert_renamed(&World::of(&sandbox).await, users);
 }
+
+#[tokio::test]
+async fn prune_removes_old_finished_runs_and_never_an_unfinished_one() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let relink = crate::harness::plan_text(&sandbox.handle.base_url(), RELINK, POLICY)
+        .replace("name: acme-rotation", "name: acme-relink");
+    std::fs::write(work.path().join("relink.yaml"), relink).unwrap();
+    // One run waits for a person (unfinished), one is done.
+    let paused = work
+        .relinker(&["apply", "relink.yaml", "--yes", "--gate-wait", "0"])
+        .run()
+        .await;
+    paused.code(4);
+    let done = work.apply(&[]).run().await;
+    done.code(0);
+    let runs = work.path().join("state/runs");
+    let (paused, done) = (paused.run_id(), done.run_id());
+
+    work.relinker(&["prune", "--older-than", "90d"])
+        .run()
+        .await
+        .code(0)
+        .says("removed 0 finished run(s) older than 90d; kept 1 unfinished run(s)");
+    work.relinker(&["prune", "--older-than", "0s", "--dry-run"])
+        .run()
+        .await
+        .code(0)
+        .says(&format!("would remove run {done} (done)"));
+    assert!(runs.join(&done).is_dir(), "a dry run removes nothing");
+    work.relinker(&["prune", "--older-than", "0s"])
+        .run()
+        .await
+        .code(0)
+        .says(&format!("removed run {done} (done)"))
+        .says("kept 1 unfinished run(s), which are never pruned");
+    assert!(!runs.join(&done).exists());
+    assert!(runs.join(&paused).is_dir());
+    work.relinker(&["status", &paused]).run().await.code(0);
+    work.relinker(&["prune", "--older-than", "soon"])
+        .run()
+        .await
+        .code(2)
+        .says("--older-than: `soon` is not a duration");
+}
