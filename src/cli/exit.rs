@@ -18,6 +18,8 @@ pub enum Outcome {
     Paused,
     /// 5: `plan --detailed-exitcode` found changes to make.
     Changes,
+    /// 130: interrupted (Ctrl-C, SIGINT), the shell's convention; the run resumes.
+    Interrupted,
 }
 
 impl Outcome {
@@ -30,6 +32,7 @@ impl Outcome {
             Outcome::Locked => 3,
             Outcome::Paused => 4,
             Outcome::Changes => 5,
+            Outcome::Interrupted => 130,
         }
     }
 }

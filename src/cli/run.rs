@@ -151,15 +151,32 @@ pub(crate) async fn execute(
         Some(run_id) => Lines::labelled(run_id),
         None => Lines::new(summary.steps().len(), summary.complete_steps()),
     };
-    let executor = Executor::new(target.platform.as_ref(), run, options, &progress);
-    let outcome = match direction {
-        Direction::AsJournaled => executor.execute().await,
-        Direction::Back { reason } => match executor.decide_rollback(&reason) {
-            Ok(()) => executor.rollback().await.map(RunOutcome::RolledBack),
-            Err(error) => Err(error),
-        },
+    let run_id = run.id().clone();
+    let next = match direction {
+        Direction::AsJournaled => "resume",
+        Direction::Back { .. } => "rollback",
     };
-    outcome.map_err(exec_failure)
+    let executor = Executor::new(target.platform.as_ref(), run, options, &progress);
+    let going = async {
+        match direction {
+            Direction::AsJournaled => executor.execute().await,
+            Direction::Back { reason } => match executor.decide_rollback(&reason) {
+                Ok(()) => executor.rollback().await.map(RunOutcome::RolledBack),
+                Err(error) => Err(error),
+            },
+        }
+    };
+    // Ctrl-C stops the run where it is, as a crash would, which the write-ahead journal makes
+    // safe (a record is written whole before a change is sent), and says how to go on.
+    tokio::select! {
+        outcome = going => outcome.map_err(exec_failure),
+        _ = tokio::signal::ctrl_c() => Err(Failure {
+            outcome: Outcome::Interrupted,
+            error: anyhow!(
+                "run {run_id} interrupted; nothing is lost: `relinker {next} {run_id}` goes on from where it stopped"
+            ),
+        }),
+    }
 }
 
 /// Which way `execute` takes a run.

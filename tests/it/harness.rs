@@ -508,6 +508,16 @@ impl Relinker {
         }
     }
 
+    /// Starts it and leaves it running, its output kept for `wait_with_output`; it is killed
+    /// when dropped.
+    pub fn spawn_captured(mut self) -> tokio::process::Child {
+        self.command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn relinker")
+    }
+
     /// Starts it and leaves it running (output discarded); it is killed when dropped.
     pub fn spawn(mut self) -> tokio::process::Child {
         self.command
