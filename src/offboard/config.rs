@@ -182,7 +182,24 @@ impl Config {
                 None
             }),
         };
-        let sandbox_fixture = raw.sandbox.map(|s| base_dir.join(&s.fixture.value));
+        let sandbox_fixture = raw.sandbox.map(|sandbox| {
+            let fixture = base_dir.join(&sandbox.fixture.value);
+            // Checked now, so a typo is named with its line before a scan starts, not after.
+            if !fixture.is_file() {
+                problems.push(
+                    Diagnostic::at(
+                        sandbox.fixture.referenced,
+                        "sandbox.fixture",
+                        format!(
+                            "fixture `{}` does not exist or is not a file",
+                            sandbox.fixture.value
+                        ),
+                    )
+                    .with_hint("a path relative to this config's folder"),
+                );
+            }
+            fixture
+        });
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(Diagnostics::new(origin, problems)));
         }
@@ -371,6 +388,21 @@ mod tests {
         )
         .unwrap();
         Config::load(&path)
+    }
+
+    #[test]
+    fn a_missing_sandbox_fixture_is_named_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offboard.yaml");
+        let config = "version: 1\ninstance:\n  provider: marketo\n  base_url: https://x.mktorest.com\n  client_id: admin-id\n  client_secret: ${env:ADMIN_SECRET}\nservices: []\nnaming: api.{service}@acme.example\nstrategy: replace\nretire: delete\nsandbox:\n  fixture: fixtures/missing.yaml\n";
+        std::fs::write(&path, config).unwrap();
+        let error = Config::load(&path).unwrap_err().to_string();
+        assert!(error.contains("sandbox.fixture"), "{error}");
+        assert!(error.contains("fixtures/missing.yaml"), "{error}");
+        assert!(error.contains(":12:"), "the line: {error}");
+        std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+        std::fs::write(dir.path().join("fixtures/missing.yaml"), "users: []\n").unwrap();
+        assert!(Config::load(&path).is_ok());
     }
 
     #[test]
