@@ -234,6 +234,7 @@ impl Ready {
             target,
             steps,
         } = self;
+        let webhook = notice::for_plan(webhook, &plan, args.sandbox)?;
         let credentials = target.platform.credential_fingerprints();
         let started = Started {
             plan: plan.name.clone(),
@@ -266,7 +267,7 @@ impl Ready {
             plan: &plan.name,
             instance: &target.base_url,
         };
-        notice::send(webhook, notice::notice(&about, &outcome, exit)).await;
+        notice::send(webhook.as_ref(), notice::notice(&about, &outcome, exit)).await;
         Ok(exit)
     }
 }

@@ -56,6 +56,30 @@ impl NotifyArgs {
     }
 }
 
+/// The webhook for a run of `plan`: `--notify`'s when given (`flag`), else the plan's
+/// `notify:`. A `--sandbox` rehearsal never uses the plan's: it must not tell the team about
+/// a run that changed nothing real.
+pub(crate) fn for_plan(
+    flag: Option<&Webhook>,
+    plan: &crate::plan::Plan,
+    sandbox: bool,
+) -> Result<Option<Webhook>, Failure> {
+    if let Some(webhook) = flag {
+        return Ok(Some(webhook.clone()));
+    }
+    let Some(reference) = plan.notify.as_ref().filter(|_| !sandbox) else {
+        return Ok(None);
+    };
+    let url = reference
+        .resolve(&plan.base_dir)
+        .map_err(|error| anyhow!("plan `{}`: notify: {error}", plan.name))
+        .or_invalid_input()?;
+    Webhook::new(url)
+        .map(Some)
+        .map_err(|error| anyhow!("plan `{}`: notify: {error}", plan.name))
+        .or_invalid_input()
+}
+
 /// Sends `notice` if there is a webhook; a failure is a warning, never the run's.
 pub(crate) async fn send(webhook: Option<&Webhook>, notice: Notice) {
     let Some(webhook) = webhook else {

@@ -120,6 +120,7 @@ async fn resume_one(
     };
     say(&format!("run {id} ({}): {going}", state_now.word()));
     let plan = run_plan(&run)?;
+    let webhook = notice::for_plan(webhook, &plan, false)?;
     let on_failure = summary.on_failure().unwrap_or(plan.policy.on_failure);
     let target = target::connect_shared(&plan, false, args.retry.policy(), connections).await?;
     let options = args
@@ -134,6 +135,6 @@ async fn resume_one(
         plan: summary.plan(),
         instance: &target.base_url,
     };
-    notice::send(webhook, notice::notice(&about, &outcome, exit)).await;
+    notice::send(webhook.as_ref(), notice::notice(&about, &outcome, exit)).await;
     Ok(exit)
 }

@@ -77,8 +77,8 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
         ))
         .or_invalid_input();
     }
-    let webhook = args.notify.webhook()?;
     let plan = run_plan(&run)?;
+    let webhook = notice::for_plan(args.notify.webhook()?.as_ref(), &plan, false)?;
     let target = target::connect(&plan, false, args.retry.policy()).await?;
     // A rollback that fails stops and says so; there is nothing further to undo it with.
     let options = args

@@ -131,6 +131,8 @@ pub struct Plan {
     pub policy: Policy,
     /// Fixture for `--sandbox` runs, resolved against the plan's folder.
     pub sandbox_fixture: Option<PathBuf>,
+    /// Where to tell people how a run ended: a reference to the webhook's URL.
+    pub notify: Option<super::SecretRef>,
     /// The folder relative references are resolved against.
     pub base_dir: PathBuf,
 }

@@ -72,6 +72,11 @@ pub struct RawPlan<I, S, R> {
     /// Settings for `--sandbox` runs.
     #[serde(default)]
     pub(crate) sandbox: Option<RawSandbox>,
+    /// Webhook told when a run pauses for a person, fails, rolls back or finishes: a reference,
+    /// `${env:NAME}` or `${file:PATH}` (a webhook URL is a secret). `--notify` overrides it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub(crate) notify: Option<Text>,
 }
 
 /// `policy:`

@@ -468,6 +468,18 @@ impl Checker {
                 None
             }
         });
+        let notify = raw.notify.and_then(|notify| {
+            let reference = SecretRef::parse(&notify.value);
+            if reference.is_none() {
+                self.problem(
+                    notify.referenced,
+                    "notify",
+                    "a webhook URL is a secret: the plan must reference it, not contain it",
+                    Some("`${env:NAME}` or `${file:PATH}`"),
+                );
+            }
+            reference
+        });
         let max_deletions_at = raw
             .policy
             .max_deletions
@@ -486,6 +498,7 @@ impl Checker {
             spec: spec?,
             policy: policy?,
             sandbox_fixture,
+            notify,
             base_dir: base_dir.to_path_buf(),
         })
     }

@@ -192,3 +192,58 @@ async fn a_webhook_that_cannot_be_read_stops_the_command_before_anything_runs() 
         .never_says("x.example/hook");
     assert_eq!(sandbox.requests().await["state_changing"], 0);
 }
+
+#[tokio::test]
+async fn a_plan_names_its_webhook_by_reference_only() {
+    let sandbox = TestSandbox::start().await;
+    let receiver = Receiver::start(StatusCode::OK).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let plan = work.path().join("plan.yaml");
+    let text = std::fs::read_to_string(&plan).unwrap();
+
+    // A URL in the plan is a secret in a file under review: refused, and not echoed.
+    std::fs::write(&plan, format!("{text}notify: {}\n", receiver.url)).unwrap();
+    let refused = work.apply(&[]).run().await;
+    refused
+        .code(2)
+        .says("notify")
+        .says("a webhook URL is a secret: the plan must reference it, not contain it");
+    no_secrets(&refused.text());
+
+    // By reference: the run tells it without any flag.
+    std::fs::write(&plan, format!("{text}notify: ${{env:HOOK}}\n")).unwrap();
+    work.apply(&[])
+        .env("HOOK", &receiver.url)
+        .run()
+        .await
+        .code(0);
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["relinker"]["event"], "finished");
+}
+
+#[tokio::test]
+async fn a_sandbox_rehearsal_does_not_use_the_plans_webhook() {
+    let receiver = Receiver::start(StatusCode::OK).await;
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/examples");
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(examples.join("rename-api-user.yaml"))
+        .unwrap()
+        .replace(
+            "fixture: ../fixtures/",
+            &format!("fixture: {}/../fixtures/", examples.display()),
+        );
+    std::fs::write(
+        dir.path().join("plan.yaml"),
+        format!("{text}notify: ${{env:HOOK}}\n"),
+    )
+    .unwrap();
+    crate::harness::Relinker::new(&["apply", "plan.yaml", "--sandbox"])
+        .current_dir(dir.path())
+        .env("RELINKER_STATE_DIR", "state")
+        .env("HOOK", &receiver.url)
+        .run()
+        .await
+        .code(0);
+    assert!(receiver.bodies().is_empty(), "{:?}", receiver.bodies());
+}
