@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, shape, yaml_options};
+use crate::plan::SecretRef;
 use crate::plan::marketo::{Instance, Retire, ServiceDecl};
 use crate::plan::marketo::{RawInstance, RawService};
 use crate::plan::raw::Text;
@@ -41,6 +42,9 @@ struct RawConfig {
     max_rotations: Option<Text>,
     #[serde(default)]
     sandbox: Option<RawSandbox>,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    notify: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -120,6 +124,8 @@ pub struct Config {
     pub max_rotations: RotationLimit,
     /// Fixture for `--sandbox`, resolved against the config's folder.
     pub sandbox_fixture: Option<PathBuf>,
+    /// The webhook every generated plan tells how its runs end (a reference).
+    pub notify: Option<SecretRef>,
     /// The config's folder.
     pub base_dir: PathBuf,
 }
@@ -200,6 +206,20 @@ impl Config {
             }
             fixture
         });
+        let notify = raw.notify.as_ref().and_then(|notify| {
+            let reference = SecretRef::parse(&notify.value);
+            if reference.is_none() {
+                problems.push(
+                    Diagnostic::at(
+                        notify.referenced,
+                        "notify",
+                        "a webhook URL is a secret: the config must reference it, not contain it",
+                    )
+                    .with_hint("`${env:NAME}` or `${file:PATH}`"),
+                );
+            }
+            reference
+        });
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(Diagnostics::new(origin, problems)));
         }
@@ -212,6 +232,7 @@ impl Config {
                 protected,
                 max_rotations,
                 sandbox_fixture,
+                notify,
                 base_dir,
             }),
             _ => Err(ConfigError::Invalid(Diagnostics::new(origin, vec![]))),

@@ -191,6 +191,9 @@ pub fn plan(config: &Config, finding: &Finding, out: &Path) -> String {
             quoted(&crate::paths::relative(fixture, out).display().to_string())
         );
     }
+    if let Some(notify) = &config.notify {
+        let _ = writeln!(text, "notify: {}", quoted(&secret(notify, config, out)));
+    }
     text
 }
 

@@ -512,3 +512,51 @@ async fn a_scan_without_usage_statistics_says_the_calls_are_unknown() {
     );
     assert!(!said.contains("STILL CALLING"), "{said}");
 }
+
+#[tokio::test]
+async fn the_configs_webhook_reference_goes_into_every_plan() {
+    let (_sandbox, dir) = setup("10").await;
+    let config = dir.path().join("offboard.yaml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    // A URL is refused: the config is reviewed like a plan.
+    std::fs::write(
+        &config,
+        format!("{original}notify: https://hooks.example/T/B/x\n"),
+    )
+    .unwrap();
+    let refused = offboard(dir.path(), "text").await;
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        !text(&refused).contains("hooks.example"),
+        "{}",
+        text(&refused)
+    );
+    std::fs::write(&config, format!("{original}notify: ${{env:OFF_HOOK}}\n")).unwrap();
+    let ran = offboard(dir.path(), "text").await;
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran));
+    let plans: Vec<String> = listing(dir.path())
+        .into_iter()
+        .filter(|name| name.ends_with(".yaml"))
+        .collect();
+    assert!(!plans.is_empty());
+    for name in &plans {
+        let plan = std::fs::read_to_string(dir.path().join("out").join(name)).unwrap();
+        assert!(plan.contains("notify: \"${env:OFF_HOOK}\""), "{plan}");
+    }
+    let validate = relinker(
+        dir.path(),
+        &[
+            &["validate"][..],
+            &plans
+                .iter()
+                .map(|p| format!("out/{p}"))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(validate.status.code(), Some(0), "{}", text(&validate));
+}
