@@ -4,6 +4,11 @@ use std::fmt::Write as _;
 
 use super::{PlanView, performer_word, readiness_word, reversibility_word, verification_word};
 
+/// Plans with more steps than this fold each rotation's table into a `<details>` section, as
+/// Atlantis folds a long Terraform plan: the summary and the call-outs (manual and
+/// irreversible steps) stay in view.
+const FOLD_AFTER: usize = 12;
+
 /// Escapes what would break a table cell.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -32,48 +37,9 @@ pub(crate) fn markdown(view: &PlanView<'_>) -> String {
         }
         out.push('\n');
     }
+    let fold = view.compiled.steps.len() > FOLD_AFTER;
     for index in 0..view.plan.rotation_count() {
-        let _ = writeln!(
-            out,
-            "#### rotations[{index}]: {}\n",
-            view.rotation_heading(index)
-        );
-        let _ = writeln!(out, "| # | step | what | by | verified | undo | state |");
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-        for (number, step) in view
-            .compiled
-            .steps
-            .iter()
-            .filter(|s| s.rotation == index)
-            .enumerate()
-        {
-            let mut what = cell(&step.action.describe());
-            if let Some(details) = view.step_details(step) {
-                let _ = write!(what, "<br>{}", cell(&details));
-            }
-            let by = if performer_word(step) == "manual" {
-                "**manual**"
-            } else {
-                "api"
-            };
-            let undo = if reversibility_word(step) == "irreversible" {
-                "**irreversible**"
-            } else {
-                reversibility_word(step)
-            };
-            let verified = match verification_word(step) {
-                "attested" => "**attested, not verified**",
-                word => word,
-            };
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {what} | {by} | {verified} | {undo} | {} |",
-                number + 1,
-                step.id,
-                readiness_word(step)
-            );
-        }
-        out.push('\n');
+        rotation(&mut out, view, index, fold);
     }
     let manual: Vec<_> = view.manual_steps().collect();
     if !manual.is_empty() {
@@ -109,4 +75,61 @@ pub(crate) fn markdown(view: &PlanView<'_>) -> String {
         let _ = writeln!(out, "Apply with:\n\n```sh\n{command}\n```");
     }
     out
+}
+
+/// One rotation: its heading and its table of steps, folded when `fold`.
+fn rotation(out: &mut String, view: &PlanView<'_>, index: usize, fold: bool) {
+    let _ = writeln!(
+        out,
+        "#### rotations[{index}]: {}\n",
+        view.rotation_heading(index)
+    );
+    if fold {
+        let count = view
+            .compiled
+            .steps
+            .iter()
+            .filter(|s| s.rotation == index)
+            .count();
+        let _ = writeln!(out, "<details><summary>{count} steps</summary>\n");
+    }
+    let _ = writeln!(out, "| # | step | what | by | verified | undo | state |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for (number, step) in view
+        .compiled
+        .steps
+        .iter()
+        .filter(|s| s.rotation == index)
+        .enumerate()
+    {
+        let mut what = cell(&step.action.describe());
+        if let Some(details) = view.step_details(step) {
+            let _ = write!(what, "<br>{}", cell(&details));
+        }
+        let by = if performer_word(step) == "manual" {
+            "**manual**"
+        } else {
+            "api"
+        };
+        let undo = if reversibility_word(step) == "irreversible" {
+            "**irreversible**"
+        } else {
+            reversibility_word(step)
+        };
+        let verified = match verification_word(step) {
+            "attested" => "**attested, not verified**",
+            word => word,
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {what} | {by} | {verified} | {undo} | {} |",
+            number + 1,
+            step.id,
+            readiness_word(step)
+        );
+    }
+    out.push('\n');
+    if fold {
+        let _ = writeln!(out, "</details>\n");
+    }
 }

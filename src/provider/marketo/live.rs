@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::api::Api;
 use super::credentials::Credentials;
-use super::types::{ServiceCredentials, ServiceLink, UserRecord, calls_by_user};
+use super::types::{
+    RolePair, ServiceCredentials, ServiceLink, UserRecord, UserUpdate, calls_by_user,
+};
 use crate::ids::{ServiceName, UserId};
 use crate::plan::marketo::{Retire, Rotation, Spec};
 use crate::provider::ProviderError;
@@ -116,16 +118,37 @@ impl Snapshot {
         })
     }
 
-    /// The roles an operation gives or checks, by name: `roles: API Integrations @ Default`.
+    /// What a reviewer needs beside an operation's description, in one line: the roles it
+    /// gives or checks by name (`roles: API Integrations @ Default`), each attribute an update
+    /// changes from old to new, why a user is deleted, and where a service is linked now.
     pub fn details(&self, op: &super::ops::Op) -> Option<String> {
         use super::ops::Op;
-        let (Op::CreateUser { roles, .. }
-        | Op::AddRoles { roles, .. }
-        | Op::RemoveRoles { roles, .. }
-        | Op::Verify { roles, .. }) = op
-        else {
-            return None;
-        };
+        match op {
+            Op::CreateUser { roles, .. }
+            | Op::AddRoles { roles, .. }
+            | Op::RemoveRoles { roles, .. }
+            | Op::Verify { roles, .. } => self.roles_by_name(roles),
+            Op::UpdateUser {
+                change, previous, ..
+            } => changes(change, previous),
+            Op::DeleteUser { user } => Some(if self.users.contains_key(user) {
+                format!(
+                    "why: `{user}` is retired by this plan; no service of the plan runs as it by then"
+                )
+            } else {
+                format!("why: `{user}` is the user this run creates to hold the services meanwhile")
+            }),
+            // Live state read at planning, for the link that starts from it (a later link of
+            // the same service starts from where an earlier step left it).
+            Op::LinkService { service, from, .. } => self
+                .linked_user(service)
+                .filter(|user| *user == from)
+                .map(|user| format!("now: linked to `{user}` (read at planning)")),
+            Op::ExpireUser { .. } => None,
+        }
+    }
+
+    fn roles_by_name(&self, roles: &[RolePair]) -> Option<String> {
         if roles.is_empty() {
             return None;
         }
@@ -366,4 +389,40 @@ pub async fn observe<A: Api>(
         .entry(0)
         .or_insert_with(|| "AllZones".to_owned());
     Ok(live)
+}
+
+/// Each attribute an update changes, old to new: `changes: email `a@x` → `b@x``.
+fn changes(change: &UserUpdate, previous: &UserUpdate) -> Option<String> {
+    let pair = |name: &str, old: Option<&String>, new: Option<&String>| {
+        new.map(|new| {
+            format!(
+                "{name} `{}` → `{new}`",
+                old.map_or("(none)", String::as_str)
+            )
+        })
+    };
+    let expiry = change.expires_at.map(|at| {
+        let old = previous
+            .expires_at
+            .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+        format!("expiry `{old}` → `{}`", at.to_rfc3339())
+    });
+    let parts: Vec<String> = [
+        pair("email", previous.email.as_ref(), change.email.as_ref()),
+        pair(
+            "first name",
+            previous.first_name.as_ref(),
+            change.first_name.as_ref(),
+        ),
+        pair(
+            "last name",
+            previous.last_name.as_ref(),
+            change.last_name.as_ref(),
+        ),
+        expiry,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| format!("changes: {}", parts.join(", ")))
 }
