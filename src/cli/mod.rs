@@ -7,6 +7,7 @@ pub mod attest;
 pub mod check_credential;
 pub mod completions;
 pub mod exit;
+pub mod inventory;
 pub mod logging;
 pub mod notice;
 pub mod offboard;
@@ -76,6 +77,8 @@ enum Command {
     Prune(prune::PruneArgs),
     /// Find API users tied to departed people and write a plan for each.
     Offboard(offboard::OffboardArgs),
+    /// List every API-only user: email, roles, known services linked to it, recent calls.
+    Inventory(inventory::InventoryArgs),
     /// Check plan files without network access or secrets (exit 0 or 2).
     Validate(validate::ValidateArgs),
     /// Print the JSON Schema of the plan format.
@@ -142,6 +145,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Status(args) => status::run(&args),
         Command::Prune(args) => prune::run(&args),
         Command::Offboard(args) => offboard::run(&args).await,
+        Command::Inventory(args) => inventory::run(&args).await,
         Command::Validate(args) => validate::run(&args),
         Command::Schema => schema::run(),
         Command::CheckCredential(args) => check_credential::run(&args).await,

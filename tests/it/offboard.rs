@@ -560,3 +560,56 @@ async fn the_configs_webhook_reference_goes_into_every_plan() {
     .await;
     assert_eq!(validate.status.code(), Some(0), "{}", text(&validate));
 }
+
+#[tokio::test]
+async fn inventory_lists_every_api_only_user_with_roles_services_and_calls() {
+    let (sandbox, dir) = setup("10").await;
+    let json = relinker(
+        dir.path(),
+        &["inventory", "offboard.yaml", "--format", "json"],
+    )
+    .await;
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json));
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let users = report["users"].as_array().unwrap();
+    // admin, 20 others, the 6 affected and the idle contractor bot; no person.
+    assert_eq!(users.len(), 28, "{report}");
+    assert!(
+        users
+            .iter()
+            .all(|u| !u["userid"].as_str().unwrap().starts_with("person"))
+    );
+    let jane = users
+        .iter()
+        .find(|u| u["userid"] == "jane.doe@acme.example")
+        .unwrap();
+    assert_eq!(jane["services"], json!(["svc-a"]));
+    assert_eq!(jane["roles"], json!(["Standard User @ World"]));
+    assert_eq!(jane["calls_last_7_days"], 40);
+    let csv = relinker(
+        dir.path(),
+        &["inventory", "offboard.yaml", "--format", "csv"],
+    )
+    .await;
+    let csv = String::from_utf8_lossy(&csv.stdout).into_owned();
+    assert!(
+        csv.starts_with("userid,email,roles,services,calls_last_7_days\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("jane.doe@acme.example,jane.doe@acme.example,Standard User @ World,svc-a,40"),
+        "{csv}"
+    );
+    let markdown = relinker(
+        dir.path(),
+        &["inventory", "offboard.yaml", "--format", "markdown"],
+    )
+    .await;
+    let markdown = String::from_utf8_lossy(&markdown.stdout).into_owned();
+    assert!(markdown.contains("### API-only users (28)"), "{markdown}");
+    assert_eq!(
+        sandbox.requests().await["state_changing"],
+        0,
+        "inventory only reads"
+    );
+}

@@ -11,6 +11,7 @@ mod client;
 mod credentials;
 pub mod dates;
 pub mod encode;
+pub mod inventory;
 mod limiter;
 mod live;
 mod ops;

@@ -1,0 +1,114 @@
+//! The inventory of an instance's API-only users: who they are, what roles they hold, which
+//! known services run as them, and how many calls they made lately. Reads only.
+
+use std::collections::BTreeMap;
+
+use futures_util::future::try_join_all;
+use serde::Serialize;
+
+use super::api::Api;
+use super::credentials::Credentials;
+use super::types::calls_by_user;
+use crate::ids::UserId;
+use crate::provider::ProviderError;
+
+/// One API-only user.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiUser {
+    /// Login id.
+    pub userid: UserId,
+    /// Mailbox.
+    pub email: String,
+    /// Role @ workspace, by name.
+    pub roles: Vec<String>,
+    /// The services relinker knows that run as it now.
+    pub services: Vec<String>,
+    /// Calls in the last 7 days; `None` when the usage statistics could not be read.
+    pub calls_last_7_days: Option<u64>,
+}
+
+/// What the inventory found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inventory {
+    /// Every API-only user, by userid.
+    pub users: Vec<ApiUser>,
+    /// What could not be read, in words (a service whose credentials fail, the statistics).
+    pub warnings: Vec<String>,
+}
+
+/// Reads every API-only user, its roles, the known services linked to it and its recent calls.
+/// Independent reads go out at once; the limiter keeps them within the instance's limits.
+pub async fn inventory<A: Api>(
+    provider: &A,
+    credentials: &Credentials,
+) -> Result<Inventory, ProviderError> {
+    let mut warnings = Vec::new();
+    let listing = provider.all_users().await?;
+    let api_only: Vec<UserId> = listing
+        .iter()
+        .filter(|user| user.api_only)
+        .map(|user| user.userid.clone())
+        .collect();
+    let records = try_join_all(api_only.iter().map(|userid| provider.user(userid))).await?;
+    let links = futures_util::future::join_all(
+        credentials
+            .services
+            .values()
+            .map(|creds| async move { (creds.name.clone(), provider.linked_user(creds).await) }),
+    )
+    .await;
+    let mut linked: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
+    for (name, link) in links {
+        match link {
+            Ok(link) => linked
+                .entry(link.userid)
+                .or_default()
+                .push(name.to_string()),
+            Err(error @ ProviderError::BadCredentials { .. }) => {
+                warnings.push(format!("service `{name}`: {error}"));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let calls = match provider.usage_last_7_days().await {
+        Ok(days) => Some(calls_by_user(&days)),
+        Err(error) => {
+            warnings.push(format!("the usage statistics cannot be read: {error}"));
+            None
+        }
+    };
+    let mut names = provider.role_names();
+    // Workspace 0 is every workspace; assignments name it, the workspace list does not.
+    names
+        .workspaces
+        .entry(0)
+        .or_insert_with(|| "AllZones".to_owned());
+    let name = |names: &BTreeMap<u64, String>, id: u64| {
+        names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
+    };
+    let mut users: Vec<ApiUser> = records
+        .into_iter()
+        .flatten()
+        .map(|record| ApiUser {
+            roles: record
+                .roles
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} @ {}",
+                        name(&names.roles, p.role_id),
+                        name(&names.workspaces, p.workspace_id)
+                    )
+                })
+                .collect(),
+            services: linked.get(&record.userid).cloned().unwrap_or_default(),
+            calls_last_7_days: calls
+                .as_ref()
+                .map(|calls| calls.get(&record.userid).copied().unwrap_or(0)),
+            email: record.email,
+            userid: record.userid,
+        })
+        .collect();
+    users.sort_by(|a, b| a.userid.cmp(&b.userid));
+    Ok(Inventory { users, warnings })
+}
