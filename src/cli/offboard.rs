@@ -130,6 +130,7 @@ fn print_report(
                         "services": f.services,
                         "moves_to": offboard::fill(&config.naming, f),
                         "calls_last_7_days": f.calls_last_7_days,
+                        "matched_by": f.matched_by,
                     })
                 })
                 .collect();
@@ -140,6 +141,7 @@ fn print_report(
                 "plans": plans,
                 "unlinked": scan.unlinked,
                 "protected": scan.protected,
+                "unmatched": scan.unmatched,
                 "warnings": scan.warnings,
             });
             say(&serde_json::to_string_pretty(&value).unwrap_or_default());

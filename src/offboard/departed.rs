@@ -149,6 +149,26 @@ impl Departed {
         Ok(())
     }
 
+    /// The entry of the list that covers `address`: the address itself, or `@domain`.
+    pub fn entry_for(&self, address: &str) -> Option<String> {
+        let normal = normalize(address);
+        if self.addresses.contains(&normal) {
+            return Some(normal);
+        }
+        normal
+            .rsplit_once('@')
+            .filter(|(_, domain)| self.domains.contains(*domain))
+            .map(|(_, domain)| format!("@{domain}"))
+    }
+
+    /// Every entry of the list: addresses, and domains as `@domain`.
+    pub fn entries(&self) -> impl Iterator<Item = String> + '_ {
+        self.addresses
+            .iter()
+            .cloned()
+            .chain(self.domains.iter().map(|d| format!("@{d}")))
+    }
+
     /// Whether `address` belongs to someone who left.
     pub fn covers(&self, address: &str) -> bool {
         let normal = normalize(address);

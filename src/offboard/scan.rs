@@ -24,6 +24,8 @@ pub struct Finding {
     /// Its calls in the last seven days, from the usage statistics; `None` when they could
     /// not be read.
     pub calls_last_7_days: Option<u64>,
+    /// Why it matched: `userid` or `email`, and the departed entry that covers it.
+    pub matched_by: String,
 }
 
 impl Finding {
@@ -50,6 +52,9 @@ pub struct Scan {
     pub protected: Vec<String>,
     /// Known services whose credentials did not work.
     pub warnings: Vec<String>,
+    /// Entries of the departed list that matched no API-only user (a typo, or someone whose
+    /// integrations are already moved).
+    pub unmatched: Vec<String>,
 }
 
 /// Scans the instance.
@@ -95,11 +100,23 @@ pub async fn scan<P: Api>(
             None
         }
     };
+    let mut used = std::collections::BTreeSet::new();
     for user in users.into_iter().filter(|u| u.api_only) {
         scan.api_users += 1;
-        if !departed.covers(user.userid.as_str()) && !departed.covers(&user.email) {
-            continue;
-        }
+        let matched_by = match (
+            departed.entry_for(user.userid.as_str()),
+            departed.entry_for(&user.email),
+        ) {
+            (Some(entry), _) => {
+                used.insert(entry.clone());
+                format!("userid matches `{entry}`")
+            }
+            (None, Some(entry)) => {
+                used.insert(entry.clone());
+                format!("email `{}` matches `{entry}`", user.email)
+            }
+            (None, None) => continue,
+        };
         let protected = user.userid == admin_user
             || config
                 .protected
@@ -118,6 +135,7 @@ pub async fn scan<P: Api>(
             calls_last_7_days: calls
                 .as_ref()
                 .map(|calls| calls.get(&user.userid).copied().unwrap_or(0)),
+            matched_by,
         };
         if finding.services.is_empty() {
             scan.unlinked.push(finding);
@@ -131,5 +149,6 @@ pub async fn scan<P: Api>(
             .cmp(&(a.calls_last_7_days.unwrap_or(0), &b.userid))
     });
     scan.protected.sort();
+    scan.unmatched = departed.entries().filter(|e| !used.contains(e)).collect();
     Ok(scan)
 }

@@ -210,16 +210,18 @@ pub fn report_markdown(scan: &Scan, config: &Config, files: &[(String, &Finding)
         text.push_str("None: no API-only user with a known service is tied to someone who left.\n");
     } else {
         text.push_str(
-            "| plan | user | services | moves to | calls, last 7 days |\n|---|---|---|---|---|\n",
+            "| plan | user | services | moves to | calls, last 7 days | why it matched | deletes |\n|---|---|---|---|---|---|---|\n",
         );
         for (file, finding) in files {
             let _ = writeln!(
                 text,
-                "| `{file}` | `{}` | {} | `{}` | {} |",
+                "| `{file}` | `{}` | {} | `{}` | {} | {} | {} |",
                 finding.userid,
                 finding.services.join(", "),
                 fill(&config.naming, finding),
-                calls(finding)
+                calls(finding),
+                finding.matched_by,
+                deletes(config, finding)
             );
         }
     }
@@ -259,6 +261,17 @@ pub fn report_markdown(scan: &Scan, config: &Config, files: &[(String, &Finding)
     for userid in &scan.protected {
         let _ = writeln!(text, "- `{userid}`");
     }
+    let _ = writeln!(
+        text,
+        "\n## Departed entries that matched no API-only user ({})\n",
+        scan.unmatched.len()
+    );
+    if scan.unmatched.is_empty() {
+        text.push_str("None.\n");
+    }
+    for entry in &scan.unmatched {
+        let _ = writeln!(text, "- `{entry}`");
+    }
     if !scan.warnings.is_empty() {
         text.push_str("\n## Warnings\n\n");
         for warning in &scan.warnings {
@@ -266,6 +279,18 @@ pub fn report_markdown(scan: &Scan, config: &Config, files: &[(String, &Finding)
         }
     }
     text
+}
+
+/// Which users the finding's plan deletes, for a reviewer.
+fn deletes(config: &Config, finding: &Finding) -> String {
+    match &config.strategy {
+        Strategy::Rename { .. } => "its temporary user".to_owned(),
+        Strategy::Replace { retire } => match retire {
+            Retire::Delete => format!("`{}`, once its services moved", finding.userid),
+            Retire::Expire => format!("nothing (expires `{}`)", finding.userid),
+            Retire::Keep => "nothing".to_owned(),
+        },
+    }
 }
 
 /// A finding's calls in the last seven days, for people.
@@ -302,6 +327,7 @@ mod tests {
             email: userid.into(),
             services: services.iter().map(|s| (*s).to_owned()).collect(),
             calls_last_7_days: Some(0),
+            matched_by: format!("userid matches `{userid}`"),
         }
     }
 

@@ -222,6 +222,21 @@ async fn matches_departed_people_and_reports_the_rest() {
         markdown.contains("| `offboard-jane-doe-acme-example-7f0da4d2d1.yaml` | `jane.doe@acme.example` | svc-a | `api.svc-a@acme.example` | 40 |"),
         "{markdown}"
     );
+    // Why each matched, what each plan deletes, and the entries that matched nobody.
+    assert!(
+        markdown.contains("| userid matches `jane.doe@acme.example` | `jane.doe@acme.example`, once its services moved |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("email `mary.major@acme.example` matches `mary.major@acme.example`"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(
+            "## Departed entries that matched no API-only user (1)\n\n- `person7@acme.example`"
+        ),
+        "{markdown}"
+    );
     let still = markdown
         .find("- **still calling**: `old.bot@acme.example` (email `old.bot@acme.example`) made 125 calls in the last 7 days")
         .expect(&markdown);
