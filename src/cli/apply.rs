@@ -267,7 +267,7 @@ impl Ready {
             plan: &plan.name,
             instance: &target.base_url,
         };
-        notice::send(webhook.as_ref(), notice::notice(&about, &outcome, exit)).await;
+        notice::tell(webhook.as_ref(), &about, &outcome, exit).await;
         Ok(exit)
     }
 }

@@ -100,6 +100,16 @@ pub(crate) struct About<'a> {
     pub(crate) instance: &'a str,
 }
 
+/// Tells `webhook`, if any, how the run `about` ended (see [`send`]).
+pub(crate) async fn tell(
+    webhook: Option<&Webhook>,
+    about: &About<'_>,
+    outcome: &RunOutcome,
+    exit: Outcome,
+) {
+    send(webhook, notice(about, outcome, exit)).await;
+}
+
 /// The notice for how a run ended, with the exit code the command gives it.
 pub(crate) fn notice(about: &About<'_>, outcome: &RunOutcome, exit: Outcome) -> Notice {
     let run = about.run;

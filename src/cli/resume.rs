@@ -135,6 +135,6 @@ async fn resume_one(
         plan: summary.plan(),
         instance: &target.base_url,
     };
-    notice::send(webhook.as_ref(), notice::notice(&about, &outcome, exit)).await;
+    notice::tell(webhook.as_ref(), &about, &outcome, exit).await;
     Ok(exit)
 }

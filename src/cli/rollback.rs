@@ -98,12 +98,13 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
         return Err(anyhow!("rollback ended unexpectedly: {outcome:?}")).or_failed();
     };
     let exit = rolled_back(id, rollback, false, summary.steps());
+    let (plan, instance) = (summary.plan(), target.base_url.as_str());
     let about = About {
         run: id,
-        plan: summary.plan(),
-        instance: &target.base_url,
+        plan,
+        instance,
     };
-    notice::send(webhook.as_ref(), notice::notice(&about, &outcome, exit)).await;
+    notice::tell(webhook.as_ref(), &about, &outcome, exit).await;
     Ok(exit)
 }
 

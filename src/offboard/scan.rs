@@ -1,16 +1,13 @@
 //! The scan: every user of the instance, which known service each is linked to, and who matches
 //! the departed list. Reads only.
 
-use std::collections::BTreeMap;
-
-use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::config::Config;
 use super::departed::Departed;
-use crate::ids::UserId;
 use crate::provider::ProviderError;
-use crate::provider::marketo::{Api, Credentials, calls_by_user};
+use crate::provider::marketo::inventory::{known_links, recent_calls};
+use crate::provider::marketo::{Api, Credentials};
 
 /// An API-only user tied to someone who left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,37 +63,16 @@ pub async fn scan<P: Api>(
 ) -> Result<Scan, ProviderError> {
     let admin_user = provider.linked_user(&credentials.admin).await?.userid;
     let users = provider.all_users().await?;
-    let mut linked: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
     let mut scan = Scan {
         users: users.len(),
         ..Scan::default()
     };
-    let links = join_all(
-        credentials
-            .services
-            .values()
-            .map(|creds| async move { (creds.name.clone(), provider.linked_user(creds).await) }),
-    )
-    .await;
-    for (name, link) in links {
-        match link {
-            Ok(link) => linked
-                .entry(link.userid)
-                .or_default()
-                .push(name.to_string()),
-            Err(error @ ProviderError::BadCredentials { .. }) => {
-                scan.warnings.push(format!("service `{name}`: {error}"));
-            }
-            Err(error) => return Err(error),
-        }
-    }
-    // Usage statistics only add to the report: a scan without them still stands, and says so.
-    let calls = match provider.usage_last_7_days().await {
-        Ok(days) => Some(calls_by_user(&days)),
-        Err(error) => {
-            scan.warnings.push(format!(
-                "the usage statistics could not be read ({error}): calls in the last 7 days are unknown"
-            ));
+    let (linked, failed) = known_links(provider, credentials).await?;
+    scan.warnings.extend(failed);
+    let calls = match recent_calls(provider).await {
+        Ok(calls) => Some(calls),
+        Err(warning) => {
+            scan.warnings.push(warning);
             None
         }
     };
@@ -126,8 +102,7 @@ pub async fn scan<P: Api>(
             scan.protected.push(user.userid.to_string());
             continue;
         }
-        let mut services = linked.get(&user.userid).cloned().unwrap_or_default();
-        services.sort();
+        let services = linked.get(&user.userid).cloned().unwrap_or_default();
         let finding = Finding {
             userid: user.userid.to_string(),
             email: user.email,

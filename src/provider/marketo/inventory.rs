@@ -50,30 +50,12 @@ pub async fn inventory<A: Api>(
         .map(|user| user.userid.clone())
         .collect();
     let records = try_join_all(api_only.iter().map(|userid| provider.user(userid))).await?;
-    let links = futures_util::future::join_all(
-        credentials
-            .services
-            .values()
-            .map(|creds| async move { (creds.name.clone(), provider.linked_user(creds).await) }),
-    )
-    .await;
-    let mut linked: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
-    for (name, link) in links {
-        match link {
-            Ok(link) => linked
-                .entry(link.userid)
-                .or_default()
-                .push(name.to_string()),
-            Err(error @ ProviderError::BadCredentials { .. }) => {
-                warnings.push(format!("service `{name}`: {error}"));
-            }
-            Err(error) => return Err(error),
-        }
-    }
-    let calls = match provider.usage_last_7_days().await {
-        Ok(days) => Some(calls_by_user(&days)),
-        Err(error) => {
-            warnings.push(format!("the usage statistics cannot be read: {error}"));
+    let (linked, failed) = known_links(provider, credentials).await?;
+    warnings.extend(failed);
+    let calls = match recent_calls(provider).await {
+        Ok(calls) => Some(calls),
+        Err(warning) => {
+            warnings.push(warning);
             None
         }
     };
@@ -111,4 +93,51 @@ pub async fn inventory<A: Api>(
         .collect();
     users.sort_by(|a, b| a.userid.cmp(&b.userid));
     Ok(Inventory { users, warnings })
+}
+
+/// The users the known services run as now, each with its services (sorted); and a warning for
+/// each service whose credentials do not work, which tells nothing either way.
+pub async fn known_links<A: Api>(
+    provider: &A,
+    credentials: &Credentials,
+) -> Result<(BTreeMap<UserId, Vec<String>>, Vec<String>), ProviderError> {
+    let links = futures_util::future::join_all(
+        credentials
+            .services
+            .values()
+            .map(|creds| async move { (creds.name.clone(), provider.linked_user(creds).await) }),
+    )
+    .await;
+    let mut linked: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for (name, link) in links {
+        match link {
+            Ok(link) => linked
+                .entry(link.userid)
+                .or_default()
+                .push(name.to_string()),
+            Err(error @ ProviderError::BadCredentials { .. }) => {
+                warnings.push(format!("service `{name}`: {error}"));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    for services in linked.values_mut() {
+        services.sort();
+    }
+    Ok((linked, warnings))
+}
+
+/// Calls per API user in the last 7 days; a warning when the usage statistics cannot be read
+/// (they only add to a report: what reads them still stands without them).
+pub async fn recent_calls<A: Api>(provider: &A) -> Result<BTreeMap<UserId, u64>, String> {
+    provider
+        .usage_last_7_days()
+        .await
+        .map(|days| calls_by_user(&days))
+        .map_err(|error| {
+            format!(
+                "the usage statistics could not be read ({error}): calls in the last 7 days are unknown"
+            )
+        })
 }
