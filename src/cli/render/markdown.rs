@@ -85,23 +85,12 @@ fn rotation(out: &mut String, view: &PlanView<'_>, index: usize, fold: bool) {
         view.rotation_heading(index)
     );
     if fold {
-        let count = view
-            .compiled
-            .steps
-            .iter()
-            .filter(|s| s.rotation == index)
-            .count();
+        let count = view.rotation_steps(index).count();
         let _ = writeln!(out, "<details><summary>{count} steps</summary>\n");
     }
     let _ = writeln!(out, "| # | step | what | by | verified | undo | state |");
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-    for (number, step) in view
-        .compiled
-        .steps
-        .iter()
-        .filter(|s| s.rotation == index)
-        .enumerate()
-    {
+    for (number, step) in view.rotation_steps(index).enumerate() {
         let mut what = cell(&step.action.describe());
         if let Some(details) = view.step_details(step) {
             let _ = write!(what, "<br>{}", cell(&details));

@@ -61,6 +61,14 @@ impl PlanView<'_> {
         self.live.details(&step.action)
     }
 
+    /// The steps of rotation `index`, in order.
+    pub(crate) fn rotation_steps(&self, index: usize) -> impl Iterator<Item = &Step> {
+        self.compiled
+            .steps
+            .iter()
+            .filter(move |s| s.rotation == index)
+    }
+
     /// Steps with work to do.
     fn pending(&self) -> impl Iterator<Item = &Step> {
         self.compiled

@@ -50,13 +50,7 @@ pub(crate) fn text(view: &PlanView<'_>) -> String {
         let _ = writeln!(out);
         let heading = format!("rotations[{index}]: {}", view.rotation_heading(index));
         wrapped(&mut out, "", "  ", &heading);
-        for (number, step) in view
-            .compiled
-            .steps
-            .iter()
-            .filter(|s| s.rotation == index)
-            .enumerate()
-        {
+        for (number, step) in view.rotation_steps(index).enumerate() {
             let heading = format!(
                 "  {:>2}. {:<width$}  {:<6} {:<8} {:<12} {}",
                 number + 1,
