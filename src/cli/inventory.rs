@@ -84,16 +84,17 @@ fn connection(path: &Path) -> Result<(Instance, Vec<ServiceDecl>, PathBuf), Fail
         .lines()
         .any(|line| line.trim_end().starts_with("rotations:"));
     if is_plan {
-        let loaded = crate::plan::load(path).or_invalid_input()?;
-        let Spec::Marketo(spec) = loaded.plan.spec else {
+        let origin = path.display().to_string();
+        let plan =
+            crate::plan::parse(&text, &origin, crate::paths::parent(path)).or_invalid_input()?;
+        let provider = plan.provider();
+        let Spec::Marketo(spec) = plan.spec else {
             return Err(anyhow!(
-                "`{}` is a {} plan; inventory reads Marketo instances",
-                path.display(),
-                loaded.plan.provider()
+                "`{origin}` is a {provider} plan; inventory reads Marketo instances"
             ))
             .or_invalid_input();
         };
-        return Ok((spec.instance, spec.services, loaded.plan.base_dir));
+        return Ok((spec.instance, spec.services, plan.base_dir));
     }
     let config = Config::load(path).or_invalid_input()?;
     Ok((config.instance, config.services, config.base_dir))

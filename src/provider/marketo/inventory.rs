@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::api::Api;
 use super::credentials::Credentials;
-use super::types::calls_by_user;
+use super::types::{calls_by_user, pair_name};
 use crate::ids::UserId;
 use crate::provider::ProviderError;
 
@@ -59,15 +59,7 @@ pub async fn inventory<A: Api>(
             None
         }
     };
-    let mut names = provider.role_names();
-    // Workspace 0 is every workspace; assignments name it, the workspace list does not.
-    names
-        .workspaces
-        .entry(0)
-        .or_insert_with(|| "AllZones".to_owned());
-    let name = |names: &BTreeMap<u64, String>, id: u64| {
-        names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
-    };
+    let names = provider.role_names();
     let mut users: Vec<ApiUser> = records
         .into_iter()
         .flatten()
@@ -75,13 +67,7 @@ pub async fn inventory<A: Api>(
             roles: record
                 .roles
                 .iter()
-                .map(|p| {
-                    format!(
-                        "{} @ {}",
-                        name(&names.roles, p.role_id),
-                        name(&names.workspaces, p.workspace_id)
-                    )
-                })
+                .map(|pair| pair_name(&names.roles, &names.workspaces, pair))
                 .collect(),
             services: linked.get(&record.userid).cloned().unwrap_or_default(),
             calls_last_7_days: calls

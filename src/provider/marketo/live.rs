@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::api::Api;
 use super::credentials::Credentials;
 use super::types::{
-    RolePair, ServiceCredentials, ServiceLink, UserRecord, UserUpdate, calls_by_user,
+    RolePair, ServiceCredentials, ServiceLink, UserRecord, UserUpdate, calls_by_user, pair_name,
 };
 use crate::ids::{ServiceName, UserId};
 use crate::plan::marketo::{Retire, Rotation, Spec};
@@ -152,18 +152,9 @@ impl Snapshot {
         if roles.is_empty() {
             return None;
         }
-        let name = |names: &BTreeMap<u64, String>, id: u64| {
-            names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
-        };
         let named: Vec<String> = roles
             .iter()
-            .map(|p| {
-                format!(
-                    "{} @ {}",
-                    name(&self.role_names, p.role_id),
-                    name(&self.workspace_names, p.workspace_id)
-                )
-            })
+            .map(|pair| pair_name(&self.role_names, &self.workspace_names, pair))
             .collect();
         Some(format!("roles: {}", named.join(", ")))
     }

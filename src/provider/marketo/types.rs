@@ -183,6 +183,25 @@ pub struct RoleNames {
     pub workspaces: BTreeMap<u64, String>,
 }
 
+/// A role/workspace pair by name, for people: `API Integrations @ Default`. An id no list named
+/// shows as `#id`; workspace 0 is `AllZones` (assignments name it, the workspace list does not).
+pub fn pair_name(
+    roles: &BTreeMap<u64, String>,
+    workspaces: &BTreeMap<u64, String>,
+    pair: &RolePair,
+) -> String {
+    let role = roles
+        .get(&pair.role_id)
+        .cloned()
+        .unwrap_or_else(|| format!("#{}", pair.role_id));
+    let workspace = match workspaces.get(&pair.workspace_id) {
+        Some(name) => name.clone(),
+        None if pair.workspace_id == 0 => "AllZones".to_owned(),
+        None => format!("#{}", pair.workspace_id),
+    };
+    format!("{role} @ {workspace}")
+}
+
 impl RoleNames {
     /// Adds what `other` names.
     pub fn absorb(&mut self, other: RoleNames) {
