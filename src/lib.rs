@@ -30,7 +30,8 @@
 //!   steps; [`address`]: the one rule for email addresses and when two name the same user.
 //! - Shared helpers: [`limits`] (rate limits and durations), [`retry`] (the retry budget every
 //!   client uses), [`endpoint`] (which base URLs are allowed), [`secret`] (redacted values and
-//!   their fingerprints), [`paths`] (paths stored relative to the file that names them).
+//!   their fingerprints), [`paths`] (paths stored relative to the file that names them),
+//!   `sync` (the one rule for a poisoned mutex).
 
 pub mod address;
 pub mod cli;
@@ -50,3 +51,4 @@ pub mod retry;
 pub mod sandbox;
 pub mod saved;
 pub mod secret;
+mod sync;

@@ -20,7 +20,6 @@ mod server;
 mod traffic;
 
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -58,11 +57,7 @@ pub(crate) fn basic_auth(headers: &axum::http::HeaderMap) -> Option<(String, Str
     Some((auth.username().to_owned(), auth.password().to_owned()))
 }
 
-/// Locks a mutex, recovering the data if a panicking request poisoned it: every critical
-/// section leaves the data consistent, so a poisoned lock is safe to keep using.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+pub(crate) use crate::sync::lock;
 
 /// A sandbox served in-process on its own task; dropping the handle stops it.
 #[derive(Debug)]

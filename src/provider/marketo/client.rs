@@ -33,6 +33,7 @@ use crate::limits::Limits;
 use crate::provider::{ManualAction, ProviderError};
 use crate::retry::{Budget, RetryPolicy};
 use crate::secret::Secret;
+use crate::sync::lock;
 
 /// How errors name the platform.
 const PLATFORM: &str = "Marketo";
@@ -507,13 +508,6 @@ impl MarketoClient {
             self.get(format!("{USERS}/allusers.json"), &query).await?;
         Ok(page.into_iter().map(UserSummary::from).collect())
     }
-}
-
-/// Locks a mutex whose data no panic can leave inconsistent.
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What `allusers.json`'s `pageOffset` counts.

@@ -127,10 +127,7 @@ impl Recent {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<UserId, Memory>> {
-        // The map holds no invariant a panicking holder could break halfway.
-        self.users
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.users)
     }
 }
 
