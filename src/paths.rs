@@ -45,6 +45,17 @@ pub fn parent(file: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
+/// Writes `bytes` to `path` through a synced temporary file beside it and a rename: a reader
+/// (or a crash) sees the old file or the new one, never half of one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut file = tempfile::NamedTempFile::new_in(parent(path))?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Why relinker cannot write the file `path`, if it cannot: it is a directory, or its folder
 /// does not exist. Checked before any work, so a typo costs nothing.
 pub fn output_file_problem(path: &Path) -> Option<String> {

@@ -6,7 +6,6 @@
 //! file must be the same, live state must be the same, and the steps must be exactly the saved
 //! ones. Any difference is named, and nothing is sent.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -136,14 +135,10 @@ impl SavedPlan {
                 reason,
             });
         }
-        let text = serde_json::to_string_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
-        let mut temporary =
-            tempfile::NamedTempFile::new_in(crate::paths::parent(path)).map_err(io)?;
-        temporary.write_all(text.as_bytes()).map_err(io)?;
-        temporary.write_all(b"\n").map_err(io)?;
-        temporary.as_file().sync_all().map_err(io)?;
-        temporary.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+        let mut text =
+            serde_json::to_string_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
+        text.push('\n');
+        crate::paths::write_atomically(path, text.as_bytes()).map_err(io)
     }
 
     /// Reads a saved plan.

@@ -39,8 +39,75 @@ pub struct OffboardArgs {
     /// Format of the report on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
+    /// Rehearse: scan an embedded sandbox seeded from the config's `sandbox.fixture` (such as
+    /// one `relinker sandbox --from-live` wrote), not the live instance.
+    #[arg(long)]
+    sandbox: bool,
     #[command(flatten)]
     retry: RetryArgs,
+}
+
+/// Where a scan reads: the live instance, or an embedded sandbox kept alive while it runs.
+struct Scanned {
+    base_url: String,
+    credentials: crate::provider::marketo::Credentials,
+    /// For the report: what was scanned.
+    described: String,
+    _sandbox: Option<crate::sandbox::SandboxHandle>,
+}
+
+impl Scanned {
+    async fn connect(
+        config: &Config,
+        config_path: &std::path::Path,
+        use_sandbox: bool,
+    ) -> Result<Self, Failure> {
+        if !use_sandbox {
+            let credentials = crate::provider::marketo::resolve_credentials(
+                &config.instance,
+                &config.services,
+                &config.base_dir,
+            )
+            .or_invalid_input()?;
+            return Ok(Self {
+                base_url: config.instance.base_url.clone(),
+                credentials,
+                described: format!("`{}`", config.instance.base_url),
+                _sandbox: None,
+            });
+        }
+        let path = config
+            .sandbox_fixture
+            .as_ref()
+            .ok_or_else(|| {
+                anyhow!(
+                    "config `{}` has no `sandbox.fixture`, which --sandbox needs",
+                    config_path.display()
+                )
+            })
+            .or_invalid_input()?;
+        let text = crate::sandbox::fixture_text(path).or_invalid_input()?;
+        let origin = path.display().to_string();
+        let seeds = crate::sandbox::provider_of(&text, &origin).or_invalid_input()?;
+        if seeds != "marketo" {
+            return Err(anyhow!(
+                "fixture `{origin}` seeds a {seeds} sandbox; offboarding scans Marketo"
+            ))
+            .or_invalid_input();
+        }
+        let (handle, credentials) =
+            target::marketo_sandbox(path, &text, &config.services, "the config").await?;
+        Ok(Self {
+            base_url: handle.base_url(),
+            credentials,
+            described: format!(
+                "the sandbox seeded from `{}` (a rehearsal: `{}` was not read)",
+                crate::paths::relative(path, &config.base_dir).display(),
+                config.instance.base_url
+            ),
+            _sandbox: Some(handle),
+        })
+    }
 }
 
 /// Scans and writes.
@@ -50,19 +117,14 @@ pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
     }
     let config = Config::load(&args.config).or_invalid_input()?;
     let departed = Departed::load(&args.departed).or_invalid_input()?;
-    let credentials = crate::provider::marketo::resolve_credentials(
-        &config.instance,
-        &config.services,
-        &config.base_dir,
-    )
-    .or_invalid_input()?;
+    let scanned = Scanned::connect(&config, &args.config, args.sandbox).await?;
     let client = target::marketo_client(
         &config.instance,
-        &config.instance.base_url,
-        &credentials,
+        &scanned.base_url,
+        &scanned.credentials,
         args.retry.policy(),
     )?;
-    let scan = offboard::scan(&client, &config, &departed, &credentials)
+    let scan = offboard::scan(&client, &config, &departed, &scanned.credentials)
         .await
         .context("the scan failed")
         .or_failed()?;
@@ -104,7 +166,7 @@ pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
                 .or_failed()?;
         }
     }
-    let markdown = offboard::report_markdown(&scan, &config, &files);
+    let markdown = offboard::report_markdown(&scan, &config, &scanned.described, &files);
     offboard::write_atomically(&args.out.join("report.md"), markdown.as_bytes()).or_failed()?;
 
     print_report(args, &config, &scan, &files, &markdown);

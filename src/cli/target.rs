@@ -262,8 +262,19 @@ async fn start_marketo_sandbox(
     spec: &plan_marketo::Spec,
 ) -> Result<(SandboxHandle, Credentials), Failure> {
     let (path, text) = fixture_text(plan)?;
-    let path = &path;
-    let fixture = Fixture::parse(&text, &path.display().to_string()).or_invalid_input()?;
+    marketo_sandbox(&path, &text, &spec.services, "the plan").await
+}
+
+/// An embedded Marketo sandbox seeded from the fixture at `path` (its `text`), and the
+/// fixture's credentials for the admin service and for each of `services` (found by name;
+/// `whose` names who declares them, for the message when one is missing).
+pub(crate) async fn marketo_sandbox(
+    path: &std::path::Path,
+    text: &str,
+    services: &[plan_marketo::ServiceDecl],
+    whose: &str,
+) -> Result<(SandboxHandle, Credentials), Failure> {
+    let fixture = Fixture::parse(text, &path.display().to_string()).or_invalid_input()?;
     let admin = fixture
         .admin_service()
         .ok_or_else(|| {
@@ -273,8 +284,8 @@ async fn start_marketo_sandbox(
             )
         })
         .or_invalid_input()?;
-    let mut services = BTreeMap::new();
-    for declared in &spec.services {
+    let mut found_services = BTreeMap::new();
+    for declared in services {
         let name = declared.name.as_str();
         let found = fixture
             .services()
@@ -282,12 +293,12 @@ async fn start_marketo_sandbox(
             .find(|s| s.name == name)
             .ok_or_else(|| {
                 anyhow!(
-                    "fixture `{}` has no service `{name}`, which the plan declares",
+                    "fixture `{}` has no service `{name}`, which {whose} declares",
                     path.display()
                 )
             })
             .or_invalid_input()?;
-        services.insert(
+        found_services.insert(
             declared.name.clone(),
             ServiceCredentials {
                 name: declared.name.clone(),
@@ -302,7 +313,7 @@ async fn start_marketo_sandbox(
             client_id: admin.client_id.clone(),
             client_secret: admin.client_secret.clone(),
         },
-        services,
+        services: found_services,
     };
     let handle = serve(Sandbox::new(SandboxConfig::default(), &fixture)).await?;
     Ok((handle, credentials))

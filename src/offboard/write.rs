@@ -3,7 +3,6 @@
 //! its diffs show only real changes.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::config::{Config, Strategy};
@@ -197,13 +196,19 @@ pub fn plan(config: &Config, finding: &Finding, out: &Path) -> String {
     text
 }
 
-/// The report, as Markdown (also written to `report.md`).
-pub fn report_markdown(scan: &Scan, config: &Config, files: &[(String, &Finding)]) -> String {
+/// The report, as Markdown (also written to `report.md`); `scanned` says what was read: the
+/// instance's address in backticks, or the sandbox of a rehearsal.
+pub fn report_markdown(
+    scan: &Scan,
+    config: &Config,
+    scanned: &str,
+    files: &[(String, &Finding)],
+) -> String {
     let mut text = String::from("# Offboarding report\n\n");
     let _ = writeln!(
         text,
-        "Scanned {} users ({} API-only) of `{}`.\n",
-        scan.users, scan.api_users, config.instance.base_url
+        "Scanned {} users ({} API-only) of {scanned}.\n",
+        scan.users, scan.api_users
     );
     let _ = writeln!(text, "## Plans written ({})\n", files.len());
     if files.is_empty() {
@@ -300,21 +305,12 @@ pub fn calls(finding: &Finding) -> String {
         .map_or_else(|| "unknown".to_owned(), |calls| calls.to_string())
 }
 
-/// Writes `bytes` to `path` through a synced temporary file and a rename.
+/// Writes `bytes` to `path` atomically.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let error = |source| WriteError {
+    crate::paths::write_atomically(path, bytes).map_err(|source| WriteError {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(error)?;
-    file.write_all(bytes).map_err(error)?;
-    file.as_file().sync_all().map_err(error)?;
-    file.persist(path).map_err(|e| error(e.error))?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]
