@@ -14,7 +14,7 @@ use super::target;
 use crate::offboard::Config;
 use crate::plan::Spec;
 use crate::plan::marketo::{Instance, ServiceDecl};
-use crate::provider::marketo::inventory::{Inventory, inventory};
+use crate::provider::marketo::inventory::{ApiUser, Inventory, inventory};
 use crate::provider::marketo::resolve_credentials;
 
 /// Output format of `inventory`.
@@ -117,13 +117,14 @@ fn text(found: &Inventory) -> String {
     for user in &found.users {
         let _ = writeln!(
             out,
-            "{:<width$}  {:>5}  {}\n{:<width$}         roles: {}; email: {}",
+            "{:<width$}  {:>5}  {}\n{:<width$}         roles: {}; email: {}; last login: {}",
             user.userid.as_str(),
             calls(user.calls_last_7_days),
             listed(&user.services, "no known service"),
             "",
             listed(&user.roles, "none"),
-            user.email
+            user.email,
+            last_login(user)
         );
     }
     out
@@ -131,18 +132,19 @@ fn text(found: &Inventory) -> String {
 
 fn markdown(found: &Inventory) -> String {
     let mut out = format!(
-        "### API-only users ({})\n\n| userid | email | roles | services | calls, last 7 days |\n|---|---|---|---|---|\n",
+        "### API-only users ({})\n\n| userid | email | roles | services | calls, last 7 days | last login |\n|---|---|---|---|---|---|\n",
         found.users.len()
     );
     for user in &found.users {
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} | {} |",
             user.userid,
             user.email.replace('|', "\\|"),
             listed(&user.roles, "none").replace('|', "\\|"),
             listed(&user.services, "—").replace('|', "\\|"),
-            calls(user.calls_last_7_days)
+            calls(user.calls_last_7_days),
+            last_login(user)
         );
     }
     out
@@ -151,7 +153,14 @@ fn markdown(found: &Inventory) -> String {
 fn csv(found: &Inventory) -> Result<String, Failure> {
     let mut writer = ::csv::Writer::from_writer(Vec::new());
     let mut write = |record: &[&str]| writer.write_record(record).or_failed();
-    write(&["userid", "email", "roles", "services", "calls_last_7_days"])?;
+    write(&[
+        "userid",
+        "email",
+        "roles",
+        "services",
+        "calls_last_7_days",
+        "last_login_at",
+    ])?;
     for user in &found.users {
         let calls = user
             .calls_last_7_days
@@ -163,6 +172,10 @@ fn csv(found: &Inventory) -> Result<String, Failure> {
             &user.roles.join("; "),
             &user.services.join("; "),
             &calls,
+            &user
+                .last_login_at
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default(),
         ])?;
     }
     let bytes = writer
@@ -178,6 +191,14 @@ fn listed(items: &[String], none: &str) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// The last login to the minute, in UTC; "never" for a user who never logged in.
+fn last_login(user: &ApiUser) -> String {
+    user.last_login_at.map_or_else(
+        || "never".to_owned(),
+        |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
 }
 
 fn calls(calls: Option<u64>) -> String {

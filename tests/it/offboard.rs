@@ -49,7 +49,13 @@ fn fixture() -> String {
         writeln!(text, "  - {{ userid: api.other{i}@acme.example, first_name: O, last_name: '{i}', api_only: true, roles: [{{ role: Standard User, workspace: World }}] }}").unwrap();
     }
     for (userid, email, _) in AFFECTED {
-        writeln!(text, "  - {{ userid: '{userid}', email: '{email}', first_name: F, last_name: L, api_only: true, roles: [{{ role: Standard User, workspace: World }}] }}").unwrap();
+        // Jane's integration last called in November; the inventory shows it.
+        let login = if userid.starts_with("jane") {
+            ", last_login_at: '2026-11-30T09:15:00.000t+0000'"
+        } else {
+            ""
+        };
+        writeln!(text, "  - {{ userid: '{userid}', email: '{email}', first_name: F, last_name: L, api_only: true, roles: [{{ role: Standard User, workspace: World }}]{login} }}").unwrap();
     }
     // A departed contractor's API user no service uses any more, and no one calls as.
     text.push_str("  - { userid: idle.bot@contractor.example, first_name: I, last_name: B, api_only: true, roles: [{ role: Standard User, workspace: World }] }\n");
@@ -601,6 +607,12 @@ async fn inventory_lists_every_api_only_user_with_roles_services_and_calls() {
     assert_eq!(jane["services"], json!(["svc-a"]));
     assert_eq!(jane["roles"], json!(["Standard User @ World"]));
     assert_eq!(jane["calls_last_7_days"], 40);
+    assert_eq!(jane["last_login_at"], "2026-11-30T09:15:00Z");
+    let never = users
+        .iter()
+        .filter(|u| u["last_login_at"].is_null())
+        .count();
+    assert_eq!(never, 27, "only jane ever logged in: {report}");
     let csv = relinker(
         dir.path(),
         &["inventory", "offboard.yaml", "--format", "csv"],
@@ -608,11 +620,11 @@ async fn inventory_lists_every_api_only_user_with_roles_services_and_calls() {
     .await;
     let csv = String::from_utf8_lossy(&csv.stdout).into_owned();
     assert!(
-        csv.starts_with("userid,email,roles,services,calls_last_7_days\n"),
+        csv.starts_with("userid,email,roles,services,calls_last_7_days,last_login_at\n"),
         "{csv}"
     );
     assert!(
-        csv.contains("jane.doe@acme.example,jane.doe@acme.example,Standard User @ World,svc-a,40"),
+        csv.contains("jane.doe@acme.example,jane.doe@acme.example,Standard User @ World,svc-a,40,2026-11-30T09:15:00Z\n"),
         "{csv}"
     );
     let markdown = relinker(
@@ -622,6 +634,16 @@ async fn inventory_lists_every_api_only_user_with_roles_services_and_calls() {
     .await;
     let markdown = String::from_utf8_lossy(&markdown.stdout).into_owned();
     assert!(markdown.contains("### API-only users (28)"), "{markdown}");
+    assert!(
+        markdown.contains("| 40 | 2026-11-30 09:15 UTC |"),
+        "{markdown}"
+    );
+    let plain = relinker(dir.path(), &["inventory", "offboard.yaml"]).await;
+    let plain = String::from_utf8_lossy(&plain.stdout).into_owned();
+    assert!(
+        plain.contains("email: old.bot@acme.example; last login: never"),
+        "{plain}"
+    );
     assert_eq!(
         sandbox.requests().await["state_changing"],
         0,

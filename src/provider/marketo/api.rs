@@ -6,7 +6,8 @@ use std::future::Future;
 
 use super::types::{
     DailyUsage, Listing, NewApiUser, PendingInvitation, RoleInfo, RoleNames, RolePair,
-    ServiceCredentials, ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
+    ServiceCredentials, ServiceLink, UserActivity, UserRecord, UserSummary, UserUpdate,
+    WorkspaceInfo,
 };
 use crate::ids::{ServiceName, UserId};
 use crate::provider::{ManualAction, ProviderError};
@@ -22,6 +23,11 @@ pub trait Api: Send + Sync {
         &self,
         userid: &UserId,
     ) -> impl Future<Output = Result<Option<UserRecord>, ProviderError>> + Send;
+    /// A user's record with its last login (a read only the inventory needs).
+    fn user_activity(
+        &self,
+        userid: &UserId,
+    ) -> impl Future<Output = Result<Option<UserActivity>, ProviderError>> + Send;
     /// A pending invitation.
     fn invitation(
         &self,

@@ -24,7 +24,8 @@ use super::encode::segment;
 use super::limiter::{Answer, Limiter};
 use super::types::{
     DailyUsage, Listing, NewApiUser, PendingInvitation, RoleInfo, RoleNames, RolePair,
-    ServiceCredentials, ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
+    ServiceCredentials, ServiceLink, UserActivity, UserRecord, UserSummary, UserUpdate,
+    WorkspaceInfo,
 };
 use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
 use super::{dates, quota};
@@ -673,9 +674,19 @@ fn user_path(userid: &UserId, endpoint: &str) -> String {
 
 impl Api for MarketoClient {
     async fn user(&self, userid: &UserId) -> Result<Option<UserRecord>, ProviderError> {
+        Ok(self
+            .user_activity(userid)
+            .await?
+            .map(|activity| activity.record))
+    }
+
+    async fn user_activity(&self, userid: &UserId) -> Result<Option<UserActivity>, ProviderError> {
         let user: Option<wire::WireUser> =
             self.get_optional(user_path(userid, "user.json")).await?;
-        Ok(user.map(|user| self.record(user)))
+        Ok(user.map(|user| {
+            self.learn_names(user.role_names());
+            user.activity()
+        }))
     }
 
     async fn invitation(

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use futures_util::future::try_join_all;
 use serde::Serialize;
 
 use super::api::Api;
 use super::credentials::Credentials;
-use super::types::{calls_by_user, pair_name};
+use super::types::{UserActivity, calls_by_user, pair_name};
 use crate::ids::UserId;
 use crate::provider::ProviderError;
 
@@ -25,6 +26,8 @@ pub struct ApiUser {
     pub services: Vec<String>,
     /// Calls in the last 7 days; `None` when the usage statistics could not be read.
     pub calls_last_7_days: Option<u64>,
+    /// When it last logged in (for an API-only user: last called the API); `None` if never.
+    pub last_login_at: Option<DateTime<Utc>>,
 }
 
 /// What the inventory found.
@@ -49,7 +52,8 @@ pub async fn inventory<A: Api>(
         .filter(|user| user.api_only)
         .map(|user| user.userid.clone())
         .collect();
-    let records = try_join_all(api_only.iter().map(|userid| provider.user(userid))).await?;
+    let records =
+        try_join_all(api_only.iter().map(|userid| provider.user_activity(userid))).await?;
     let (linked, failed) = known_links(provider, credentials).await?;
     warnings.extend(failed);
     let calls = match recent_calls(provider).await {
@@ -63,19 +67,25 @@ pub async fn inventory<A: Api>(
     let mut users: Vec<ApiUser> = records
         .into_iter()
         .flatten()
-        .map(|record| ApiUser {
-            roles: record
-                .roles
-                .iter()
-                .map(|pair| pair_name(&names.roles, &names.workspaces, pair))
-                .collect(),
-            services: linked.get(&record.userid).cloned().unwrap_or_default(),
-            calls_last_7_days: calls
-                .as_ref()
-                .map(|calls| calls.get(&record.userid).copied().unwrap_or(0)),
-            email: record.email,
-            userid: record.userid,
-        })
+        .map(
+            |UserActivity {
+                 record,
+                 last_login_at,
+             }| ApiUser {
+                roles: record
+                    .roles
+                    .iter()
+                    .map(|pair| pair_name(&names.roles, &names.workspaces, pair))
+                    .collect(),
+                services: linked.get(&record.userid).cloned().unwrap_or_default(),
+                calls_last_7_days: calls
+                    .as_ref()
+                    .map(|calls| calls.get(&record.userid).copied().unwrap_or(0)),
+                last_login_at,
+                email: record.email,
+                userid: record.userid,
+            },
+        )
         .collect();
     users.sort_by(|a, b| a.userid.cmp(&b.userid));
     Ok(Inventory { users, warnings })

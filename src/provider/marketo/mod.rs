@@ -39,6 +39,6 @@ pub use platform::MarketoPlatform;
 pub use procedures::compile;
 pub use types::{
     DailyUsage, Listing, NewApiUser, PendingInvitation, RoleInfo, RoleNames, RolePair,
-    ServiceCredentials, ServiceLink, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
-    calls_by_user,
+    ServiceCredentials, ServiceLink, UserActivity, UserRecord, UserSummary, UserUpdate,
+    WorkspaceInfo, calls_by_user,
 };

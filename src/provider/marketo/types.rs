@@ -37,6 +37,16 @@ pub struct UserRecord {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A user's record and when it last logged in: what the inventory shows. The login time stays
+/// out of [`UserRecord`], which planning decides on, so a login never makes a saved plan stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserActivity {
+    /// The record.
+    pub record: UserRecord,
+    /// The last login, if the user ever logged in (API-only users log in by calling the API).
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
 /// A row of the user listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
@@ -70,6 +80,12 @@ pub struct RoleInfo {
     pub id: u64,
     /// Name.
     pub name: String,
+    /// What the role is for, in the instance's words.
+    pub description: String,
+    /// `system` or `custom`.
+    pub kind: String,
+    /// Whether the role can only be given in `AllZones`.
+    pub only_all_zones: bool,
 }
 
 /// A workspace the instance defines.
@@ -79,6 +95,8 @@ pub struct WorkspaceInfo {
     pub id: u64,
     /// Name.
     pub name: String,
+    /// What the workspace is for.
+    pub description: String,
 }
 
 /// A new API-only user.

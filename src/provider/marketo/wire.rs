@@ -7,8 +7,8 @@ use serde::{Deserialize, Deserializer};
 
 use super::dates;
 use super::types::{
-    DailyUsage, PendingInvitation, RoleInfo, RoleNames, RolePair, UserRecord, UserSummary,
-    WorkspaceInfo,
+    DailyUsage, PendingInvitation, RoleInfo, RoleNames, RolePair, UserActivity, UserRecord,
+    UserSummary, WorkspaceInfo,
 };
 
 /// `{"errors":[{"code","message"}]}`, and the standard REST envelope's `success: false` form.
@@ -128,12 +128,23 @@ pub(crate) struct WireUser {
     user_role_workspaces: Vec<WireRolePair>,
     #[serde(default)]
     expires_at: Option<String>,
+    #[serde(default)]
+    last_login_at: Option<String>,
 }
 
 impl WireUser {
     /// The names of the roles and workspaces the user holds.
     pub(crate) fn role_names(&self) -> RoleNames {
         role_names(&self.user_role_workspaces)
+    }
+
+    /// The record and the last login.
+    pub(crate) fn activity(mut self) -> UserActivity {
+        let last_login_at = date(self.last_login_at.take());
+        UserActivity {
+            record: UserRecord::from(self),
+            last_login_at,
+        }
     }
 }
 
@@ -202,11 +213,18 @@ impl From<WireInvitation> for PendingInvitation {
     }
 }
 
-/// A row of `roles.json` or `workspaces.json`.
+/// A row of `roles.json` or `workspaces.json` (a workspace has no `type` or `onlyAllZones`).
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct WireNamed {
     id: u64,
     name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    only_all_zones: bool,
 }
 
 impl From<WireNamed> for RoleInfo {
@@ -214,6 +232,9 @@ impl From<WireNamed> for RoleInfo {
         RoleInfo {
             id: role.id,
             name: role.name,
+            description: role.description.unwrap_or_default(),
+            kind: role.kind.unwrap_or_else(|| "custom".to_owned()),
+            only_all_zones: role.only_all_zones,
         }
     }
 }
@@ -223,6 +244,7 @@ impl From<WireNamed> for WorkspaceInfo {
         WorkspaceInfo {
             id: workspace.id,
             name: workspace.name,
+            description: workspace.description.unwrap_or_default(),
         }
     }
 }
@@ -287,6 +309,33 @@ mod tests {
             user.expires_at.map(|d| d.to_rfc3339()),
             Some("2020-12-31T08:00:00+00:00".into())
         );
+        let activity = serde_json::from_str::<WireUser>(USER_EXAMPLE)
+            .unwrap()
+            .activity();
+        assert_eq!(
+            activity.record, user,
+            "the login time stays out of the record"
+        );
+        assert_eq!(
+            activity.last_login_at.map(|d| d.to_rfc3339()),
+            Some("2020-02-05T01:02:23+00:00".into())
+        );
+    }
+
+    /// The reference's `roles.json` rows, with their type and `onlyAllZones`.
+    #[test]
+    fn reads_the_reference_role_rows() {
+        let roles: Vec<WireNamed> = serde_json::from_str(
+            r#"[{"id": 1, "name": "Admin", "description": "All permissions", "type": "system", "hidden": false,
+                 "onlyAllZones": true, "createdAt": "20100327T18:27:42.0t+0000", "updatedAt": "20100327T18:27:42.0t+0000"},
+                {"id": 101, "name": "Analytics User", "description": "Has access to Analytics", "type": "custom",
+                 "hidden": false, "onlyAllZones": false}]"#,
+        )
+        .unwrap();
+        let roles: Vec<RoleInfo> = roles.into_iter().map(RoleInfo::from).collect();
+        assert!(roles[0].only_all_zones && roles[0].kind == "system");
+        assert_eq!(roles[1].description, "Has access to Analytics");
+        assert!(!roles[1].only_all_zones && roles[1].kind == "custom");
     }
 
     #[test]

@@ -139,6 +139,9 @@ struct RawUser {
     roles: Spanned<Vec<Spanned<RawAssignment>>>,
     #[serde(default)]
     expires_at: Option<Spanned<String>>,
+    /// When the user last logged in (API-only users log in by calling the API).
+    #[serde(default)]
+    last_login_at: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +159,26 @@ struct RawInvitation {
     /// An API-only user's pending invitation (`api-only-invitations: pending`).
     #[serde(default)]
     api_only: bool,
+}
+
+/// A date-time field of a fixture, in any format Marketo writes; a problem names `field.name`.
+fn date(
+    text: Option<Spanned<String>>,
+    field: &str,
+    name: &str,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<DateTime<Utc>> {
+    let text = text?;
+    dates::parse(&text.value)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| {
+            problems.push(Diagnostic::at(
+                text.referenced,
+                format!("{field}.{name}"),
+                e.to_string(),
+            ));
+        })
+        .ok()
 }
 
 #[derive(Debug, Deserialize)]
@@ -350,18 +373,8 @@ impl Fixture {
             let (userid, email) =
                 Self::identity(&field, &user.userid, user.email.as_ref(), taken, problems);
             let roles = self.assignments(&field, &user.roles, problems);
-            let expires_at = user.expires_at.and_then(|text| {
-                dates::parse(&text.value)
-                    .map(|d| d.with_timezone(&Utc))
-                    .map_err(|e| {
-                        problems.push(Diagnostic::at(
-                            text.referenced,
-                            format!("{field}.expires_at"),
-                            e.to_string(),
-                        ));
-                    })
-                    .ok()
-            });
+            let expires_at = date(user.expires_at, &field, "expires_at", problems);
+            let last_login_at = date(user.last_login_at, &field, "last_login_at", problems);
             self.users.push(User {
                 id: 0,
                 userid,
@@ -371,7 +384,7 @@ impl Fixture {
                 api_only: user.api_only,
                 roles,
                 expires_at,
-                last_login_at: None,
+                last_login_at,
             });
         }
     }
