@@ -5,8 +5,14 @@
 use std::path::{Component, Path, PathBuf};
 
 /// `path` made absolute against the working directory, with `.` and `..` resolved by name
-/// (symbolic links are not followed: the files may not exist yet).
+/// (symbolic links are not followed: the files may not exist yet). An empty path, the folder of
+/// a bare file name, is the working directory.
 pub fn normalized(path: &Path) -> PathBuf {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut out = PathBuf::new();
     for part in absolute.components() {
@@ -98,6 +104,11 @@ mod tests {
                 "{path} from {from}"
             );
         }
+        // The folder of a bare file name is the working directory.
+        assert_eq!(
+            relative(Path::new("copy.yaml"), Path::new("")),
+            PathBuf::from("copy.yaml")
+        );
         assert_eq!(parent(Path::new("x.json")), Path::new("."));
         assert_eq!(parent(Path::new("ops/x.json")), Path::new("ops"));
     }

@@ -3,7 +3,7 @@
 //! in the last 7 days. Reads only.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
@@ -11,9 +11,6 @@ use clap::{Args, ValueEnum};
 use super::exit::{Failure, OrExit, Outcome};
 use super::run::{RetryArgs, say};
 use super::target;
-use crate::offboard::Config;
-use crate::plan::Spec;
-use crate::plan::marketo::{Instance, ServiceDecl};
 use crate::provider::marketo::inventory::{ApiUser, Inventory, inventory};
 use crate::provider::marketo::resolve_credentials;
 
@@ -46,7 +43,7 @@ pub struct InventoryArgs {
 
 /// Reads the instance and prints the inventory.
 pub async fn run(args: &InventoryArgs) -> Result<Outcome, Failure> {
-    let (instance, services, base_dir) = connection(&args.source)?;
+    let (instance, services, base_dir) = target::marketo_source(&args.source, "inventory")?;
     let credentials = resolve_credentials(&instance, &services, &base_dir).or_invalid_input()?;
     let client = target::marketo_client(
         &instance,
@@ -74,30 +71,6 @@ pub async fn run(args: &InventoryArgs) -> Result<Outcome, Failure> {
     }
     .trim_end());
     Ok(Outcome::Success)
-}
-
-/// The instance and services a plan or an offboarding config names: a file with `rotations:`
-/// is a plan.
-fn connection(path: &Path) -> Result<(Instance, Vec<ServiceDecl>, PathBuf), Failure> {
-    let text = crate::input::read_text(path, crate::input::Kind::Plan).or_invalid_input()?;
-    let is_plan = text
-        .lines()
-        .any(|line| line.trim_end().starts_with("rotations:"));
-    if is_plan {
-        let origin = path.display().to_string();
-        let plan =
-            crate::plan::parse(&text, &origin, crate::paths::parent(path)).or_invalid_input()?;
-        let provider = plan.provider();
-        let Spec::Marketo(spec) = plan.spec else {
-            return Err(anyhow!(
-                "`{origin}` is a {provider} plan; inventory reads Marketo instances"
-            ))
-            .or_invalid_input();
-        };
-        return Ok((spec.instance, spec.services, plan.base_dir));
-    }
-    let config = Config::load(path).or_invalid_input()?;
-    Ok((config.instance, config.services, config.base_dir))
 }
 
 fn text(found: &Inventory) -> String {

@@ -49,6 +49,21 @@ pub struct SandboxArgs {
     /// (`token-scope-after-relink=minted`); repeatable. docs/sandbox.md lists them.
     #[arg(long = "behaviour", value_name = "KEY=VALUE")]
     behaviours: Vec<marketo::Setting>,
+    /// Instead of serving: copy the live Marketo instance a plan or an offboarding config names
+    /// (reads only) into a fixture at --out, for rehearsing plans against production's users,
+    /// roles and links.
+    #[arg(
+        long,
+        value_name = "PLAN_OR_CONFIG",
+        requires = "out",
+        conflicts_with_all = ["listen", "provider", "fixture", "rate_limit", "concurrency", "daily_quota", "token_ttl", "behaviours"]
+    )]
+    from_live: Option<PathBuf>,
+    /// The fixture --from-live writes.
+    #[arg(long, value_name = "FIXTURE.yaml", requires = "from_live")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    retry: super::run::RetryArgs,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -162,8 +177,11 @@ fn emulator(args: &SandboxArgs) -> Result<(Router, ProviderKind), Failure> {
     Ok((router, provider))
 }
 
-/// Serves until SIGINT or SIGTERM.
+/// Serves until SIGINT or SIGTERM; or, with --from-live, writes a fixture and exits.
 pub async fn run(args: SandboxArgs) -> Result<Outcome, Failure> {
+    if let (Some(source), Some(out)) = (&args.from_live, &args.out) {
+        return from_live(source, out, &args.retry).await;
+    }
     let (router, provider) = emulator(&args)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -183,6 +201,54 @@ pub async fn run(args: SandboxArgs) -> Result<Outcome, Failure> {
         .await
         .context("sandbox server failed")
         .or_failed()?;
+    Ok(Outcome::Success)
+}
+
+/// Copies the live instance into a fixture at `out`. The fixture is read back before it is
+/// written, so what lands on disk always seeds a sandbox.
+async fn from_live(
+    source: &std::path::Path,
+    out: &std::path::Path,
+    retry: &super::run::RetryArgs,
+) -> Result<Outcome, Failure> {
+    if let Some(problem) = crate::paths::output_file_problem(out) {
+        return Err(anyhow!("--out: {problem}")).or_invalid_input();
+    }
+    let (instance, services, base_dir) =
+        super::target::marketo_source(source, "sandbox --from-live")?;
+    let credentials =
+        crate::provider::marketo::resolve_credentials(&instance, &services, &base_dir)
+            .or_invalid_input()?;
+    let client =
+        super::target::marketo_client(&instance, &instance.base_url, &credentials, retry.policy())?;
+    let mirror = crate::provider::marketo::mirror::mirror(&client, &credentials)
+        .await
+        .map_err(|error| anyhow!("cannot read the instance: {error}"))
+        .or_failed()?;
+    let today = crate::provider::marketo::quota::quota_day(chrono::Utc::now());
+    let (text, left_out) =
+        marketo::fixture_from(&mirror, &format!("`{}`", instance.base_url), today);
+    let origin = out.display().to_string();
+    marketo::Fixture::parse(&text, &origin)
+        .map_err(|error| anyhow!("the copy does not seed a sandbox (a relinker bug): {error}"))
+        .or_failed()?;
+    crate::paths::write_atomically(out, text.as_bytes())
+        .with_context(|| format!("cannot write `{origin}`"))
+        .or_failed()?;
+    for warning in mirror.warnings.iter().chain(&left_out) {
+        super::output::warn(&format!("warning: {warning}"));
+    }
+    super::run::say(&format!(
+        "wrote {origin}: {} users, {} roles, {} workspaces, {} known services and relinker's admin service, from {}",
+        mirror.users.len(),
+        mirror.roles.len(),
+        mirror.workspaces.len(),
+        mirror.services.len(),
+        instance.base_url
+    ));
+    super::run::say(&format!(
+        "rehearse with `sandbox: {{ fixture: {origin} }}` in a plan (or the offboarding config), then `relinker apply PLAN --sandbox` or `relinker offboard ... --sandbox`"
+    ));
     Ok(Outcome::Success)
 }
 

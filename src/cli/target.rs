@@ -240,6 +240,41 @@ async fn marketo(
     })
 }
 
+/// The Marketo instance and known services a plan or an offboarding config names (what
+/// `inventory` and `sandbox --from-live` read): a file with `rotations:` is a plan.
+/// `command` names the reader in the message for a plan of another platform.
+pub(crate) fn marketo_source(
+    path: &std::path::Path,
+    command: &str,
+) -> Result<
+    (
+        plan_marketo::Instance,
+        Vec<plan_marketo::ServiceDecl>,
+        PathBuf,
+    ),
+    Failure,
+> {
+    let text = crate::input::read_text(path, crate::input::Kind::Plan).or_invalid_input()?;
+    let is_plan = text
+        .lines()
+        .any(|line| line.trim_end().starts_with("rotations:"));
+    if is_plan {
+        let origin = path.display().to_string();
+        let plan =
+            crate::plan::parse(&text, &origin, crate::paths::parent(path)).or_invalid_input()?;
+        let provider = plan.provider();
+        let Spec::Marketo(spec) = plan.spec else {
+            return Err(anyhow!(
+                "`{origin}` is a {provider} plan; {command} reads Marketo instances"
+            ))
+            .or_invalid_input();
+        };
+        return Ok((spec.instance, spec.services, plan.base_dir));
+    }
+    let config = crate::offboard::Config::load(path).or_invalid_input()?;
+    Ok((config.instance, config.services, config.base_dir))
+}
+
 /// A Marketo client for an instance block, acting as the admin service.
 pub(crate) fn marketo_client(
     instance: &plan_marketo::Instance,

@@ -19,6 +19,7 @@ mod plan_cmd;
 mod plan_validate;
 mod provider;
 mod recovery;
+mod rehearsal;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_faults;

@@ -650,3 +650,123 @@ async fn inventory_lists_every_api_only_user_with_roles_services_and_calls() {
         "inventory only reads"
     );
 }
+
+#[tokio::test]
+async fn a_scan_rehearses_on_a_copy_of_live_and_writes_what_live_would() {
+    // The copy reads every user's record: a wider rate window keeps 300 reads quick.
+    let sandbox = TestSandbox::with(
+        &fixture(),
+        SandboxConfig {
+            rate_limit: "2000/20s".parse().unwrap(),
+            ..SandboxConfig::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("offboard.yaml"),
+        config(&sandbox.handle.base_url(), "10").replace(
+            "provider: marketo\n",
+            "provider: marketo\n  limits: { rate: 2000/20s, concurrency: 10 }\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("departed.csv"), DEPARTED).unwrap();
+    let copied = relinker(
+        dir.path(),
+        &[
+            "sandbox",
+            "--from-live",
+            "offboard.yaml",
+            "--out",
+            "copy.yaml",
+        ],
+    )
+    .await;
+    assert_eq!(copied.status.code(), Some(0), "{}", text(&copied));
+    let config = std::fs::read_to_string(dir.path().join("offboard.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("offboard.yaml"),
+        format!("{config}sandbox:\n  fixture: copy.yaml\n"),
+    )
+    .unwrap();
+    let scan = |out: &'static str, sandbox: bool| {
+        let dir = dir.path().to_path_buf();
+        async move {
+            let mut args = vec![
+                "offboard",
+                "--config",
+                "offboard.yaml",
+                "--departed",
+                "departed.csv",
+                "--out",
+                out,
+            ];
+            if sandbox {
+                args.push("--sandbox");
+            }
+            relinker(&dir, &args).await
+        }
+    };
+    let live = scan("live", false).await;
+    assert_eq!(live.status.code(), Some(0), "{}", text(&live));
+    let changes = sandbox.requests().await["state_changing"].clone();
+    drop(sandbox);
+    // Production is gone: the rehearsal reads only the copy.
+    let rehearsed = scan("rehearsed", true).await;
+    assert_eq!(rehearsed.status.code(), Some(0), "{}", text(&rehearsed));
+    assert_eq!(changes, 0, "scans only read");
+    let files = |out: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join(out))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files("live"), files("rehearsed"));
+    assert!(files("live").len() > 3, "{:?}", files("live"));
+    for name in files("live").iter().filter(|n| n.starts_with("offboard-")) {
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("live").join(name)).unwrap(),
+            std::fs::read_to_string(dir.path().join("rehearsed").join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    let report = std::fs::read_to_string(dir.path().join("rehearsed/report.md")).unwrap();
+    assert!(
+        report.contains("of the sandbox seeded from `copy.yaml` (a rehearsal:"),
+        "{report}"
+    );
+    // Both reports list the same matches, whatever they scanned.
+    let live_report = std::fs::read_to_string(dir.path().join("live/report.md")).unwrap();
+    let body = |r: &str| r.split_once("\n## ").unwrap().1.to_owned();
+    assert_eq!(body(&live_report), body(&report));
+}
+
+#[tokio::test]
+async fn a_rehearsal_needs_the_configs_fixture() {
+    let (_sandbox, dir) = setup("10").await;
+    let ran = relinker(
+        dir.path(),
+        &[
+            "offboard",
+            "--config",
+            "offboard.yaml",
+            "--departed",
+            "departed.csv",
+            "--out",
+            "out",
+            "--sandbox",
+        ],
+    )
+    .await;
+    assert_eq!(ran.status.code(), Some(2), "{}", text(&ran));
+    assert!(
+        text(&ran)
+            .contains("config `offboard.yaml` has no `sandbox.fixture`, which --sandbox needs"),
+        "{}",
+        text(&ran)
+    );
+    assert!(!dir.path().join("out").exists());
+}

@@ -14,6 +14,7 @@ pub mod encode;
 pub mod inventory;
 mod limiter;
 mod live;
+pub mod mirror;
 mod ops;
 mod platform;
 mod procedures;

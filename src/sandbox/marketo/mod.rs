@@ -20,6 +20,7 @@ mod behaviours;
 mod control;
 mod error;
 mod fixture;
+mod from_live;
 mod identity;
 mod limits;
 mod model;
@@ -38,6 +39,7 @@ use axum::routing::{get, post};
 
 pub use behaviours::{Behaviours, KEYS as BEHAVIOURS, Setting, SettingError};
 pub use fixture::{Fixture, FixtureError, FixtureService};
+pub use from_live::fixture_from;
 pub use state::{Sandbox, SandboxConfig};
 
 use super::faults;
