@@ -1,35 +1,88 @@
 //! How the executor's events look: a line each, above a progress bar on a terminal, plain lines
-//! otherwise (logs, CI, pipes).
+//! otherwise (logs, CI, pipes). While a person is awaited, a terminal shows a spinner with the
+//! time waited and what the last look saw; plain output says what it saw when that changes.
 
 use std::io::IsTerminal;
+use std::sync::Mutex;
 
 use crate::executor::{Event, Held, Progress};
+use crate::ids::StepId;
 use crate::provider::Verification;
+use crate::sync::lock;
 
-/// Progress lines, with a bar on a terminal.
+/// Progress lines, with bars on a terminal.
 pub(crate) struct Lines {
-    bar: Option<indicatif::ProgressBar>,
+    screen: Option<Screen>,
     /// Starts every line when several runs share the output: `[run-id] `.
     label: String,
+    /// What the last look at the awaited steps saw, so plain output says it once, not every
+    /// two seconds.
+    last_seen: Mutex<Vec<(StepId, String)>>,
+}
+
+/// A terminal's bars: the steps done, and a spinner while a person is awaited.
+struct Screen {
+    bars: indicatif::MultiProgress,
+    steps: indicatif::ProgressBar,
+    waiting: Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Screen {
+    /// The spinner, started now if it is not running.
+    fn spinner(&self) -> indicatif::ProgressBar {
+        let mut waiting = lock(&self.waiting);
+        waiting
+            .get_or_insert_with(|| {
+                let spinner = self.bars.add(indicatif::ProgressBar::new_spinner());
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{spinner} waiting {elapsed} · {wide_msg}",
+                ) {
+                    spinner.set_style(style);
+                }
+                // It turns at each look (every 2 s, or when Enter is pressed), not on a timer:
+                // all drawing then happens between reads of the terminal, so the cursor moved
+                // by an echoed Enter is put back before anything draws.
+                spinner
+            })
+            .clone()
+    }
+
+    /// Clears the spinner: nobody is awaited any more.
+    fn stop_waiting(&self) {
+        if let Some(spinner) = lock(&self.waiting).take() {
+            spinner.finish_and_clear();
+            self.bars.remove(&spinner);
+        }
+    }
 }
 
 impl Lines {
     /// Progress over `total` steps, `done` of which are already done (a resumed run starts at
     /// its real position).
     pub(crate) fn new(total: usize, done: usize) -> Self {
-        let bar = std::io::stdout().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(u64::MAX));
-            bar.set_position(u64::try_from(done).unwrap_or(0));
+        let screen = std::io::stdout().is_terminal().then(|| {
+            // The bars share stdout with the lines above them: one stream, one cursor.
+            let bars =
+                indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stdout());
+            let steps = bars.add(indicatif::ProgressBar::new(
+                u64::try_from(total).unwrap_or(u64::MAX),
+            ));
+            steps.set_position(u64::try_from(done).unwrap_or(0));
             if let Ok(style) =
                 indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed}")
             {
-                bar.set_style(style);
+                steps.set_style(style);
             }
-            bar
+            Screen {
+                bars,
+                steps,
+                waiting: Mutex::new(None),
+            }
         });
         Self {
-            bar,
+            screen,
             label: String::new(),
+            last_seen: Mutex::new(Vec::new()),
         }
     }
 
@@ -37,22 +90,88 @@ impl Lines {
     /// of several runs would overwrite each other).
     pub(crate) fn labelled(run_id: &crate::ids::RunId) -> Self {
         Self {
-            bar: None,
+            screen: None,
             label: format!("[{run_id}] "),
+            last_seen: Mutex::new(Vec::new()),
         }
     }
 
     fn line(&self, text: &str) {
         let text = format!("{}{text}", self.label);
-        match &self.bar {
-            Some(bar) => bar.println(super::output::printable(&text)),
+        match &self.screen {
+            Some(screen) => {
+                let _ = screen.bars.println(super::output::printable(&text));
+            }
             None => super::output::say(&text),
+        }
+    }
+
+    /// What a look at the awaited steps saw: the spinner's message on a terminal, a line
+    /// otherwise when it differs from the last look's.
+    fn looked(&self, seen: &[(StepId, String)]) {
+        let at = chrono::Local::now().format("%H:%M:%S");
+        let what: Vec<String> = seen
+            .iter()
+            .map(|(step, reason)| format!("{step}: {reason}"))
+            .collect();
+        if let Some(screen) = &self.screen {
+            let spinner = screen.spinner();
+            spinner.set_message(format!("last check {at} (every 2 s): {}", what.join("; ")));
+            spinner.tick();
+        } else {
+            let mut last = lock(&self.last_seen);
+            if *last != seen {
+                *last = seen.to_vec();
+                self.line(&format!("    still waiting: {}", what.join("; ")));
+            }
+        }
+    }
+
+    /// The person at the terminal pressed Enter: undo the echoed line break, so the bars are
+    /// redrawn where they are.
+    fn entered(&self) {
+        if self.screen.is_some() {
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(b"\x1b[1A");
+            let _ = stdout.flush();
+        }
+    }
+
+    /// How relinker waits for a person, and how they confirm what nothing can observe.
+    fn waiting(&self, enter: bool, attest: &[StepId], run: &crate::ids::RunId) {
+        if let Some(screen) = &self.screen {
+            screen.spinner().set_message("checking every 2 s");
+        }
+        self.line(if enter {
+            "    waiting; press Enter to check again now (it is also checked every 2 s)"
+        } else {
+            "    waiting (checked every 2 s)"
+        });
+        if !attest.is_empty() {
+            let how = if enter {
+                "type `done` and Enter here once you have done them (recorded as attested by you), or "
+            } else {
+                ""
+            };
+            self.line(&format!(
+                "    nothing can observe {}: {how}confirm each with `relinker attest {run} STEP --by NAME`",
+                attest.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            ));
         }
     }
 }
 
 impl Progress for Lines {
     fn event(&self, event: Event<'_>) {
+        if let Some(screen) = &self.screen
+            && !matches!(
+                event,
+                Event::Looked { .. } | Event::Held { .. } | Event::Waiting { .. } | Event::Entered
+            )
+        {
+            screen.stop_waiting();
+        }
         match event {
             Event::Acting {
                 step,
@@ -114,24 +233,9 @@ impl Progress for Lines {
                 "    (the sandbox operator did {}, as a person would in the UI)",
                 if count == 1 { "it" } else { "them" }
             )),
-            Event::Waiting { enter, attest, run } => {
-                self.line(if enter {
-                    "    waiting; press Enter to check again now (it is also checked every 2 s)"
-                } else {
-                    "    waiting (checked every 2 s)"
-                });
-                if !attest.is_empty() {
-                    let how = if enter {
-                        "type `done` and Enter here once you have done them (recorded as attested by you), or "
-                    } else {
-                        ""
-                    };
-                    self.line(&format!(
-                        "    nothing can observe {}: {how}confirm each with `relinker attest {run} STEP --by NAME`",
-                        attest.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
-                    ));
-                }
-            }
+            Event::Looked { seen } => self.looked(seen),
+            Event::Entered => self.entered(),
+            Event::Waiting { enter, attest, run } => self.waiting(enter, attest, run),
             Event::Failed { step, error } => self.line(&format!("  ✗ {step}: {error}")),
             Event::RollbackStarted => self.line("rolling back"),
             Event::Undone {
@@ -149,16 +253,18 @@ impl Progress for Lines {
     }
 
     fn advance(&self) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
+        if let Some(screen) = &self.screen {
+            screen.steps.inc(1);
         }
     }
 }
 
 impl Drop for Lines {
+    /// Finished bars leave nothing behind: the lines above them are the record.
     fn drop(&mut self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+        if let Some(screen) = &self.screen {
+            screen.stop_waiting();
+            screen.steps.finish_and_clear();
         }
     }
 }

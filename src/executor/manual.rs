@@ -214,19 +214,26 @@ impl Executor<'_> {
             if look {
                 self.absorb_attestations()?;
                 let mut still = Vec::new();
+                let mut seen = Vec::new();
                 for task in open {
                     let state = self.record(&task.step.id);
                     if task.resend {
                         match self.change(task.step, &task.action, task.is_undo()).await {
                             Ok(()) => self.task_held(&task, state, false)?,
-                            Err((StepError::NeedsPerson { .. }, _)) => still.push(task),
+                            Err((StepError::NeedsPerson { reason, .. }, _)) => {
+                                seen.push((task.step.id.clone(), reason));
+                                still.push(task);
+                            }
                             Err((error, _)) => return self.phase_failed(&task, error),
                         }
                         continue;
                     }
                     match self.check(task.step, &task.action, task.is_undo()).await {
                         Ok(Check::Holds) => self.task_held(&task, state, false)?,
-                        Ok(Check::NotYet(_) | Check::NeedsPerson(_)) => still.push(task),
+                        Ok(Check::NotYet(reason) | Check::NeedsPerson(reason)) => {
+                            seen.push((task.step.id.clone(), reason));
+                            still.push(task);
+                        }
                         Ok(Check::Conflict(reason)) => {
                             return self.phase_failed(&task, StepError::Conflict { reason });
                         }
@@ -237,6 +244,7 @@ impl Executor<'_> {
                 if open.is_empty() {
                     return Ok(PhaseEnd::Held);
                 }
+                self.progress.event(Event::Looked { seen: &seen });
             }
             look = true;
             if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
@@ -250,16 +258,22 @@ impl Executor<'_> {
                     let mut line = String::new();
                     tokio::select! {
                         () = tokio::time::sleep(POLL) => {}
-                        _ = stdin.read_line(&mut line) => {
-                            // `done` at the terminal attests what nothing can observe, as the
-                            // person running relinker.
-                            if line.trim().eq_ignore_ascii_case("done") {
-                                let by = std::env::var("USER").unwrap_or_else(|_| "the person at the terminal".into());
-                                for task in open.iter().filter(|t| t.attested()) {
-                                    self.attest_played(task.step, task.is_undo(), &by)?;
+                        read = stdin.read_line(&mut line) => match read {
+                            // Ctrl-D or a closed stdin: only the timer is left to wait on
+                            // (reading on would return at once, and the loop would spin).
+                            Ok(0) | Err(_) => enter = None,
+                            Ok(_) => {
+                                self.progress.event(Event::Entered);
+                                // `done` at the terminal attests what nothing can observe, as
+                                // the person running relinker.
+                                if line.trim().eq_ignore_ascii_case("done") {
+                                    let by = std::env::var("USER").unwrap_or_else(|_| "the person at the terminal".into());
+                                    for task in open.iter().filter(|t| t.attested()) {
+                                        self.attest_played(task.step, task.is_undo(), &by)?;
+                                    }
                                 }
                             }
-                        }
+                        },
                     }
                 }
                 None => tokio::time::sleep(POLL).await,

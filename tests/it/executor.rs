@@ -141,6 +141,29 @@ async fn without_a_terminal_only_yes_approves() {
 }
 
 #[tokio::test]
+async fn waiting_without_a_terminal_says_what_it_sees_once_not_every_look() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let ran = work
+        .relinker(&["apply", "plan.yaml", "--yes", "--gate-wait", "5s"])
+        .run()
+        .await;
+    ran.code(4);
+    let seen = "still waiting: r0-link-salesforce-sync-to-temporary-user: `salesforce-sync` is linked to `jane.doe@acme.example`";
+    assert_eq!(
+        ran.stdout.matches(seen).count(),
+        1,
+        "looked every 2 s for 5 s, said it once: {}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("r0-link-reporting-export-to-temporary-user: `reporting-export` is linked to `jane.doe@acme.example`"),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[tokio::test]
 async fn dry_run_changes_nothing() {
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RENAME, POLICY);

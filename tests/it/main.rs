@@ -23,3 +23,4 @@ mod rehearsal;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_faults;
+mod terminal;

@@ -1,0 +1,206 @@
+//! The binary on a pseudo-terminal, as a person at a terminal sees it: the screen is rendered
+//! by a terminal emulator (vt100), so what is asserted is what stays visible, after every bar
+//! and spinner redrew and cleared itself.
+
+use std::num::NonZeroU16;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::harness::{ENV, POLICY, RENAME, TestSandbox, Workspace};
+
+const ROWS: NonZeroU16 = NonZeroU16::new(60).unwrap();
+const COLS: NonZeroU16 = NonZeroU16::new(200).unwrap();
+
+/// relinker running on a pseudo-terminal; killed when dropped.
+struct Terminal {
+    pty: pty_process::Pty,
+    child: tokio::process::Child,
+    screen: vt100::Parser,
+    exited: bool,
+}
+
+impl Terminal {
+    fn spawn(work: &Workspace, args: &[&str]) -> Self {
+        let (pty, pts) = pty_process::open().expect("open a pty");
+        pty.resize(pty_process::Size::new(ROWS.get(), COLS.get()))
+            .expect("size the pty");
+        let mut command = pty_process::Command::new(env!("CARGO_BIN_EXE_relinker"))
+            .args(args)
+            .current_dir(work.path())
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .env("RELINKER_STATE_DIR", "state")
+            .env("TERM", "xterm-256color")
+            .kill_on_drop(true);
+        for (name, value) in ENV {
+            command = command.env(name, value);
+        }
+        let child = command.spawn(pts).expect("spawn relinker on the pty");
+        Self {
+            pty,
+            child,
+            screen: vt100::Parser::new(ROWS, COLS, 0),
+            exited: false,
+        }
+    }
+
+    /// What the terminal shows now.
+    fn contents(&self) -> String {
+        self.screen.screen().contents()
+    }
+
+    /// Reads what relinker wrote next, waiting until `deadline`; `what` says what was awaited
+    /// when it never comes.
+    async fn read_more(&mut self, deadline: tokio::time::Instant, what: &str) {
+        let mut buffer = [0u8; 4096];
+        let read = tokio::time::timeout_at(deadline, self.pty.read(&mut buffer))
+            .await
+            .unwrap_or_else(|_elapsed| panic!("{what}:\n{}", self.contents()));
+        match read {
+            // A pty whose other end closed reads 0 or fails with EIO.
+            Ok(0) | Err(_) => self.exited = true,
+            Ok(n) => {
+                self.screen.process(&buffer[..n]);
+            }
+        }
+    }
+
+    /// Reads output until the screen shows `needle`; panics with the screen after `within`.
+    async fn shows(&mut self, needle: &str, within: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let contents = self.contents();
+            if contents.contains(needle) {
+                return contents;
+            }
+            assert!(
+                !self.exited,
+                "relinker ended before showing `{needle}`:\n{contents}"
+            );
+            self.read_more(deadline, &format!("the screen never showed `{needle}`"))
+                .await;
+        }
+    }
+
+    async fn type_line(&mut self, line: &str) {
+        self.pty
+            .write_all(format!("{line}\r").as_bytes())
+            .await
+            .expect("type on the pty");
+    }
+
+    /// Reads to the end and returns the exit code and the final screen.
+    async fn finish(mut self) -> (Option<i32>, String) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !self.exited {
+            self.read_more(deadline, "relinker did not end").await;
+        }
+        let status = self.child.wait().await.expect("wait for relinker");
+        (status.code(), self.contents())
+    }
+}
+
+#[tokio::test]
+async fn waiting_for_a_person_shows_a_spinner_with_what_it_saw_and_clears_it() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let mut terminal = Terminal::spawn(&work, &["apply", "plan.yaml", "--yes"]);
+
+    // Both services must be linked to the temporary user by a person, in one sitting.
+    let waiting = terminal.shows("last check", Duration::from_secs(60)).await;
+    assert!(
+        waiting.contains("a person must do these 2 steps in the platform's UI, in one sitting"),
+        "{waiting}"
+    );
+    let spinner = waiting
+        .lines()
+        .find(|line| line.contains("last check"))
+        .unwrap();
+    assert!(spinner.contains("waiting "), "{spinner}");
+    assert!(spinner.contains("(every 2 s)"), "{spinner}");
+    assert!(
+        spinner.contains("is linked to `jane.doe@acme.example`"),
+        "what the last look saw: {spinner}"
+    );
+    assert!(
+        waiting.contains("press Enter to check again now"),
+        "{waiting}"
+    );
+
+    // The person links one service: the next look sees the other still waiting.
+    sandbox
+        .person_links("salesforce-sync", "relinker-temp@acme.example")
+        .await;
+    terminal.type_line("").await;
+    let one_left = terminal
+        .shows(
+            "r0-link-salesforce-sync-to-temporary-user: done",
+            Duration::from_secs(30),
+        )
+        .await;
+    assert!(one_left.contains("last check"), "{one_left}");
+    sandbox
+        .person_links("reporting-export", "relinker-temp@acme.example")
+        .await;
+    terminal.type_line("").await;
+
+    // Then the links back: the person does them too, and the run ends.
+    terminal
+        .shows(
+            "manual (r0-link-reporting-export-back)",
+            Duration::from_secs(60),
+        )
+        .await;
+    terminal.shows("last check", Duration::from_secs(30)).await;
+    sandbox
+        .person_links("salesforce-sync", "jane.doe@acme.example")
+        .await;
+    sandbox
+        .person_links("reporting-export", "jane.doe@acme.example")
+        .await;
+    terminal.type_line("").await;
+    let (code, screen) = terminal.finish().await;
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen.contains("api.salesforce@acme.example"),
+        "the proof: {screen}"
+    );
+    // Finished bars and the spinner leave nothing behind.
+    assert!(!screen.contains("last check"), "{screen}");
+    assert!(!screen.contains("/8 steps"), "the steps bar: {screen}");
+}
+
+#[tokio::test]
+async fn on_a_terminal_apply_asks_naming_the_plan_instance_and_counts_and_no_means_no() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let mut terminal = Terminal::spawn(&work, &["apply", "plan.yaml", "--gate-wait", "0"]);
+    let asked = terminal.shows("[y/N]", Duration::from_secs(60)).await;
+    let question = asked.lines().find(|l| l.contains("[y/N]")).unwrap();
+    assert!(
+        question.contains(&format!(
+            "Apply plan `acme-rotation` to {} as run acme-rotation-",
+            sandbox.handle.base_url()
+        )),
+        "{question}"
+    );
+    assert!(
+        question.contains("4 API steps (1 deletes a user), 4 manual steps?"),
+        "{question}"
+    );
+    terminal.type_line("n").await;
+    let (code, screen) = terminal.finish().await;
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("not applied."), "{screen}");
+    assert!(work.run_dirs().is_empty(), "declined: no run was started");
+    assert_eq!(sandbox.requests().await["state_changing"], 0);
+
+    // `y` applies: the run goes as far as the first person's step and pauses (exit 4).
+    let mut terminal = Terminal::spawn(&work, &["apply", "plan.yaml", "--gate-wait", "0"]);
+    terminal.shows("[y/N]", Duration::from_secs(60)).await;
+    terminal.type_line("y").await;
+    let (code, screen) = terminal.finish().await;
+    assert_eq!(code, Some(4), "{screen}");
+    assert!(screen.contains("relinker resume"), "{screen}");
+}
