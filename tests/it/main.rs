@@ -12,6 +12,7 @@ mod dotdigital;
 mod executor;
 mod harness;
 mod hostile;
+mod install;
 mod movius;
 mod notify;
 mod offboard;
