@@ -190,7 +190,10 @@ fn print_report(
                         "file": file,
                         "userid": f.userid,
                         "services": f.services,
-                        "moves_to": offboard::fill(&config.naming, f),
+                        "moves_to": offboard::moves_to(config, f),
+                        "moves_to_by_service": offboard::destinations(config, f)
+                            .into_iter()
+                            .collect::<std::collections::BTreeMap<_, _>>(),
                         "calls_last_7_days": f.calls_last_7_days,
                         "matched_by": f.matched_by,
                     })
@@ -221,7 +224,7 @@ fn print_report(
                     "  {file}: `{}` ({}) -> `{}`; calls in the last 7 days: {}",
                     finding.userid,
                     finding.services.join(", "),
-                    offboard::fill(&config.naming, finding),
+                    offboard::moves_to(config, finding),
                     offboard::calls(finding)
                 ));
             }

@@ -14,6 +14,6 @@ pub use config::{Config, ConfigError, Protected, RotationLimit, Strategy};
 pub use departed::{Departed, DepartedError, normalize};
 pub use scan::{Finding, Scan, scan};
 pub use write::{
-    GENERATED, WriteError, calls, fill, is_generated, plan, plan_name, report_markdown, slug,
-    write_atomically,
+    GENERATED, WriteError, calls, destinations, fill, is_generated, moves_to, plan, plan_name,
+    report_markdown, slug, write_atomically,
 };

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::config::{Config, Strategy};
 use super::scan::{Finding, Scan};
-use crate::plan::marketo::Retire;
+use crate::ids::ServiceName;
+use crate::plan::marketo::{Retire, SERVICE_PLACEHOLDER, for_service};
 use crate::plan::{Credential, SecretRef};
 
 /// Why results could not be written.
@@ -81,8 +82,9 @@ pub fn slug(userid: &str) -> String {
     slug.trim_matches('-').to_owned()
 }
 
-/// Fills an address template for a user.
-pub fn fill(template: &str, finding: &Finding) -> String {
+/// An address template with the user's `{local}` and `{domain}` filled; `{service}` stays for
+/// the plan to fill per service.
+fn fill_user(template: &str, finding: &Finding) -> String {
     let (local, domain) = finding
         .userid
         .rsplit_once('@')
@@ -91,11 +93,61 @@ pub fn fill(template: &str, finding: &Finding) -> String {
         .split_once('+')
         .map_or(local, |(base, _)| base)
         .to_lowercase();
-    let service = finding.services.first().map_or(String::new(), |s| slug(s));
     template
-        .replace("{service}", &service)
         .replace("{local}", &local)
         .replace("{domain}", &domain.to_lowercase())
+}
+
+/// Fills an address template for one address for the whole user (a rename's new email, a
+/// temporary user): `{service}` names every service the user runs, so no service's address is
+/// built from another's name alone.
+pub fn fill(template: &str, finding: &Finding) -> String {
+    let services: Vec<String> = finding
+        .services
+        .iter()
+        .map(|s| ServiceName::new(s.clone()).slug())
+        .collect();
+    fill_user(template, finding).replace(SERVICE_PLACEHOLDER, &services.join("-"))
+}
+
+/// Where each of a finding's services goes: under `replace`, `{service}` gives each service a
+/// new user of its own; under `rename`, the user (and every service with it) gets one address.
+pub fn destinations(config: &Config, finding: &Finding) -> Vec<(String, String)> {
+    match &config.strategy {
+        Strategy::Replace { .. } => {
+            let with = fill_user(&config.naming, finding);
+            finding
+                .services
+                .iter()
+                .map(|s| (s.clone(), for_service(&with, &ServiceName::new(s.clone()))))
+                .collect()
+        }
+        Strategy::Rename { .. } => {
+            let email = fill(&config.naming, finding);
+            finding
+                .services
+                .iter()
+                .map(|s| (s.clone(), email.clone()))
+                .collect()
+        }
+    }
+}
+
+/// Where a finding's services go, for people: the one address, or each service's.
+pub fn moves_to(config: &Config, finding: &Finding) -> String {
+    let destinations = destinations(config, finding);
+    let first = destinations
+        .first()
+        .map(|(_, a)| a.clone())
+        .unwrap_or_default();
+    if destinations.iter().all(|(_, address)| *address == first) {
+        return first;
+    }
+    destinations
+        .iter()
+        .map(|(service, address)| format!("{address} ({service})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The plan for one matched user.
@@ -156,7 +208,6 @@ pub fn plan(config: &Config, finding: &Finding, out: &Path) -> String {
         .map(|s| quoted(s))
         .collect::<Vec<_>>()
         .join(", ");
-    let target = fill(&config.naming, finding);
     text.push_str("rotations:\n");
     match &config.strategy {
         Strategy::Rename { temporary_user } => {
@@ -164,7 +215,7 @@ pub fn plan(config: &Config, finding: &Finding, out: &Path) -> String {
                 text,
                 "  - rename:\n      user: {}\n      email: {}\n      temporary_user: {}\n      services: [{services}]",
                 quoted(&finding.userid),
-                quoted(&target),
+                quoted(&fill(&config.naming, finding)),
                 quoted(&fill(temporary_user, finding))
             );
         }
@@ -178,7 +229,8 @@ pub fn plan(config: &Config, finding: &Finding, out: &Path) -> String {
                 text,
                 "  - replace:\n      user: {}\n      with: {}\n      services: [{services}]\n      retire: {retire}",
                 quoted(&finding.userid),
-                quoted(&target)
+                // `{service}` stays: the plan gives each service its own new user.
+                quoted(&fill_user(&config.naming, finding))
             );
         }
     }
@@ -223,7 +275,7 @@ pub fn report_markdown(
                 "| `{file}` | `{}` | {} | `{}` | {} | {} | {} |",
                 finding.userid,
                 finding.services.join(", "),
-                fill(&config.naming, finding),
+                moves_to(config, finding),
                 calls(finding),
                 finding.matched_by,
                 deletes(config, finding)
@@ -330,9 +382,14 @@ mod tests {
     #[test]
     fn templates_and_slugs() {
         let jane = finding("Jane.Doe+sync@Acme.example", &["Salesforce Sync", "export"]);
+        // One address for the whole user names every service it runs.
         assert_eq!(
             fill("api.{service}@acme.example", &jane),
-            "api.salesforce-sync@acme.example"
+            "api.salesforce-sync-export@acme.example"
+        );
+        assert_eq!(
+            fill_user("api.{service}@{domain}", &jane),
+            "api.{service}@acme.example"
         );
         assert_eq!(
             fill("integrations+{local}@{domain}", &jane),

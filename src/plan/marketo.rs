@@ -118,7 +118,8 @@ pub struct RawReplace {
     /// The user being retired.
     #[schemars(with = "String")]
     pub(crate) user: Text,
-    /// The API-only user taking over; created if it does not exist.
+    /// The API-only user taking over; created if it does not exist. `{service}` in it gives each
+    /// service a new user of its own (`api.{service}@acme.example`), named by the service.
     #[serde(rename = "with")]
     #[schemars(with = "String")]
     pub(crate) with: Text,
@@ -213,8 +214,8 @@ pub enum Rotation {
     Replace {
         /// The user being retired.
         user: UserId,
-        /// The user taking over.
-        with: UserId,
+        /// The users taking over: one for every service, or one per service.
+        with: Vec<Successor>,
         /// The services linked to the user.
         services: Vec<ServiceName>,
         /// What happens to the old user.
@@ -227,6 +228,23 @@ pub enum Rotation {
         /// Their new user.
         to: UserId,
     },
+}
+
+/// A user taking over services in a `replace`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Successor {
+    /// The user; created if it does not exist.
+    pub user: UserId,
+    /// The services it takes over, in the plan's order.
+    pub services: Vec<ServiceName>,
+}
+
+/// The placeholder of a `replace`'s `with` that names each service's own new user.
+pub const SERVICE_PLACEHOLDER: &str = "{service}";
+
+/// `template` with `{service}` filled for `service` (its slug, as in step ids).
+pub fn for_service(template: &str, service: &ServiceName) -> String {
+    template.replace(SERVICE_PLACEHOLDER, &service.slug())
 }
 
 impl Rotation {
@@ -251,16 +269,19 @@ impl Rotation {
                     Retire::Expire => "expire",
                     Retire::Keep => "keep",
                 };
-                format!("replace `{user}` with `{with}` (retire: {retire})")
+                let with = match with.as_slice() {
+                    [one] => format!("`{}`", one.user),
+                    each => each
+                        .iter()
+                        .map(|s| format!("`{}` ({})", s.user, listed(&s.services)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                format!("replace `{user}` with {with} (retire: {retire})")
             }
-            Rotation::Relink { services, to } => format!(
-                "relink {} to `{to}`",
-                services
-                    .iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            Rotation::Relink { services, to } => {
+                format!("relink {} to `{to}`", listed(services))
+            }
         }
     }
 
@@ -272,6 +293,14 @@ impl Rotation {
             Rotation::Relink { .. } => "relink",
         }
     }
+}
+
+fn listed(services: &[ServiceName]) -> String {
+    services
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A Marketo plan's instance, services and rotations.
@@ -465,17 +494,7 @@ impl Checker {
     fn replace(&mut self, index: usize, r: &RawReplace) -> Option<Rotation> {
         let at = |name: &str| format!("rotations[{index}].replace.{name}");
         let user = self.email(&at("user"), &r.user);
-        let with = self.email(&at("with"), &r.with);
         self.claim_user(&at("user"), &r.user, user.as_ref(), index);
-        self.claim_second_user(
-            (&at("with"), &r.with, with.as_ref()),
-            user.as_ref(),
-            (
-                "the new user is the user being replaced",
-                "to edit a user in place, use `rename:`",
-            ),
-            index,
-        );
         let retire = match r.retire.as_ref().map(|t| (t.value.as_str(), t.referenced)) {
             None | Some(("delete", _)) => Some(Retire::Delete),
             Some(("expire", _)) => Some(Retire::Expire),
@@ -491,12 +510,57 @@ impl Checker {
             }
         };
         let services = self.service_list(&at("services"), &r.services, index);
+        let with = self.successors(&at("with"), &r.with, user.as_ref(), &services, index);
         Some(Rotation::Replace {
             user: user?,
             with: with?,
             services,
             retire: retire?,
         })
+    }
+
+    /// The users a `replace` hands its services to: `with` itself, or with `{service}` in it,
+    /// one per service. Each is checked and claimed as the rotation's own.
+    fn successors(
+        &mut self,
+        field: &str,
+        with: &Text,
+        user: Option<&UserId>,
+        services: &[ServiceName],
+        index: usize,
+    ) -> Option<Vec<Successor>> {
+        let per_service = with.value.contains(SERVICE_PLACEHOLDER);
+        let groups: Vec<(Text, Vec<ServiceName>)> = if per_service {
+            services
+                .iter()
+                .map(|service| {
+                    let mut filled = with.clone();
+                    filled.value = for_service(&with.value, service);
+                    (filled, vec![service.clone()])
+                })
+                .collect()
+        } else {
+            vec![(with.clone(), services.to_vec())]
+        };
+        let mut successors = Vec::new();
+        let mut valid = true;
+        for (text, services) in groups {
+            let id = self.email(field, &text);
+            self.claim_second_user(
+                (field, &text, id.as_ref()),
+                user,
+                (
+                    "the new user is the user being replaced",
+                    "to edit a user in place, use `rename:`",
+                ),
+                index,
+            );
+            match id {
+                Some(user) => successors.push(Successor { user, services }),
+                None => valid = false,
+            }
+        }
+        valid.then_some(successors)
     }
 
     fn relink(&mut self, index: usize, r: &RawRelink) -> Option<Rotation> {

@@ -267,7 +267,7 @@ async fn matches_departed_people_and_reports_the_rest() {
     )
     .unwrap();
     assert!(
-        plan.contains("with: \"api.svc-c@acme.example\"") && !plan.contains("svc-c-secret"),
+        plan.contains("with: \"api.{service}@acme.example\"") && !plan.contains("svc-c-secret"),
         "{plan}"
     );
     let planned = relinker(
@@ -280,6 +280,11 @@ async fn matches_departed_people_and_reports_the_rest() {
     )
     .await;
     assert_eq!(planned.status.code(), Some(5), "{}", text(&planned));
+    assert!(
+        text(&planned).contains("replace `api.x@acme.example` with `api.svc-c@acme.example`"),
+        "the plan fills `{{service}}` with its one service: {}",
+        text(&planned)
+    );
     assert_eq!(
         sandbox.requests().await["state_changing"],
         0,
@@ -769,4 +774,91 @@ async fn a_rehearsal_needs_the_configs_fixture() {
         text(&ran)
     );
     assert!(!dir.path().join("out").exists());
+}
+
+#[tokio::test]
+async fn the_service_naming_gives_each_service_of_a_user_its_own_new_user() {
+    // Jane runs two integrations; the others run one each.
+    let mut fixture = String::from(
+        "users:\n  - { userid: admin@acme.example, first_name: A, last_name: B, api_only: true, roles: [{ role: Admin, workspace: AllZones }] }\n  - { userid: jane.doe@acme.example, first_name: J, last_name: D, api_only: true, roles: [{ role: Standard User, workspace: World }] }\n  - { userid: api.other@acme.example, first_name: O, last_name: T, api_only: true, roles: [{ role: Standard User, workspace: World }] }\nservices:\n  - { name: admin, client_id: admin-id, client_secret: admin-secret, user: admin@acme.example, admin: true }\n",
+    );
+    for (service, user) in [
+        ("svc-a", "jane.doe@acme.example"),
+        ("svc-b", "jane.doe@acme.example"),
+        ("svc-c", "api.other@acme.example"),
+        ("svc-d", "api.other@acme.example"),
+        ("svc-e", "api.other@acme.example"),
+    ] {
+        writeln!(fixture, "  - {{ name: {service}, client_id: {service}-id, client_secret: {service}-secret, user: {user} }}").unwrap();
+    }
+    let sandbox = TestSandbox::with(&fixture, SandboxConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("offboard.yaml"),
+        config(&sandbox.handle.base_url(), "10"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("departed.csv"),
+        "email\njane.doe@acme.example\n",
+    )
+    .unwrap();
+
+    let scanned = offboard(dir.path(), "json").await;
+    assert_eq!(scanned.status.code(), Some(0), "{}", text(&scanned));
+    let report: Value = serde_json::from_slice(&scanned.stdout).unwrap();
+    let planned = &report["plans"][0];
+    assert_eq!(
+        planned["moves_to_by_service"],
+        json!({ "svc-a": "api.svc-a@acme.example", "svc-b": "api.svc-b@acme.example" }),
+        "{report}"
+    );
+    assert_eq!(
+        planned["moves_to"],
+        "api.svc-a@acme.example (svc-a), api.svc-b@acme.example (svc-b)"
+    );
+    let file = planned["file"].as_str().unwrap();
+    let plan = std::fs::read_to_string(dir.path().join("out").join(file)).unwrap();
+    assert!(
+        plan.contains("with: \"api.{service}@acme.example\""),
+        "{plan}"
+    );
+
+    // Applied as written: each service ends with its own user, and jane is gone.
+    let plan_path = format!("out/{file}");
+    let applied = relinker(
+        dir.path(),
+        &[
+            "apply",
+            &plan_path,
+            "--yes",
+            "--sandbox-operator",
+            "--gate-wait",
+            "30s",
+        ],
+    )
+    .await;
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    let world = crate::harness::World::of(&sandbox).await;
+    assert!(world.user("jane.doe@acme.example").is_none());
+    for service in ["svc-a", "svc-b"] {
+        assert!(
+            world.user(&format!("api.{service}@acme.example")).is_some(),
+            "{service}'s own user"
+        );
+    }
+    let links = sandbox.state().await["services"].clone();
+    for service in ["svc-a", "svc-b"] {
+        let link = links
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == service)
+            .unwrap();
+        assert_eq!(
+            link["linkedUser"],
+            format!("api.{service}@acme.example"),
+            "{links}"
+        );
+    }
 }

@@ -250,7 +250,7 @@ pub(super) fn named_users(spec: &Spec) -> BTreeSet<UserId> {
             }
             Rotation::Replace { user, with, .. } => {
                 users.insert(user.clone());
-                users.insert(with.clone());
+                users.extend(with.iter().map(|successor| successor.user.clone()));
             }
             Rotation::Relink { to, .. } => {
                 users.insert(to.clone());

@@ -13,7 +13,7 @@ use super::ops::Op;
 use super::types::{RolePair, UserRecord, UserUpdate};
 use crate::address;
 use crate::ids::{ServiceName, StepId, UserId};
-use crate::plan::marketo::{Retire, Rotation, Spec, TemporaryUser};
+use crate::plan::marketo::{Retire, Rotation, Spec, Successor, TemporaryUser};
 use crate::provider::{Compiled, Conflict, Readiness, Step};
 
 /// Compiles a Marketo plan against `live`.
@@ -31,11 +31,8 @@ pub fn compile(spec: &Spec, live: &Snapshot) -> Compiled {
         match rotation {
             Rotation::Rename { .. } => out.rename(rotation),
             Rotation::Replace {
-                user,
-                with,
-                services,
-                retire,
-            } => out.replace(user, with, services, *retire),
+                user, with, retire, ..
+            } => out.replace(user, with, *retire),
             Rotation::Relink { services, to } => out.relink(services, to),
         }
     }
@@ -94,15 +91,19 @@ impl Builder<'_> {
                 ));
             }
         }
-        let (target, role) = match rotation {
-            Rotation::Rename { temporary_user, .. } => (temporary_user, "the temporary user"),
-            Rotation::Replace { with, .. } => (with, "the new user"),
-            Rotation::Relink { to, .. } => (to, "the target user"),
+        let targets: Vec<(&UserId, &str)> = match rotation {
+            Rotation::Rename { temporary_user, .. } => vec![(temporary_user, "the temporary user")],
+            Rotation::Replace { with, .. } => {
+                with.iter().map(|s| (&s.user, "the new user")).collect()
+            }
+            Rotation::Relink { to, .. } => vec![(to, "the target user")],
         };
-        if self.live.is_admin_user(target) {
-            self.conflict(format!(
-                "{role} `{target}` is the user relinker's own admin service is linked to: the services would run with User Management rights"
-            ));
+        for (target, role) in targets {
+            if self.live.is_admin_user(target) {
+                self.conflict(format!(
+                    "{role} `{target}` is the user relinker's own admin service is linked to: the services would run with User Management rights"
+                ));
+            }
         }
         let Rotation::Rename {
             email,
@@ -189,7 +190,14 @@ impl Builder<'_> {
 
     /// Ensures `holder` exists as an API-only user with `roles`: create it, or add what it lacks.
     /// Answers whether this run creates it.
-    fn ensure_holder(&mut self, holder: &UserId, roles: &[RolePair], kind: Holder) -> bool {
+    /// `tag` ends its step names, to tell several new users of one rotation apart.
+    fn ensure_holder(
+        &mut self,
+        holder: &UserId,
+        roles: &[RolePair],
+        kind: Holder,
+        tag: &str,
+    ) -> bool {
         let (name, last_name) = match kind {
             Holder::Temporary => ("temporary-user", "temporary user"),
             Holder::Final => ("new-user", "integration user"),
@@ -207,7 +215,7 @@ impl Builder<'_> {
                 ));
             }
             self.step(
-                &format!("create-{name}"),
+                &format!("create-{name}{tag}"),
                 Op::CreateUser {
                     user: holder.clone(),
                     first_name: "relinker".into(),
@@ -252,7 +260,7 @@ impl Builder<'_> {
             Readiness::Pending
         };
         self.step(
-            &format!("add-roles-{name}"),
+            &format!("add-roles-{name}{tag}"),
             Op::AddRoles {
                 user: holder.clone(),
                 roles: missing,
@@ -282,10 +290,17 @@ impl Builder<'_> {
     }
 
     /// The rotation's proof. `email` is the user's mailbox once the rotation is done, which
-    /// the proof names beside the userid where they differ.
-    fn verify(&mut self, links: &[Link], user: &UserId, roles: &[RolePair], email: &str) {
+    /// the proof names beside the userid where they differ; `tag` ends the step's name.
+    fn verify(
+        &mut self,
+        links: &[Link],
+        user: &UserId,
+        roles: &[RolePair],
+        email: &str,
+        tag: &str,
+    ) {
         self.step(
-            "verify",
+            &format!("verify{tag}"),
             Op::Verify {
                 services: links.iter().map(|(s, _)| s.clone()).collect(),
                 user: user.clone(),
@@ -341,7 +356,7 @@ impl Builder<'_> {
                     "`{temporary_user}` exists, but this run does not create it, so it is kept"
                 ));
             }
-            self.verify(&links, user, &record.roles, email.as_str());
+            self.verify(&links, user, &record.roles, email.as_str(), "");
             return;
         }
         let previous = UserUpdate {
@@ -353,7 +368,7 @@ impl Builder<'_> {
             last_name: change.last_name.as_ref().map(|_| record.last_name.clone()),
             expires_at: None,
         };
-        let created = self.ensure_holder(temporary_user, &record.roles, Holder::Temporary);
+        let created = self.ensure_holder(temporary_user, &record.roles, Holder::Temporary, "");
         self.links_to(&links, user, temporary_user, "to-temporary-user");
         // Nothing to change still records the step, so reviewers see the rename is already done.
         let (change, readiness) = if updated {
@@ -385,7 +400,7 @@ impl Builder<'_> {
                 Readiness::Pending,
             );
         }
-        self.verify(&links, user, &record.roles, email.as_str());
+        self.verify(&links, user, &record.roles, email.as_str(), "");
         if created && *temporary == TemporaryUser::DeleteIfCreated {
             self.step(
                 "delete-temporary-user",
@@ -397,27 +412,49 @@ impl Builder<'_> {
         }
     }
 
-    /// A replace whose old user is gone and whose services all run as the new user is finished.
-    fn replaced_already(&mut self, user: &UserId, with: &UserId, services: &[ServiceName]) -> bool {
+    /// A replace whose old user is gone and whose services all run as their new users is
+    /// finished: only the proofs remain.
+    fn replaced_already(&mut self, user: &UserId, with: &[Successor]) -> bool {
         if self.live.user(user).is_some() || self.live.is_pending(user) {
             return false;
         }
-        let Some(new) = self.live.user(with).cloned() else {
-            return false;
-        };
-        if !services
-            .iter()
-            .all(|s| self.live.linked_user(s) == Some(with))
-        {
+        let done = with.iter().all(|successor| {
+            self.live.user(&successor.user).is_some()
+                && successor
+                    .services
+                    .iter()
+                    .all(|s| self.live.linked_user(s) == Some(&successor.user))
+        });
+        if !done {
             return false;
         }
-        let links = self.current_links(services, &[with]);
-        self.verify(&links, with, &new.roles, &new.email);
+        for successor in with {
+            let Some(new) = self.live.user(&successor.user).cloned() else {
+                continue;
+            };
+            let links = self.current_links(&successor.services, &[&successor.user]);
+            self.verify(
+                &links,
+                &successor.user,
+                &new.roles,
+                &new.email,
+                &Self::tag(with, successor),
+            );
+        }
         true
     }
 
-    fn replace(&mut self, user: &UserId, with: &UserId, services: &[ServiceName], retire: Retire) {
-        if retire == Retire::Delete && self.replaced_already(user, with, services) {
+    /// What tells apart the steps of one successor from another's: nothing for a single
+    /// successor (its steps keep their plain names), else its first service's slug.
+    fn tag(with: &[Successor], successor: &Successor) -> String {
+        match (with.len(), successor.services.first()) {
+            (2.., Some(service)) => format!("-{}", service.slug()),
+            _ => String::new(),
+        }
+    }
+
+    fn replace(&mut self, user: &UserId, with: &[Successor], retire: Retire) {
+        if retire == Retire::Delete && self.replaced_already(user, with) {
             return;
         }
         let Some(record) = self.rotated_user(user, "replaced") else {
@@ -426,14 +463,31 @@ impl Builder<'_> {
         if retire != Retire::Keep {
             self.still_in_use(user);
         }
-        let links = self.current_links(services, &[user, with]);
-        self.ensure_holder(with, &record.roles, Holder::Final);
-        self.links_to(&links, user, with, "to-new-user");
-        let email = self
-            .live
-            .user(with)
-            .map_or_else(|| with.to_string(), |user| user.email.clone());
-        self.verify(&links, with, &record.roles, &email);
+        // Every new user is set up, then every service moved (the relinks are one sitting for
+        // a person), then every proof: the last proof is the rotation's pivot, so nothing is
+        // kept before every service runs as its own user.
+        for successor in with {
+            let tag = Self::tag(with, successor);
+            self.ensure_holder(&successor.user, &record.roles, Holder::Final, &tag);
+        }
+        let moves: Vec<(Vec<Link>, &Successor)> = with
+            .iter()
+            .map(|successor| {
+                let links = self.current_links(&successor.services, &[user, &successor.user]);
+                (links, successor)
+            })
+            .collect();
+        for (links, successor) in &moves {
+            self.links_to(links, user, &successor.user, "to-new-user");
+        }
+        for (links, successor) in &moves {
+            let email = self
+                .live
+                .user(&successor.user)
+                .map_or_else(|| successor.user.to_string(), |user| user.email.clone());
+            let tag = Self::tag(with, successor);
+            self.verify(links, &successor.user, &record.roles, &email, &tag);
+        }
         match retire {
             Retire::Delete => self.step(
                 "delete-old-user",
@@ -522,7 +576,7 @@ impl Builder<'_> {
                 readiness,
             );
         }
-        self.verify(&links, to, &target.roles, &target.email.clone());
+        self.verify(&links, to, &target.roles, &target.email.clone(), "");
     }
 }
 
@@ -676,6 +730,56 @@ policy: { max_deletions: 2 }
             warned.len() == 1 && warned[0].contains("could not be read (603 Access denied)"),
             "{warned:?}"
         );
+    }
+
+    /// `with: api.{service}@…`: each service gets a new user of its own, every proof comes
+    /// before the deletion, and a finished replace plans as its proofs alone.
+    #[test]
+    fn a_replace_gives_each_service_its_own_user_with_the_service_placeholder() {
+        let text = PLAN.replace(
+            "  - rename: { user: jane@acme.example, email: api.sync@acme.example, first_name: Sync,\n              temporary_user: temp@acme.example, services: [sync, export] }\n  - replace: { user: bob@acme.example, with: api.crm@acme.example, services: [crm] }\n  - relink: { services: [web], to: api.web@acme.example }",
+            "  - replace: { user: jane@acme.example, with: 'api.{service}@acme.example', services: [sync, export] }",
+        );
+        let plan = crate::plan::parse(&text, "t.yaml", Path::new(".")).unwrap();
+        let compiled = compile(spec(&plan), &live());
+        assert_eq!(compiled.conflicts, []);
+        assert_eq!(
+            ids(&compiled),
+            [
+                "r0-create-new-user-sync",
+                "r0-create-new-user-export",
+                "r0-link-sync-to-new-user",
+                "r0-link-export-to-new-user",
+                "r0-verify-sync",
+                "r0-verify-export",
+                "r0-delete-old-user",
+            ]
+        );
+        let Op::LinkService { to, .. } = op(&compiled.steps[3]) else {
+            panic!("a link")
+        };
+        assert_eq!(to.as_str(), "api.export@acme.example");
+        assert_eq!(
+            [spec(&plan).rotations[0].heading()],
+            [
+                "replace `jane@acme.example` with `api.sync@acme.example` (`sync`), `api.export@acme.example` (`export`) (retire: delete)"
+            ]
+        );
+
+        // Finished: jane is gone, each service runs as its own user.
+        let mut done = live();
+        done.users.remove(&uid("jane@acme.example"));
+        for (service, userid) in [
+            ("sync", "api.sync@acme.example"),
+            ("export", "api.export@acme.example"),
+        ] {
+            let record = user(userid, true, &[pair(110, 1), pair(101, 1008)]);
+            done.users.insert(record.userid.clone(), record);
+            done.links.insert(ServiceName::new(service), linked(userid));
+        }
+        let again = compile(spec(&plan), &done);
+        assert_eq!(again.conflicts, []);
+        assert_eq!(ids(&again), ["r0-verify-sync", "r0-verify-export"]);
     }
 
     #[test]
