@@ -22,6 +22,11 @@ struct Terminal {
 
 impl Terminal {
     fn spawn(work: &Workspace, args: &[&str]) -> Self {
+        Self::spawn_with(work, args, &[])
+    }
+
+    /// As [`Terminal::spawn`], with these environment variables too.
+    fn spawn_with(work: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Self {
         let (pty, pts) = pty_process::open().expect("open a pty");
         pty.resize(pty_process::Size::new(ROWS.get(), COLS.get()))
             .expect("size the pty");
@@ -33,7 +38,7 @@ impl Terminal {
             .env("RELINKER_STATE_DIR", "state")
             .env("TERM", "xterm-256color")
             .kill_on_drop(true);
-        for (name, value) in ENV {
+        for (name, value) in ENV.iter().chain(env) {
             command = command.env(name, value);
         }
         let child = command.spawn(pts).expect("spawn relinker on the pty");
@@ -43,6 +48,19 @@ impl Terminal {
             screen: vt100::Parser::new(ROWS, COLS, 0),
             exited: false,
         }
+    }
+
+    /// Whether any character on the screen is drawn in a colour.
+    fn coloured(&self) -> bool {
+        let screen = self.screen.screen();
+        let (rows, cols) = screen.size();
+        (0..rows.get()).any(|row| {
+            (0..cols.get()).any(|col| {
+                screen
+                    .cell(row, col)
+                    .is_some_and(|cell| cell.fgcolor() != vt100::Color::Default)
+            })
+        })
     }
 
     /// What the terminal shows now.
@@ -203,4 +221,23 @@ async fn on_a_terminal_apply_asks_naming_the_plan_instance_and_counts_and_no_mea
     let (code, screen) = terminal.finish().await;
     assert_eq!(code, Some(4), "{screen}");
     assert!(screen.contains("relinker resume"), "{screen}");
+}
+
+#[tokio::test]
+async fn log_lines_are_coloured_on_a_terminal_unless_no_color() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let mut coloured = Terminal::spawn(&work, &["-vv", "plan", "plan.yaml"]);
+    coloured.shows("DEBUG", Duration::from_secs(60)).await;
+    assert!(coloured.coloured(), "{}", coloured.contents());
+    let mut plain =
+        Terminal::spawn_with(&work, &["-vv", "plan", "plan.yaml"], &[("NO_COLOR", "1")]);
+    plain.shows("DEBUG", Duration::from_secs(60)).await;
+    let (code, screen) = {
+        let colourless = !plain.coloured();
+        let (code, screen) = plain.finish().await;
+        assert!(colourless, "NO_COLOR on a terminal: {screen}");
+        (code, screen)
+    };
+    assert_eq!(code, Some(0), "{screen}");
 }
