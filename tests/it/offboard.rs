@@ -128,21 +128,22 @@ async fn setup(max_rotations: &str) -> (TestSandbox, tempfile::TempDir) {
 }
 
 async fn offboard(dir: &Path, format: &str) -> Output {
-    relinker(
-        dir,
-        &[
-            "offboard",
-            "--config",
-            "offboard.yaml",
-            "--departed",
-            "departed.csv",
-            "--out",
-            "out",
-            "--format",
-            format,
-        ],
-    )
-    .await
+    offboard_to(dir, "out", &["--format", format]).await
+}
+
+/// `offboard` with the test's config and departed list, writing to `out`, with `extra`.
+async fn offboard_to(dir: &Path, out: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "offboard",
+        "--config",
+        "offboard.yaml",
+        "--departed",
+        "departed.csv",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    relinker(dir, &args).await
 }
 
 fn listing(dir: &Path) -> Vec<String> {
@@ -695,30 +696,12 @@ async fn a_scan_rehearses_on_a_copy_of_live_and_writes_what_live_would() {
         format!("{config}sandbox:\n  fixture: copy.yaml\n"),
     )
     .unwrap();
-    let scan = |out: &'static str, sandbox: bool| {
-        let dir = dir.path().to_path_buf();
-        async move {
-            let mut args = vec![
-                "offboard",
-                "--config",
-                "offboard.yaml",
-                "--departed",
-                "departed.csv",
-                "--out",
-                out,
-            ];
-            if sandbox {
-                args.push("--sandbox");
-            }
-            relinker(&dir, &args).await
-        }
-    };
-    let live = scan("live", false).await;
+    let live = offboard_to(dir.path(), "live", &[]).await;
     assert_eq!(live.status.code(), Some(0), "{}", text(&live));
     let changes = sandbox.requests().await["state_changing"].clone();
     drop(sandbox);
     // Production is gone: the rehearsal reads only the copy.
-    let rehearsed = scan("rehearsed", true).await;
+    let rehearsed = offboard_to(dir.path(), "rehearsed", &["--sandbox"]).await;
     assert_eq!(rehearsed.status.code(), Some(0), "{}", text(&rehearsed));
     assert_eq!(changes, 0, "scans only read");
     let files = |out: &str| {
@@ -752,20 +735,7 @@ async fn a_scan_rehearses_on_a_copy_of_live_and_writes_what_live_would() {
 #[tokio::test]
 async fn a_rehearsal_needs_the_configs_fixture() {
     let (_sandbox, dir) = setup("10").await;
-    let ran = relinker(
-        dir.path(),
-        &[
-            "offboard",
-            "--config",
-            "offboard.yaml",
-            "--departed",
-            "departed.csv",
-            "--out",
-            "out",
-            "--sandbox",
-        ],
-    )
-    .await;
+    let ran = offboard_to(dir.path(), "out", &["--sandbox"]).await;
     assert_eq!(ran.status.code(), Some(2), "{}", text(&ran));
     assert!(
         text(&ran)
