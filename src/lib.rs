@@ -30,8 +30,9 @@
 //!   steps; [`address`]: the one rule for email addresses and when two name the same user.
 //! - Shared helpers: [`limits`] (rate limits and durations), [`retry`] (the retry budget every
 //!   client uses), [`endpoint`] (which base URLs are allowed), [`secret`] (redacted values and
-//!   their fingerprints), [`paths`] (paths stored relative to the file that names them),
-//!   `sync` (the one rule for a poisoned mutex).
+//!   their fingerprints), [`paths`] (paths stored relative to the file that names them, and
+//!   atomic writes), `sync` (the one rule for a poisoned mutex), [`tty`] (the terminal's echo
+//!   while a person is awaited).
 
 pub mod address;
 pub mod cli;
@@ -52,3 +53,4 @@ pub mod sandbox;
 pub mod saved;
 pub mod secret;
 mod sync;
+pub mod tty;

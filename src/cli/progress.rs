@@ -127,14 +127,10 @@ impl Lines {
         }
     }
 
-    /// The person at the terminal pressed Enter: undo the echoed line break, so the bars are
-    /// redrawn where they are.
+    /// The person at the terminal pressed Enter (unechoed: see `tty`): say the look is now.
     fn entered(&self) {
-        if self.screen.is_some() {
-            use std::io::Write as _;
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(b"\x1b[1A");
-            let _ = stdout.flush();
+        if let Some(screen) = &self.screen {
+            screen.spinner().set_message("checking now");
         }
     }
 

@@ -95,8 +95,7 @@ pub enum Event<'a> {
         /// The run, for the attest command.
         run: &'a RunId,
     },
-    /// The person at the terminal pressed Enter to have the steps checked now (the terminal
-    /// echoed it: the cursor is a line lower than whatever draws there expects).
+    /// The person at the terminal pressed Enter to have the steps checked now.
     Entered,
     /// A look, while waiting, at the steps a person was asked for: what each still shows.
     Looked {

@@ -194,6 +194,8 @@ impl Executor<'_> {
         // A person at a terminal can press Enter to have the steps checked at once.
         let mut enter = (self.options.gate == GateWait::Forever && !played)
             .then(|| tokio::io::BufReader::new(tokio::io::stdin()));
+        // Keys pressed while the progress bars redraw must not move the cursor under them.
+        let _quiet = enter.as_ref().and_then(|_| crate::tty::EchoOff::on_stdin());
         let attest: Vec<StepId> = open
             .iter()
             .filter(|t| t.attested())

@@ -63,6 +63,16 @@ impl Terminal {
         })
     }
 
+    /// The row of the screen that shows `needle` (rows, not lines: a line as wide as the
+    /// terminal runs on into the next row in `contents`).
+    fn row_with(&self, needle: &str) -> String {
+        self.screen
+            .screen()
+            .rows(0, COLS.get())
+            .find(|row| row.contains(needle))
+            .unwrap_or_else(|| panic!("no row shows `{needle}`:\n{}", self.contents()))
+    }
+
     /// What the terminal shows now.
     fn contents(&self) -> String {
         self.screen.screen().contents()
@@ -108,8 +118,16 @@ impl Terminal {
             .expect("type on the pty");
     }
 
+    /// Whether the terminal echoes what is typed.
+    fn echoes(&self) -> bool {
+        rustix::termios::tcgetattr(&self.pty)
+            .expect("the pty's modes")
+            .local_modes
+            .contains(rustix::termios::LocalModes::ECHO)
+    }
+
     /// Reads to the end and returns the exit code and the final screen.
-    async fn finish(mut self) -> (Option<i32>, String) {
+    async fn finish(&mut self) -> (Option<i32>, String) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while !self.exited {
             self.read_more(deadline, "relinker did not end").await;
@@ -131,10 +149,7 @@ async fn waiting_for_a_person_shows_a_spinner_with_what_it_saw_and_clears_it() {
         waiting.contains("a person must do these 2 steps in the platform's UI, in one sitting"),
         "{waiting}"
     );
-    let spinner = waiting
-        .lines()
-        .find(|line| line.contains("last check"))
-        .unwrap();
+    let spinner = terminal.row_with("last check");
     assert!(spinner.contains("waiting "), "{spinner}");
     assert!(spinner.contains("(every 2 s)"), "{spinner}");
     assert!(
@@ -145,19 +160,32 @@ async fn waiting_for_a_person_shows_a_spinner_with_what_it_saw_and_clears_it() {
         waiting.contains("press Enter to check again now"),
         "{waiting}"
     );
+    assert!(
+        !terminal.echoes(),
+        "keys are not echoed under the bars while waiting"
+    );
 
     // The person links one service: the next look sees the other still waiting.
     sandbox
         .person_links("salesforce-sync", "relinker-temp@acme.example")
         .await;
     terminal.type_line("").await;
-    let one_left = terminal
+    terminal
         .shows(
             "r0-link-salesforce-sync-to-temporary-user: done",
             Duration::from_secs(30),
         )
         .await;
-    assert!(one_left.contains("last check"), "{one_left}");
+    // The next look names only the step still waiting.
+    terminal
+        .shows(
+            "(every 2 s): r0-link-reporting-export-to-temporary-user: `reporting-export` is linked to `jane.doe@acme.example`",
+            Duration::from_secs(30),
+        )
+        .await;
+    let spinner = terminal.row_with("last check");
+    assert!(spinner.contains(" waiting "), "{spinner}");
+    assert!(!spinner.contains("salesforce-sync"), "{spinner}");
     sandbox
         .person_links("reporting-export", "relinker-temp@acme.example")
         .await;
@@ -181,6 +209,10 @@ async fn waiting_for_a_person_shows_a_spinner_with_what_it_saw_and_clears_it() {
     let (code, screen) = terminal.finish().await;
     assert_eq!(code, Some(0), "{screen}");
     assert!(
+        terminal.echoes(),
+        "the terminal echoes again once the wait is over"
+    );
+    assert!(
         screen.contains("api.salesforce@acme.example"),
         "the proof: {screen}"
     );
@@ -194,8 +226,8 @@ async fn on_a_terminal_apply_asks_naming_the_plan_instance_and_counts_and_no_mea
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RENAME, POLICY);
     let mut terminal = Terminal::spawn(&work, &["apply", "plan.yaml", "--gate-wait", "0"]);
-    let asked = terminal.shows("[y/N]", Duration::from_secs(60)).await;
-    let question = asked.lines().find(|l| l.contains("[y/N]")).unwrap();
+    terminal.shows("[y/N]", Duration::from_secs(60)).await;
+    let question = terminal.row_with("[y/N]");
     assert!(
         question.contains(&format!(
             "Apply plan `acme-rotation` to {} as run acme-rotation-",
