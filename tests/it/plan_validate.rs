@@ -382,3 +382,28 @@ fn schema_is_json_schema_of_the_format() {
         assert!(text.contains(field), "schema lacks {field}");
     }
 }
+
+#[test]
+fn a_service_placeholder_in_with_gives_each_service_a_valid_distinct_user() {
+    // Two services named alike would share one new user: refused, naming the place.
+    let two = VALID
+        .replace(
+            "  - name: crm\n",
+            "  - name: CRM Sync\n    client_id: x\n    client_secret: ${env:X}\n  - name: crm-sync\n",
+        )
+        .replace("with: api.crm@acme.example\n      services: [crm]", "with: api.{service}@acme.example\n      services: [CRM Sync, crm-sync]");
+    let (code, _, stderr) = validate(&two);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`rotations[1].replace.with`")
+            && stderr.contains("`api.crm-sync@acme.example` is also"),
+        "{stderr}"
+    );
+    // One service, or distinct names: valid.
+    let one = VALID.replace(
+        "with: api.crm@acme.example",
+        "with: api.{service}@acme.example",
+    );
+    let (code, _, stderr) = validate(&one);
+    assert_eq!(code, Some(0), "{stderr}");
+}
