@@ -246,8 +246,13 @@ async fn from_live(
         mirror.services.len(),
         instance.base_url
     ));
+    // A plan names its fixture relative to itself.
+    let from_source = crate::paths::relative(out, &base_dir);
     super::run::say(&format!(
-        "rehearse with `sandbox: {{ fixture: {origin} }}` in a plan (or the offboarding config), then `relinker apply PLAN --sandbox` or `relinker offboard ... --sandbox`"
+        "rehearse with `sandbox: {{ fixture: {} }}` in `{}`, then `relinker apply {} --sandbox` (or, for an offboarding config, `relinker offboard ... --sandbox`)",
+        from_source.display(),
+        source.display(),
+        source.display()
     ));
     Ok(Outcome::Success)
 }

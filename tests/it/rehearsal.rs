@@ -36,7 +36,8 @@ async fn a_copy_of_live_plans_as_live_does_and_rehearses_without_touching_it() {
     copied
         .code(0)
         .says("wrote copy.yaml")
-        .says("4 known services");
+        .says("4 known services")
+        .says("rehearse with `sandbox: { fixture: copy.yaml }` in `plan.yaml`");
     let copy = std::fs::read_to_string(work.path().join("copy.yaml")).unwrap();
     assert_no_secrets(&[&copy, &copied.text()]);
     assert!(copy.contains("\"api.extra@acme.example\""), "{copy}");
