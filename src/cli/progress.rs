@@ -64,15 +64,17 @@ impl Lines {
             // The bars share stdout with the lines above them: one stream, one cursor.
             let bars =
                 indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stdout());
-            let steps = bars.add(indicatif::ProgressBar::new(
-                u64::try_from(total).unwrap_or(u64::MAX),
-            ));
-            steps.set_position(u64::try_from(done).unwrap_or(0));
+            // Styled and placed before it is added, so its first drawing is already right.
+            let mut steps = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(u64::MAX))
+                .with_position(u64::try_from(done).unwrap_or(0));
             if let Ok(style) =
                 indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed}")
             {
-                steps.set_style(style);
+                steps = steps.with_style(style);
             }
+            let steps = bars.add(steps);
+            // Shown from the start: a resumed run's bar says where it is before anything moves.
+            steps.tick();
             Screen {
                 bars,
                 steps,

@@ -273,3 +273,46 @@ async fn log_lines_are_coloured_on_a_terminal_unless_no_color() {
     };
     assert_eq!(code, Some(0), "{screen}");
 }
+
+#[tokio::test]
+async fn a_resumed_run_shows_its_real_position_on_the_bar() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    // Unattended: the temporary user is created, then the run pauses for a person (exit 4).
+    let paused = work
+        .relinker(&["apply", "plan.yaml", "--yes", "--gate-wait", "0"])
+        .run()
+        .await;
+    paused.code(4);
+    let run = paused.run_id();
+
+    // At a terminal, `resume` starts past the step already done and waits for the person.
+    let mut terminal = Terminal::spawn(&work, &["resume", &run]);
+    terminal.shows("last check", Duration::from_secs(60)).await;
+    let bar = terminal.row_with("/8 steps");
+    assert!(bar.contains(" 1/8 steps"), "{bar}");
+    sandbox
+        .person_links("salesforce-sync", "relinker-temp@acme.example")
+        .await;
+    sandbox
+        .person_links("reporting-export", "relinker-temp@acme.example")
+        .await;
+    terminal.type_line("").await;
+    terminal
+        .shows(
+            "manual (r0-link-reporting-export-back)",
+            Duration::from_secs(30),
+        )
+        .await;
+    terminal.shows("last check", Duration::from_secs(30)).await;
+    assert!(terminal.row_with("/8 steps").contains(" 4/8 steps"));
+    sandbox
+        .person_links("salesforce-sync", "jane.doe@acme.example")
+        .await;
+    sandbox
+        .person_links("reporting-export", "jane.doe@acme.example")
+        .await;
+    terminal.type_line("").await;
+    let (code, screen) = terminal.finish().await;
+    assert_eq!(code, Some(0), "{screen}");
+}
