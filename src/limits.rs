@@ -2,9 +2,33 @@
 //! durations they are written with. Shared by the plan language, the clients' limiters and the
 //! sandboxes, and owned by none of them.
 
+use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+
+tokio::task_local! {
+    static URGENCY: Cell<u32>;
+}
+
+/// Runs `work` with an urgency its calls carry to the limiter ([`set_urgency`] changes it as
+/// the work goes on). Calls made outside any such scope are the most urgent: planning reads
+/// that every later step waits for.
+pub async fn with_urgency<F: Future>(work: F) -> F::Output {
+    URGENCY.scope(Cell::new(u32::MAX), work).await
+}
+
+/// Sets the urgency of the calls the current [`with_urgency`] scope makes from now on: a run
+/// uses the steps it has left, so when the instance's limits are the bottleneck, the runs
+/// furthest from their end go first and many runs end together rather than one after another.
+pub fn set_urgency(urgency: u32) {
+    let _ = URGENCY.try_with(|cell| cell.set(urgency));
+}
+
+/// The urgency of a call made now.
+pub fn urgency() -> u32 {
+    URGENCY.try_with(Cell::get).unwrap_or(u32::MAX)
+}
 
 /// At most `calls` calls in any sliding window of `window`; written `100/20s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -64,11 +64,11 @@ impl Executor<'_> {
                 .push(step.clone());
         }
         let stop = AtomicBool::new(false);
-        let ends = futures_util::future::join_all(
+        let ends = crate::limits::with_urgency(futures_util::future::join_all(
             rotations
                 .iter()
                 .map(|(rotation, steps)| self.rotation(*rotation, steps, &stop)),
-        )
+        ))
         .await;
         let mut waiting = Vec::new();
         let mut before_pivot = None;
@@ -132,6 +132,14 @@ impl Executor<'_> {
                 index += 1;
                 continue;
             }
+            // The run's calls are as urgent as the steps it has left: see `limits::set_urgency`.
+            let left = self
+                .summary()
+                .steps()
+                .iter()
+                .filter(|s| !self.record(&s.id).is_complete())
+                .count();
+            crate::limits::set_urgency(u32::try_from(left).unwrap_or(u32::MAX));
             let past_pivot = self.past_pivot(rotation);
             if stop.load(Ordering::SeqCst) && !past_pivot {
                 return Ok(RotationEnd::Stopped);

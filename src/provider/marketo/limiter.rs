@@ -15,7 +15,8 @@
 //! hundred answered calls raise them by one again. Both are additive increase, multiplicative
 //! decrease: relinker cannot see the other integrations' calls, only the instance's refusals.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -70,6 +71,11 @@ struct State {
     /// When the allowance was last halved: calls sent before it were sent under the larger
     /// one, and their 615s are the same news.
     halved_at: Option<Instant>,
+    /// Calls waiting, most urgent first (ties by arrival): a call goes only when none more
+    /// urgent waits.
+    waiting: BTreeSet<(Reverse<u32>, u64)>,
+    /// The next arrival number.
+    arrivals: u64,
     /// Until the first 615 or the limit, every answer raises the allowance by one (a slow
     /// start from half the limit): a busy instance is found out with a few refusals, not ten.
     starting: bool,
@@ -110,6 +116,20 @@ impl Drop for Permit<'_> {
     }
 }
 
+/// A call waiting in [`Limiter::acquire`]; it leaves the queue when it goes or gives up.
+struct Waiter<'a> {
+    limiter: &'a Limiter,
+    ticket: (Reverse<u32>, u64),
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if self.limiter.lock().waiting.remove(&self.ticket) {
+            self.limiter.changed.notify_waiters();
+        }
+    }
+}
+
 impl Limiter {
     /// A limiter keeping to relinker's share of these limits.
     pub fn new(limits: Limits) -> Self {
@@ -132,6 +152,8 @@ impl Limiter {
                 sent: VecDeque::with_capacity(own.rate.calls as usize),
                 hold_until: None,
                 halved_at: None,
+                waiting: BTreeSet::new(),
+                arrivals: 0,
                 starting: first < ceiling,
             }),
             changed: Notify::new(),
@@ -162,15 +184,26 @@ impl Limiter {
         crate::sync::lock(&self.state)
     }
 
-    /// Waits until a call may be sent.
+    /// Waits until a call may be sent: a slot is free, the window has a place, and no more
+    /// urgent call waits (see [`crate::limits::set_urgency`]).
     pub async fn acquire(&self) -> Permit<'_> {
+        let ticket = {
+            let mut state = self.lock();
+            state.arrivals += 1;
+            let ticket = (Reverse(crate::limits::urgency()), state.arrivals);
+            state.waiting.insert(ticket);
+            Waiter {
+                limiter: self,
+                ticket,
+            }
+        };
         loop {
             // Registered before looking, so a release between the look and the wait is not
             // missed.
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let wait = match self.try_take(Instant::now()) {
+            let wait = match self.try_take(Instant::now(), ticket.ticket) {
                 Ok(stamped) => {
                     return Permit {
                         limiter: self,
@@ -194,8 +227,20 @@ impl Limiter {
 
     /// A slot and a place in the window, stamped `now`; or how long to wait (`None`: until a
     /// slot frees).
-    fn try_take(&self, now: Instant) -> Result<Instant, Option<Duration>> {
+    fn try_take(
+        &self,
+        now: Instant,
+        ticket: (Reverse<u32>, u64),
+    ) -> Result<Instant, Option<Duration>> {
         let mut state = self.lock();
+        // A more urgent call waits: it goes first, and this one hears when it has.
+        if state
+            .waiting
+            .first()
+            .is_some_and(|first| first.0 < ticket.0)
+        {
+            return Err(None);
+        }
         if let Some(until) = state.hold_until {
             if until > now {
                 return Err(Some(until - now));
@@ -222,6 +267,10 @@ impl Limiter {
         }
         state.sent.push_back(now);
         state.in_flight += 1;
+        state.waiting.remove(&ticket);
+        drop(state);
+        // The next most urgent call may go now.
+        self.changed.notify_waiters();
         Ok(now)
     }
 
@@ -327,6 +376,41 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    /// With every slot taken, the call of the run with more steps left goes first when one
+    /// frees, whichever asked first; a call that gives up leaves the queue.
+    #[tokio::test(start_paused = true)]
+    async fn the_most_urgent_waiting_call_goes_first() {
+        let limiter = std::sync::Arc::new(limiter(100, 1000, 1));
+        let busy = limiter.acquire().await;
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let waiting = |name: &'static str, urgency: u32| {
+            let (limiter, order) = (limiter.clone(), order.clone());
+            tokio::spawn(crate::limits::with_urgency(async move {
+                crate::limits::set_urgency(urgency);
+                let permit = limiter.acquire().await;
+                order.lock().unwrap().push(name);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                drop(permit);
+            }))
+        };
+        let nearly_done = waiting("nearly done", 1);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Asks later, for the same slot, with no urgency set: planning, the most urgent.
+        let gives_up = tokio::spawn({
+            let limiter = limiter.clone();
+            async move {
+                let _ = tokio::time::timeout(Duration::from_millis(1), limiter.acquire()).await;
+            }
+        });
+        gives_up.await.unwrap();
+        let far_from_done = waiting("far from done", 7);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        drop(busy);
+        nearly_done.await.unwrap();
+        far_from_done.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["far from done", "nearly done"]);
     }
 
     #[tokio::test(start_paused = true)]
