@@ -137,6 +137,13 @@ impl Terminal {
     }
 }
 
+/// A person links both services of the rename to `userid` in the UI.
+async fn links_both(sandbox: &TestSandbox, userid: &str) {
+    for service in ["salesforce-sync", "reporting-export"] {
+        sandbox.person_links(service, userid).await;
+    }
+}
+
 #[tokio::test]
 async fn waiting_for_a_person_shows_a_spinner_with_what_it_saw_and_clears_it() {
     let sandbox = TestSandbox::start().await;
@@ -199,12 +206,7 @@ async fn waiting_for_a_person_shows_a_spinner_with_what_it_saw_and_clears_it() {
         )
         .await;
     terminal.shows("last check", Duration::from_secs(30)).await;
-    sandbox
-        .person_links("salesforce-sync", "jane.doe@acme.example")
-        .await;
-    sandbox
-        .person_links("reporting-export", "jane.doe@acme.example")
-        .await;
+    links_both(&sandbox, "jane.doe@acme.example").await;
     terminal.type_line("").await;
     let (code, screen) = terminal.finish().await;
     assert_eq!(code, Some(0), "{screen}");
@@ -291,12 +293,7 @@ async fn a_resumed_run_shows_its_real_position_on_the_bar() {
     terminal.shows("last check", Duration::from_secs(60)).await;
     let bar = terminal.row_with("/8 steps");
     assert!(bar.contains(" 1/8 steps"), "{bar}");
-    sandbox
-        .person_links("salesforce-sync", "relinker-temp@acme.example")
-        .await;
-    sandbox
-        .person_links("reporting-export", "relinker-temp@acme.example")
-        .await;
+    links_both(&sandbox, "relinker-temp@acme.example").await;
     terminal.type_line("").await;
     terminal
         .shows(
@@ -306,12 +303,7 @@ async fn a_resumed_run_shows_its_real_position_on_the_bar() {
         .await;
     terminal.shows("last check", Duration::from_secs(30)).await;
     assert!(terminal.row_with("/8 steps").contains(" 4/8 steps"));
-    sandbox
-        .person_links("salesforce-sync", "jane.doe@acme.example")
-        .await;
-    sandbox
-        .person_links("reporting-export", "jane.doe@acme.example")
-        .await;
+    links_both(&sandbox, "jane.doe@acme.example").await;
     terminal.type_line("").await;
     let (code, screen) = terminal.finish().await;
     assert_eq!(code, Some(0), "{screen}");
