@@ -8,6 +8,12 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
+/// A YAML scalar for a file relinker writes (a generated plan, a fixture): JSON's string syntax
+/// is valid YAML and escapes everything that needs it, so what is read back is `text`.
+pub fn yaml_scalar(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
+}
+
 /// What a file is for, which sets its size limit and how messages name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -86,15 +86,11 @@ impl Scanned {
                 )
             })
             .or_invalid_input()?;
-        let text = crate::sandbox::fixture_text(path).or_invalid_input()?;
-        let origin = path.display().to_string();
-        let seeds = crate::sandbox::provider_of(&text, &origin).or_invalid_input()?;
-        if seeds != "marketo" {
-            return Err(anyhow!(
-                "fixture `{origin}` seeds a {seeds} sandbox; offboarding scans Marketo"
-            ))
-            .or_invalid_input();
-        }
+        let text = target::fixture_for(
+            path,
+            crate::plan::ProviderKind::Marketo,
+            "the offboarding config",
+        )?;
         let (handle, credentials) =
             target::marketo_sandbox(path, &text, &config.services, "the config").await?;
         Ok(Self {

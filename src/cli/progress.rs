@@ -40,8 +40,7 @@ impl Screen {
                     spinner.set_style(style);
                 }
                 // It turns at each look (every 2 s, or when Enter is pressed), not on a timer:
-                // all drawing then happens between reads of the terminal, so the cursor moved
-                // by an echoed Enter is put back before anything draws.
+                // each turn means relinker looked again.
                 spinner
             })
             .clone()

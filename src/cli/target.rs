@@ -106,19 +106,28 @@ pub(crate) async fn connect_shared(
 /// The plan's fixture, after checking it seeds the plan's platform.
 fn fixture_text(plan: &Plan) -> Result<(PathBuf, String), Failure> {
     let path = fixture_path(plan)?.clone();
-    let text = crate::sandbox::fixture_text(&path).or_invalid_input()?;
+    let text = fixture_for(&path, plan.provider(), &format!("plan `{}`", plan.name))?;
+    Ok((path, text))
+}
+
+/// The text of the fixture at `path`, after checking it seeds `provider`'s platform, which
+/// `whose` (the plan, the offboarding config) is for.
+pub(crate) fn fixture_for(
+    path: &std::path::Path,
+    provider: crate::plan::ProviderKind,
+    whose: &str,
+) -> Result<String, Failure> {
+    let text = crate::sandbox::fixture_text(path).or_invalid_input()?;
     let seeds =
         crate::sandbox::provider_of(&text, &path.display().to_string()).or_invalid_input()?;
-    if seeds != plan.provider().to_string() {
+    if seeds != provider.to_string() {
         return Err(anyhow!(
-            "fixture `{}` seeds a {seeds} sandbox, and plan `{}` is for {}",
-            path.display(),
-            plan.name,
-            plan.provider()
+            "fixture `{}` seeds a {seeds} sandbox, and {whose} is for {provider}",
+            path.display()
         ))
         .or_invalid_input();
     }
-    Ok((path, text))
+    Ok(text)
 }
 
 /// Serves an emulator on an ephemeral loopback port.

@@ -133,12 +133,10 @@ impl Executor<'_> {
                 continue;
             }
             // The run's calls are as urgent as the steps it has left: see `limits::set_urgency`.
-            let left = self
-                .summary()
-                .steps()
-                .iter()
-                .filter(|s| !self.record(&s.id).is_complete())
-                .count();
+            let left = {
+                let run = self.lock_run();
+                run.summary().steps().len() - run.summary().complete_steps()
+            };
             crate::limits::set_urgency(u32::try_from(left).unwrap_or(u32::MAX));
             let past_pivot = self.past_pivot(rotation);
             if stop.load(Ordering::SeqCst) && !past_pivot {

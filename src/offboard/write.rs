@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::config::{Config, Strategy};
 use super::scan::{Finding, Scan};
 use crate::ids::ServiceName;
+use crate::input::yaml_scalar as quoted;
 use crate::plan::marketo::{Retire, SERVICE_PLACEHOLDER, for_service};
 use crate::plan::{Credential, SecretRef};
 
@@ -19,11 +20,6 @@ pub struct WriteError {
     pub path: PathBuf,
     /// The I/O error.
     pub source: std::io::Error,
-}
-
-/// A YAML scalar: JSON's string syntax is valid YAML and escapes everything that needs it.
-fn quoted(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
 }
 
 /// A credential as the generated plan references it, file paths re-anchored to `out`.

@@ -51,24 +51,22 @@ pub async fn mirror<A: Api>(
     let mut users: Vec<UserActivity> = try_join_all(reads).await?.into_iter().flatten().collect();
     users.sort_by(|a, b| a.record.userid.cmp(&b.record.userid));
 
-    let mut warnings = Vec::new();
-    let links =
-        futures_util::future::join_all(credentials.services.values().map(|service| async move {
-            (service.name.clone(), provider.linked_user(service).await)
-        }))
-        .await;
-    let mut services = BTreeMap::new();
-    for (name, link) in links {
-        match link {
-            Ok(link) => {
-                services.insert(name, link.userid);
-            }
-            Err(error @ ProviderError::BadCredentials { .. }) => warnings.push(format!(
-                "service `{name}` is left out: {error}; a rehearsal of a plan that moves it stops at the fixture"
-            )),
-            Err(error) => return Err(error),
-        }
-    }
+    // The users the known services run as (shared with the inventory), turned round.
+    let (linked, failed) = super::inventory::known_links(provider, credentials).await?;
+    let services: BTreeMap<ServiceName, UserId> = linked
+        .into_iter()
+        .flat_map(|(user, names)| {
+            names
+                .into_iter()
+                .map(move |name| (ServiceName::new(name), user.clone()))
+        })
+        .collect();
+    let mut warnings: Vec<String> = failed
+        .into_iter()
+        .map(|failure| {
+            format!("{failure}; it is left out, and a rehearsal of a plan that moves it stops at the fixture")
+        })
+        .collect();
     let usage = match provider.usage_last_7_days().await {
         Ok(days) => days,
         Err(error) => {

@@ -9,13 +9,9 @@ use chrono::NaiveDate;
 
 use super::model::ALL_ZONES_ID;
 use super::world::USAGE_DAYS;
+use crate::input::yaml_scalar as quoted;
 use crate::provider::marketo::dates;
 use crate::provider::marketo::mirror::Mirror;
-
-/// A YAML scalar: JSON's string syntax is valid YAML and escapes everything that needs it.
-fn quoted(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
-}
 
 /// The fixture's text, and what could not be copied (beside the mirror's own warnings).
 /// `source` says where the copy came from, for the header; `today` is the quota day the usage
