@@ -75,6 +75,13 @@ struct Measured {
     ours_615: usize,
     neighbour_calls: usize,
     neighbour_refused: usize,
+    /// The neighbour's 606 and 615 answers in each 2 s from relinker's first call.
+    neighbour_refused_per_window: Vec<(usize, usize)>,
+    /// From the neighbour's first refused call to its last: how long the instance turned it
+    /// away (its callers retry at once, so the count above mostly measures their speed).
+    neighbour_refused_span: Duration,
+    /// The neighbour's answered calls per 2 s while relinker ran.
+    neighbour_served_per_window: f64,
     /// Rate-counted calls in each 2 s from the first.
     per_window: Vec<usize>,
 }
@@ -226,7 +233,54 @@ async fn scenario(plans: usize, with_neighbour: bool, share: &str) -> Measured {
             per_window[window] += 1;
         }
     }
+    let mut neighbour_refused_per_window: Vec<(usize, usize)> = Vec::new();
+    if let Some(first) = counted_calls.first() {
+        let start = at(first);
+        for call in requests.iter().filter(|r| r["path"] == NEIGHBOUR) {
+            let (rate, busy) = (code(&call, "606"), code(&call, "615"));
+            if at(call) < start || !(rate || busy) {
+                continue;
+            }
+            let window = usize::try_from((at(call) - start) / 2000).unwrap_or(usize::MAX);
+            if neighbour_refused_per_window.len() <= window {
+                neighbour_refused_per_window.resize(window + 1, (0, 0));
+            }
+            let slot = &mut neighbour_refused_per_window[window];
+            if rate {
+                slot.0 += 1;
+            } else {
+                slot.1 += 1;
+            }
+        }
+    }
+    let neighbour: Vec<&Value> = requests.iter().filter(|r| r["path"] == NEIGHBOUR).collect();
+    let refused_at: Vec<u64> = neighbour
+        .iter()
+        .filter(|r| code(r, "606") || code(r, "615"))
+        .map(|r| at(r))
+        .collect();
+    let neighbour_refused_span = match (refused_at.iter().min(), refused_at.iter().max()) {
+        (Some(first), Some(last)) => Duration::from_millis(last - first),
+        _ => Duration::ZERO,
+    };
+    let neighbour_served_per_window = match counted_calls.first() {
+        Some(first) if !span.is_zero() => {
+            let (from, to) = (
+                at(first),
+                at(first) + u64::try_from(span.as_millis()).unwrap_or(u64::MAX),
+            );
+            let served = neighbour
+                .iter()
+                .filter(|r| (from..=to).contains(&at(r)) && counted(r))
+                .count();
+            served as f64 * 2.0 / span.as_secs_f64()
+        }
+        _ => 0.0,
+    };
     Measured {
+        neighbour_refused_span,
+        neighbour_served_per_window,
+        neighbour_refused_per_window,
         per_window,
         wall,
         calls: counted_calls.len(),
@@ -342,7 +396,19 @@ async fn main() {
             "  neighbour             {} calls, {} refused 606/615",
             shared.neighbour_calls, shared.neighbour_refused
         );
+        println!(
+            "  neighbour refused per 2 s (606, 615) {:?}, first to last refusal {} ms",
+            shared.neighbour_refused_per_window,
+            shared.neighbour_refused_span.as_millis()
+        );
+        println!(
+            "  neighbour served      {:.1} calls per 2 s while relinker ran",
+            shared.neighbour_served_per_window
+        );
     }
     let (calls, refused) = neighbour_alone(10).await;
-    println!("neighbour alone for 10 s: {calls} calls, {refused} refused 606/615");
+    println!(
+        "neighbour alone for 10 s: {calls} calls ({:.1} per 2 s), {refused} refused 606/615",
+        calls as f64 / 5.0
+    );
 }

@@ -560,3 +560,83 @@ async fn a_neighbour_busy_with_the_instance_makes_the_client_back_off_not_fail()
         "the neighbour was refused {neighbour_refused} times in {neighbour_calls} calls"
     );
 }
+
+/// Another integration uses part of the instance's rate window: the first time relinker and
+/// it fill the window together, relinker meets a 606, keeps under what it had in the window
+/// since, and neither meets the full window again for the rest of the reads.
+#[tokio::test]
+async fn a_neighbour_using_part_of_the_window_is_met_once_not_every_window() {
+    let config = SandboxConfig {
+        rate_limit: "60/1s".parse().unwrap(),
+        concurrency: 100,
+        ..SandboxConfig::default()
+    };
+    let sandbox = TestSandbox::with(ACME, config).await;
+    sandbox
+        .add_fault(json!({"path": "/userservice/*", "action": {"kind": "latency", "ms": 20}}))
+        .await;
+    // The neighbour: one caller, a call about every 80 ms (a fifth of the window), pausing
+    // after a refusal as integrations do.
+    let token = sandbox.admin_token().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let neighbour = tokio::spawn({
+        let (http, url, stop) = (
+            sandbox.http.clone(),
+            sandbox.url(&format!("{USERS}/workspaces.json")),
+            stop.clone(),
+        );
+        async move {
+            let (mut calls, mut refused) = (0_u32, 0_u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let answer = http.get(&url).bearer_auth(&token).send().await.unwrap();
+                calls += 1;
+                if answer.status() == 429 {
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(60)).await;
+            }
+            (calls, refused)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let marketo = client_with(
+        &sandbox,
+        Limits {
+            rate: "60/1s".parse().unwrap(),
+            concurrency: 10,
+            ..Limits::default()
+        },
+    );
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let marketo = marketo.clone();
+        reads.spawn(async move { marketo.roles().await.map(drop) });
+    }
+    while let Some(result) = reads.join_next().await {
+        result.unwrap().expect("every read succeeds");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (neighbour_calls, neighbour_refused) = neighbour.await.unwrap();
+
+    let ours = logged(&sandbox, &format!("{USERS}/roles.json")).await;
+    let refused = ours.iter().filter(|r| r["code"] == "606").count();
+    eprintln!(
+        "relinker: {refused} of {} refused; neighbour: {neighbour_refused} of {neighbour_calls}",
+        ours.len()
+    );
+    // Keeping its full allowance, relinker would fill the window with the neighbour in every
+    // one of the four or more windows the reads take, a few refusals each time.
+    assert!(
+        refused * 100 <= ours.len() * 3,
+        "{refused} of {} calls answered 606",
+        ours.len()
+    );
+    // The one time the window fills costs the neighbour the calls it makes until the window
+    // rolls over (three at its pace); every window filling would cost it twice that and more.
+    assert!(
+        neighbour_refused <= 4,
+        "the neighbour was refused {neighbour_refused} times in {neighbour_calls} calls"
+    );
+}

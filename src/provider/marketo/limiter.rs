@@ -6,14 +6,20 @@
 //! place in the sliding window, and keeps the slot until its answer is in.
 //!
 //! Marketo's limits are per instance and shared with every integration, so the instance can
-//! refuse a call the limiter let through. A refused call did not count there, so it gives back
-//! its place in the window. A 606 (rate) means the instance's window is full: every call waits
-//! until it has rolled over, and halves the calls relinker places in a window, which each
-//! twenty answered calls raise by one again. Calls in flight start at half the limit and grow
-//! by one with each answer up to it (a slow start: one round trip instead of four to reach a
-//! limit of ten, and at most half the limit's calls refused on an instance already busy); a 615 (concurrency) halves them, and each
-//! hundred answered calls raise them by one again. Both are additive increase, multiplicative
-//! decrease: relinker cannot see the other integrations' calls, only the instance's refusals.
+//! refuse a call the limiter let through. relinker cannot see the other integrations' calls,
+//! only the instance's refusals, so both limits are additive increase, multiplicative decrease:
+//!
+//! - A refused call did not count there, so it gives back its place in the window.
+//! - A 606 (rate) means the instance's window is full: every call waits until it has rolled
+//!   over, and relinker places at most three quarters of the calls it had in that window from
+//!   then on (the rest was evidently someone else's). Each window in which relinker's own
+//!   allowance held a call back raises it by one: a neighbour using part of the window is met
+//!   again rarely, and one that has gone is made up for slowly.
+//! - Calls in flight start at half the limit and grow by one with each round of answers up to
+//!   it (a ramp: an instance already busy is found with one refusal, where a jump to the limit
+//!   would send several calls into it at once). A 615 halves them; each hundred calls answered
+//!   while calls waited for a slot raise them by one again. Answers while slots stood idle
+//!   prove nothing about room on the instance, so they raise nothing.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, VecDeque};
@@ -25,14 +31,13 @@ use tokio::time::Instant;
 
 use crate::limits::{Limits, RateLimit};
 
-/// Answered calls, without a 615, after which one more call may be in flight: each raise is a
-/// probe that may meet a 615, so probing once per hundred calls keeps refusals near 1%.
+/// Calls answered, without a 615 and while calls waited for a slot, after which one more call
+/// may be in flight: each raise is a probe that may meet a 615, so probing once per hundred
+/// calls keeps refusals under 1%.
 const PROBE_EVERY: usize = 100;
 
-/// Answered calls, without a 606, after which relinker places one more call in a window: a
-/// neighbour using part of the window is found again by one refusal about every few hundred
-/// calls, and a neighbour that has gone is made up for within a few windows.
-const RATE_PROBE_EVERY: usize = 20;
+/// The share of its own calls in the window relinker keeps placing after a 606, in quarters.
+const RATE_KEEP_QUARTERS: usize = 3;
 
 /// Shared limiter state.
 #[derive(Debug)]
@@ -56,13 +61,14 @@ struct State {
     in_flight: usize,
     /// Calls allowed in flight now: the ceiling, or less after a 615.
     allowed: usize,
-    /// Calls answered without a 615 since the allowance last changed.
+    /// Calls answered without a 615, while calls waited for a slot, since the allowance last
+    /// changed.
     answered: usize,
     /// Calls placed in a window now: the rate limit, or less after a 606.
     rate_allowed: usize,
-    /// Calls answered without a 606 since the rate allowance last changed.
-    rate_answered: usize,
-    /// When the rate allowance was last halved (one 606 event, one halving).
+    /// When the rate allowance last changed: it grows by one per window at most.
+    rate_changed_at: Instant,
+    /// When the rate allowance was last cut (one 606 event, one cut).
     rate_cut_at: Option<Instant>,
     /// When each call still inside the window was stamped.
     sent: VecDeque<Instant>,
@@ -76,8 +82,9 @@ struct State {
     waiting: BTreeSet<(Reverse<u32>, u64)>,
     /// The next arrival number.
     arrivals: u64,
-    /// Until the first 615 or the limit, every answer raises the allowance by one (a slow
-    /// start from half the limit): a busy instance is found out with a few refusals, not ten.
+    /// Until the first 615 or the limit, each round of answers (as many as are allowed in
+    /// flight) raises the allowance by one, from half the limit: a busy instance is found out
+    /// with one refusal, not ten, and an idle one reaches ten within a second at 150 ms a call.
     starting: bool,
 }
 
@@ -147,7 +154,7 @@ impl Limiter {
                 allowed: first,
                 answered: 0,
                 rate_allowed: own.rate.calls as usize,
-                rate_answered: 0,
+                rate_changed_at: Instant::now(),
                 rate_cut_at: None,
                 sent: VecDeque::with_capacity(own.rate.calls as usize),
                 hold_until: None,
@@ -247,9 +254,6 @@ impl Limiter {
             }
             state.hold_until = None;
         }
-        if state.in_flight >= state.allowed {
-            return Err(None);
-        }
         let span = self.rate.window + self.margin;
         while state
             .sent
@@ -258,7 +262,10 @@ impl Limiter {
         {
             state.sent.pop_front();
         }
-        if state.sent.len() >= state.rate_allowed {
+        if state.in_flight >= state.allowed {
+            return Err(None);
+        }
+        if state.sent.len() >= state.rate_allowed && !self.raise_rate(&mut state, now) {
             let wait = state
                 .sent
                 .front()
@@ -274,8 +281,25 @@ impl Limiter {
         Ok(now)
     }
 
+    /// One more place in the window, when the window is relinker's own bottleneck and a whole
+    /// window has passed since the allowance last changed (after a 606: additive increase).
+    fn raise_rate(&self, state: &mut State, now: Instant) -> bool {
+        let room = state.rate_allowed < self.rate.calls as usize
+            && now.duration_since(state.rate_changed_at) >= self.rate.window;
+        if room {
+            state.rate_allowed += 1;
+            state.rate_changed_at = now;
+        }
+        room && state.sent.len() < state.rate_allowed
+    }
+
     fn release(&self, stamped: Instant, answer: Answer) {
         let mut state = self.lock();
+        // Every allowed slot was in use and a call waited for one, not for the window: only
+        // such an answer shows the allowance, not the demand, was the bottleneck.
+        let slot_bound = state.in_flight >= state.allowed
+            && !state.waiting.is_empty()
+            && state.sent.len() < state.rate_allowed;
         state.in_flight = state.in_flight.saturating_sub(1);
         if answer != Answer::Counted {
             // The instance did not count it: its place goes back.
@@ -283,24 +307,19 @@ impl Limiter {
                 state.sent.remove(at);
             }
         }
-        if let Answer::Counted | Answer::NotCounted = answer {
-            state.rate_answered += 1;
-            if state.rate_allowed < self.rate.calls as usize
-                && state.rate_answered >= RATE_PROBE_EVERY
-            {
-                state.rate_allowed += 1;
-                state.rate_answered = 0;
-            }
-        }
         match answer {
             Answer::RateLimited => {
-                let until = Instant::now() + self.rate.window + self.margin;
+                let now = Instant::now();
+                let until = now + self.rate.window + self.margin;
                 state.hold_until = Some(state.hold_until.map_or(until, |held| held.max(until)));
                 if state.rate_cut_at.is_none_or(|at| stamped >= at) {
-                    state.rate_allowed = (state.rate_allowed / 2).max(1);
-                    state.rate_cut_at = Some(Instant::now());
+                    // What relinker had in the window when it filled: the rest is someone
+                    // else's, and keeping under it leaves them room.
+                    let own = state.sent.len().min(state.rate_allowed);
+                    state.rate_allowed = (own * RATE_KEEP_QUARTERS / 4).max(1);
+                    state.rate_cut_at = Some(now);
+                    state.rate_changed_at = now;
                 }
-                state.rate_answered = 0;
             }
             Answer::ConcurrencyLimited => {
                 state.starting = false;
@@ -311,11 +330,20 @@ impl Limiter {
                 state.answered = 0;
             }
             Answer::Counted | Answer::NotCounted if state.starting => {
-                state.allowed = (state.allowed + 1).min(self.ceiling);
+                // One more per round of answers, not per answer: answers that come back
+                // together would otherwise send twice the calls at once into an instance
+                // that may already be full.
+                state.answered += 1;
+                if state.answered >= state.allowed {
+                    state.allowed = (state.allowed + 1).min(self.ceiling);
+                    state.answered = 0;
+                }
                 state.starting = state.allowed < self.ceiling;
             }
             Answer::Counted | Answer::NotCounted => {
-                state.answered += 1;
+                if slot_bound {
+                    state.answered += 1;
+                }
                 if state.allowed < self.ceiling && state.answered >= PROBE_EVERY {
                     state.allowed += 1;
                     state.answered = 0;
@@ -439,38 +467,68 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_606_halves_the_calls_placed_in_a_window_once_and_answers_raise_them_again() {
-        let limiter = started(10, 1000, 2).await;
-        assert_eq!(limiter.rate_allowed(), 10);
-        // Two calls sent together, both refused: one event, one halving.
+    async fn a_606_keeps_three_quarters_of_its_own_calls_and_each_bound_window_adds_one() {
+        let limiter = limiter(100, 1000, 10);
+        for _ in 0..40 {
+            drop(limiter.acquire().await);
+        }
+        // Two calls sent together, both refused: one event, one cut, to three quarters of
+        // the 40 calls relinker had in the window (the other 60 were someone else's).
         let (a, b) = (limiter.acquire().await, limiter.acquire().await);
         tokio::time::advance(Duration::from_millis(5)).await;
         a.answered(Answer::RateLimited);
         b.answered(Answer::RateLimited);
-        assert_eq!(limiter.rate_allowed(), 5);
-        // After the hold, five calls fill the window; the sixth waits for it to roll over.
+        assert_eq!(limiter.rate_allowed(), 30);
+        // After the hold, a window has passed: the first call finding the window full adds
+        // one place, and the next one waits for the window to roll over.
         let start = Instant::now();
-        for _ in 0..5 {
+        for _ in 0..31 {
             drop(limiter.acquire().await);
         }
+        assert!(start.elapsed() >= Duration::from_secs(1), "the hold");
+        assert_eq!(limiter.rate_allowed(), 31);
         let placed = start.elapsed();
         drop(limiter.acquire().await);
         assert!(start.elapsed() >= placed + Duration::from_secs(1));
-        // Twenty answers raise it by one, up to the limit and no further.
-        for _ in 0..14 {
+        // One place per window, no more.
+        while start.elapsed() < placed + Duration::from_secs(10) {
             drop(limiter.acquire().await);
         }
-        assert_eq!(limiter.rate_allowed(), 6);
-        for _ in 0..200 {
+        assert!(
+            (35..=41).contains(&limiter.rate_allowed()),
+            "{}",
+            limiter.rate_allowed()
+        );
+        // Kept busy, it climbs one place per window back to the limit, and no further.
+        for _ in 0..8000 {
             drop(limiter.acquire().await);
         }
-        assert_eq!(limiter.rate_allowed(), 10);
+        assert_eq!(limiter.rate_allowed(), 100);
     }
 
-    /// A limiter past its slow start, at its full allowance.
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_allowance_grows_only_while_it_holds_calls_back() {
+        let limiter = limiter(100, 1000, 10);
+        for _ in 0..8 {
+            drop(limiter.acquire().await);
+        }
+        limiter.acquire().await.answered(Answer::RateLimited);
+        assert_eq!(limiter.rate_allowed(), 6);
+        // A few calls a window never meet the allowance: windows pass, it stays.
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            for _ in 0..3 {
+                drop(limiter.acquire().await);
+            }
+        }
+        assert_eq!(limiter.rate_allowed(), 6);
+    }
+
+    /// A limiter past its ramp, at its full allowance.
     async fn started(calls: u32, window_ms: u64, concurrency: usize) -> Limiter {
         let limiter = limiter(calls, window_ms, concurrency);
-        for _ in 0..concurrency {
+        // Rounds of answers from half the limit up to it.
+        for _ in 0..concurrency * concurrency {
             drop(limiter.acquire().await);
         }
         assert_eq!(limiter.allowed(), concurrency);
@@ -478,27 +536,53 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn starts_with_half_the_calls_in_flight_and_grows_with_each_answer() {
-        let limiter = limiter(1000, 1000, 4);
-        assert_eq!(limiter.allowed(), 2);
-        let held = [limiter.acquire().await, limiter.acquire().await];
+    async fn starts_with_half_the_calls_in_flight_and_grows_with_each_round_of_answers() {
+        let limiter = limiter(1000, 1000, 6);
+        assert_eq!(limiter.allowed(), 3);
+        let held = [
+            limiter.acquire().await,
+            limiter.acquire().await,
+            limiter.acquire().await,
+        ];
         assert!(
             tokio::time::timeout(Duration::from_millis(50), limiter.acquire())
                 .await
                 .is_err()
         );
+        // Three answers together: one more in flight, not three.
         drop(held);
         assert_eq!(limiter.allowed(), 4);
-        for _ in 0..10 {
+        for _ in 0..4 {
             drop(limiter.acquire().await);
         }
-        assert_eq!(limiter.allowed(), 4);
+        assert_eq!(limiter.allowed(), 5);
+        for _ in 0..100 {
+            drop(limiter.acquire().await);
+        }
+        assert_eq!(limiter.allowed(), 6);
         assert_eq!(self::limiter(1000, 1000, 1).allowed(), 1);
     }
 
+    /// `tasks` callers each making `calls` calls of 1 ms, one after another.
+    async fn keep_busy(limiter: &std::sync::Arc<Limiter>, tasks: usize, calls: usize) {
+        let callers = (0..tasks).map(|_| {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                for _ in 0..calls {
+                    let permit = limiter.acquire().await;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    drop(permit);
+                }
+            })
+        });
+        for caller in futures_util::future::join_all(callers).await {
+            caller.unwrap();
+        }
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn a_615_halves_the_calls_in_flight_and_answers_raise_them_again() {
-        let limiter = started(1000, 1000, 8).await;
+    async fn a_615_halves_the_calls_in_flight_and_answers_while_calls_wait_raise_them_again() {
+        let limiter = std::sync::Arc::new(started(1000, 1000, 8).await);
         limiter.acquire().await.answered(Answer::ConcurrencyLimited);
         assert_eq!(limiter.allowed(), 4);
         limiter.acquire().await.answered(Answer::ConcurrencyLimited);
@@ -510,22 +594,17 @@ mod tests {
                 .is_err(),
             "only two in flight after two 615s"
         );
-        // Each hundred answers raise it by one.
         drop(held);
-        for _ in 0..97 {
-            drop(limiter.acquire().await);
-        }
-        assert_eq!(limiter.allowed(), 2);
-        drop(limiter.acquire().await);
-        assert_eq!(limiter.allowed(), 3);
+        // Answers while slots stand idle prove no room: they raise nothing.
         for _ in 0..500 {
             drop(limiter.acquire().await);
         }
+        assert_eq!(limiter.allowed(), 2);
+        // Answers while calls wait for a slot: each hundred raise it by one.
+        keep_busy(&limiter, 3, 150).await;
+        assert_eq!(limiter.allowed(), 3);
+        keep_busy(&limiter, 12, 200).await;
         assert_eq!(limiter.allowed(), 8, "back to the limit, and no further");
-        for _ in 0..200 {
-            drop(limiter.acquire().await);
-        }
-        assert_eq!(limiter.allowed(), 8);
     }
 
     #[tokio::test(start_paused = true)]
