@@ -472,6 +472,92 @@ async fn the_limiter_keeps_300_reads_under_the_sandbox_limits() {
     assert_eq!(user_management, 300, "every read went through once");
 }
 
+/// Another integration calling the instance with its own token: `callers` tasks reading
+/// workspaces until stopped, each pausing `between` calls and `after_refusal` after a 429, as
+/// integrations do (a hot retry loop would count one contested slot a hundred times).
+struct Neighbour {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    callers: tokio::task::JoinSet<(u32, u32)>,
+}
+
+impl Neighbour {
+    async fn start(
+        sandbox: &TestSandbox,
+        callers: usize,
+        between: Duration,
+        after_refusal: Duration,
+    ) -> Self {
+        let token = sandbox.admin_token().await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..callers {
+            let (http, url, token, stop) = (
+                sandbox.http.clone(),
+                sandbox.url(&format!("{USERS}/workspaces.json")),
+                token.clone(),
+                stop.clone(),
+            );
+            tasks.spawn(async move {
+                let (mut calls, mut refused) = (0_u32, 0_u32);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let answer = http.get(&url).bearer_auth(&token).send().await.unwrap();
+                    calls += 1;
+                    if answer.status() == 429 {
+                        refused += 1;
+                        tokio::time::sleep(after_refusal).await;
+                    }
+                    tokio::time::sleep(between).await;
+                }
+                (calls, refused)
+            });
+        }
+        Self {
+            stop,
+            callers: tasks,
+        }
+    }
+
+    /// Stops every caller; its calls and refusals in all.
+    async fn stop(mut self) -> (u32, u32) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut calls, mut refused) = (0, 0);
+        while let Some(answers) = self.callers.join_next().await {
+            let (made, turned_away) = answers.unwrap();
+            calls += made;
+            refused += turned_away;
+        }
+        (calls, refused)
+    }
+}
+
+/// Reads the roles 200 times at once through one client beside `neighbour`, every read
+/// succeeding; how many of relinker's calls the instance answered `code`, of how many, and the
+/// neighbour's calls and refusals.
+async fn read_roles_beside(
+    sandbox: &TestSandbox,
+    neighbour: Neighbour,
+    limits: Limits,
+    code: &str,
+) -> ((usize, usize), (u32, u32)) {
+    let marketo = client_with(sandbox, limits);
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let marketo = marketo.clone();
+        reads.spawn(async move { marketo.roles().await.map(drop) });
+    }
+    while let Some(result) = reads.join_next().await {
+        result.unwrap().expect("every read succeeds");
+    }
+    let (neighbour_calls, neighbour_refused) = neighbour.stop().await;
+    let ours = logged(sandbox, &format!("{USERS}/roles.json")).await;
+    let refused = ours.iter().filter(|r| r["code"] == code).count();
+    eprintln!(
+        "relinker: {refused} of {} refused; neighbour: {neighbour_refused} of {neighbour_calls}",
+        ours.len()
+    );
+    ((refused, ours.len()), (neighbour_calls, neighbour_refused))
+}
+
 /// Another integration keeps most of the instance's concurrency busy, as every LaunchPoint
 /// service may: relinker's calls meet 615s, halve what they keep in flight, and all succeed,
 /// with few of them refused and the other integration refused no more than it would be alone.
@@ -486,70 +572,20 @@ async fn a_neighbour_busy_with_the_instance_makes_the_client_back_off_not_fail()
     sandbox
         .add_fault(json!({"path": "/userservice/*", "action": {"kind": "latency", "ms": 20}}))
         .await;
-    // The neighbour: 8 callers, one call in flight each, reading workspaces until told to stop,
-    // pausing after a refusal.
-    let token = sandbox.admin_token().await;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut neighbour = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let (http, url, token, stop) = (
-            sandbox.http.clone(),
-            sandbox.url(&format!("{USERS}/workspaces.json")),
-            token.clone(),
-            stop.clone(),
-        );
-        neighbour.spawn(async move {
-            let (mut calls, mut refused) = (0_u32, 0_u32);
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let answer = http.get(&url).bearer_auth(&token).send().await.unwrap();
-                calls += 1;
-                if answer.status() == 429 {
-                    refused += 1;
-                    // As any integration does: a refused call is retried after a pause, not
-                    // at once (a hot loop would count one contested slot a hundred times).
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            (calls, refused)
-        });
-    }
+    // 8 callers, one call in flight each: two of the ten slots are left.
+    let neighbour = Neighbour::start(&sandbox, 8, Duration::ZERO, Duration::from_millis(50)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-
-    let marketo = client_with(
-        &sandbox,
-        Limits {
-            rate: "10000/2s".parse().unwrap(),
-            ..Limits::default()
-        },
-    );
-    let mut reads = tokio::task::JoinSet::new();
-    for _ in 0..200 {
-        let marketo = marketo.clone();
-        reads.spawn(async move { marketo.roles().await.map(drop) });
-    }
-    while let Some(result) = reads.join_next().await {
-        result.unwrap().expect("every read succeeds");
-    }
-
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (mut neighbour_calls, mut neighbour_refused) = (0, 0);
-    while let Some(answers) = neighbour.join_next().await {
-        let (calls, refused) = answers.unwrap();
-        neighbour_calls += calls;
-        neighbour_refused += refused;
-    }
-    let ours = logged(&sandbox, &format!("{USERS}/roles.json")).await;
-    let refused = ours.iter().filter(|r| r["code"] == "615").count();
-    eprintln!(
-        "relinker: {refused} of {} refused; neighbour: {neighbour_refused} of {neighbour_calls}",
-        ours.len()
-    );
+    let limits = Limits {
+        rate: "10000/2s".parse().unwrap(),
+        ..Limits::default()
+    };
+    let ((refused, ours), (neighbour_calls, neighbour_refused)) =
+        read_roles_beside(&sandbox, neighbour, limits, "615").await;
     // Without backing off, ten calls in flight against two free slots are refused by the
     // hundred; a slow start and halving keep it to the few that find where the room ends.
     assert!(
-        refused * 100 <= ours.len() * 3,
-        "{refused} of {} calls answered 615",
-        ours.len()
+        refused * 100 <= ours * 3,
+        "{refused} of {ours} calls answered 615"
     );
     // Each probe for more room may cost a call a refusal, the neighbour's or relinker's; when
     // it is the neighbour's, relinker keeps the slot until its own next refusal (it cannot see
@@ -575,63 +611,27 @@ async fn a_neighbour_using_part_of_the_window_is_met_once_not_every_window() {
     sandbox
         .add_fault(json!({"path": "/userservice/*", "action": {"kind": "latency", "ms": 20}}))
         .await;
-    // The neighbour: one caller, a call about every 80 ms (a fifth of the window), pausing
-    // after a refusal as integrations do.
-    let token = sandbox.admin_token().await;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let neighbour = tokio::spawn({
-        let (http, url, stop) = (
-            sandbox.http.clone(),
-            sandbox.url(&format!("{USERS}/workspaces.json")),
-            stop.clone(),
-        );
-        async move {
-            let (mut calls, mut refused) = (0_u32, 0_u32);
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let answer = http.get(&url).bearer_auth(&token).send().await.unwrap();
-                calls += 1;
-                if answer.status() == 429 {
-                    refused += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                tokio::time::sleep(Duration::from_millis(60)).await;
-            }
-            (calls, refused)
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    let marketo = client_with(
+    // One caller, a call about every 80 ms: a fifth of the window.
+    let neighbour = Neighbour::start(
         &sandbox,
-        Limits {
-            rate: "60/1s".parse().unwrap(),
-            concurrency: 10,
-            ..Limits::default()
-        },
-    );
-    let mut reads = tokio::task::JoinSet::new();
-    for _ in 0..200 {
-        let marketo = marketo.clone();
-        reads.spawn(async move { marketo.roles().await.map(drop) });
-    }
-    while let Some(result) = reads.join_next().await {
-        result.unwrap().expect("every read succeeds");
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (neighbour_calls, neighbour_refused) = neighbour.await.unwrap();
-
-    let ours = logged(&sandbox, &format!("{USERS}/roles.json")).await;
-    let refused = ours.iter().filter(|r| r["code"] == "606").count();
-    eprintln!(
-        "relinker: {refused} of {} refused; neighbour: {neighbour_refused} of {neighbour_calls}",
-        ours.len()
-    );
+        1,
+        Duration::from_millis(60),
+        Duration::from_millis(100),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let limits = Limits {
+        rate: "60/1s".parse().unwrap(),
+        concurrency: 10,
+        ..Limits::default()
+    };
+    let ((refused, ours), (neighbour_calls, neighbour_refused)) =
+        read_roles_beside(&sandbox, neighbour, limits, "606").await;
     // Keeping its full allowance, relinker would fill the window with the neighbour in every
     // one of the four or more windows the reads take, a few refusals each time.
     assert!(
-        refused * 100 <= ours.len() * 3,
-        "{refused} of {} calls answered 606",
-        ours.len()
+        refused * 100 <= ours * 3,
+        "{refused} of {ours} calls answered 606"
     );
     // The one time the window fills costs the neighbour the calls it makes until the window
     // rolls over (three at its pace); every window filling would cost it twice that and more.
