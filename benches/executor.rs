@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use relinker::ids::{RunId, StepId};
-use relinker::journal::{Entry, Run, Started, StateDir};
+use relinker::journal::{Entry, Run, Started, StateStore};
 use relinker::limits::RateLimit;
 use relinker::sandbox::SandboxHandle;
 use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
@@ -147,7 +147,7 @@ async fn main() {
 
     // Journal cost: append + fsync per record, on this machine's disk.
     let state = tempfile::tempdir().expect("tempdir");
-    let state = StateDir::create(state.path()).expect("state dir");
+    let state = StateStore::local(state.path()).expect("state dir");
     let started = Started {
         plan: "bench".into(),
         plan_sha256: relinker::secret::Fingerprint::of(b"bench"),

@@ -13,7 +13,7 @@ use super::run::{
 };
 use super::target::{self, Connections};
 use crate::ids::RunId;
-use crate::journal::{Run, RunState, StateDir};
+use crate::journal::{Run, RunState, StateStore};
 use crate::notify::Webhook;
 
 /// Options of `relinker resume`.
@@ -71,7 +71,7 @@ pub async fn run(args: &ResumeArgs) -> Result<Outcome, Failure> {
 }
 
 async fn resume_one(
-    state: &StateDir,
+    state: &StateStore,
     id: &RunId,
     args: &ResumeArgs,
     connections: &Connections,

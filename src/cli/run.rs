@@ -16,7 +16,7 @@ use crate::executor::{
     ExecError, Executor, GateWait, Options, Person, RollbackOutcome, RunOutcome,
 };
 use crate::ids::RunId;
-use crate::journal::{JournalError, Run, StateDir, Waiting};
+use crate::journal::{JournalError, Run, StateStore, Waiting};
 use crate::limits::parse_duration;
 use crate::plan::{OnFailure, Plan};
 use crate::provider::{Step, Verification};
@@ -39,13 +39,13 @@ pub struct StateArgs {
 
 impl StateArgs {
     /// The state directory, created if missing (for commands that start runs).
-    pub(crate) fn create(&self) -> Result<StateDir, Failure> {
-        StateDir::create(&self.state_dir).map_err(journal_failure)
+    pub(crate) fn create(&self) -> Result<StateStore, Failure> {
+        StateStore::local(&self.state_dir).map_err(journal_failure)
     }
 
     /// The state directory, which must exist: a typo must not look like "no runs".
-    pub(crate) fn existing(&self) -> Result<StateDir, Failure> {
-        StateDir::existing(&self.state_dir).map_err(journal_failure)
+    pub(crate) fn existing(&self) -> Result<StateStore, Failure> {
+        StateStore::local_existing(&self.state_dir).map_err(journal_failure)
     }
 }
 
@@ -209,7 +209,7 @@ pub(crate) fn run_plan(run: &Run) -> Result<Plan, Failure> {
         .unwrap_or_default();
     crate::plan::parse(
         &String::from_utf8_lossy(&bytes),
-        &format!("{}/plan.yaml", run.path().display()),
+        &run.plan_label(),
         Path::new(&plan_dir),
     )
     .map_err(|e| anyhow!("{e}"))
@@ -222,10 +222,16 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
     let outcome = match &error {
         JournalError::Locked(_) | JournalError::Claimed { .. } => Outcome::Locked,
         JournalError::StateDir { .. }
+        | JournalError::StateUrl { .. }
+        | JournalError::SchemaNewer { .. }
         | JournalError::NoSuchRun { .. }
         | JournalError::RunExists { .. }
         | JournalError::NeverStarted { .. } => Outcome::InvalidInput,
-        JournalError::Io { .. } | JournalError::Corrupt { .. } => Outcome::Failed,
+        JournalError::Io { .. }
+        | JournalError::Corrupt { .. }
+        | JournalError::Database { .. }
+        | JournalError::Unreachable { .. }
+        | JournalError::Detached => Outcome::Failed,
     };
     Failure {
         outcome,

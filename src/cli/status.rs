@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::exit::{Failure, Outcome};
 use super::run::{StateArgs, journal_failure, say};
 use crate::ids::RunId;
-use crate::journal::{Attestation, Direction, RunState, RunSummary, StateDir, StepState};
+use crate::journal::{Attestation, Direction, RunState, RunSummary, StateStore, StepState};
 use crate::provider::{Step, Verification};
 
 /// Who attested a step (or its undo) that nothing can observe, if anyone did: shown as
@@ -199,10 +199,10 @@ fn shown_time(at: Option<DateTime<Utc>>) -> String {
     at.map_or_else(|| "-".into(), timestamp)
 }
 
-fn load(state: &StateDir, id: &RunId) -> Result<Shown, Failure> {
+fn load(state: &StateStore, id: &RunId) -> Result<Shown, Failure> {
     Ok(Shown {
         summary: state.summary(id).map_err(journal_failure)?,
-        active: state.is_active(id),
+        active: state.is_active(id).map_err(journal_failure)?,
         id: id.clone(),
     })
 }
@@ -230,9 +230,9 @@ pub fn run(args: &StatusArgs) -> Result<Outcome, Failure> {
     Ok(Outcome::Success)
 }
 
-fn list(runs: &[Shown], state: &StateDir) {
+fn list(runs: &[Shown], state: &StateStore) {
     if runs.is_empty() {
-        say(&format!("no runs in `{}`", state.path().display()));
+        say(&format!("no runs in {}", state.location()));
         return;
     }
     let id_width = runs

@@ -1,16 +1,19 @@
 //! The checkpoint store: the state directory, each run's write-ahead JSONL journal, its locks,
 //! and the run lifecycle that ties them together.
 //!
-//! [`Run`] is the one owner of a run's lifecycle: it starts a run (locks first, then the
-//! directory), opens it again for `resume`, `rollback` and `abandon` (the same locks), and
-//! appends records, each fsynced before the call returns, so an `intent` is on disk before the
-//! request it announces is sent. [`RunSummary`] replays a journal into one [`RunState`]. Locks
-//! are OS file locks: they die with their process, so no lock outlives a `kill -9`; an
-//! unsettled run still keeps its claim on its users through its journal. Secrets never enter
-//! the state directory: credentials appear only as fingerprints.
+//! [`Run`] is the one owner of a run's lifecycle: it starts a run (locks first, then the run),
+//! opens it again for `resume`, `rollback` and `abandon` (the same locks), and appends
+//! records, each durable before the call returns, so an `intent` is stored before the request
+//! it announces is sent. [`RunSummary`] replays a journal into one [`RunState`].
+//! [`StateStore`] is where runs are kept, whichever backend keeps them (`store`: the seam;
+//! `local`: the state directory). Locks die with their process, so no lock outlives a
+//! `kill -9`; an unsettled run still keeps its claim on its users through its journal. Secrets
+//! never enter the store: credentials appear only as fingerprints.
 
 mod entry;
+mod local;
 mod lock;
+
 mod run;
 mod store;
 mod summary;
@@ -20,7 +23,7 @@ use std::path::{Path, PathBuf};
 pub use entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffect};
 pub use lock::{Lock, LockError};
 pub use run::Run;
-pub use store::{JournalContents, Pruned, StateDir, read_journal};
+pub use store::{JournalContents, Pruned, StateStore};
 pub use summary::{Direction, RunState, RunSummary, StepState, Waiting, replay};
 
 use crate::ids::{RunId, UserId};
@@ -47,12 +50,14 @@ pub enum JournalError {
         source: std::io::Error,
     },
     /// No such run.
-    #[error("no run `{run_id}` in `{}`; `relinker status --state-dir {}` lists the runs there", state_dir.display(), state_dir.display())]
+    #[error("no run `{run_id}` in {location}; `relinker status {flag}` lists the runs there")]
     NoSuchRun {
         /// The run asked for.
         run_id: RunId,
-        /// Where runs live.
-        state_dir: PathBuf,
+        /// Where runs live, for people.
+        location: String,
+        /// The flag that names that store.
+        flag: String,
     },
     /// A run with this id exists already.
     #[error(
@@ -71,15 +76,58 @@ pub enum JournalError {
         run_id: RunId,
     },
     /// A line in the middle of the journal is not a record: not a torn write, real damage.
-    #[error("`{}` line {line} is not a journal record: {reason}", path.display())]
+    #[error("`{place}` line {line} is not a journal record: {reason}")]
     Corrupt {
-        /// The journal.
-        path: PathBuf,
+        /// The journal: a file, or a run in a database.
+        place: String,
         /// 1-based line.
         line: usize,
         /// Why.
         reason: String,
     },
+    /// The state store's URL does not read.
+    #[error("--state {problem}")]
+    StateUrl {
+        /// What is wrong with it (never the URL itself: it may hold a password).
+        problem: String,
+    },
+    /// The database refused or failed an operation.
+    #[error("cannot {action} {location}: {reason}")]
+    Database {
+        /// What was being done.
+        action: &'static str,
+        /// The database, without its password.
+        location: String,
+        /// The server's words, or the connection's.
+        reason: String,
+    },
+    /// The database did not answer within the bounded wait.
+    #[error(
+        "{location} did not answer within {}s; the command stopped before its next step (is the database running and reachable?)",
+        waited.as_secs()
+    )]
+    Unreachable {
+        /// The database, without its password.
+        location: String,
+        /// How long was waited.
+        waited: std::time::Duration,
+    },
+    /// The database's schema was migrated by a newer relinker.
+    #[error(
+        "{location} holds relinker's schema version {found}, newer than this relinker knows ({known}); use the relinker that migrated it, or a newer one"
+    )]
+    SchemaNewer {
+        /// The database, without its password.
+        location: String,
+        /// The version found.
+        found: usize,
+        /// The newest version this binary knows.
+        known: usize,
+    },
+    /// A record was appended through a session attached to no run: a bug, reported rather
+    /// than written anywhere.
+    #[error("a journal record was written before its run was opened (a bug in relinker)")]
+    Detached,
     /// Another process holds a lock.
     #[error(transparent)]
     Locked(LockError),
