@@ -35,17 +35,64 @@ pub struct StateArgs {
         value_name = "DIR"
     )]
     pub(crate) state_dir: PathBuf,
+    /// A PostgreSQL database for runs, journals and locks, shared by every runner (see
+    /// docs/state.md): `postgres://user@host:port/database`, or a reference to it such as
+    /// `${env:NAME}` or `${file:PATH}` to keep its password off the command line. Takes the
+    /// place of --state-dir.
+    #[arg(
+        long,
+        env = "RELINKER_STATE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub(crate) state: Option<String>,
 }
 
 impl StateArgs {
-    /// The state directory, created if missing (for commands that start runs).
+    /// The state store, a directory created if missing (for commands that start runs).
     pub(crate) fn create(&self) -> Result<StateStore, Failure> {
-        StateStore::local(&self.state_dir).map_err(journal_failure)
+        match self.database()? {
+            Some(url) => StateStore::postgres(url.expose()),
+            None => StateStore::local(&self.state_dir),
+        }
+        .map_err(journal_failure)
     }
 
-    /// The state directory, which must exist: a typo must not look like "no runs".
+    /// The state store, which must exist: a typo in a directory must not look like "no runs".
     pub(crate) fn existing(&self) -> Result<StateStore, Failure> {
-        StateStore::local_existing(&self.state_dir).map_err(journal_failure)
+        match self.database()? {
+            Some(url) => StateStore::postgres(url.expose()),
+            None => StateStore::local_existing(&self.state_dir),
+        }
+        .map_err(journal_failure)
+    }
+
+    /// The database URL, read from its reference when it is one.
+    fn database(&self) -> Result<Option<crate::secret::Secret>, Failure> {
+        let Some(given) = &self.state else {
+            return Ok(None);
+        };
+        let url = match crate::plan::SecretRef::parse(given) {
+            Some(reference) => reference
+                .resolve(Path::new("."))
+                .map_err(|e| anyhow!("--state: {e}"))
+                .or_invalid_input()?,
+            None if crate::plan::SecretRef::looks_like_reference(given) => {
+                return Err(anyhow!(
+                    "--state: `{given}` is not a reference; write `${{env:NAME}}` or `${{file:PATH}}`"
+                ))
+                .or_invalid_input();
+            }
+            None => crate::secret::Secret::new(given.clone()),
+        };
+        let text = url.expose();
+        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+            return Err(anyhow!(
+                "--state takes a PostgreSQL URL (postgres://user@host:port/database) or a reference to one; for a directory, use --state-dir"
+            ))
+            .or_invalid_input();
+        }
+        Ok(Some(url))
     }
 }
 

@@ -13,7 +13,7 @@
 mod entry;
 mod local;
 mod lock;
-
+mod postgres;
 mod run;
 mod store;
 mod summary;

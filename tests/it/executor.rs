@@ -11,6 +11,7 @@ use tokio::process::Child;
 use crate::harness::{
     POLICY, RELINK, RENAME, REPLACE, TestSandbox, Workspace, World, assert_no_secrets,
 };
+use crate::pg::TestPostgres;
 
 /// The end state of the rename: Jane's user has the team address and both services again.
 #[track_caller]
@@ -178,44 +179,54 @@ async fn dry_run_changes_nothing() {
 
 #[tokio::test]
 async fn a_crash_at_any_request_resumes_to_the_planned_end_state() {
+    crash_at_every_request(None).await;
+}
+
+/// Crashes after the K-th request, for every K: the request is applied, its answer never
+/// comes, and the process is killed with -9 (no cleanup, locks released with the process).
+/// `resume` then converges to the planned end state. With a database for state, every resume
+/// runs from another working directory, as another runner would.
+pub async fn crash_at_every_request(store: Option<&TestPostgres>) {
+    let url = store.map(TestPostgres::url);
     // Count the Marketo requests a clean rename makes.
     let total = {
         let sandbox = TestSandbox::start().await;
-        let work = Workspace::new(&sandbox, RENAME, POLICY);
-        work.apply(&[]).run().await.code(0);
+        let work = Workspace::new(&sandbox, RENAME, POLICY).with_state(url.as_deref());
+        work.apply(&["--run-id", "clean"]).run().await.code(0);
         sandbox.requests().await["total"].as_u64().unwrap()
     };
     assert!(total > 20, "{total}");
     eprintln!("crashing at each of {total} requests");
-    // Crash after the K-th request, for every K: the request is applied, its answer never comes,
-    // and the process is killed with -9 (no cleanup, locks released by the OS).
     for k in 0..total {
         let sandbox = TestSandbox::start().await;
         let users = World::of(&sandbox).await.users().len();
-        let work = Workspace::new(&sandbox, RENAME, POLICY);
+        let work = Workspace::new(&sandbox, RENAME, POLICY).with_state(url.as_deref());
+        let elsewhere = Workspace::new(&sandbox, RENAME, POLICY).with_state(url.as_deref());
+        let runner = if store.is_some() { &elsewhere } else { &work };
+        let run_id = format!("crash-{k}");
         sandbox
             .add_fault(
                 json!({"path": "/", "action": {"kind": "hang-after"}, "after": k, "times": 1}),
             )
             .await;
-        let mut child = work.apply(&["--run-id", "crash"]).spawn();
+        let mut child = work.apply(&["--run-id", &run_id]).spawn();
         assert!(
             wait_for_fault(&sandbox, "hang-after").await,
             "request {k} never hung"
         );
         kill_hard(&mut child).await;
         sandbox.clear_faults().await;
-        let resumed = work
-            .relinker(&["resume", "crash", "--sandbox-operator", "--gate-wait", "0"])
+        let resumed = runner
+            .relinker(&["resume", &run_id, "--sandbox-operator", "--gate-wait", "0"])
             .run()
             .await;
-        let never_recorded = resumed.text().contains("no run `crash`")
+        let never_recorded = resumed.text().contains(&format!("no run `{run_id}`"))
             || resumed
                 .text()
                 .contains("state directory `state` does not exist");
         if resumed.code == Some(2) && never_recorded {
             // Killed before the run was recorded (while reading live state): apply again.
-            work.apply(&["--run-id", "crash"]).run().await.code(0);
+            work.apply(&["--run-id", &run_id]).run().await.code(0);
         } else {
             resumed.code(0);
         }
@@ -230,7 +241,11 @@ async fn a_crash_at_any_request_resumes_to_the_planned_end_state() {
             invites <= 1,
             "crash at {k}: the temporary user was invited {invites} times"
         );
-        assert_no_secrets(&[&resumed.text(), &work.state_files()]);
+        let state = match store {
+            Some(pg) => pg.dump().await,
+            None => work.state_files(),
+        };
+        assert_no_secrets(&[&resumed.text(), &state]);
     }
 }
 
@@ -370,42 +385,57 @@ async fn a_rollback_that_cannot_finish_says_so_and_finishes_later() {
 
 #[tokio::test]
 async fn a_second_process_on_the_same_user_exits_3_and_leaves_nothing_behind() {
+    second_runner_on_the_same_user(None).await;
+}
+
+/// A second process on a run's user is refused (exit 3, naming the run), leaves nothing
+/// behind, and sees the first run active; once the first is killed, its locks are gone and
+/// the run resumes. With a database for state, the second runner works in another directory.
+pub async fn second_runner_on_the_same_user(store: Option<&TestPostgres>) {
+    let url = store.map(TestPostgres::url);
     let sandbox = TestSandbox::start().await;
-    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let work = Workspace::new(&sandbox, RENAME, POLICY).with_state(url.as_deref());
+    let elsewhere = Workspace::new(&sandbox, RENAME, POLICY).with_state(url.as_deref());
+    let other = if store.is_some() { &elsewhere } else { &work };
     sandbox.add_fault(json!({"method": "POST", "path": "/userservice/*/update.json", "action": {"kind": "hang"}, "times": 1})).await;
     let mut first = work.apply(&["--run-id", "first"]).spawn();
     // Wait until the first run holds its locks and is stuck mid-run.
     assert!(wait_for_fault(&sandbox, "hang").await);
-    work.apply(&["--run-id", "second"])
+    other
+        .apply(&["--run-id", "second"])
         .run()
         .await
         .code(3)
         .says("user `jane.doe@acme.example` is locked by another process (run `first`)");
     assert_eq!(
-        work.run_dirs(),
+        other.run_ids().await,
         ["first"],
         "the refused apply left no run behind"
     );
-    work.relinker(&["resume", "first", "--gate-wait", "0"])
+    other
+        .relinker(&["resume", "first", "--gate-wait", "0"])
         .run()
         .await
         .code(3)
         .says("run `first` is locked by another process");
-    work.relinker(&["rollback", "first", "--gate-wait", "0"])
+    other
+        .relinker(&["rollback", "first", "--gate-wait", "0"])
         .run()
         .await
         .code(3);
-    work.relinker(&["abandon", "first", "--reason", "x"])
+    other
+        .relinker(&["abandon", "first", "--reason", "x"])
         .run()
         .await
         .code(3);
-    let status = work.relinker(&["status"]).run().await;
+    let status = other.relinker(&["status"]).run().await;
     status.code(0).says("first").never_says("second");
-    assert_eq!(work.status("first").await["active"], true);
+    assert_eq!(other.status("first").await["active"], true);
     kill_hard(&mut first).await;
     // The lock died with the process: the run can be resumed now.
     sandbox.clear_faults().await;
-    work.relinker(&["resume", "first", "--sandbox-operator", "--gate-wait", "0"])
+    other
+        .relinker(&["resume", "first", "--sandbox-operator", "--gate-wait", "0"])
         .run()
         .await
         .code(0);

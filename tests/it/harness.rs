@@ -365,6 +365,8 @@ pub fn api_user(userid: &str) -> NewApiUser {
 /// runs there with its state in `state/`.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
+    /// A PostgreSQL state store (`RELINKER_STATE`) in place of `state/`.
+    pub state: Option<String>,
 }
 
 impl Workspace {
@@ -375,7 +377,7 @@ impl Workspace {
         for (name, content) in files {
             std::fs::write(dir.path().join(name), content).expect("write file");
         }
-        Self { dir }
+        Self { dir, state: None }
     }
 
     /// A workspace whose `plan.yaml` has these rotations and policy against `sandbox`.
@@ -388,7 +390,13 @@ impl Workspace {
         .expect("write plan");
         std::fs::write(dir.path().join("crm.secret"), "sandbox-secret-crm-Lw45\n")
             .expect("write secret");
-        Self { dir }
+        Self { dir, state: None }
+    }
+
+    /// The same workspace with its state in `store` (a PostgreSQL URL) instead of `state/`.
+    pub fn with_state(mut self, store: Option<&str>) -> Self {
+        self.state = store.map(str::to_owned);
+        self
     }
 
     pub fn path(&self) -> &std::path::Path {
@@ -396,11 +404,31 @@ impl Workspace {
     }
 
     /// relinker with these arguments, in the workspace, with the plans' secrets in its
-    /// environment, stdin closed, and `RELINKER_STATE_DIR=state`.
+    /// environment, stdin closed, and `RELINKER_STATE_DIR=state` (or `RELINKER_STATE`, the
+    /// workspace's database).
     pub fn relinker(&self, args: &[&str]) -> Relinker {
-        Relinker::new(args)
+        let relinker = Relinker::new(args)
             .current_dir(self.path())
-            .env("RELINKER_STATE_DIR", "state")
+            .env("RELINKER_STATE_DIR", "state");
+        match &self.state {
+            Some(url) => relinker.env("RELINKER_STATE", url),
+            None => relinker,
+        }
+    }
+
+    /// The ids of the runs `status` lists, sorted (whichever store holds them).
+    pub async fn run_ids(&self) -> Vec<String> {
+        let ran = self.relinker(&["status", "--format", "json"]).run().await;
+        let all: Value = serde_json::from_str(&ran.stdout)
+            .unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", ran.text()));
+        let mut ids: Vec<String> = all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|run| run["run_id"].as_str().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// `apply plan.yaml --yes --sandbox-operator --gate-wait 0` and `extra`.
@@ -480,6 +508,7 @@ impl Relinker {
             .args(args)
             .env_remove("RUST_LOG")
             .env_remove("RELINKER_STATE_DIR")
+            .env_remove("RELINKER_STATE")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         for (name, value) in ENV {

@@ -1,0 +1,617 @@
+//! The PostgreSQL state store, for teams with more than one runner: runs, journals and
+//! attestations in tables relinker creates and migrates itself, run locks and user claims as
+//! session advisory locks.
+//!
+//! An advisory lock belongs to the connection that took it, so a killed runner's locks die
+//! with its connection, as file locks die with their process. Each [`Session`] (one run being
+//! worked on) has a connection of its own; reads share one. A journal append is one `INSERT`,
+//! committed (and so durable, with PostgreSQL's default `synchronous_commit`) before it returns.
+//!
+//! The client is `tokio-postgres`, driven by a runtime on a thread of its own: the journal's
+//! callers are synchronous (an executor appends under `block_in_place`, commands read from
+//! plain functions), and a dedicated thread serves them the same way from any context, with a
+//! bounded wait on every call.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Config, NoTls};
+
+use super::JournalError;
+use super::entry::{Attestation, Record};
+use super::lock::LockError;
+use super::store::{Backend, JournalContents, Session, StateStore};
+use crate::ids::{RunId, UserId};
+use crate::secret::Fingerprint;
+
+/// The longest any one database call may take, connecting included, before the command gives
+/// up (exit 1): a database that does not answer must not hang a scheduled job.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The schema's migrations, in order; the database records how many it has had.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE relinker.runs (
+        id text PRIMARY KEY,
+        plan bytea NOT NULL,
+        plan_sha256 text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE relinker.journal (
+        run_id text NOT NULL REFERENCES relinker.runs (id) ON DELETE CASCADE,
+        seq integer NOT NULL,
+        record text NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE TABLE relinker.attestations (
+        run_id text NOT NULL REFERENCES relinker.runs (id) ON DELETE CASCADE,
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        record text NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE TABLE relinker.lock_holders (
+        key bigint PRIMARY KEY,
+        holder text NOT NULL
+    );
+"];
+
+/// The advisory lock key under which migrations run, one runner at a time.
+const MIGRATION_KEY: i64 = 0x5245_4C49_4E4B_4552; // "RELINKER"
+
+impl StateStore {
+    /// The PostgreSQL store at `url`, its schema created or migrated to this binary's version.
+    /// Refused when the database's schema is newer than the binary.
+    pub fn postgres(url: &str) -> Result<Self, JournalError> {
+        Ok(Self::new(Postgres::open(url)?))
+    }
+}
+
+/// A PostgreSQL database holding relinker's state.
+pub(super) struct Postgres {
+    config: Config,
+    /// The URL without its password, for people.
+    shown: String,
+    /// The connection reads share.
+    reader: Arc<Client>,
+}
+
+impl fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Postgres")
+            .field("at", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Postgres {
+    fn open(url: &str) -> Result<Self, JournalError> {
+        let mut config: Config = url.parse().map_err(|_| JournalError::StateUrl {
+            problem: "is not a PostgreSQL connection URL (postgres://user@host:port/database)"
+                .into(),
+        })?;
+        config.connect_timeout(WAIT);
+        config.application_name("relinker");
+        let shown = shown(&config);
+        let reader = block(&shown, "connect to", connect(config.clone()))?;
+        let store = Self {
+            config,
+            shown,
+            reader: Arc::new(reader),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Creates or upgrades the schema, one runner at a time.
+    fn migrate(&self) -> Result<(), JournalError> {
+        let reader = self.reader.clone();
+        let known = MIGRATIONS.len();
+        let found = self.call("migrate the schema of", async move {
+            reader
+                .batch_execute(&format!(
+                    "BEGIN;
+                     SELECT pg_advisory_xact_lock({MIGRATION_KEY});
+                     CREATE SCHEMA IF NOT EXISTS relinker;
+                     CREATE TABLE IF NOT EXISTS relinker.schema_version (version integer NOT NULL);"
+                ))
+                .await?;
+            let row = reader
+                .query_one(
+                    "SELECT coalesce(max(version), 0) FROM relinker.schema_version",
+                    &[],
+                )
+                .await?;
+            let found = usize::try_from(row.get::<_, i32>(0)).unwrap_or(usize::MAX);
+            if found < known {
+                for (index, migration) in MIGRATIONS.iter().enumerate().skip(found) {
+                    reader.batch_execute(migration).await?;
+                    let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
+                    reader
+                        .execute(
+                            "INSERT INTO relinker.schema_version (version) VALUES ($1)",
+                            &[&version],
+                        )
+                        .await?;
+                }
+            }
+            reader.batch_execute("COMMIT").await?;
+            Ok(found)
+        });
+        match found {
+            Ok(found) if found > known => Err(JournalError::SchemaNewer {
+                location: self.location(),
+                found,
+                known,
+            }),
+            Ok(_) => Ok(()),
+            Err(error) => {
+                // The transaction may be open on the shared connection; end it.
+                let reader = self.reader.clone();
+                let _ = self.call("end a migration in", async move {
+                    reader.batch_execute("ROLLBACK").await
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs a database call on the store's thread, within the bounded wait.
+    fn call<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        work: impl Future<Output = Result<T, tokio_postgres::Error>> + Send + 'static,
+    ) -> Result<T, JournalError> {
+        block(&self.shown, action, work)
+    }
+}
+
+impl Backend for Postgres {
+    fn location(&self) -> String {
+        format!("`{}`", self.shown)
+    }
+
+    fn flag(&self) -> String {
+        format!("--state {}", self.shown)
+    }
+
+    fn plan_label(&self, id: &RunId) -> String {
+        format!("{}#runs/{id}/plan.yaml", self.shown)
+    }
+
+    fn run_ids(&self) -> Result<Vec<RunId>, JournalError> {
+        let reader = self.reader.clone();
+        let ids = self.call("list the runs in", async move {
+            reader.query("SELECT id FROM relinker.runs", &[]).await
+        })?;
+        Ok(ids
+            .iter()
+            .filter_map(|row| RunId::parse(row.get::<_, &str>(0)).ok())
+            .collect())
+    }
+
+    fn has_run(&self, id: &RunId) -> Result<bool, JournalError> {
+        let (reader, id) = (self.reader.clone(), id.to_string());
+        self.call("read a run from", async move {
+            let row = reader
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM relinker.runs WHERE id = $1)",
+                    &[&id],
+                )
+                .await?;
+            Ok(row.get::<_, bool>(0))
+        })
+    }
+
+    fn read(&self, id: &RunId) -> Result<JournalContents, JournalError> {
+        let (reader, key) = (self.reader.clone(), id.to_string());
+        let rows = self.call("read a journal from", async move {
+            reader
+                .query(
+                    "SELECT seq, record FROM relinker.journal WHERE run_id = $1 ORDER BY seq",
+                    &[&key],
+                )
+                .await
+        })?;
+        if rows.is_empty() {
+            return Err(JournalError::NoSuchRun {
+                run_id: id.clone(),
+                location: self.location(),
+                flag: self.flag(),
+            });
+        }
+        let mut contents = JournalContents::default();
+        for row in rows {
+            let seq: i32 = row.get(0);
+            let text: &str = row.get(1);
+            let record = serde_json::from_str(text).map_err(|error| JournalError::Corrupt {
+                place: format!("{}#runs/{id}/journal", self.shown),
+                line: usize::try_from(seq).unwrap_or(0),
+                reason: error.to_string(),
+            })?;
+            contents.records.push(record);
+        }
+        Ok(contents)
+    }
+
+    fn plan_bytes(&self, id: &RunId) -> Result<Vec<u8>, JournalError> {
+        let (reader, key) = (self.reader.clone(), id.to_string());
+        let row = self.call("read a plan from", async move {
+            reader
+                .query_opt("SELECT plan FROM relinker.runs WHERE id = $1", &[&key])
+                .await
+        })?;
+        row.map(|row| row.get::<_, Vec<u8>>(0))
+            .ok_or_else(|| JournalError::NoSuchRun {
+                run_id: id.clone(),
+                location: self.location(),
+                flag: self.flag(),
+            })
+    }
+
+    fn attest(&self, id: &RunId, attestation: &Attestation) -> Result<(), JournalError> {
+        let line = serde_json::to_string(attestation).map_err(|e| JournalError::Database {
+            action: "encode an attestation for",
+            location: self.location(),
+            reason: e.to_string(),
+        })?;
+        let (reader, key) = (self.reader.clone(), id.to_string());
+        self.call("record an attestation in", async move {
+            reader
+                .execute(
+                    "INSERT INTO relinker.attestations (run_id, record) VALUES ($1, $2)",
+                    &[&key, &line],
+                )
+                .await
+        })
+        .map(drop)
+    }
+
+    fn attestations(&self, id: &RunId) -> Result<Vec<Attestation>, JournalError> {
+        let (reader, key) = (self.reader.clone(), id.to_string());
+        let rows = self.call("read attestations from", async move {
+            reader
+                .query(
+                    "SELECT record FROM relinker.attestations WHERE run_id = $1 ORDER BY seq",
+                    &[&key],
+                )
+                .await
+        })?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| serde_json::from_str(row.get::<_, &str>(0)).ok())
+            .collect())
+    }
+
+    fn is_active(&self, id: &RunId) -> Result<bool, JournalError> {
+        let (reader, key) = (self.reader.clone(), run_key(id));
+        // Taking the lock for an instant when it is free, as the local store looks.
+        self.call("look at the locks in", async move {
+            let row = reader
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await?;
+            let free: bool = row.get(0);
+            if free {
+                reader
+                    .execute("SELECT pg_advisory_unlock($1)", &[&key])
+                    .await?;
+            }
+            Ok(!free)
+        })
+    }
+
+    fn session(&self) -> Result<Box<dyn Session>, JournalError> {
+        let client = self.call("connect to", connect(self.config.clone()))?;
+        Ok(Box::new(PgSession {
+            shown: self.shown.clone(),
+            location: self.location(),
+            client: Arc::new(client),
+            attached: None,
+        }))
+    }
+}
+
+/// One connection: the advisory locks it took, and the run it appends to.
+struct PgSession {
+    shown: String,
+    location: String,
+    client: Arc<Client>,
+    /// The run attached, and the sequence number its next record takes.
+    attached: Option<(RunId, i32)>,
+}
+
+impl fmt::Debug for PgSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgSession")
+            .field("at", &self.shown)
+            .field("attached", &self.attached)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgSession {
+    fn call<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        work: impl Future<Output = Result<T, tokio_postgres::Error>> + Send + 'static,
+    ) -> Result<T, JournalError> {
+        block(&self.shown, action, work)
+    }
+
+    /// Takes the advisory lock `key` for `owner`, or says which run holds it.
+    fn lock(&self, key: i64, what: String, owner: &RunId) -> Result<(), JournalError> {
+        let (client, owner) = (self.client.clone(), owner.to_string());
+        let holder = self.call("take a lock in", async move {
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await?;
+            if row.get::<_, bool>(0) {
+                // Record the holder for whoever is refused next; the lock itself is what
+                // counts.
+                client
+                    .execute(
+                        "INSERT INTO relinker.lock_holders (key, holder) VALUES ($1, $2)
+                         ON CONFLICT (key) DO UPDATE SET holder = EXCLUDED.holder",
+                        &[&key, &owner],
+                    )
+                    .await?;
+                return Ok(None);
+            }
+            let holder = client
+                .query_opt(
+                    "SELECT holder FROM relinker.lock_holders WHERE key = $1",
+                    &[&key],
+                )
+                .await?;
+            Ok(Some(
+                holder.map_or_else(|| "unknown".to_owned(), |row| row.get(0)),
+            ))
+        })?;
+        match holder {
+            None => Ok(()),
+            Some(holder) => Err(JournalError::Locked(LockError::Busy { what, holder })),
+        }
+    }
+}
+
+impl Session for PgSession {
+    fn lock_run(&mut self, id: &RunId) -> Result<(), JournalError> {
+        self.lock(run_key(id), format!("run `{id}`"), id)
+    }
+
+    fn lock_users(&mut self, users: &[&UserId], owner: &RunId) -> Result<(), JournalError> {
+        let mut sorted = users.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        for user in sorted {
+            self.lock(user_key(user), format!("user `{user}`"), owner)?;
+        }
+        Ok(())
+    }
+
+    fn create(&mut self, id: &RunId, plan: &[u8], first: &Record) -> Result<(), JournalError> {
+        let line = encode(first, &self.location)?;
+        let digest = Fingerprint::of(plan).to_string();
+        let (client, key, plan) = (self.client.clone(), id.to_string(), plan.to_vec());
+        // One statement: the run, its plan and its `started` record appear together or not
+        // at all.
+        let created = self.call("create a run in", async move {
+            let inserted = client
+                .execute(
+                    "WITH run AS (
+                         INSERT INTO relinker.runs (id, plan, plan_sha256) VALUES ($1, $2, $3)
+                         RETURNING id
+                     )
+                     INSERT INTO relinker.journal (run_id, seq, record)
+                     SELECT id, 1, $4 FROM run",
+                    &[&key, &plan, &digest, &line],
+                )
+                .await;
+            match inserted {
+                Ok(_) => Ok(true),
+                Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(false),
+                Err(error) => Err(error),
+            }
+        })?;
+        if !created {
+            return Err(JournalError::RunExists { run_id: id.clone() });
+        }
+        self.attached = Some((id.clone(), 2));
+        Ok(())
+    }
+
+    fn attach(&mut self, id: &RunId) -> Result<(), JournalError> {
+        let (client, key) = (self.client.clone(), id.to_string());
+        let last = self.call("open a journal in", async move {
+            let row = client
+                .query_one(
+                    "SELECT coalesce(max(seq), 0) FROM relinker.journal WHERE run_id = $1",
+                    &[&key],
+                )
+                .await?;
+            Ok(row.get::<_, i32>(0))
+        })?;
+        self.attached = Some((id.clone(), last + 1));
+        Ok(())
+    }
+
+    fn append(&mut self, record: &Record) -> Result<(), JournalError> {
+        let Some((id, next)) = &mut self.attached else {
+            return Err(JournalError::Detached);
+        };
+        let line = encode(record, &self.location)?;
+        let (client, key, seq) = (self.client.clone(), id.to_string(), *next);
+        block(&self.shown, "append to a journal in", async move {
+            client
+                .execute(
+                    "INSERT INTO relinker.journal (run_id, seq, record) VALUES ($1, $2, $3)",
+                    &[&key, &seq, &line],
+                )
+                .await
+        })?;
+        *next += 1;
+        Ok(())
+    }
+
+    fn remove(&mut self, id: &RunId) -> Result<(), JournalError> {
+        let (client, key) = (self.client.clone(), id.to_string());
+        self.call("remove a run from", async move {
+            client
+                .execute("DELETE FROM relinker.runs WHERE id = $1", &[&key])
+                .await
+        })
+        .map(drop)
+    }
+}
+
+fn encode(record: &Record, location: &str) -> Result<String, JournalError> {
+    serde_json::to_string(record).map_err(|e| JournalError::Database {
+        action: "encode a record for",
+        location: location.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// The URL as people may see it: user, hosts, ports and database, never the password.
+fn shown(config: &Config) -> String {
+    let user = config
+        .get_user()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(index, host)| {
+            let host = match host {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            match ports.get(index).or(ports.first()) {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            }
+        })
+        .collect();
+    let database = config.get_dbname().unwrap_or_default();
+    format!("postgres://{user}{}/{database}", hosts.join(","))
+}
+
+/// The advisory lock key of a run.
+fn run_key(id: &RunId) -> i64 {
+    key(&format!("relinker run {id}"))
+}
+
+/// The advisory lock key of a user, under the one case-folding rule.
+fn user_key(user: &UserId) -> i64 {
+    key(&format!("relinker user {}", user.folded()))
+}
+
+/// 64 bits of the text's SHA-256: a collision would make two names share a lock, never two
+/// runs share one name.
+fn key(text: &str) -> i64 {
+    let digest = Fingerprint::of(text.as_bytes());
+    let hex = &digest.as_str()["sha256:".len()..][..16];
+    i64::from_be_bytes(u64::from_str_radix(hex, 16).unwrap_or(0).to_be_bytes())
+}
+
+/// Connects, the connection driven on the store's thread until its client is dropped.
+async fn connect(config: Config) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// The store's thread: a runtime of its own, so a call can be waited for from any context,
+/// inside another runtime or none.
+fn runtime() -> Option<&'static Handle> {
+    static HANDLE: OnceLock<Option<Handle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::channel();
+            std::thread::Builder::new()
+                .name("relinker-state".into())
+                .spawn(move || {
+                    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
+                        return;
+                    };
+                    let _ = tx.send(runtime.handle().clone());
+                    runtime.block_on(std::future::pending::<()>());
+                })
+                .ok()?;
+            rx.recv().ok()
+        })
+        .as_ref()
+}
+
+/// Runs `work` on the store's thread and waits for it, at most [`WAIT`].
+fn block<T: Send + 'static>(
+    shown: &str,
+    action: &'static str,
+    work: impl Future<Output = Result<T, tokio_postgres::Error>> + Send + 'static,
+) -> Result<T, JournalError> {
+    let location = format!("`{shown}`");
+    let Some(handle) = runtime() else {
+        return Err(JournalError::Database {
+            action,
+            location,
+            reason: "the thread that talks to the database could not be started".into(),
+        });
+    };
+    let (tx, rx) = mpsc::sync_channel(1);
+    handle.spawn(async move {
+        let _ = tx.send(tokio::time::timeout(WAIT, work).await);
+    });
+    match rx.recv() {
+        Ok(Ok(Ok(value))) => Ok(value),
+        Ok(Ok(Err(error))) => Err(JournalError::Database {
+            action,
+            location,
+            reason: reason(&error),
+        }),
+        Ok(Err(_)) | Err(_) => Err(JournalError::Unreachable {
+            location,
+            waited: WAIT,
+        }),
+    }
+}
+
+/// What went wrong, in the server's words when it gave any (with its SQLSTATE code).
+fn reason(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_is_shown_without_its_password() {
+        let config: Config = "postgres://ops:hunter2@db.example:6543/relinker"
+            .parse()
+            .unwrap();
+        assert_eq!(shown(&config), "postgres://ops@db.example:6543/relinker");
+    }
+
+    #[test]
+    fn lock_keys_follow_the_one_case_folding_rule() {
+        let upper = UserId::parse("Jane.Doe@Acme.example").unwrap();
+        let lower = UserId::parse("jane.doe@acme.example").unwrap();
+        assert_eq!(user_key(&upper), user_key(&lower));
+        let run = RunId::parse("r1").unwrap();
+        assert_ne!(run_key(&run), user_key(&lower));
+        assert_ne!(run_key(&run), run_key(&RunId::parse("r2").unwrap()));
+    }
+}

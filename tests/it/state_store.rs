@@ -1,0 +1,114 @@
+//! The PostgreSQL state store, on a throwaway server of the test's own: the executor's crash,
+//! lock and resume guarantees hold on it as on the local directory (the same scenarios, each
+//! second runner in another working directory), and the database's own failure modes: a
+//! server that does not answer, a schema newer than the binary, a URL whose password must
+//! never be shown.
+
+use serde_json::json;
+
+use crate::executor::{
+    crash_at_every_request, kill_hard, second_runner_on_the_same_user, wait_for_fault,
+};
+use crate::harness::{POLICY, RENAME, Relinker, TestSandbox, Workspace};
+use crate::pg::TestPostgres;
+
+#[tokio::test]
+async fn on_postgres_a_crash_at_any_request_resumes_from_another_runner() {
+    let pg = TestPostgres::start().await;
+    crash_at_every_request(Some(&pg)).await;
+}
+
+#[tokio::test]
+async fn on_postgres_a_second_runner_on_the_same_user_exits_3_naming_the_first() {
+    let pg = TestPostgres::start().await;
+    second_runner_on_the_same_user(Some(&pg)).await;
+}
+
+/// Every runner sees every run: one applied here, one paused there, both listed from a third
+/// directory, and `resume --all` from it finishes the paused one.
+#[tokio::test]
+async fn on_postgres_status_and_resume_all_see_every_runners_runs() {
+    let pg = TestPostgres::start().await;
+    let url = pg.url();
+    let sandbox = TestSandbox::start().await;
+    let here = Workspace::new(&sandbox, RENAME, POLICY).with_state(Some(&url));
+    here.apply(&["--run-id", "here"]).run().await.code(0);
+    // A second run there, on another instance, killed mid-run.
+    let other = TestSandbox::start().await;
+    let there = Workspace::new(&other, RENAME, POLICY).with_state(Some(&url));
+    other
+        .add_fault(json!({"method": "POST", "path": "/userservice/*/update.json", "action": {"kind": "hang"}, "times": 1}))
+        .await;
+    let mut child = there.apply(&["--run-id", "there"]).spawn();
+    assert!(wait_for_fault(&other, "hang").await);
+    kill_hard(&mut child).await;
+    other.clear_faults().await;
+
+    let third = Workspace::new(&sandbox, RENAME, POLICY).with_state(Some(&url));
+    assert_eq!(third.run_ids().await, ["here", "there"]);
+    assert_eq!(third.status("here").await["status"], "done");
+    assert_ne!(third.status("there").await["status"], "done");
+    third
+        .relinker(&["resume", "--all", "--gate-wait", "0", "--sandbox-operator"])
+        .run()
+        .await
+        .code(0);
+    assert_eq!(third.status("there").await["status"], "done");
+    // Nothing was written to a state directory anywhere.
+    for work in [&here, &there, &third] {
+        assert!(!work.path().join("state").exists());
+    }
+}
+
+/// A database that does not answer: exit 1 within the bounded wait, saying which database
+/// (without its password) and that the command stopped.
+#[tokio::test]
+async fn an_unreachable_database_is_a_clear_error_without_its_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let url = format!("postgres://ops:hunter2-secret@127.0.0.1:{port}/relinker");
+    let ran = Relinker::new(&["status"])
+        .env("RELINKER_STATE", &url)
+        .run()
+        .await;
+    ran.code(1)
+        .says(&format!("postgres://ops@127.0.0.1:{port}/relinker"))
+        .never_says("hunter2-secret");
+    // The same through a reference, and a reference that does not resolve.
+    let ran = Relinker::new(&["status", "--state", "${env:STATE_URL}"])
+        .env("STATE_URL", &url)
+        .run()
+        .await;
+    ran.code(1).never_says("hunter2-secret");
+    Relinker::new(&["status", "--state", "${env:NOT_SET_ANYWHERE}"])
+        .run()
+        .await
+        .code(2)
+        .says("NOT_SET_ANYWHERE");
+    Relinker::new(&["status", "--state", "/var/lib/relinker"])
+        .run()
+        .await
+        .code(2)
+        .says("--state-dir");
+}
+
+/// A schema migrated by a newer relinker is refused, not written to.
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_relinker_is_refused() {
+    let pg = TestPostgres::start().await;
+    let status = Relinker::new(&["status"])
+        .env("RELINKER_STATE", pg.url())
+        .run()
+        .await;
+    status.code(0).says("no runs");
+    pg.query("INSERT INTO relinker.schema_version (version) VALUES (99)")
+        .await;
+    Relinker::new(&["status"])
+        .env("RELINKER_STATE", pg.url())
+        .run()
+        .await
+        .code(2)
+        .says("schema version 99, newer than this relinker knows (1)");
+}
