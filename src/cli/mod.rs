@@ -22,6 +22,7 @@ mod run;
 pub mod sandbox;
 pub mod schema;
 pub mod secret;
+pub mod state;
 pub mod status;
 mod target;
 pub mod validate;
@@ -75,6 +76,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Remove finished runs older than a duration (never unfinished ones).
     Prune(prune::PruneArgs),
+    /// Manage where runs are kept: `state migrate` moves a directory's runs into PostgreSQL.
+    State(state::StateCommandArgs),
     /// Find API users tied to departed people and write a plan for each.
     Offboard(offboard::OffboardArgs),
     /// List every API-only user: email, roles, known services linked to it, recent calls.
@@ -144,6 +147,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Attest(args) => attest::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Prune(args) => prune::run(&args),
+        Command::State(args) => state::run(&args),
         Command::Offboard(args) => offboard::run(&args).await,
         Command::Inventory(args) => inventory::run(&args).await,
         Command::Validate(args) => validate::run(&args),

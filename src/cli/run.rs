@@ -69,31 +69,40 @@ impl StateArgs {
 
     /// The database URL, read from its reference when it is one.
     fn database(&self) -> Result<Option<crate::secret::Secret>, Failure> {
-        let Some(given) = &self.state else {
-            return Ok(None);
-        };
-        let url = match crate::plan::SecretRef::parse(given) {
-            Some(reference) => reference
-                .resolve(Path::new("."))
-                .map_err(|e| anyhow!("--state: {e}"))
-                .or_invalid_input()?,
-            None if crate::plan::SecretRef::looks_like_reference(given) => {
-                return Err(anyhow!(
-                    "--state: `{given}` is not a reference; write `${{env:NAME}}` or `${{file:PATH}}`"
-                ))
-                .or_invalid_input();
-            }
-            None => crate::secret::Secret::new(given.clone()),
-        };
-        let text = url.expose();
-        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        self.state.as_deref().map(database_url).transpose()
+    }
+
+    /// The PostgreSQL store `given` names (a URL or a reference to one), for commands that
+    /// take one as an argument of their own.
+    pub(crate) fn database_only(given: &str) -> Result<StateStore, Failure> {
+        StateStore::postgres(database_url(given)?.expose()).map_err(journal_failure)
+    }
+}
+
+/// A database URL, read from its reference when it is one; refused when it is not a
+/// PostgreSQL URL (the message never repeats it: it may hold a password).
+fn database_url(given: &str) -> Result<crate::secret::Secret, Failure> {
+    let url = match crate::plan::SecretRef::parse(given) {
+        Some(reference) => reference
+            .resolve(Path::new("."))
+            .map_err(|e| anyhow!("--state: {e}"))
+            .or_invalid_input()?,
+        None if crate::plan::SecretRef::looks_like_reference(given) => {
             return Err(anyhow!(
-                "--state takes a PostgreSQL URL (postgres://user@host:port/database) or a reference to one; for a directory, use --state-dir"
+                "--state: `{given}` is not a reference; write `${{env:NAME}}` or `${{file:PATH}}`"
             ))
             .or_invalid_input();
         }
-        Ok(Some(url))
+        None => crate::secret::Secret::new(given),
+    };
+    let text = url.expose();
+    if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+        return Err(anyhow!(
+            "--state takes a PostgreSQL URL (postgres://user@host:port/database) or a reference to one; for a directory, use --state-dir"
+        ))
+        .or_invalid_input();
     }
+    Ok(url)
 }
 
 /// How long to keep trying an instance that does not answer or answers with errors.

@@ -172,9 +172,7 @@ impl Backend for StateDir {
     /// Each attestation is one line appended whole beside the journal.
     fn attest(&self, id: &RunId, attestation: &Attestation) -> Result<(), JournalError> {
         let path = self.run_dir(id).join(ATTESTATIONS);
-        let mut line = serde_json::to_string(attestation)
-            .map_err(|e| io("encode an attestation for", &path)(std::io::Error::other(e)))?;
-        line.push('\n');
+        let line = attestation_line(attestation, &path)?;
         let mut options = OpenOptions::new();
         options.create(true).append(true);
         #[cfg(unix)]
@@ -234,7 +232,13 @@ impl Session for LocalSession {
         Ok(())
     }
 
-    fn create(&mut self, id: &RunId, plan: &[u8], first: &Record) -> Result<(), JournalError> {
+    fn create(
+        &mut self,
+        id: &RunId,
+        plan: &[u8],
+        records: &[Record],
+        attestations: &[Attestation],
+    ) -> Result<(), JournalError> {
         let path = self.dir.run_dir(id);
         if path.exists() {
             return Err(JournalError::RunExists { run_id: id.clone() });
@@ -253,8 +257,20 @@ impl Session for LocalSession {
             &building.join("plan.sha256"),
             format!("{digest}\n").as_bytes(),
         )?;
-        let line = encode(first, &building.join("journal.jsonl"))?;
-        write_synced(&building.join("journal.jsonl"), line.as_bytes())?;
+        let journal = building.join("journal.jsonl");
+        let lines = records
+            .iter()
+            .map(|record| encode(record, &journal))
+            .collect::<Result<String, _>>()?;
+        write_synced(&journal, lines.as_bytes())?;
+        if !attestations.is_empty() {
+            let file = building.join(ATTESTATIONS);
+            let lines = attestations
+                .iter()
+                .map(|a| attestation_line(a, &file))
+                .collect::<Result<String, _>>()?;
+            write_synced(&file, lines.as_bytes())?;
+        }
         sync_dir(&building);
         std::fs::rename(&building, &path).map_err(io("create", &path))?;
         sync_dir(&runs);
@@ -290,6 +306,14 @@ impl Session for LocalSession {
         std::fs::rename(&dir, &doomed).map_err(io("move away", &dir))?;
         std::fs::remove_dir_all(&doomed).map_err(io("remove", &doomed))
     }
+}
+
+/// An attestation as one line, newline included.
+fn attestation_line(attestation: &Attestation, path: &Path) -> Result<String, JournalError> {
+    let mut line = serde_json::to_string(attestation)
+        .map_err(|e| io("encode an attestation for", path)(std::io::Error::other(e)))?;
+    line.push('\n');
+    Ok(line)
 }
 
 /// A record as one journal line, newline included.

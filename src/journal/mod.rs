@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 pub use entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffect};
 pub use lock::{Lock, LockError};
 pub use run::Run;
-pub use store::{JournalContents, Pruned, StateStore};
+pub use store::{Copied, JournalContents, Pruned, StateStore};
 pub use summary::{Direction, RunState, RunSummary, StepState, Waiting, replay};
 
 use crate::ids::{RunId, UserId};

@@ -252,11 +252,7 @@ impl Backend for Postgres {
     }
 
     fn attest(&self, id: &RunId, attestation: &Attestation) -> Result<(), JournalError> {
-        let line = serde_json::to_string(attestation).map_err(|e| JournalError::Database {
-            action: "encode an attestation for",
-            location: self.location(),
-            reason: e.to_string(),
-        })?;
+        let line = encode(attestation, &self.location())?;
         let (reader, key) = (self.reader.clone(), id.to_string());
         self.call("record an attestation in", async move {
             reader
@@ -391,34 +387,81 @@ impl Session for PgSession {
         Ok(())
     }
 
-    fn create(&mut self, id: &RunId, plan: &[u8], first: &Record) -> Result<(), JournalError> {
-        let line = encode(first, &self.location)?;
+    fn create(
+        &mut self,
+        id: &RunId,
+        plan: &[u8],
+        records: &[Record],
+        attestations: &[Attestation],
+    ) -> Result<(), JournalError> {
+        let lines = records
+            .iter()
+            .map(|record| encode(record, &self.location))
+            .collect::<Result<Vec<_>, _>>()?;
+        let attested = attestations
+            .iter()
+            .map(|a| encode(a, &self.location))
+            .collect::<Result<Vec<_>, _>>()?;
         let digest = Fingerprint::of(plan).to_string();
         let (client, key, plan) = (self.client.clone(), id.to_string(), plan.to_vec());
-        // One statement: the run, its plan and its `started` record appear together or not
-        // at all.
+        // One transaction: the run, its plan and its records appear together or not at all.
         let created = self.call("create a run in", async move {
-            let inserted = client
-                .execute(
-                    "WITH run AS (
-                         INSERT INTO relinker.runs (id, plan, plan_sha256) VALUES ($1, $2, $3)
-                         RETURNING id
-                     )
-                     INSERT INTO relinker.journal (run_id, seq, record)
-                     SELECT id, 1, $4 FROM run",
-                    &[&key, &plan, &digest, &line],
-                )
-                .await;
-            match inserted {
-                Ok(_) => Ok(true),
-                Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(false),
-                Err(error) => Err(error),
+            client.batch_execute("BEGIN").await?;
+            let written = async {
+                let inserted = client
+                    .execute(
+                        "INSERT INTO relinker.runs (id, plan, plan_sha256) VALUES ($1, $2, $3)",
+                        &[&key, &plan, &digest],
+                    )
+                    .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                        return Ok(false);
+                    }
+                    Err(error) => return Err(error),
+                }
+                for (seq, line) in (1_i32..).zip(&lines) {
+                    client
+                        .execute(
+                            "INSERT INTO relinker.journal (run_id, seq, record) VALUES ($1, $2, $3)",
+                            &[&key, &seq, line],
+                        )
+                        .await?;
+                }
+                for line in &attested {
+                    client
+                        .execute(
+                            "INSERT INTO relinker.attestations (run_id, record) VALUES ($1, $2)",
+                            &[&key, line],
+                        )
+                        .await?;
+                }
+                Ok(true)
+            }
+            .await;
+            match written {
+                Ok(true) => {
+                    client.batch_execute("COMMIT").await?;
+                    Ok(true)
+                }
+                Ok(false) => {
+                    client.batch_execute("ROLLBACK").await?;
+                    Ok(false)
+                }
+                Err(error) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    Err(error)
+                }
             }
         })?;
         if !created {
             return Err(JournalError::RunExists { run_id: id.clone() });
         }
-        self.attached = Some((id.clone(), 2));
+        self.attached = Some((
+            id.clone(),
+            i32::try_from(records.len()).unwrap_or(i32::MAX) + 1,
+        ));
         Ok(())
     }
 
@@ -466,7 +509,7 @@ impl Session for PgSession {
     }
 }
 
-fn encode(record: &Record, location: &str) -> Result<String, JournalError> {
+fn encode(record: &impl serde::Serialize, location: &str) -> Result<String, JournalError> {
     serde_json::to_string(record).map_err(|e| JournalError::Database {
         action: "encode a record for",
         location: location.to_owned(),

@@ -51,7 +51,7 @@ impl Run {
             });
         }
         let record = Record::now(Entry::Started(Box::new(started)));
-        session.create(id, plan_bytes, &record)?;
+        session.create(id, plan_bytes, std::slice::from_ref(&record), &[])?;
         Ok(Self {
             id: id.clone(),
             store: store.clone(),

@@ -40,6 +40,19 @@ pub enum Pruned {
     Active,
 }
 
+/// What [`StateStore::copy_run`] did with one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copied {
+    /// Copied whole: plan, every record, every attestation.
+    Copied,
+    /// The target holds the run with the same records already (a second migration).
+    AlreadyThere,
+    /// A process works on it now, in one store or the other: not copied.
+    Active,
+    /// The target holds a run of that id with other records: not touched.
+    Differs,
+}
+
 /// One place to keep runs. Reads need no lock: a reader sees whole records only.
 pub(super) trait Backend: Debug + Send + Sync {
     /// Where the state is, for people (a directory, a database without its password).
@@ -73,9 +86,16 @@ pub(super) trait Session: Debug + Send {
     /// Takes the lock of every user for `owner`, in one order so two runs never wait on each
     /// other.
     fn lock_users(&mut self, users: &[&UserId], owner: &RunId) -> Result<(), JournalError>;
-    /// Creates the run with its plan and first record, all at once or not at all, and
-    /// attaches the session to its journal. [`JournalError::RunExists`] if it exists.
-    fn create(&mut self, id: &RunId, plan: &[u8], first: &Record) -> Result<(), JournalError>;
+    /// Creates the run with its plan, records and attestations (a new run has one record,
+    /// `started`; a copied one all of its own), all at once or not at all, and attaches the
+    /// session to its journal. [`JournalError::RunExists`] if it exists.
+    fn create(
+        &mut self,
+        id: &RunId,
+        plan: &[u8],
+        records: &[Record],
+        attestations: &[Attestation],
+    ) -> Result<(), JournalError>;
     /// Attaches the session to an existing run's journal.
     fn attach(&mut self, id: &RunId) -> Result<(), JournalError>;
     /// Appends a record to the attached journal, durable before it returns.
@@ -171,6 +191,34 @@ impl StateStore {
         Ok(Pruned::Removed)
     }
 
+    /// Copies a run (its plan, every record and every attestation) into `target`, holding its
+    /// run lock in both stores, so no process changes it meanwhile on either side. The run in
+    /// this store is left as it is.
+    pub fn copy_run(&self, id: &RunId, target: &StateStore) -> Result<Copied, JournalError> {
+        let mut here = self.session()?;
+        let mut there = target.session()?;
+        for session in [&mut here, &mut there] {
+            match session.lock_run(id) {
+                Ok(()) => {}
+                Err(JournalError::Locked(_)) => return Ok(Copied::Active),
+                Err(error) => return Err(error),
+            }
+        }
+        let contents = self.read(id)?;
+        if target.has_run(id)? {
+            let theirs = target.read(id)?;
+            return Ok(if same(&theirs.records, &contents.records) {
+                Copied::AlreadyThere
+            } else {
+                Copied::Differs
+            });
+        }
+        let plan = self.plan_bytes(id)?;
+        let attestations = self.attestations(id)?;
+        there.create(id, &plan, &contents.records, &attestations)?;
+        Ok(Copied::Copied)
+    }
+
     /// The first unsettled run other than `except` that touches one of `users`: it keeps its
     /// claim until it is done, rolled back or abandoned.
     pub(super) fn claim_on(
@@ -193,4 +241,15 @@ impl StateStore {
         }
         Ok(None)
     }
+}
+
+/// Whether two journals hold the same records, compared as stored.
+fn same(ours: &[Record], theirs: &[Record]) -> bool {
+    let text = |records: &[Record]| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap_or_default())
+            .collect()
+    };
+    ours.len() == theirs.len() && text(ours) == text(theirs)
 }

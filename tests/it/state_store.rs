@@ -112,3 +112,73 @@ async fn a_database_migrated_by_a_newer_relinker_is_refused() {
         .code(2)
         .says("schema version 99, newer than this relinker knows (1)");
 }
+
+/// `state migrate` copies a directory's runs, finished and unfinished, record for record;
+/// leaves one a process works on for later (exit 3); copies only what is missing the second
+/// time; and the unfinished run resumes from the database in another directory.
+#[tokio::test]
+async fn state_migrate_moves_every_run_without_losing_a_record() {
+    let pg = TestPostgres::start().await;
+    let url = pg.url();
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    work.apply(&["--run-id", "done"]).run().await.code(0);
+    // A second run, on another instance, stuck mid-run while the first migration runs.
+    let other = TestSandbox::start().await;
+    let cut = Workspace::new(&other, RENAME, POLICY);
+    let state_dir = work.path().join("state");
+    other
+        .add_fault(json!({"method": "POST", "path": "/userservice/*/update.json", "action": {"kind": "hang"}, "times": 1}))
+        .await;
+    let mut child = cut
+        .apply(&["--run-id", "cut"])
+        .env("RELINKER_STATE_DIR", &state_dir)
+        .spawn();
+    assert!(wait_for_fault(&other, "hang").await);
+    let migrate = ["state", "migrate", "--from", "state", "--to", &url];
+    work.relinker(&migrate)
+        .run()
+        .await
+        .code(3)
+        .says("copied run done")
+        .says("left run cut: a process works on it now");
+    kill_hard(&mut child).await;
+    other.clear_faults().await;
+    work.relinker(&migrate)
+        .run()
+        .await
+        .code(0)
+        .says("copied run cut (unfinished)")
+        .says("copied 1 run(s) (1 unfinished)")
+        .says("1 were there already");
+
+    // Record for record: the database holds exactly the journal lines.
+    for run in ["done", "cut"] {
+        let local: Vec<serde_json::Value> =
+            std::fs::read_to_string(state_dir.join(format!("runs/{run}/journal.jsonl")))
+                .unwrap()
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect();
+        let stored: Vec<serde_json::Value> = pg
+            .query(&format!(
+                "SELECT record FROM relinker.journal WHERE run_id = '{run}' ORDER BY seq"
+            ))
+            .await
+            .iter()
+            .map(|row| serde_json::from_str(row.get::<_, &str>(0)).unwrap())
+            .collect();
+        assert!(local.len() >= 2, "{run}: {local:?}");
+        assert_eq!(stored, local, "run {run}");
+    }
+
+    // The unfinished run goes on from the database, in another directory.
+    let elsewhere = Workspace::new(&other, RENAME, POLICY).with_state(Some(&url));
+    elsewhere
+        .relinker(&["resume", "cut", "--sandbox-operator", "--gate-wait", "0"])
+        .run()
+        .await
+        .code(0);
+    assert_eq!(elsewhere.status("cut").await["status"], "done");
+    assert_eq!(elsewhere.run_ids().await, ["cut", "done"]);
+}
