@@ -1,6 +1,10 @@
 //! A throwaway PostgreSQL server for the state-store tests: `initdb` into a temporary
 //! directory, a free port on 127.0.0.1, stopped when the value is dropped (a failing test
 //! included). The server refuses to run as root, so as root it runs as the `postgres` user.
+//!
+//! On a machine without PostgreSQL's server binaries the tests that need one say so and pass
+//! over it, so `cargo test` works with only the Rust toolchain; under CI (`CI=true`, where
+//! `.ci/run` installs them) a missing server is a failure.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -10,14 +14,23 @@ use std::time::{Duration, Instant};
 /// A PostgreSQL server of the test's own.
 pub struct TestPostgres {
     dir: tempfile::TempDir,
+    bin: PathBuf,
     port: u16,
-    server: Child,
+    server: Option<Child>,
 }
 
 impl TestPostgres {
-    /// Starts a server and waits until it takes connections.
-    pub async fn start() -> Self {
-        let bin = bindir();
+    /// Starts a server and waits until it takes connections; `None` (said on stderr) when
+    /// PostgreSQL is not installed here and this is not CI.
+    pub async fn start() -> Option<Self> {
+        let Some(bin) = bindir() else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PostgreSQL's server binaries (initdb, postgres) are not installed; .ci/run installs them"
+            );
+            eprintln!("PostgreSQL's server binaries are not installed: this test is passed over");
+            return None;
+        };
         let dir = tempfile::tempdir().expect("temp dir");
         give_to_server_user(dir.path());
         let data = dir.path().join("data");
@@ -33,20 +46,46 @@ impl TestPostgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&initdb.stderr)
         );
-        let port = free_port();
-        let server = as_server_user(&bin.join("postgres"))
+        let mut pg = Self {
+            dir,
+            bin,
+            port: free_port(),
+            server: None,
+        };
+        pg.restart().await;
+        Some(pg)
+    }
+
+    /// Stops the server at once (every connection with it), keeping its data.
+    pub fn stop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            // SIGQUIT: an immediate shutdown, every backend with it.
+            let _ = Command::new("kill")
+                .args(["-QUIT", &server.id().to_string()])
+                .status();
+            let _ = server.wait();
+        }
+    }
+
+    /// Starts the server (again) on its data and port, and waits until it takes connections.
+    pub async fn restart(&mut self) {
+        let server = as_server_user(&self.bin.join("postgres"))
             .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+            .arg(self.dir.path().join("data"))
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+            ])
             .arg("-k")
-            .arg(dir.path())
+            .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start postgres");
-        let pg = Self { dir, port, server };
-        pg.wait_ready().await;
-        pg
+        self.server = Some(server);
+        self.wait_ready().await;
     }
 
     /// The URL of its `postgres` database.
@@ -105,22 +144,18 @@ impl TestPostgres {
 
 impl Drop for TestPostgres {
     fn drop(&mut self) {
-        // SIGQUIT: an immediate shutdown, every backend with it.
-        let _ = Command::new("kill")
-            .args(["-QUIT", &self.server.id().to_string()])
-            .status();
-        let _ = self.server.wait();
+        self.stop();
     }
 }
 
 /// Where the server binaries are: `pg_config --bindir`, else Debian's versioned folder.
-fn bindir() -> PathBuf {
+fn bindir() -> Option<PathBuf> {
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
         && out.status.success()
     {
         let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         if dir.join("initdb").is_file() {
-            return dir;
+            return Some(dir);
         }
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
@@ -131,9 +166,7 @@ fn bindir() -> PathBuf {
         .filter(|bin| bin.join("initdb").is_file())
         .collect();
     found.sort();
-    found.pop().expect(
-        "PostgreSQL's server binaries (initdb, postgres) are not installed; .ci/run installs them",
-    )
+    found.pop()
 }
 
 fn is_root() -> bool {

@@ -7,20 +7,25 @@
 use serde_json::json;
 
 use crate::executor::{
-    crash_at_every_request, kill_hard, second_runner_on_the_same_user, wait_for_fault,
+    assert_renamed, crash_at_every_request, kill_hard, second_runner_on_the_same_user,
+    wait_for_fault,
 };
-use crate::harness::{POLICY, RENAME, Relinker, TestSandbox, Workspace};
+use crate::harness::{POLICY, RENAME, Relinker, TestSandbox, Workspace, World};
 use crate::pg::TestPostgres;
 
 #[tokio::test]
 async fn on_postgres_a_crash_at_any_request_resumes_from_another_runner() {
-    let pg = TestPostgres::start().await;
+    let Some(pg) = TestPostgres::start().await else {
+        return;
+    };
     crash_at_every_request(Some(&pg)).await;
 }
 
 #[tokio::test]
 async fn on_postgres_a_second_runner_on_the_same_user_exits_3_naming_the_first() {
-    let pg = TestPostgres::start().await;
+    let Some(pg) = TestPostgres::start().await else {
+        return;
+    };
     second_runner_on_the_same_user(Some(&pg)).await;
 }
 
@@ -28,7 +33,9 @@ async fn on_postgres_a_second_runner_on_the_same_user_exits_3_naming_the_first()
 /// directory, and `resume --all` from it finishes the paused one.
 #[tokio::test]
 async fn on_postgres_status_and_resume_all_see_every_runners_runs() {
-    let pg = TestPostgres::start().await;
+    let Some(pg) = TestPostgres::start().await else {
+        return;
+    };
     let url = pg.url();
     let sandbox = TestSandbox::start().await;
     let here = Workspace::new(&sandbox, RENAME, POLICY).with_state(Some(&url));
@@ -97,7 +104,9 @@ async fn an_unreachable_database_is_a_clear_error_without_its_password() {
 /// A schema migrated by a newer relinker is refused, not written to.
 #[tokio::test]
 async fn a_database_migrated_by_a_newer_relinker_is_refused() {
-    let pg = TestPostgres::start().await;
+    let Some(pg) = TestPostgres::start().await else {
+        return;
+    };
     let status = Relinker::new(&["status"])
         .env("RELINKER_STATE", pg.url())
         .run()
@@ -118,7 +127,9 @@ async fn a_database_migrated_by_a_newer_relinker_is_refused() {
 /// time; and the unfinished run resumes from the database in another directory.
 #[tokio::test]
 async fn state_migrate_moves_every_run_without_losing_a_record() {
-    let pg = TestPostgres::start().await;
+    let Some(pg) = TestPostgres::start().await else {
+        return;
+    };
     let url = pg.url();
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RENAME, POLICY);
@@ -181,4 +192,46 @@ async fn state_migrate_moves_every_run_without_losing_a_record() {
         .code(0);
     assert_eq!(elsewhere.status("cut").await["status"], "done");
     assert_eq!(elsewhere.run_ids().await, ["cut", "done"]);
+}
+
+/// The database goes away while a run waits on an answer: the run's next record cannot be
+/// stored, so it stops (exit 1) saying which database, before acting again; once the database
+/// is back, `resume` converges.
+#[tokio::test]
+async fn a_database_gone_mid_run_stops_it_and_resume_converges_once_it_is_back() {
+    let Some(mut pg) = TestPostgres::start().await else {
+        return;
+    };
+    let url = pg.url();
+    let sandbox = TestSandbox::start().await;
+    let users = World::of(&sandbox).await.users().len();
+    let work = Workspace::new(&sandbox, RENAME, POLICY).with_state(Some(&url));
+    // Any command creates the schema; the test watches the journal table from the start.
+    work.relinker(&["status"]).run().await.code(0);
+    sandbox
+        .add_fault(json!({"method": "POST", "path": "/userservice/*/update.json", "action": {"kind": "latency", "ms": 3000}, "times": 1}))
+        .await;
+    let child = work.apply(&["--run-id", "gone"]).spawn_captured();
+    let announced = "SELECT record FROM relinker.journal WHERE run_id = 'gone' \
+                     AND record LIKE '%\"intent\"%' AND record LIKE '%r0-update-user%'";
+    let mut waited = 0;
+    while pg.query(announced).await.is_empty() {
+        waited += 1;
+        assert!(waited < 400, "the rename was never announced");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    pg.stop();
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot append to a journal in `{url}`")),
+        "{stderr}"
+    );
+    pg.restart().await;
+    work.relinker(&["resume", "gone", "--sandbox-operator", "--gate-wait", "0"])
+        .run()
+        .await
+        .code(0);
+    assert_renamed(&World::of(&sandbox).await, users);
 }
