@@ -16,8 +16,9 @@
 //!   [`provider::command`] runs check commands.
 //! - [`executor`]: runs compiled steps on a platform: check, act, verify, manual phases and
 //!   attestations, the pivot, rollback and the undo plan its dry run shows.
-//! - [`journal`]: the state directory and the run lifecycle ([`journal::Run`]): locks, claims,
-//!   the write-ahead journal, attestations, and the run state it replays to.
+//! - [`journal`]: where runs are kept ([`journal::StateStore`]: the local state directory or
+//!   PostgreSQL, behind one seam) and the run lifecycle ([`journal::Run`]): locks, claims, the
+//!   write-ahead journal, attestations, and the run state it replays to.
 //! - [`saved`]: saved plans (`plan --out`), tamper-evident and refused when stale.
 //! - [`sandbox`]: emulators of each platform ([`sandbox::marketo`], [`sandbox::dotdigital`],
 //!   [`sandbox::movius`]) with what they share: the server, faults, the request log, and the

@@ -115,9 +115,15 @@ fn the_image_runs_unprivileged_with_state_at_slash_state() {
         !runtime.contains("cargo"),
         "the toolchain stays in the build stage"
     );
-    // The CronJob in the docs uses what the image provides.
+    // The CronJob in the docs keeps its runs in PostgreSQL, the URL from a Secret, and says
+    // what the image's /state volume is for without one.
     let docs = std::fs::read_to_string(root().join("docs/scheduled-offboarding.md")).unwrap();
-    assert!(docs.contains("mountPath: /state"), "the docs mount /state");
+    assert!(
+        docs.contains("- name: RELINKER_STATE"),
+        "the CronJob names the database"
+    );
+    assert!(docs.contains("secretKeyRef"), "its URL comes from a Secret");
+    assert!(docs.contains("`/state`"), "the volume alternative is named");
     assert!(
         docs.contains("docker build -t"),
         "the docs say how to build it"
