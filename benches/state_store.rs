@@ -41,7 +41,7 @@ fn measure(store: &StateStore, records: usize) -> Measured {
     let timer = Instant::now();
     let mut run = Run::start(store, &id, b"version: 1\n", started()).expect("start");
     let start = timer.elapsed();
-    let mut timed = Vec::with_capacity(records);
+    let mut appends = Vec::with_capacity(records);
     for i in 0..records {
         let step = StepId::new(format!("r{}-step", i / 2));
         let entry = if i % 2 == 0 {
@@ -54,7 +54,7 @@ fn measure(store: &StateStore, records: usize) -> Measured {
         };
         let timer = Instant::now();
         run.append(entry).expect("append");
-        timed.push(timer.elapsed());
+        appends.push(timer.elapsed());
     }
     drop(run);
     let timer = Instant::now();
@@ -65,27 +65,27 @@ fn measure(store: &StateStore, records: usize) -> Measured {
         0,
         "no compiled steps: a bare journal"
     );
-    timed.sort();
+    appends.sort();
     Measured {
         start,
         open,
-        records: timed,
+        records: appends,
     }
 }
 
 fn report(name: &str, measured: &Measured) {
-    let at = |q: f64| {
-        let index = ((measured.records.len() as f64 - 1.0) * q).round() as usize;
+    let at = |percent: usize| {
+        let index = (measured.records.len() - 1) * percent / 100;
         measured.records[index].as_secs_f64() * 1e3
     };
     let mean = measured.records.iter().sum::<Duration>().as_secs_f64() * 1e3
-        / measured.records.len() as f64;
+        / f64::from(u32::try_from(measured.records.len()).unwrap_or(u32::MAX));
     println!("{name}");
     println!(
         "  per record            mean {mean:.3} ms, median {:.3} ms, p95 {:.3} ms, max {:.3} ms ({} records)",
-        at(0.5),
-        at(0.95),
-        at(1.0),
+        at(50),
+        at(95),
+        at(100),
         measured.records.len()
     );
     println!(
