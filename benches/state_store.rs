@@ -124,7 +124,7 @@ async fn main() {
     };
     let url = server.url();
     let measured = tokio::task::spawn_blocking(move || {
-        let store = StateStore::postgres(&url).expect("postgres store");
+        let store = StateStore::postgres(&url, Duration::from_secs(20)).expect("postgres store");
         measure(&store, records)
     })
     .await

@@ -46,13 +46,23 @@ pub struct StateArgs {
         value_name = "URL"
     )]
     pub(crate) state: Option<String>,
+    /// With --state: give up on the database after this long on any one call, connecting
+    /// included (exit 1, nothing half-written).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = duration,
+        default_value = "20s",
+        env = "RELINKER_STATE_WAIT"
+    )]
+    pub(crate) state_wait: Duration,
 }
 
 impl StateArgs {
     /// The state store, a directory created if missing (for commands that start runs).
     pub(crate) fn create(&self) -> Result<StateStore, Failure> {
         match self.database()? {
-            Some(url) => StateStore::postgres(url.expose()),
+            Some(url) => StateStore::postgres(url.expose(), self.state_wait),
             None => StateStore::local(&self.state_dir),
         }
         .map_err(journal_failure)
@@ -61,7 +71,7 @@ impl StateArgs {
     /// The state store, which must exist: a typo in a directory must not look like "no runs".
     pub(crate) fn existing(&self) -> Result<StateStore, Failure> {
         match self.database()? {
-            Some(url) => StateStore::postgres(url.expose()),
+            Some(url) => StateStore::postgres(url.expose(), self.state_wait),
             None => StateStore::local_existing(&self.state_dir),
         }
         .map_err(journal_failure)
@@ -74,8 +84,8 @@ impl StateArgs {
 
     /// The PostgreSQL store `given` names (a URL or a reference to one), for commands that
     /// take one as an argument of their own.
-    pub(crate) fn database_only(given: &str) -> Result<StateStore, Failure> {
-        StateStore::postgres(database_url(given)?.expose()).map_err(journal_failure)
+    pub(crate) fn database_only(given: &str, wait: Duration) -> Result<StateStore, Failure> {
+        StateStore::postgres(database_url(given)?.expose(), wait).map_err(journal_failure)
     }
 }
 
@@ -125,7 +135,7 @@ impl RetryArgs {
     }
 }
 
-fn duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text)
         .ok_or_else(|| format!("`{text}` is not a duration such as 0, 90s, 30m or 2h"))
 }

@@ -36,6 +36,9 @@ struct MigrateArgs {
     /// The PostgreSQL store to copy them into: a URL or a reference to one (`${env:NAME}`).
     #[arg(long, value_name = "URL")]
     to: String,
+    /// Give up on the database after this long on any one call (exit 1).
+    #[arg(long, value_name = "DURATION", value_parser = super::run::duration, default_value = "20s", env = "RELINKER_STATE_WAIT")]
+    state_wait: std::time::Duration,
 }
 
 /// Runs a `state` subcommand.
@@ -47,7 +50,7 @@ pub fn run(args: &StateCommandArgs) -> Result<Outcome, Failure> {
 
 fn migrate(args: &MigrateArgs) -> Result<Outcome, Failure> {
     let from = StateStore::local_existing(&args.from).map_err(journal_failure)?;
-    let to = StateArgs::database_only(&args.to)?;
+    let to = StateArgs::database_only(&args.to, args.state_wait)?;
     let mut moved = 0;
     let mut unfinished = 0;
     let mut already = 0;

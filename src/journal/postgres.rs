@@ -28,10 +28,6 @@ use super::store::{Backend, JournalContents, Session, StateStore};
 use crate::ids::{RunId, UserId};
 use crate::secret::Fingerprint;
 
-/// The longest any one database call may take, connecting included, before the command gives
-/// up (exit 1): a database that does not answer must not hang a scheduled job.
-const WAIT: Duration = Duration::from_secs(20);
-
 /// The schema's migrations, in order; the database records how many it has had.
 const MIGRATIONS: &[&str] = &["
     CREATE TABLE relinker.runs (
@@ -63,9 +59,11 @@ const MIGRATION_KEY: i64 = 0x5245_4C49_4E4B_4552; // "RELINKER"
 
 impl StateStore {
     /// The PostgreSQL store at `url`, its schema created or migrated to this binary's version.
-    /// Refused when the database's schema is newer than the binary.
-    pub fn postgres(url: &str) -> Result<Self, JournalError> {
-        Ok(Self::new(Postgres::open(url)?))
+    /// Refused when the database's schema is newer than the binary. Each database call,
+    /// connecting included, waits at most `wait`: a database that does not answer must not
+    /// hang a scheduled job.
+    pub fn postgres(url: &str, wait: Duration) -> Result<Self, JournalError> {
+        Ok(Self::new(Postgres::open(url, wait)?))
     }
 }
 
@@ -74,6 +72,8 @@ pub(super) struct Postgres {
     config: Config,
     /// The URL without its password, for people.
     shown: String,
+    /// The longest any one call may take.
+    wait: Duration,
     /// The connection reads share.
     reader: Arc<Client>,
 }
@@ -87,18 +87,19 @@ impl fmt::Debug for Postgres {
 }
 
 impl Postgres {
-    fn open(url: &str) -> Result<Self, JournalError> {
+    fn open(url: &str, wait: Duration) -> Result<Self, JournalError> {
         let mut config: Config = url.parse().map_err(|_| JournalError::StateUrl {
             problem: "is not a PostgreSQL connection URL (postgres://user@host:port/database)"
                 .into(),
         })?;
-        config.connect_timeout(WAIT);
+        config.connect_timeout(wait);
         config.application_name("relinker");
         let shown = shown(&config);
-        let reader = block(&shown, "connect to", connect(config.clone()))?;
+        let reader = block(&shown, wait, "connect to", connect(config.clone()))?;
         let store = Self {
             config,
             shown,
+            wait,
             reader: Arc::new(reader),
         };
         store.migrate()?;
@@ -164,7 +165,7 @@ impl Postgres {
         action: &'static str,
         work: impl Future<Output = Result<T, tokio_postgres::Error>> + Send + 'static,
     ) -> Result<T, JournalError> {
-        block(&self.shown, action, work)
+        block(&self.shown, self.wait, action, work)
     }
 }
 
@@ -302,6 +303,7 @@ impl Backend for Postgres {
         let client = self.call("connect to", connect(self.config.clone()))?;
         Ok(Box::new(PgSession {
             shown: self.shown.clone(),
+            wait: self.wait,
             location: self.location(),
             client: Arc::new(client),
             attached: None,
@@ -312,6 +314,7 @@ impl Backend for Postgres {
 /// One connection: the advisory locks it took, and the run it appends to.
 struct PgSession {
     shown: String,
+    wait: Duration,
     location: String,
     client: Arc<Client>,
     /// The run attached, and the sequence number its next record takes.
@@ -333,7 +336,7 @@ impl PgSession {
         action: &'static str,
         work: impl Future<Output = Result<T, tokio_postgres::Error>> + Send + 'static,
     ) -> Result<T, JournalError> {
-        block(&self.shown, action, work)
+        block(&self.shown, self.wait, action, work)
     }
 
     /// Takes the advisory lock `key` for `owner`, or says which run holds it.
@@ -486,14 +489,19 @@ impl Session for PgSession {
         };
         let line = encode(record, &self.location)?;
         let (client, key, seq) = (self.client.clone(), id.to_string(), *next);
-        block(&self.shown, "append to a journal in", async move {
-            client
-                .execute(
-                    "INSERT INTO relinker.journal (run_id, seq, record) VALUES ($1, $2, $3)",
-                    &[&key, &seq, &line],
-                )
-                .await
-        })?;
+        block(
+            &self.shown,
+            self.wait,
+            "append to a journal in",
+            async move {
+                client
+                    .execute(
+                        "INSERT INTO relinker.journal (run_id, seq, record) VALUES ($1, $2, $3)",
+                        &[&key, &seq, &line],
+                    )
+                    .await
+            },
+        )?;
         *next += 1;
         Ok(())
     }
@@ -596,9 +604,10 @@ fn runtime() -> Option<&'static Handle> {
         .as_ref()
 }
 
-/// Runs `work` on the store's thread and waits for it, at most [`WAIT`].
+/// Runs `work` on the store's thread and waits for it, at most `wait`.
 fn block<T: Send + 'static>(
     shown: &str,
+    wait: Duration,
     action: &'static str,
     work: impl Future<Output = Result<T, tokio_postgres::Error>> + Send + 'static,
 ) -> Result<T, JournalError> {
@@ -612,7 +621,7 @@ fn block<T: Send + 'static>(
     };
     let (tx, rx) = mpsc::sync_channel(1);
     handle.spawn(async move {
-        let _ = tx.send(tokio::time::timeout(WAIT, work).await);
+        let _ = tx.send(tokio::time::timeout(wait, work).await);
     });
     match rx.recv() {
         Ok(Ok(Ok(value))) => Ok(value),
@@ -623,7 +632,7 @@ fn block<T: Send + 'static>(
         }),
         Ok(Err(_)) | Err(_) => Err(JournalError::Unreachable {
             location,
-            waited: WAIT,
+            waited: wait,
         }),
     }
 }

@@ -101,6 +101,34 @@ async fn an_unreachable_database_is_a_clear_error_without_its_password() {
         .says("--state-dir");
 }
 
+/// A database that takes the connection and never answers: the wait is bounded
+/// (`RELINKER_STATE_WAIT`), then exit 1 saying so.
+#[tokio::test]
+async fn a_database_that_never_answers_is_given_up_on_after_the_wait() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let ran = Relinker::new(&["status"])
+        .env(
+            "RELINKER_STATE",
+            format!("postgres://ops:hunter2-secret@127.0.0.1:{port}/relinker"),
+        )
+        .env("RELINKER_STATE_WAIT", "1s")
+        .run()
+        .await;
+    holder.abort();
+    ran.code(1)
+        .says(&format!(
+            "`postgres://ops@127.0.0.1:{port}/relinker` did not answer within 1s"
+        ))
+        .never_says("hunter2-secret");
+}
+
 /// A schema migrated by a newer relinker is refused, not written to.
 #[tokio::test]
 async fn a_database_migrated_by_a_newer_relinker_is_refused() {
