@@ -220,10 +220,7 @@ impl Session for LocalSession {
     fn lock_users(&mut self, users: &[&UserId], owner: &RunId) -> Result<(), JournalError> {
         let dir = self.dir.locks();
         StateDir::ensure(&dir)?;
-        let mut sorted = users.to_vec();
-        sorted.sort();
-        sorted.dedup();
-        for user in sorted {
+        for user in users {
             let hash = Fingerprint::of(user.folded().as_bytes());
             let name = format!("user-{}.lock", &hash.as_str()[7..23]);
             let lock = Lock::acquire(&dir.join(name), &format!("user `{user}`"), owner.as_str())?;

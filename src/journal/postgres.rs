@@ -187,9 +187,8 @@ impl Backend for Postgres {
         let ids = self.call("list the runs in", async move {
             reader.query("SELECT id FROM relinker.runs", &[]).await
         })?;
-        Ok(ids
-            .iter()
-            .filter_map(|row| RunId::parse(row.get::<_, &str>(0)).ok())
+        Ok(texts(&ids)
+            .filter_map(|text| RunId::parse(text).ok())
             .collect())
     }
 
@@ -276,9 +275,8 @@ impl Backend for Postgres {
                 )
                 .await
         })?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| serde_json::from_str(row.get::<_, &str>(0)).ok())
+        Ok(texts(&rows)
+            .filter_map(|text| serde_json::from_str(text).ok())
             .collect())
     }
 
@@ -381,10 +379,7 @@ impl Session for PgSession {
     }
 
     fn lock_users(&mut self, users: &[&UserId], owner: &RunId) -> Result<(), JournalError> {
-        let mut sorted = users.to_vec();
-        sorted.sort();
-        sorted.dedup();
-        for user in sorted {
+        for user in users {
             self.lock(user_key(user), format!("user `{user}`"), owner)?;
         }
         Ok(())
@@ -525,6 +520,11 @@ fn encode(record: &impl serde::Serialize, location: &str) -> Result<String, Jour
     })
 }
 
+/// The first column of each row, as text.
+fn texts(rows: &[tokio_postgres::Row]) -> impl Iterator<Item = &str> {
+    rows.iter().map(|row| row.get::<_, &str>(0))
+}
+
 /// The URL as people may see it: user, hosts, ports and database, never the password.
 fn shown(config: &Config) -> String {
     let user = config
@@ -639,10 +639,20 @@ fn block<T: Send + 'static>(
 
 /// What went wrong, in the server's words when it gave any (with its SQLSTATE code).
 fn reason(error: &tokio_postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => error.to_string(),
+    if let Some(db) = error.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
     }
+    // The kind ("error connecting to server"), then what caused it ("Connection refused").
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::JournalError;
 use super::entry::{Attestation, Entry, Record, Started};
 use super::store::{JournalContents, Session, StateStore};
 use super::summary::{RunSummary, replay};
-use crate::ids::RunId;
+use crate::ids::{RunId, UserId};
 
 /// A run with its locks held and its journal open for appending.
 #[derive(Debug)]
@@ -37,11 +37,7 @@ impl Run {
         if store.has_run(id)? {
             return Err(JournalError::RunExists { run_id: id.clone() });
         }
-        let users: Vec<_> = started
-            .steps
-            .iter()
-            .flat_map(|s| s.action.users())
-            .collect();
+        let users = in_lock_order(started.steps.iter().flat_map(|s| s.action.users()));
         session.lock_users(&users, id)?;
         if let Some((run, user, state_word)) = store.claim_on(&users, id)? {
             return Err(JournalError::Claimed {
@@ -70,7 +66,7 @@ impl Run {
         if summary.started().is_none() {
             return Err(JournalError::NeverStarted { run_id: id.clone() });
         }
-        session.lock_users(&summary.users(), id)?;
+        session.lock_users(&in_lock_order(summary.users()), id)?;
         session.attach(id)?;
         Ok(Self {
             id: id.clone(),
@@ -123,6 +119,15 @@ impl Run {
         self.summary.apply(&record);
         Ok(())
     }
+}
+
+/// Users in the one order every run takes their locks in, each once: two runs sharing users
+/// never each hold one the other waits for.
+fn in_lock_order<'a>(users: impl IntoIterator<Item = &'a UserId>) -> Vec<&'a UserId> {
+    let mut sorted: Vec<_> = users.into_iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    sorted
 }
 
 #[cfg(test)]

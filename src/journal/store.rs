@@ -83,8 +83,8 @@ pub(super) trait Backend: Debug + Send + Sync {
 pub(super) trait Session: Debug + Send {
     /// Takes the lock that keeps a second process off the run.
     fn lock_run(&mut self, id: &RunId) -> Result<(), JournalError>;
-    /// Takes the lock of every user for `owner`, in one order so two runs never wait on each
-    /// other.
+    /// Takes the lock of every user for `owner`, in the order given (sorted, once each: see
+    /// [`Run`](super::Run), which sorts them so two runs never wait on each other).
     fn lock_users(&mut self, users: &[&UserId], owner: &RunId) -> Result<(), JournalError>;
     /// Creates the run with its plan, records and attestations (a new run has one record,
     /// `started`; a copied one all of its own), all at once or not at all, and attaches the
