@@ -1,12 +1,13 @@
-//! The checkpoint store: the state directory, each run's write-ahead JSONL journal, its locks,
-//! and the run lifecycle that ties them together.
+//! The checkpoint store: where runs are kept (a state directory or a PostgreSQL database), each
+//! run's write-ahead journal, its locks, and the run lifecycle that ties them together.
 //!
 //! [`Run`] is the one owner of a run's lifecycle: it starts a run (locks first, then the run),
 //! opens it again for `resume`, `rollback` and `abandon` (the same locks), and appends
 //! records, each durable before the call returns, so an `intent` is stored before the request
 //! it announces is sent. [`RunSummary`] replays a journal into one [`RunState`].
 //! [`StateStore`] is where runs are kept, whichever backend keeps them (`store`: the seam;
-//! `local`: the state directory). Locks die with their process, so no lock outlives a
+//! `local`: the state directory; `postgres`: a database shared by every runner). Locks die
+//! with their process (file locks) or its connection (advisory locks), so no lock outlives a
 //! `kill -9`; an unsettled run still keeps its claim on its users through its journal. Secrets
 //! never enter the store: credentials appear only as fingerprints.
 
