@@ -443,8 +443,18 @@ pub async fn second_runner_on_the_same_user(store: Option<&TestPostgres>) {
 
 #[tokio::test]
 async fn a_run_pauses_at_a_manual_step_and_resumes_once_it_is_done() {
+    pause_then_resume_once_done(None).await;
+}
+
+/// The unattended flow: `--gate-wait 0` pauses at a manual step (exit 4), a person acts in the
+/// UI (the sandbox's control API), then `resume`. With a database for state, each later
+/// command runs from another working directory, as a scheduled job would.
+pub async fn pause_then_resume_once_done(store: Option<&TestPostgres>) {
+    let url = store.map(TestPostgres::url);
     let sandbox = TestSandbox::start().await;
-    let work = Workspace::new(&sandbox, RELINK, POLICY);
+    let work = Workspace::new(&sandbox, RELINK, POLICY).with_state(url.as_deref());
+    let elsewhere = Workspace::new(&sandbox, RELINK, POLICY).with_state(url.as_deref());
+    let later = if store.is_some() { &elsewhere } else { &work };
     let ran = work
         .relinker(&["apply", "plan.yaml", "--yes", "--gate-wait", "0"])
         .run()
@@ -453,21 +463,23 @@ async fn a_run_pauses_at_a_manual_step_and_resumes_once_it_is_done() {
     ran.code(4)
         .says("Admin > Integration > LaunchPoint")
         .says(&format!("relinker resume {id}"));
-    assert_eq!(work.status(&id).await["status"], "paused");
+    assert_eq!(later.status(&id).await["status"], "paused");
 
     // Nobody has done it yet: still paused.
-    work.relinker(&["resume", &id, "--gate-wait", "0"])
+    later
+        .relinker(&["resume", &id, "--gate-wait", "0"])
         .run()
         .await
         .code(4);
     sandbox
         .person_links("webinar-bridge", "api.webinar@acme.example")
         .await;
-    work.relinker(&["resume", "--all", "--gate-wait", "0"])
+    later
+        .relinker(&["resume", "--all", "--gate-wait", "0"])
         .run()
         .await
         .code(0);
-    let status = work.status(&id).await;
+    let status = later.status(&id).await;
     assert_eq!(status["status"], "done");
 }
 
@@ -590,8 +602,14 @@ async fn a_torn_journal_line_after_a_crash_is_reported_and_survived() {
 
 #[tokio::test]
 async fn prune_removes_old_finished_runs_and_never_an_unfinished_one() {
+    prune_keeps_unfinished_runs(None).await;
+}
+
+/// `prune` removes old finished runs, never an unfinished one, and a dry run removes nothing.
+pub async fn prune_keeps_unfinished_runs(store: Option<&TestPostgres>) {
+    let url = store.map(TestPostgres::url);
     let sandbox = TestSandbox::start().await;
-    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let work = Workspace::new(&sandbox, RENAME, POLICY).with_state(url.as_deref());
     let relink = crate::harness::plan_text(&sandbox.handle.base_url(), RELINK, POLICY)
         .replace("name: acme-rotation", "name: acme-relink");
     std::fs::write(work.path().join("relink.yaml"), relink).unwrap();
@@ -603,8 +621,9 @@ async fn prune_removes_old_finished_runs_and_never_an_unfinished_one() {
     paused.code(4);
     let done = work.apply(&[]).run().await;
     done.code(0);
-    let runs = work.path().join("state/runs");
     let (paused, done) = (paused.run_id(), done.run_id());
+    let mut both = vec![paused.clone(), done.clone()];
+    both.sort();
 
     work.relinker(&["prune", "--older-than", "90d"])
         .run()
@@ -616,15 +635,19 @@ async fn prune_removes_old_finished_runs_and_never_an_unfinished_one() {
         .await
         .code(0)
         .says(&format!("would remove run {done} (done)"));
-    assert!(runs.join(&done).is_dir(), "a dry run removes nothing");
+    assert_eq!(work.run_ids().await, both, "a dry run removes nothing");
     work.relinker(&["prune", "--older-than", "0s"])
         .run()
         .await
         .code(0)
         .says(&format!("removed run {done} (done)"))
         .says("kept 1 unfinished run(s), which are never pruned");
-    assert!(!runs.join(&done).exists());
-    assert!(runs.join(&paused).is_dir());
+    assert_eq!(work.run_ids().await, std::slice::from_ref(&paused));
+    if store.is_none() {
+        let runs = work.path().join("state/runs");
+        assert!(!runs.join(&done).exists());
+        assert!(runs.join(&paused).is_dir());
+    }
     work.relinker(&["status", &paused]).run().await.code(0);
     work.relinker(&["prune", "--older-than", "soon"])
         .run()

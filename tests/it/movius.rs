@@ -178,8 +178,24 @@ async fn the_plan_says_what_relinker_cannot_observe_and_how_each_step_is_known()
 
 #[tokio::test]
 async fn unattended_with_a_check_command_attestations_a_kill_and_resume() {
+    attestations_a_kill_and_resume(None).await;
+}
+
+#[tokio::test]
+async fn on_postgres_attestations_a_kill_and_resume() {
+    let Some(pg) = crate::pg::TestPostgres::start().await else {
+        return;
+    };
+    attestations_a_kill_and_resume(Some(&pg)).await;
+}
+
+/// Unattended, with a check command, attestations, a kill -9 and resumes; with a database for
+/// state, the attestations are kept there.
+async fn attestations_a_kill_and_resume(store: Option<&crate::pg::TestPostgres>) {
+    let url = store.map(crate::pg::TestPostgres::url);
     let sandbox = sandbox().await;
-    let work = Workspace::with_files(&plan(&sandbox.handle.base_url()), &[]);
+    let work =
+        Workspace::with_files(&plan(&sandbox.handle.base_url()), &[]).with_state(url.as_deref());
     let mut outputs: Vec<String> = Vec::new();
     let mut keep = |ran: Ran| {
         outputs.push(ran.text());
@@ -318,7 +334,11 @@ async fn unattended_with_a_check_command_attestations_a_kill_and_resume() {
     );
     let texts: Vec<&str> = outputs.iter().map(String::as_str).collect();
     no_secrets(&texts);
-    no_secrets(&[&work.state_files()]);
+    let state = match store {
+        Some(pg) => pg.dump().await,
+        None => work.state_files(),
+    };
+    no_secrets(&[&state]);
 }
 
 #[tokio::test]

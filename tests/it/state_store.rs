@@ -7,8 +7,8 @@
 use serde_json::json;
 
 use crate::executor::{
-    assert_renamed, crash_at_every_request, kill_hard, second_runner_on_the_same_user,
-    wait_for_fault,
+    assert_renamed, crash_at_every_request, kill_hard, pause_then_resume_once_done,
+    prune_keeps_unfinished_runs, second_runner_on_the_same_user, wait_for_fault,
 };
 use crate::harness::{POLICY, RENAME, Relinker, TestSandbox, Workspace, World};
 use crate::pg::TestPostgres;
@@ -27,6 +27,22 @@ async fn on_postgres_a_second_runner_on_the_same_user_exits_3_naming_the_first()
         return;
     };
     second_runner_on_the_same_user(Some(&pg)).await;
+}
+
+#[tokio::test]
+async fn on_postgres_a_paused_run_resumes_from_another_runner_once_a_person_acted() {
+    let Some(pg) = TestPostgres::start().await else {
+        return;
+    };
+    pause_then_resume_once_done(Some(&pg)).await;
+}
+
+#[tokio::test]
+async fn on_postgres_prune_removes_old_finished_runs_only() {
+    let Some(pg) = TestPostgres::start().await else {
+        return;
+    };
+    prune_keeps_unfinished_runs(Some(&pg)).await;
 }
 
 /// Every runner sees every run: one applied here, one paused there, both listed from a third
