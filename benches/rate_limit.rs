@@ -64,30 +64,7 @@ async fn main() {
         .await
         .expect("clear log");
 
-    let start = Instant::now();
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
-    // The tasks take calls from one counter rather than a fixed share each: with fixed shares,
-    // the last window waited on tasks that still had two or three calls to make one after
-    // another (150 ms each) while the limiter had room, and the figure measured that tail
-    // (0.94-0.99 from run to run), not the limiter.
-    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    for _ in 0..50 {
-        let client = client.clone();
-        let done = done_tx.clone();
-        let next = next.clone();
-        let jane = relinker::ids::UserId::parse("jane.doe@acme.example").expect("userid");
-        tokio::spawn(async move {
-            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < calls {
-                client.user(&jane).await.expect("read");
-                let _ = done.send(start.elapsed());
-            }
-        });
-    }
-    drop(done_tx);
-    let mut finished = Vec::with_capacity(calls);
-    while let Some(at) = done_rx.recv().await {
-        finished.push(at);
-    }
+    let mut finished = fire(&client, calls).await;
     finished.sort();
     let total = finished.len();
     let burst = limit.calls as usize;
@@ -136,4 +113,34 @@ async fn main() {
     println!("share of limit used   {utilisation:.3}");
     println!("606 answers           {}", report["rate_limited"]);
     println!("615 answers           {}", report["concurrency_limited"]);
+}
+
+/// Makes `calls` reads of one user from 50 tasks sharing `client`; when each answer came, from
+/// the first call.
+async fn fire(client: &MarketoClient, calls: usize) -> Vec<Duration> {
+    let start = Instant::now();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    // The tasks take calls from one counter rather than a fixed share each: with fixed shares,
+    // the last window waited on tasks that still had two or three calls to make one after
+    // another (150 ms each) while the limiter had room, and the figure measured that tail
+    // (0.94-0.99 from run to run), not the limiter.
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for _ in 0..50 {
+        let client = client.clone();
+        let done = done_tx.clone();
+        let next = next.clone();
+        let jane = relinker::ids::UserId::parse("jane.doe@acme.example").expect("userid");
+        tokio::spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < calls {
+                client.user(&jane).await.expect("read");
+                let _ = done.send(start.elapsed());
+            }
+        });
+    }
+    drop(done_tx);
+    let mut finished = Vec::with_capacity(calls);
+    while let Some(at) = done_rx.recv().await {
+        finished.push(at);
+    }
+    finished
 }
