@@ -324,13 +324,10 @@ fn encode(record: &Record, path: &Path) -> Result<String, JournalError> {
 /// The attestations beside the journal in a run directory.
 fn read_attestations(run_dir: &Path) -> Result<Vec<Attestation>, JournalError> {
     let path = run_dir.join(ATTESTATIONS);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(text
-            .lines()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect()),
+    match File::open(&path) {
+        Ok(file) => Ok(read_lines(file, &path, "attestations")?.0),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(error) => Err(io("read", &path)(error)),
+        Err(error) => Err(io("open", &path)(error)),
     }
 }
 
@@ -369,21 +366,33 @@ fn sync_dir(path: &Path) {
 /// Reads a journal, tolerating a torn last line.
 pub fn read_journal(path: &Path) -> Result<JournalContents, JournalError> {
     let file = File::open(path).map_err(io("open", path))?;
+    let (records, torn_tail) = read_lines(file, path, "journal")?;
+    Ok(JournalContents { records, torn_tail })
+}
+
+/// Reads a file of one JSON record per line, appended whole: a last line that does not read
+/// was torn by a process stopped mid-write and is ignored (`true`); any other is damage.
+fn read_lines<T: serde::de::DeserializeOwned>(
+    file: File,
+    path: &Path,
+    what: &str,
+) -> Result<(Vec<T>, bool), JournalError> {
     let lines: Vec<String> = BufReader::new(file)
         .lines()
         .collect::<Result<_, _>>()
         .map_err(io("read", path))?;
-    let mut contents = JournalContents::default();
+    let mut records = Vec::with_capacity(lines.len());
+    let mut torn = false;
     let last = lines.len();
     for (index, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Record>(line) {
-            Ok(record) => contents.records.push(record),
+        match serde_json::from_str::<T>(line) {
+            Ok(record) => records.push(record),
             Err(_) if index + 1 == last => {
-                tracing::warn!(path = %path.display(), "ignoring a torn last line in the journal (the process stopped mid-write)");
-                contents.torn_tail = true;
+                tracing::warn!(path = %path.display(), "ignoring a torn last line in the {what} (the process stopped mid-write)");
+                torn = true;
             }
             Err(error) => {
                 return Err(JournalError::Corrupt {
@@ -394,7 +403,7 @@ pub fn read_journal(path: &Path) -> Result<JournalContents, JournalError> {
             }
         }
     }
-    Ok(contents)
+    Ok((records, torn))
 }
 
 #[cfg(test)]

@@ -76,10 +76,11 @@ pub enum JournalError {
         /// The id.
         run_id: RunId,
     },
-    /// A line in the middle of the journal is not a record: not a torn write, real damage.
-    #[error("`{place}` line {line} is not a journal record: {reason}")]
+    /// A line in the middle of a journal or of its attestations is not a record: not a torn
+    /// write, real damage.
+    #[error("`{place}` line {line} is not a record relinker wrote: {reason}")]
     Corrupt {
-        /// The journal: a file, or a run in a database.
+        /// The journal or the attestations: a file, or a run in a database.
         place: String,
         /// 1-based line.
         line: usize,

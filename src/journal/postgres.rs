@@ -275,9 +275,17 @@ impl Backend for Postgres {
                 )
                 .await
         })?;
-        Ok(texts(&rows)
-            .filter_map(|text| serde_json::from_str(text).ok())
-            .collect())
+        // A row is committed whole: one that does not read is damage, never a torn write.
+        texts(&rows)
+            .enumerate()
+            .map(|(index, text)| {
+                serde_json::from_str(text).map_err(|error| JournalError::Corrupt {
+                    place: format!("{}#runs/{id}/attestations", self.shown),
+                    line: index + 1,
+                    reason: error.to_string(),
+                })
+            })
+            .collect()
     }
 
     fn is_active(&self, id: &RunId) -> Result<bool, JournalError> {
