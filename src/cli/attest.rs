@@ -1,7 +1,9 @@
 //! `relinker attest RUN STEP --by NAME [--note TEXT]`: a person confirms a step nothing can
-//! observe was done (or, while the run rolls back, that its undo was). The attestation is
-//! recorded beside the run's journal, with who and when, and the run picks it up at its next
-//! check; the step is always shown as attested, never as verified.
+//! observe was done (or, while the run rolls back, that its undo was). Only a step that is due
+//! may be attested: one the run asked a person for and waits for now, in the phase it has
+//! reached. The attestation is recorded beside the run's journal, once, with who and when and
+//! the ask it answers, and the run picks it up at its next check; the step is always shown as
+//! attested, never as verified.
 
 use anyhow::anyhow;
 use chrono::Utc;
@@ -10,7 +12,7 @@ use clap::Args;
 use super::exit::{Failure, OrExit, Outcome};
 use super::run::{StateArgs, journal_failure, say};
 use crate::ids::{RunId, StepId};
-use crate::journal::{Attestation, StepState};
+use crate::journal::{Attestation, RunState, RunSummary, StateStore, StepState};
 use crate::provider::Verification;
 
 /// Options of `relinker attest`.
@@ -81,9 +83,28 @@ pub fn run(args: &AttestArgs) -> Result<Outcome, Failure> {
         StepState::Undone => undo,
         other => !undo && other.is_complete(),
     };
-    if done || summary.attestation(&step_id, undo).is_some() {
+    if done {
         say(&format!("`{step_id}` is already done; nothing to record."));
         return Ok(Outcome::Success);
+    }
+    // One ask, one attestation: a second is the same word, not a new record.
+    let asked = summary.asked_at(&step_id, undo);
+    if let Some(earlier) = earlier(&state, id, &summary, &step_id, undo)? {
+        say(&format!(
+            "`{step_id}` is already attested by {} at {}; nothing more to record.",
+            earlier.by,
+            earlier
+                .at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+        return Ok(Outcome::Success);
+    }
+    if !summary.is_due(&step_id, undo) {
+        return Err(anyhow!(
+            "`{step_id}` is not due: {}",
+            what_is_due(id, &summary, undo)
+        ))
+        .or_invalid_input();
     }
     if let Some(at) = op.not_before(&summary)
         && Utc::now() < at
@@ -98,11 +119,12 @@ pub fn run(args: &AttestArgs) -> Result<Outcome, Failure> {
         .attest(
             id,
             &Attestation {
-                at: Utc::now(),
+                at: crate::journal::now_ms(),
                 step: step_id.clone(),
                 undo,
                 by: args.by.trim().to_owned(),
                 note: args.note.clone(),
+                asked,
             },
         )
         .map_err(journal_failure)?;
@@ -113,4 +135,60 @@ pub fn run(args: &AttestArgs) -> Result<Outcome, Failure> {
         if undo { "rollback" } else { "resume" }
     ));
     Ok(Outcome::Success)
+}
+
+/// What a person may attest now, in words: the run attests only what it asked for and waits
+/// for, once everything before it holds.
+fn what_is_due(id: &RunId, summary: &RunSummary, undo: bool) -> String {
+    let due: Vec<String> = summary
+        .due(undo)
+        .into_iter()
+        .filter(|s| {
+            let op = if undo {
+                s.action.compensation()
+            } else {
+                Some(s.action.clone())
+            };
+            op.is_some_and(|op| op.verification() == Verification::Attested)
+        })
+        .map(|s| format!("`{}`", s.id))
+        .collect();
+    let waits: Vec<String> = match summary.state() {
+        RunState::Paused { waiting, .. } => {
+            waiting.iter().map(|w| format!("`{}`", w.step)).collect()
+        }
+        _ => Vec::new(),
+    };
+    let at = if waits.is_empty() {
+        String::new()
+    } else {
+        format!("run {id} waits at {}; ", waits.join(", "))
+    };
+    if due.is_empty() {
+        format!(
+            "{at}nothing there is for a person to attest now (each step is attested once the run asks for it and everything before it holds)"
+        )
+    } else {
+        format!("{at}what may be attested now: {}", due.join(", "))
+    }
+}
+
+/// The attestation that already answers the step's current ask, in the journal or beside it.
+fn earlier(
+    state: &StateStore,
+    id: &RunId,
+    summary: &RunSummary,
+    step: &StepId,
+    undo: bool,
+) -> Result<Option<Attestation>, Failure> {
+    if let Some(attestation) = summary.attestation(step, undo) {
+        return Ok(Some(attestation.clone()));
+    }
+    let asked = summary.asked_at(step, undo);
+    Ok(state
+        .attestations(id)
+        .map_err(journal_failure)?
+        .into_iter()
+        .rev()
+        .find(|a| a.step == *step && a.undo == undo && a.asked.is_some() && a.asked == asked))
 }

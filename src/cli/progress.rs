@@ -233,13 +233,23 @@ impl Progress for Lines {
             Event::Looked { seen } => self.looked(seen),
             Event::Entered => self.entered(),
             Event::Waiting { enter, attest, run } => self.waiting(enter, attest, run),
+            Event::CannotTellYet { step, reason, wait } => self.line(&format!(
+                "    {step}: cannot tell yet ({reason}); asking again in {:.1} s",
+                wait.as_secs_f64()
+            )),
+            Event::Undecided { step, reason } => {
+                self.line(&format!("  ‖ {step}: cannot tell, so it waits: {reason}"));
+            }
+            Event::Reopened { step, reason } => self.line(&format!(
+                "  ↩ {step}: no longer holds ({reason}); the run goes back to it"
+            )),
             Event::Failed { step, error } => self.line(&format!("  ✗ {step}: {error}")),
             Event::RollbackStarted => self.line("rolling back"),
             Event::Undone {
                 step,
                 nothing_to_undo,
             } => self.line(&if nothing_to_undo {
-                format!("  ↺ {step}: nothing to undo (live state already shows it undone)")
+                format!("  ↺ {step}: nothing to undo (live state shows nothing of the run's left to undo)")
             } else {
                 format!("  ↺ {step}: undone")
             }),

@@ -341,10 +341,24 @@ pub(crate) fn finish(run_id: &RunId, outcome: &RunOutcome, steps: &[Step]) -> Ou
             Outcome::Success
         }
         RunOutcome::Paused { waiting } => {
-            say(&format!(
-                "\nrun {run_id} paused: waiting for a person to do {} in the platform's UI:",
-                plural(waiting.len(), "step")
-            ));
+            // A pause is a person's only where every step it waits at is a person's; a check
+            // that cannot tell yet is waited for too, and named as it is.
+            let by_person = waiting.iter().all(|w| {
+                steps
+                    .iter()
+                    .any(|s| s.id == w.step && s.performer() == crate::provider::Performer::Person)
+            });
+            if by_person {
+                say(&format!(
+                    "\nrun {run_id} paused: waiting for a person to do {} in the platform's UI:",
+                    plural(waiting.len(), "step")
+                ));
+            } else {
+                say(&format!(
+                    "\nrun {run_id} paused: waiting at {}:",
+                    plural(waiting.len(), "step")
+                ));
+            }
             waiting_lines(run_id, waiting, steps, false);
             say(&format!("Once done: relinker resume {run_id}"));
             Outcome::Paused

@@ -54,10 +54,24 @@ impl Executor<'_> {
         }
     }
 
-    /// Moves attestations recorded beside the journal into it.
+    /// Moves attestations recorded beside the journal into it: each once, and only while it
+    /// answers the ask that stands (its step is due, asked for when the attestation says). One
+    /// given before its step was due, or for an ask since replaced, is left unread.
     pub(super) fn absorb_attestations(&self) -> Result<(), ExecError> {
         let mut run = self.lock_run();
         for attestation in run.new_attestations()? {
+            let summary = run.summary();
+            let answers = summary.is_due(&attestation.step, attestation.undo)
+                && summary
+                    .attestation(&attestation.step, attestation.undo)
+                    .is_none()
+                && attestation.asked.is_none_or(|asked| {
+                    summary.asked_at(&attestation.step, attestation.undo) == Some(asked)
+                });
+            if !answers {
+                tracing::warn!(step = %attestation.step, by = %attestation.by, "an attestation that does not answer the step's current ask is left unread");
+                continue;
+            }
             run.append(Entry::Attested {
                 step: attestation.step,
                 undo: attestation.undo,

@@ -35,6 +35,13 @@ pub enum StepError {
         /// The last answer.
         last: ProviderError,
     },
+    /// Whether the step holds cannot be told now (see [`crate::provider::Check::CannotTell`]):
+    /// the run pauses with the reason, and neither rolls back nor goes on.
+    #[error("cannot tell yet: {reason}")]
+    CannotTell {
+        /// Why.
+        reason: String,
+    },
     /// Whoever plays the person could not act.
     #[error(transparent)]
     Person(#[from] PersonError),

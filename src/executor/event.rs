@@ -102,6 +102,29 @@ pub enum Event<'a> {
         /// Each step not done yet, and what its last check saw instead.
         seen: &'a [(StepId, String)],
     },
+    /// A check could not tell whether a step holds; it is asked again after `wait`.
+    CannotTellYet {
+        /// The step.
+        step: &'a StepId,
+        /// Why it cannot tell.
+        reason: &'a str,
+        /// How long until it is asked again.
+        wait: Duration,
+    },
+    /// A check still could not tell, within the retry budget: the run pauses at the step.
+    Undecided {
+        /// The step.
+        step: &'a StepId,
+        /// Why.
+        reason: &'a str,
+    },
+    /// A step that held no longer does: the run goes back to it (and the steps after it).
+    Reopened {
+        /// The step.
+        step: &'a StepId,
+        /// What live state shows now.
+        reason: &'a str,
+    },
     /// A step failed.
     Failed {
         /// The step.

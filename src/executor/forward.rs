@@ -1,5 +1,6 @@
 //! Going forward: rotations run concurrently, the steps of each in order. An API step is
 //! checked, announced, made and verified; manual steps go a phase at a time (see `manual`).
+//! An irreversible step goes only once the facts it rests on are read again (see `guard`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,12 +10,13 @@ use tokio::time::Instant;
 
 use super::error::{ExecError, StepError};
 use super::event::{Event, Held};
+use super::guard::Guard;
 use super::manual::{Manual, PhaseEnd};
 use super::{Executor, RollbackOutcome, RunOutcome};
 use crate::ids::StepId;
 use crate::journal::{Entry, FailureEffect, StepEffect, StepState, Waiting};
 use crate::plan::OnFailure;
-use crate::provider::Check;
+use crate::provider::{Check, phase_len};
 use crate::provider::{Op, Performer, ProviderError, Readiness, Reversibility, Step};
 
 /// Most times a change that provably did not happen is sent, within the change budget.
@@ -33,8 +35,13 @@ enum RotationEnd {
     Stopped,
 }
 
-/// The wait before sending a change again: 0.5 s, doubling, at most 8 s.
-fn retry_delay(attempt: u32) -> Duration {
+/// How many times a finished run's proofs may be found broken and their steps done again
+/// before the run pauses instead of going round once more.
+const MAX_FINAL_LOOKS: usize = 3;
+
+/// The wait before sending a change (or asking a check that could not tell) again: 0.5 s,
+/// doubling, at most 8 s.
+pub(super) fn retry_delay(attempt: u32) -> Duration {
     Duration::from_millis(500 * 2u64.pow(attempt.saturating_sub(1).min(4)))
 }
 
@@ -63,6 +70,44 @@ impl Executor<'_> {
                 .or_default()
                 .push(step.clone());
         }
+        let mut looks = 0;
+        loop {
+            if let Some(outcome) = self.forward_once(&rotations).await? {
+                return Ok(outcome);
+            }
+            // Every step holds. Before the run says so, what it proved is read again wherever
+            // a person was waited for since it was seen: a proof passed hours before the last
+            // step is not a proof now.
+            looks += 1;
+            let mut waiting = Vec::new();
+            let mut reopened = false;
+            for steps in rotations.values() {
+                match self.guard(steps, steps.len()).await? {
+                    Guard::Holds => {}
+                    Guard::Reopen(_) => reopened = true,
+                    Guard::Undecided(wait) => waiting.push(wait),
+                }
+            }
+            if !waiting.is_empty() {
+                return Ok(RunOutcome::Paused { waiting });
+            }
+            if !reopened {
+                self.append(Entry::Finished)?;
+                return Ok(RunOutcome::Finished);
+            }
+            if looks >= MAX_FINAL_LOOKS {
+                // What it proves keeps changing under it: a person must look.
+                let waiting = self.pause_reopened(&rotations)?;
+                return Ok(RunOutcome::Paused { waiting });
+            }
+        }
+    }
+
+    /// One pass over every rotation; `None` when every step holds.
+    async fn forward_once(
+        &self,
+        rotations: &BTreeMap<usize, Vec<Step>>,
+    ) -> Result<Option<RunOutcome>, ExecError> {
         let stop = AtomicBool::new(false);
         let ends = crate::limits::with_urgency(futures_util::future::join_all(
             rotations
@@ -99,24 +144,42 @@ impl Executor<'_> {
                 }
                 OnFailure::Pause => RollbackOutcome::NotAttempted,
             };
-            return Ok(RunOutcome::Failed {
+            return Ok(Some(RunOutcome::Failed {
                 step,
                 error,
                 rollback,
-            });
+            }));
         }
         if let Some((step, error)) = after_pivot {
-            return Ok(RunOutcome::Failed {
+            return Ok(Some(RunOutcome::Failed {
                 step,
                 error,
                 rollback: RollbackOutcome::PastPivot,
-            });
+            }));
         }
         if !waiting.is_empty() {
-            return Ok(RunOutcome::Paused { waiting });
+            return Ok(Some(RunOutcome::Paused { waiting }));
         }
-        self.append(Entry::Finished)?;
-        Ok(RunOutcome::Finished)
+        Ok(None)
+    }
+
+    /// Pauses at the first step of each rotation that is not done: the final look kept finding
+    /// what the run proved broken.
+    fn pause_reopened(
+        &self,
+        rotations: &BTreeMap<usize, Vec<Step>>,
+    ) -> Result<Vec<Waiting>, ExecError> {
+        let mut waiting = Vec::new();
+        for steps in rotations.values() {
+            if let Some(step) = steps.iter().find(|s| !self.record(&s.id).is_complete()) {
+                waiting.push(self.undecided(
+                    step,
+                    "what this rotation proved kept changing while it was checked again; look at it, then resume".into(),
+                    false,
+                )?);
+            }
+        }
+        Ok(waiting)
     }
 
     /// Runs one rotation's steps in order.
@@ -152,21 +215,31 @@ impl Executor<'_> {
                     past_pivot,
                 })
             };
-            if step.performer() == Performer::Person {
+            // An irreversible step rests on what the rotation proved: read it again now, and go
+            // back to whatever no longer holds.
+            let irreversible = step.reversibility() == Reversibility::Irreversible;
+            if irreversible {
+                match self.guard(steps, index).await? {
+                    Guard::Holds => {}
+                    Guard::Reopen(at) => {
+                        index = at;
+                        continue;
+                    }
+                    Guard::Undecided(waiting) => return Ok(RotationEnd::Paused(vec![waiting])),
+                }
+            }
+            // The person's irreversible step is accepted only while those facts still hold.
+            let guarded = irreversible.then_some((steps, index));
+            let phase_end = if step.performer() == Performer::Person {
                 let phase: Vec<Manual<'_>> = steps[index..index + phase_len(&steps[index..])]
                     .iter()
                     .map(Manual::forward)
                     .collect();
                 let len = phase.len();
-                match self.manual_phase(phase, Some(stop)).await? {
-                    PhaseEnd::Held => index += len,
-                    PhaseEnd::Paused(waiting) => return Ok(RotationEnd::Paused(waiting)),
-                    PhaseEnd::Failed { step, error } => return failed(step, error),
-                    PhaseEnd::Stopped => return Ok(RotationEnd::Stopped),
-                }
+                (self.manual_phase(phase, Some(stop), guarded).await?, len)
             } else {
                 match self.api_step(step).await? {
-                    Ok(()) => index += 1,
+                    Ok(()) => (PhaseEnd::Held, 1),
                     Err(StepError::NeedsPerson { reason, resend }) => {
                         self.progress.event(Event::Blocked {
                             step: &step.id,
@@ -175,15 +248,21 @@ impl Executor<'_> {
                         // The platform waits on a person: the step goes through the manual
                         // gate, as a person's step would.
                         let task = Manual::forward(step).resending(resend);
-                        match self.manual_phase(vec![task], Some(stop)).await? {
-                            PhaseEnd::Held => index += 1,
-                            PhaseEnd::Paused(waiting) => return Ok(RotationEnd::Paused(waiting)),
-                            PhaseEnd::Failed { step, error } => return failed(step, error),
-                            PhaseEnd::Stopped => return Ok(RotationEnd::Stopped),
-                        }
+                        (self.manual_phase(vec![task], Some(stop), guarded).await?, 1)
+                    }
+                    Err(StepError::CannotTell { reason }) => {
+                        let waiting = self.undecided(step, reason, false)?;
+                        return Ok(RotationEnd::Paused(vec![waiting]));
                     }
                     Err(error) => return failed(step.id.clone(), error),
                 }
+            };
+            match phase_end {
+                (PhaseEnd::Held, len) => index += len,
+                (PhaseEnd::Reopen(at), _) => index = at,
+                (PhaseEnd::Paused(waiting), _) => return Ok(RotationEnd::Paused(waiting)),
+                (PhaseEnd::Failed { step, error }, _) => return failed(step, error),
+                (PhaseEnd::Stopped, _) => return Ok(RotationEnd::Stopped),
             }
         }
         Ok(RotationEnd::Done)
@@ -192,16 +271,15 @@ impl Executor<'_> {
     /// One API step: check, and if it does not hold yet, announce, act and verify.
     async fn api_step(&self, step: &Step) -> Result<Result<(), StepError>, ExecError> {
         let prior = self.record(&step.id);
-        let in_doubt = matches!(
-            prior,
-            StepState::InDoubt | StepState::Failed(FailureEffect::MaybeChanged)
-        );
+        // Sent, or asked of a person (a pending invitation), or held as the run's once: what
+        // holds now is the run's doing.
+        let in_doubt = prior.is_the_runs();
         let doubt = if in_doubt {
             FailureEffect::MaybeChanged
         } else {
             FailureEffect::Unchanged
         };
-        match self.check(step, &step.action, false).await {
+        match self.check_patiently(step, &step.action, false).await {
             Err(error) => return self.fail(step, error, doubt),
             Ok(Check::Holds) => {
                 let how = if step.action.is_proof() {
@@ -212,8 +290,10 @@ impl Executor<'_> {
                     Held::AlreadyDone
                 };
                 self.hold(step, effect_of(step, in_doubt), how)?;
+                self.observed(step);
                 return Ok(Ok(()));
             }
+            Ok(Check::CannotTell(reason)) => return Ok(Err(StepError::CannotTell { reason })),
             Ok(Check::Conflict(reason)) => {
                 return self.fail(step, StepError::Conflict { reason }, doubt);
             }
@@ -237,7 +317,7 @@ impl Executor<'_> {
             self.progress.advance();
             return Ok(Ok(()));
         }
-        if prior != StepState::InDoubt {
+        if !matches!(prior, StepState::InDoubt | StepState::Waiting) {
             self.append(Entry::Intent {
                 step: step.id.clone(),
             })?;
@@ -245,15 +325,19 @@ impl Executor<'_> {
         match self.change(step, &step.action, false).await {
             Ok(()) => {
                 self.hold(step, StepEffect::Changed, Held::Changed)?;
+                self.observed(step);
                 Ok(Ok(()))
             }
-            // Not a failure: the run waits for a person at this step.
-            Err((error @ StepError::NeedsPerson { .. }, _)) => Ok(Err(error)),
+            // Not a failure: the run waits for a person at this step, or for a check that
+            // cannot tell yet whether the change took.
+            Err((error @ (StepError::NeedsPerson { .. } | StepError::CannotTell { .. }), _)) => {
+                Ok(Err(error))
+            }
             // A refusal changed nothing, but someone else may have made the change since the
             // check (a platform may answer a check from what it read a moment before): live
             // state that holds now is theirs, not the run's, and rollback leaves it.
             Err((error @ StepError::Refused(_), FailureEffect::Unchanged)) => {
-                match self.check(step, &step.action, false).await {
+                match self.check_patiently(step, &step.action, false).await {
                     Ok(Check::Holds) => {
                         self.hold(step, effect_of(step, in_doubt), Held::AlreadyDone)?;
                         Ok(Ok(()))
@@ -265,8 +349,18 @@ impl Executor<'_> {
         }
     }
 
-    /// Records that a step holds.
+    /// Records that a step holds. A creation that is the run's has what it made recorded
+    /// first, as the platform names it now: rollback deletes that, and nothing else.
     pub(super) fn hold(&self, step: &Step, effect: StepEffect, how: Held) -> Result<(), ExecError> {
+        if effect == StepEffect::Changed
+            && step.action.creates()
+            && let Some(identity) = self.platform.made(&step.action)
+        {
+            self.append(Entry::Made {
+                step: step.id.clone(),
+                identity,
+            })?;
+        }
         self.append(Entry::Done {
             step: step.id.clone(),
             effect,
@@ -318,8 +412,12 @@ impl Executor<'_> {
             });
             let error = match self.act(action).await {
                 Ok(()) => {
-                    return match self.check(step, action, undo).await {
+                    return match self.check_patiently(step, action, undo).await {
                         Ok(Check::Holds) => Ok(()),
+                        Ok(Check::CannotTell(reason)) => Err((
+                            StepError::CannotTell { reason },
+                            FailureEffect::MaybeChanged,
+                        )),
                         Ok(Check::NotYet(why) | Check::Conflict(why)) => {
                             Err((StepError::NoEffect { why }, FailureEffect::MaybeChanged))
                         }
@@ -349,9 +447,15 @@ impl Executor<'_> {
                 step: &step.id,
                 error: &error,
             });
-            match self.check(step, action, undo).await {
+            match self.check_patiently(step, action, undo).await {
                 Ok(Check::Holds) => return Ok(()),
                 Ok(Check::NotYet(_)) => {}
+                Ok(Check::CannotTell(reason)) => {
+                    return Err((
+                        StepError::CannotTell { reason },
+                        FailureEffect::MaybeChanged,
+                    ));
+                }
                 Ok(Check::NeedsPerson(reason)) => {
                     return Err((
                         StepError::NeedsPerson {
@@ -404,6 +508,8 @@ impl Executor<'_> {
         match summary.record(&creator.id) {
             StepState::Done(StepEffect::Changed)
             | StepState::InDoubt
+            | StepState::Waiting
+            | StepState::Reopened
             | StepState::Failed(FailureEffect::MaybeChanged) => None,
             _ => Some(format!(
                 "`{user}` already existed when the run reached `{}`: this run did not create it, so it keeps it",
@@ -411,21 +517,6 @@ impl Executor<'_> {
             )),
         }
     }
-}
-
-/// How many of `steps` (the first a person's) make one manual phase: the person's steps that
-/// follow it, up to the next irreversible one. An irreversible step is a phase of its own, so a
-/// person does it only once everything before it was seen to hold.
-fn phase_len(steps: &[Step]) -> usize {
-    let irreversible = |s: &Step| s.reversibility() == Reversibility::Irreversible;
-    if steps.first().is_some_and(irreversible) {
-        return 1;
-    }
-    steps
-        .iter()
-        .take_while(|s| s.performer() == Performer::Person && !irreversible(s))
-        .count()
-        .max(1)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use super::error::{ExecError, StepError};
 use super::event::{Event, Held};
 use super::forward::effect_of;
 use super::gate::{GateWait, POLL};
+use super::guard::Guard;
 use crate::ids::StepId;
 use crate::journal::{Direction, Entry, FailureEffect, StepState, Waiting};
 use crate::provider::Check;
@@ -93,6 +94,7 @@ impl<'s> Manual<'s> {
     /// Whether a person was already asked for it (in this process or an earlier one).
     fn asked(&self, state: StepState) -> bool {
         match self.direction {
+            // A reopened step is asked for again: the person is told what no longer holds.
             Direction::Forward => matches!(
                 state,
                 StepState::InDoubt
@@ -121,7 +123,22 @@ pub(super) enum PhaseEnd {
     },
     /// Another rotation failed; this one stops.
     Stopped,
+    /// A fact the phase's irreversible step rests on no longer holds: the rotation goes back
+    /// to this index of its steps.
+    Reopen(usize),
 }
+
+/// What one look at a phase's open steps found.
+enum Look<'s> {
+    /// The phase ended (a step failed, or a guard sent the rotation back).
+    Ended(PhaseEnd),
+    /// The steps still open, each with what its check saw instead.
+    Open(Vec<Manual<'s>>, Vec<(StepId, String)>),
+}
+
+/// An irreversible step's rotation and its index there: what its guard reads again before a
+/// person's doing it is accepted.
+pub(super) type Guarded<'s> = Option<(&'s [Step], usize)>;
 
 impl Executor<'_> {
     /// Checks every step of a phase, asks a person for those that do not hold (all at once),
@@ -130,6 +147,7 @@ impl Executor<'_> {
         &self,
         phase: Vec<Manual<'_>>,
         stop: Option<&AtomicBool>,
+        guarded: Guarded<'_>,
     ) -> Result<PhaseEnd, ExecError> {
         self.absorb_attestations()?;
         let mut open = Vec::new();
@@ -140,11 +158,18 @@ impl Executor<'_> {
             }
             match self.check(task.step, &task.action, task.is_undo()).await {
                 Err(error) => return self.phase_failed(&task, error),
-                Ok(Check::Holds) => self.task_held(&task, state, true)?,
+                Ok(Check::Holds) => {
+                    if let Some(end) = self.guard_held(&task, guarded).await? {
+                        return Ok(end);
+                    }
+                    self.task_held(&task, state, true)?;
+                }
                 Ok(Check::Conflict(reason)) => {
                     return self.phase_failed(&task, StepError::Conflict { reason });
                 }
-                Ok(Check::NotYet(_) | Check::NeedsPerson(_)) => {
+                // What cannot be told yet is waited for like what is not done yet: the person
+                // is asked, and each look asks the check again.
+                Ok(Check::NotYet(_) | Check::NeedsPerson(_) | Check::CannotTell(_)) => {
                     if !task.asked(state) {
                         self.append(task.announced())?;
                     }
@@ -155,6 +180,8 @@ impl Executor<'_> {
         if open.is_empty() {
             return Ok(PhaseEnd::Held);
         }
+        // A person is waited for: whatever the run saw before may change from here on.
+        self.person_waited();
         let instructions: Vec<_> = open
             .iter()
             .map(|t| (t.step.id.clone(), self.instructions(&t.action)))
@@ -179,7 +206,27 @@ impl Executor<'_> {
             }
             None => false,
         };
-        self.wait(open, &instructions, played, stop).await
+        self.wait(open, &instructions, played, stop, guarded).await
+    }
+
+    /// For a person's irreversible step seen done: reads again what it rests on. `Some` ends
+    /// the phase (the rotation goes back, or pauses when that cannot be told now).
+    async fn guard_held(
+        &self,
+        task: &Manual<'_>,
+        guarded: Guarded<'_>,
+    ) -> Result<Option<PhaseEnd>, ExecError> {
+        let Some((steps, index)) = guarded else {
+            return Ok(None);
+        };
+        if task.is_undo() {
+            return Ok(None);
+        }
+        Ok(match self.guard(steps, index).await? {
+            Guard::Holds => None,
+            Guard::Reopen(at) => Some(PhaseEnd::Reopen(at)),
+            Guard::Undecided(waiting) => Some(PhaseEnd::Paused(vec![waiting])),
+        })
     }
 
     /// Polls the phase's open steps until all hold, the wait ends, or the run stops.
@@ -189,6 +236,7 @@ impl Executor<'_> {
         instructions: &[(StepId, ManualAction)],
         played: bool,
         stop: Option<&AtomicBool>,
+        guarded: Guarded<'_>,
     ) -> Result<PhaseEnd, ExecError> {
         let deadline = self.options.gate.deadline(played);
         // A person at a terminal can press Enter to have the steps checked at once.
@@ -214,34 +262,10 @@ impl Executor<'_> {
         let mut look = played;
         loop {
             if look {
-                self.absorb_attestations()?;
-                let mut still = Vec::new();
-                let mut seen = Vec::new();
-                for task in open {
-                    let state = self.record(&task.step.id);
-                    if task.resend {
-                        match self.change(task.step, &task.action, task.is_undo()).await {
-                            Ok(()) => self.task_held(&task, state, false)?,
-                            Err((StepError::NeedsPerson { reason, .. }, _)) => {
-                                seen.push((task.step.id.clone(), reason));
-                                still.push(task);
-                            }
-                            Err((error, _)) => return self.phase_failed(&task, error),
-                        }
-                        continue;
-                    }
-                    match self.check(task.step, &task.action, task.is_undo()).await {
-                        Ok(Check::Holds) => self.task_held(&task, state, false)?,
-                        Ok(Check::NotYet(reason) | Check::NeedsPerson(reason)) => {
-                            seen.push((task.step.id.clone(), reason));
-                            still.push(task);
-                        }
-                        Ok(Check::Conflict(reason)) => {
-                            return self.phase_failed(&task, StepError::Conflict { reason });
-                        }
-                        Err(error) => return self.phase_failed(&task, error),
-                    }
-                }
+                let (still, seen) = match self.look(open, guarded).await? {
+                    Look::Ended(end) => return Ok(end),
+                    Look::Open(still, seen) => (still, seen),
+                };
                 open = still;
                 if open.is_empty() {
                     return Ok(PhaseEnd::Held);
@@ -283,6 +307,59 @@ impl Executor<'_> {
         }
     }
 
+    /// One look at the phase's open steps: those that hold are recorded; the rest stay open,
+    /// each with what its check saw instead.
+    async fn look<'s>(
+        &self,
+        open: Vec<Manual<'s>>,
+        guarded: Guarded<'_>,
+    ) -> Result<Look<'s>, ExecError> {
+        self.absorb_attestations()?;
+        let mut still = Vec::new();
+        let mut seen = Vec::new();
+        for task in open {
+            let state = self.record(&task.step.id);
+            let held = if task.resend {
+                match self.change(task.step, &task.action, task.is_undo()).await {
+                    Ok(()) => Ok(()),
+                    Err((
+                        StepError::NeedsPerson { reason, .. } | StepError::CannotTell { reason },
+                        _,
+                    )) => Err(reason),
+                    Err((error, _)) => return self.phase_failed(&task, error).map(Look::Ended),
+                }
+            } else {
+                match self.check(task.step, &task.action, task.is_undo()).await {
+                    Ok(Check::Holds) => Ok(()),
+                    Ok(
+                        Check::NotYet(reason)
+                        | Check::NeedsPerson(reason)
+                        | Check::CannotTell(reason),
+                    ) => Err(reason),
+                    Ok(Check::Conflict(reason)) => {
+                        return self
+                            .phase_failed(&task, StepError::Conflict { reason })
+                            .map(Look::Ended);
+                    }
+                    Err(error) => return self.phase_failed(&task, error).map(Look::Ended),
+                }
+            };
+            match held {
+                Ok(()) => {
+                    if let Some(end) = self.guard_held(&task, guarded).await? {
+                        return Ok(Look::Ended(end));
+                    }
+                    self.task_held(&task, state, false)?;
+                }
+                Err(reason) => {
+                    seen.push((task.step.id.clone(), reason));
+                    still.push(task);
+                }
+            }
+        }
+        Ok(Look::Open(still, seen))
+    }
+
     /// Records a pause at every open step of the phase.
     fn pause(
         &self,
@@ -322,7 +399,7 @@ impl Executor<'_> {
                 } else {
                     Held::PersonDid(task.action.verification())
                 };
-                self.hold(task.step, effect_of(task.step, asked), how)
+                self.hold(task.step, effect_of(task.step, state.is_the_runs()), how)
             }
             Direction::Rollback => {
                 self.append(Entry::Undone {

@@ -19,9 +19,12 @@ mod error;
 mod event;
 mod forward;
 mod gate;
+mod guard;
 mod manual;
 mod rollback;
 
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -111,6 +114,11 @@ pub struct Executor<'a> {
     run: Mutex<&'a mut Run>,
     options: &'a Options,
     progress: &'a (dyn Progress + Sync),
+    /// How many times this process has waited for a person: what was seen before the latest
+    /// wait may have changed since.
+    epoch: AtomicU64,
+    /// The proofs this process saw hold through the API, each with the epoch it was seen in.
+    seen: Mutex<BTreeMap<StepId, u64>>,
 }
 
 impl<'a> Executor<'a> {
@@ -126,6 +134,8 @@ impl<'a> Executor<'a> {
             run: Mutex::new(run),
             options,
             progress,
+            epoch: AtomicU64::new(0),
+            seen: Mutex::new(BTreeMap::new()),
         }
     }
 

@@ -48,7 +48,9 @@ pub struct UndoPlan {
 }
 
 /// Everything rollback undoes, newest first: every step of a rotation before its pivot that
-/// may have changed live state on the run's behalf, and is not undone yet.
+/// may have changed live state on the run's behalf, and is not undone yet. A creation the run
+/// saw made is undone by deleting exactly what it made (the identity its journal recorded),
+/// never whatever the plan's references name by the time of the rollback.
 pub fn undo_plan(summary: &RunSummary) -> UndoPlan {
     let rotations: BTreeSet<usize> = summary.steps().iter().map(|s| s.rotation).collect();
     let kept = rotations
@@ -68,10 +70,14 @@ pub fn undo_plan(summary: &RunSummary) -> UndoPlan {
         .filter(|s| !summary.past_pivot(s.rotation))
         .filter(|s| summary.record(&s.id).may_have_changed())
         .filter_map(|s| {
+            let action = match summary.made(&s.id) {
+                Some(identity) => s.action.undo_made(identity),
+                None => s.action.compensation(),
+            };
             Some(Undo {
                 step: s.id.clone(),
                 rotation: s.rotation,
-                action: s.action.compensation()?,
+                action: action?,
             })
         })
         .collect();
@@ -107,19 +113,25 @@ impl Executor<'_> {
                     .filter_map(|u| Some(Manual::undo(step_of(u)?, u.action.clone())))
                     .collect();
                 let len = phase.len().max(1);
-                match self.manual_phase(phase, None).await? {
+                match self.manual_phase(phase, None, None).await? {
                     PhaseEnd::Held => index += len,
                     PhaseEnd::Paused(waiting) => return Ok(RollbackOutcome::Paused { waiting }),
                     PhaseEnd::Failed { step, error } => {
                         return self.incomplete(format!("undoing `{step}` failed: {error}"));
                     }
-                    PhaseEnd::Stopped => {
+                    PhaseEnd::Stopped | PhaseEnd::Reopen(_) => {
                         return self.incomplete("rollback was stopped".into());
                     }
                 }
             } else {
                 match self.undo_step(step, &undo.action).await? {
                     Ok(()) => index += 1,
+                    Err(StepError::CannotTell { reason }) => {
+                        let waiting = self.undecided(step, reason, true)?;
+                        return Ok(RollbackOutcome::Paused {
+                            waiting: vec![waiting],
+                        });
+                    }
                     Err(error) => {
                         return self.incomplete(format!("undoing `{}` failed: {error}", step.id));
                     }
@@ -140,9 +152,10 @@ impl Executor<'_> {
         if state == StepState::Undone {
             return Ok(Ok(()));
         }
-        let nothing_to_undo = match self.check(step, compensation, true).await {
+        let nothing_to_undo = match self.check_patiently(step, compensation, true).await {
             Err(error) => return Ok(Err(error)),
             Ok(Check::Conflict(reason)) => return Ok(Err(StepError::Conflict { reason })),
+            Ok(Check::CannotTell(reason)) => return Ok(Err(StepError::CannotTell { reason })),
             Ok(Check::Holds) => true,
             Ok(Check::NotYet(_) | Check::NeedsPerson(_)) => {
                 if state != StepState::UndoInDoubt {

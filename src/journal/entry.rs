@@ -33,13 +33,21 @@ pub struct Record {
 }
 
 impl Record {
-    /// A record written now.
+    /// A record written now. The time is kept to the millisecond, as it is stored, so a
+    /// record reads back exactly as it was applied in memory (an attestation names the ask it
+    /// answers by that time).
     pub fn now(entry: Entry) -> Self {
         Self {
-            at: Some(Utc::now()),
+            at: Some(now_ms()),
             entry,
         }
     }
+}
+
+/// The time now, to the millisecond: what a record or an attestation stores.
+pub fn now_ms() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(3)
 }
 
 // serde's `serialize_with` hands over a reference to the field.
@@ -95,6 +103,22 @@ pub enum Entry {
     Intent {
         /// The step id.
         step: StepId,
+    },
+    /// What a step that creates something made, as live state showed it right after the step
+    /// held: the identity its undo deletes, and nothing else (written before its `done`).
+    Made {
+        /// The step.
+        step: StepId,
+        /// The thing made, as the platform names it (a username, a userid).
+        identity: String,
+    },
+    /// A step that held no longer does (a fact an irreversible step rests on was read again and
+    /// had changed): it and the steps after it in its rotation are to be done again.
+    Reopened {
+        /// The earliest step that no longer holds.
+        step: StepId,
+        /// What live state shows now.
+        reason: String,
     },
     /// A step holds.
     Done {
@@ -202,6 +226,17 @@ pub struct Attestation {
     /// What they said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// When the run asked a person for the step (its latest `intent`, as the journal stores
+    /// it): the ask this attestation answers. A run accepts it only while that ask stands, so
+    /// an attestation never carries over to a later ask. Absent in attestations written by
+    /// earlier versions.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339",
+        deserialize_with = "from_rfc3339"
+    )]
+    pub asked: Option<DateTime<Utc>>,
 }
 
 /// What a step that holds changed.

@@ -21,7 +21,7 @@ mod summary;
 
 use std::path::{Path, PathBuf};
 
-pub use entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffect};
+pub use entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffect, now_ms};
 pub use lock::{Lock, LockError};
 pub use run::Run;
 pub use store::{Copied, JournalContents, Pruned, StateStore};

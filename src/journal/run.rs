@@ -98,7 +98,7 @@ impl Run {
             .store
             .attestations(&self.id)?
             .into_iter()
-            .filter(|a| self.summary.attestation(&a.step, a.undo).is_none())
+            .filter(|a| !self.summary.absorbed(a))
             .collect())
     }
 

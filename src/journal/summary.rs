@@ -5,7 +5,7 @@
 //! Replaying is a fold over records in order; each record moves the state the same way whether
 //! it is read back on resume or applied in memory as it is appended.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -38,6 +38,9 @@ pub enum StepState {
     UndoWaiting,
     /// Undone, or found to need no undoing.
     Undone,
+    /// It held as the run's change (or a person may have acted on it), and a later look found
+    /// it no longer holds: it is to be done again, and rollback still considers it.
+    Reopened,
 }
 
 impl StepState {
@@ -52,6 +55,20 @@ impl StepState {
                 | StepState::Failed(FailureEffect::MaybeChanged)
                 | StepState::UndoInDoubt
                 | StepState::UndoWaiting
+                | StepState::Reopened
+        )
+    }
+
+    /// Whether, going forward, live state that holds now is the run's doing: the run sent the
+    /// change or asked a person for it (in this process or an earlier one), or it held as the
+    /// run's change before it was reopened.
+    pub fn is_the_runs(self) -> bool {
+        matches!(
+            self,
+            StepState::InDoubt
+                | StepState::Waiting
+                | StepState::Failed(FailureEffect::MaybeChanged)
+                | StepState::Reopened
         )
     }
 
@@ -73,6 +90,7 @@ impl StepState {
             StepState::UndoInDoubt => "undo_in_doubt",
             StepState::UndoWaiting => "undo_waiting_for_person",
             StepState::Undone => "undone",
+            StepState::Reopened => "reopened",
         }
     }
 }
@@ -196,7 +214,14 @@ pub struct RunSummary {
     last_activity: Option<DateTime<Utc>>,
     records: BTreeMap<StepId, StepState>,
     done_at: BTreeMap<StepId, DateTime<Utc>>,
+    /// When a person (or the API) was last asked for each step (`false`) or its undo (`true`).
+    asked_at: BTreeMap<(StepId, bool), DateTime<Utc>>,
     attested: BTreeMap<(StepId, bool), Attestation>,
+    /// Every attestation the journal took in, by step, direction and time: one taken in is
+    /// never taken in again, even once a reopened step dropped it.
+    absorbed: BTreeSet<(StepId, bool, DateTime<Utc>)>,
+    /// What each creating step made, as seen right after it held.
+    made: BTreeMap<StepId, String>,
     waiting: BTreeMap<StepId, Waiting>,
     failure: Option<Failure>,
     rollback: Option<String>,
@@ -272,9 +297,69 @@ impl RunSummary {
             .unwrap_or(StepState::Pending)
     }
 
-    /// Who attested a step (or, with `undo`, its undo), if anyone did.
+    /// Who attested a step (or, with `undo`, its undo), if anyone did since it was last asked
+    /// for.
     pub fn attestation(&self, step: &StepId, undo: bool) -> Option<&Attestation> {
         self.attested.get(&(step.clone(), undo))
+    }
+
+    /// When the run last asked for a step (or, with `undo`, its undo): its latest `intent`.
+    pub fn asked_at(&self, step: &StepId, undo: bool) -> Option<DateTime<Utc>> {
+        self.asked_at.get(&(step.clone(), undo)).copied()
+    }
+
+    /// Whether the journal already took in this attestation (it may since have been dropped,
+    /// when its step was reopened).
+    pub fn absorbed(&self, attestation: &Attestation) -> bool {
+        self.absorbed
+            .contains(&(attestation.step.clone(), attestation.undo, attestation.at))
+    }
+
+    /// What a creating step made, as seen right after it held: what its undo deletes.
+    pub fn made(&self, step: &StepId) -> Option<&str> {
+        self.made.get(step).map(String::as_str)
+    }
+
+    /// Whether a step is due: the run asked a person for it (or, with `undo`, for its undo) and
+    /// waits for it now, in the phase its rotation has reached, so every step before that phase
+    /// holds. Only a due step may be attested.
+    pub fn is_due(&self, step: &StepId, undo: bool) -> bool {
+        let state = self.record(step);
+        if undo {
+            // Rollback asks for one phase of undos at a time, newest first: an undo asked for
+            // and not yet seen done is in the phase it waits in.
+            return self.rollback.is_some()
+                && matches!(state, StepState::UndoInDoubt | StepState::UndoWaiting);
+        }
+        let Some(target) = self.step(step) else {
+            return false;
+        };
+        if self.rollback.is_some() || !matches!(state, StepState::InDoubt | StepState::Waiting) {
+            return false;
+        }
+        let rotation: Vec<Step> = self
+            .steps()
+            .iter()
+            .filter(|s| s.rotation == target.rotation)
+            .cloned()
+            .collect();
+        let Some(first) = rotation
+            .iter()
+            .position(|s| !self.record(&s.id).is_complete())
+        else {
+            return false;
+        };
+        rotation[first..first + crate::provider::phase_len(&rotation[first..])]
+            .iter()
+            .any(|s| s.id == *step)
+    }
+
+    /// The steps a person may attest now: due, and attested by nobody yet.
+    pub fn due(&self, undo: bool) -> Vec<&Step> {
+        self.steps()
+            .iter()
+            .filter(|s| self.is_due(&s.id, undo) && self.attestation(&s.id, undo).is_none())
+            .collect()
     }
 
     /// When a step was recorded done (journals from before timestamps do not say).
@@ -395,8 +480,15 @@ impl RunSummary {
             }
             Entry::Intent { step } => {
                 self.records.insert(step.clone(), StepState::InDoubt);
+                if let Some(at) = record.at {
+                    self.asked_at.insert((step.clone(), false), at);
+                }
                 self.progress(step);
             }
+            Entry::Made { step, identity } => {
+                self.made.insert(step.clone(), identity.clone());
+            }
+            Entry::Reopened { step, .. } => self.reopen(step),
             Entry::Done { step, effect } => {
                 self.records.insert(step.clone(), StepState::Done(*effect));
                 if let Some(at) = record.at {
@@ -410,16 +502,14 @@ impl RunSummary {
                 by,
                 attested_at,
                 note,
-            } => {
-                let attestation = Attestation {
-                    at: *attested_at,
-                    step: step.clone(),
-                    undo: *undo,
-                    by: by.clone(),
-                    note: note.clone(),
-                };
-                self.attested.insert((step.clone(), *undo), attestation);
-            }
+            } => self.attest(Attestation {
+                at: *attested_at,
+                step: step.clone(),
+                undo: *undo,
+                by: by.clone(),
+                note: note.clone(),
+                asked: self.asked_at(step, *undo),
+            }),
             Entry::Skipped { step, .. } => {
                 self.records.insert(step.clone(), StepState::Skipped);
                 self.progress(step);
@@ -452,6 +542,9 @@ impl RunSummary {
             }
             Entry::UndoIntent { step } => {
                 self.records.insert(step.clone(), StepState::UndoInDoubt);
+                if let Some(at) = record.at {
+                    self.asked_at.insert((step.clone(), true), at);
+                }
                 self.waiting.remove(step);
                 self.rollback_incomplete = None;
             }
@@ -479,6 +572,45 @@ impl RunSummary {
         }
     }
 
+    /// A person's word that a step (or its undo) was done, taken in once.
+    fn attest(&mut self, attestation: Attestation) {
+        let key = (attestation.step.clone(), attestation.undo);
+        self.absorbed.insert((key.0.clone(), key.1, attestation.at));
+        self.attested.insert(key, attestation);
+    }
+
+    /// A step no longer holds: it and every later step of its rotation are to be done again.
+    /// What the run changed, or asked a person for, stays the run's (rollback still considers
+    /// it); what it found already done is pending again. Attestations and done times of those
+    /// steps are history: an attestation answers one ask, and a soak counts from the new
+    /// `done`.
+    fn reopen(&mut self, from: &StepId) {
+        let Some(rotation) = self.step(from).map(|s| s.rotation) else {
+            return;
+        };
+        let reopened: Vec<StepId> = self
+            .steps()
+            .iter()
+            .filter(|s| s.rotation == rotation)
+            .skip_while(|s| s.id != *from)
+            .map(|s| s.id.clone())
+            .collect();
+        for step in reopened {
+            let state = self.record(&step);
+            let state = if state.may_have_changed() {
+                StepState::Reopened
+            } else {
+                StepState::Pending
+            };
+            self.records.insert(step.clone(), state);
+            self.done_at.remove(&step);
+            self.asked_at.remove(&(step.clone(), false));
+            self.attested.remove(&(step.clone(), false));
+            self.waiting.remove(&step);
+        }
+        self.failure = None;
+    }
+
     /// A step waits for a person, since the first time it did.
     fn pause(
         &mut self,
@@ -487,7 +619,23 @@ impl RunSummary {
         state: StepState,
         at: Option<DateTime<Utc>>,
     ) {
-        self.records.insert(step.clone(), state);
+        // A pause at a step nobody was asked for (a check that could not tell, before
+        // anything was sent) waits without making the step the run's doing.
+        let asked = match state {
+            StepState::UndoWaiting => matches!(
+                self.record(step),
+                StepState::UndoInDoubt | StepState::UndoWaiting
+            ),
+            _ => matches!(
+                self.record(step),
+                StepState::InDoubt
+                    | StepState::Waiting
+                    | StepState::Failed(FailureEffect::MaybeChanged)
+            ),
+        };
+        if asked {
+            self.records.insert(step.clone(), state);
+        }
         let since = self.waiting.get(step).and_then(|w| w.since).or(at);
         self.waiting.insert(
             step.clone(),
@@ -692,7 +840,15 @@ mod tests {
             effect: StepEffect::Unchanged
         }]));
         // A person was asked: whatever they did since is the run's effect.
-        assert!(considered(vec![Entry::Paused {
+        assert!(considered(vec![
+            Entry::Intent { step: id("r0-add") },
+            Entry::Paused {
+                step: id("r0-add"),
+                waiting_for: "x".into()
+            }
+        ]));
+        // A pause nobody was asked for (a check that could not tell) makes nothing the run's.
+        assert!(!considered(vec![Entry::Paused {
             step: id("r0-add"),
             waiting_for: "x".into()
         }]));

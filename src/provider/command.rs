@@ -1,9 +1,11 @@
 //! Checked by command: where no API can tell whether a credential works, a program the plan
 //! names does. It gets the credential in its environment only (`RELINKER_USERNAME`,
 //! `RELINKER_PASSWORD`; argv is visible to every process on the machine), with
-//! `RELINKER_SERVICE` and `RELINKER_BASE_URL` to know what it checks, and exits 0 when the
-//! credential authenticates. Its output is discarded unread: a script may echo what it was
-//! given, and a secret never enters relinker's output or logs.
+//! `RELINKER_SERVICE` and `RELINKER_BASE_URL` to know what it checks. It exits 0 when the
+//! credential authenticates, 1 when it is refused, and anything else when it cannot tell (the
+//! service throttled it, the network failed): only a refusal is an answer a run may act on.
+//! Its output is discarded unread: a script may echo what it was given, and a secret never
+//! enters relinker's output or logs.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -44,13 +46,26 @@ fn program(name: &str, base_dir: &Path) -> PathBuf {
     }
 }
 
-/// Runs `command` with a credential; answers whether it authenticates (exit 0).
+/// What a check command said of a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Exit 0: it authenticates.
+    Authenticates,
+    /// Exit 1: it is refused.
+    Refused,
+    /// Any other end (another exit code, a timeout, a signal): the command could not tell.
+    CannotCheck(String),
+}
+
+/// Runs `command` with a credential; answers whether it authenticates (exit 0), is refused
+/// (exit 1), or the command could not tell. Only a command that cannot be started at all is an
+/// error: the plan names something that is not there.
 pub async fn authenticates(
     command: &CheckCommand,
     context: CommandContext<'_>,
     username: &str,
     password: &Secret,
-) -> Result<bool, CheckError> {
+) -> Result<Answer, CheckError> {
     let mut process = tokio::process::Command::new(program(&command.program, context.base_dir));
     process
         .args(&command.args)
@@ -66,30 +81,32 @@ pub async fn authenticates(
     if !context.base_url.is_empty() {
         process.env("RELINKER_BASE_URL", context.base_url);
     }
-    let status = tokio::time::timeout(COMMAND_TIMEOUT, process.status())
-        .await
-        .map_err(|_| {
-            CheckError::Unusable(format!(
-                "the check command `{command}` of `{}` did not finish within {} s",
-                context.service,
-                COMMAND_TIMEOUT.as_secs()
-            ))
-        })?
-        .map_err(|e| {
-            CheckError::Unusable(format!(
-                "cannot run the check command `{command}` of `{}`: {e}",
-                context.service
-            ))
-        })?;
+    let Ok(status) = tokio::time::timeout(COMMAND_TIMEOUT, process.status()).await else {
+        return Ok(Answer::CannotCheck(format!(
+            "the check command `{command}` of `{}` did not finish within {} s",
+            context.service,
+            COMMAND_TIMEOUT.as_secs()
+        )));
+    };
+    let status = status.map_err(|e| {
+        CheckError::Unusable(format!(
+            "cannot run the check command `{command}` of `{}`: {e}",
+            context.service
+        ))
+    })?;
     tracing::debug!(service = %context.service, code = ?status.code(), "check command finished");
-    match status.code() {
-        Some(0) => Ok(true),
-        Some(_) => Ok(false),
-        None => Err(CheckError::Unusable(format!(
+    Ok(match status.code() {
+        Some(0) => Answer::Authenticates,
+        Some(1) => Answer::Refused,
+        Some(code) => Answer::CannotCheck(format!(
+            "the check command `{command}` of `{}` could not check (exit {code})",
+            context.service
+        )),
+        None => Answer::CannotCheck(format!(
             "the check command `{command}` of `{}` was killed by a signal",
             context.service
-        ))),
-    }
+        )),
+    })
 }
 
 /// Runs a platform's check commands: where they run, what instance they are told of, and
@@ -116,14 +133,14 @@ impl CommandChecker {
         &self.secrets
     }
 
-    /// Whether `service`'s check command passes with `login`; `None` while the credential
-    /// cannot be read (a new credential usually does not exist when the plan is made).
+    /// What `service`'s check command says of `login`; `None` while the credential cannot be
+    /// read (a new credential usually does not exist when the plan is made).
     pub async fn passes(
         &self,
         service: &ServiceName,
         check: &CheckCommand,
         login: &Login,
-    ) -> Result<Option<bool>, CheckError> {
+    ) -> Result<Option<Answer>, CheckError> {
         let Ok(resolved) = self.secrets.login(login) else {
             return Ok(None);
         };
@@ -145,10 +162,11 @@ impl CommandChecker {
         login: &Login,
     ) -> Result<Check, CheckError> {
         Ok(match self.passes(service, check, login).await? {
-            Some(true) => Check::Holds,
-            Some(false) => Check::NotYet(format!(
+            Some(Answer::Authenticates) => Check::Holds,
+            Some(Answer::Refused) => Check::NotYet(format!(
                 "the check command of `{service}` does not pass with the credential yet"
             )),
+            Some(Answer::CannotCheck(reason)) => Check::CannotTell(reason),
             None => Check::NotYet(format!(
                 "waiting for the credential of `{service}` to be readable"
             )),
@@ -178,7 +196,7 @@ mod tests {
         };
         let password = Secret::new("s3cret-word");
         let script = r#"test "$RELINKER_USERNAME" = apiuser-x@apiconnector.com && test "$RELINKER_PASSWORD" = s3cret-word && test "$RELINKER_SERVICE" = magento && test "$#" = 0"#;
-        assert!(
+        assert_eq!(
             authenticates(
                 &command(script),
                 context,
@@ -186,12 +204,22 @@ mod tests {
                 &password
             )
             .await
-            .unwrap()
+            .unwrap(),
+            Answer::Authenticates
         );
-        assert!(
-            !authenticates(&command("exit 1"), context, "u", &password)
+        assert_eq!(
+            authenticates(&command("exit 1"), context, "u", &password)
                 .await
-                .unwrap()
+                .unwrap(),
+            Answer::Refused
+        );
+        // Anything but 0 and 1 is a command that could not tell, never a refusal.
+        let throttled = authenticates(&command("exit 2"), context, "u", &password)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&throttled, Answer::CannotCheck(why) if why.contains("exit 2")),
+            "{throttled:?}"
         );
         let missing = CheckCommand {
             program: "./no-such-check".into(),

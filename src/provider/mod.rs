@@ -23,7 +23,7 @@ pub use error::ProviderError;
 pub use live::LiveState;
 pub use op::{Op, Operation};
 pub use platform::{BoxFuture, Check, CheckError, ManualAction, Platform, RunFacts};
-pub use step::{Performer, Readiness, Reversibility, Step, Verification};
+pub use step::{Performer, Readiness, Reversibility, Step, Verification, phase_len};
 
 use crate::plan::ProviderKind;
 

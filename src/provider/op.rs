@@ -30,6 +30,10 @@ pub trait Operation: Sized {
     /// Whether undoing it would delete something it created: such an effect is the run's only
     /// when the run itself saw the thing missing and acted, never inferred from the plan.
     fn creates(&self) -> bool;
+    /// For an operation that creates something, the operation that deletes exactly what it
+    /// made, named by `identity` as the run recorded it right after the creation held (see
+    /// [`crate::provider::Platform::made`]): never whatever the plan's references name later.
+    fn undo_made(&self, identity: &str) -> Option<Self>;
     /// Whether it is its rotation's proof (the verification that is the rotation's pivot).
     fn is_proof(&self) -> bool;
     /// Whether it deletes a user (what `policy.max_deletions` counts).
@@ -112,6 +116,15 @@ impl Op {
     /// Whether undoing it deletes something it created.
     pub fn creates(&self) -> bool {
         each!(self, op => op.creates())
+    }
+
+    /// The operation that deletes exactly what it made, named by `identity`.
+    pub fn undo_made(&self, identity: &str) -> Option<Op> {
+        match self {
+            Op::Marketo(op) => op.undo_made(identity).map(Op::Marketo),
+            Op::Dotdigital(op) => op.undo_made(identity).map(Op::Dotdigital),
+            Op::Movius(op) => op.undo_made(identity).map(Op::Movius),
+        }
     }
 
     /// Whether it is its rotation's proof (its pivot).

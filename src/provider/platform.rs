@@ -31,6 +31,12 @@ pub enum Check {
     /// Live state shows the operation waits for something only a person can do (accept a
     /// pending invitation, say); the reason says what.
     NeedsPerson(String),
+    /// The check cannot be made now, so nothing may be decided on it: a check command that
+    /// says it cannot check (a throttled answer, a network error), a credential that cannot be
+    /// read at the moment, or one that cannot be the step's (the old credential given as the
+    /// new one). The run asks again within its retry budget, then pauses with the reason; it
+    /// never acts on it, and never takes it for a conflict.
+    CannotTell(String),
 }
 
 /// Why a check could not answer.
@@ -115,6 +121,9 @@ pub trait Platform: Send + Sync {
     ) -> BoxFuture<'a, Result<Check, CheckError>>;
     /// Carries out an operation relinker performs through the API.
     fn act<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// For a creating operation that was just seen to hold as the run's doing, what it made,
+    /// as this platform names it (a userid, a generated username): what rollback deletes.
+    fn made(&self, op: &Op) -> Option<String>;
     /// What a person must do for an operation only a person can perform.
     fn instructions(&self, op: &Op) -> ManualAction;
 }

@@ -84,3 +84,19 @@ impl Step {
         self.action.reversibility()
     }
 }
+
+/// How many of `steps` (the first not complete yet) make one phase: a person's steps that
+/// follow one another, up to the next irreversible one, are shown and waited for together, in
+/// one sitting. An irreversible step is a phase of its own, so a person does it only once
+/// everything before it holds; an API step is one on its own.
+pub fn phase_len(steps: &[Step]) -> usize {
+    let irreversible = |s: &Step| s.reversibility() == Reversibility::Irreversible;
+    match steps.first() {
+        None => 0,
+        Some(first) if first.performer() != Performer::Person || irreversible(first) => 1,
+        Some(_) => steps
+            .iter()
+            .take_while(|s| s.performer() == Performer::Person && !irreversible(s))
+            .count(),
+    }
+}

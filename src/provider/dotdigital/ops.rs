@@ -41,8 +41,13 @@ pub enum Op {
     DeleteNewUser {
         /// The old API user it was to replace.
         replaces: UserId,
-        /// Its credential, which must then be refused.
+        /// Its credential, which must then be refused: once the run saw the user made, with
+        /// the username it was made under.
         new: Login,
+        /// The account it was made in: a credential of any other account is not the run's.
+        /// Absent in journals from before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<u64>,
     },
     /// A person sets a new password on an API user.
     SetPassword {
@@ -165,9 +170,14 @@ impl Operation for Op {
 
     fn compensation(&self) -> Option<Op> {
         match self {
-            Op::CreateUser { replaces, new, .. } => Some(Op::DeleteNewUser {
+            Op::CreateUser {
+                replaces,
+                new,
+                account,
+            } => Some(Op::DeleteNewUser {
                 replaces: replaces.clone(),
                 new: new.clone(),
+                account: Some(*account),
             }),
             Op::SetPassword {
                 user,
@@ -272,6 +282,27 @@ impl Operation for Op {
 
     fn creates(&self) -> bool {
         matches!(self, Op::CreateUser { .. })
+    }
+
+    /// The user a person made is the one the run saw authenticate right after: its generated
+    /// username is fixed from then on, whatever the plan's reference says later.
+    fn undo_made(&self, identity: &str) -> Option<Op> {
+        let Op::CreateUser {
+            replaces,
+            new,
+            account,
+        } = self
+        else {
+            return self.compensation();
+        };
+        Some(Op::DeleteNewUser {
+            replaces: replaces.clone(),
+            new: Login {
+                username: Credential::Literal(identity.to_owned()),
+                password: new.password.clone(),
+            },
+            account: Some(*account),
+        })
     }
 
     fn is_proof(&self) -> bool {

@@ -10,7 +10,7 @@ use super::ops::Op;
 use crate::ids::{ServiceName, UserId};
 use crate::plan::dotdigital::Spec;
 use crate::plan::{Login, MissingSecrets, Plan, ResolvedLogin, SecretReader, Secrets};
-use crate::provider::command::CommandChecker;
+use crate::provider::command::{Answer, CommandChecker};
 use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Platform, ProviderError, RunFacts,
 };
@@ -101,8 +101,51 @@ impl DotdigitalPlatform {
         Ok(live)
     }
 
-    /// Whether a credential that may not exist yet authenticates to `account`.
-    async fn works(&self, login: &Login, account: u64) -> Result<Check, CheckError> {
+    /// Why `resolved`, given as a rotation's new credential, cannot be it: it is the old user
+    /// (a replace needs a new one), or it keeps the old password (a rotation retires the old
+    /// secret). `same_user` says the rotation keeps the user (a new password on it).
+    fn not_new(
+        &self,
+        resolved: &ResolvedLogin,
+        login: &Login,
+        old: &UserId,
+        same_user: bool,
+    ) -> Option<String> {
+        let username = UserId::from_platform(resolved.username.clone());
+        let olds: Vec<&ResolvedLogin> = self
+            .current
+            .values()
+            .filter(|c| UserId::from_platform(c.username.clone()) == *old)
+            .collect();
+        if !same_user && username == *old {
+            return Some(format!(
+                "the new credential's username ({}) is the old user's, `{old}`: it must name the new API user",
+                origin(&login.username)
+            ));
+        }
+        if olds
+            .iter()
+            .any(|c| c.password.expose() == resolved.password.expose())
+        {
+            return Some(format!(
+                "the new password (`{}`) is the old one of `{old}`: the rotation would leave the old secret working",
+                login.password
+            ));
+        }
+        None
+    }
+
+    /// Whether `login`, the new credential of a rotation off `old`, authenticates to `account`
+    /// now. A credential that cannot be read yet is not there yet; one that cannot be the new
+    /// one, or that belongs to another account, is one the run cannot tell anything from: a
+    /// person must fix what the plan's references name. Only another region is a conflict.
+    async fn works(
+        &self,
+        login: &Login,
+        old: &UserId,
+        same_user: bool,
+        account: u64,
+    ) -> Result<Check, CheckError> {
         let resolved = match self.resolve(login) {
             Ok(resolved) => resolved,
             Err(reason) => {
@@ -111,6 +154,9 @@ impl DotdigitalPlatform {
                 )));
             }
         };
+        if let Some(reason) = self.not_new(&resolved, login, old, same_user) {
+            return Ok(Check::CannotTell(reason));
+        }
         Ok(
             match self
                 .client
@@ -118,8 +164,8 @@ impl DotdigitalPlatform {
                 .await?
             {
                 Access::Account(found) if found.id == account => Check::Holds,
-                Access::Account(found) => Check::Conflict(format!(
-                    "the credential with username `{}` belongs to account {}, not {account}",
+                Access::Account(found) => Check::CannotTell(format!(
+                    "the credential with username `{}` belongs to account {}, not to account {account} the integrations use: it is not this rotation's new user",
                     resolved.username, found.id
                 )),
                 Access::Refused { reason } => Check::NotYet(format!(
@@ -139,7 +185,7 @@ impl DotdigitalPlatform {
         let resolved = match self.resolve(login) {
             Ok(resolved) => resolved,
             Err(reason) => {
-                return Ok(Check::NotYet(format!(
+                return Ok(Check::CannotTell(format!(
                     "cannot read the credential: {reason}"
                 )));
             }
@@ -163,13 +209,62 @@ impl DotdigitalPlatform {
         )
     }
 
+    /// Whether the new user this run made is gone. Only what the run made is its to delete:
+    /// a credential that cannot be read names nothing the run can delete, and one that is the
+    /// old user's, or belongs to another account, is not the run's.
+    async fn new_user_gone(
+        &self,
+        new: &Login,
+        replaces: &UserId,
+        account: Option<u64>,
+    ) -> Result<Check, CheckError> {
+        let Ok(resolved) = self.resolve(new) else {
+            return Ok(Check::Holds);
+        };
+        if UserId::from_platform(resolved.username.clone()) == *replaces {
+            return Ok(Check::Holds);
+        }
+        Ok(
+            match self
+                .client
+                .access(&resolved.username, &resolved.password)
+                .await?
+            {
+                Access::Account(found) if account.is_none_or(|a| a == found.id) => {
+                    Check::NotYet(format!(
+                        "the new API user `{}` still authenticates",
+                        resolved.username
+                    ))
+                }
+                Access::Account(_) | Access::Refused { .. } => Check::Holds,
+                Access::WrongRegion { reason } => Check::Conflict(format!(
+                    "{} does not serve this account ({reason})",
+                    self.client.base_url()
+                )),
+            },
+        )
+    }
+
     async fn check_op(&self, op: &Op) -> Result<Check, CheckError> {
         match op {
-            Op::CreateUser { new, account, .. } => self.works(new, *account).await,
-            Op::SetPassword { to, account, .. } => self.works(to, *account).await,
+            Op::CreateUser {
+                replaces,
+                new,
+                account,
+            } => self.works(new, replaces, false, *account).await,
+            Op::SetPassword {
+                user, to, account, ..
+            } => self.works(to, user, true, *account).await,
             Op::Enable { login, .. } => {
                 // Enabled again: it authenticates to whichever account it belongs to.
-                let resolved = self.resolve(login).map_err(CheckError::Unusable)?;
+                let resolved = match self.resolve(login) {
+                    Ok(resolved) => resolved,
+                    Err(reason) => {
+                        return Ok(Check::CannotTell(format!(
+                            "cannot read the credential: {reason}"
+                        )));
+                    }
+                };
                 Ok(
                     match self
                         .client
@@ -181,7 +276,11 @@ impl DotdigitalPlatform {
                     },
                 )
             }
-            Op::DeleteNewUser { new, .. } => self.refused(new).await,
+            Op::DeleteNewUser {
+                new,
+                replaces,
+                account,
+            } => self.new_user_gone(new, replaces, *account).await,
             Op::Disable { login, .. } => self.refused(login).await,
             Op::Switch {
                 integration, to, ..
@@ -196,34 +295,46 @@ impl DotdigitalPlatform {
                     .await
             }
             Op::Verify {
+                user,
                 integrations,
                 login,
                 account,
-                ..
             } => {
-                let works = self.works(login, *account).await?;
-                if works != Check::Holds {
-                    return Ok(match works {
-                        Check::NotYet(why) | Check::Conflict(why) | Check::NeedsPerson(why) => {
-                            Check::Conflict(why)
-                        }
-                        Check::Holds => Check::Holds,
-                    });
+                // The proof is made with the credential as the plan's references name it now:
+                // anything short of "it works on this account" is not a proof, and only a
+                // check command's refusal is a wrong answer; the rest waits for a person.
+                let same_user = self
+                    .resolve(login)
+                    .is_ok_and(|r| UserId::from_platform(r.username) == *user);
+                match self.works(login, user, same_user, *account).await? {
+                    Check::Holds => {}
+                    Check::Conflict(why) => return Ok(Check::Conflict(why)),
+                    Check::NotYet(why) | Check::NeedsPerson(why) | Check::CannotTell(why) => {
+                        return Ok(Check::CannotTell(why));
+                    }
                 }
                 for integration in integrations {
                     let Some(check) = &integration.check else {
                         continue;
                     };
-                    if self
+                    match self
                         .commands
                         .passes(&integration.service, check, login)
                         .await?
-                        != Some(true)
                     {
-                        return Ok(Check::Conflict(format!(
-                            "the check command of `{}` does not pass with the new credential",
-                            integration.service
-                        )));
+                        Some(Answer::Authenticates) => {}
+                        Some(Answer::Refused) => {
+                            return Ok(Check::Conflict(format!(
+                                "the check command of `{}` does not pass with the new credential",
+                                integration.service
+                            )));
+                        }
+                        Some(Answer::CannotCheck(reason)) => return Ok(Check::CannotTell(reason)),
+                        None => {
+                            return Ok(Check::CannotTell(
+                                "the new credential cannot be read now".into(),
+                            ));
+                        }
                     }
                 }
                 Ok(Check::Holds)
@@ -232,6 +343,14 @@ impl DotdigitalPlatform {
                 "a deletion cannot be observed: it is attested".into(),
             )),
         }
+    }
+}
+
+/// Where a username comes from, for messages: the plan's reference, or the plan itself.
+fn origin(username: &crate::plan::Credential) -> String {
+    match username {
+        crate::plan::Credential::Literal(name) => format!("`{name}`, as the plan gives it"),
+        crate::plan::Credential::Reference(reference) => format!("from `{reference}`"),
     }
 }
 
@@ -328,6 +447,15 @@ fn instructions(op: &Op) -> ManualAction {
 }
 
 impl Platform for DotdigitalPlatform {
+    fn made(&self, op: &crate::provider::Op) -> Option<String> {
+        match op {
+            crate::provider::Op::Dotdigital(Op::CreateUser { new, .. }) => {
+                self.resolve(new).ok().map(|r| r.username)
+            }
+            _ => None,
+        }
+    }
+
     fn credential_fingerprints(&self) -> BTreeMap<ServiceName, Fingerprint> {
         self.current
             .iter()

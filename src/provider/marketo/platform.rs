@@ -335,6 +335,13 @@ impl MarketoPlatform {
 }
 
 impl Platform for MarketoPlatform {
+    fn made(&self, op: &crate::provider::Op) -> Option<String> {
+        match op {
+            crate::provider::Op::Marketo(Op::CreateUser { user, .. }) => Some(user.to_string()),
+            _ => None,
+        }
+    }
+
     fn credential_fingerprints(&self) -> BTreeMap<ServiceName, Fingerprint> {
         self.credentials
             .services

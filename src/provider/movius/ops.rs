@@ -268,6 +268,12 @@ impl Operation for Op {
         matches!(self, Op::AddUser { .. })
     }
 
+    /// The plan names the user a creation makes, so what it made is that user.
+    fn undo_made(&self, identity: &str) -> Option<Op> {
+        let _ = identity;
+        self.compensation()
+    }
+
     fn is_proof(&self) -> bool {
         matches!(self, Op::Verify { .. })
     }

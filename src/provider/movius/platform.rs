@@ -9,7 +9,7 @@ use super::ops::{Integration, Op};
 use crate::ids::ServiceName;
 use crate::plan::movius::{Rotation, Spec};
 use crate::plan::{MissingSecrets, Plan, SecretReader, Secrets};
-use crate::provider::command::CommandChecker;
+use crate::provider::command::{Answer, CommandChecker};
 use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Operation, Platform, ProviderError,
     RunFacts,
@@ -60,8 +60,14 @@ impl MoviusPlatform {
             let Some(check) = &service.check else {
                 continue;
             };
+            // At plan time a command that cannot check tells nothing either way.
+            let told = |answer: Option<Answer>| match answer {
+                Some(Answer::Authenticates) => Some(true),
+                Some(Answer::Refused) => Some(false),
+                Some(Answer::CannotCheck(_)) | None => None,
+            };
             let current = match &service.login {
-                Some(login) => self.commands.passes(&service.name, check, login).await?,
+                Some(login) => told(self.commands.passes(&service.name, check, login).await?),
                 None => None,
             };
             let new = spec.rotations.iter().find_map(|rotation| match rotation {
@@ -71,7 +77,7 @@ impl MoviusPlatform {
                 _ => None,
             });
             let new = match new {
-                Some(login) => self.commands.passes(&service.name, check, login).await?,
+                Some(login) => told(self.commands.passes(&service.name, check, login).await?),
                 None => None,
             };
             live.services
@@ -104,16 +110,26 @@ impl MoviusPlatform {
                             integration.service
                         )));
                     };
-                    if self
+                    // Only a refusal is a wrong answer; a command that cannot check, or a
+                    // credential that cannot be read now, waits.
+                    match self
                         .commands
                         .passes(&integration.service, check, login)
                         .await?
-                        != Some(true)
                     {
-                        return Ok(Check::Conflict(format!(
-                            "the check command of `{}` does not pass with the new credential",
-                            integration.service
-                        )));
+                        Some(Answer::Authenticates) => {}
+                        Some(Answer::Refused) => {
+                            return Ok(Check::Conflict(format!(
+                                "the check command of `{}` does not pass with the new credential",
+                                integration.service
+                            )));
+                        }
+                        Some(Answer::CannotCheck(reason)) => return Ok(Check::CannotTell(reason)),
+                        None => {
+                            return Ok(Check::CannotTell(
+                                "the new credential cannot be read now".into(),
+                            ));
+                        }
                     }
                 }
                 Ok(Check::Holds)
@@ -226,6 +242,13 @@ fn instructions(op: &Op) -> ManualAction {
 }
 
 impl Platform for MoviusPlatform {
+    fn made(&self, op: &crate::provider::Op) -> Option<String> {
+        match op {
+            crate::provider::Op::Movius(Op::AddUser { user, .. }) => Some(user.to_string()),
+            _ => None,
+        }
+    }
+
     fn credential_fingerprints(&self) -> BTreeMap<ServiceName, Fingerprint> {
         self.current.clone()
     }
