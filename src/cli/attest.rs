@@ -99,7 +99,8 @@ pub fn run(args: &AttestArgs) -> Result<Outcome, Failure> {
         ));
         return Ok(Outcome::Success);
     }
-    if !summary.is_due(&step_id, undo) {
+    let pending = state.attestations(id).map_err(journal_failure)?;
+    if !summary.is_due(&step_id, undo, &pending) {
         return Err(anyhow!(
             "`{step_id}` is not due: {}",
             what_is_due(id, &summary, undo)

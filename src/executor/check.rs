@@ -61,7 +61,7 @@ impl Executor<'_> {
         let mut run = self.lock_run();
         for attestation in run.new_attestations()? {
             let summary = run.summary();
-            let answers = summary.is_due(&attestation.step, attestation.undo)
+            let answers = summary.is_due(&attestation.step, attestation.undo, &[])
                 && summary
                     .attestation(&attestation.step, attestation.undo)
                     .is_none()

@@ -29,6 +29,8 @@ pub(super) struct Manual<'s> {
     direction: Direction,
     /// An API step the platform refused until a person acts: each look sends it again.
     resend: bool,
+    /// What its last check saw instead of the step done: what a pause says it waits for.
+    seen: Option<String>,
 }
 
 impl<'s> Manual<'s> {
@@ -39,6 +41,7 @@ impl<'s> Manual<'s> {
             action: step.action.clone(),
             direction: Direction::Forward,
             resend: false,
+            seen: None,
         }
     }
 
@@ -55,6 +58,7 @@ impl<'s> Manual<'s> {
             action: compensation,
             direction: Direction::Rollback,
             resend: false,
+            seen: None,
         }
     }
 
@@ -151,7 +155,7 @@ impl Executor<'_> {
     ) -> Result<PhaseEnd, ExecError> {
         self.absorb_attestations()?;
         let mut open = Vec::new();
-        for task in phase {
+        for mut task in phase {
             let state = self.record(&task.step.id);
             if task.is_complete(state) {
                 continue;
@@ -169,10 +173,13 @@ impl Executor<'_> {
                 }
                 // What cannot be told yet is waited for like what is not done yet: the person
                 // is asked, and each look asks the check again.
-                Ok(Check::NotYet(_) | Check::NeedsPerson(_) | Check::CannotTell(_)) => {
+                Ok(
+                    Check::NotYet(reason) | Check::NeedsPerson(reason) | Check::CannotTell(reason),
+                ) => {
                     if !task.asked(state) {
                         self.append(task.announced())?;
                     }
+                    task.seen = Some(reason);
                     open.push(task);
                 }
             }
@@ -317,7 +324,7 @@ impl Executor<'_> {
         self.absorb_attestations()?;
         let mut still = Vec::new();
         let mut seen = Vec::new();
-        for task in open {
+        for mut task in open {
             let state = self.record(&task.step.id);
             let held = if task.resend {
                 match self.change(task.step, &task.action, task.is_undo()).await {
@@ -352,7 +359,8 @@ impl Executor<'_> {
                     self.task_held(&task, state, false)?;
                 }
                 Err(reason) => {
-                    seen.push((task.step.id.clone(), reason));
+                    seen.push((task.step.id.clone(), reason.clone()));
+                    task.seen = Some(reason);
                     still.push(task);
                 }
             }
@@ -369,10 +377,17 @@ impl Executor<'_> {
         let mut waiting = Vec::new();
         for task in open {
             let step = task.step.id.clone();
-            let waiting_for = instructions.iter().find(|(id, _)| *id == step).map_or_else(
+            let asked = instructions.iter().find(|(id, _)| *id == step).map_or_else(
                 || task.action.describe(),
                 |(_, action)| action.summary.clone(),
             );
+            // What the person is asked for, and what live state showed instead at the last
+            // look: often the real reason the run waits (a variable not set, a credential
+            // that is the old one).
+            let waiting_for = match &task.seen {
+                Some(seen) => format!("{asked} (last look: {seen})"),
+                None => asked,
+            };
             self.append(task.paused(waiting_for.clone()))?;
             let since = self.summary().waiting(&step).and_then(|w| w.since);
             waiting.push(Waiting {

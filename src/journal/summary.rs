@@ -321,44 +321,69 @@ impl RunSummary {
     }
 
     /// Whether a step is due: the run asked a person for it (or, with `undo`, for its undo) and
-    /// waits for it now, in the phase its rotation has reached, so every step before that phase
-    /// holds. Only a due step may be attested.
-    pub fn is_due(&self, step: &StepId, undo: bool) -> bool {
-        let state = self.record(step);
-        if undo {
-            // Rollback asks for one phase of undos at a time, newest first: an undo asked for
-            // and not yet seen done is in the phase it waits in.
-            return self.rollback.is_some()
-                && matches!(state, StepState::UndoInDoubt | StepState::UndoWaiting);
-        }
+    /// waits for it now, in the phase its rotation has reached; a proof, once every step before
+    /// it holds (going back: once every undo the rollback does before it is done). A step attested for its
+    /// current ask counts as holding, in the journal or in `pending` (attestations recorded
+    /// beside it and not taken in yet). Only a due step may be attested.
+    pub fn is_due(&self, step: &StepId, undo: bool, pending: &[Attestation]) -> bool {
         let Some(target) = self.step(step) else {
             return false;
         };
-        if self.rollback.is_some() || !matches!(state, StepState::InDoubt | StepState::Waiting) {
-            return false;
-        }
-        let rotation: Vec<Step> = self
+        let attested = |id: &StepId| {
+            self.attestation(id, undo).is_some()
+                || pending.iter().any(|a| {
+                    a.step == *id
+                        && a.undo == undo
+                        && a.asked.is_some()
+                        && a.asked == self.asked_at(id, undo)
+                })
+        };
+        let rotation: Vec<&Step> = self
             .steps()
             .iter()
             .filter(|s| s.rotation == target.rotation)
-            .cloned()
             .collect();
+        let state = self.record(step);
+        if undo {
+            // Rollback goes newest first: every later step of the rotation is undone, or has
+            // nothing of the run's to undo, or its undo is attested.
+            return self.rollback.is_some()
+                && matches!(state, StepState::UndoInDoubt | StepState::UndoWaiting)
+                && rotation
+                    .iter()
+                    .skip_while(|s| s.id != *step)
+                    .skip(1)
+                    .all(|s| {
+                        !self.record(&s.id).may_have_changed()
+                            || s.action.compensation().is_none()
+                            || attested(&s.id)
+                    });
+        }
+        if self.rollback.is_some() || !matches!(state, StepState::InDoubt | StepState::Waiting) {
+            return false;
+        }
         let Some(first) = rotation
             .iter()
             .position(|s| !self.record(&s.id).is_complete())
         else {
             return false;
         };
-        rotation[first..first + crate::provider::phase_len(&rotation[first..])]
-            .iter()
-            .any(|s| s.id == *step)
+        let phase: Vec<Step> = rotation[first..].iter().map(|s| (*s).clone()).collect();
+        let phase = &phase[..crate::provider::phase_len(&phase)];
+        // A phase's steps are done in one sitting, in any order; a proof comes after them.
+        phase.iter().any(|s| s.id == *step)
+            && (!target.action.proves()
+                || rotation
+                    .iter()
+                    .take_while(|s| s.id != *step)
+                    .all(|s| self.record(&s.id).is_complete() || attested(&s.id)))
     }
 
     /// The steps a person may attest now: due, and attested by nobody yet.
     pub fn due(&self, undo: bool) -> Vec<&Step> {
         self.steps()
             .iter()
-            .filter(|s| self.is_due(&s.id, undo) && self.attestation(&s.id, undo).is_none())
+            .filter(|s| self.is_due(&s.id, undo, &[]) && self.attestation(&s.id, undo).is_none())
             .collect()
     }
 

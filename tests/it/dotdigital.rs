@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 use crate::harness::{Ran, TestSandbox, Workspace, assert_no_secrets, step};
 use relinker::sandbox::dotdigital::{Fixture, Sandbox};
 
-const OLD_USER: &str = "apiuser-k3x9q2m7v1ab@apiconnector.com";
-const OLD_PASSWORD: &str = "sandbox-Old-7q";
-const ACCOUNT: u64 = 417_893;
-const OTHER_USER: &str = "apiuser-other0000001@apiconnector.com";
-const OTHER_PASSWORD: &str = "sandbox-Other-3x";
+pub(crate) const OLD_USER: &str = "apiuser-k3x9q2m7v1ab@apiconnector.com";
+pub(crate) const OLD_PASSWORD: &str = "sandbox-Old-7q";
+pub(crate) const ACCOUNT: u64 = 417_893;
+pub(crate) const OTHER_USER: &str = "apiuser-other0000001@apiconnector.com";
+pub(crate) const OTHER_PASSWORD: &str = "sandbox-Other-3x";
 
-const FIXTURE: &str = r#"
+pub(crate) const FIXTURE: &str = r#"
 provider: dotdigital
 accounts:
   - { id: 417893, name: Acme Ltd, region: r1 }
@@ -28,13 +28,13 @@ integrations:
   - { name: crm-connector, user: apiuser-k3x9q2m7v1ab@apiconnector.com }
 "#;
 
-async fn sandbox(fixture: &str) -> TestSandbox {
+pub(crate) async fn sandbox(fixture: &str) -> TestSandbox {
     let fixture = Fixture::parse(fixture, "test fixture").expect("test fixture is valid");
     TestSandbox::serve(Sandbox::new(&fixture)).await
 }
 
 /// A replace of the shared user: `magento` checked by command, `crm-connector` attested.
-fn plan(base_url: &str, retire: &str) -> String {
+pub(crate) fn plan(base_url: &str, retire: &str) -> String {
     format!(
         "version: 1
 name: dd-replace
@@ -59,13 +59,17 @@ policy:
     )
 }
 
-fn workspace(sandbox: &TestSandbox) -> Workspace {
+pub(crate) fn workspace(sandbox: &TestSandbox) -> Workspace {
     Workspace::with_files(&plan(&sandbox.handle.base_url(), "delete"), &[])
 }
 
 /// relinker in the workspace with the old password in its environment and, once a person has
 /// made it, the new username.
-fn relinker(work: &Workspace, args: &[&str], new_user: Option<&str>) -> crate::harness::Relinker {
+pub(crate) fn relinker(
+    work: &Workspace,
+    args: &[&str],
+    new_user: Option<&str>,
+) -> crate::harness::Relinker {
     let command = work.relinker(args).env("DD_OLD", OLD_PASSWORD);
     match new_user {
         Some(user) => command.env("DD_NEW_USER", user),
@@ -74,7 +78,7 @@ fn relinker(work: &Workspace, args: &[&str], new_user: Option<&str>) -> crate::h
 }
 
 /// A person creates an API user in Settings > Access > API users.
-async fn person_creates_user(sandbox: &TestSandbox, password: &str) -> String {
+pub(crate) async fn person_creates_user(sandbox: &TestSandbox, password: &str) -> String {
     let created = sandbox
         .control(
             Method::POST,
@@ -86,7 +90,7 @@ async fn person_creates_user(sandbox: &TestSandbox, password: &str) -> String {
 }
 
 /// A person types a credential into an integration's settings.
-async fn person_configures(
+pub(crate) async fn person_configures(
     sandbox: &TestSandbox,
     integration: &str,
     username: &str,
@@ -102,7 +106,7 @@ async fn person_configures(
 }
 
 /// What the sandbox holds: (integration -> username), and each API user -> enabled.
-async fn world(sandbox: &TestSandbox) -> (Value, Value) {
+pub(crate) async fn world(sandbox: &TestSandbox) -> (Value, Value) {
     let state = sandbox.state().await;
     let integrations: serde_json::Map<String, Value> = state["integrations"]
         .as_array()
@@ -129,7 +133,7 @@ async fn world(sandbox: &TestSandbox) -> (Value, Value) {
     (Value::Object(integrations), Value::Object(users))
 }
 
-fn no_secrets(texts: &[&str], new_password: &str) {
+pub(crate) fn no_secrets(texts: &[&str], new_password: &str) {
     assert_no_secrets(texts);
     for text in texts {
         assert!(!text.contains(OLD_PASSWORD), "the old password leaked");

@@ -3,12 +3,14 @@
 // A scenario reads best top to bottom in one function, even when it is long.
 #![allow(clippy::too_many_lines)]
 
+mod attestations;
 mod behaviours;
 mod budget;
 mod cli_help;
 mod compat;
 mod concurrency;
 mod dotdigital;
+mod dotdigital_facts;
 mod executor;
 mod harness;
 mod hostile;

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use crate::harness::{Ran, Relinker, TestSandbox, Workspace, assert_no_secrets, step};
 use relinker::sandbox::movius::{Fixture, Sandbox};
 
-const OLD_PASSWORD: &str = "sandbox-emailed-1";
-const NEW_USERNAME: &str = "api-p4m8wz3nqt";
-const NEW_PASSWORD: &str = "sandbox-emailed-2";
+pub(crate) const OLD_PASSWORD: &str = "sandbox-emailed-1";
+pub(crate) const NEW_USERNAME: &str = "api-p4m8wz3nqt";
+pub(crate) const NEW_PASSWORD: &str = "sandbox-emailed-2";
 
 const FIXTURE: &str = r#"
 provider: movius
@@ -28,13 +28,13 @@ next_credentials:
   - { username: api-p4m8wz3nqt, password: "sandbox-emailed-2" }
 "#;
 
-async fn sandbox() -> TestSandbox {
+pub(crate) async fn sandbox() -> TestSandbox {
     let fixture = Fixture::parse(FIXTURE, "test fixture").expect("test fixture is valid");
     TestSandbox::serve(Sandbox::new(&fixture)).await
 }
 
 /// A replace of Jane's API user: `salesforce` checked by command, `dialer` attested.
-fn plan(base_url: &str) -> String {
+pub(crate) fn plan(base_url: &str) -> String {
     format!(
         "version: 1
 name: movius-replace
@@ -62,14 +62,14 @@ policy:
     )
 }
 
-fn relinker(work: &Workspace, args: &[&str]) -> Relinker {
+pub(crate) fn relinker(work: &Workspace, args: &[&str]) -> Relinker {
     work.relinker(args)
         .env("MV_OLD", OLD_PASSWORD)
         .env("MV_NEW_USER", NEW_USERNAME)
 }
 
 /// (integration -> API username, API user emails).
-async fn world(sandbox: &TestSandbox) -> (Value, Vec<String>) {
+pub(crate) async fn world(sandbox: &TestSandbox) -> (Value, Vec<String>) {
     let state = sandbox.state().await;
     let integrations: serde_json::Map<String, Value> = state["integrations"]
         .as_array()
@@ -99,7 +99,7 @@ fn no_secrets(texts: &[&str]) {
     }
 }
 
-async fn person_switches(sandbox: &TestSandbox, integration: &str, email: &str) {
+pub(crate) async fn person_switches(sandbox: &TestSandbox, integration: &str, email: &str) {
     sandbox
         .control(
             Method::POST,
@@ -264,14 +264,23 @@ async fn attestations_a_kill_and_resume(store: Option<&crate::pg::TestPostgres>)
     .code(2)
     .says("check command");
     person_switches(&sandbox, "dialer", "api.multiline@acme.example").await;
-    for attested in ["r0-switch-dialer", "r0-verify"] {
-        keep(
-            relinker(&work, &["attest", &id, attested, "--by", "Sam Admin"])
-                .run()
-                .await,
+    keep(
+        relinker(
+            &work,
+            &["attest", &id, "r0-switch-dialer", "--by", "Sam Admin"],
         )
-        .code(0);
-    }
+        .run()
+        .await,
+    )
+    .code(0);
+    // The proof comes after the switches: it is due once the run has seen them hold.
+    keep(
+        relinker(&work, &["attest", &id, "r0-verify", "--by", "Sam Admin"])
+            .run()
+            .await,
+    )
+    .code(2)
+    .says("not due");
     let after_kill = keep(
         relinker(&work, &["resume", &id, "--gate-wait", "0"])
             .run()
@@ -281,7 +290,21 @@ async fn attestations_a_kill_and_resume(store: Option<&crate::pg::TestPostgres>)
         .code(4)
         .says("r0-switch-salesforce: done (its check command passes)")
         .says("r0-switch-dialer: attested, not verified")
-        .says("r0-delete-old-user");
+        .says("r0-verify");
+    keep(
+        relinker(&work, &["attest", &id, "r0-verify", "--by", "Sam Admin"])
+            .run()
+            .await,
+    )
+    .code(0);
+    keep(
+        relinker(&work, &["resume", &id, "--gate-wait", "0"])
+            .run()
+            .await,
+    )
+    .code(4)
+    .says("r0-verify: attested, not verified")
+    .says("r0-delete-old-user");
     sandbox
         .control(
             Method::DELETE,

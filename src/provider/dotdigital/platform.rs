@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::client::{Access, DotdigitalClient};
 use super::live::{Seen, Snapshot};
-use super::ops::Op;
+use super::ops::{Integration, Op};
 use crate::ids::{ServiceName, UserId};
 use crate::plan::dotdigital::Spec;
 use crate::plan::{Login, MissingSecrets, Plan, ResolvedLogin, SecretReader, Secrets};
@@ -23,6 +23,9 @@ pub struct DotdigitalPlatform {
     commands: CommandChecker,
     /// Each integration's current credential, read when the platform is made.
     current: BTreeMap<ServiceName, ResolvedLogin>,
+    /// The credentials the plan declares for its integrations: a switch to one of them goes
+    /// back to where an integration was, not on to a new credential.
+    declared: Vec<Login>,
 }
 
 impl DotdigitalPlatform {
@@ -48,6 +51,7 @@ impl DotdigitalPlatform {
             client,
             commands: CommandChecker::new(secrets, base_dir, base_url),
             current,
+            declared: spec.services.iter().map(|s| s.login.clone()).collect(),
         })
     }
 
@@ -283,66 +287,97 @@ impl DotdigitalPlatform {
             } => self.new_user_gone(new, replaces, *account).await,
             Op::Disable { login, .. } => self.refused(login).await,
             Op::Switch {
-                integration, to, ..
-            } => {
-                let Some(check) = &integration.check else {
-                    return Err(CheckError::Unusable(
-                        "a switch without a check command is attested, not checked".into(),
-                    ));
-                };
-                self.commands
-                    .switched(&integration.service, check, to)
-                    .await
-            }
+                user,
+                integration,
+                to,
+                ..
+            } => self.switched(user, integration, to).await,
             Op::Verify {
                 user,
                 integrations,
                 login,
                 account,
-            } => {
-                // The proof is made with the credential as the plan's references name it now:
-                // anything short of "it works on this account" is not a proof, and only a
-                // check command's refusal is a wrong answer; the rest waits for a person.
-                let same_user = self
-                    .resolve(login)
-                    .is_ok_and(|r| UserId::from_platform(r.username) == *user);
-                match self.works(login, user, same_user, *account).await? {
-                    Check::Holds => {}
-                    Check::Conflict(why) => return Ok(Check::Conflict(why)),
-                    Check::NotYet(why) | Check::NeedsPerson(why) | Check::CannotTell(why) => {
-                        return Ok(Check::CannotTell(why));
-                    }
-                }
-                for integration in integrations {
-                    let Some(check) = &integration.check else {
-                        continue;
-                    };
-                    match self
-                        .commands
-                        .passes(&integration.service, check, login)
-                        .await?
-                    {
-                        Some(Answer::Authenticates) => {}
-                        Some(Answer::Refused) => {
-                            return Ok(Check::Conflict(format!(
-                                "the check command of `{}` does not pass with the new credential",
-                                integration.service
-                            )));
-                        }
-                        Some(Answer::CannotCheck(reason)) => return Ok(Check::CannotTell(reason)),
-                        None => {
-                            return Ok(Check::CannotTell(
-                                "the new credential cannot be read now".into(),
-                            ));
-                        }
-                    }
-                }
-                Ok(Check::Holds)
-            }
+            } => self.proven(user, integrations, login, *account).await,
             Op::Delete { .. } => Err(CheckError::Unusable(
                 "a deletion cannot be observed: it is attested".into(),
             )),
         }
+    }
+}
+
+impl DotdigitalPlatform {
+    /// Whether an integration uses `to` now, as its check command tells.
+    async fn switched(
+        &self,
+        user: &UserId,
+        integration: &Integration,
+        to: &Login,
+    ) -> Result<Check, CheckError> {
+        let Some(check) = &integration.check else {
+            return Err(CheckError::Unusable(
+                "a switch without a check command is attested, not checked".into(),
+            ));
+        };
+        // An integration still on the old credential passes its check with it: a switch to
+        // "the new one" proves nothing unless it is new. A switch back goes to a credential
+        // the plan declares for an integration.
+        let back = self.declared.contains(to);
+        if !back && let Ok(resolved) = self.resolve(to) {
+            let same_user = UserId::from_platform(resolved.username.clone()) == *user;
+            if let Some(reason) = self.not_new(&resolved, to, user, same_user) {
+                return Ok(Check::CannotTell(reason));
+            }
+        }
+        self.commands
+            .switched(&integration.service, check, to)
+            .await
+    }
+
+    /// The rotation's proof, made with the credential as the plan's references name it now:
+    /// anything short of "it works on this account" is not a proof, and only a check
+    /// command's refusal is a wrong answer; the rest waits for a person.
+    async fn proven(
+        &self,
+        user: &UserId,
+        integrations: &[Integration],
+        login: &Login,
+        account: u64,
+    ) -> Result<Check, CheckError> {
+        let same_user = self
+            .resolve(login)
+            .is_ok_and(|r| UserId::from_platform(r.username) == *user);
+        match self.works(login, user, same_user, account).await? {
+            Check::Holds => {}
+            Check::Conflict(why) => return Ok(Check::Conflict(why)),
+            Check::NotYet(why) | Check::NeedsPerson(why) | Check::CannotTell(why) => {
+                return Ok(Check::CannotTell(why));
+            }
+        }
+        for integration in integrations {
+            let Some(check) = &integration.check else {
+                continue;
+            };
+            match self
+                .commands
+                .passes(&integration.service, check, login)
+                .await?
+            {
+                Some(Answer::Authenticates) => {}
+                Some(Answer::Refused) => {
+                    return Ok(Check::Conflict(format!(
+                        "the check command of `{}` does not pass with the new credential",
+                        integration.service
+                    )));
+                }
+                Some(Answer::CannotCheck(reason)) => return Ok(Check::CannotTell(reason)),
+                None => {
+                    return Ok(Check::CannotTell(
+                        "the new credential cannot be read now".into(),
+                    ));
+                }
+            }
+        }
+        Ok(Check::Holds)
     }
 }
 

@@ -1,0 +1,444 @@
+//! dotdigital, where the world changes between two commands: a person re-enables the old user
+//! after its disable was seen, an environment variable names the wrong user at step time, a
+//! check command is throttled, a secret file goes missing, the new username belongs to
+//! another account. Each run ends in the planned state or the original one, or waits saying
+//! what for; it never says "done", "verified" or "rolled back" about something that is not so.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::dotdigital::{
+    ACCOUNT, OLD_PASSWORD, OLD_USER, OTHER_PASSWORD, OTHER_USER, person_configures,
+    person_creates_user, plan, relinker, sandbox, world,
+};
+use crate::harness::{TestSandbox, Workspace, assert_no_secrets, step};
+
+const NEW_PASSWORD: &str = "sandbox-New-4k";
+
+/// A person (en|dis)ables an API user in Settings > Access > API users.
+async fn person_sets_enabled(sandbox: &TestSandbox, user: &str, enabled: bool) {
+    sandbox
+        .control(
+            Method::POST,
+            &format!("/_sandbox/api-users/{user}/enabled"),
+            Some(&json!({ "enabled": enabled })),
+        )
+        .await;
+}
+
+/// Whether dotdigital takes the old credential.
+async fn old_credential_works(sandbox: &TestSandbox) -> bool {
+    let (status, _, _) = sandbox
+        .basic_get("/v2/account-info", OLD_USER, OLD_PASSWORD)
+        .await;
+    status == 200
+}
+
+/// A workspace whose plan's new password is in `new.password`.
+fn workspace(sandbox: &TestSandbox, plan: &str) -> Workspace {
+    let work = Workspace::with_files(plan, &[]);
+    std::fs::write(work.path().join("new.password"), NEW_PASSWORD).unwrap();
+    let _ = sandbox;
+    work
+}
+
+/// Takes a run from `apply` to the moment it asks for the old user's deletion: the person
+/// creates the new user, switches both integrations (attesting the one without a check
+/// command), and disables the old user. Returns the run id and the new username.
+async fn to_the_deletion(sandbox: &TestSandbox, work: &Workspace) -> (String, String) {
+    let first = relinker(
+        work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await;
+    first.code(4).says("r0-create-new-user");
+    let id = first.run_id();
+    let new_user = person_creates_user(sandbox, NEW_PASSWORD).await;
+    relinker(work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("r0-switch-magento");
+    person_configures(sandbox, "magento", &new_user, NEW_PASSWORD).await;
+    person_configures(sandbox, "crm-connector", &new_user, NEW_PASSWORD).await;
+    relinker(
+        work,
+        &["attest", &id, "r0-switch-crm-connector", "--by", "Dana Ops"],
+        None,
+    )
+    .run()
+    .await
+    .code(0);
+    relinker(work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("r0-verify: verified")
+        .says("r0-disable-old-user");
+    person_sets_enabled(sandbox, OLD_USER, false).await;
+    relinker(work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("r0-disable-old-user: done (seen through the API)")
+        .says("manual (r0-delete-old-user)");
+    (id, new_user)
+}
+
+/// Item 1: an irreversible step reads again, when it is asked for and when it is accepted,
+/// every fact it rests on; one that no longer holds sends the run back to the step that
+/// established it.
+#[tokio::test]
+async fn a_re_enabled_old_user_sends_the_run_back_to_its_disable_before_the_deletion() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    let (id, new_user) = to_the_deletion(&sandbox, &work).await;
+    let mut outputs = Vec::new();
+
+    // A person re-enables the old user before anyone deleted it.
+    person_sets_enabled(&sandbox, OLD_USER, true).await;
+    let back = relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await;
+    back.code(4)
+        .says("r0-disable-old-user: no longer holds")
+        .says("still authenticates")
+        .never_says("manual (r0-delete-old-user)")
+        .never_says(&format!("run {id} done"));
+    outputs.push(back.text());
+    assert_eq!(
+        step(&work.status(&id).await, "r0-disable-old-user")["state"],
+        "waiting_for_person"
+    );
+    // The deletion is not due any more: it cannot be attested.
+    relinker(
+        &work,
+        &["attest", &id, "r0-delete-old-user", "--by", "Dana Ops"],
+        None,
+    )
+    .run()
+    .await
+    .code(2)
+    .says("`r0-delete-old-user` is not due")
+    .says("r0-disable-old-user");
+
+    // Disabled again: the deletion is asked for again, and a person attests it. Then somebody
+    // re-enables the old user before the run looks: the attestation is not accepted while
+    // what the deletion rests on is broken.
+    person_sets_enabled(&sandbox, OLD_USER, false).await;
+    relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("manual (r0-delete-old-user)");
+    relinker(
+        &work,
+        &["attest", &id, "r0-delete-old-user", "--by", "Dana Ops"],
+        None,
+    )
+    .run()
+    .await
+    .code(0);
+    person_sets_enabled(&sandbox, OLD_USER, true).await;
+    let again = relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await;
+    again
+        .code(4)
+        .says("r0-disable-old-user: no longer holds")
+        .never_says(&format!("run {id} done"));
+    outputs.push(again.text());
+    assert!(old_credential_works(&sandbox).await);
+
+    // Done right this time: disabled, deleted, attested once more, and the run says done
+    // only while dotdigital refuses the old credential.
+    person_sets_enabled(&sandbox, OLD_USER, false).await;
+    relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("manual (r0-delete-old-user)");
+    sandbox
+        .control(
+            Method::DELETE,
+            &format!("/_sandbox/api-users/{OLD_USER}"),
+            None,
+        )
+        .await;
+    relinker(
+        &work,
+        &["attest", &id, "r0-delete-old-user", "--by", "Dana Ops"],
+        None,
+    )
+    .run()
+    .await
+    .code(0);
+    let last = relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await;
+    last.code(0)
+        .says(&format!("run {id} done"))
+        .says("dotdigital refuses the old credential");
+    assert!(!old_credential_works(&sandbox).await);
+    let (integrations, _) = world(&sandbox).await;
+    assert_eq!(integrations["magento"], new_user.as_str());
+    outputs.push(last.text());
+    let texts: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    assert_no_secrets(&texts);
+}
+
+/// Item 2: a credential read when its step runs is checked then: the old credential given as
+/// the new one is neither verified nor rolled back; the run waits, saying why.
+#[tokio::test]
+async fn the_old_credential_given_as_the_new_one_at_step_time_pauses_the_run() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    let before = world(&sandbox).await;
+    let first = relinker(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await;
+    first.code(4);
+    let id = first.run_id();
+
+    // The username variable is set at resume, to the old user; the password file holds the
+    // old password.
+    std::fs::write(work.path().join("new.password"), OLD_PASSWORD).unwrap();
+    let resumed = relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(OLD_USER))
+        .env("RELINKER_GIVE_UP_AFTER", "1s")
+        .run()
+        .await;
+    resumed
+        .code(4)
+        .says("the old user's")
+        .never_says("r0-create-new-user: done")
+        .never_says("r0-switch-magento: done")
+        .never_says("r0-verify: verified")
+        .never_says("r0-disable-old-user")
+        .never_says("rolling back");
+    let status = work.status(&id).await;
+    assert_eq!(status["status"], "paused");
+    assert_ne!(step(&status, "r0-create-new-user")["state"], "applied");
+    assert_eq!(world(&sandbox).await, before);
+
+    // A new user with the old password is not a new credential either.
+    let new_user = person_creates_user(&sandbox, OLD_PASSWORD).await;
+    relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("is the old one")
+        .never_says("r0-create-new-user: done");
+    assert_eq!(work.status(&id).await["status"], "paused");
+}
+
+/// Item 3: a check that cannot tell (a throttled check command, a secret file gone for the
+/// moment) is "not yet", never a conflict: the run waits, and goes on once it can tell.
+#[tokio::test]
+async fn a_check_that_cannot_tell_pauses_the_rotation_and_never_rolls_it_back() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let binary = env!("CARGO_BIN_EXE_relinker");
+    // magento's check: relinker check-credential, unless the service throttles it (exit 2).
+    let check = format!(
+        "#!/bin/sh\n[ -e throttled ] && exit 2\nexec '{binary}' check-credential --path /_sandbox/integrations/magento/check\n"
+    );
+    let plan = plan(&sandbox.handle.base_url(), "delete").replace(
+        "check: [relinker, check-credential, --path, /_sandbox/integrations/magento/check]",
+        "check: [sh, ./check.sh]",
+    );
+    let work = workspace(&sandbox, &plan);
+    std::fs::write(work.path().join("check.sh"), check).unwrap();
+    let quick = |args: &[&str], user: Option<&str>| {
+        relinker(&work, args, user).env("RELINKER_GIVE_UP_AFTER", "2s")
+    };
+
+    let first = quick(&["apply", "plan.yaml", "--yes", "--gate-wait", "0"], None)
+        .run()
+        .await;
+    first.code(4);
+    let id = first.run_id();
+    let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
+    quick(&["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4);
+    person_configures(&sandbox, "magento", &new_user, NEW_PASSWORD).await;
+    person_configures(&sandbox, "crm-connector", &new_user, NEW_PASSWORD).await;
+    quick(&["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("r0-switch-magento: done (its check command passes)");
+    relinker(
+        &work,
+        &["attest", &id, "r0-switch-crm-connector", "--by", "Dana Ops"],
+        None,
+    )
+    .run()
+    .await
+    .code(0);
+
+    // The new password's file is gone for the moment when the proof is due.
+    std::fs::remove_file(work.path().join("new.password")).unwrap();
+    let unreadable = quick(&["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await;
+    unreadable
+        .code(4)
+        .says("r0-verify: cannot tell, so it waits")
+        .says("new.password")
+        .never_says("rolling back")
+        .never_says("r0-verify: verified");
+    assert_eq!(work.status(&id).await["status"], "paused");
+
+    // Back, but the integration's check is throttled: still "cannot tell".
+    std::fs::write(work.path().join("new.password"), NEW_PASSWORD).unwrap();
+    std::fs::write(work.path().join("throttled"), "").unwrap();
+    let throttled = quick(&["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await;
+    throttled
+        .code(4)
+        .says("could not check (exit 2)")
+        .never_says("rolling back")
+        .never_says("r0-verify: verified");
+    let status = work.status(&id).await;
+    assert_eq!(status["status"], "paused");
+    assert_eq!(step(&status, "r0-switch-magento")["state"], "applied");
+
+    // The check answers again: the proof passes and the run goes on to the disable.
+    std::fs::remove_file(work.path().join("throttled")).unwrap();
+    quick(&["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("r0-verify: verified")
+        .says("r0-disable-old-user");
+    let (integrations, _) = world(&sandbox).await;
+    assert_eq!(integrations["magento"], new_user.as_str());
+    assert_eq!(integrations["crm-connector"], new_user.as_str());
+}
+
+/// Rolls a run back to its first step: the switch of `crm-connector` was asked of a person
+/// with the creation (one phase), so its undo is theirs to attest, as the rollback says.
+async fn roll_back_to_the_creation(work: &Workspace, id: &str, new_user: Option<&str>) {
+    relinker(work, &["rollback", id, "--gate-wait", "0"], new_user)
+        .run()
+        .await
+        .code(4)
+        .says("r0-switch-crm-connector")
+        .says("relinker attest");
+    relinker(
+        work,
+        &["attest", id, "r0-switch-crm-connector", "--by", "Dana Ops"],
+        None,
+    )
+    .run()
+    .await
+    .code(0)
+    .says("undo of `r0-switch-crm-connector`");
+}
+
+/// Items 7 and 8: rollback deletes only what this run made, named as the run saw it made; a
+/// rollback with nothing of the run's left to undo finishes.
+#[tokio::test]
+async fn rollback_never_deletes_what_the_run_did_not_make() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let before = world(&sandbox).await;
+    let apply = |work: &Workspace| {
+        relinker(
+            work,
+            &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+            None,
+        )
+        .run()
+    };
+
+    // The new username names another account's user at step time.
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    let id = apply(&work).await.run_id();
+    std::fs::write(work.path().join("new.password"), OTHER_PASSWORD).unwrap();
+    relinker(
+        &work,
+        &["resume", &id, "--gate-wait", "0"],
+        Some(OTHER_USER),
+    )
+    .run()
+    .await
+    .code(4)
+    .says(&format!(
+        "belongs to account 500001, not to account {ACCOUNT}"
+    ));
+    roll_back_to_the_creation(&work, &id, Some(OTHER_USER)).await;
+    let rolled = relinker(
+        &work,
+        &["rollback", &id, "--gate-wait", "0"],
+        Some(OTHER_USER),
+    )
+    .run()
+    .await;
+    rolled
+        .code(0)
+        .says(&format!("run {id} rolled back"))
+        .never_says("delete the new API user");
+    assert_eq!(
+        world(&sandbox).await,
+        before,
+        "the other account's user stays"
+    );
+
+    // A run that never saw its new user made: nothing to delete, and rollback finishes.
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    let id = apply(&work).await.run_id();
+    roll_back_to_the_creation(&work, &id, None).await;
+    relinker(&work, &["rollback", &id, "--gate-wait", "0"], None)
+        .run()
+        .await
+        .code(0)
+        .says(&format!("run {id} rolled back"));
+    assert_eq!(world(&sandbox).await, before);
+
+    // A user the run saw made is deleted under the name it was made with, even once the
+    // variable that named it says something else.
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    let id = apply(&work).await.run_id();
+    let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
+    relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("r0-create-new-user: done (seen through the API)");
+    roll_back_to_the_creation(&work, &id, Some(OTHER_USER)).await;
+    relinker(
+        &work,
+        &["rollback", &id, "--gate-wait", "0"],
+        Some(OTHER_USER),
+    )
+    .run()
+    .await
+    .code(4)
+    .says(&format!("`{new_user}`"))
+    .never_says(OTHER_USER);
+    sandbox
+        .control(
+            Method::DELETE,
+            &format!("/_sandbox/api-users/{new_user}"),
+            None,
+        )
+        .await;
+    relinker(
+        &work,
+        &["rollback", &id, "--gate-wait", "0"],
+        Some(OTHER_USER),
+    )
+    .run()
+    .await
+    .code(0)
+    .says(&format!("run {id} rolled back"));
+    assert_eq!(world(&sandbox).await, before);
+}
