@@ -59,5 +59,13 @@ pub fn run(args: &AbandonArgs) -> Result<Outcome, Failure> {
         args.reason,
         current.word()
     ));
+    let left = run.summary().left_made();
+    if !left.is_empty() {
+        let names: Vec<String> = left.iter().map(|(_, made)| format!("`{made}`")).collect();
+        say(&format!(
+            "It leaves {} it made in place: a new run of a plan that creates it takes it over, and deletes it where the plan does (a temporary user at the end, any of them on rollback).",
+            names.join(", ")
+        ));
+    }
     Ok(Outcome::Success)
 }

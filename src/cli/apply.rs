@@ -135,7 +135,12 @@ async fn prepare(
         .unwrap_or_else(|| RunId::generate(&plan.name, chrono::Utc::now()));
     let target =
         target::connect_shared(&plan, args.sandbox, args.retry.policy(), connections).await?;
-    let (live, compiled) = target.compile(&plan).await?;
+    // Rehearsals leave nothing behind; a state store that does not exist yet knows of nothing.
+    let leftovers = match args.state.existing() {
+        Ok(state) if !args.sandbox => state.leftovers(&target.base_url).map_err(journal_failure)?,
+        _ => crate::provider::Leftovers::default(),
+    };
+    let (live, compiled) = target.compile(&plan, &leftovers).await?;
     if let Some(saved) = &saved {
         // Anything but the reviewed steps is refused before a single change is sent.
         saved.check(&bytes, &live, &compiled).or_invalid_input()?;

@@ -44,7 +44,11 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
     }
     let LoadedPlan { plan, bytes } = plan::load(&args.plan).or_invalid_input()?;
     let target = target::connect(&plan, args.sandbox, args.retry.policy()).await?;
-    let (live, compiled) = target.compile(&plan).await?;
+    // Planning reads no state store: what abandoned runs left is known to `apply`, whose plan
+    // then shows the take-over (a saved plan made without it is refused as different).
+    let (live, compiled) = target
+        .compile(&plan, &crate::provider::Leftovers::default())
+        .await?;
     let sandbox_flag = if args.sandbox { " --sandbox" } else { "" };
     let apply_command = match &args.out {
         Some(out) => format!("relinker apply {}{sandbox_flag}", out.display()),

@@ -192,6 +192,9 @@ impl Progress for Lines {
                     Held::ConfirmedAfterInterruption => {
                         ": done (confirmed after an interruption)"
                     }
+                    Held::TakenOver => {
+                        ": already there, left by an abandoned run: this run takes it over as its own"
+                    }
                     Held::PersonDid(Verification::Observed) => ": done (seen through the API)",
                     Held::PersonDid(Verification::CheckedByCommand) => {
                         ": done (its check command passes)"

@@ -20,7 +20,7 @@ use crate::provider::marketo::{
     plan_credentials,
 };
 use crate::provider::movius::MoviusPlatform;
-use crate::provider::{Compiled, LiveState, Platform};
+use crate::provider::{Compiled, Leftovers, LiveState, Platform};
 use crate::retry::RetryPolicy;
 use crate::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 use crate::sandbox::{Emulator, SandboxHandle, dotdigital, movius};
@@ -36,15 +36,20 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    /// Reads the live state `plan` depends on (reads only) and compiles the plan against it.
-    pub(crate) async fn compile(&self, plan: &Plan) -> Result<(LiveState, Compiled), Failure> {
+    /// Reads the live state `plan` depends on (reads only) and compiles the plan against it,
+    /// with what abandoned runs left on the instance.
+    pub(crate) async fn compile(
+        &self,
+        plan: &Plan,
+        leftovers: &Leftovers,
+    ) -> Result<(LiveState, Compiled), Failure> {
         let live = self
             .platform
             .observe(plan)
             .await
             .context("cannot read live state")
             .or_failed()?;
-        let compiled = crate::provider::compile(plan, &live);
+        let compiled = crate::provider::compile(plan, &live, leftovers);
         Ok((live, compiled))
     }
 }

@@ -19,6 +19,8 @@ pub enum Held {
     AlreadyDone,
     /// It was interrupted mid-change earlier, and live state shows the change holds.
     ConfirmedAfterInterruption,
+    /// What it creates is there, left by an abandoned run: this run takes it over as its own.
+    TakenOver,
     /// A person did it, as asked, and it is known as the step's verification says.
     PersonDid(Verification),
 }

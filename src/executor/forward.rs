@@ -284,6 +284,8 @@ impl Executor<'_> {
             Ok(Check::Holds) => {
                 let how = if step.action.is_proof() {
                     Held::Verified
+                } else if prior == StepState::Adopted {
+                    Held::TakenOver
                 } else if in_doubt {
                     Held::ConfirmedAfterInterruption
                 } else {

@@ -112,6 +112,17 @@ pub enum Entry {
         /// The thing made, as the platform names it (a username, a userid).
         identity: String,
     },
+    /// A creating step found its thing already there, made by an earlier run that was given
+    /// up (abandoned) with it in place: this run takes it over, as made by itself, so its
+    /// rollback and its plan's own cleanup treat it as the run's (written with `started`).
+    Adopted {
+        /// The creating step.
+        step: StepId,
+        /// What it made, as that run recorded it.
+        identity: String,
+        /// The abandoned run that made it.
+        from: crate::ids::RunId,
+    },
     /// A step that held no longer does (a fact an irreversible step rests on was read again and
     /// had changed): it and the steps after it in its rotation are to be done again.
     Reopened {

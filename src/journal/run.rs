@@ -11,6 +11,7 @@ use super::entry::{Attestation, Entry, Record, Started};
 use super::store::{JournalContents, Session, StateStore};
 use super::summary::{RunSummary, replay};
 use crate::ids::{RunId, UserId};
+use crate::provider::Readiness;
 
 /// A run with its locks held and its journal open for appending.
 #[derive(Debug)]
@@ -46,13 +47,31 @@ impl Run {
                 state: state_word,
             });
         }
-        let record = Record::now(Entry::Started(Box::new(started)));
-        session.create(id, plan_bytes, std::slice::from_ref(&record), &[])?;
+        // What an abandoned run left that this one would create is this run's from its start.
+        let leftovers = store.leftovers(&started.instance)?;
+        let adopted: Vec<Record> = started
+            .steps
+            .iter()
+            .filter(|s| s.action.creates() && s.readiness == Readiness::AlreadySatisfied)
+            .filter_map(|s| {
+                s.action.users().into_iter().find_map(|user| {
+                    let from = leftovers.left_by(user)?;
+                    Some(Record::now(Entry::Adopted {
+                        step: s.id.clone(),
+                        identity: user.to_string(),
+                        from: from.clone(),
+                    }))
+                })
+            })
+            .collect();
+        let mut records = vec![Record::now(Entry::Started(Box::new(started)))];
+        records.extend(adopted);
+        session.create(id, plan_bytes, &records, &[])?;
         Ok(Self {
             id: id.clone(),
             store: store.clone(),
             session,
-            summary: replay(std::slice::from_ref(&record)),
+            summary: replay(&records),
             torn_tail: false,
         })
     }

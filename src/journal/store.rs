@@ -15,8 +15,9 @@ use chrono::{DateTime, Utc};
 
 use super::JournalError;
 use super::entry::{Attestation, Record};
-use super::summary::{RunSummary, replay};
+use super::summary::{RunState, RunSummary, replay};
 use crate::ids::{RunId, UserId};
+use crate::provider::Leftovers;
 
 /// The records of a journal, and whether its last line was torn.
 #[derive(Debug, Clone, Default)]
@@ -240,6 +241,37 @@ impl StateStore {
             }
         }
         Ok(None)
+    }
+}
+
+impl StateStore {
+    /// What abandoned runs on `instance` made and left in place, each with the run: a user is
+    /// a leftover when the latest run that touched it was abandoned holding it as made, and
+    /// neither undid nor deleted it. Rehearsals on an embedded sandbox left nothing anywhere:
+    /// their instance ended with them.
+    pub fn leftovers(&self, instance: &str) -> Result<Leftovers, JournalError> {
+        let mut runs = Vec::new();
+        for id in self.run_ids()? {
+            let summary = self.summary(&id)?;
+            if summary.instance() == instance && !summary.sandbox() {
+                runs.push((summary.started_at(), id, summary));
+            }
+        }
+        runs.sort_by_key(|run| run.0);
+        let mut left = Leftovers::default();
+        for (_, id, summary) in runs {
+            // A later run that touched a user decides what it is now.
+            for user in summary.users() {
+                left.0.remove(user);
+            }
+            if matches!(summary.state(), RunState::Abandoned { .. }) {
+                for (_, made) in summary.left_made() {
+                    left.0
+                        .insert(UserId::from_platform(made.to_owned()), id.clone());
+                }
+            }
+        }
+        Ok(left)
     }
 }
 

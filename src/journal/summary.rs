@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffect};
-use crate::ids::{ServiceName, StepId, UserId};
+use crate::ids::{RunId, ServiceName, StepId, UserId};
 use crate::plan::OnFailure;
 use crate::provider::Step;
 use crate::secret::Fingerprint;
@@ -41,6 +41,9 @@ pub enum StepState {
     /// It held as the run's change (or a person may have acted on it), and a later look found
     /// it no longer holds: it is to be done again, and rollback still considers it.
     Reopened,
+    /// What it creates was left by an abandoned run, and this run took it over: it is the
+    /// run's, as if made by it.
+    Adopted,
 }
 
 impl StepState {
@@ -56,6 +59,7 @@ impl StepState {
                 | StepState::UndoInDoubt
                 | StepState::UndoWaiting
                 | StepState::Reopened
+                | StepState::Adopted
         )
     }
 
@@ -69,6 +73,7 @@ impl StepState {
                 | StepState::Waiting
                 | StepState::Failed(FailureEffect::MaybeChanged)
                 | StepState::Reopened
+                | StepState::Adopted
         )
     }
 
@@ -91,6 +96,7 @@ impl StepState {
             StepState::UndoWaiting => "undo_waiting_for_person",
             StepState::Undone => "undone",
             StepState::Reopened => "reopened",
+            StepState::Adopted => "adopted",
         }
     }
 }
@@ -222,6 +228,8 @@ pub struct RunSummary {
     absorbed: BTreeSet<(StepId, bool, DateTime<Utc>)>,
     /// What each creating step made, as seen right after it held.
     made: BTreeMap<StepId, String>,
+    /// The creating steps that took over what an abandoned run made, and that run.
+    adopted: BTreeMap<StepId, RunId>,
     waiting: BTreeMap<StepId, Waiting>,
     failure: Option<Failure>,
     rollback: Option<String>,
@@ -318,6 +326,30 @@ impl RunSummary {
     /// What a creating step made, as seen right after it held: what its undo deletes.
     pub fn made(&self, step: &StepId) -> Option<&str> {
         self.made.get(step).map(String::as_str)
+    }
+
+    /// The abandoned run whose leftover a creating step took over, if it did.
+    pub fn adopted_from(&self, step: &StepId) -> Option<&RunId> {
+        self.adopted.get(step)
+    }
+
+    /// What this run made and has not undone or deleted, by creating step: what it leaves
+    /// behind if a person gives it up now.
+    pub fn left_made(&self) -> Vec<(&StepId, &str)> {
+        self.made
+            .iter()
+            .filter(|(step, identity)| {
+                self.record(step).may_have_changed()
+                    && !self.steps().iter().any(|s| {
+                        s.action.deletes()
+                            && s.action
+                                .users()
+                                .contains(&&UserId::from_platform((*identity).clone()))
+                            && matches!(self.record(&s.id), StepState::Done(_))
+                    })
+            })
+            .map(|(step, identity)| (step, identity.as_str()))
+            .collect()
     }
 
     /// Whether a step is due: the run asked a person for it (or, with `undo`, for its undo) and
@@ -514,6 +546,15 @@ impl RunSummary {
                 self.made.insert(step.clone(), identity.clone());
             }
             Entry::Reopened { step, .. } => self.reopen(step),
+            Entry::Adopted {
+                step,
+                identity,
+                from,
+            } => {
+                self.records.insert(step.clone(), StepState::Adopted);
+                self.made.insert(step.clone(), identity.clone());
+                self.adopted.insert(step.clone(), from.clone());
+            }
             Entry::Done { step, effect } => {
                 self.records.insert(step.clone(), StepState::Done(*effect));
                 if let Some(at) = record.at {
@@ -558,29 +599,10 @@ impl RunSummary {
                     error: error.clone(),
                 });
             }
-            Entry::RollbackStarted { reason } => {
-                self.rollback = Some(reason.clone());
-                self.rollback_incomplete = None;
-                self.rolled_back = false;
-                // Forward pauses end here: their steps are now things to undo.
-                self.waiting.clear();
-            }
-            Entry::UndoIntent { step } => {
-                self.records.insert(step.clone(), StepState::UndoInDoubt);
-                if let Some(at) = record.at {
-                    self.asked_at.insert((step.clone(), true), at);
-                }
-                self.waiting.remove(step);
-                self.rollback_incomplete = None;
-            }
-            Entry::Undone { step } => {
-                self.records.insert(step.clone(), StepState::Undone);
-                self.waiting.remove(step);
-                self.rollback_incomplete = None;
-            }
-            Entry::RollbackIncomplete { reason } => {
-                self.rollback_incomplete = Some(reason.clone());
-            }
+            Entry::RollbackStarted { .. }
+            | Entry::UndoIntent { .. }
+            | Entry::Undone { .. }
+            | Entry::RollbackIncomplete { .. } => self.apply_rollback(&record.entry, record.at),
             Entry::Finished => {
                 self.finished = true;
                 self.waiting.clear();
@@ -594,6 +616,36 @@ impl RunSummary {
             Entry::Abandoned { by, reason } => {
                 self.abandoned = Some((by.clone(), reason.clone()));
             }
+        }
+    }
+
+    /// Adds one record of a rollback to the state.
+    fn apply_rollback(&mut self, entry: &Entry, at: Option<DateTime<Utc>>) {
+        match entry {
+            Entry::RollbackStarted { reason } => {
+                self.rollback = Some(reason.clone());
+                self.rollback_incomplete = None;
+                self.rolled_back = false;
+                // Forward pauses end here: their steps are now things to undo.
+                self.waiting.clear();
+            }
+            Entry::UndoIntent { step } => {
+                self.records.insert(step.clone(), StepState::UndoInDoubt);
+                if let Some(at) = at {
+                    self.asked_at.insert((step.clone(), true), at);
+                }
+                self.waiting.remove(step);
+                self.rollback_incomplete = None;
+            }
+            Entry::Undone { step } => {
+                self.records.insert(step.clone(), StepState::Undone);
+                self.waiting.remove(step);
+                self.rollback_incomplete = None;
+            }
+            Entry::RollbackIncomplete { reason } => {
+                self.rollback_incomplete = Some(reason.clone());
+            }
+            _ => {}
         }
     }
 

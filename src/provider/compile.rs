@@ -2,12 +2,29 @@
 //! conflicts. Each provider's procedures decide what its rotations compile to; the rules every
 //! plan obeys (its deletion budget) are checked here, once.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::live::LiveState;
 use super::step::{Readiness, Reversibility, Step};
 use super::{dotdigital, marketo, movius};
+use crate::ids::{RunId, UserId};
 use crate::plan::{Plan, Spec};
+
+/// What earlier runs on the instance made and left in place when a person gave them up
+/// (abandoned), each with the run that made it: a plan that would create one of them takes it
+/// over as its own, instead of keeping it as someone else's user. Kept by the state store; a
+/// command without one knows of none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Leftovers(pub BTreeMap<UserId, RunId>);
+
+impl Leftovers {
+    /// The abandoned run that left `user`, if one did.
+    pub fn left_by(&self, user: &UserId) -> Option<&RunId> {
+        self.0.get(user)
+    }
+}
 
 /// Something that stops the plan from running as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,10 +64,13 @@ impl Compiled {
     }
 }
 
-/// Compiles `plan` against `live` with its provider's procedures.
-pub fn compile(plan: &Plan, live: &LiveState) -> Compiled {
+/// Compiles `plan` against `live` with its provider's procedures; what abandoned runs left
+/// (`leftovers`) is the run's to take over.
+pub fn compile(plan: &Plan, live: &LiveState, leftovers: &Leftovers) -> Compiled {
     let mut compiled = match (&plan.spec, live) {
-        (Spec::Marketo(spec), LiveState::Marketo(snapshot)) => marketo::compile(spec, snapshot),
+        (Spec::Marketo(spec), LiveState::Marketo(snapshot)) => {
+            marketo::compile(spec, snapshot, leftovers)
+        }
         (Spec::Dotdigital(spec), LiveState::Dotdigital(snapshot)) => {
             dotdigital::compile(spec, snapshot)
         }

@@ -18,7 +18,7 @@ mod op;
 mod platform;
 mod step;
 
-pub use compile::{Compiled, Conflict, compile};
+pub use compile::{Compiled, Conflict, Leftovers, compile};
 pub use error::ProviderError;
 pub use live::LiveState;
 pub use op::{Op, Operation};

@@ -22,6 +22,7 @@ mod pg;
 mod plan_cmd;
 mod plan_validate;
 mod provider;
+mod readings;
 mod recovery;
 mod rehearsal;
 mod sandbox_api;

@@ -14,12 +14,13 @@ use super::types::{RolePair, UserRecord, UserUpdate};
 use crate::address;
 use crate::ids::{ServiceName, StepId, UserId};
 use crate::plan::marketo::{Retire, Rotation, Spec, Successor, TemporaryUser};
-use crate::provider::{Compiled, Conflict, Readiness, Step};
+use crate::provider::{Compiled, Conflict, Leftovers, Readiness, Step};
 
 /// Compiles a Marketo plan against `live`.
-pub fn compile(spec: &Spec, live: &Snapshot) -> Compiled {
+pub fn compile(spec: &Spec, live: &Snapshot, leftovers: &Leftovers) -> Compiled {
     let mut out = Builder {
         live,
+        leftovers,
         rotation: 0,
         steps: Vec::new(),
         warnings: Vec::new(),
@@ -45,6 +46,8 @@ pub fn compile(spec: &Spec, live: &Snapshot) -> Compiled {
 
 struct Builder<'a> {
     live: &'a Snapshot,
+    /// What abandoned runs left: a holder among them is this run's to take over.
+    leftovers: &'a Leftovers,
     rotation: usize,
     steps: Vec<Step>,
     warnings: Vec<String>,
@@ -231,6 +234,26 @@ impl Builder<'_> {
                 "`{holder}` exists and is not an API-only user; a service can only be linked to one"
             ));
         }
+        // Made by a run a person gave up: relinker's own, so this run takes it over as if it
+        // made it, and deletes it where the plan deletes what it makes.
+        let taken_over = if let Some(run) = self.leftovers.left_by(holder) {
+            self.warnings.push(format!(
+                "`{holder}` was made by run {run}, which was abandoned with it in place: this run takes it over as its own"
+            ));
+            self.step(
+                &format!("create-{name}{tag}"),
+                Op::CreateUser {
+                    user: holder.clone(),
+                    first_name: "relinker".into(),
+                    last_name: last_name.to_owned(),
+                    roles: roles.to_vec(),
+                },
+                Readiness::AlreadySatisfied,
+            );
+            true
+        } else {
+            false
+        };
         let held: BTreeSet<&RolePair> = existing.roles.iter().collect();
         let missing: Vec<RolePair> = roles
             .iter()
@@ -254,6 +277,9 @@ impl Builder<'_> {
                 "`{holder}` already holds {extra} role/workspace pair(s) the original user does not; the services would gain them. Remove them in Admin > Users & Roles, or choose another user"
             )),
         }
+        if taken_over && missing.is_empty() {
+            return true;
+        }
         let readiness = if missing.is_empty() {
             Readiness::AlreadySatisfied
         } else {
@@ -267,7 +293,7 @@ impl Builder<'_> {
             },
             readiness,
         );
-        false
+        taken_over
     }
 
     fn links_to(&mut self, links: &[Link], from: &UserId, to: &UserId, name: &str) {
@@ -688,7 +714,7 @@ policy: { max_deletions: 2 }
 
     #[track_caller]
     fn conflicts_with(live: &Snapshot, expected: &str) {
-        let compiled = compile(spec(&plan()), live);
+        let compiled = compile(spec(&plan()), live, &Leftovers::default());
         assert!(
             compiled
                 .conflicts
@@ -702,7 +728,7 @@ policy: { max_deletions: 2 }
     #[test]
     fn a_retired_user_still_called_as_by_no_known_service_is_a_warning() {
         let still_used = |live: &Snapshot| {
-            compile(spec(&plan()), live)
+            compile(spec(&plan()), live, &Leftovers::default())
                 .warnings
                 .into_iter()
                 .filter(|w| w.contains("bob@acme.example"))
@@ -741,7 +767,7 @@ policy: { max_deletions: 2 }
             "  - replace: { user: jane@acme.example, with: 'api.{service}@acme.example', services: [sync, export] }",
         );
         let plan = crate::plan::parse(&text, "t.yaml", Path::new(".")).unwrap();
-        let compiled = compile(spec(&plan), &live());
+        let compiled = compile(spec(&plan), &live(), &Leftovers::default());
         assert_eq!(compiled.conflicts, []);
         assert_eq!(
             ids(&compiled),
@@ -777,14 +803,14 @@ policy: { max_deletions: 2 }
             done.users.insert(record.userid.clone(), record);
             done.links.insert(ServiceName::new(service), linked(userid));
         }
-        let again = compile(spec(&plan), &done);
+        let again = compile(spec(&plan), &done, &Leftovers::default());
         assert_eq!(again.conflicts, []);
         assert_eq!(ids(&again), ["r0-verify-sync", "r0-verify-export"]);
     }
 
     #[test]
     fn compiles_each_intent_in_the_designed_order() {
-        let compiled = compile(spec(&plan()), &live());
+        let compiled = compile(spec(&plan()), &live(), &Leftovers::default());
         assert_eq!(compiled.conflicts, []);
         assert_eq!(
             ids(&compiled),
@@ -850,7 +876,7 @@ policy: { max_deletions: 2 }
             uid("temp@acme.example"),
             user("temp@acme.example", true, &[pair(110, 1), pair(2, 1)]),
         );
-        let compiled = compile(spec(&plan()), &live);
+        let compiled = compile(spec(&plan()), &live, &Leftovers::default());
         assert_eq!(compiled.steps[0].id.as_str(), "r0-add-roles-temporary-user");
         assert_eq!(
             op(&compiled.steps[0]),
@@ -904,7 +930,7 @@ policy: { max_deletions: 2 }
             live.links
                 .insert(ServiceName::new(service), linked("temp@acme.example"));
         }
-        let compiled = compile(spec(&plan()), &live);
+        let compiled = compile(spec(&plan()), &live, &Leftovers::default());
         let readiness = |id: &str| {
             compiled
                 .steps
@@ -992,8 +1018,11 @@ policy: { max_deletions: 2 }
 
         let mut strict = plan();
         strict.policy.max_deletions = 1;
-        let compiled =
-            crate::provider::compile(&strict, &crate::provider::LiveState::Marketo(live()));
+        let compiled = crate::provider::compile(
+            &strict,
+            &crate::provider::LiveState::Marketo(live()),
+            &Leftovers::default(),
+        );
         assert!(
             compiled
                 .conflicts
@@ -1030,7 +1059,7 @@ policy: { max_deletions: 2 }
 
     #[test]
     fn a_finished_plan_compiles_to_its_proofs_alone() {
-        let compiled = compile(spec(&plan()), &finished());
+        let compiled = compile(spec(&plan()), &finished(), &Leftovers::default());
         assert_eq!(compiled.conflicts, []);
         assert_eq!(
             ids(&compiled),
@@ -1064,7 +1093,7 @@ policy: { max_deletions: 2 }
             Path::new("."),
         )
         .unwrap();
-        let compiled = compile(spec(&plan), &live);
+        let compiled = compile(spec(&plan), &live, &Leftovers::default());
         assert_eq!(compiled.conflicts, [], "one user, however it is spelled");
     }
 
@@ -1107,7 +1136,7 @@ policy: { max_deletions: 2 }
             "temporary_user: api.sync@acme.example",
         );
         let colliding = crate::plan::parse(&same, "t.yaml", Path::new(".")).unwrap();
-        let compiled = compile(spec(&colliding), &live());
+        let compiled = compile(spec(&colliding), &live(), &Leftovers::default());
         assert!(
             compiled
                 .conflicts
@@ -1118,6 +1147,9 @@ policy: { max_deletions: 2 }
         );
 
         // The plan as written harms nothing.
-        assert_eq!(compile(spec(&plan()), &live()).conflicts, []);
+        assert_eq!(
+            compile(spec(&plan()), &live(), &Leftovers::default()).conflicts,
+            []
+        );
     }
 }
