@@ -13,7 +13,7 @@ use super::exit::{Failure, OrExit, Outcome};
 use super::run::{StateArgs, journal_failure, say};
 use crate::ids::{RunId, StepId};
 use crate::journal::{Attestation, RunState, RunSummary, StateStore, StepState};
-use crate::provider::Verification;
+use crate::provider::{Performer, Verification};
 
 /// Options of `relinker attest`.
 #[derive(Debug, Args)]
@@ -61,24 +61,7 @@ pub fn run(args: &AttestArgs) -> Result<Outcome, Failure> {
         return Err(anyhow!("--by must name who did it")).or_invalid_input();
     }
     let undo = summary.rollback_decided();
-    let op = if undo {
-        step.action
-            .compensation()
-            .ok_or_else(|| anyhow!("run {id} is rolling back, and nothing undoes `{step_id}`"))
-            .or_invalid_input()?
-    } else {
-        step.action.clone()
-    };
-    if op.verification() != Verification::Attested {
-        return Err(anyhow!(
-            "`{step_id}` is checked by relinker itself ({}); it needs no attestation: once it is done, `relinker resume {id}` sees it",
-            match op.verification() {
-                Verification::CheckedByCommand => "by its check command",
-                _ => "through the API",
-            }
-        ))
-        .or_invalid_input();
-    }
+    let op = attestable(id, &summary, step, undo)?;
     let done = match summary.record(&step_id) {
         StepState::Undone => undo,
         other => !undo && other.is_complete(),
@@ -130,8 +113,13 @@ pub fn run(args: &AttestArgs) -> Result<Outcome, Failure> {
         )
         .map_err(journal_failure)?;
     let what = if undo { "undo of " } else { "" };
+    let why = if op.verification() == Verification::Attested {
+        "nothing can observe it"
+    } else {
+        "it counts only while relinker cannot tell from live state; what it observes still comes first"
+    };
     say(&format!(
-        "recorded: the {what}`{step_id}` attested by {} (attested, not verified: nothing can observe it). A run waiting at a terminal sees it within seconds; otherwise continue with `relinker {} {id}`.",
+        "recorded: the {what}`{step_id}` attested by {} (attested, not verified: {why}). A run waiting at a terminal sees it within seconds; otherwise continue with `relinker {} {id}`.",
         args.by.trim(),
         if undo { "rollback" } else { "resume" }
     ));
@@ -150,7 +138,11 @@ fn what_is_due(id: &RunId, summary: &RunSummary, undo: bool) -> String {
             } else {
                 Some(s.action.clone())
             };
-            op.is_some_and(|op| op.verification() == Verification::Attested)
+            op.is_some_and(|op| {
+                op.verification() == Verification::Attested
+                    || (op.performer() == Performer::Person
+                        && summary.waiting(&s.id).is_some_and(|w| w.cannot_tell))
+            })
         })
         .map(|s| format!("`{}`", s.id))
         .collect();
@@ -192,4 +184,39 @@ fn earlier(
         .into_iter()
         .rev()
         .find(|a| a.step == *step && a.undo == undo && a.asked.is_some() && a.asked == asked))
+}
+
+/// What a person attests for `step` (itself, or its undo while the run rolls back), if it is a
+/// thing a person's word can stand for: what nothing can observe, or a person's step whose
+/// last look could not tell (a token older than the relink it should show). What relinker
+/// observes is never replaced by a person's word.
+fn attestable(
+    id: &RunId,
+    summary: &RunSummary,
+    step: &crate::provider::Step,
+    undo: bool,
+) -> Result<crate::provider::Op, Failure> {
+    let op = if undo {
+        step.action
+            .compensation()
+            .ok_or_else(|| anyhow!("run {id} is rolling back, and nothing undoes `{}`", step.id))
+            .or_invalid_input()?
+    } else {
+        step.action.clone()
+    };
+    let cannot_tell = op.performer() == Performer::Person
+        && summary.waiting(&step.id).is_some_and(|w| w.cannot_tell);
+    if op.verification() != Verification::Attested && !cannot_tell {
+        return Err(anyhow!(
+            "`{}` is checked by relinker itself ({}); it needs no attestation: once it is done, `relinker {} {id}` sees it",
+            step.id,
+            match op.verification() {
+                Verification::CheckedByCommand => "by its check command",
+                _ => "through the API",
+            },
+            if undo { "rollback" } else { "resume" }
+        ))
+        .or_invalid_input();
+    }
+    Ok(op)
 }

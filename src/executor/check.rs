@@ -2,7 +2,9 @@
 //! tell, the platform answers, with the facts of the run a check may need (credential
 //! fingerprints at the start, when steps were done). What nothing can observe holds once a
 //! named person attests it: attestations recorded beside the journal (`relinker attest`) are
-//! absorbed into it before each look. Nothing is asked before an operation's "not before" time
+//! absorbed into it before each look. A person's step that can be observed may be attested
+//! too, for when its check cannot tell (a token older than the relink it should show): the
+//! attestation then stands in, never against what is observed. Nothing is asked before an operation's "not before" time
 //! (a soak) has come.
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -11,7 +13,7 @@ use super::Executor;
 use super::error::{ExecError, StepError};
 use crate::ids::{ServiceName, StepId};
 use crate::journal::{Entry, RunSummary};
-use crate::provider::{Check, ManualAction, Op, RunFacts, Step, Verification};
+use crate::provider::{Check, ManualAction, Op, Performer, RunFacts, Step, Verification};
 use crate::secret::Fingerprint;
 
 impl RunFacts for RunSummary {
@@ -21,6 +23,31 @@ impl RunFacts for RunSummary {
 
     fn done_at(&self, step: &StepId) -> Option<DateTime<Utc>> {
         RunSummary::done_at(self, step)
+    }
+
+    fn evidence_after(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+}
+
+/// What one check may know of its run: the run's facts, and since when an answer must be
+/// read to count as evidence.
+struct Facts<'a> {
+    run: &'a RunSummary,
+    evidence_after: Option<DateTime<Utc>>,
+}
+
+impl RunFacts for Facts<'_> {
+    fn credential_at_start(&self, service: &ServiceName) -> Option<Fingerprint> {
+        self.run.credential(service).cloned()
+    }
+
+    fn done_at(&self, step: &StepId) -> Option<DateTime<Utc>> {
+        self.run.done_at(step)
+    }
+
+    fn evidence_after(&self) -> Option<DateTime<Utc>> {
+        self.evidence_after
     }
 }
 
@@ -49,7 +76,29 @@ impl Executor<'_> {
                 ),
             }),
             Verification::Observed | Verification::CheckedByCommand => {
-                Ok(self.platform.check(op, &facts).await?)
+                // Undoing a step a person was asked for and the run never saw done: whatever
+                // they did may have happened any time since the ask, so only what is read
+                // from after it shows whether there is anything to undo. (A step seen done
+                // was seen as its change; an answer that differs from that is news.)
+                let evidence_after = if undo && facts.done_at(&step.id).is_none() {
+                    facts.asked_at(&step.id, false)
+                } else {
+                    None
+                };
+                let run = Facts {
+                    run: &facts,
+                    evidence_after,
+                };
+                let answer = self.platform.check(op, &run).await?;
+                // Where the check cannot tell, a person's word for this ask stands in; it
+                // never stands against what is observed.
+                if let Check::CannotTell(_) = &answer
+                    && op.performer() == Performer::Person
+                    && facts.attestation(&step.id, undo).is_some()
+                {
+                    return Ok(Check::Holds);
+                }
+                Ok(answer)
             }
         }
     }

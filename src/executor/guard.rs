@@ -134,11 +134,13 @@ impl Executor<'_> {
             Entry::UndoPaused {
                 step: id.clone(),
                 waiting_for: reason.clone(),
+                cannot_tell: true,
             }
         } else {
             Entry::Paused {
                 step: id.clone(),
                 waiting_for: reason.clone(),
+                cannot_tell: true,
             }
         })?;
         let since = self.summary().waiting(&id).and_then(|w| w.since);
@@ -146,6 +148,7 @@ impl Executor<'_> {
             step: id,
             waiting_for: reason,
             since,
+            cannot_tell: true,
         })
     }
 

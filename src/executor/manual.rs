@@ -31,6 +31,8 @@ pub(super) struct Manual<'s> {
     resend: bool,
     /// What its last check saw instead of the step done: what a pause says it waits for.
     seen: Option<String>,
+    /// Whether that check could not tell.
+    cannot_tell: bool,
 }
 
 impl<'s> Manual<'s> {
@@ -42,6 +44,7 @@ impl<'s> Manual<'s> {
             direction: Direction::Forward,
             resend: false,
             seen: None,
+            cannot_tell: false,
         }
     }
 
@@ -59,11 +62,23 @@ impl<'s> Manual<'s> {
             direction: Direction::Rollback,
             resend: false,
             seen: None,
+            cannot_tell: false,
         }
     }
 
     fn is_undo(&self) -> bool {
         self.direction == Direction::Rollback
+    }
+
+    /// Keeps what a look saw instead of the task done.
+    fn saw(&mut self, check: Check) {
+        self.cannot_tell = matches!(check, Check::CannotTell(_));
+        self.seen = match check {
+            Check::NotYet(reason) | Check::NeedsPerson(reason) | Check::CannotTell(reason) => {
+                Some(reason)
+            }
+            Check::Holds | Check::Conflict(_) => None,
+        };
     }
 
     fn attested(&self) -> bool {
@@ -89,9 +104,18 @@ impl<'s> Manual<'s> {
     /// The record of a pause waiting for a person to do it.
     fn paused(&self, waiting_for: String) -> Entry {
         let step = self.step.id.clone();
+        let cannot_tell = self.cannot_tell;
         match self.direction {
-            Direction::Forward => Entry::Paused { step, waiting_for },
-            Direction::Rollback => Entry::UndoPaused { step, waiting_for },
+            Direction::Forward => Entry::Paused {
+                step,
+                waiting_for,
+                cannot_tell,
+            },
+            Direction::Rollback => Entry::UndoPaused {
+                step,
+                waiting_for,
+                cannot_tell,
+            },
         }
     }
 
@@ -173,13 +197,11 @@ impl Executor<'_> {
                 }
                 // What cannot be told yet is waited for like what is not done yet: the person
                 // is asked, and each look asks the check again.
-                Ok(
-                    Check::NotYet(reason) | Check::NeedsPerson(reason) | Check::CannotTell(reason),
-                ) => {
+                Ok(check @ (Check::NotYet(_) | Check::NeedsPerson(_) | Check::CannotTell(_))) => {
                     if !task.asked(state) {
                         self.append(task.announced())?;
                     }
-                    task.seen = Some(reason);
+                    task.saw(check);
                     open.push(task);
                 }
             }
@@ -203,9 +225,10 @@ impl Executor<'_> {
                     if let Err(error) = person.perform(&task.action).await {
                         return self.phase_failed(task, error.into());
                     }
-                    if task.attested() {
-                        self.attest_played(task.step, task.is_undo(), person.name())?;
-                    }
+                    // Whoever plays the person knows what they did: their word stands for
+                    // what nothing observes, and, for the rest, where a look cannot tell (a
+                    // token minted before the relink it should show).
+                    self.attest_played(task.step, task.is_undo(), person.name())?;
                 }
                 self.progress
                     .event(Event::PersonPlayed { count: open.len() });
@@ -329,20 +352,18 @@ impl Executor<'_> {
             let held = if task.resend {
                 match self.change(task.step, &task.action, task.is_undo()).await {
                     Ok(()) => Ok(()),
-                    Err((
-                        StepError::NeedsPerson { reason, .. } | StepError::CannotTell { reason },
-                        _,
-                    )) => Err(reason),
+                    Err((StepError::NeedsPerson { reason, .. }, _)) => {
+                        Err(Check::NeedsPerson(reason))
+                    }
+                    Err((StepError::CannotTell { reason }, _)) => Err(Check::CannotTell(reason)),
                     Err((error, _)) => return self.phase_failed(&task, error).map(Look::Ended),
                 }
             } else {
                 match self.check(task.step, &task.action, task.is_undo()).await {
                     Ok(Check::Holds) => Ok(()),
                     Ok(
-                        Check::NotYet(reason)
-                        | Check::NeedsPerson(reason)
-                        | Check::CannotTell(reason),
-                    ) => Err(reason),
+                        check @ (Check::NotYet(_) | Check::NeedsPerson(_) | Check::CannotTell(_)),
+                    ) => Err(check),
                     Ok(Check::Conflict(reason)) => {
                         return self
                             .phase_failed(&task, StepError::Conflict { reason })
@@ -358,9 +379,9 @@ impl Executor<'_> {
                     }
                     self.task_held(&task, state, false)?;
                 }
-                Err(reason) => {
-                    seen.push((task.step.id.clone(), reason.clone()));
-                    task.seen = Some(reason);
+                Err(check) => {
+                    task.saw(check);
+                    seen.push((task.step.id.clone(), task.seen.clone().unwrap_or_default()));
                     still.push(task);
                 }
             }
@@ -394,6 +415,7 @@ impl Executor<'_> {
                 step,
                 waiting_for,
                 since,
+                cannot_tell: task.cannot_tell,
             });
         }
         Ok(PhaseEnd::Paused(waiting))
@@ -409,10 +431,16 @@ impl Executor<'_> {
         let asked = task.asked(state);
         match task.direction {
             Direction::Forward => {
+                // Known by a person's word is attested, whatever could have observed it.
+                let known = if self.summary().attestation(&task.step.id, false).is_some() {
+                    Verification::Attested
+                } else {
+                    task.action.verification()
+                };
                 let how = if first_look && !asked {
                     Held::AlreadyDone
                 } else {
-                    Held::PersonDid(task.action.verification())
+                    Held::PersonDid(known)
                 };
                 self.hold(task.step, effect_of(task.step, state.is_the_runs()), how)
             }

@@ -126,6 +126,28 @@ impl Executor<'_> {
             } else {
                 match self.undo_step(step, &undo.action).await? {
                     Ok(()) => index += 1,
+                    // The platform refuses the undo until a person acts (a service still runs
+                    // as the user): it goes through the gate, and the rollback waits for them.
+                    Err(StepError::NeedsPerson { reason, resend }) => {
+                        self.progress.event(Event::Blocked {
+                            step: &step.id,
+                            reason: &reason,
+                        });
+                        let task = Manual::undo(step, undo.action.clone()).resending(resend);
+                        match self.manual_phase(vec![task], None, None).await? {
+                            PhaseEnd::Held => index += 1,
+                            PhaseEnd::Paused(waiting) => {
+                                return Ok(RollbackOutcome::Paused { waiting });
+                            }
+                            PhaseEnd::Failed { step, error } => {
+                                return self
+                                    .incomplete(format!("undoing `{step}` failed: {error}"));
+                            }
+                            PhaseEnd::Stopped | PhaseEnd::Reopen(_) => {
+                                return self.incomplete("rollback was stopped".into());
+                            }
+                        }
+                    }
                     Err(StepError::CannotTell { reason }) => {
                         let waiting = self.undecided(step, reason, true)?;
                         return Ok(RollbackOutcome::Paused {

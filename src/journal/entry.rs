@@ -168,6 +168,10 @@ pub enum Entry {
         step: StepId,
         /// What the person must do.
         waiting_for: String,
+        /// Whether the last look could not tell if it was done (so a person's attestation may
+        /// stand in for what cannot be observed now).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        cannot_tell: bool,
     },
     /// A step failed after its retries.
     Failed {
@@ -196,6 +200,9 @@ pub enum Entry {
         step: StepId,
         /// What the person must do.
         waiting_for: String,
+        /// Whether the last look could not tell if it was undone.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        cannot_tell: bool,
     },
     /// A step was undone, or found to need no undoing.
     Undone {

@@ -126,6 +126,10 @@ pub struct Waiting {
     pub waiting_for: String,
     /// Since when.
     pub since: Option<DateTime<Utc>>,
+    /// Whether the last look could not tell if it was done: a person's attestation may stand
+    /// in for what cannot be observed now.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cannot_tell: bool,
 }
 
 /// The state of a whole run: exactly one of these, so no two notes can contradict each other.
@@ -354,7 +358,8 @@ impl RunSummary {
 
     /// Whether a step is due: the run asked a person for it (or, with `undo`, for its undo) and
     /// waits for it now, in the phase its rotation has reached; a proof, once every step before
-    /// it holds (going back: once every undo the rollback does before it is done). A step attested for its
+    /// it holds (going back: the deletion of what the run made, once every undo the rollback
+    /// does before it is done). A step attested for its
     /// current ask counts as holding, in the journal or in `pending` (attestations recorded
     /// beside it and not taken in yet). Only a due step may be attested.
     pub fn is_due(&self, step: &StepId, undo: bool, pending: &[Attestation]) -> bool {
@@ -377,19 +382,21 @@ impl RunSummary {
             .collect();
         let state = self.record(step);
         if undo {
-            // Rollback goes newest first: every later step of the rotation is undone, or has
-            // nothing of the run's to undo, or its undo is attested.
+            // The undos of one phase are done in one sitting, in any order; deleting what the
+            // run made comes after every later undo (newest first), so nothing is deleted
+            // while an integration may still use it.
             return self.rollback.is_some()
                 && matches!(state, StepState::UndoInDoubt | StepState::UndoWaiting)
-                && rotation
-                    .iter()
-                    .skip_while(|s| s.id != *step)
-                    .skip(1)
-                    .all(|s| {
-                        !self.record(&s.id).may_have_changed()
-                            || s.action.compensation().is_none()
-                            || attested(&s.id)
-                    });
+                && (!target.action.creates()
+                    || rotation
+                        .iter()
+                        .skip_while(|s| s.id != *step)
+                        .skip(1)
+                        .all(|s| {
+                            !self.record(&s.id).may_have_changed()
+                                || s.action.compensation().is_none()
+                                || attested(&s.id)
+                        }));
         }
         if self.rollback.is_some() || !matches!(state, StepState::InDoubt | StepState::Waiting) {
             return false;
@@ -542,18 +549,8 @@ impl RunSummary {
                 }
                 self.progress(step);
             }
-            Entry::Made { step, identity } => {
-                self.made.insert(step.clone(), identity.clone());
-            }
-            Entry::Reopened { step, .. } => self.reopen(step),
-            Entry::Adopted {
-                step,
-                identity,
-                from,
-            } => {
-                self.records.insert(step.clone(), StepState::Adopted);
-                self.made.insert(step.clone(), identity.clone());
-                self.adopted.insert(step.clone(), from.clone());
+            Entry::Made { .. } | Entry::Reopened { .. } | Entry::Adopted { .. } => {
+                self.apply_note(&record.entry);
             }
             Entry::Done { step, effect } => {
                 self.records.insert(step.clone(), StepState::Done(*effect));
@@ -562,29 +559,23 @@ impl RunSummary {
                 }
                 self.progress(step);
             }
-            Entry::Attested {
-                step,
-                undo,
-                by,
-                attested_at,
-                note,
-            } => self.attest(Attestation {
-                at: *attested_at,
-                step: step.clone(),
-                undo: *undo,
-                by: by.clone(),
-                note: note.clone(),
-                asked: self.asked_at(step, *undo),
-            }),
+            Entry::Attested { .. } => self.apply_note(&record.entry),
             Entry::Skipped { step, .. } => {
                 self.records.insert(step.clone(), StepState::Skipped);
                 self.progress(step);
             }
-            Entry::Paused { step, waiting_for } => {
-                self.pause(step, waiting_for, StepState::Waiting, record.at);
-            }
-            Entry::UndoPaused { step, waiting_for } => {
-                self.pause(step, waiting_for, StepState::UndoWaiting, record.at);
+            Entry::Paused {
+                step,
+                waiting_for,
+                cannot_tell,
+            } => {
+                self.pause(
+                    step,
+                    waiting_for,
+                    *cannot_tell,
+                    StepState::Waiting,
+                    record.at,
+                );
             }
             Entry::Failed {
                 step,
@@ -601,6 +592,7 @@ impl RunSummary {
             }
             Entry::RollbackStarted { .. }
             | Entry::UndoIntent { .. }
+            | Entry::UndoPaused { .. }
             | Entry::Undone { .. }
             | Entry::RollbackIncomplete { .. } => self.apply_rollback(&record.entry, record.at),
             Entry::Finished => {
@@ -622,6 +614,13 @@ impl RunSummary {
     /// Adds one record of a rollback to the state.
     fn apply_rollback(&mut self, entry: &Entry, at: Option<DateTime<Utc>>) {
         match entry {
+            Entry::UndoPaused {
+                step,
+                waiting_for,
+                cannot_tell,
+            } => {
+                self.pause(step, waiting_for, *cannot_tell, StepState::UndoWaiting, at);
+            }
             Entry::RollbackStarted { reason } => {
                 self.rollback = Some(reason.clone());
                 self.rollback_incomplete = None;
@@ -645,6 +644,41 @@ impl RunSummary {
             Entry::RollbackIncomplete { reason } => {
                 self.rollback_incomplete = Some(reason.clone());
             }
+            _ => {}
+        }
+    }
+
+    /// Adds a record that notes something about a step: what it made, that it took over a
+    /// leftover, that it no longer holds, a person's word for it.
+    fn apply_note(&mut self, entry: &Entry) {
+        match entry {
+            Entry::Made { step, identity } => {
+                self.made.insert(step.clone(), identity.clone());
+            }
+            Entry::Reopened { step, .. } => self.reopen(step),
+            Entry::Adopted {
+                step,
+                identity,
+                from,
+            } => {
+                self.records.insert(step.clone(), StepState::Adopted);
+                self.made.insert(step.clone(), identity.clone());
+                self.adopted.insert(step.clone(), from.clone());
+            }
+            Entry::Attested {
+                step,
+                undo,
+                by,
+                attested_at,
+                note,
+            } => self.attest(Attestation {
+                at: *attested_at,
+                step: step.clone(),
+                undo: *undo,
+                by: by.clone(),
+                note: note.clone(),
+                asked: self.asked_at(step, *undo),
+            }),
             _ => {}
         }
     }
@@ -693,6 +727,7 @@ impl RunSummary {
         &mut self,
         step: &StepId,
         waiting_for: &str,
+        cannot_tell: bool,
         state: StepState,
         at: Option<DateTime<Utc>>,
     ) {
@@ -720,6 +755,7 @@ impl RunSummary {
                 step: step.clone(),
                 waiting_for: waiting_for.to_owned(),
                 since,
+                cannot_tell,
             },
         );
     }
@@ -803,6 +839,7 @@ mod tests {
         let paused = || Entry::Paused {
             step: id("r0-add"),
             waiting_for: "x".into(),
+            cannot_tell: false,
         };
         let done = |step: &str| Entry::Done {
             step: id(step),
@@ -840,6 +877,7 @@ mod tests {
                 Entry::UndoPaused {
                     step: id("r0-add"),
                     waiting_for: "x".into(),
+                    cannot_tell: false,
                 },
             ],
             "rollback paused",
@@ -921,13 +959,15 @@ mod tests {
             Entry::Intent { step: id("r0-add") },
             Entry::Paused {
                 step: id("r0-add"),
-                waiting_for: "x".into()
+                waiting_for: "x".into(),
+                cannot_tell: false,
             }
         ]));
         // A pause nobody was asked for (a check that could not tell) makes nothing the run's.
         assert!(!considered(vec![Entry::Paused {
             step: id("r0-add"),
-            waiting_for: "x".into()
+            waiting_for: "x".into(),
+            cannot_tell: false,
         }]));
         assert!(!considered(vec![Entry::Failed {
             step: id("r0-add"),
@@ -958,6 +998,7 @@ mod tests {
             entry: Entry::Paused {
                 step: id("r0-add"),
                 waiting_for: "x".into(),
+                cannot_tell: false,
             },
         };
         let summary = replay(&[started(), paused(first), paused(later)]);

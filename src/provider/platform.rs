@@ -85,6 +85,11 @@ pub trait RunFacts: Send + Sync {
     fn credential_at_start(&self, service: &ServiceName) -> Option<Fingerprint>;
     /// When a step of the run was recorded done.
     fn done_at(&self, step: &StepId) -> Option<DateTime<Utc>>;
+    /// For this check, the moment after which live state must have been read to count: a
+    /// person was asked to act on what it reads then, so an answer a platform serves from
+    /// before (a cached token's scope) tells nothing of what they did. `None` when any
+    /// current answer counts.
+    fn evidence_after(&self) -> Option<DateTime<Utc>>;
 }
 
 /// Something only a person can do, and how to do it.

@@ -108,6 +108,31 @@ async fn an_accepted_invitation_is_the_runs_temporary_user() {
         )
         .await;
     unattended(&work, &["resume", &id]).run().await.code(4);
+    // The person was asked to relink both services and the run never saw it done: a token
+    // minted before the ask cannot show whether they did. The person says they did not.
+    unattended(&work, &["rollback", &id])
+        .run()
+        .await
+        .code(4)
+        .says("minted before the relink this run asked for");
+    for link in [
+        "r0-link-salesforce-sync-to-temporary-user",
+        "r0-link-reporting-export-to-temporary-user",
+    ] {
+        work.relinker(&[
+            "attest",
+            &id,
+            link,
+            "--by",
+            "Dana Ops",
+            "--note",
+            "never relinked",
+        ])
+        .run()
+        .await
+        .code(0)
+        .says("it counts only while relinker cannot tell");
+    }
     unattended(&work, &["rollback", &id])
         .run()
         .await
@@ -171,4 +196,127 @@ async fn a_temporary_user_left_by_an_abandoned_run_is_taken_over_and_deleted() {
         .run_id();
     rename_to_the_end(&sandbox, &work, &id).await;
     assert!(World::of(&sandbox).await.user(TEMP).is_some());
+}
+
+/// Advances the sandbox's clock: tokens age, and expire after an hour.
+async fn time_passes(sandbox: &TestSandbox, secs: u64) {
+    sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/clock",
+            Some(&serde_json::json!({ "advance_secs": secs })),
+        )
+        .await;
+}
+
+/// Item 10: with `token-scope-after-relink=minted`, a rollback cannot see a relink a person
+/// made behind a token minted before it: it asks the person to link back and waits (exit 4)
+/// for a token minted since, never records "nothing to undo" and then fails on the linked
+/// temporary user.
+#[tokio::test]
+async fn under_minted_tokens_a_rollback_waits_for_evidence_of_the_links() {
+    let sandbox = sandbox(Some("token-scope-after-relink=minted")).await;
+    let before = World::of(&sandbox).await.essentials();
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let first = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    first
+        .code(4)
+        .says("r0-link-salesforce-sync-to-temporary-user");
+    let id = first.run_id();
+    // The person relinks both services; their cached tokens still name Jane.
+    person_links_all(&sandbox, TEMP).await;
+    let waiting = unattended(&work, &["rollback", &id]).run().await;
+    waiting
+        .code(4)
+        .says("rollback waits for a person")
+        .says("minted before the relink this run asked for")
+        .never_says("nothing to undo")
+        .never_says("undo-r0-create-temporary-user");
+    assert_eq!(work.status(&id).await["status"], "rollback paused");
+    assert!(World::of(&sandbox).await.user(TEMP).is_some());
+
+    // The person links them back; once the old tokens expire the rollback can see it.
+    person_links_all(&sandbox, JANE).await;
+    unattended(&work, &["rollback", &id])
+        .run()
+        .await
+        .code(4)
+        .says("rollback waits for a person");
+    time_passes(&sandbox, 3600).await;
+    unattended(&work, &["rollback", &id])
+        .run()
+        .await
+        .code(0)
+        .says(&format!("run {id} rolled back"));
+    assert_eq!(World::of(&sandbox).await.essentials(), before);
+}
+
+/// Item 10: with `minted` tokens and `linked-user-edit=603`, a 603 while a stale token names
+/// another user is "a service may still run as it": the run waits for a person (exit 4), as
+/// with 1003, and never calls it a missing permission.
+#[tokio::test]
+async fn under_minted_tokens_a_603_behind_a_stale_token_waits_for_a_person() {
+    let config = SandboxConfig {
+        behaviours: vec![
+            "token-scope-after-relink=minted".parse().unwrap(),
+            "linked-user-edit=603".parse().unwrap(),
+        ],
+        ..SandboxConfig::default()
+    };
+    let sandbox = TestSandbox::with(ACME, config).await;
+    let pairs = serde_json::json!([{"accessRoleId": 110, "workspaceId": 1}, {"accessRoleId": 101, "workspaceId": 1008}]);
+    sandbox.invite_api_user(TEMP, pairs).await;
+    // The services spend a moment on the temporary user and go back; their cached tokens
+    // still name it, minted two minutes ago.
+    person_links_all(&sandbox, TEMP).await;
+    for (id, secret) in [
+        (
+            "5f0e4c1a-1111-4111-8111-000000005f5f",
+            "sandbox-secret-sfdc-K8v3",
+        ),
+        (
+            "7c2d9e4b-2222-4222-8222-000000007c7c",
+            "sandbox-secret-report-Xp91",
+        ),
+    ] {
+        assert_eq!(sandbox.token(id, secret).await["scope"], TEMP);
+    }
+    person_links_all(&sandbox, JANE).await;
+    time_passes(&sandbox, 120).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let first = unattended(&work, &["apply", "plan.yaml", "--yes", "--run-id", "stale"])
+        .run()
+        .await;
+    first
+        .code(4)
+        .says("Marketo refuses to change `jane.doe@acme.example`")
+        .says("may still run as it")
+        .never_says("failed at")
+        .never_says("rolling back");
+    assert_eq!(work.status("stale").await["status"], "paused");
+}
+
+/// Item 10: an undo Marketo refuses until a person acts waits for that person (exit 4, or the
+/// person plays it), as the runbook says; it does not leave the rollback incomplete.
+#[tokio::test]
+async fn a_refused_undo_waits_for_a_person_and_the_rollback_finishes() {
+    let sandbox = sandbox(None).await;
+    let before = World::of(&sandbox).await.essentials();
+    sandbox
+        .add_fault(serde_json::json!({"method": "POST", "path": "/userservice/*/update.json", "action": {"kind": "error", "status": 400, "code": "1001", "message": "Invalid value"}, "times": 1}))
+        .await;
+    sandbox
+        .add_fault(serde_json::json!({"method": "POST", "path": "/userservice/*/delete.json", "action": {"kind": "error", "status": 400, "code": "1003", "message": "Not allowed"}, "times": 1}))
+        .await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let ran = work.apply(&[]).run().await;
+    ran.code(1)
+        .says("failed at `r0-update-user`")
+        .says("r0-create-temporary-user: waits for a person")
+        .says("everything the run changed was rolled back")
+        .never_says("rollback incomplete");
+    assert_eq!(work.status(&ran.run_id()).await["status"], "rolled back");
+    assert_eq!(World::of(&sandbox).await.essentials(), before);
 }

@@ -111,6 +111,9 @@ async fn unattended_links_a_person_made_are_undone_by_rollback() {
         "{}",
         dry.stdout
     );
+    // The person was asked to link the services back and the run never saw it: a token
+    // minted before that ask cannot show whether they did, so the rollback asks, and the
+    // person's word (they did not) stands in for what cannot be observed.
     let rollback = work
         .relinker(&["rollback", &id, "--gate-wait", "0"])
         .run()
@@ -118,8 +121,27 @@ async fn unattended_links_a_person_made_are_undone_by_rollback() {
     rollback
         .code(4)
         .says("rollback waits for a person to do 2 steps")
+        .says("minted before the relink this run asked for")
         .says(&format!("Once done: relinker rollback {id}"));
     assert_eq!(work.status(&id).await["status"], "rollback paused");
+    for back in [
+        "r0-link-salesforce-sync-back",
+        "r0-link-reporting-export-back",
+    ] {
+        work.relinker(&["attest", &id, back, "--by", "Dana Ops"])
+            .run()
+            .await
+            .code(0);
+    }
+    // Then the links the person made, which the run saw: undone as manual steps.
+    let rollback = work
+        .relinker(&["rollback", &id, "--gate-wait", "0"])
+        .run()
+        .await;
+    rollback
+        .code(4)
+        .says("rollback waits for a person to do 2 steps")
+        .says("r0-link-salesforce-sync-to-temporary-user");
     for service in SERVICES {
         sandbox.person_links(service, "jane.doe@acme.example").await;
     }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::Retryable;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -35,6 +35,9 @@ use crate::provider::{ManualAction, ProviderError};
 use crate::retry::{Budget, RetryPolicy};
 use crate::secret::Secret;
 use crate::sync::lock;
+
+/// How long an access token lives, in seconds: the identity endpoint's documented lifetime.
+pub(crate) const TOKEN_LIFETIME_SECS: i64 = 3600;
 
 /// How errors name the platform.
 const PLATFORM: &str = "Marketo";
@@ -672,6 +675,43 @@ fn user_path(userid: &UserId, endpoint: &str) -> String {
     format!("{USERS}/{}/{endpoint}", segment(userid.as_str()))
 }
 
+impl MarketoClient {
+    /// Which user a service is linked to, as [`Api::linked_user`] learns it, and when the
+    /// token that says so was minted (from what is left of its lifetime). Marketo hands a
+    /// service's token out again until it expires, on some instances with the scope it was
+    /// minted with, so a link read from a token older than a relink may not show it. The time
+    /// is not part of the link: it changes with every read, and a snapshot must not.
+    pub async fn linked_user_minted(
+        &self,
+        service: &ServiceCredentials,
+    ) -> Result<(ServiceLink, Option<DateTime<Utc>>), ProviderError> {
+        let whom = format!("service `{}`", service.name);
+        let grant = self
+            .mint(&service.client_id, &service.client_secret, &whom)
+            .await?;
+        let minted_at = grant.expires_in.map(|left| {
+            Utc::now()
+                - chrono::Duration::seconds(
+                    TOKEN_LIFETIME_SECS - left.clamp(0, TOKEN_LIFETIME_SECS),
+                )
+        });
+        let userid = grant
+            .scope
+            .filter(|s| !s.is_empty())
+            .map(UserId::from_platform)
+            .ok_or_else(|| ProviderError::Protocol {
+                method: "GET".into(),
+                path: "/identity/oauth/token".into(),
+                reason: format!("the token minted for {whom} names no user in `scope`"),
+            })?;
+        let link = ServiceLink {
+            userid,
+            credentials: service.fingerprint(),
+        };
+        Ok((link, minted_at))
+    }
+}
+
 impl Api for MarketoClient {
     async fn user(&self, userid: &UserId) -> Result<Option<UserRecord>, ProviderError> {
         Ok(self
@@ -887,23 +927,7 @@ impl Api for MarketoClient {
         &self,
         service: &ServiceCredentials,
     ) -> Result<ServiceLink, ProviderError> {
-        let whom = format!("service `{}`", service.name);
-        let grant = self
-            .mint(&service.client_id, &service.client_secret, &whom)
-            .await?;
-        let userid = grant
-            .scope
-            .filter(|s| !s.is_empty())
-            .map(UserId::from_platform)
-            .ok_or_else(|| ProviderError::Protocol {
-                method: "GET".into(),
-                path: "/identity/oauth/token".into(),
-                reason: format!("the token minted for {whom} names no user in `scope`"),
-            })?;
-        Ok(ServiceLink {
-            userid,
-            credentials: service.fingerprint(),
-        })
+        self.linked_user_minted(service).await.map(|(link, _)| link)
     }
 
     async fn usage_last_7_days(&self) -> Result<Vec<DailyUsage>, ProviderError> {

@@ -26,6 +26,11 @@ use crate::provider::{
 };
 use crate::secret::Fingerprint;
 
+/// How old a service's token may be and still show the service's link as it is now: one
+/// minted this long ago or more may predate a relink that some instances show only once it
+/// expires.
+const FRESH_TOKEN_SECS: i64 = 60;
+
 /// A Marketo instance, reached as the plan's admin service, with the credentials of the
 /// services the plan names (to learn, by minting their tokens, which user each is linked to).
 #[derive(Debug)]
@@ -75,10 +80,12 @@ impl MarketoPlatform {
             return result;
         };
         let linked = match error.code() {
-            Some("1003") => self.services_naming(user).await,
+            Some("1003") => self.services_naming(user).await.0,
+            // No service names the user: a missing permission, unless a token old enough to
+            // hide a relink was read (Marketo may show a relink only once a token expires).
             Some("603") => match self.services_naming(user).await {
-                names if names.is_empty() => return Err(error),
-                names => names,
+                (names, false) if names.is_empty() => return Err(error),
+                (names, _) => names,
             },
             _ => return Err(error),
         };
@@ -98,29 +105,50 @@ impl MarketoPlatform {
         })
     }
 
-    /// The services the plan knows whose token names `user` now.
-    async fn services_naming(&self, user: &UserId) -> Vec<String> {
+    /// The services the plan knows whose token names `user` now, and whether a token read
+    /// was old enough to hide a relink made since it was minted.
+    async fn services_naming(&self, user: &UserId) -> (Vec<String>, bool) {
         let mut names = Vec::new();
+        let mut may_hide = false;
         for service in self.credentials.services.values() {
             // A service whose token cannot be minted now tells nothing either way.
-            if let Ok(link) = self.client.linked_user(service).await
-                && link.userid == *user
-            {
+            let Ok((link, minted_at)) = self.client.linked_user_minted(service).await else {
+                may_hide = true;
+                continue;
+            };
+            may_hide |= minted_at.is_none_or(|minted| {
+                Utc::now() - minted > chrono::Duration::seconds(FRESH_TOKEN_SECS)
+            });
+            if link.userid == *user {
                 names.push(format!("`{}`", service.name));
             }
         }
-        names
+        (names, may_hide)
     }
 
     async fn check_op(&self, op: &Op, facts: &dyn RunFacts) -> Result<Check, CheckError> {
         match op {
             Op::LinkService { service, to, .. } => {
-                let link = self.client.linked_user(self.service(service)?).await?;
-                Ok(if link.userid == *to {
-                    Check::Holds
-                } else {
-                    Check::NotYet(format!("`{service}` is linked to `{}`", link.userid))
-                })
+                let (link, minted_at) = self
+                    .client
+                    .linked_user_minted(self.service(service)?)
+                    .await?;
+                if link.userid != *to {
+                    return Ok(Check::NotYet(format!(
+                        "`{service}` is linked to `{}`",
+                        link.userid
+                    )));
+                }
+                // A token minted before a person was asked to relink may name the user of
+                // before the relink (on some instances, until it expires): it proves nothing.
+                if let Some(after) = facts.evidence_after()
+                    && minted_at.is_none_or(|minted| minted < after)
+                {
+                    return Ok(Check::CannotTell(format!(
+                        "`{service}`'s token names `{to}`, but it was minted before the relink this run asked for, and Marketo may show a relink only once that token expires (at most an hour after it was minted); if `{service}` is not linked to `{to}` in LaunchPoint, link it there"
+                    )));
+                }
+                Ok(Check::Holds)
             }
             // The promise is always proven against live state, never from memory.
             Op::Verify {
