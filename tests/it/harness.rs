@@ -721,6 +721,12 @@ impl TestSandbox {
             .await;
     }
 
+    /// Ends every request a `hang` fault holds: its connection closes without an answer.
+    pub async fn release_hangs(&self) {
+        self.control(reqwest::Method::POST, "/_sandbox/faults/release", None)
+            .await;
+    }
+
     /// Requests the sandbox logged that match.
     pub async fn logged(&self, method: &str, path_suffix: &str) -> Vec<Value> {
         self.requests().await["requests"]
