@@ -14,8 +14,27 @@ use crate::ids::ServiceName;
 use crate::plan::{CheckCommand, Login, Secrets};
 use crate::secret::Secret;
 
-/// How long a check command may run.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a check command may run, unless [`TIMEOUT_VARIABLE`] says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An operations (and test) knob: how long a check command may run (`90s`, `2m`, `500ms`).
+const TIMEOUT_VARIABLE: &str = "RELINKER_CHECK_TIMEOUT";
+
+/// How long a check command may run: [`TIMEOUT_VARIABLE`] when it reads as a duration, else
+/// 60 s. A value that does not read is said once and otherwise ignored: a typo in a knob must
+/// not stop a run that would work with the default.
+fn timeout_from_env() -> Duration {
+    let Ok(text) = std::env::var(TIMEOUT_VARIABLE) else {
+        return DEFAULT_TIMEOUT;
+    };
+    crate::limits::parse_duration(text.trim()).unwrap_or_else(|| {
+        tracing::warn!(
+            "{TIMEOUT_VARIABLE}=`{text}` is not a duration such as 90s or 2m; check commands get {} s",
+            DEFAULT_TIMEOUT.as_secs()
+        );
+        DEFAULT_TIMEOUT
+    })
+}
 
 /// Where and for what a check command runs.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +45,8 @@ pub struct CommandContext<'a> {
     pub service: &'a ServiceName,
     /// The instance the run targets (the sandbox, in a `--sandbox` run).
     pub base_url: &'a str,
+    /// How long the command may run.
+    pub timeout: Duration,
 }
 
 /// The program to start: `relinker` is this very program; a path with a `/` is relative to
@@ -66,13 +87,13 @@ pub async fn authenticates(
     if !context.base_url.is_empty() {
         process.env("RELINKER_BASE_URL", context.base_url);
     }
-    let status = tokio::time::timeout(COMMAND_TIMEOUT, process.status())
+    let status = tokio::time::timeout(context.timeout, process.status())
         .await
         .map_err(|_| {
             CheckError::Unusable(format!(
                 "the check command `{command}` of `{}` did not finish within {} s",
                 context.service,
-                COMMAND_TIMEOUT.as_secs()
+                context.timeout.as_secs()
             ))
         })?
         .map_err(|e| {
@@ -99,15 +120,18 @@ pub struct CommandChecker {
     secrets: Secrets,
     base_dir: PathBuf,
     base_url: String,
+    timeout: Duration,
 }
 
 impl CommandChecker {
-    /// Check commands run in `base_dir`, told of `base_url`, with credentials from `secrets`.
+    /// Check commands run in `base_dir`, told of `base_url`, with credentials from `secrets`,
+    /// for as long as [`TIMEOUT_VARIABLE`] allows.
     pub fn new(secrets: Secrets, base_dir: PathBuf, base_url: String) -> Self {
         Self {
             secrets,
             base_dir,
             base_url,
+            timeout: timeout_from_env(),
         }
     }
 
@@ -131,6 +155,7 @@ impl CommandChecker {
             base_dir: &self.base_dir,
             service,
             base_url: &self.base_url,
+            timeout: self.timeout,
         };
         authenticates(check, context, &resolved.username, &resolved.password)
             .await
@@ -175,6 +200,7 @@ mod tests {
             base_dir: dir.path(),
             service: &service,
             base_url: "http://127.0.0.1:1",
+            timeout: Duration::from_secs(10),
         };
         let password = Secret::new("s3cret-word");
         let script = r#"test "$RELINKER_USERNAME" = apiuser-x@apiconnector.com && test "$RELINKER_PASSWORD" = s3cret-word && test "$RELINKER_SERVICE" = magento && test "$#" = 0"#;
