@@ -3,7 +3,9 @@
 //! `RELINKER_PASSWORD`; argv is visible to every process on the machine), with
 //! `RELINKER_SERVICE` and `RELINKER_BASE_URL` to know what it checks, and exits 0 when the
 //! credential authenticates. Its output is discarded unread: a script may echo what it was
-//! given, and a secret never enters relinker's output or logs.
+//! given, and a secret never enters relinker's output or logs. It leads a process group of its
+//! own, killed whole when the check ends, times out or is no longer waited for: nothing it
+//! started outlives it with the credential in its environment.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -83,11 +85,24 @@ pub async fn authenticates(
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
+    #[cfg(unix)]
+    process.process_group(0);
     // A platform without an API (Movius) has no instance URL to tell.
     if !context.base_url.is_empty() {
         process.env("RELINKER_BASE_URL", context.base_url);
     }
-    let status = tokio::time::timeout(context.timeout, process.status())
+    let cannot_run = |e: std::io::Error| {
+        CheckError::Unusable(format!(
+            "cannot run the check command `{command}` of `{}`: {e}",
+            context.service
+        ))
+    };
+    let mut child = process.spawn().map_err(cannot_run)?;
+    // Declared after `child`, so dropped before it: the group is killed while its leader is
+    // not yet reaped (on a timeout or a cancelled wait), so its id is still the group's.
+    #[cfg(unix)]
+    let _group = Group::of(&child);
+    let status = tokio::time::timeout(context.timeout, child.wait())
         .await
         .map_err(|_| {
             CheckError::Unusable(format!(
@@ -96,12 +111,7 @@ pub async fn authenticates(
                 context.timeout.as_secs()
             ))
         })?
-        .map_err(|e| {
-            CheckError::Unusable(format!(
-                "cannot run the check command `{command}` of `{}`: {e}",
-                context.service
-            ))
-        })?;
+        .map_err(cannot_run)?;
     tracing::debug!(service = %context.service, code = ?status.code(), "check command finished");
     match status.code() {
         Some(0) => Ok(true),
@@ -110,6 +120,35 @@ pub async fn authenticates(
             "the check command `{command}` of `{}` was killed by a signal",
             context.service
         ))),
+    }
+}
+
+/// The process group a check command leads. What the command starts (a helper it forks, a
+/// `sleep` in the background) is in its group with the credential in its environment, and
+/// tokio's `kill_on_drop` kills the command alone: so the whole group is killed when this is
+/// dropped, whether the command exited, timed out, or its check was abandoned.
+#[cfg(unix)]
+struct Group(Option<rustix::process::Pid>);
+
+#[cfg(unix)]
+impl Group {
+    fn of(leader: &tokio::process::Child) -> Self {
+        Self(
+            leader
+                .id()
+                .and_then(|id| i32::try_from(id).ok())
+                .and_then(rustix::process::Pid::from_raw),
+        )
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(leader) = self.0 {
+            // Fails (ESRCH) when nothing of the group is left, which is the aim.
+            let _ = rustix::process::kill_process_group(leader, rustix::process::Signal::KILL);
+        }
     }
 }
 
@@ -231,5 +270,69 @@ mod tests {
             "{error}"
         );
         assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    /// Whether a process runs: a zombie, killed and waiting to be reaped, does not.
+    #[cfg(target_os = "linux")]
+    fn runs(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next())
+                .is_some_and(|state| state != 'Z' && state != 'X')
+        })
+    }
+
+    /// What a check command started in the background dies with it, whether it timed out or
+    /// its check was abandoned (the future dropped, as when a run stops).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_check_commands_children_die_with_it() {
+        use std::time::Duration;
+        for (case, timeout) in [
+            ("timed out", Duration::from_secs(1)),
+            ("abandoned", Duration::from_secs(60)),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let service = ServiceName::new("magento");
+            let context = CommandContext {
+                base_dir: dir.path(),
+                service: &service,
+                base_url: "",
+                timeout,
+            };
+            let password = Secret::new("s3cret-word");
+            let script = command("sleep 300 & echo $! > sleep.pid; wait");
+            let pid_file = dir.path().join("sleep.pid");
+            let started = async {
+                loop {
+                    match std::fs::read_to_string(&pid_file) {
+                        Ok(pid) if pid.ends_with('\n') => return,
+                        _ => tokio::time::sleep(Duration::from_millis(10)).await,
+                    }
+                }
+            };
+            let check = authenticates(&script, context, "u", &password);
+            if timeout < Duration::from_secs(60) {
+                assert!(check.await.is_err(), "{case}");
+            } else {
+                tokio::select! {
+                    ended = check => panic!("{case}: the check ended: {ended:?}"),
+                    () = started => {}
+                }
+            }
+            let pid = std::fs::read_to_string(&pid_file).unwrap();
+            let pid = pid.trim();
+            let mut waited = 0;
+            while runs(pid) {
+                waited += 1;
+                if waited > 100 {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-9", pid])
+                        .status();
+                    panic!("{case}: the check command's child {pid} outlived it");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 }

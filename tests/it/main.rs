@@ -5,6 +5,7 @@
 
 mod behaviours;
 mod budget;
+mod check_commands;
 mod cli_help;
 mod compat;
 mod concurrency;
