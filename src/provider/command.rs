@@ -164,7 +164,7 @@ pub struct CommandChecker {
 
 impl CommandChecker {
     /// Check commands run in `base_dir`, told of `base_url`, with credentials from `secrets`,
-    /// for as long as [`TIMEOUT_VARIABLE`] allows.
+    /// for as long as `RELINKER_CHECK_TIMEOUT` allows (60 s unless it says otherwise).
     pub fn new(secrets: Secrets, base_dir: PathBuf, base_url: String) -> Self {
         Self {
             secrets,
