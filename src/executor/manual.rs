@@ -166,6 +166,9 @@ impl Executor<'_> {
         let played = match &self.options.person {
             Some(person) => {
                 for task in &open {
+                    // Whoever plays the person changes state on the run's behalf: only while
+                    // the run is still this process's.
+                    self.prove_held()?;
                     if let Err(error) = person.perform(&task.action).await {
                         return self.phase_failed(task, error.into());
                     }
@@ -220,7 +223,7 @@ impl Executor<'_> {
                 for task in open {
                     let state = self.record(&task.step.id);
                     if task.resend {
-                        match self.change(task.step, &task.action, task.is_undo()).await {
+                        match self.change(task.step, &task.action, task.is_undo()).await? {
                             Ok(()) => self.task_held(&task, state, false)?,
                             Err((StepError::NeedsPerson { reason, .. }, _)) => {
                                 seen.push((task.step.id.clone(), reason));

@@ -11,6 +11,7 @@ mod compat;
 mod concurrency;
 mod dotdigital;
 mod executor;
+mod fencing;
 mod harness;
 mod hostile;
 mod install;
