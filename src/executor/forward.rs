@@ -64,17 +64,20 @@ impl Executor<'_> {
                 .push(step.clone());
         }
         let stop = AtomicBool::new(false);
-        let ends = crate::limits::with_urgency(futures_util::future::join_all(
+        // A journal error (a lost lock among them) in one rotation stops every rotation at
+        // once, wherever it is, as a crash would: none of them could record what it does next,
+        // and a lost lock means another runner may be working on the run.
+        let ends = crate::limits::with_urgency(futures_util::future::try_join_all(
             rotations
                 .iter()
                 .map(|(rotation, steps)| self.rotation(*rotation, steps, &stop)),
         ))
-        .await;
+        .await?;
         let mut waiting = Vec::new();
         let mut before_pivot = None;
         let mut after_pivot = None;
         for end in ends {
-            match end? {
+            match end {
                 RotationEnd::Done | RotationEnd::Stopped => {}
                 RotationEnd::Paused(w) => waiting.extend(w),
                 RotationEnd::Failed {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::executor::{assert_renamed, wait_for_fault};
-use crate::harness::{POLICY, RENAME, TestSandbox, USERS, Workspace, World};
+use crate::harness::{POLICY, RELINK, RENAME, TestSandbox, USERS, Workspace, World};
 use crate::pg::TestPostgres;
 
 /// How the first runner loses its session.
@@ -137,4 +137,40 @@ async fn a_runner_whose_lock_file_was_replaced_stops_before_sending_again() {
         .code(0);
     assert_renamed(&World::of(&sandbox).await, users);
     assert_eq!(sandbox.logged("POST", "/invite.json").await.len(), 2);
+}
+
+/// Two rotations: one loses the run's lock while its request hangs, the other waits at a
+/// manual gate (for ten minutes, no one playing the person). The runner stops at once, gate
+/// and all, rather than when the other rotation next tries to record something.
+#[tokio::test]
+async fn a_lost_lock_stops_every_rotation_at_once() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, &format!("{RENAME}\n{RELINK}"), POLICY);
+    sandbox
+        .add_fault(json!({"method": "POST", "path": format!("{USERS}/invite.json"), "action": {"kind": "hang"}, "times": 1}))
+        .await;
+    let first = work
+        .relinker(&[
+            "apply",
+            "plan.yaml",
+            "--yes",
+            "--gate-wait",
+            "10m",
+            "--run-id",
+            "fenced",
+        ])
+        .spawn_captured();
+    assert!(wait_for_fault(&sandbox, "hang").await);
+    let lock = work.path().join("state/locks/run-fenced.lock");
+    std::fs::remove_file(&lock).unwrap();
+    sandbox.release_hangs().await;
+    let out = tokio::time::timeout(Duration::from_secs(30), first.wait_with_output())
+        .await
+        .expect("the runner stopped without waiting out the other rotation's gate")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("was removed"), "{stderr}");
+    assert!(stderr.contains("relinker resume fenced"), "{stderr}");
+    assert_eq!(sandbox.logged("POST", "/invite.json").await.len(), 1);
 }
