@@ -297,6 +297,7 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
         | JournalError::Corrupt { .. }
         | JournalError::Database { .. }
         | JournalError::Unreachable { .. }
+        | JournalError::LockLost { .. }
         | JournalError::Detached => Outcome::Failed,
     };
     Failure {

@@ -143,9 +143,9 @@ impl Executor<'_> {
         })
     }
 
-    /// Carries out an API operation.
+    /// Carries out an API operation, the executor itself the platform's fence.
     pub(super) async fn act(&self, op: &Op) -> Result<(), crate::provider::ProviderError> {
-        self.platform.act(op).await
+        self.platform.act(op, self).await
     }
 
     /// What a person must do for a manual operation, and from when.

@@ -109,17 +109,20 @@ impl Executor<'_> {
         rotations: &BTreeMap<usize, Vec<Step>>,
     ) -> Result<Option<RunOutcome>, ExecError> {
         let stop = AtomicBool::new(false);
-        let ends = crate::limits::with_urgency(futures_util::future::join_all(
+        // A journal error (a lost lock among them) in one rotation stops every rotation at
+        // once, wherever it is, as a crash would: none of them could record what it does next,
+        // and a lost lock means another runner may be working on the run.
+        let ends = crate::limits::with_urgency(futures_util::future::try_join_all(
             rotations
                 .iter()
                 .map(|(rotation, steps)| self.rotation(*rotation, steps, &stop)),
         ))
-        .await;
+        .await?;
         let mut waiting = Vec::new();
         let mut before_pivot = None;
         let mut after_pivot = None;
         for end in ends {
-            match end? {
+            match end {
                 RotationEnd::Done | RotationEnd::Stopped => {}
                 RotationEnd::Paused(w) => waiting.extend(w),
                 RotationEnd::Failed {
@@ -324,7 +327,7 @@ impl Executor<'_> {
                 step: step.id.clone(),
             })?;
         }
-        match self.change(step, &step.action, false).await {
+        match self.change(step, &step.action, false).await? {
             Ok(()) => {
                 self.hold(step, StepEffect::Changed, Held::Changed)?;
                 self.observed(step);
@@ -396,16 +399,20 @@ impl Executor<'_> {
 
     /// Sends a change and verifies it. A change whose answer was lost is checked before
     /// anything else; one that provably did not happen is sent again, with backoff, within the
-    /// change budget. Only a refusal that will not change on retry fails at once.
+    /// change budget. Only a refusal that will not change on retry fails at once. Each attempt
+    /// first proves the run is still this process's: one that lost its lock while a request
+    /// hung must not send again after another runner resumed (and perhaps finished) the run,
+    /// so it stops the run ([`ExecError`]) with nothing sent and nothing appended.
     pub(super) async fn change(
         &self,
         step: &Step,
         action: &Op,
         undo: bool,
-    ) -> Result<(), (StepError, FailureEffect)> {
+    ) -> Result<Result<(), (StepError, FailureEffect)>, ExecError> {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
+            self.prove_held()?;
             self.progress.event(Event::Acting {
                 step,
                 description: action.describe(),
@@ -414,7 +421,7 @@ impl Executor<'_> {
             });
             let error = match self.act(action).await {
                 Ok(()) => {
-                    return match self.check_patiently(step, action, undo).await {
+                    return Ok(match self.check_patiently(step, action, undo).await {
                         Ok(Check::Holds) => Ok(()),
                         Ok(Check::CannotTell(reason)) => Err((
                             StepError::CannotTell { reason },
@@ -431,59 +438,69 @@ impl Executor<'_> {
                             FailureEffect::MaybeChanged,
                         )),
                         Err(error) => Err((error, FailureEffect::MaybeChanged)),
-                    };
+                    });
                 }
+                Err(ProviderError::LockLost(lost)) => return Err(self.lost(lost)),
                 Err(ProviderError::Blocked { reason }) => {
-                    return Err((
+                    return Ok(Err((
                         StepError::NeedsPerson {
                             reason,
                             resend: true,
                         },
                         FailureEffect::Unchanged,
-                    ));
+                    )));
                 }
                 Err(error) if error.may_have_applied() => error,
-                Err(error) => return Err((StepError::Refused(error), FailureEffect::Unchanged)),
+                Err(error) => {
+                    return Ok(Err((StepError::Refused(error), FailureEffect::Unchanged)));
+                }
             };
             self.progress.event(Event::AnswerLost {
                 step: &step.id,
                 error: &error,
             });
             match self.check_patiently(step, action, undo).await {
-                Ok(Check::Holds) => return Ok(()),
+                Ok(Check::Holds) => return Ok(Ok(())),
                 Ok(Check::NotYet(_)) => {}
                 Ok(Check::CannotTell(reason)) => {
-                    return Err((
+                    return Ok(Err((
                         StepError::CannotTell { reason },
                         FailureEffect::MaybeChanged,
-                    ));
+                    )));
                 }
                 Ok(Check::NeedsPerson(reason)) => {
-                    return Err((
+                    return Ok(Err((
                         StepError::NeedsPerson {
                             reason,
                             resend: false,
                         },
                         FailureEffect::MaybeChanged,
-                    ));
+                    )));
                 }
                 Ok(Check::Conflict(reason)) => {
-                    return Err((StepError::Conflict { reason }, FailureEffect::MaybeChanged));
+                    return Ok(Err((
+                        StepError::Conflict { reason },
+                        FailureEffect::MaybeChanged,
+                    )));
                 }
-                Err(read) => return Err((read, FailureEffect::MaybeChanged)),
+                Err(read) => return Ok(Err((read, FailureEffect::MaybeChanged))),
             }
             let wait = retry_delay(attempt);
             if attempt >= MAX_CHANGE_ATTEMPTS
                 || started.elapsed() + wait > self.options.change_budget
             {
-                return Err((
+                return Ok(Err((
                     StepError::GaveUp {
                         attempts: attempt,
                         last: error,
                     },
                     FailureEffect::Unchanged,
-                ));
+                )));
             }
+            // A request that hung may have outlasted the run's lock: say nothing of sending
+            // again unless the run is still this process's (it is proven again right before
+            // the send, after the wait).
+            self.prove_held()?;
             self.progress.event(Event::NotApplied {
                 step: &step.id,
                 attempt,

@@ -222,6 +222,9 @@ impl Executor<'_> {
         let played = match &self.options.person {
             Some(person) => {
                 for task in &open {
+                    // Whoever plays the person changes state on the run's behalf: only while
+                    // the run is still this process's.
+                    self.prove_held()?;
                     if let Err(error) = person.perform(&task.action).await {
                         return self.phase_failed(task, error.into());
                     }
@@ -350,7 +353,7 @@ impl Executor<'_> {
         for mut task in open {
             let state = self.record(&task.step.id);
             let held = if task.resend {
-                match self.change(task.step, &task.action, task.is_undo()).await {
+                match self.change(task.step, &task.action, task.is_undo()).await? {
                     Ok(()) => Ok(()),
                     Err((StepError::NeedsPerson { reason, .. }, _)) => {
                         Err(Check::NeedsPerson(reason))

@@ -5,7 +5,10 @@
 //! running a step twice is harmless. Otherwise an `intent` is fsynced, the change is made (or a
 //! person is asked), and the step is verified by reading again before `done` is written. A
 //! change whose answer was lost is re-checked, never blindly re-sent; one that provably did not
-//! happen is sent again within the retry budget.
+//! happen is sent again within the retry budget. Before every request that changes state, first
+//! sends and re-sends alike, the run proves it still holds its lock (the executor is the
+//! platform's [`Fence`]); a run that cannot stops at once (exit 1, `relinker resume RUN`),
+//! sending and appending nothing more: another runner may have the run now.
 //!
 //! What rollback undoes is computed from what the journal observed ([`undo_plan`]): every step
 //! the run found different and asked to change, however the change came about. Each rotation's
@@ -34,9 +37,11 @@ pub use gate::{GateWait, Person, PersonFuture};
 pub use rollback::{Kept, Undo, UndoPlan, undo_plan};
 
 use crate::ids::StepId;
-use crate::journal::{Direction, Entry, Run, RunState, RunSummary, StepState, Waiting};
+use crate::journal::{
+    Direction, Entry, JournalError, Run, RunState, RunSummary, StepState, Waiting,
+};
 use crate::plan::OnFailure;
-use crate::provider::Platform;
+use crate::provider::{Fence, LockLost, Platform};
 
 /// How a run behaves.
 pub struct Options {
@@ -143,21 +148,23 @@ impl<'a> Executor<'a> {
         self.run.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends a record, durable before it returns (the journal is write-ahead). The fsync can
-    /// take milliseconds on a loaded disk: on a multi-threaded runtime this worker first hands
-    /// its other tasks (the run's other rotations, other runs) to another thread, so only this
-    /// step waits for the disk.
+    /// Appends a record, durable before it returns (the journal is write-ahead).
     fn append(&self, entry: Entry) -> Result<(), ExecError> {
-        let write = || self.lock_run().append(entry);
-        let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
-            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-        });
-        let written = if multi_threaded {
-            tokio::task::block_in_place(write)
-        } else {
-            write()
-        };
-        Ok(written?)
+        Ok(off_the_runtime(|| self.lock_run().append(entry))?)
+    }
+
+    /// Proves the run is still this process's (see [`Run::still_held`]); asked immediately
+    /// before every request that changes state, and before asking whoever plays the person.
+    fn prove_held(&self) -> Result<(), JournalError> {
+        off_the_runtime(|| self.lock_run().still_held())
+    }
+
+    /// The journal's error for a lock a platform was told was lost.
+    fn lost(&self, lost: LockLost) -> ExecError {
+        ExecError::Journal(JournalError::LockLost {
+            run_id: self.lock_run().id().clone(),
+            reason: lost.reason,
+        })
     }
 
     fn summary(&self) -> RunSummary {
@@ -209,5 +216,33 @@ impl<'a> Executor<'a> {
             })?;
         }
         Ok(())
+    }
+}
+
+/// The executor owns the run, so it is what proves the run is still this process's to change;
+/// a platform asks it before every request that changes state, its own re-sends included.
+impl Fence for Executor<'_> {
+    fn still_held(&self) -> Result<(), LockLost> {
+        self.prove_held().map_err(|error| LockLost {
+            reason: match error {
+                JournalError::LockLost { reason, .. } => reason,
+                other => other.to_string(),
+            },
+        })
+    }
+}
+
+/// Runs blocking journal work (an fsync, a database round trip, which can take milliseconds or,
+/// for an unanswering database, the whole state wait): on a multi-threaded runtime this worker
+/// first hands its other tasks (the run's other rotations, other runs) to another thread, so
+/// only this step waits.
+fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
+    let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+        runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+    });
+    if multi_threaded {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
     }
 }

@@ -185,7 +185,7 @@ impl Executor<'_> {
                         step: step.id.clone(),
                     })?;
                 }
-                if let Err((error, _)) = self.change(step, compensation, true).await {
+                if let Err((error, _)) = self.change(step, compensation, true).await? {
                     return Ok(Err(error));
                 }
                 false

@@ -11,9 +11,12 @@
 //!   locks/user-<hash>.lock     held by the process working on a run that touches the user
 //! ```
 //!
-//! Locks are OS file locks: they die with their process. Reading needs no lock: records are
-//! whole lines, and a torn last one is ignored. A run directory is built under a temporary
-//! name and renamed into place, so every run directory has a `started` record.
+//! Locks are OS file locks: they die with their process. A lock file removed or replaced while
+//! its process lives lets another process lock the run too, so the run's lock is proven (its
+//! path still names the file locked) before every request that changes state and before every
+//! record. Reading needs no lock: records are whole lines, and a torn last one is ignored. A
+//! run directory is built under a temporary name and renamed into place, so every run
+//! directory has a `started` record.
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -200,12 +203,29 @@ impl Backend for StateDir {
     }
 }
 
-/// The file locks a process holds, and the journal it appends to.
+/// The file locks a process holds, and the journal it appends to (of which run, where).
 #[derive(Debug)]
 struct LocalSession {
     dir: StateDir,
     locks: Vec<Lock>,
-    journal: Option<(PathBuf, File)>,
+    journal: Option<(RunId, PathBuf, File)>,
+}
+
+impl LocalSession {
+    /// The run's lock, held and still its lock file's.
+    fn run_lock_held(&self, id: &RunId) -> Result<(), JournalError> {
+        let path = self.dir.run_lock(id);
+        let lost = |reason: String| JournalError::LockLost {
+            run_id: id.clone(),
+            reason,
+        };
+        let lock = self
+            .locks
+            .iter()
+            .find(|lock| lock.path() == path)
+            .ok_or_else(|| lost("this process never took it".into()))?;
+        lock.still_held().map_err(|error| lost(error.to_string()))
+    }
 }
 
 impl Session for LocalSession {
@@ -280,18 +300,29 @@ impl Session for LocalSession {
             .append(true)
             .open(&path)
             .map_err(io("open", &path))?;
-        self.journal = Some((path, file));
+        self.journal = Some((id.clone(), path, file));
         Ok(())
     }
 
+    /// The journal file stays writable whatever becomes of the lock file, so each append
+    /// first proves the lock (two `stat`s, nothing beside the fsync): once it is lost, another
+    /// process may be appending to the same journal.
     fn append(&mut self, record: &Record) -> Result<(), JournalError> {
-        let Some((path, file)) = &mut self.journal else {
+        let Some((id, _, _)) = &self.journal else {
+            return Err(JournalError::Detached);
+        };
+        self.run_lock_held(id)?;
+        let Some((_, path, file)) = &mut self.journal else {
             return Err(JournalError::Detached);
         };
         let line = encode(record, path)?;
         file.write_all(line.as_bytes())
             .map_err(io("append to", path))?;
         file.sync_data().map_err(io("sync", path))
+    }
+
+    fn still_held(&self, id: &RunId) -> Result<(), JournalError> {
+        self.run_lock_held(id)
     }
 
     /// The run's folder is first renamed out of the run namespace, so a crash midway never
@@ -442,6 +473,36 @@ mod tests {
             assert_eq!(mode(&path), 0o600);
             assert_eq!(mode(&runs.join("plan.yaml")), 0o600);
         }
+    }
+
+    /// A run whose lock file was replaced proves nothing and appends nothing more; once its
+    /// process let go, the run opens again (under the new file).
+    #[test]
+    fn a_replaced_lock_file_is_a_lost_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateStore::local(dir.path()).unwrap();
+        let mut run = Run::start(&state, &id("r1"), b"", started("a@x.io")).unwrap();
+        run.still_held().unwrap();
+        let lock = dir.path().join("locks/run-r1.lock");
+        std::fs::remove_file(&lock).unwrap();
+        std::fs::write(&lock, "").unwrap();
+        let lost = run.still_held().unwrap_err();
+        assert!(
+            matches!(&lost, JournalError::LockLost { run_id, .. } if run_id == &id("r1")),
+            "{lost:?}"
+        );
+        assert!(lost.to_string().contains("was replaced"), "{lost}");
+        assert!(lost.to_string().contains("`relinker resume r1`"), "{lost}");
+        let appended = run.append(Entry::Intent {
+            step: StepId::new("r0-delete"),
+        });
+        assert!(
+            matches!(appended, Err(JournalError::LockLost { .. })),
+            "{appended:?}"
+        );
+        assert_eq!(state.read(&id("r1")).unwrap().records.len(), 1);
+        drop(run);
+        Run::open(&state, &id("r1")).unwrap().still_held().unwrap();
     }
 
     #[test]

@@ -8,8 +8,11 @@
 //! [`StateStore`] is where runs are kept, whichever backend keeps them (`store`: the seam;
 //! `local`: the state directory; `postgres`: a database shared by every runner). Locks die
 //! with their process (file locks) or its connection (advisory locks), so no lock outlives a
-//! `kill -9`; an unsettled run still keeps its claim on its users through its journal. Secrets
-//! never enter the store: credentials appear only as fingerprints.
+//! `kill -9`; an unsettled run still keeps its claim on its users through its journal. Because
+//! a lock can also be lost while its process lives (a database restart ends the session; a
+//! clean-up replaces a lock file), a run proves it still holds its lock
+//! ([`Run::still_held`]) before each request that changes state, and a local journal before
+//! each record. Secrets never enter the store: credentials appear only as fingerprints.
 
 mod entry;
 mod local;
@@ -133,6 +136,18 @@ pub enum JournalError {
     /// Another process holds a lock.
     #[error(transparent)]
     Locked(LockError),
+    /// This process can no longer prove it holds the run's lock (its database session died,
+    /// its lock file was removed or replaced): another runner may hold the run now, so this
+    /// one may send and append nothing more for it.
+    #[error(
+        "lost the lock on run `{run_id}` ({reason}); this runner stopped before sending anything more, since another runner may hold the run now: `relinker status {run_id}` shows whether one does, and `relinker resume {run_id}` goes on from where the run is"
+    )]
+    LockLost {
+        /// The run.
+        run_id: RunId,
+        /// Why the lock cannot be proven, in words.
+        reason: String,
+    },
     /// An unsettled run claims one of the users.
     #[error(
         "user `{user}` is claimed by run `{run}`, which is {state}; finish it (`relinker resume {run}`), undo it (`relinker rollback {run}`), or give it up (`relinker abandon {run} --reason …`)"

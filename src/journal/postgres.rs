@@ -3,9 +3,12 @@
 //! session advisory locks.
 //!
 //! An advisory lock belongs to the connection that took it, so a killed runner's locks die
-//! with its connection, as file locks die with their process. Each [`Session`] (one run being
-//! worked on) has a connection of its own; reads share one. A journal append is one `INSERT`,
-//! committed (and so durable, with PostgreSQL's default `synchronous_commit`) before it returns.
+//! with its connection, as file locks die with their process; and a runner whose connection
+//! died (a restart, a failover, a terminated backend) has lost its locks while it lives, which
+//! it learns by asking on that connection before each request that changes state. Each
+//! [`Session`] (one run being worked on) has a connection of its own; reads share one. A
+//! journal append is one `INSERT`, committed (and so durable, with PostgreSQL's default
+//! `synchronous_commit`) before it returns.
 //!
 //! The client is `tokio-postgres`, driven by a runtime on a thread of its own: the journal's
 //! callers are synchronous (an executor appends under `block_in_place`, commands read from
@@ -486,6 +489,9 @@ impl Session for PgSession {
         Ok(())
     }
 
+    /// Through the connection that holds the run's lock: an append that went through was made
+    /// while the lock was held (a session's advisory locks end only with it), so an append
+    /// after the lock was lost fails with the connection, and needs no proof of its own.
     fn append(&mut self, record: &Record) -> Result<(), JournalError> {
         let Some((id, next)) = &mut self.attached else {
             return Err(JournalError::Detached);
@@ -507,6 +513,44 @@ impl Session for PgSession {
         )?;
         *next += 1;
         Ok(())
+    }
+
+    /// Asks on the session's own connection, the one that took the lock: an answer proves
+    /// the connection lives and holds it. A dead connection (a database restart, a failover,
+    /// `pg_terminate_backend`) or one that does not answer within the wait proves nothing, and
+    /// is a lost lock: PostgreSQL released it with the session, and another runner may hold it.
+    fn still_held(&self, id: &RunId) -> Result<(), JournalError> {
+        let client = self.client.clone();
+        // pg_locks shows a bigint advisory key as two oids: its high half, then its low half.
+        let bits = u64::from_be_bytes(run_key(id).to_be_bytes());
+        let high = u32::try_from(bits >> 32).unwrap_or_default();
+        let low = u32::try_from(bits & 0xFFFF_FFFF).unwrap_or_default();
+        let held = self.call("prove a lock in", async move {
+            let row = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                     AND pid = pg_backend_pid() AND classid = $1 AND objid = $2 AND objsubid = 1)",
+                    &[&high, &low],
+                )
+                .await?;
+            Ok(row.get::<_, bool>(0))
+        });
+        let reason = match held {
+            Ok(true) => return Ok(()),
+            Ok(false) => "the database session no longer holds it".to_owned(),
+            Err(JournalError::Database { reason, .. }) => {
+                format!("the database connection that held it is gone: {reason}")
+            }
+            Err(JournalError::Unreachable { waited, .. }) => format!(
+                "the database did not answer within {}s, so nothing proves the lock is still held",
+                waited.as_secs()
+            ),
+            Err(other) => other.to_string(),
+        };
+        Err(JournalError::LockLost {
+            run_id: id.clone(),
+            reason,
+        })
     }
 
     fn remove(&mut self, id: &RunId) -> Result<(), JournalError> {

@@ -131,6 +131,14 @@ impl Run {
         self.store.plan_label(&self.id)
     }
 
+    /// Proves the run is still this process's: its session holds the run's lock (the
+    /// database connection that took it is alive and holds it; the lock file at the run's lock
+    /// path is the very file locked). A runner that cannot prove it must send nothing more:
+    /// another runner may have resumed the run meanwhile. [`JournalError::LockLost`] otherwise.
+    pub fn still_held(&self) -> Result<(), JournalError> {
+        self.session.still_held(&self.id)
+    }
+
     /// Appends a record stamped with the time now, durable before this returns.
     pub fn append(&mut self, entry: Entry) -> Result<(), JournalError> {
         let record = Record::now(entry);

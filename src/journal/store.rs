@@ -99,8 +99,13 @@ pub(super) trait Session: Debug + Send {
     ) -> Result<(), JournalError>;
     /// Attaches the session to an existing run's journal.
     fn attach(&mut self, id: &RunId) -> Result<(), JournalError>;
-    /// Appends a record to the attached journal, durable before it returns.
+    /// Appends a record to the attached journal, durable before it returns; never once the
+    /// run's lock is lost.
     fn append(&mut self, record: &Record) -> Result<(), JournalError>;
+    /// Proves this session still holds the run's lock, so no other process can be working on
+    /// the run; [`JournalError::LockLost`] when it cannot, for whatever reason (a dead database
+    /// connection is a lost lock). Asked before every request that changes state.
+    fn still_held(&self, id: &RunId) -> Result<(), JournalError>;
     /// Removes a run whose lock this session holds, all of it or nothing that reads as a run.
     fn remove(&mut self, id: &RunId) -> Result<(), JournalError>;
 }

@@ -5,7 +5,9 @@
 //! credential authenticates, 1 when it is refused, and anything else when it cannot tell (the
 //! service throttled it, the network failed): only a refusal is an answer a run may act on.
 //! Its output is discarded unread: a script may echo what it was given, and a secret never
-//! enters relinker's output or logs.
+//! enters relinker's output or logs. It leads a process group of its own, killed whole when
+//! the check ends, times out or is no longer waited for: nothing it started outlives it with
+//! the credential in its environment.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -16,8 +18,27 @@ use crate::ids::ServiceName;
 use crate::plan::{CheckCommand, Login, Secrets};
 use crate::secret::Secret;
 
-/// How long a check command may run.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a check command may run, unless [`TIMEOUT_VARIABLE`] says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An operations (and test) knob: how long a check command may run (`90s`, `2m`, `500ms`).
+const TIMEOUT_VARIABLE: &str = "RELINKER_CHECK_TIMEOUT";
+
+/// How long a check command may run: [`TIMEOUT_VARIABLE`] when it reads as a duration, else
+/// 60 s. A value that does not read is said once and otherwise ignored: a typo in a knob must
+/// not stop a run that would work with the default.
+fn timeout_from_env() -> Duration {
+    let Ok(text) = std::env::var(TIMEOUT_VARIABLE) else {
+        return DEFAULT_TIMEOUT;
+    };
+    crate::limits::parse_duration(text.trim()).unwrap_or_else(|| {
+        tracing::warn!(
+            "{TIMEOUT_VARIABLE}=`{text}` is not a duration such as 90s or 2m; check commands get {} s",
+            DEFAULT_TIMEOUT.as_secs()
+        );
+        DEFAULT_TIMEOUT
+    })
+}
 
 /// Where and for what a check command runs.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +49,8 @@ pub struct CommandContext<'a> {
     pub service: &'a ServiceName,
     /// The instance the run targets (the sandbox, in a `--sandbox` run).
     pub base_url: &'a str,
+    /// How long the command may run.
+    pub timeout: Duration,
 }
 
 /// The program to start: `relinker` is this very program; a path with a `/` is relative to
@@ -77,23 +100,31 @@ pub async fn authenticates(
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
+    #[cfg(unix)]
+    process.process_group(0);
     // A platform without an API (Movius) has no instance URL to tell.
     if !context.base_url.is_empty() {
         process.env("RELINKER_BASE_URL", context.base_url);
     }
-    let Ok(status) = tokio::time::timeout(COMMAND_TIMEOUT, process.status()).await else {
-        return Ok(Answer::CannotCheck(format!(
-            "the check command `{command}` of `{}` did not finish within {} s",
-            context.service,
-            COMMAND_TIMEOUT.as_secs()
-        )));
-    };
-    let status = status.map_err(|e| {
+    let cannot_run = |e: std::io::Error| {
         CheckError::Unusable(format!(
             "cannot run the check command `{command}` of `{}`: {e}",
             context.service
         ))
-    })?;
+    };
+    let mut child = process.spawn().map_err(cannot_run)?;
+    // Declared after `child`, so dropped before it: the group is killed while its leader is
+    // not yet reaped (on a timeout or a cancelled wait), so its id is still the group's.
+    #[cfg(unix)]
+    let _group = Group::of(&child);
+    let Ok(status) = tokio::time::timeout(context.timeout, child.wait()).await else {
+        return Ok(Answer::CannotCheck(format!(
+            "the check command `{command}` of `{}` did not finish within {} s",
+            context.service,
+            context.timeout.as_secs()
+        )));
+    };
+    let status = status.map_err(cannot_run)?;
     tracing::debug!(service = %context.service, code = ?status.code(), "check command finished");
     Ok(match status.code() {
         Some(0) => Answer::Authenticates,
@@ -109,6 +140,35 @@ pub async fn authenticates(
     })
 }
 
+/// The process group a check command leads. What the command starts (a helper it forks, a
+/// `sleep` in the background) is in its group with the credential in its environment, and
+/// tokio's `kill_on_drop` kills the command alone: so the whole group is killed when this is
+/// dropped, whether the command exited, timed out, or its check was abandoned.
+#[cfg(unix)]
+struct Group(Option<rustix::process::Pid>);
+
+#[cfg(unix)]
+impl Group {
+    fn of(leader: &tokio::process::Child) -> Self {
+        Self(
+            leader
+                .id()
+                .and_then(|id| i32::try_from(id).ok())
+                .and_then(rustix::process::Pid::from_raw),
+        )
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(leader) = self.0 {
+            // Fails (ESRCH) when nothing of the group is left, which is the aim.
+            let _ = rustix::process::kill_process_group(leader, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 /// Runs a platform's check commands: where they run, what instance they are told of, and
 /// where the credentials they are handed come from.
 #[derive(Debug, Clone)]
@@ -116,15 +176,18 @@ pub struct CommandChecker {
     secrets: Secrets,
     base_dir: PathBuf,
     base_url: String,
+    timeout: Duration,
 }
 
 impl CommandChecker {
-    /// Check commands run in `base_dir`, told of `base_url`, with credentials from `secrets`.
+    /// Check commands run in `base_dir`, told of `base_url`, with credentials from `secrets`,
+    /// for as long as `RELINKER_CHECK_TIMEOUT` allows (60 s unless it says otherwise).
     pub fn new(secrets: Secrets, base_dir: PathBuf, base_url: String) -> Self {
         Self {
             secrets,
             base_dir,
             base_url,
+            timeout: timeout_from_env(),
         }
     }
 
@@ -148,6 +211,7 @@ impl CommandChecker {
             base_dir: &self.base_dir,
             service,
             base_url: &self.base_url,
+            timeout: self.timeout,
         };
         authenticates(check, context, &resolved.username, &resolved.password)
             .await
@@ -193,6 +257,7 @@ mod tests {
             base_dir: dir.path(),
             service: &service,
             base_url: "http://127.0.0.1:1",
+            timeout: Duration::from_secs(10),
         };
         let password = Secret::new("s3cret-word");
         let script = r#"test "$RELINKER_USERNAME" = apiuser-x@apiconnector.com && test "$RELINKER_PASSWORD" = s3cret-word && test "$RELINKER_SERVICE" = magento && test "$#" = 0"#;
@@ -233,5 +298,69 @@ mod tests {
             "{error}"
         );
         assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    /// Whether a process runs: a zombie, killed and waiting to be reaped, does not.
+    #[cfg(target_os = "linux")]
+    fn runs(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next())
+                .is_some_and(|state| state != 'Z' && state != 'X')
+        })
+    }
+
+    /// What a check command started in the background dies with it, whether it timed out or
+    /// its check was abandoned (the future dropped, as when a run stops).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_check_commands_children_die_with_it() {
+        use std::time::Duration;
+        for (case, timeout) in [
+            ("timed out", Duration::from_secs(1)),
+            ("abandoned", Duration::from_secs(60)),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let service = ServiceName::new("magento");
+            let context = CommandContext {
+                base_dir: dir.path(),
+                service: &service,
+                base_url: "",
+                timeout,
+            };
+            let password = Secret::new("s3cret-word");
+            let script = command("sleep 300 & echo $! > sleep.pid; wait");
+            let pid_file = dir.path().join("sleep.pid");
+            let started = async {
+                loop {
+                    match std::fs::read_to_string(&pid_file) {
+                        Ok(pid) if pid.ends_with('\n') => return,
+                        _ => tokio::time::sleep(Duration::from_millis(10)).await,
+                    }
+                }
+            };
+            let check = authenticates(&script, context, "u", &password);
+            if timeout < Duration::from_secs(60) {
+                assert!(check.await.is_err(), "{case}");
+            } else {
+                tokio::select! {
+                    ended = check => panic!("{case}: the check ended: {ended:?}"),
+                    () = started => {}
+                }
+            }
+            let pid = std::fs::read_to_string(&pid_file).unwrap();
+            let pid = pid.trim();
+            let mut waited = 0;
+            while runs(pid) {
+                waited += 1;
+                if waited > 100 {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-9", pid])
+                        .status();
+                    panic!("{case}: the check command's child {pid} outlived it");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 }

@@ -90,6 +90,9 @@ pub enum ProviderError {
     /// A check command could not be run.
     #[error("{0}")]
     Command(String),
+    /// The run's lock was lost before a request that changes state: it was not sent.
+    #[error(transparent)]
+    LockLost(#[from] super::fence::LockLost),
     /// The client was configured wrongly (a bad base URL, say).
     #[error("{0}")]
     Config(String),

@@ -5,12 +5,14 @@
 //! ([`Verification`]) and what undoes it. At run time a [`Platform`] reads live state, checks and
 //! carries out operations, and tells a person what to do. Each provider lives in a folder of its
 //! own ([`marketo`], [`dotdigital`], [`movius`]) with its client, operations, procedures and live snapshot; nothing outside
-//! a provider sees a URL, a token or a platform's rules.
+//! a provider sees a URL, a token or a platform's rules. A platform sends nothing that changes
+//! state without first asking the run's [`Fence`] whether the run is still this runner's.
 
 pub mod command;
 mod compile;
 pub mod dotdigital;
 mod error;
+mod fence;
 mod live;
 pub mod marketo;
 pub mod movius;
@@ -20,6 +22,7 @@ mod step;
 
 pub use compile::{Compiled, Conflict, Leftovers, compile};
 pub use error::ProviderError;
+pub use fence::{Fence, LockLost};
 pub use live::LiveState;
 pub use op::{Op, Operation};
 pub use platform::{BoxFuture, Check, CheckError, ManualAction, Platform, RunFacts};

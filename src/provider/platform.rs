@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::ProviderError;
+use super::fence::Fence;
 use super::live::LiveState;
 use super::op::Op;
 use crate::ids::{ServiceName, StepId};
@@ -124,8 +125,13 @@ pub trait Platform: Send + Sync {
         op: &'a Op,
         facts: &'a dyn RunFacts,
     ) -> BoxFuture<'a, Result<Check, CheckError>>;
-    /// Carries out an operation relinker performs through the API.
-    fn act<'a>(&'a self, op: &'a Op) -> BoxFuture<'a, Result<(), ProviderError>>;
+    /// Carries out an operation relinker performs through the API, asking `fence` before every
+    /// request that changes state ([`ProviderError::LockLost`] when it says no).
+    fn act<'a>(
+        &'a self,
+        op: &'a Op,
+        fence: &'a dyn Fence,
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
     /// For a creating operation that was just seen to hold as the run's doing, what it made,
     /// as this platform names it (a userid, a generated username): what rollback deletes.
     fn made(&self, op: &Op) -> Option<String>;

@@ -72,9 +72,9 @@ pub enum FaultAction {
     Drop,
     /// Apply the request, then close the connection: the answer is lost.
     DropAfter,
-    /// Never answer and never apply.
+    /// Never answer and never apply (until released: then the connection closes).
     Hang,
-    /// Apply the request, then never answer.
+    /// Apply the request, then never answer (until released: then the connection closes).
     HangAfter,
 }
 
@@ -305,8 +305,10 @@ pub(crate) async fn observe(
             sever().await
         }
         Some(FaultAction::Hang) => {
+            let released = traffic.released();
             log(None, false);
-            forever().await
+            released.await;
+            sever().await
         }
         Some(FaultAction::DropAfter) => {
             let response = next.run(request).await;
@@ -315,8 +317,10 @@ pub(crate) async fn observe(
         }
         Some(FaultAction::HangAfter) => {
             let response = next.run(request).await;
+            let released = traffic.released();
             log(Some(&response), false);
-            forever().await
+            released.await;
+            sever().await
         }
     }
 }

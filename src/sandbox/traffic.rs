@@ -1,16 +1,18 @@
 //! What every emulated platform shares: its fault rules, its request log, and the control
-//! routes that manage them (`/_sandbox/faults`, `/_sandbox/requests`). A platform says how its
-//! error answers look and whom a request authenticates as ([`Dialect`]); the rest is common.
+//! routes that manage them (`/_sandbox/faults`, `/_sandbox/faults/release`,
+//! `/_sandbox/requests`). A platform says how its error answers look and whom a request
+//! authenticates as ([`Dialect`]); the rest is common.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::sync::Notify;
 
 use super::faults::{FaultBook, FaultRule};
 use super::lock;
@@ -32,6 +34,8 @@ struct Inner {
     dialect: Dialect,
     faults: Mutex<FaultBook>,
     log: Mutex<RequestLog>,
+    /// Wakes every request a `hang` fault holds, so a test decides when a hang ends.
+    released: Notify,
 }
 
 /// One sandbox's faults and request log; cheap to clone, clones share them.
@@ -45,6 +49,7 @@ impl Traffic {
             dialect,
             faults: Mutex::new(FaultBook::default()),
             log: Mutex::new(RequestLog::default()),
+            released: Notify::new(),
         }))
     }
 
@@ -60,6 +65,13 @@ impl Traffic {
         lock(&self.0.log)
     }
 
+    /// Completes once `POST /_sandbox/faults/release` is called after this was created: a
+    /// hanging request takes it before it is logged, so a release that follows the log entry
+    /// is never missed.
+    pub(crate) fn released(&self) -> tokio::sync::futures::Notified<'_> {
+        self.0.released.notified()
+    }
+
     /// `/_sandbox/faults` and `/_sandbox/requests`.
     pub(crate) fn routes(&self) -> Router {
         Router::new()
@@ -67,6 +79,7 @@ impl Traffic {
                 "/_sandbox/faults",
                 get(faults).post(add_faults).delete(clear_faults),
             )
+            .route("/_sandbox/faults/release", post(release))
             .route("/_sandbox/requests", get(requests).delete(clear_requests))
             .with_state(self.clone())
     }
@@ -108,6 +121,13 @@ async fn add_faults(State(traffic): State<Traffic>, Json(rules): Json<OneOrMany>
 /// `DELETE /_sandbox/faults`
 async fn clear_faults(State(traffic): State<Traffic>) -> StatusCode {
     traffic.faults().clear();
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /_sandbox/faults/release`: every request a `hang` or `hang-after` fault holds now has
+/// its connection closed without an answer, as a proxy's idle timeout would end it.
+async fn release(State(traffic): State<Traffic>) -> StatusCode {
+    traffic.0.released.notify_waiters();
     StatusCode::NO_CONTENT
 }
 

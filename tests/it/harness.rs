@@ -9,6 +9,7 @@ use relinker::ids::{ServiceName, UserId};
 use relinker::limits::Limits;
 use relinker::provider::marketo::{MarketoClient, MarketoConfig};
 use relinker::provider::marketo::{NewApiUser, RolePair, ServiceCredentials};
+use relinker::provider::{Fence, LockLost};
 use relinker::retry::RetryPolicy;
 use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 use relinker::sandbox::{Emulator, SandboxHandle};
@@ -306,6 +307,15 @@ impl Drop for SandboxProcess {
 }
 
 // ---- Marketo clients and values for provider-level tests ----
+
+/// A fence that always holds: provider-level tests change the sandbox outside any run.
+pub struct Held;
+
+impl Fence for Held {
+    fn still_held(&self) -> Result<(), LockLost> {
+        Ok(())
+    }
+}
 
 /// A Marketo client for the acme admin service, with the default limits.
 pub fn client(sandbox: &TestSandbox) -> MarketoClient {
@@ -718,6 +728,12 @@ impl TestSandbox {
 
     pub async fn clear_faults(&self) {
         self.control(reqwest::Method::DELETE, "/_sandbox/faults", None)
+            .await;
+    }
+
+    /// Ends every request a `hang` fault holds: its connection closes without an answer.
+    pub async fn release_hangs(&self) {
+        self.control(reqwest::Method::POST, "/_sandbox/faults/release", None)
             .await;
     }
 

@@ -6,12 +6,14 @@
 mod attestations;
 mod behaviours;
 mod budget;
+mod check_commands;
 mod cli_help;
 mod compat;
 mod concurrency;
 mod dotdigital;
 mod dotdigital_facts;
 mod executor;
+mod fencing;
 mod harness;
 mod hostile;
 mod install;

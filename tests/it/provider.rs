@@ -2,18 +2,21 @@
 //! expiry, paging, odd userids and the limiter. (No secret in TRACE logs: tests/trace_logs.)
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use relinker::limits::Limits;
 use relinker::limits::RateLimit;
-use relinker::provider::ProviderError;
 use relinker::provider::marketo::{Api, RolePair, UserUpdate};
+use relinker::provider::{Fence, LockLost, ProviderError};
 use relinker::sandbox::marketo::SandboxConfig;
 use relinker::secret::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{ACME, TestSandbox, USERS, api_user, client, client_with, sync_service, uid};
+use crate::harness::{
+    ACME, Held, TestSandbox, USERS, api_user, client, client_with, sync_service, uid,
+};
 
 /// Requests the sandbox logged for paths containing `fragment`.
 async fn logged(sandbox: &TestSandbox, fragment: &str) -> Vec<Value> {
@@ -98,7 +101,7 @@ async fn every_operation_round_trips() {
     assert_eq!(marketo.all_users().await.unwrap().len(), 7);
 
     marketo
-        .invite_api_user(&api_user("relinker-temp@acme.example"))
+        .invite_api_user(&api_user("relinker-temp@acme.example"), &Held)
         .await
         .unwrap();
     let added = marketo
@@ -108,6 +111,7 @@ async fn every_operation_round_trips() {
                 role_id: 101,
                 workspace_id: 1008,
             }],
+            &Held,
         )
         .await
         .unwrap();
@@ -119,6 +123,7 @@ async fn every_operation_round_trips() {
                 role_id: 101,
                 workspace_id: 1008,
             }],
+            &Held,
         )
         .await
         .unwrap();
@@ -139,7 +144,7 @@ async fn every_operation_round_trips() {
         expires_at: Some(expires),
     };
     marketo
-        .update_user(&uid("relinker-temp@acme.example"), &update)
+        .update_user(&uid("relinker-temp@acme.example"), &update, &Held)
         .await
         .unwrap();
     let temp = marketo
@@ -156,7 +161,7 @@ async fn every_operation_round_trips() {
         ("api.temp@acme.example", "Temporary", Some(expires))
     );
     marketo
-        .delete_user(&uid("relinker-temp@acme.example"))
+        .delete_user(&uid("relinker-temp@acme.example"), &Held)
         .await
         .unwrap();
     assert_eq!(
@@ -167,7 +172,7 @@ async fn every_operation_round_trips() {
         None
     );
     marketo
-        .delete_invitation(&uid("new.hire@acme.example"))
+        .delete_invitation(&uid("new.hire@acme.example"), &Held)
         .await
         .unwrap();
     assert_eq!(
@@ -180,7 +185,7 @@ async fn every_operation_round_trips() {
 
     // A linked user refuses edits; the error names the service.
     let refused = marketo
-        .update_user(&uid("jane.doe@acme.example"), &update)
+        .update_user(&uid("jane.doe@acme.example"), &update, &Held)
         .await
         .unwrap_err();
     assert!(
@@ -242,7 +247,7 @@ async fn odd_userids_are_encoded_as_one_path_segment() {
     ] {
         let id = uid(userid);
         marketo
-            .invite_api_user(&api_user(userid))
+            .invite_api_user(&api_user(userid), &Held)
             .await
             .unwrap_or_else(|e| panic!("{userid}: {e}"));
         let user = marketo
@@ -255,7 +260,7 @@ async fn odd_userids_are_encoded_as_one_path_segment() {
             marketo.user_roles(&id).await.unwrap().map(|r| r.len()),
             Some(1)
         );
-        marketo.delete_user(&id).await.unwrap();
+        marketo.delete_user(&id, &Held).await.unwrap();
         assert_eq!(marketo.user(&id).await.unwrap(), None);
     }
 }
@@ -308,6 +313,59 @@ async fn retryable_answers_are_retried_until_they_succeed() {
     assert_eq!(error.code(), Some("608"), "{error}");
 }
 
+/// A fence that holds for its first `holds` asks, then is lost.
+struct LostAfter {
+    holds: usize,
+    asked: AtomicUsize,
+}
+
+impl Fence for LostAfter {
+    fn still_held(&self) -> Result<(), LockLost> {
+        if self.asked.fetch_add(1, Ordering::SeqCst) < self.holds {
+            Ok(())
+        } else {
+            Err(LockLost {
+                reason: "another runner took it".into(),
+            })
+        }
+    }
+}
+
+/// The client sends a change again on its own when the first send provably did not apply (a
+/// 608, a token renewed after 601): it asks the fence before each send, and stops with
+/// nothing more sent once it says the run's lock was lost.
+#[tokio::test]
+async fn a_change_is_sent_again_only_while_the_fence_holds() {
+    let sandbox = TestSandbox::start().await;
+    let marketo = client(&sandbox);
+    let path = format!("{USERS}/invite.json");
+    for (code, status) in [("608", 503), ("601", 401)] {
+        let before = logged(&sandbox, "invite.json").await.len();
+        sandbox.add_fault(json!({"path": path, "action": {"kind": "error", "status": status, "code": code}, "times": 1})).await;
+        let fence = LostAfter {
+            holds: 1,
+            asked: AtomicUsize::new(0),
+        };
+        let userid = format!("fenced-{code}@acme.example");
+        let error = marketo
+            .invite_api_user(&api_user(&userid), &fence)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ProviderError::LockLost(_)),
+            "{code}: {error}"
+        );
+        assert!(!error.may_have_applied(), "{code}");
+        assert_eq!(fence.asked.load(Ordering::SeqCst), 2, "{code}");
+        assert_eq!(
+            logged(&sandbox, "invite.json").await.len(),
+            before + 1,
+            "{code}: sent once"
+        );
+        assert_eq!(marketo.user(&uid(&userid)).await.unwrap(), None, "{code}");
+    }
+}
+
 #[tokio::test]
 async fn permanent_errors_are_not_retried() {
     let sandbox = TestSandbox::start().await;
@@ -324,7 +382,7 @@ async fn permanent_errors_are_not_retried() {
     );
     assert!(quota.to_string().contains("resets at"), "{quota}");
     let invalid = marketo
-        .invite_api_user(&api_user("not-an-email"))
+        .invite_api_user(&api_user("not-an-email"), &Held)
         .await
         .unwrap_err();
     assert_eq!(invalid.code(), Some("1001"));
@@ -385,7 +443,7 @@ async fn a_change_whose_answer_is_lost_is_never_resent() {
     ] {
         sandbox.add_fault(json!({"method": "POST", "path": format!("{USERS}/invite.json"), "action": {"kind": kind}, "times": 1})).await;
         let error = marketo
-            .invite_api_user(&api_user(userid))
+            .invite_api_user(&api_user(userid), &Held)
             .await
             .unwrap_err();
         assert!(error.is_outcome_unknown(), "{kind}: {error}");
@@ -403,6 +461,7 @@ async fn a_change_whose_answer_is_lost_is_never_resent() {
                 first_name: Some("X".into()),
                 ..UserUpdate::default()
             },
+            &Held,
         )
         .await
         .unwrap_err();
@@ -417,7 +476,7 @@ async fn a_change_whose_answer_is_lost_is_never_resent() {
     // Refused before processing (606) or never sent (drop before applying): retried safely.
     sandbox.add_fault(json!({"path": format!("{USERS}/lost2@acme.example/delete.json"), "action": {"kind": "error", "status": 429, "code": "606"}, "times": 1})).await;
     marketo
-        .delete_user(&uid("lost2@acme.example"))
+        .delete_user(&uid("lost2@acme.example"), &Held)
         .await
         .unwrap();
     assert_eq!(

@@ -120,6 +120,48 @@ async fn hang_and_hang_after_never_answer() {
     );
 }
 
+/// A released hang ends with its connection closed, no answer and nothing applied; a
+/// released `hang-after` had applied its request before.
+#[tokio::test]
+async fn a_released_hang_closes_its_connection() {
+    let sandbox = TestSandbox::start().await;
+    let token = sandbox.admin_token().await;
+    for (kind, userid, applied) in [
+        ("hang", "f@acme.example", false),
+        ("hang-after", "g@acme.example", true),
+    ] {
+        sandbox
+            .add_fault(json!({"path": format!("{USERS}/invite.json"), "action": {"kind": kind}, "times": 1}))
+            .await;
+        let body = json!({
+            "emailAddress": userid, "firstName": "F", "lastName": "L", "apiOnly": true,
+            "userRoleWorkspaces": [{"accessRoleId": 110, "workspaceId": 1}]
+        });
+        let sent = sandbox
+            .http
+            .post(sandbox.url(&format!("{USERS}/invite.json")))
+            .bearer_auth(&token)
+            .json(&body)
+            .send();
+        let released = async {
+            while !sandbox.requests().await["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["fault"] == kind)
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            sandbox.release_hangs().await;
+        };
+        let (sent, ()) = tokio::join!(sent, released);
+        let error = sent.unwrap_err();
+        assert!(!error.is_timeout(), "{kind}: {error}");
+        assert_eq!(exists(&sandbox, userid).await, applied, "{kind}");
+        sandbox.clear_faults().await;
+    }
+}
+
 #[tokio::test]
 async fn latency_after_and_probability() {
     let sandbox = TestSandbox::start().await;

@@ -25,7 +25,7 @@ use serde_json::json;
 #[path = "../it/harness.rs"]
 mod harness;
 
-use harness::{ADMIN_ID, ADMIN_SECRET, TestSandbox, USERS, api_user, client, sync_service};
+use harness::{ADMIN_ID, ADMIN_SECRET, Held, TestSandbox, USERS, api_user, client, sync_service};
 
 /// An update that changes only the last name.
 fn last_name(name: &str) -> UserUpdate {
@@ -100,7 +100,7 @@ async fn conversation() -> Vec<ProviderError> {
     let mut errors = Vec::new();
     marketo.all_users().await.unwrap();
     marketo
-        .invite_api_user(&api_user("t@acme.example"))
+        .invite_api_user(&api_user("t@acme.example"), &Held)
         .await
         .unwrap();
     marketo.linked_user(&sync_service()).await.unwrap();
@@ -111,7 +111,7 @@ async fn conversation() -> Vec<ProviderError> {
     sandbox.add_fault(json!({"path": format!("{USERS}/t@acme.example/update.json"), "action": {"kind": "hang-after"}, "times": 1})).await;
     errors.push(
         marketo
-            .update_user(&harness::uid("t@acme.example"), &last_name("Z"))
+            .update_user(&harness::uid("t@acme.example"), &last_name("Z"), &Held)
             .await
             .unwrap_err(),
     );
@@ -128,7 +128,11 @@ async fn conversation() -> Vec<ProviderError> {
     errors.push(marketo.linked_user(&wrong).await.unwrap_err());
     errors.push(
         marketo
-            .update_user(&harness::uid("jane.doe@acme.example"), &last_name("Z"))
+            .update_user(
+                &harness::uid("jane.doe@acme.example"),
+                &last_name("Z"),
+                &Held,
+            )
             .await
             .unwrap_err(),
     );

@@ -520,7 +520,12 @@ impl Platform for DotdigitalPlatform {
         })
     }
 
-    fn act<'a>(&'a self, op: &'a crate::provider::Op) -> BoxFuture<'a, Result<(), ProviderError>> {
+    /// Nothing here sends a request that changes state: the fence is never needed.
+    fn act<'a>(
+        &'a self,
+        op: &'a crate::provider::Op,
+        _fence: &'a dyn crate::provider::Fence,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             match op {
                 crate::provider::Op::Dotdigital(Op::Verify { .. }) => Ok(()),

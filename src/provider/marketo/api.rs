@@ -10,13 +10,15 @@ use super::types::{
     WorkspaceInfo,
 };
 use crate::ids::{ServiceName, UserId};
-use crate::provider::{ManualAction, ProviderError};
+use crate::provider::{Fence, ManualAction, ProviderError};
 
 /// Marketo's API users, as the planner and executor need them.
 ///
 /// Reads answer `Ok(None)` for "there is no such thing". Changes answer
 /// [`ProviderError::OutcomeUnknown`] when a request went out and no answer came back; callers
-/// then re-read before deciding to send it again.
+/// then re-read before deciding to send it again. A change takes the run's [`Fence`] and asks
+/// it before every request it sends, re-sends included ([`ProviderError::LockLost`] when it
+/// says no).
 pub trait Api: Send + Sync {
     /// A user who can log in (or an API-only user).
     fn user(
@@ -55,34 +57,40 @@ pub trait Api: Send + Sync {
     fn invite_api_user(
         &self,
         user: &NewApiUser,
+        fence: &dyn Fence,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
     /// Changes a user's attributes; answers the updated record when the answer is readable.
     fn update_user(
         &self,
         userid: &UserId,
         update: &UserUpdate,
+        fence: &dyn Fence,
     ) -> impl Future<Output = Result<Option<UserRecord>, ProviderError>> + Send;
     /// Deletes a user (irreversible).
     fn delete_user(
         &self,
         userid: &UserId,
+        fence: &dyn Fence,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
     /// Deletes a pending invitation.
     fn delete_invitation(
         &self,
         userid: &UserId,
+        fence: &dyn Fence,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
     /// Adds role/workspace pairs; answers every pair the user now holds.
     fn add_roles(
         &self,
         userid: &UserId,
         pairs: &[RolePair],
+        fence: &dyn Fence,
     ) -> impl Future<Output = Result<Vec<RolePair>, ProviderError>> + Send;
     /// Removes role/workspace pairs; answers the pairs that remain.
     fn remove_roles(
         &self,
         userid: &UserId,
         pairs: &[RolePair],
+        fence: &dyn Fence,
     ) -> impl Future<Output = Result<Vec<RolePair>, ProviderError>> + Send;
     /// Which user a service is linked to, learned by minting a token with the service's own
     /// credentials; success also proves those credentials still work.

@@ -7,7 +7,11 @@
 //! admin token is one attempt of the call it serves. A 606 waits out a whole rate window. A
 //! change whose answer was lost is never sent again from here: it becomes
 //! [`ProviderError::OutcomeUnknown`] and the executor re-reads live state to learn whether it
-//! applied. Each wait is one warning line saying what it waits for.
+//! applied. A change that never reached the server (a refused connection, a 606, a renewed
+//! token) is sent again from here, and so every send of a change first asks the run's
+//! [`Fence`]: carrying the fence into the client keeps those re-sends (and their rate-window
+//! waits) where they are, rather than moving them into the executor so that it could fence
+//! them. Each wait is one warning line saying what it waits for.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +35,7 @@ use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
 use super::{dates, quota};
 use crate::ids::{ServiceName, UserId};
 use crate::limits::Limits;
-use crate::provider::{ManualAction, ProviderError};
+use crate::provider::{Fence, ManualAction, ProviderError};
 use crate::retry::{Budget, RetryPolicy};
 use crate::secret::Secret;
 use crate::sync::lock;
@@ -84,11 +88,21 @@ impl MarketoConfig {
     }
 }
 
-/// Whether a call changes state: decides what is safe to send twice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Effect {
+/// Whether a call changes state: decides what is safe to send twice, and whether the run's
+/// fence must be asked before each send.
+#[derive(Clone, Copy)]
+enum Effect<'a> {
     Read,
-    Change,
+    Change(&'a dyn Fence),
+}
+
+impl std::fmt::Debug for Effect<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Effect::Read => "Read",
+            Effect::Change(_) => "Change",
+        })
+    }
 }
 
 /// One request, described without its token.
@@ -98,7 +112,7 @@ struct Call<'a> {
     path: String,
     query: &'a [(&'a str, String)],
     body: Option<Value>,
-    effect: Effect,
+    effect: Effect<'a>,
 }
 
 /// How one attempt ended, when not with success.
@@ -351,6 +365,16 @@ impl MarketoClient {
         let queued = tokio::time::Instant::now();
         let permit = self.inner.limiter.acquire().await;
         budget.extend(queued.elapsed());
+        // The fence is asked here, after the wait for a permit (which can last a rate window)
+        // and before every send of a change: the first, a re-send after a refused connection or
+        // a 606/615/608, and the one after a renewed token. The executor asks too before it
+        // hands a change over, but only this client knows when it sends again on its own.
+        if let Effect::Change(fence) = call.effect
+            && let Err(lost) = fence.still_held()
+        {
+            permit.answered(Answer::NotCounted);
+            return Err(Rejected::Other(Failed::stop(lost.into())));
+        }
         let result = self.send(call, token, budget.attempt_timeout()).await;
         let answer = match &result {
             Err(Rejected::Token) => Answer::NotCounted,
@@ -449,13 +473,14 @@ impl MarketoClient {
         &self,
         path: String,
         body: Option<Value>,
+        fence: &dyn Fence,
     ) -> Result<bytes::Bytes, ProviderError> {
         self.call(Call {
             method: Method::POST,
             path,
             query: &[],
             body,
-            effect: Effect::Change,
+            effect: Effect::Change(fence),
         })
         .await
     }
@@ -600,7 +625,7 @@ fn transport_failure(call: &Call<'_>, error: &reqwest::Error) -> Failed {
     }
     match call.effect {
         Effect::Read => Failed::retry(unreachable(&method, &call.path, error)),
-        Effect::Change => Failed::stop(ProviderError::OutcomeUnknown {
+        Effect::Change(_) => Failed::stop(ProviderError::OutcomeUnknown {
             method,
             path: call.path.clone(),
             reason: describe(error),
@@ -653,7 +678,7 @@ fn classify(call: &Call<'_>, status: StatusCode, error: ProviderError) -> Reject
     let server_side = status.is_server_error() || matches!(error.code(), Some("604" | "611"));
     match (server_side, call.effect) {
         (true, Effect::Read) => Rejected::Other(Failed::retry(error)),
-        (true, Effect::Change) => Rejected::Other(Failed::stop(ProviderError::OutcomeUnknown {
+        (true, Effect::Change(_)) => Rejected::Other(Failed::stop(ProviderError::OutcomeUnknown {
             method: call.method.to_string(),
             path: call.path.clone(),
             reason: error.to_string(),
@@ -822,7 +847,11 @@ impl Api for MarketoClient {
         Ok(workspaces.into_iter().map(WorkspaceInfo::from).collect())
     }
 
-    async fn invite_api_user(&self, user: &NewApiUser) -> Result<(), ProviderError> {
+    async fn invite_api_user(
+        &self,
+        user: &NewApiUser,
+        fence: &dyn Fence,
+    ) -> Result<(), ProviderError> {
         let mut body = json!({
             "emailAddress": user.email,
             "userid": user.userid.as_str(),
@@ -835,7 +864,7 @@ impl Api for MarketoClient {
             body["reason"] = Value::String(reason.clone());
         }
         let sent = self
-            .change(format!("{USERS}/invite.json"), Some(body))
+            .change(format!("{USERS}/invite.json"), Some(body), fence)
             .await;
         let listed = UserSummary {
             userid: user.userid.clone(),
@@ -853,6 +882,7 @@ impl Api for MarketoClient {
         &self,
         userid: &UserId,
         update: &UserUpdate,
+        fence: &dyn Fence,
     ) -> Result<Option<UserRecord>, ProviderError> {
         let mut body = serde_json::Map::new();
         if let Some(email) = &update.email {
@@ -871,7 +901,9 @@ impl Api for MarketoClient {
             );
         }
         let path = user_path(userid, "update.json");
-        let sent = self.change(path.clone(), Some(Value::Object(body))).await;
+        let sent = self
+            .change(path.clone(), Some(Value::Object(body)), fence)
+            .await;
         // The answer is the updated record, but the reference's own example of it is not valid
         // JSON (a comma is missing): an answer that does not read as a record still means the
         // change was made, and callers re-read the user to see it.
@@ -890,15 +922,21 @@ impl Api for MarketoClient {
         .map(|_| record)
     }
 
-    async fn delete_user(&self, userid: &UserId) -> Result<(), ProviderError> {
-        let sent = self.change(user_path(userid, "delete.json"), None).await;
+    async fn delete_user(&self, userid: &UserId, fence: &dyn Fence) -> Result<(), ProviderError> {
+        let sent = self
+            .change(user_path(userid, "delete.json"), None, fence)
+            .await;
         self.amended(sent, |listing| listing.remove(userid))
             .await
             .map(drop)
     }
 
-    async fn delete_invitation(&self, userid: &UserId) -> Result<(), ProviderError> {
-        self.change(user_path(userid, "invite/delete.json"), None)
+    async fn delete_invitation(
+        &self,
+        userid: &UserId,
+        fence: &dyn Fence,
+    ) -> Result<(), ProviderError> {
+        self.change(user_path(userid, "invite/delete.json"), None, fence)
             .await
             .map(drop)
     }
@@ -907,9 +945,12 @@ impl Api for MarketoClient {
         &self,
         userid: &UserId,
         pairs: &[RolePair],
+        fence: &dyn Fence,
     ) -> Result<Vec<RolePair>, ProviderError> {
         let path = user_path(userid, "roles/create.json");
-        let bytes = self.change(path.clone(), Some(pairs_json(pairs))).await?;
+        let bytes = self
+            .change(path.clone(), Some(pairs_json(pairs)), fence)
+            .await?;
         Self::json::<Vec<wire::WireRolePair>>("POST", &path, &bytes).map(|p| self.pairs(p))
     }
 
@@ -917,9 +958,12 @@ impl Api for MarketoClient {
         &self,
         userid: &UserId,
         pairs: &[RolePair],
+        fence: &dyn Fence,
     ) -> Result<Vec<RolePair>, ProviderError> {
         let path = user_path(userid, "roles/delete.json");
-        let bytes = self.change(path.clone(), Some(pairs_json(pairs))).await?;
+        let bytes = self
+            .change(path.clone(), Some(pairs_json(pairs)), fence)
+            .await?;
         Self::json::<Vec<wire::WireRolePair>>("POST", &path, &bytes).map(|p| self.pairs(p))
     }
 

@@ -22,7 +22,7 @@ use crate::ids::{ServiceName, UserId};
 use crate::plan::{Plan, Spec};
 use crate::provider::op::Operation;
 use crate::provider::{
-    BoxFuture, Check, CheckError, LiveState, ManualAction, Platform, ProviderError, RunFacts,
+    BoxFuture, Check, CheckError, Fence, LiveState, ManualAction, Platform, ProviderError, RunFacts,
 };
 use crate::secret::Fingerprint;
 
@@ -252,7 +252,7 @@ impl MarketoPlatform {
 
     /// Carries out `op`, and remembers Marketo's answer to it. After a refusal, or an answer
     /// that says nothing of the user, the user is only known by reading it again.
-    async fn act_op(&self, op: &Op) -> Result<(), ProviderError> {
+    async fn act_op(&self, op: &Op, fence: &dyn Fence) -> Result<(), ProviderError> {
         let user = match op {
             // A person's step: asking the API for it is the caller's mistake, answered as an
             // error rather than a panic.
@@ -269,7 +269,7 @@ impl MarketoPlatform {
             | Op::DeleteUser { user }
             | Op::ExpireUser { user } => user,
         };
-        match self.change(op, user).await {
+        match self.change(op, user, fence).await {
             Ok(Some(known)) => {
                 self.recent.learn(user, known, Source::Written);
                 Ok(())
@@ -287,7 +287,12 @@ impl MarketoPlatform {
 
     /// Sends the change `op` makes to `user`; what Marketo's answer says of the user after it,
     /// where it says.
-    async fn change(&self, op: &Op, user: &UserId) -> Result<Option<Known>, ProviderError> {
+    async fn change(
+        &self,
+        op: &Op,
+        user: &UserId,
+        fence: &dyn Fence,
+    ) -> Result<Option<Known>, ProviderError> {
         let api = &self.client;
         match op {
             Op::CreateUser {
@@ -307,21 +312,23 @@ impl MarketoPlatform {
                     ),
                 };
                 // Whether the invitation became a user at once differs by instance: read it.
-                api.invite_api_user(&new).await.map(|()| None)
+                api.invite_api_user(&new, fence).await.map(|()| None)
             }
             Op::AddRoles { roles, .. } => {
-                let held = self.blocked(user, api.add_roles(user, roles).await).await?;
+                let held = self
+                    .blocked(user, api.add_roles(user, roles, fence).await)
+                    .await?;
                 Ok(Some(Known::Roles(held)))
             }
             Op::RemoveRoles { roles, .. } => {
                 let held = self
-                    .blocked(user, api.remove_roles(user, roles).await)
+                    .blocked(user, api.remove_roles(user, roles, fence).await)
                     .await?;
                 Ok(Some(Known::Roles(held)))
             }
             Op::UpdateUser { change, .. } => {
                 let record = self
-                    .blocked(user, api.update_user(user, change).await)
+                    .blocked(user, api.update_user(user, change, fence).await)
                     .await?;
                 Ok(record.map(Known::User))
             }
@@ -331,11 +338,11 @@ impl MarketoPlatform {
                     ..UserUpdate::default()
                 };
                 let record = self
-                    .blocked(user, api.update_user(user, &change).await)
+                    .blocked(user, api.update_user(user, &change, fence).await)
                     .await?;
                 Ok(record.map(Known::User))
             }
-            Op::DeleteUser { .. } => self.delete(user).await,
+            Op::DeleteUser { .. } => self.delete(user, fence).await,
             Op::LinkService { .. } | Op::Verify { .. } => Ok(None),
         }
     }
@@ -343,15 +350,19 @@ impl MarketoPlatform {
     /// Deletes `user`, or its invitation if that is all there is: a user this run invited that
     /// was never accepted. Marketo refuses to delete an invitation as a user, so the
     /// invitation is only looked up once the user's delete is refused.
-    async fn delete(&self, user: &UserId) -> Result<Option<Known>, ProviderError> {
+    async fn delete(
+        &self,
+        user: &UserId,
+        fence: &dyn Fence,
+    ) -> Result<Option<Known>, ProviderError> {
         let api = &self.client;
-        let error = match api.delete_user(user).await {
+        let error = match api.delete_user(user, fence).await {
             Ok(()) => return Ok(Some(Known::Absent)),
             Err(error) if error.is_not_found() || error.code() == Some("1003") => error,
             Err(error) => return self.blocked(user, Err(error)).await,
         };
         if api.invitation(user).await?.is_some() {
-            api.delete_invitation(user).await?;
+            api.delete_invitation(user, fence).await?;
             return Ok(Some(Known::Absent));
         }
         if error.is_not_found() {
@@ -402,10 +413,14 @@ impl Platform for MarketoPlatform {
         })
     }
 
-    fn act<'a>(&'a self, op: &'a crate::provider::Op) -> BoxFuture<'a, Result<(), ProviderError>> {
+    fn act<'a>(
+        &'a self,
+        op: &'a crate::provider::Op,
+        fence: &'a dyn Fence,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             match op {
-                crate::provider::Op::Marketo(op) => self.act_op(op).await,
+                crate::provider::Op::Marketo(op) => self.act_op(op, fence).await,
                 other => Err(ProviderError::Config(format!(
                     "`{}` is not a Marketo step",
                     other.describe()

@@ -278,7 +278,12 @@ impl Platform for MoviusPlatform {
         })
     }
 
-    fn act<'a>(&'a self, op: &'a crate::provider::Op) -> BoxFuture<'a, Result<(), ProviderError>> {
+    /// Nothing here sends a request that changes state: the fence is never needed.
+    fn act<'a>(
+        &'a self,
+        op: &'a crate::provider::Op,
+        _fence: &'a dyn crate::provider::Fence,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             match op {
                 // relinker's proof is its checks; there is nothing to do.
