@@ -68,9 +68,12 @@ async fn a_timed_out_check_command_leaves_no_process_of_its_group() {
         .env("RELINKER_CHECK_TIMEOUT", "1s")
         .run()
         .await;
-    ran.says("did not finish within 1 s")
+    // A check that runs out of time could not tell: the plan says so, and knows nothing of
+    // the integration.
+    ran.code(0)
+        .says("did not finish within 1 s")
+        .says("the plan knows nothing of what it checks")
         .never_says("old-secret-Pw1");
-    assert_ne!(ran.code, Some(0), "{}", ran.text());
     let pid: u32 = std::fs::read_to_string(work.path().join("sleep.pid"))
         .expect("the check command started its child")
         .trim()

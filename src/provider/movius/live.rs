@@ -30,6 +30,10 @@ pub struct Snapshot {
     pub observed_at: Option<DateTime<Utc>>,
     /// What each integration's check command said.
     pub services: BTreeMap<ServiceName, Checked>,
+    /// Why a check command could not tell (throttled, timed out), one line each: what the plan
+    /// then knows nothing of. Not a decision: left out of the fingerprint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<String>,
 }
 
 impl Snapshot {

@@ -60,11 +60,16 @@ impl MoviusPlatform {
             let Some(check) = &service.check else {
                 continue;
             };
-            // At plan time a command that cannot check tells nothing either way.
-            let told = |answer: Option<Answer>| match answer {
+            // At plan time a command that cannot check tells nothing either way; the plan says
+            // why.
+            let mut told = |answer: Option<Answer>| match answer {
                 Some(Answer::Authenticates) => Some(true),
                 Some(Answer::Refused) => Some(false),
-                Some(Answer::CannotCheck(_)) | None => None,
+                Some(Answer::CannotCheck(why)) => {
+                    live.undecided.push(why);
+                    None
+                }
+                None => None,
             };
             let current = match &service.login {
                 Some(login) => told(self.commands.passes(&service.name, check, login).await?),

@@ -19,7 +19,11 @@ pub fn compile(spec: &Spec, live: &Snapshot) -> Compiled {
         live,
         rotation: 0,
         steps: Vec::new(),
-        warnings: Vec::new(),
+        warnings: live
+            .undecided
+            .iter()
+            .map(|why| format!("{why}: the plan knows nothing of what it checks"))
+            .collect(),
     };
     for (index, rotation) in spec.rotations.iter().enumerate() {
         out.rotation = index;
