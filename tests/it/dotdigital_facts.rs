@@ -83,7 +83,9 @@ async fn to_the_deletion(sandbox: &TestSandbox, work: &Workspace) -> (String, St
         .await
         .code(4)
         .says("r0-disable-old-user: done (seen through the API)")
-        .says("manual (r0-delete-old-user)");
+        .says("manual (r0-delete-old-user)")
+        .says("switched on a person's word only")
+        .never_says("verified on the new one");
     (id, new_user)
 }
 
@@ -180,7 +182,9 @@ async fn a_re_enabled_old_user_sends_the_run_back_to_its_disable_before_the_dele
         .await;
     last.code(0)
         .says(&format!("run {id} done"))
-        .says("dotdigital refuses the old credential");
+        .says("dotdigital refuses the old credential")
+        // Wording never upgrades evidence: the attested switch is named as a person's word.
+        .says("`crm-connector` switched on a person's word: attested, not verified");
     assert!(!old_credential_works(&sandbox).await);
     let (integrations, _) = world(&sandbox).await;
     assert_eq!(integrations["magento"], new_user.as_str());
@@ -331,7 +335,10 @@ async fn roll_back_to_the_creation(work: &Workspace, id: &str, new_user: Option<
         .run()
         .await
         .code(4)
-        .says("r0-switch-crm-connector")
+        .says(&format!(
+            "manual to roll back (r0-switch-crm-connector): switch `crm-connector` back to `{OLD_USER}`"
+        ))
+        .never_says("to the new credential")
         .says("relinker attest");
     relinker(
         work,

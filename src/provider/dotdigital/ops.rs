@@ -351,13 +351,27 @@ impl Operation for Op {
             .collect::<Vec<_>>()
             .join(", ");
         let checked = integrations.iter().any(|i| i.check.is_some());
+        // A switch nothing can check is a person's word: the promise says so.
+        let attested: Vec<String> = integrations
+            .iter()
+            .filter(|i| i.check.is_none())
+            .map(|i| format!("`{}`", i.service))
+            .collect();
         format!(
-            "the new credential of {names} (username {}) authenticates to account {account}{}, before the old one is disabled",
+            "the new credential of {names} (username {}) authenticates to account {account}{}, before the old one is disabled{}",
             username(login),
             if checked {
                 " and passes the integration's check command"
             } else {
                 ""
+            },
+            if attested.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} switched on a person's word: attested, not verified)",
+                    attested.join(", ")
+                )
             }
         )
     }

@@ -9,7 +9,7 @@ use super::live::{Seen, Snapshot};
 use super::ops::{Integration, Op};
 use crate::ids::{ServiceName, UserId};
 use crate::plan::dotdigital::Spec;
-use crate::plan::{Login, MissingSecrets, Plan, ResolvedLogin, SecretReader, Secrets};
+use crate::plan::{Credential, Login, MissingSecrets, Plan, ResolvedLogin, SecretReader, Secrets};
 use crate::provider::command::{Answer, CommandChecker};
 use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Platform, ProviderError, RunFacts,
@@ -440,11 +440,21 @@ fn instructions(op: &Op) -> ManualAction {
             }
         }
         Op::Switch {
-            integration, to, ..
+            user,
+            integration,
+            to,
+            ..
         } => {
             let (username, password) = from(to);
+            // Undoing a switch goes back to the old user: the headline says so.
+            let back = matches!(&to.username, Credential::Literal(name) if UserId::from_platform(name.clone()) == *user);
+            let summary = if back {
+                format!("switch `{}` back to `{user}`", integration.service)
+            } else {
+                format!("switch `{}` to the new credential", integration.service)
+            };
             ManualAction {
-                summary: format!("switch `{}` to the new credential", integration.service),
+                summary,
                 steps: vec![
                     format!("In the settings of `{}`, set the dotdigital API username to {username} and the password to the one in {password}.", integration.service),
                     "Save, and let the integration make a call so the change is in effect. Do not disable the old API user yet.".into(),
@@ -470,7 +480,7 @@ fn instructions(op: &Op) -> ManualAction {
             steps: vec![
                 settings.into(),
                 format!(
-                    "Tick `{user}` and click Delete. Deleting disables any functionality still using its credentials: the integrations were verified on the new one."
+                    "Tick `{user}` and click Delete. Deleting disables anything still using its credentials: the run proved the new credential works and saw this one refused, and an integration without a check command was switched on a person's word only."
                 ),
             ],
         },
