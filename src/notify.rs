@@ -77,6 +77,9 @@ pub struct Notice {
     /// Why, in words, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Whether the run is being rolled back (what it waits for, when paused, undoes).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rolling_back: bool,
 }
 
 impl Notice {
@@ -94,7 +97,12 @@ impl Notice {
                     .unwrap_or_default()
             ),
             RunEvent::Paused => format!(
-                "{head} waits for a person to do {} step{} in the platform's UI:",
+                "{head}{} waits for a person to do {} step{} in the platform's UI:",
+                if self.rolling_back {
+                    ": its rollback"
+                } else {
+                    ""
+                },
                 self.pending.len(),
                 if self.pending.len() == 1 { "" } else { "s" }
             ),
@@ -169,6 +177,7 @@ mod tests {
             }],
             next: Some("relinker resume acme-20261204-1".into()),
             reason: None,
+            rolling_back: false,
         }
     }
 

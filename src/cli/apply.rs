@@ -190,7 +190,10 @@ fn review(prepared: Prepared, args: &ApplyArgs) -> Result<Reviewed, Failure> {
     };
     say(&render::text(&view));
     if !compiled.conflicts.is_empty() {
-        return Err(anyhow!("the plan has conflicts; nothing was changed")).or_failed();
+        return Err(anyhow!(
+            "the plan has conflicts; nothing was changed, and run {run_id} was not started"
+        ))
+        .or_failed();
     }
     if args.dry_run {
         say("dry run: nothing was changed.");
@@ -254,7 +257,14 @@ impl Ready {
             credentials,
         };
         let state = args.state.create()?;
-        let mut run = Run::start(&state, &run_id, &bytes, started).map_err(journal_failure)?;
+        // Refused (another runner, a claim on a user): the id printed first names no run.
+        let mut run = Run::start(&state, &run_id, &bytes, started).map_err(|error| {
+            let mut failure = journal_failure(error);
+            failure.error = failure
+                .error
+                .context(format!("run {run_id} was not started"));
+            failure
+        })?;
         let played = if args.sandbox {
             Played::BySandbox
         } else {

@@ -122,6 +122,7 @@ pub(crate) fn notice(about: &About<'_>, outcome: &RunOutcome, exit: Outcome) -> 
         pending: Vec::new(),
         next: None,
         reason: None,
+        rolling_back: false,
     };
     match outcome {
         RunOutcome::Finished => {}
@@ -141,13 +142,16 @@ pub(crate) fn notice(about: &About<'_>, outcome: &RunOutcome, exit: Outcome) -> 
         }
         RunOutcome::RolledBack(rollback) => {
             notice.event = RunEvent::RolledBack;
+            notice.rolling_back = true;
             let then = rolled_back(&mut notice, rollback);
-            if !then.is_empty() {
-                notice.event = match rollback {
-                    RollbackOutcome::Paused { .. } => RunEvent::Paused,
-                    _ => RunEvent::Failed,
-                };
-                notice.reason = Some(format!("its rollback{then}"));
+            match rollback {
+                // The headline says the rollback waits, and for which steps.
+                RollbackOutcome::Paused { .. } => notice.event = RunEvent::Paused,
+                _ if !then.is_empty() => {
+                    notice.event = RunEvent::Failed;
+                    notice.reason = Some(then.trim_start_matches("; ").to_owned());
+                }
+                _ => {}
             }
         }
     }
@@ -186,4 +190,41 @@ fn pending(waiting: &[Waiting]) -> Vec<PendingStep> {
             action: wait.waiting_for.clone(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::StepId;
+
+    #[test]
+    fn a_paused_rollback_says_so_once_and_names_the_command_that_goes_on() {
+        let run = RunId::parse("acme-20261204-1").unwrap();
+        let about = About {
+            run: &run,
+            plan: "acme",
+            instance: "https://x.mktorest.com",
+        };
+        let waiting = vec![Waiting {
+            step: StepId::new("r0-link-crm"),
+            waiting_for: "link service `crm` to `jane@x.test`".into(),
+            since: None,
+            cannot_tell: false,
+        }];
+        let outcome = RunOutcome::RolledBack(RollbackOutcome::Paused { waiting });
+        let notice = notice(&about, &outcome, Outcome::Paused);
+        let text = notice.text();
+        assert!(
+            text.starts_with(
+                "relinker: run `acme-20261204-1` (plan `acme`): its rollback waits for a person to do 1 step"
+            ),
+            "{text}"
+        );
+        assert_eq!(text.matches("rollback").count(), 2, "{text}");
+        assert!(
+            text.ends_with("Then: `relinker rollback acme-20261204-1`"),
+            "{text}"
+        );
+        assert_eq!(notice.body()["relinker"]["rolling_back"], true);
+    }
 }

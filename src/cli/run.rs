@@ -235,7 +235,7 @@ pub(crate) async fn execute(
     // Ctrl-C stops the run where it is, as a crash would, which the write-ahead journal makes
     // safe (a record is written whole before a change is sent), and says how to go on.
     tokio::select! {
-        outcome = going => outcome.map_err(exec_failure),
+        outcome = going => outcome.map_err(|error| exec_failure(error, &run_id, next)),
         _ = tokio::signal::ctrl_c() => Err(Failure {
             outcome: Outcome::Interrupted,
             error: anyhow!(
@@ -256,9 +256,19 @@ pub(crate) enum Direction {
     },
 }
 
-fn exec_failure(error: ExecError) -> Failure {
+/// A run that stopped because its journal could not be written (the state store went away,
+/// the disk failed) is where its last record says: the message names the command that goes on.
+fn exec_failure(error: ExecError, run_id: &RunId, next: &str) -> Failure {
     match error {
-        ExecError::Journal(error) => journal_failure(error),
+        // A lost lock says itself who holds the run now and what to run.
+        ExecError::Journal(error @ JournalError::LockLost { .. }) => journal_failure(error),
+        ExecError::Journal(error) => {
+            let mut failure = journal_failure(error);
+            failure.error = failure.error.context(format!(
+                "run {run_id} stopped: nothing after its last record was done; once the state store answers again, `relinker {next} {run_id}` goes on from there"
+            ));
+            failure
+        }
     }
 }
 

@@ -75,11 +75,7 @@ impl Shown {
     /// The state in a word or two; a run going forward that no process works on is
     /// "interrupted".
     fn word(&self) -> &'static str {
-        match self.summary.state() {
-            RunState::Running if !self.active => "interrupted",
-            RunState::RollingBack if !self.active => "rollback interrupted",
-            state => state.word(),
-        }
+        self.summary.state().word_when(self.active)
     }
 
     /// What a person runs next, if anything.

@@ -242,7 +242,9 @@ impl StateStore {
                 continue;
             }
             if let Some(user) = summary.users().into_iter().find(|u| users.contains(u)) {
-                return Ok(Some((id, user.clone(), state.word().to_owned())));
+                // Said as `status` says it: a run no process works on was interrupted.
+                let word = state.word_when(self.is_active(&id)?);
+                return Ok(Some((id, user.clone(), word.to_owned())));
             }
         }
         Ok(None)

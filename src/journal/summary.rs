@@ -200,6 +200,16 @@ impl RunState {
         }
     }
 
+    /// A word or two for people, knowing whether a process works on the run now: a run going
+    /// forward (or back) that no process works on was interrupted.
+    pub fn word_when(&self, active: bool) -> &'static str {
+        match self {
+            RunState::Running if !active => "interrupted",
+            RunState::RollingBack if !active => "rollback interrupted",
+            state => state.word(),
+        }
+    }
+
     /// Whether nothing more will happen to the run: it no longer claims its users.
     pub fn is_settled(&self) -> bool {
         matches!(

@@ -17,6 +17,7 @@ mod fencing;
 mod harness;
 mod hostile;
 mod install;
+mod messages;
 mod movius;
 mod notify;
 mod offboard;

@@ -13,14 +13,14 @@ use serde_json::{Value, json};
 use crate::harness::{ENV, POLICY, RENAME, TestSandbox, Workspace};
 
 /// A local webhook receiver on 127.0.0.1:0 that keeps every body; stopped when dropped.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     bodies: Arc<Mutex<Vec<Value>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Receiver {
-    async fn start(status: StatusCode) -> Self {
+    pub(crate) async fn start(status: StatusCode) -> Self {
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let app = axum::Router::new()
             .route(
@@ -45,7 +45,7 @@ impl Receiver {
         Self { url, bodies, task }
     }
 
-    fn bodies(&self) -> Vec<Value> {
+    pub(crate) fn bodies(&self) -> Vec<Value> {
         self.bodies.lock().unwrap().clone()
     }
 }

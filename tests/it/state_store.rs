@@ -272,6 +272,11 @@ async fn a_database_gone_mid_run_stops_it_and_resume_converges_once_it_is_back()
         stderr.contains(&format!("cannot append to a journal in `{url}`")),
         "{stderr}"
     );
+    // The message says where the run is and the command that goes on.
+    assert!(
+        stderr.contains("run gone stopped") && stderr.contains("`relinker resume gone`"),
+        "{stderr}"
+    );
     pg.restart().await;
     work.relinker(&["resume", "gone", "--sandbox-operator", "--gate-wait", "0"])
         .run()

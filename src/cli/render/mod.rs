@@ -105,7 +105,20 @@ impl PlanView<'_> {
         } else {
             "rotations"
         };
-        if parts.is_empty() {
+        let conflicts = self.compiled.conflicts.len();
+        if conflicts > 0 {
+            // A plan that cannot run has nothing to change only because it stops first.
+            let what = if conflicts == 1 {
+                "a conflict stops it".to_owned()
+            } else {
+                format!("{conflicts} conflicts stop it")
+            };
+            if parts.is_empty() {
+                format!("{rotations} {noun}: {what}")
+            } else {
+                format!("{rotations} {noun}: {}; {what}", parts.join(", "))
+            }
+        } else if parts.is_empty() {
             format!("{rotations} {noun}: nothing to change")
         } else {
             format!("{rotations} {noun}: {}", parts.join(", "))
