@@ -10,6 +10,7 @@ mod check_commands;
 mod cli_help;
 mod compat;
 mod concurrency;
+mod crash_readings;
 mod dotdigital;
 mod dotdigital_facts;
 mod executor;
