@@ -218,6 +218,33 @@ impl CommandChecker {
             .map(Some)
     }
 
+    /// Whether every integration's check command passes with `login`, the new credential of a
+    /// rotation's proof: only a refusal is a wrong answer (a conflict); a command that cannot
+    /// check, or a credential that cannot be read now, cannot tell.
+    pub async fn all_pass<'i>(
+        &self,
+        checks: impl IntoIterator<Item = (&'i ServiceName, &'i CheckCommand)>,
+        login: &Login,
+    ) -> Result<Check, CheckError> {
+        for (service, check) in checks {
+            match self.passes(service, check, login).await? {
+                Some(Answer::Authenticates) => {}
+                Some(Answer::Refused) => {
+                    return Ok(Check::Conflict(format!(
+                        "the check command of `{service}` does not pass with the new credential"
+                    )));
+                }
+                Some(Answer::CannotCheck(reason)) => return Ok(Check::CannotTell(reason)),
+                None => {
+                    return Ok(Check::CannotTell(
+                        "the new credential cannot be read now".into(),
+                    ));
+                }
+            }
+        }
+        Ok(Check::Holds)
+    }
+
     /// [`Self::passes`] as a gate's check: a switch holds once the command passes.
     pub async fn switched(
         &self,

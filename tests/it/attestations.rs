@@ -3,10 +3,9 @@
 //! second attestation of the same ask is the same word, not a second record.
 
 use reqwest::Method;
-use serde_json::json;
 
 use crate::harness::{Workspace, step};
-use crate::movius::{NEW_PASSWORD, person_switches, plan, relinker, sandbox};
+use crate::movius::{person_adds_the_new_user, person_switches, plan, relinker, sandbox};
 
 /// The journal's lines of one kind for one step.
 fn journaled(work: &Workspace, run: &str, kind: &str, step: &str) -> usize {
@@ -63,17 +62,7 @@ async fn only_a_due_step_is_attested_and_only_once() {
     attest(&id, "r0-verify").await.code(2).says("not due");
 
     // The person does what was asked; the run takes in each attestation once.
-    sandbox
-        .control(
-            Method::POST,
-            "/_sandbox/api-users",
-            Some(
-                &json!({"first_name": "MultiLine", "last_name": "Integrations",
-                "email": "api.multiline@acme.example", "applications": ["Salesforce", "HttpApi"]}),
-            ),
-        )
-        .await;
-    std::fs::write(work.path().join("new.password"), NEW_PASSWORD).unwrap();
+    person_adds_the_new_user(&sandbox, &work).await;
     person_switches(&sandbox, "salesforce", "api.multiline@acme.example").await;
     person_switches(&sandbox, "dialer", "api.multiline@acme.example").await;
     relinker(&work, &["resume", &id, "--gate-wait", "0"])

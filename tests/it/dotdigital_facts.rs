@@ -34,6 +34,13 @@ async fn old_credential_works(sandbox: &TestSandbox) -> bool {
     status == 200
 }
 
+/// A person attests a step as Dana Ops.
+async fn attest(work: &Workspace, id: &str, step: &str) -> crate::harness::Ran {
+    relinker(work, &["attest", id, step, "--by", "Dana Ops"], None)
+        .run()
+        .await
+}
+
 /// A workspace whose plan's new password is in `new.password`.
 fn workspace(sandbox: &TestSandbox, plan: &str) -> Workspace {
     let work = Workspace::with_files(plan, &[]);
@@ -63,14 +70,7 @@ async fn to_the_deletion(sandbox: &TestSandbox, work: &Workspace) -> (String, St
         .says("r0-switch-magento");
     person_configures(sandbox, "magento", &new_user, NEW_PASSWORD).await;
     person_configures(sandbox, "crm-connector", &new_user, NEW_PASSWORD).await;
-    relinker(
-        work,
-        &["attest", &id, "r0-switch-crm-connector", "--by", "Dana Ops"],
-        None,
-    )
-    .run()
-    .await
-    .code(0);
+    attest(work, &id, "r0-switch-crm-connector").await.code(0);
     relinker(work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
         .run()
         .await
@@ -115,16 +115,11 @@ async fn a_re_enabled_old_user_sends_the_run_back_to_its_disable_before_the_dele
         "waiting_for_person"
     );
     // The deletion is not due any more: it cannot be attested.
-    relinker(
-        &work,
-        &["attest", &id, "r0-delete-old-user", "--by", "Dana Ops"],
-        None,
-    )
-    .run()
-    .await
-    .code(2)
-    .says("`r0-delete-old-user` is not due")
-    .says("r0-disable-old-user");
+    attest(&work, &id, "r0-delete-old-user")
+        .await
+        .code(2)
+        .says("`r0-delete-old-user` is not due")
+        .says("r0-disable-old-user");
 
     // Disabled again: the deletion is asked for again, and a person attests it. Then somebody
     // re-enables the old user before the run looks: the attestation is not accepted while
@@ -135,14 +130,7 @@ async fn a_re_enabled_old_user_sends_the_run_back_to_its_disable_before_the_dele
         .await
         .code(4)
         .says("manual (r0-delete-old-user)");
-    relinker(
-        &work,
-        &["attest", &id, "r0-delete-old-user", "--by", "Dana Ops"],
-        None,
-    )
-    .run()
-    .await
-    .code(0);
+    attest(&work, &id, "r0-delete-old-user").await.code(0);
     person_sets_enabled(&sandbox, OLD_USER, true).await;
     let again = relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
         .run()
@@ -169,14 +157,7 @@ async fn a_re_enabled_old_user_sends_the_run_back_to_its_disable_before_the_dele
             None,
         )
         .await;
-    relinker(
-        &work,
-        &["attest", &id, "r0-delete-old-user", "--by", "Dana Ops"],
-        None,
-    )
-    .run()
-    .await
-    .code(0);
+    attest(&work, &id, "r0-delete-old-user").await.code(0);
     let last = relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
         .run()
         .await;
@@ -278,14 +259,7 @@ async fn a_check_that_cannot_tell_pauses_the_rotation_and_never_rolls_it_back() 
         .await
         .code(4)
         .says("r0-switch-magento: done (its check command passes)");
-    relinker(
-        &work,
-        &["attest", &id, "r0-switch-crm-connector", "--by", "Dana Ops"],
-        None,
-    )
-    .run()
-    .await
-    .code(0);
+    attest(&work, &id, "r0-switch-crm-connector").await.code(0);
 
     // The new password's file is gone for the moment when the proof is due.
     std::fs::remove_file(work.path().join("new.password")).unwrap();
@@ -340,15 +314,10 @@ async fn roll_back_to_the_creation(work: &Workspace, id: &str, new_user: Option<
         ))
         .never_says("to the new credential")
         .says("relinker attest");
-    relinker(
-        work,
-        &["attest", id, "r0-switch-crm-connector", "--by", "Dana Ops"],
-        None,
-    )
-    .run()
-    .await
-    .code(0)
-    .says("undo of `r0-switch-crm-connector`");
+    attest(work, id, "r0-switch-crm-connector")
+        .await
+        .code(0)
+        .says("undo of `r0-switch-crm-connector`");
 }
 
 /// Items 7 and 8: rollback deletes only what this run made, named as the run saw it made; a

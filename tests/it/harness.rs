@@ -737,6 +737,16 @@ impl TestSandbox {
             .await;
     }
 
+    /// How many `invite.json` calls the sandbox took (answered 200): a user invited twice is
+    /// a duplicate.
+    pub async fn invites_taken(&self) -> usize {
+        self.logged("POST", "/invite.json")
+            .await
+            .iter()
+            .filter(|r| r["status"] == 200)
+            .count()
+    }
+
     /// Requests the sandbox logged that match.
     pub async fn logged(&self, method: &str, path_suffix: &str) -> Vec<Value> {
         self.requests().await["requests"]

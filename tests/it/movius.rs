@@ -99,6 +99,22 @@ fn no_secrets(texts: &[&str]) {
     }
 }
 
+/// A person adds the plan's new API user in the Administrators tool; Movius emails its
+/// credentials, which are stored where the plan says (`new.password`).
+pub(crate) async fn person_adds_the_new_user(sandbox: &TestSandbox, work: &Workspace) {
+    sandbox
+        .control(
+            Method::POST,
+            "/_sandbox/api-users",
+            Some(
+                &json!({"first_name": "MultiLine", "last_name": "Integrations",
+                "email": "api.multiline@acme.example", "applications": ["Salesforce", "HttpApi"]}),
+            ),
+        )
+        .await;
+    std::fs::write(work.path().join("new.password"), NEW_PASSWORD).unwrap();
+}
+
 pub(crate) async fn person_switches(sandbox: &TestSandbox, integration: &str, email: &str) {
     sandbox
         .control(
@@ -211,17 +227,7 @@ async fn attestations_a_kill_and_resume(store: Option<&crate::pg::TestPostgres>)
     let id = first.run_id();
 
     // A person adds the user; Movius emails its credentials, stored where the plan says.
-    sandbox
-        .control(
-            Method::POST,
-            "/_sandbox/api-users",
-            Some(
-                &json!({"first_name": "MultiLine", "last_name": "Integrations",
-                "email": "api.multiline@acme.example", "applications": ["Salesforce", "HttpApi"]}),
-            ),
-        )
-        .await;
-    std::fs::write(work.path().join("new.password"), NEW_PASSWORD).unwrap();
+    person_adds_the_new_user(&sandbox, &work).await;
     // Nothing observes an added user: without an attestation the run waits still.
     keep(relinker(&work, &["resume", &id, "--gate-wait", "0"]).run().await)
         .code(4)

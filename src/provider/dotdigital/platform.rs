@@ -9,8 +9,10 @@ use super::live::{Seen, Snapshot};
 use super::ops::{Integration, Op};
 use crate::ids::{ServiceName, UserId};
 use crate::plan::dotdigital::Spec;
-use crate::plan::{Credential, Login, MissingSecrets, Plan, ResolvedLogin, SecretReader, Secrets};
-use crate::provider::command::{Answer, CommandChecker};
+use crate::plan::{
+    CheckCommand, Credential, Login, MissingSecrets, Plan, ResolvedLogin, SecretReader, Secrets,
+};
+use crate::provider::command::CommandChecker;
 use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Platform, ProviderError, RunFacts,
 };
@@ -353,31 +355,11 @@ impl DotdigitalPlatform {
                 return Ok(Check::CannotTell(why));
             }
         }
-        for integration in integrations {
-            let Some(check) = &integration.check else {
-                continue;
-            };
-            match self
-                .commands
-                .passes(&integration.service, check, login)
-                .await?
-            {
-                Some(Answer::Authenticates) => {}
-                Some(Answer::Refused) => {
-                    return Ok(Check::Conflict(format!(
-                        "the check command of `{}` does not pass with the new credential",
-                        integration.service
-                    )));
-                }
-                Some(Answer::CannotCheck(reason)) => return Ok(Check::CannotTell(reason)),
-                None => {
-                    return Ok(Check::CannotTell(
-                        "the new credential cannot be read now".into(),
-                    ));
-                }
-            }
-        }
-        Ok(Check::Holds)
+        let checks: Vec<(&ServiceName, &CheckCommand)> = integrations
+            .iter()
+            .filter_map(|i| Some((&i.service, i.check.as_ref()?)))
+            .collect();
+        self.commands.all_pass(checks, login).await
     }
 }
 

@@ -54,6 +54,16 @@ struct Builder<'a> {
     conflicts: Vec<Conflict>,
 }
 
+/// Creating a user relinker makes to hold services: named for what it is, with `roles`.
+fn create(holder: &UserId, last_name: &str, roles: &[RolePair]) -> Op {
+    Op::CreateUser {
+        user: holder.clone(),
+        first_name: "relinker".into(),
+        last_name: last_name.to_owned(),
+        roles: roles.to_vec(),
+    }
+}
+
 /// Which part a user plays when it is made to hold a rotation's services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Holder {
@@ -219,12 +229,7 @@ impl Builder<'_> {
             }
             self.step(
                 &format!("create-{name}{tag}"),
-                Op::CreateUser {
-                    user: holder.clone(),
-                    first_name: "relinker".into(),
-                    last_name: last_name.to_owned(),
-                    roles: roles.to_vec(),
-                },
+                create(holder, last_name, roles),
                 Readiness::Pending,
             );
             return true;
@@ -242,12 +247,7 @@ impl Builder<'_> {
             ));
             self.step(
                 &format!("create-{name}{tag}"),
-                Op::CreateUser {
-                    user: holder.clone(),
-                    first_name: "relinker".into(),
-                    last_name: last_name.to_owned(),
-                    roles: roles.to_vec(),
-                },
+                create(holder, last_name, roles),
                 Readiness::AlreadySatisfied,
             );
             true

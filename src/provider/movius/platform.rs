@@ -108,6 +108,7 @@ impl MoviusPlatform {
                 login: Some(login),
                 ..
             } => {
+                let mut checks = Vec::new();
                 for integration in integrations {
                     let Some(check) = &integration.check else {
                         return Err(CheckError::Unusable(format!(
@@ -115,29 +116,9 @@ impl MoviusPlatform {
                             integration.service
                         )));
                     };
-                    // Only a refusal is a wrong answer; a command that cannot check, or a
-                    // credential that cannot be read now, waits.
-                    match self
-                        .commands
-                        .passes(&integration.service, check, login)
-                        .await?
-                    {
-                        Some(Answer::Authenticates) => {}
-                        Some(Answer::Refused) => {
-                            return Ok(Check::Conflict(format!(
-                                "the check command of `{}` does not pass with the new credential",
-                                integration.service
-                            )));
-                        }
-                        Some(Answer::CannotCheck(reason)) => return Ok(Check::CannotTell(reason)),
-                        None => {
-                            return Ok(Check::CannotTell(
-                                "the new credential cannot be read now".into(),
-                            ));
-                        }
-                    }
+                    checks.push((&integration.service, check));
                 }
-                Ok(Check::Holds)
+                self.commands.all_pass(checks, login).await
             }
             other => Err(CheckError::Unusable(format!(
                 "`{}` cannot be observed on Movius: it is attested",
