@@ -69,6 +69,23 @@ fn program(name: &str, base_dir: &Path) -> PathBuf {
     }
 }
 
+/// The variables of relinker's environment a check command is given: where programs are
+/// (`PATH`), whose they are (`HOME`), the locale (`LANG`, `LC_*`) and the time zone (`TZ`).
+/// Everything else, its own `RELINKER_*` settings included, stays with relinker; the check's
+/// `RELINKER_USERNAME`, `RELINKER_PASSWORD`, `RELINKER_SERVICE` and `RELINKER_BASE_URL` are
+/// set for it.
+fn passed_on(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    vars.into_iter()
+        .filter(|(name, _)| {
+            name.to_str().is_some_and(|name| {
+                matches!(name, "PATH" | "HOME" | "LANG" | "TZ") || name.starts_with("LC_")
+            })
+        })
+        .collect()
+}
+
 /// What a check command said of a credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -90,6 +107,9 @@ pub async fn authenticates(
     password: &Secret,
 ) -> Result<Answer, CheckError> {
     let mut process = tokio::process::Command::new(program(&command.program, context.base_dir));
+    // Only what a check needs: relinker's own environment holds the admin secret, the state
+    // store's URL, the webhook and whatever cloud keys the runner has.
+    process.env_clear().envs(passed_on(std::env::vars_os()));
     process
         .args(&command.args)
         .current_dir(context.base_dir)
@@ -325,6 +345,33 @@ mod tests {
             "{error}"
         );
         assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn a_check_command_is_given_only_what_a_check_needs() {
+        let os = |pairs: &[(&str, &str)]| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).into(), (*v).into()))
+                .collect()
+        };
+        let given = os(&[
+            ("PATH", "/usr/bin"),
+            ("HOME", "/home/ops"),
+            ("LANG", "C.UTF-8"),
+            ("LC_ALL", "C"),
+            ("TZ", "UTC"),
+            ("MARKETO_CLIENT_SECRET", "s3cret"),
+            ("RELINKER_STATE", "postgres://u:p@db/x"),
+            ("RELINKER_STATE_KEY", "k"),
+            ("AWS_SECRET_ACCESS_KEY", "aws"),
+            ("LCX", "not a locale"),
+        ]);
+        let kept: Vec<String> = passed_on(given)
+            .into_iter()
+            .map(|(n, _)| n.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(kept, ["PATH", "HOME", "LANG", "LC_ALL", "TZ"]);
     }
 
     /// Whether a process runs: a zombie, killed and waiting to be reaped, does not.

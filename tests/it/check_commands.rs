@@ -91,3 +91,55 @@ async fn a_timed_out_check_command_leaves_no_process_of_its_group() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// A check command sees only what a check needs: not relinker's secrets, its state store, its
+/// webhook or the runner's cloud keys.
+#[tokio::test]
+async fn a_check_command_gets_a_cleared_environment() {
+    let work = Workspace::with_files(&plan("env > seen.env; exit 0"), &[]);
+    work.relinker(&["plan", "plan.yaml"])
+        .env("MV_OLD", "old-secret-Pw1")
+        .env("MV_NEW", "new-secret-Pw2")
+        .env("MARKETO_CLIENT_SECRET", "admin-secret-Zq9")
+        .env(
+            "RELINKER_STATE",
+            "postgres://relinker:db-password@db.example/relinker",
+        )
+        .env("RELINKER_NOTIFY", "https://hooks.example/T0/B0/xyz")
+        .env("AWS_SECRET_ACCESS_KEY", "aws-key-Kk1")
+        .env("LC_ALL", "C")
+        .run()
+        .await
+        .code(0);
+    let seen = std::fs::read_to_string(work.path().join("seen.env")).expect("the check ran");
+    let names: Vec<&str> = seen
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .collect();
+    for needed in [
+        "PATH",
+        "LC_ALL",
+        "RELINKER_USERNAME",
+        "RELINKER_PASSWORD",
+        "RELINKER_SERVICE",
+    ] {
+        assert!(names.contains(&needed), "{needed} missing: {names:?}");
+    }
+    for kept_back in [
+        "MV_OLD",
+        "MV_NEW",
+        "MARKETO_CLIENT_SECRET",
+        "RELINKER_STATE",
+        "RELINKER_STATE_DIR",
+        "RELINKER_NOTIFY",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        assert!(
+            !names.contains(&kept_back),
+            "{kept_back} reached the check: {names:?}"
+        );
+    }
+    for secret in ["admin-secret-Zq9", "db-password", "aws-key-Kk1", "xyz"] {
+        assert!(!seen.contains(secret), "a secret reached the check");
+    }
+}
