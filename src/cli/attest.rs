@@ -38,7 +38,8 @@ pub struct AttestArgs {
 pub fn run(args: &AttestArgs) -> Result<Outcome, Failure> {
     let state = args.state.existing()?;
     let id = &args.run_id;
-    let summary = state.summary(id).map_err(journal_failure)?;
+    // A person's word goes only to a run that is what relinker wrote.
+    let summary = state.verified_summary(id).map_err(journal_failure)?;
     let step_id = StepId::new(args.step.clone());
     let Some(step) = summary.step(&step_id) else {
         let steps: Vec<&str> = summary.steps().iter().map(|s| s.id.as_str()).collect();
@@ -109,6 +110,7 @@ pub fn run(args: &AttestArgs) -> Result<Outcome, Failure> {
                 by: args.by.trim().to_owned(),
                 note: args.note.clone(),
                 asked,
+                seal: None,
             },
         )
         .map_err(journal_failure)?;

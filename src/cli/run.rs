@@ -16,7 +16,7 @@ use crate::executor::{
     ExecError, Executor, GateWait, Options, Person, RollbackOutcome, RunOutcome,
 };
 use crate::ids::RunId;
-use crate::journal::{JournalError, Run, StateStore, Waiting};
+use crate::journal::{JournalError, Run, StateKey, StateStore, Waiting};
 use crate::limits::parse_duration;
 use crate::plan::{OnFailure, Plan};
 use crate::provider::{Step, Verification};
@@ -56,25 +56,57 @@ pub struct StateArgs {
         env = "RELINKER_STATE_WAIT"
     )]
     pub(crate) state_wait: Duration,
+    /// A secret the runners share, as a reference (`${env:NAME}` or `${file:PATH}`): run
+    /// records are linked with HMAC under it and attestations sealed with it, so whoever can
+    /// write the state store but lacks the key cannot forge a run (docs/security.md).
+    #[arg(
+        long,
+        env = "RELINKER_STATE_KEY",
+        hide_env_values = true,
+        value_name = "REFERENCE"
+    )]
+    pub(crate) state_key: Option<String>,
 }
 
 impl StateArgs {
     /// The state store, a directory created if missing (for commands that start runs).
     pub(crate) fn create(&self) -> Result<StateStore, Failure> {
-        match self.database()? {
+        let store = match self.database()? {
             Some(url) => StateStore::postgres(url.expose(), self.state_wait),
             None => StateStore::local(&self.state_dir),
         }
-        .map_err(journal_failure)
+        .map_err(journal_failure)?;
+        Ok(store.with_key(self.key()?))
     }
 
     /// The state store, which must exist: a typo in a directory must not look like "no runs".
     pub(crate) fn existing(&self) -> Result<StateStore, Failure> {
-        match self.database()? {
+        let store = match self.database()? {
             Some(url) => StateStore::postgres(url.expose(), self.state_wait),
             None => StateStore::local_existing(&self.state_dir),
         }
-        .map_err(journal_failure)
+        .map_err(journal_failure)?;
+        Ok(store.with_key(self.key()?))
+    }
+
+    /// The state key, read from its reference; a key written out on a command line or in a
+    /// variable would be in every process listing and shell history, so only a reference is
+    /// taken.
+    fn key(&self) -> Result<StateKey, Failure> {
+        let Some(given) = self.state_key.as_deref() else {
+            return Ok(StateKey::none());
+        };
+        let Some(reference) = crate::plan::SecretRef::parse(given) else {
+            return Err(anyhow!(
+                "--state-key (RELINKER_STATE_KEY) takes a reference to the key, `${{env:NAME}}` or `${{file:PATH}}`, never the key itself"
+            ))
+            .or_invalid_input();
+        };
+        let key = reference
+            .resolve(Path::new("."))
+            .map_err(|e| anyhow!("--state-key: {e}"))
+            .or_invalid_input()?;
+        Ok(StateKey::new(key))
     }
 
     /// The database URL, read from its reference when it is one.
@@ -299,6 +331,8 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
         JournalError::Locked(_) | JournalError::Claimed { .. } => Outcome::Locked,
         JournalError::StateDir { .. }
         | JournalError::StateUrl { .. }
+        | JournalError::Tampered { .. }
+        | JournalError::StateKey
         | JournalError::SchemaNewer { .. }
         | JournalError::NoSuchRun { .. }
         | JournalError::RunExists { .. }

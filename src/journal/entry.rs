@@ -27,6 +27,10 @@ pub struct Record {
         deserialize_with = "from_rfc3339"
     )]
     pub at: Option<DateTime<Utc>>,
+    /// The link to the record before it (see `chain`): absent only in journals written before
+    /// records were linked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
     /// What happened.
     #[serde(flatten)]
     pub entry: Entry,
@@ -39,6 +43,7 @@ impl Record {
     pub fn now(entry: Entry) -> Self {
         Self {
             at: Some(now_ms()),
+            prev: None,
             entry,
         }
     }
@@ -255,6 +260,10 @@ pub struct Attestation {
         deserialize_with = "from_rfc3339"
     )]
     pub asked: Option<DateTime<Utc>>,
+    /// Its HMAC under the state key, when the store has one: an attestation without it (or
+    /// with another) is not taken in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 /// What a step that holds changed.
@@ -332,6 +341,7 @@ mod tests {
     #[test]
     fn records_carry_an_rfc3339_utc_timestamp() {
         let record = Record {
+            prev: None,
             at: Some(
                 DateTime::parse_from_rfc3339("2026-11-23T10:46:32.5+01:00")
                     .unwrap()
@@ -380,6 +390,7 @@ mod tests {
         }
         let line = serde_json::to_string(&Record {
             at: None,
+            prev: None,
             entry: Entry::Failed {
                 step: step("a"),
                 error: "boom".into(),

@@ -138,6 +138,10 @@ impl Backend for StateDir {
         self.run_dir(id).join("plan.yaml").display().to_string()
     }
 
+    fn journal_label(&self, id: &RunId) -> String {
+        self.run_dir(id).join("journal.jsonl").display().to_string()
+    }
+
     fn run_ids(&self) -> Result<Vec<RunId>, JournalError> {
         let dir = self.runs();
         if !dir.exists() {
@@ -443,13 +447,13 @@ mod tests {
     use crate::ids::StepId;
     use crate::journal::Entry;
     use crate::journal::run::Run;
-    use crate::journal::run::tests::{id, started};
+    use crate::journal::run::tests::{PLAN, id, started};
 
     #[test]
     fn a_torn_last_line_is_ignored_and_files_are_private() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateStore::local(&dir.path().join("state")).unwrap();
-        let mut run = Run::start(&state, &id("r1"), b"version: 1\n", started("a@x.io")).unwrap();
+        let mut run = Run::start(&state, &id("r1"), PLAN, started("a@x.io")).unwrap();
         run.append(Entry::Intent {
             step: StepId::new("r0-delete"),
         })
@@ -481,7 +485,7 @@ mod tests {
     fn a_replaced_lock_file_is_a_lost_lock() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateStore::local(dir.path()).unwrap();
-        let mut run = Run::start(&state, &id("r1"), b"", started("a@x.io")).unwrap();
+        let mut run = Run::start(&state, &id("r1"), PLAN, started("a@x.io")).unwrap();
         run.still_held().unwrap();
         let lock = dir.path().join("locks/run-r1.lock");
         std::fs::remove_file(&lock).unwrap();
@@ -509,7 +513,7 @@ mod tests {
     fn damage_before_the_last_line_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateStore::local(dir.path()).unwrap();
-        drop(Run::start(&state, &id("r1"), b"", started("a@x.io")).unwrap());
+        drop(Run::start(&state, &id("r1"), PLAN, started("a@x.io")).unwrap());
         let path = dir.path().join("runs/r1/journal.jsonl");
         std::fs::write(&path, "garbage\n{\"kind\":\"finished\"}\n").unwrap();
         assert!(matches!(

@@ -14,6 +14,7 @@
 //! ([`Run::still_held`]) before each request that changes state, and a local journal before
 //! each record. Secrets never enter the store: credentials appear only as fingerprints.
 
+mod chain;
 mod entry;
 mod local;
 mod lock;
@@ -24,6 +25,7 @@ mod summary;
 
 use std::path::{Path, PathBuf};
 
+pub use chain::{Chained, StateKey};
 pub use entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffect, now_ms};
 pub use lock::{Lock, LockError};
 pub use run::Run;
@@ -148,6 +150,24 @@ pub enum JournalError {
         /// Why the lock cannot be proven, in words.
         reason: String,
     },
+    /// What the store holds for a run is not what relinker wrote: a record or the plan was
+    /// edited, removed, added or moved.
+    #[error(
+        "run `{run_id}` does not verify: record {record} of `{place}`: {reason}; relinker does not act on it"
+    )]
+    Tampered {
+        /// The run.
+        run_id: RunId,
+        /// Where its records are kept.
+        place: String,
+        /// The first record that does not verify (1-based; 0 for the plan).
+        record: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The state key cannot be used as a key.
+    #[error("the state key (RELINKER_STATE_KEY) cannot be used as a key")]
+    StateKey,
     /// An unsettled run claims one of the users.
     #[error(
         "user `{user}` is claimed by run `{run}`, which is {state}; finish it (`relinker resume {run}`), undo it (`relinker rollback {run}`), or give it up (`relinker abandon {run} --reason …`)"

@@ -185,6 +185,10 @@ impl Backend for Postgres {
         format!("{}#runs/{id}/plan.yaml", self.shown)
     }
 
+    fn journal_label(&self, id: &RunId) -> String {
+        format!("{}#runs/{id}/journal", self.shown)
+    }
+
     fn run_ids(&self) -> Result<Vec<RunId>, JournalError> {
         let reader = self.reader.clone();
         let ids = self.call("list the runs in", async move {

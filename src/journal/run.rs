@@ -7,6 +7,7 @@
 //! record.
 
 use super::JournalError;
+use super::chain::Chained;
 use super::entry::{Attestation, Entry, Record, Started};
 use super::store::{JournalContents, Session, StateStore};
 use super::summary::{RunSummary, replay};
@@ -21,6 +22,9 @@ pub struct Run {
     session: Box<dyn Session>,
     summary: RunSummary,
     torn_tail: bool,
+    /// The link the next record carries: to the last one (see `chain`), or, for a run written
+    /// before records were linked, none, so it stays as it was written.
+    next_link: Option<String>,
 }
 
 impl Run {
@@ -66,6 +70,12 @@ impl Run {
             .collect();
         let mut records = vec![Record::now(Entry::Started(Box::new(started)))];
         records.extend(adopted);
+        let key = store.key();
+        let mut link = key.anchor(id)?;
+        for record in &mut records {
+            record.prev = Some(link);
+            link = key.after(record)?;
+        }
         session.create(id, plan_bytes, &records, &[])?;
         Ok(Self {
             id: id.clone(),
@@ -73,6 +83,7 @@ impl Run {
             session,
             summary: replay(&records),
             torn_tail: false,
+            next_link: Some(link),
         })
     }
 
@@ -80,19 +91,26 @@ impl Run {
     pub fn open(store: &StateStore, id: &RunId) -> Result<Self, JournalError> {
         let mut session = store.session()?;
         session.lock_run(id)?;
-        let JournalContents { records, torn_tail } = store.read(id)?;
+        // What the store holds is what relinker wrote, or nothing is done with it.
+        let (JournalContents { records, torn_tail }, chained) = store.verified(id)?;
         let summary = replay(&records);
-        if summary.started().is_none() {
+        let Some(started) = summary.started() else {
             return Err(JournalError::NeverStarted { run_id: id.clone() });
-        }
+        };
+        store.verified_plan(id, started)?;
         session.lock_users(&in_lock_order(summary.users()), id)?;
         session.attach(id)?;
+        let next_link = match (chained, records.last()) {
+            (Chained::Linked, Some(last)) => Some(store.key().after(last)?),
+            _ => None,
+        };
         Ok(Self {
             id: id.clone(),
             store: store.clone(),
             session,
             summary,
             torn_tail,
+            next_link,
         })
     }
 
@@ -111,19 +129,33 @@ impl Run {
         self.torn_tail
     }
 
-    /// Attestations recorded for the run that its journal does not hold yet.
+    /// Attestations recorded for the run that its journal does not hold yet. With a state key,
+    /// one not sealed with it is nobody's word: it is left unread.
     pub fn new_attestations(&self) -> Result<Vec<Attestation>, JournalError> {
+        let key = self.store.key();
         Ok(self
             .store
             .attestations(&self.id)?
             .into_iter()
             .filter(|a| !self.summary.absorbed(a))
+            .filter(|a| {
+                let sealed = key.sealed(a);
+                if !sealed {
+                    tracing::warn!(step = %a.step, "an attestation not sealed with the state key is left unread");
+                }
+                sealed
+            })
             .collect())
     }
 
-    /// The plan as applied.
+    /// The plan as applied, checked against the digest the run recorded when it started.
     pub fn plan_bytes(&self) -> Result<Vec<u8>, JournalError> {
-        self.store.plan_bytes(&self.id)
+        match self.summary.started() {
+            Some(started) => self.store.verified_plan(&self.id, started),
+            None => Err(JournalError::NeverStarted {
+                run_id: self.id.clone(),
+            }),
+        }
     }
 
     /// Where the plan as applied is kept, as a label for messages about it.
@@ -141,8 +173,12 @@ impl Run {
 
     /// Appends a record stamped with the time now, durable before this returns.
     pub fn append(&mut self, entry: Entry) -> Result<(), JournalError> {
-        let record = Record::now(entry);
+        let mut record = Record::now(entry);
+        record.prev.clone_from(&self.next_link);
         self.session.append(&record)?;
+        if self.next_link.is_some() {
+            self.next_link = Some(self.store.key().after(&record)?);
+        }
         self.summary.apply(&record);
         Ok(())
     }
@@ -171,10 +207,13 @@ pub(super) mod tests {
         RunId::parse(text).unwrap()
     }
 
+    /// The plan every test run is started with.
+    pub(in crate::journal) const PLAN: &[u8] = b"version: 1\n";
+
     pub(in crate::journal) fn started(user: &str) -> Started {
         Started {
             plan: "p".into(),
-            plan_sha256: Fingerprint::of(b"p"),
+            plan_sha256: Fingerprint::of(PLAN),
             instance: "https://x".into(),
             sandbox: false,
             plan_dir: ".".into(),
@@ -193,7 +232,7 @@ pub(super) mod tests {
 
     /// A run's records, in order, read back from its store.
     pub(in crate::journal) fn write_and_read_back(state: &StateStore) {
-        let mut run = Run::start(state, &id("r1"), b"version: 1\n", started("a@x.io")).unwrap();
+        let mut run = Run::start(state, &id("r1"), PLAN, started("a@x.io")).unwrap();
         run.append(Entry::Intent {
             step: StepId::new("r0-delete"),
         })
@@ -219,20 +258,20 @@ pub(super) mod tests {
     /// Locks keep a second process off a run and its users; an unsettled run keeps its claim
     /// after its process let go; a refused start leaves nothing behind.
     pub(in crate::journal) fn locks_and_claims(state: &StateStore) {
-        let first = Run::start(state, &id("r1"), b"", started("a@x.io")).unwrap();
+        let first = Run::start(state, &id("r1"), PLAN, started("a@x.io")).unwrap();
         assert!(matches!(
             Run::open(state, &id("r1")),
             Err(JournalError::Locked(_))
         ));
         assert!(state.is_active(&id("r1")).unwrap());
         // The same user, in another spelling, while the first run's process holds it.
-        let second = Run::start(state, &id("r2"), b"", started("A@X.io"));
+        let second = Run::start(state, &id("r2"), PLAN, started("A@X.io"));
         assert!(matches!(second, Err(JournalError::Locked(_))), "{second:?}");
         assert!(!state.has_run(&id("r2")).unwrap(), "no phantom run is left");
         drop(first);
         assert!(!state.is_active(&id("r1")).unwrap());
         // The first run is unsettled, so it keeps its claim after its process let go.
-        let third = Run::start(state, &id("r3"), b"", started("a@x.io"));
+        let third = Run::start(state, &id("r3"), PLAN, started("a@x.io"));
         assert!(
             matches!(&third, Err(JournalError::Claimed { run, .. }) if run == &id("r1")),
             "{third:?}"
@@ -250,9 +289,9 @@ pub(super) mod tests {
             RunState::Abandoned { .. }
         ));
         drop(first);
-        assert!(Run::start(state, &id("r3"), b"", started("a@x.io")).is_ok());
+        assert!(Run::start(state, &id("r3"), PLAN, started("a@x.io")).is_ok());
         assert!(matches!(
-            Run::start(state, &id("r1"), b"", started("b@x.io")),
+            Run::start(state, &id("r1"), PLAN, started("b@x.io")),
             Err(JournalError::RunExists { .. })
         ));
     }
@@ -261,11 +300,11 @@ pub(super) mod tests {
     pub(in crate::journal) fn prune_keeps_what_matters(state: &StateStore) {
         use crate::journal::Pruned;
         let later = chrono::Utc::now() + chrono::Duration::hours(1);
-        let mut done = Run::start(state, &id("done"), b"", started("a@x.io")).unwrap();
+        let mut done = Run::start(state, &id("done"), PLAN, started("a@x.io")).unwrap();
         done.append(Entry::Finished).unwrap();
         assert_eq!(state.prune(&id("done"), later).unwrap(), Pruned::Active);
         drop(done);
-        let open = Run::start(state, &id("open"), b"", started("b@x.io")).unwrap();
+        let open = Run::start(state, &id("open"), PLAN, started("b@x.io")).unwrap();
         drop(open);
         assert_eq!(state.prune(&id("open"), later).unwrap(), Pruned::Unfinished);
         let earlier = chrono::Utc::now() - chrono::Duration::hours(1);

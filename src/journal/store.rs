@@ -14,10 +14,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::JournalError;
-use super::entry::{Attestation, Record};
+use super::chain::{self, Chained, StateKey};
+use super::entry::{Attestation, Record, Started};
 use super::summary::{RunState, RunSummary, replay};
 use crate::ids::{RunId, UserId};
 use crate::provider::Leftovers;
+use crate::secret::Fingerprint;
 
 /// The records of a journal, and whether its last line was torn.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +64,8 @@ pub(super) trait Backend: Debug + Send + Sync {
     fn flag(&self) -> String;
     /// Where a run's plan is kept, as a label for messages about it.
     fn plan_label(&self, id: &RunId) -> String;
+    /// Where a run's journal is kept, for messages about it.
+    fn journal_label(&self, id: &RunId) -> String;
     /// Every run id, in no particular order.
     fn run_ids(&self) -> Result<Vec<RunId>, JournalError>;
     /// Whether a run with this id exists.
@@ -114,13 +118,68 @@ pub(super) trait Session: Debug + Send {
 #[derive(Debug, Clone)]
 pub struct StateStore {
     backend: Arc<dyn Backend>,
+    /// What its records are linked, and its attestations sealed, with.
+    key: StateKey,
 }
 
 impl StateStore {
     pub(super) fn new(backend: impl Backend + 'static) -> Self {
         Self {
             backend: Arc::new(backend),
+            key: StateKey::none(),
         }
+    }
+
+    /// The same store, its records linked and attestations sealed with `key` (see `chain`).
+    #[must_use]
+    pub fn with_key(mut self, key: StateKey) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// The key its records are linked with.
+    pub(super) fn key(&self) -> &StateKey {
+        &self.key
+    }
+
+    /// A run's journal, checked to be the chain relinker wrote (see `chain`); the plan kept
+    /// with it is checked with [`Self::verified_plan`].
+    pub fn verified(&self, id: &RunId) -> Result<(JournalContents, Chained), JournalError> {
+        let contents = self.read(id)?;
+        let chained = chain::verify(
+            &self.key,
+            id,
+            &self.backend.journal_label(id),
+            &contents.records,
+        )?;
+        if chained == Chained::Unlinked {
+            tracing::warn!(run = %id, "the run was written before records were linked: it is read as it is, unverified");
+        }
+        Ok((contents, chained))
+    }
+
+    /// A run's state, replayed from a journal and a plan that verify.
+    pub fn verified_summary(&self, id: &RunId) -> Result<RunSummary, JournalError> {
+        let (contents, _) = self.verified(id)?;
+        let summary = replay(&contents.records);
+        if let Some(started) = summary.started() {
+            self.verified_plan(id, started)?;
+        }
+        Ok(summary)
+    }
+
+    /// The plan kept with a run, checked against the digest its `started` record holds.
+    pub fn verified_plan(&self, id: &RunId, started: &Started) -> Result<Vec<u8>, JournalError> {
+        let bytes = self.plan_bytes(id)?;
+        if Fingerprint::of(&bytes) != started.plan_sha256 {
+            return Err(JournalError::Tampered {
+                run_id: id.clone(),
+                place: self.plan_label(id),
+                record: 0,
+                reason: "the plan kept with the run is not the one it started with (its sha256 differs from the one the run recorded)".into(),
+            });
+        }
+        Ok(bytes)
     }
 
     /// Where the state is, for people.
@@ -169,7 +228,9 @@ impl StateStore {
     /// Records a person's attestation for a run; the run picks it up at its next check (a run
     /// waiting at a terminal within seconds, a paused one on `resume`). Needs no lock.
     pub fn attest(&self, id: &RunId, attestation: &Attestation) -> Result<(), JournalError> {
-        self.backend.attest(id, attestation)
+        let mut sealed = attestation.clone();
+        sealed.seal = self.key.seal(attestation)?;
+        self.backend.attest(id, &sealed)
     }
 
     /// The attestations recorded for a run, oldest first.

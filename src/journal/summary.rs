@@ -688,6 +688,7 @@ impl RunSummary {
                 by: by.clone(),
                 note: note.clone(),
                 asked: self.asked_at(step, *undo),
+                seal: None,
             }),
             _ => {}
         }
@@ -1005,6 +1006,7 @@ mod tests {
         let later = "2026-11-23T11:00:00Z".parse::<DateTime<Utc>>().unwrap();
         let paused = |at| Record {
             at: Some(at),
+            prev: None,
             entry: Entry::Paused {
                 step: id("r0-add"),
                 waiting_for: "x".into(),
