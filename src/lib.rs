@@ -24,6 +24,9 @@
 //!   [`sandbox::movius`]) with what they share: the server, faults, the request log, and the
 //!   operator that plays the person through a control API.
 //! - [`offboard`]: finds API users tied to departed people and writes a plan for each.
+//! - [`runner`]: the runner configuration: which instances, secret references and check
+//!   programs the plans a runner is given may use; a plan naming anything else is refused
+//!   before any request.
 //! - [`notify`]: the webhook message a run sends when it pauses, fails, rolls back or finishes.
 //! - [`diagnostic`]: problems in input files, pinned to file, line, column and field, and the
 //!   schema-driven shape check that finds every one of them in a file at once.
@@ -50,6 +53,7 @@ pub mod paths;
 pub mod plan;
 pub mod provider;
 pub mod retry;
+pub mod runner;
 pub mod sandbox;
 pub mod saved;
 pub mod secret;

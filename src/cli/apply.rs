@@ -14,10 +14,12 @@ use super::run::{
     Direction, GateArgs, Played, RetryArgs, StateArgs, execute, finish, journal_failure, say,
 };
 use super::target::{self, Connections, Target};
+use super::trust::{self, RunnerArgs};
 use crate::ids::RunId;
 use crate::journal::{Run, Started};
 use crate::notify::Webhook;
 use crate::plan::{self, LoadedPlan};
+use crate::runner::Runner;
 use crate::saved::SavedPlan;
 use crate::secret::Fingerprint;
 
@@ -41,6 +43,8 @@ pub struct ApplyArgs {
     retry: RetryArgs,
     #[command(flatten)]
     notify: NotifyArgs,
+    #[command(flatten)]
+    runner: RunnerArgs,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     yes: bool,
@@ -61,10 +65,11 @@ pub async fn run(args: &ApplyArgs) -> Result<Outcome, Failure> {
     let many = args.plans.len() > 1;
     let webhook = args.notify.webhook()?;
     let connections = Connections::default();
+    let runner = args.runner.runner()?;
     let prepared = join_all(
         args.plans
             .iter()
-            .map(|path| prepare(path, args, &connections)),
+            .map(|path| prepare(path, args, runner.as_ref(), &connections)),
     )
     .await;
     let mut worst = Outcome::Success;
@@ -126,9 +131,20 @@ struct Prepared {
 async fn prepare(
     path: &Path,
     args: &ApplyArgs,
+    runner: Option<&Runner>,
     connections: &Connections,
 ) -> Result<Prepared, Failure> {
     let (LoadedPlan { plan, bytes }, saved) = load(path)?;
+    // What the plan may reach, read and run is the runner's to say, before anything is.
+    let origin = saved
+        .as_ref()
+        .map_or_else(|| path.to_path_buf(), |s| s.plan_path(path));
+    trust::admit(
+        runner,
+        &String::from_utf8_lossy(&bytes),
+        &origin.display().to_string(),
+        &plan.base_dir,
+    )?;
     let run_id = args
         .run_id
         .clone()

@@ -39,11 +39,14 @@ pub struct InventoryArgs {
     format: InventoryFormat,
     #[command(flatten)]
     retry: RetryArgs,
+    #[command(flatten)]
+    runner: super::trust::RunnerArgs,
 }
 
 /// Reads the instance and prints the inventory.
 pub async fn run(args: &InventoryArgs) -> Result<Outcome, Failure> {
-    let (instance, services, base_dir) = target::marketo_source(&args.source, "inventory")?;
+    let (instance, services, base_dir) =
+        target::marketo_source(&args.source, "inventory", &args.runner)?;
     let credentials = resolve_credentials(&instance, &services, &base_dir).or_invalid_input()?;
     let client = target::marketo_client(
         &instance,

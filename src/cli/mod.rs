@@ -25,6 +25,7 @@ pub mod secret;
 pub mod state;
 pub mod status;
 mod target;
+mod trust;
 pub mod validate;
 
 use std::ffi::OsString;

@@ -45,6 +45,8 @@ pub struct OffboardArgs {
     sandbox: bool,
     #[command(flatten)]
     retry: RetryArgs,
+    #[command(flatten)]
+    runner: super::trust::RunnerArgs,
 }
 
 /// Where a scan reads: the live instance, or an embedded sandbox kept alive while it runs.
@@ -111,6 +113,8 @@ pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
     if let Some(problem) = crate::paths::output_dir_problem(&args.out) {
         return Err(anyhow!("--out: {problem}")).or_invalid_input();
     }
+    // The runner decides what the config may reach and read, before anything is.
+    args.runner.admit_file(&args.config)?;
     let config = Config::load(&args.config).or_invalid_input()?;
     let departed = Departed::load(&args.departed).or_invalid_input()?;
     let scanned = Scanned::connect(&config, &args.config, args.sandbox).await?;

@@ -8,6 +8,7 @@ use super::exit::{Failure, OrExit, Outcome};
 use super::render::{self, Footer, Format, PlanView};
 use super::run::RetryArgs;
 use super::target;
+use super::trust::{self, RunnerArgs};
 use crate::plan::{self, LoadedPlan};
 use crate::saved::SavedPlan;
 
@@ -31,6 +32,8 @@ pub struct PlanArgs {
     sandbox: bool,
     #[command(flatten)]
     retry: RetryArgs,
+    #[command(flatten)]
+    runner: RunnerArgs,
 }
 
 /// Plans and prints.
@@ -42,8 +45,12 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
     {
         return Err(anyhow::anyhow!("--out: {problem}")).or_invalid_input();
     }
+    // The runner decides what a plan under review may reach, read and run, before it does.
+    let runner = args.runner.admit_file(&args.plan)?;
     let LoadedPlan { plan, bytes } = plan::load(&args.plan).or_invalid_input()?;
-    let target = target::connect(&plan, args.sandbox, args.retry.policy()).await?;
+    let connections = target::Connections::with_checks(trust::checks_at_plan(runner.as_ref()));
+    let target =
+        target::connect_shared(&plan, args.sandbox, args.retry.policy(), &connections).await?;
     // Planning reads no state store: what abandoned runs left is known to `apply`, whose plan
     // then shows the take-over (a saved plan made without it is refused as different).
     let (live, compiled) = target

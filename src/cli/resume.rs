@@ -12,6 +12,7 @@ use super::run::{
     say,
 };
 use super::target::{self, Connections};
+use super::trust::{self, RunnerArgs};
 use crate::ids::RunId;
 use crate::journal::{Run, RunState, StateStore};
 use crate::notify::Webhook;
@@ -37,6 +38,8 @@ pub struct ResumeArgs {
     retry: RetryArgs,
     #[command(flatten)]
     notify: NotifyArgs,
+    #[command(flatten)]
+    runner: RunnerArgs,
 }
 
 /// Resumes one run or all; the exit code is the worst of them. With `--all` the runs go on
@@ -119,6 +122,7 @@ async fn resume_one(
         "resuming"
     };
     say(&format!("run {id} ({}): {going}", state_now.word()));
+    trust::admit_run(args.runner.runner()?.as_ref(), &run)?;
     let plan = run_plan(&run)?;
     let webhook = notice::for_plan(webhook, &plan, false)?;
     let on_failure = summary.on_failure().unwrap_or(plan.policy.on_failure);

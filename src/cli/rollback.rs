@@ -11,6 +11,7 @@ use super::run::{
     run_plan, say,
 };
 use super::target;
+use super::trust::{self, RunnerArgs};
 use crate::executor::{RunOutcome, UndoPlan, undo_plan};
 use crate::ids::RunId;
 use crate::journal::{Run, RunState, RunSummary};
@@ -34,6 +35,8 @@ pub struct RollbackArgs {
     retry: RetryArgs,
     #[command(flatten)]
     notify: NotifyArgs,
+    #[command(flatten)]
+    runner: RunnerArgs,
 }
 
 /// Why a run cannot be rolled back at all, if it cannot.
@@ -77,6 +80,7 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
         ))
         .or_invalid_input();
     }
+    trust::admit_run(args.runner.runner()?.as_ref(), &run)?;
     let plan = run_plan(&run)?;
     let webhook = notice::for_plan(args.notify.webhook()?.as_ref(), &plan, false)?;
     let target = target::connect(&plan, false, args.retry.policy()).await?;

@@ -64,6 +64,8 @@ pub struct SandboxArgs {
     out: Option<PathBuf>,
     #[command(flatten)]
     retry: super::run::RetryArgs,
+    #[command(flatten)]
+    runner: super::trust::RunnerArgs,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -180,7 +182,7 @@ fn emulator(args: &SandboxArgs) -> Result<(Router, ProviderKind), Failure> {
 /// Serves until SIGINT or SIGTERM; or, with --from-live, writes a fixture and exits.
 pub async fn run(args: SandboxArgs) -> Result<Outcome, Failure> {
     if let (Some(source), Some(out)) = (&args.from_live, &args.out) {
-        return from_live(source, out, &args.retry).await;
+        return from_live(source, out, &args.retry, &args.runner).await;
     }
     let (router, provider) = emulator(&args)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -210,12 +212,13 @@ async fn from_live(
     source: &std::path::Path,
     out: &std::path::Path,
     retry: &super::run::RetryArgs,
+    runner: &super::trust::RunnerArgs,
 ) -> Result<Outcome, Failure> {
     if let Some(problem) = crate::paths::output_file_problem(out) {
         return Err(anyhow!("--out: {problem}")).or_invalid_input();
     }
     let (instance, services, base_dir) =
-        super::target::marketo_source(source, "sandbox --from-live")?;
+        super::target::marketo_source(source, "sandbox --from-live", runner)?;
     let credentials =
         crate::provider::marketo::resolve_credentials(&instance, &services, &base_dir)
             .or_invalid_input()?;

@@ -14,6 +14,7 @@ use crate::plan::{
     Plan, Secrets, Spec, dotdigital as plan_dotdigital, marketo as plan_marketo,
     movius as plan_movius,
 };
+use crate::provider::command::CheckCommands;
 use crate::provider::dotdigital::{DotdigitalClient, DotdigitalPlatform};
 use crate::provider::marketo::{
     Credentials, MarketoClient, MarketoConfig, MarketoPlatform, ServiceCredentials,
@@ -61,9 +62,19 @@ impl Target {
 #[derive(Debug, Default)]
 pub(crate) struct Connections {
     marketo: std::sync::Mutex<BTreeMap<(String, String), MarketoClient>>,
+    /// Whether the plans' check commands run in this command.
+    checks: CheckCommands,
 }
 
 impl Connections {
+    /// Connections for a command whose check commands run as `checks` says.
+    pub(crate) fn with_checks(checks: CheckCommands) -> Self {
+        Self {
+            checks,
+            ..Self::default()
+        }
+    }
+
     /// The shared client for an instance and admin service, made by `make` the first time.
     fn marketo(
         &self,
@@ -103,8 +114,10 @@ pub(crate) async fn connect_shared(
 ) -> Result<Target, Failure> {
     match &plan.spec {
         Spec::Marketo(spec) => marketo(plan, spec, use_sandbox, retry, connections).await,
-        Spec::Dotdigital(spec) => connect_dotdigital(plan, spec, use_sandbox, retry).await,
-        Spec::Movius(spec) => connect_movius(plan, spec, use_sandbox).await,
+        Spec::Dotdigital(spec) => {
+            connect_dotdigital(plan, spec, use_sandbox, retry, connections.checks).await
+        }
+        Spec::Movius(spec) => connect_movius(plan, spec, use_sandbox, connections.checks).await,
     }
 }
 
@@ -150,6 +163,7 @@ async fn connect_dotdigital(
     spec: &plan_dotdigital::Spec,
     use_sandbox: bool,
     retry: RetryPolicy,
+    checks: CheckCommands,
 ) -> Result<Target, Failure> {
     let (base_url, secrets, sandbox) = if use_sandbox {
         let (path, text) = fixture_text(plan)?;
@@ -167,8 +181,9 @@ async fn connect_dotdigital(
         (spec.instance.base_url.clone(), secrets, None)
     };
     let client = DotdigitalClient::new(&base_url, retry).or_invalid_input()?;
-    let platform = DotdigitalPlatform::new(client, spec, secrets.clone(), plan.base_dir.clone())
-        .or_invalid_input()?;
+    let platform =
+        DotdigitalPlatform::new(client, spec, secrets.clone(), plan.base_dir.clone(), checks)
+            .or_invalid_input()?;
     Ok(Target {
         platform: Box::new(platform),
         base_url,
@@ -181,6 +196,7 @@ async fn connect_movius(
     plan: &Plan,
     spec: &plan_movius::Spec,
     use_sandbox: bool,
+    checks: CheckCommands,
 ) -> Result<Target, Failure> {
     let (base_url, secrets, sandbox) = if use_sandbox {
         let (path, text) = fixture_text(plan)?;
@@ -202,6 +218,7 @@ async fn connect_movius(
         secrets.clone(),
         plan.base_dir.clone(),
         base_url.clone(),
+        checks,
     )
     .or_invalid_input()?;
     Ok(Target {
@@ -260,6 +277,7 @@ async fn marketo(
 pub(crate) fn marketo_source(
     path: &std::path::Path,
     command: &str,
+    runner: &super::trust::RunnerArgs,
 ) -> Result<
     (
         plan_marketo::Instance,
@@ -268,6 +286,8 @@ pub(crate) fn marketo_source(
     ),
     Failure,
 > {
+    // The runner decides what the file may reach and read, before anything is.
+    runner.admit_file(path)?;
     let text = crate::input::read_text(path, crate::input::Kind::Plan).or_invalid_input()?;
     let is_plan = text
         .lines()

@@ -13,14 +13,29 @@ pub struct ValidateArgs {
     /// Plan files to check.
     #[arg(required = true, value_name = "PLAN")]
     plans: Vec<PathBuf>,
+    #[command(flatten)]
+    runner: super::trust::RunnerArgs,
 }
 
 /// Checks every file and reports each one; exit 2 if any is invalid.
 pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
     let mut outcome = Outcome::Success;
+    // With a runner configuration, a plan it would refuse is invalid here too.
+    let runner = args.runner.runner()?;
     for path in &args.plans {
         match plan::load(path) {
-            Ok(plan::LoadedPlan { plan, .. }) => {
+            Ok(plan::LoadedPlan { plan, bytes }) => {
+                if let Some(runner) = &runner
+                    && let Err(refused) = runner.admit(
+                        &String::from_utf8_lossy(&bytes),
+                        &path.display().to_string(),
+                        &plan.base_dir,
+                    )
+                {
+                    super::output::warn(&format!("{refused}"));
+                    outcome = Outcome::InvalidInput;
+                    continue;
+                }
                 let rotations = plan.rotation_count();
                 let noun = if rotations == 1 {
                     "rotation"

@@ -35,6 +35,57 @@ pub(crate) fn problems(text: &str, schema: &Value) -> Vec<Diagnostic> {
     walk.problems
 }
 
+/// A text value of a YAML document, with where it is: what a reader that must see every value
+/// of a file (secret references, hosts, programs) walks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scalar {
+    /// The field, as diagnostics name it: `services[1].client_secret`.
+    pub(crate) field: String,
+    /// Where it is.
+    pub(crate) at: Location,
+    /// The text.
+    pub(crate) text: String,
+}
+
+/// Every text value of `text`'s document, in document order; empty when it is not YAML (its
+/// parser reports that).
+pub(crate) fn scalars(text: &str) -> Vec<Scalar> {
+    fn walk(node: &Spanned<Node>, field: &str, out: &mut Vec<Scalar>) {
+        match &node.value {
+            Node::Str(text) => out.push(Scalar {
+                field: field.to_owned(),
+                at: node.referenced,
+                text: text.clone(),
+            }),
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    if let Some(name) = key.value.key() {
+                        let path = if field.is_empty() {
+                            name
+                        } else {
+                            format!("{field}.{name}")
+                        };
+                        walk(value, &path, out);
+                    }
+                }
+            }
+            Node::Seq(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    walk(item, &format!("{field}[{index}]"), out);
+                }
+            }
+            Node::Int(_) | Node::Float | Node::Bool | Node::Null => {}
+        }
+    }
+    let Ok(document) = serde_saphyr::from_str_with_options::<Spanned<Node>>(text, yaml_options())
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    walk(&document, "", &mut out);
+    out
+}
+
 /// A YAML value with the position of every part of it.
 #[derive(Debug)]
 enum Node {

@@ -197,17 +197,31 @@ pub struct CommandChecker {
     base_dir: PathBuf,
     base_url: String,
     timeout: Duration,
+    runs: CheckCommands,
+}
+
+/// Whether check commands run in this command.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CheckCommands {
+    /// They run.
+    #[default]
+    Run,
+    /// Planning on a runner whose configuration keeps them from running then (a plan under
+    /// review must not start programs with credentials): each check cannot tell.
+    NotAtPlanTime,
 }
 
 impl CommandChecker {
     /// Check commands run in `base_dir`, told of `base_url`, with credentials from `secrets`,
-    /// for as long as `RELINKER_CHECK_TIMEOUT` allows (60 s unless it says otherwise).
-    pub fn new(secrets: Secrets, base_dir: PathBuf, base_url: String) -> Self {
+    /// for as long as `RELINKER_CHECK_TIMEOUT` allows (60 s unless it says otherwise), if
+    /// `runs` lets them run at all.
+    pub fn new(secrets: Secrets, base_dir: PathBuf, base_url: String, runs: CheckCommands) -> Self {
         Self {
             secrets,
             base_dir,
             base_url,
             timeout: timeout_from_env(),
+            runs,
         }
     }
 
@@ -224,6 +238,11 @@ impl CommandChecker {
         check: &CheckCommand,
         login: &Login,
     ) -> Result<Option<Answer>, CheckError> {
+        if self.runs == CheckCommands::NotAtPlanTime {
+            return Ok(Some(Answer::CannotCheck(format!(
+                "the check command of `{service}` does not run at plan time on this runner (its runner configuration's `checks.at_plan`)"
+            ))));
+        }
         let Ok(resolved) = self.secrets.login(login) else {
             return Ok(None);
         };

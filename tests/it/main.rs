@@ -29,6 +29,7 @@ mod provider;
 mod readings;
 mod recovery;
 mod rehearsal;
+mod runner_config;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_faults;

@@ -12,7 +12,7 @@ use crate::plan::dotdigital::Spec;
 use crate::plan::{
     CheckCommand, Credential, Login, MissingSecrets, Plan, ResolvedLogin, SecretReader, Secrets,
 };
-use crate::provider::command::CommandChecker;
+use crate::provider::command::{CheckCommands, CommandChecker};
 use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Platform, ProviderError, RunFacts,
 };
@@ -39,6 +39,7 @@ impl DotdigitalPlatform {
         spec: &Spec,
         secrets: Secrets,
         base_dir: PathBuf,
+        checks: CheckCommands,
     ) -> Result<Self, MissingSecrets> {
         let mut reader = SecretReader::new(&secrets);
         let mut current = BTreeMap::new();
@@ -51,7 +52,7 @@ impl DotdigitalPlatform {
         let base_url = client.base_url().to_owned();
         Ok(Self {
             client,
-            commands: CommandChecker::new(secrets, base_dir, base_url),
+            commands: CommandChecker::new(secrets, base_dir, base_url, checks),
             current,
             declared: spec.services.iter().map(|s| s.login.clone()).collect(),
         })

@@ -9,7 +9,7 @@ use super::ops::{Integration, Op};
 use crate::ids::ServiceName;
 use crate::plan::movius::{Rotation, Spec};
 use crate::plan::{MissingSecrets, Plan, SecretReader, Secrets};
-use crate::provider::command::{Answer, CommandChecker};
+use crate::provider::command::{Answer, CheckCommands, CommandChecker};
 use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Operation, Platform, ProviderError,
     RunFacts,
@@ -33,6 +33,7 @@ impl MoviusPlatform {
         secrets: Secrets,
         base_dir: PathBuf,
         base_url: Option<String>,
+        checks: CheckCommands,
     ) -> Result<Self, MissingSecrets> {
         let mut reader = SecretReader::new(&secrets);
         let mut current = BTreeMap::new();
@@ -46,7 +47,7 @@ impl MoviusPlatform {
         }
         reader.finish()?;
         Ok(Self {
-            commands: CommandChecker::new(secrets, base_dir, base_url.unwrap_or_default()),
+            commands: CommandChecker::new(secrets, base_dir, base_url.unwrap_or_default(), checks),
             current,
         })
     }
