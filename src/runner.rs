@@ -202,21 +202,25 @@ impl Runner {
         self.checks_at_plan
     }
 
-    /// Checks every value of a plan or offboarding config (`text`, read from `origin`, whose
-    /// relative paths resolve in `base_dir`) against what the runner allows: its instance's
-    /// base URL, every secret reference, every check program. Each value outside is named
-    /// with where it is.
-    pub fn admit(&self, text: &str, origin: &str, base_dir: &Path) -> Result<(), RunnerError> {
+    /// Checks a plan or offboarding config (`text`, read from `origin`, whose relative paths
+    /// resolve in `base_dir`) against what the runner allows: the instance it acts on (its
+    /// platform and base URL as validated, whether written out, derived from a region or taken
+    /// from a named instance), every secret reference, every check program. Each value outside
+    /// is named with where it is.
+    pub fn admit(
+        &self,
+        text: &str,
+        origin: &str,
+        base_dir: &Path,
+        instance: Option<(ProviderKind, &str)>,
+    ) -> Result<(), RunnerError> {
         let scalars = shape::scalars(text);
-        let provider = scalars
-            .iter()
-            .find(|s| s.field == "instance.provider")
-            .and_then(|s| ProviderKind::from_name(s.text.trim()));
         let mut problems = Vec::new();
+        if let Some((provider, base_url)) = instance {
+            self.admit_host(&scalars, provider, base_url, &mut problems);
+        }
         for scalar in &scalars {
-            if scalar.field == "instance.base_url" {
-                self.admit_host(scalar, provider, &mut problems);
-            } else if is_check_program(&scalar.field) {
+            if is_check_program(&scalar.field) {
                 self.admit_program(scalar, base_dir, &mut problems);
             } else if let Some(reference) = SecretRef::parse(&scalar.text) {
                 self.admit_reference(scalar, &reference, base_dir, &mut problems);
@@ -231,38 +235,53 @@ impl Runner {
 
     fn admit_host(
         &self,
-        scalar: &Scalar,
-        provider: Option<ProviderKind>,
+        scalars: &[Scalar],
+        provider: ProviderKind,
+        base_url: &str,
         problems: &mut Vec<Diagnostic>,
     ) {
-        let wanted = normalized(&scalar.text);
+        let wanted = normalized(base_url);
         let declared = self
             .instances
             .iter()
-            .any(|i| normalized(&i.base_url) == wanted && provider.is_none_or(|p| p == i.provider));
-        if !declared {
-            let names: Vec<String> = self
-                .instances
-                .iter()
-                .map(|i| format!("`{}`", i.name))
-                .collect();
-            problems.push(
-                Diagnostic::at(
-                    scalar.at,
-                    &scalar.field,
-                    format!(
-                        "`{}` is not an instance the runner configuration `{}` allows",
-                        scalar.text.trim(),
-                        self.origin
-                    ),
-                )
-                .with_hint(if names.is_empty() {
-                    "the runner declares no instances".to_owned()
-                } else {
-                    format!("name one of its instances instead: {}", names.join(", "))
-                }),
-            );
+            .any(|i| normalized(&i.base_url) == wanted && i.provider == provider);
+        if declared {
+            return;
         }
+        // Where the file says it: the base URL, else what it is derived from.
+        let (at, field) = [
+            "instance.base_url",
+            "instance.region",
+            "instance.name",
+            "instance.provider",
+        ]
+        .iter()
+        .find_map(|field| scalars.iter().find(|s| s.field == *field))
+        .map_or(
+            (serde_saphyr::Location::UNKNOWN, "instance".to_owned()),
+            |s| (s.at, s.field.clone()),
+        );
+        let names: Vec<String> = self
+            .instances
+            .iter()
+            .filter(|i| i.provider == provider)
+            .map(|i| format!("`{}`", i.name))
+            .collect();
+        problems.push(
+            Diagnostic::at(
+                at,
+                field,
+                format!(
+                    "{provider} at `{base_url}` is not an instance the runner configuration `{}` allows",
+                    self.origin
+                ),
+            )
+            .with_hint(if names.is_empty() {
+                format!("the runner declares no {provider} instance")
+            } else {
+                format!("name one of its instances instead: {}", names.join(", "))
+            }),
+        );
     }
 
     fn admit_reference(

@@ -139,12 +139,7 @@ async fn prepare(
     let origin = saved
         .as_ref()
         .map_or_else(|| path.to_path_buf(), |s| s.plan_path(path));
-    trust::admit(
-        runner,
-        &String::from_utf8_lossy(&bytes),
-        &origin.display().to_string(),
-        &plan.base_dir,
-    )?;
+    trust::admit_plan(runner, &plan, &bytes, &origin.display().to_string())?;
     let run_id = args
         .run_id
         .clone()

@@ -113,9 +113,15 @@ pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
     if let Some(problem) = crate::paths::output_dir_problem(&args.out) {
         return Err(anyhow!("--out: {problem}")).or_invalid_input();
     }
-    // The runner decides what the config may reach and read, before anything is.
-    args.runner.admit_file(&args.config)?;
     let config = Config::load(&args.config).or_invalid_input()?;
+    // The runner decides what the config may reach and read, before anything is.
+    args.runner.admit_file(
+        &args.config,
+        (
+            crate::plan::ProviderKind::Marketo,
+            &config.instance.base_url,
+        ),
+    )?;
     let departed = Departed::load(&args.departed).or_invalid_input()?;
     let scanned = Scanned::connect(&config, &args.config, args.sandbox).await?;
     let client = target::marketo_client(

@@ -45,9 +45,15 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
     {
         return Err(anyhow::anyhow!("--out: {problem}")).or_invalid_input();
     }
-    // The runner decides what a plan under review may reach, read and run, before it does.
-    let runner = args.runner.admit_file(&args.plan)?;
     let LoadedPlan { plan, bytes } = plan::load(&args.plan).or_invalid_input()?;
+    // The runner decides what a plan under review may reach, read and run, before it does.
+    let runner = args.runner.runner()?;
+    trust::admit_plan(
+        runner.as_ref(),
+        &plan,
+        &bytes,
+        &args.plan.display().to_string(),
+    )?;
     let connections = target::Connections::with_checks(trust::checks_at_plan(runner.as_ref()));
     let target =
         target::connect_shared(&plan, args.sandbox, args.retry.policy(), &connections).await?;

@@ -80,8 +80,8 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
         ))
         .or_invalid_input();
     }
-    trust::admit_run(args.runner.runner()?.as_ref(), &run)?;
     let plan = run_plan(&run)?;
+    trust::admit_run(args.runner.runner()?.as_ref(), &run, &plan)?;
     let webhook = notice::for_plan(args.notify.webhook()?.as_ref(), &plan, false)?;
     let target = target::connect(&plan, false, args.retry.policy()).await?;
     // A rollback that fails stops and says so; there is nothing further to undo it with.

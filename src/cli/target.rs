@@ -10,6 +10,7 @@ use anyhow::{Context, anyhow};
 
 use super::exit::{Failure, OrExit};
 use crate::ids::ServiceName;
+use crate::plan::ProviderKind;
 use crate::plan::{
     Plan, Secrets, Spec, dotdigital as plan_dotdigital, marketo as plan_marketo,
     movius as plan_movius,
@@ -286,8 +287,6 @@ pub(crate) fn marketo_source(
     ),
     Failure,
 > {
-    // The runner decides what the file may reach and read, before anything is.
-    runner.admit_file(path)?;
     let text = crate::input::read_text(path, crate::input::Kind::Plan).or_invalid_input()?;
     let is_plan = text
         .lines()
@@ -303,9 +302,12 @@ pub(crate) fn marketo_source(
             ))
             .or_invalid_input();
         };
+        // The runner decides what the file may reach and read, before anything is.
+        runner.admit_file(path, (ProviderKind::Marketo, &spec.instance.base_url))?;
         return Ok((spec.instance, spec.services, plan.base_dir));
     }
     let config = crate::offboard::Config::load(path).or_invalid_input()?;
+    runner.admit_file(path, (ProviderKind::Marketo, &config.instance.base_url))?;
     Ok((config.instance, config.services, config.base_dir))
 }
 

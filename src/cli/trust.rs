@@ -9,6 +9,7 @@ use anyhow::anyhow;
 use clap::Args;
 
 use super::exit::{Failure, OrExit};
+use crate::plan::{Plan, ProviderKind};
 use crate::provider::command::CheckCommands;
 use crate::runner::{Runner, RunnerError};
 
@@ -31,9 +32,13 @@ impl RunnerArgs {
             .transpose()
     }
 
-    /// Checks the file at `path` (a plan or an offboarding config) against the runner
-    /// configuration, before anything reaches out: see [`admit`].
-    pub(crate) fn admit_file(&self, path: &Path) -> Result<Option<Runner>, Failure> {
+    /// Checks the file at `path` (a plan or an offboarding config), acting on `instance`,
+    /// against the runner configuration before anything reaches out: see [`admit`].
+    pub(crate) fn admit_file(
+        &self,
+        path: &Path,
+        instance: (ProviderKind, &str),
+    ) -> Result<Option<Runner>, Failure> {
         let text = crate::input::read_text(path, crate::input::Kind::Plan).or_invalid_input()?;
         let runner = self.runner()?;
         admit(
@@ -41,9 +46,26 @@ impl RunnerArgs {
             &text,
             &path.display().to_string(),
             crate::paths::parent(path),
+            Some(instance),
         )?;
         Ok(runner)
     }
+}
+
+/// Checks a plan (its text `bytes`, read from `origin`) against `runner`: see [`admit`].
+pub(crate) fn admit_plan(
+    runner: Option<&Runner>,
+    plan: &Plan,
+    bytes: &[u8],
+    origin: &str,
+) -> Result<(), Failure> {
+    admit(
+        runner,
+        &String::from_utf8_lossy(bytes),
+        origin,
+        &plan.base_dir,
+        plan.base_url().map(|url| (plan.provider(), url)),
+    )
 }
 
 /// Checks `text` (read from `origin`, its relative paths resolving in `base_dir`) against
@@ -53,9 +75,12 @@ pub(crate) fn admit(
     text: &str,
     origin: &str,
     base_dir: &Path,
+    instance: Option<(ProviderKind, &str)>,
 ) -> Result<(), Failure> {
     if let Some(runner) = runner {
-        return runner.admit(text, origin, base_dir).map_err(runner_failure);
+        return runner
+            .admit(text, origin, base_dir, instance)
+            .map_err(runner_failure);
     }
     super::output::warn(&format!(
         "note: no runner configuration (--runner-config): the hosts, secret references and check programs `{origin}` names are trusted as they are (docs/security.md)"
@@ -64,21 +89,16 @@ pub(crate) fn admit(
 }
 
 /// Checks the plan a run keeps (verified against the digest the run recorded when it
-/// started) against `runner`: whatever the state store says, the hosts it reaches, the
-/// references it reads and the programs it runs are still the runner's to allow.
-pub(crate) fn admit_run(runner: Option<&Runner>, run: &crate::journal::Run) -> Result<(), Failure> {
+/// started, and parsed as `plan`) against `runner`: whatever the state store says, the
+/// instance it reaches, the references it reads and the programs it runs are still the
+/// runner's to allow.
+pub(crate) fn admit_run(
+    runner: Option<&Runner>,
+    run: &crate::journal::Run,
+    plan: &Plan,
+) -> Result<(), Failure> {
     let bytes = run.plan_bytes().map_err(super::run::journal_failure)?;
-    let plan_dir = run
-        .summary()
-        .started()
-        .map(|s| PathBuf::from(&s.plan_dir))
-        .unwrap_or_default();
-    admit(
-        runner,
-        &String::from_utf8_lossy(&bytes),
-        &run.plan_label(),
-        &plan_dir,
-    )
+    admit_plan(runner, plan, &bytes, &run.plan_label())
 }
 
 /// Whether `relinker plan` lets check commands run, by the runner configuration: without one,

@@ -30,6 +30,7 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
                         &String::from_utf8_lossy(&bytes),
                         &path.display().to_string(),
                         &plan.base_dir,
+                        plan.base_url().map(|url| (plan.provider(), url)),
                     )
                 {
                     super::output::warn(&format!("{refused}"));

@@ -147,6 +147,16 @@ impl Plan {
         }
     }
 
+    /// The base URL of the instance it acts on (for Movius, what check commands are told of,
+    /// if the plan gives one).
+    pub fn base_url(&self) -> Option<&str> {
+        match &self.spec {
+            Spec::Marketo(spec) => Some(&spec.instance.base_url),
+            Spec::Dotdigital(spec) => Some(&spec.instance.base_url),
+            Spec::Movius(spec) => spec.instance.base_url.as_deref(),
+        }
+    }
+
     /// How many rotations it has.
     pub fn rotation_count(&self) -> usize {
         match &self.spec {

@@ -241,3 +241,34 @@ checks:
         .says("`checks.programs[0]`");
     assert_eq!(sandbox.requests().await["total"], 0);
 }
+
+/// The host a plan acts on is checked as relinker reaches it: a dotdigital plan that gives only
+/// a region reaches that region's host, which the runner must allow.
+#[tokio::test]
+async fn a_host_derived_from_a_region_is_checked_like_a_written_one() {
+    let plan = "version: 1
+name: dd-r2
+instance: { provider: dotdigital, region: r2 }
+services:
+  - { name: magento, username: apiuser-k3x9q2m7v1ab@apiconnector.com, password: '${env:DD_OLD}' }
+rotations:
+  - rotate_password: { services: [magento], password: '${env:DD_NEW}' }
+";
+    let work = Workspace::with_files(plan, &[]);
+    let config = "version: 1
+instances:
+  - { name: europe, provider: dotdigital, base_url: 'https://r1-api.dotdigital.com' }
+secrets:
+  env: ['DD_*']
+";
+    with_runner(&work, &["plan", "plan.yaml"], config)
+        .env("DD_OLD", "old-Pw-1")
+        .env("DD_NEW", "new-Pw-2")
+        .run()
+        .await
+        .code(2)
+        .says("plan.yaml:3:")
+        .says("`instance.region`")
+        .says("dotdigital at `https://r2-api.dotdigital.com` is not an instance the runner configuration")
+        .says("name one of its instances instead: `europe`");
+}
