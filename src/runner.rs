@@ -95,20 +95,8 @@ struct RawChecks {
 
 // ---- the configuration as validated ----
 
-/// An instance plans may act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
-    /// Its name.
-    pub name: String,
-    /// The platform.
-    pub provider: ProviderKind,
-    /// Its base URL.
-    pub base_url: String,
-    /// Marketo: the admin service's client id, as written (a literal or a reference).
-    pub client_id: Option<String>,
-    /// Marketo: the admin service's client secret, as written (a reference).
-    pub client_secret: Option<String>,
-}
+/// An instance plans may act on, and name.
+pub type Instance = crate::plan::NamedInstance;
 
 /// What a runner lets plans do.
 #[derive(Debug, Clone)]
@@ -195,6 +183,11 @@ impl Runner {
     /// The instance named `name`, if the runner declares one.
     pub fn instance(&self, name: &str) -> Option<&Instance> {
         self.instances.iter().find(|i| i.name == name)
+    }
+
+    /// The instances plans may name.
+    pub fn instances(&self) -> &[Instance] {
+        &self.instances
     }
 
     /// Whether `relinker plan` may run check commands.

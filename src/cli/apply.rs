@@ -105,16 +105,19 @@ pub async fn run(args: &ApplyArgs) -> Result<Outcome, Failure> {
 }
 
 /// A plan to apply, and the saved plan when given one.
-fn load(path: &Path) -> Result<(LoadedPlan, Option<SavedPlan>), Failure> {
+fn load(
+    path: &Path,
+    named: &[crate::plan::NamedInstance],
+) -> Result<(LoadedPlan, Option<SavedPlan>), Failure> {
     let saved = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     if saved {
         let saved = SavedPlan::read(path).or_invalid_input()?;
-        let loaded = plan::load(&saved.plan_path(path)).or_invalid_input()?;
+        let loaded = plan::load_with(&saved.plan_path(path), named).or_invalid_input()?;
         Ok((loaded, Some(saved)))
     } else {
-        Ok((plan::load(path).or_invalid_input()?, None))
+        Ok((plan::load_with(path, named).or_invalid_input()?, None))
     }
 }
 
@@ -134,7 +137,8 @@ async fn prepare(
     runner: Option<&Runner>,
     connections: &Connections,
 ) -> Result<Prepared, Failure> {
-    let (LoadedPlan { plan, bytes }, saved) = load(path)?;
+    let (LoadedPlan { plan, bytes }, saved) =
+        load(path, runner.map_or(&[][..], Runner::instances))?;
     // What the plan may reach, read and run is the runner's to say, before anything is.
     let origin = saved
         .as_ref()

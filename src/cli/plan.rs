@@ -45,9 +45,10 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
     {
         return Err(anyhow::anyhow!("--out: {problem}")).or_invalid_input();
     }
-    let LoadedPlan { plan, bytes } = plan::load(&args.plan).or_invalid_input()?;
     // The runner decides what a plan under review may reach, read and run, before it does.
     let runner = args.runner.runner()?;
+    let named = runner.as_ref().map_or(&[][..], |r| r.instances());
+    let LoadedPlan { plan, bytes } = plan::load_with(&args.plan, named).or_invalid_input()?;
     trust::admit_plan(
         runner.as_ref(),
         &plan,

@@ -122,8 +122,10 @@ async fn resume_one(
         "resuming"
     };
     say(&format!("run {id} ({}): {going}", state_now.word()));
-    let plan = run_plan(&run)?;
-    trust::admit_run(args.runner.runner()?.as_ref(), &run, &plan)?;
+    let runner = args.runner.runner()?;
+    let named = runner.as_ref().map_or(&[][..], |r| r.instances());
+    let plan = run_plan(&run, named)?;
+    trust::admit_run(runner.as_ref(), &run, &plan)?;
     let webhook = notice::for_plan(webhook, &plan, false)?;
     let on_failure = summary.on_failure().unwrap_or(plan.policy.on_failure);
     let target = target::connect_shared(&plan, false, args.retry.policy(), connections).await?;

@@ -80,8 +80,10 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
         ))
         .or_invalid_input();
     }
-    let plan = run_plan(&run)?;
-    trust::admit_run(args.runner.runner()?.as_ref(), &run, &plan)?;
+    let runner = args.runner.runner()?;
+    let named = runner.as_ref().map_or(&[][..], |r| r.instances());
+    let plan = run_plan(&run, named)?;
+    trust::admit_run(runner.as_ref(), &run, &plan)?;
     let webhook = notice::for_plan(args.notify.webhook()?.as_ref(), &plan, false)?;
     let target = target::connect(&plan, false, args.retry.policy()).await?;
     // A rollback that fails stops and says so; there is nothing further to undo it with.

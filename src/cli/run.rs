@@ -18,7 +18,7 @@ use crate::executor::{
 use crate::ids::RunId;
 use crate::journal::{JournalError, Run, StateKey, StateStore, Waiting};
 use crate::limits::parse_duration;
-use crate::plan::{OnFailure, Plan};
+use crate::plan::{NamedInstance, OnFailure, Plan};
 use crate::provider::{Step, Verification};
 use crate::retry::RetryPolicy;
 use crate::sandbox::Operator;
@@ -308,20 +308,35 @@ pub(crate) use super::output::say;
 
 /// The plan a run applied, read back from its directory (relative references resolve against
 /// the folder the plan file was in when the run started).
-pub(crate) fn run_plan(run: &Run) -> Result<Plan, Failure> {
+///
+/// A plan that names a runner's instance (`named`) is read with it; the instance must still be
+/// the one the run started against, or the run would go on somewhere else than it began.
+pub(crate) fn run_plan(run: &Run, named: &[NamedInstance]) -> Result<Plan, Failure> {
     let bytes = run.plan_bytes().map_err(journal_failure)?;
-    let plan_dir = run
-        .summary()
-        .started()
+    let started = run.summary().started();
+    let plan_dir = started
         .map(|s| PathBuf::from(&s.plan_dir))
         .unwrap_or_default();
-    crate::plan::parse(
+    let plan = crate::plan::parse_with(
         &String::from_utf8_lossy(&bytes),
         &run.plan_label(),
         Path::new(&plan_dir),
+        named,
     )
     .map_err(|e| anyhow!("{e}"))
-    .or_invalid_input()
+    .or_invalid_input()?;
+    if let (Some(started), Some(now)) = (started, plan.base_url())
+        && !started.sandbox
+        && started.instance.trim_end_matches('/') != now.trim_end_matches('/')
+    {
+        return Err(anyhow!(
+            "run {} started against `{}`, and its plan now reaches `{now}` (the runner configuration's instance changed): it goes on only where it began",
+            run.id(),
+            started.instance
+        ))
+        .or_invalid_input();
+    }
+    Ok(plan)
 }
 
 /// Maps journal errors to exit codes: another process or an unsettled run holds the users (3);

@@ -293,8 +293,10 @@ pub(crate) fn marketo_source(
         .any(|line| line.trim_end().starts_with("rotations:"));
     if is_plan {
         let origin = path.display().to_string();
-        let plan =
-            crate::plan::parse(&text, &origin, crate::paths::parent(path)).or_invalid_input()?;
+        let runner_config = runner.runner()?;
+        let named = runner_config.as_ref().map_or(&[][..], |r| r.instances());
+        let plan = crate::plan::parse_with(&text, &origin, crate::paths::parent(path), named)
+            .or_invalid_input()?;
         let provider = plan.provider();
         let Spec::Marketo(spec) = plan.spec else {
             return Err(anyhow!(

@@ -22,8 +22,9 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
     let mut outcome = Outcome::Success;
     // With a runner configuration, a plan it would refuse is invalid here too.
     let runner = args.runner.runner()?;
+    let named = runner.as_ref().map_or(&[][..], |r| r.instances());
     for path in &args.plans {
-        match plan::load(path) {
+        match plan::load_with(path, named) {
             Ok(plan::LoadedPlan { plan, bytes }) => {
                 if let Some(runner) = &runner
                     && let Err(refused) = runner.admit(

@@ -28,6 +28,11 @@ pub struct RawInstance {
     /// The platform.
     #[schemars(with = "String", extend("enum" = ["dotdigital"]))]
     pub(crate) provider: Text,
+    /// An instance the runner configuration declares, by its name: the API's base URL comes
+    /// from there (give either this, or `region`/`base_url`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub(crate) name: Option<Text>,
     /// The account's region: `r1` (Europe, the default), `r2` (North America), `r3`
     /// (Asia Pacific).
     #[serde(default)]
@@ -292,6 +297,24 @@ pub(crate) fn spec(
 impl Checker {
     fn dotdigital_instance(&mut self, raw: &RawInstance) -> Option<Instance> {
         let provider = self.provider(&raw.provider, super::ProviderKind::Dotdigital);
+        if let Some(name) = &raw.name {
+            if raw.region.is_some() || raw.base_url.is_some() {
+                self.problem(
+                    name.referenced,
+                    "instance.name",
+                    "a named instance takes its base URL from the runner configuration; `instance.region` or `instance.base_url` would override it",
+                    Some("give either `name`, or `region`/`base_url`"),
+                );
+                return None;
+            }
+            let named = self.named_instance(name, super::ProviderKind::Dotdigital)?;
+            let base_url = named.base_url.trim_end_matches('/').to_owned();
+            provider?;
+            return Some(Instance {
+                region: Region::of_endpoint(&base_url).unwrap_or(Region::R1),
+                base_url,
+            });
+        }
         let region = match raw.region.as_ref().map(|r| (r.value.trim(), r.referenced)) {
             None | Some(("r1", _)) => Some(Region::R1),
             Some(("r2", _)) => Some(Region::R2),

@@ -24,15 +24,23 @@ pub struct RawInstance {
     /// The platform.
     #[schemars(with = "String", extend("enum" = ["marketo"]))]
     pub(crate) provider: Text,
+    /// An instance the runner configuration declares, by its name: its base URL and admin
+    /// credential come from there (give either this, or the three fields below).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub(crate) name: Option<Text>,
     /// REST base URL, e.g. `https://123-ABC-456.mktorest.com`; `http://` only for loopback.
-    #[schemars(with = "String")]
-    pub(crate) base_url: Text,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub(crate) base_url: Option<Text>,
     /// Client id of the admin service: a literal or a `${env:NAME}` / `${file:PATH}` reference.
-    #[schemars(with = "String")]
-    pub(crate) client_id: Text,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub(crate) client_id: Option<Text>,
     /// Client secret of the admin service: only a `${env:NAME}` or `${file:PATH}` reference.
-    #[schemars(with = "String", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
-    pub(crate) client_secret: Text,
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
+    pub(crate) client_secret: Option<Text>,
     /// The instance's limits; Marketo's defaults when absent.
     #[serde(default)]
     pub(crate) limits: Option<RawLimits>,
@@ -370,11 +378,12 @@ pub(crate) fn check_connection(
 impl Checker {
     fn marketo_instance(&mut self, raw: &RawInstance) -> Option<Instance> {
         let provider = self.provider(&raw.provider, super::ProviderKind::Marketo);
-        let base_url = match check_base_url(raw.base_url.value.trim()) {
+        let (base_url, client_id, client_secret) = self.marketo_connection(raw)?;
+        let base_url = match check_base_url(base_url.value.trim()) {
             Ok(url) => Some(url.as_str().trim_end_matches('/').to_owned()),
             Err(reason) => {
                 self.problem(
-                    raw.base_url.referenced,
+                    base_url.referenced,
                     "instance.base_url",
                     reason,
                     Some("e.g. `https://123-ABC-456.mktorest.com`"),
@@ -382,8 +391,8 @@ impl Checker {
                 None
             }
         };
-        let client_id = self.credential("instance.client_id", &raw.client_id);
-        let client_secret = self.secret("instance.client_secret", &raw.client_secret);
+        let client_id = self.credential("instance.client_id", &client_id);
+        let client_secret = self.secret("instance.client_secret", &client_secret);
         let limits = self.limits(raw.limits.as_ref());
         provider?;
         Some(Instance {
@@ -392,6 +401,75 @@ impl Checker {
             client_secret: client_secret?,
             limits: limits?,
         })
+    }
+
+    /// The base URL, client id and client secret the instance block gives, written out or
+    /// taken from the runner's instance it names; each missing one is reported.
+    fn marketo_connection(&mut self, raw: &RawInstance) -> Option<(Text, Text, Text)> {
+        let written = [
+            ("base_url", raw.base_url.as_ref()),
+            ("client_id", raw.client_id.as_ref()),
+            ("client_secret", raw.client_secret.as_ref()),
+        ];
+        if let Some(name) = &raw.name {
+            let beside: Vec<String> = written
+                .iter()
+                .filter(|(_, given)| given.is_some())
+                .map(|(field, _)| format!("`instance.{field}`"))
+                .collect();
+            if !beside.is_empty() {
+                self.problem(
+                    name.referenced,
+                    "instance.name",
+                    format!(
+                        "a named instance takes its base URL and admin credential from the runner configuration; {} would override it",
+                        beside.join(", ")
+                    ),
+                    Some("give either `name`, or `base_url`, `client_id` and `client_secret`"),
+                );
+                return None;
+            }
+            let named = self.named_instance(name, super::ProviderKind::Marketo)?;
+            let (Some(client_id), Some(client_secret)) = (&named.client_id, &named.client_secret)
+            else {
+                self.problem(
+                    name.referenced,
+                    "instance.name",
+                    format!(
+                        "the runner's instance `{}` gives no admin credential (`client_id` and `client_secret`), which a Marketo plan needs",
+                        named.name
+                    ),
+                    None,
+                );
+                return None;
+            };
+            return Some((
+                Checker::from_name(name, &named.base_url),
+                Checker::from_name(name, client_id),
+                Checker::from_name(name, client_secret),
+            ));
+        }
+        let missing: Vec<&str> = written
+            .iter()
+            .filter(|(_, given)| given.is_none())
+            .map(|(field, _)| *field)
+            .collect();
+        for field in &missing {
+            self.problem(
+                raw.provider.referenced,
+                &format!("instance.{field}"),
+                format!("missing field `{field}`"),
+                Some("write out `base_url`, `client_id` and `client_secret`, or name an instance of the runner configuration with `name`"),
+            );
+        }
+        if !missing.is_empty() {
+            return None;
+        }
+        Some((
+            raw.base_url.clone()?,
+            raw.client_id.clone()?,
+            raw.client_secret.clone()?,
+        ))
     }
 
     fn limits(&mut self, raw: Option<&RawLimits>) -> Option<Limits> {

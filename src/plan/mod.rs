@@ -21,11 +21,13 @@ mod validate;
 
 pub use command::CheckCommand;
 pub(crate) use marketo::check_connection;
-pub use model::{Declared, Intent, OnFailure, Plan, Policy, ProviderKind, ProviderSpec, Spec};
+pub use model::{
+    Declared, Intent, NamedInstance, OnFailure, Plan, Policy, ProviderKind, ProviderSpec, Spec,
+};
 pub use secret_ref::{
     Credential, Login, MissingSecrets, ResolvedLogin, SecretError, SecretReader, SecretRef, Secrets,
 };
-pub use validate::{LoadedPlan, PlanError, load, parse};
+pub use validate::{LoadedPlan, PlanError, load, load_with, parse, parse_with};
 
 /// The JSON Schema of the plan format: one schema, a variant per provider (told apart by
 /// `instance.provider`), generated from the same types the parser reads.

@@ -176,3 +176,21 @@ impl Plan {
         .unwrap_or_default()
     }
 }
+
+/// An instance a runner configuration declares ([`crate::runner`]), which a plan may name
+/// (`instance: { provider: marketo, name: acme }`) instead of repeating its base URL and admin
+/// credential: the runner, not the plan, says where the credential goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedInstance {
+    /// Its name.
+    pub name: String,
+    /// The platform.
+    pub provider: ProviderKind,
+    /// Its base URL.
+    pub base_url: String,
+    /// Marketo: the admin service's client id, as the runner writes it (a literal or a
+    /// reference).
+    pub client_id: Option<String>,
+    /// Marketo: the admin service's client secret, as the runner writes it (a reference).
+    pub client_secret: Option<String>,
+}

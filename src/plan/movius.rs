@@ -29,6 +29,11 @@ pub struct RawInstance {
     /// The organization's name, for messages.
     #[serde(default)]
     pub(crate) organization: Option<String>,
+    /// An instance the runner configuration declares, by its name: what check commands are
+    /// told as `RELINKER_BASE_URL` comes from there (give either this, or `base_url`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub(crate) name: Option<Text>,
     /// Where check commands are told MultiLine lives (`RELINKER_BASE_URL`): a sandbox's URL
     /// in a rehearsal. relinker itself never calls it; `http://` only for loopback.
     #[serde(default)]
@@ -228,7 +233,25 @@ pub(crate) fn spec(
     _base_dir: &Path,
 ) -> Option<AnySpec> {
     let provider = check.provider(&instance.provider, super::ProviderKind::Movius);
-    let base_url = instance.base_url.as_ref().and_then(|text| {
+    let named = match (&instance.name, &instance.base_url) {
+        (Some(name), Some(_)) => {
+            check.problem(
+                name.referenced,
+                "instance.name",
+                "a named instance takes its base URL from the runner configuration; `instance.base_url` would override it",
+                Some("give either `name` or `base_url`"),
+            );
+            return None;
+        }
+        (Some(name), None) => Some(Checker::from_name(
+            name,
+            &check
+                .named_instance(name, super::ProviderKind::Movius)?
+                .base_url,
+        )),
+        (None, _) => None,
+    };
+    let base_url = named.as_ref().or(instance.base_url.as_ref()).and_then(|text| {
         match crate::endpoint::check_base_url(text.value.trim()) {
             Ok(url) => Some(url.as_str().trim_end_matches('/').to_owned()),
             Err(reason) => {

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_saphyr::{Location, Spanned};
 
-use super::model::{OnFailure, Plan, Policy, ProviderKind, Spec};
+use super::model::{NamedInstance, OnFailure, Plan, Policy, ProviderKind, Spec};
 use super::raw::{RawPlan, RawPolicy, Sniff, Text};
 use super::secret_ref::{Credential, SecretRef};
 use super::{dotdigital, marketo, movius};
@@ -50,11 +50,17 @@ pub struct LoadedPlan {
 
 /// Reads and validates a plan file: the one way every command loads one.
 pub fn load(path: &Path) -> Result<LoadedPlan, PlanError> {
+    load_with(path, &[])
+}
+
+/// Reads and validates a plan file whose instance may be one of `named` (a runner's).
+pub fn load_with(path: &Path, named: &[NamedInstance]) -> Result<LoadedPlan, PlanError> {
     let text = crate::input::read_text(path, crate::input::Kind::Plan)?;
-    let plan = parse(
+    let plan = parse_with(
         &text,
         &path.display().to_string(),
         crate::paths::parent(path),
+        named,
     )?;
     Ok(LoadedPlan {
         plan,
@@ -89,11 +95,21 @@ fn sniff(text: &str) -> Result<ProviderKind, Diagnostic> {
 
 /// Validates plan text; `origin` names it in messages, `base_dir` anchors relative paths.
 pub fn parse(text: &str, origin: &str, base_dir: &Path) -> Result<Plan, PlanError> {
+    parse_with(text, origin, base_dir, &[])
+}
+
+/// Validates a plan as [`parse`] does, its instance possibly one of `named` (a runner's).
+pub fn parse_with(
+    text: &str,
+    origin: &str,
+    base_dir: &Path,
+    named: &[NamedInstance],
+) -> Result<Plan, PlanError> {
     let invalid = |problems| PlanError::Invalid(Diagnostics::new(origin, problems));
     match sniff(text).map_err(|p| invalid(vec![p]))? {
-        ProviderKind::Marketo => read(text, origin, base_dir, marketo::spec),
-        ProviderKind::Dotdigital => read(text, origin, base_dir, dotdigital::spec),
-        ProviderKind::Movius => read(text, origin, base_dir, movius::spec),
+        ProviderKind::Marketo => read(text, origin, base_dir, named, marketo::spec),
+        ProviderKind::Dotdigital => read(text, origin, base_dir, named, dotdigital::spec),
+        ProviderKind::Movius => read(text, origin, base_dir, named, movius::spec),
     }
 }
 
@@ -106,6 +122,7 @@ fn read<I, S, R>(
     text: &str,
     origin: &str,
     base_dir: &Path,
+    named: &[NamedInstance],
     spec: SpecCheck<I, S, R>,
 ) -> Result<Plan, PlanError>
 where
@@ -122,7 +139,10 @@ where
             }
             PlanError::Invalid(Diagnostics::new(origin, problems))
         })?;
-    let mut check = Checker::default();
+    let mut check = Checker {
+        named: named.to_vec(),
+        ..Checker::default()
+    };
     let plan = check.envelope(raw, base_dir, spec);
     match plan {
         Some(plan) if check.problems.is_empty() => Ok(plan),
@@ -163,9 +183,73 @@ pub(crate) struct Checker {
     declared_names: Vec<String>,
     /// Which rotation took each service and user.
     pub(crate) claims: Claims,
+    /// The instances a runner declares, which the plan may name.
+    named: Vec<NamedInstance>,
 }
 
 impl Checker {
+    /// The runner's instance `name` names, for a `provider` plan; reported when there is none.
+    pub(crate) fn named_instance(
+        &mut self,
+        name: &Text,
+        provider: ProviderKind,
+    ) -> Option<NamedInstance> {
+        let wanted = name.value.trim();
+        match self.named.iter().find(|i| i.name == wanted) {
+            Some(named) if named.provider == provider => Some(named.clone()),
+            Some(named) => {
+                let other = named.provider;
+                self.problem(
+                    name.referenced,
+                    "instance.name",
+                    format!("the runner's instance `{wanted}` is a {other} instance, and this is a {provider} plan"),
+                    None,
+                );
+                None
+            }
+            None if self.named.is_empty() => {
+                self.problem(
+                    name.referenced,
+                    "instance.name",
+                    format!("`{wanted}` names a runner's instance, and no runner configuration declares any"),
+                    Some("give the runner configuration (--runner-config or RELINKER_RUNNER_CONFIG), or write the instance out"),
+                );
+                None
+            }
+            None => {
+                let names: Vec<String> = self
+                    .named
+                    .iter()
+                    .filter(|i| i.provider == provider)
+                    .map(|i| format!("`{}`", i.name))
+                    .collect();
+                self.problem(
+                    name.referenced,
+                    "instance.name",
+                    format!("the runner configuration declares no instance `{wanted}`"),
+                    Some(&format!(
+                        "its {provider} instances: {}",
+                        if names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    )),
+                );
+                None
+            }
+        }
+    }
+
+    /// A value the runner's named instance gives, as if written where the name is.
+    pub(crate) fn from_name(name: &Text, value: &str) -> Text {
+        Text {
+            value: value.to_owned(),
+            referenced: name.referenced,
+            defined: name.defined,
+        }
+    }
+
     pub(crate) fn problem(
         &mut self,
         at: Location,

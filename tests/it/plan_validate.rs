@@ -108,7 +108,7 @@ fn shape_errors_name_the_place() {
     rejects(
         "  provider: marketo\n",
         "  provider: marketo\n  region: eu\n",
-        "plan.yaml:5:3: `instance.region`: unknown field `region`\n  hint: `instance` takes `base_url`, `client_id`, `client_secret`, `limits` or `provider`",
+        "plan.yaml:5:3: `instance.region`: unknown field `region`\n  hint: `instance` takes `base_url`, `client_id`, `client_secret`, `limits`, `name` or `provider`",
     );
     rejects(
         "version: 1",

@@ -272,3 +272,87 @@ secrets:
         .says("dotdigital at `https://r2-api.dotdigital.com` is not an instance the runner configuration")
         .says("name one of its instances instead: `europe`");
 }
+
+/// The rename, naming the runner's instance instead of writing out its host and credential.
+fn named_plan(sandbox: &TestSandbox) -> String {
+    let written = crate::harness::plan_text(&sandbox.handle.base_url(), RENAME, POLICY);
+    let start = written.find("instance:").unwrap();
+    let end = written.find("services:").unwrap();
+    format!(
+        "{}instance: {{ provider: marketo, name: acme }}\n{}",
+        &written[..start],
+        &written[end..]
+    )
+}
+
+/// A runner that declares `sandbox` as `acme`, admin credential included.
+fn runner_with_credential(sandbox: &TestSandbox, work: &Workspace) -> String {
+    format!(
+        "version: 1
+instances:
+  - name: acme
+    provider: marketo
+    base_url: {}
+    client_id: {}
+    client_secret: '${{env:T_ADMIN_SECRET}}'
+secrets:
+  env: ['T_*_SECRET']
+  files: ['{}']
+",
+        sandbox.handle.base_url(),
+        crate::harness::ADMIN_ID,
+        work.path().display()
+    )
+}
+
+#[tokio::test]
+async fn a_plan_may_name_the_runners_instance_instead_of_its_host_and_credential() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    std::fs::write(work.path().join("plan.yaml"), named_plan(&sandbox)).unwrap();
+    // Without a runner configuration, the name names nothing.
+    work.relinker(&["validate", "plan.yaml"])
+        .run()
+        .await
+        .code(2)
+        .says("plan.yaml:4:")
+        .says("`instance.name`: `acme` names a runner's instance, and no runner configuration declares any");
+    let config = runner_with_credential(&sandbox, &work);
+    with_runner(&work, &["plan", "plan.yaml"], &config)
+        .run()
+        .await
+        .code(0)
+        .says(&sandbox.handle.base_url());
+    let first = with_runner(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        &config,
+    )
+    .run()
+    .await;
+    first.code(4);
+    let id = first.run_id();
+    // Another name is refused with the runner's instances.
+    let other = named_plan(&sandbox).replace("name: acme", "name: staging");
+    std::fs::write(work.path().join("other.yaml"), other).unwrap();
+    with_runner(&work, &["plan", "other.yaml"], &config)
+        .run()
+        .await
+        .code(2)
+        .says("the runner configuration declares no instance `staging`")
+        .says("its marketo instances: `acme`");
+    // If the runner's `acme` now points elsewhere, the run does not follow it there.
+    let moved = TestSandbox::start().await;
+    let elsewhere = config.replace(&sandbox.handle.base_url(), &moved.handle.base_url());
+    with_runner(&work, &["resume", &id, "--gate-wait", "0"], &elsewhere)
+        .run()
+        .await
+        .code(2)
+        .says(&format!("run {id} started against"))
+        .says("it goes on only where it began");
+    assert_eq!(moved.requests().await["total"], 0);
+    with_runner(&work, &["resume", &id, "--gate-wait", "0"], &config)
+        .run()
+        .await
+        .code(4);
+}
