@@ -298,6 +298,7 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
     let outcome = match &error {
         JournalError::Locked(_) | JournalError::Claimed { .. } => Outcome::Locked,
         JournalError::StateDir { .. }
+        | JournalError::UnsafeState { .. }
         | JournalError::StateUrl { .. }
         | JournalError::SchemaNewer { .. }
         | JournalError::NoSuchRun { .. }

@@ -33,4 +33,5 @@ mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_faults;
 mod state_store;
+mod state_trust;
 mod terminal;
