@@ -7,12 +7,13 @@
 //! it announces is sent. [`RunSummary`] replays a journal into one [`RunState`].
 //! [`StateStore`] is where runs are kept, whichever backend keeps them (`store`: the seam;
 //! `local`: the state directory, used only while `trust` finds it safe; `postgres`: a database
-//! shared by every runner). Locks die with their process (file locks) or its connection
-//! (advisory locks), so no lock outlives a `kill -9`; an unsettled run still keeps its claim on
-//! its users through its journal. Because a lock can also be lost while its process lives (a
-//! database restart ends the session; a clean-up replaces a lock file), a run proves it still
-//! holds its lock ([`Run::still_held`]) before each request that changes state, and a local
-//! journal before each record. Secrets never enter the store: credentials appear only as fingerprints.
+//! shared by every runner, reached over TLS unless it is on this machine or the URL says
+//! otherwise). Locks die with their process (file locks) or its connection (advisory locks), so
+//! no lock outlives a `kill -9`; an unsettled run still keeps its claim on its users through
+//! its journal. Because a lock can also be lost while its process lives (a database restart
+//! ends the session; a clean-up replaces a lock file), a run proves it still holds its lock
+//! ([`Run::still_held`]) before each request that changes state, and a local journal before
+//! each record. Secrets never enter the store: credentials appear only as fingerprints.
 
 mod entry;
 mod local;
@@ -102,7 +103,7 @@ pub enum JournalError {
         reason: String,
     },
     /// The state store's URL does not read.
-    #[error("--state {problem}")]
+    #[error("--state: {problem}")]
     StateUrl {
         /// What is wrong with it (never the URL itself: it may hold a password).
         problem: String,
