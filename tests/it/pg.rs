@@ -134,6 +134,15 @@ impl TestPostgres {
             .unwrap_or_default()
     }
 
+    /// Puts `line` first in `pg_hba.conf` and has the server read it again.
+    pub async fn hba_first(&self, line: &str) {
+        let hba = self.dir.path().join("data/pg_hba.conf");
+        let rest = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        // Written in place, so the file keeps its owner (the server's user).
+        std::fs::write(&hba, format!("{line}\n{rest}")).expect("write pg_hba.conf");
+        self.query("SELECT pg_reload_conf()").await;
+    }
+
     /// The URL of its `postgres` database.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)

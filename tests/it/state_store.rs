@@ -352,4 +352,28 @@ async fn on_postgres_over_tls_verify_full_checks_the_name_and_disable_stays_plai
     .code(0);
     let (_, plain) = relinker_connections(&pg);
     assert!(plain >= 1, "{}", pg.log());
+
+    // A password goes through SCRAM, over TLS bound to the channel (tokio-postgres refuses
+    // without it, under channel_binding=require), and without TLS on loopback: the watch for
+    // clear-text requests lets SCRAM by.
+    pg.query("CREATE ROLE scram LOGIN SUPERUSER PASSWORD 'scram-secret'")
+        .await;
+    pg.hba_first("host all scram 127.0.0.1/32 scram-sha-256")
+        .await;
+    status(format!(
+        "postgres://scram:scram-secret@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={ca}&channel_binding=require"
+    ))
+    .await
+    .code(0);
+    status(format!(
+        "postgres://scram:scram-secret@127.0.0.1:{port}/postgres?sslmode=disable"
+    ))
+    .await
+    .code(0);
+    status(format!(
+        "postgres://scram:wrong@127.0.0.1:{port}/postgres?sslmode=disable"
+    ))
+    .await
+    .code(1)
+    .says("password authentication failed for user \"scram\"");
 }
