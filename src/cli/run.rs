@@ -345,6 +345,7 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
     let outcome = match &error {
         JournalError::Locked(_) | JournalError::Claimed { .. } => Outcome::Locked,
         JournalError::StateDir { .. }
+        | JournalError::UnsafeState { .. }
         | JournalError::StateUrl { .. }
         | JournalError::Tampered { .. }
         | JournalError::StateKey

@@ -17,14 +17,19 @@
 //! record. Reading needs no lock: records are whole lines, and a torn last one is ignored. A
 //! run directory is built under a temporary name and renamed into place, so every run
 //! directory has a `started` record.
+//!
+//! The directory is used only while it is safe (see [`super::trust`]): it and every directory
+//! under it are checked when the store is opened and when relinker makes one, and no file here
+//! is opened through a symbolic link.
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::{DirBuilder, File, Metadata, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::entry::{Attestation, Record};
 use super::lock::Lock;
 use super::store::{Backend, JournalContents, Session, StateStore};
+use super::trust::{self, Access};
 use super::{JournalError, io};
 use crate::ids::{RunId, UserId};
 use crate::secret::Fingerprint;
@@ -71,11 +76,15 @@ impl StateDir {
         }
     }
 
-    /// The state directory at `path`, which must exist, be a directory and be readable.
+    /// The state directory at `path`, which must exist, be a directory, be readable and be
+    /// safe, as must every directory under it.
     pub(super) fn existing(path: &Path) -> Result<Self, JournalError> {
         let problem = match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => match std::fs::read_dir(path) {
-                Ok(_) => None,
+                Ok(_) => {
+                    trusted_tree(path, &meta)?;
+                    None
+                }
                 Err(source) => Some(format!("cannot be read: {source}")),
             },
             Ok(_) => Some("is not a directory".to_owned()),
@@ -116,12 +125,17 @@ impl StateDir {
         self.locks().join(format!("run-{id}.lock"))
     }
 
-    /// Creates a subdirectory (0700) if it is missing.
+    /// Creates a subdirectory (0700) if it is missing; one that is there must be safe.
     fn ensure(dir: &Path) -> Result<(), JournalError> {
-        if dir.is_dir() {
-            return Ok(());
-        }
-        create_dir(dir).map_err(io("create", dir))
+        let meta = match std::fs::symlink_metadata(dir) {
+            Ok(meta) => meta,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                create_dir(dir).map_err(io("create", dir))?;
+                std::fs::symlink_metadata(dir).map_err(io("look at", dir))?
+            }
+            Err(error) => return Err(io("look at", dir)(error)),
+        };
+        trusted(dir, &meta)
     }
 }
 
@@ -173,18 +187,18 @@ impl Backend for StateDir {
 
     fn plan_bytes(&self, id: &RunId) -> Result<Vec<u8>, JournalError> {
         let path = self.run_dir(id).join("plan.yaml");
-        std::fs::read(&path).map_err(io("read", &path))
+        let mut bytes = Vec::new();
+        trust::open(&path, Access::Read)
+            .and_then(|mut file| file.read_to_end(&mut bytes))
+            .map_err(io("read", &path))?;
+        Ok(bytes)
     }
 
     /// Each attestation is one line appended whole beside the journal.
     fn attest(&self, id: &RunId, attestation: &Attestation) -> Result<(), JournalError> {
         let path = self.run_dir(id).join(ATTESTATIONS);
         let line = attestation_line(attestation, &path)?;
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(io("open", &path))?;
+        let mut file = trust::open(&path, Access::AppendOrCreate).map_err(io("open", &path))?;
         file.write_all(line.as_bytes())
             .map_err(io("append to", &path))?;
         file.sync_data().map_err(io("sync", &path))
@@ -300,10 +314,7 @@ impl Session for LocalSession {
 
     fn attach(&mut self, id: &RunId) -> Result<(), JournalError> {
         let path = self.dir.journal(id);
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(io("open", &path))?;
+        let file = trust::open(&path, Access::Append).map_err(io("open", &path))?;
         self.journal = Some((id.clone(), path, file));
         Ok(())
     }
@@ -359,11 +370,50 @@ fn encode(record: &Record, path: &Path) -> Result<String, JournalError> {
 /// The attestations beside the journal in a run directory.
 fn read_attestations(run_dir: &Path) -> Result<Vec<Attestation>, JournalError> {
     let path = run_dir.join(ATTESTATIONS);
-    match File::open(&path) {
+    match trust::open(&path, Access::Read) {
         Ok(file) => Ok(read_lines(file, &path, "attestations")?.0),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(error) => Err(io("open", &path)(error)),
     }
+}
+
+/// Refuses a directory that is not safe to keep state in.
+fn trusted(path: &Path, meta: &Metadata) -> Result<(), JournalError> {
+    match trust::dir_problem(path, meta) {
+        None => Ok(()),
+        Some(problem) => Err(JournalError::UnsafeState {
+            path: path.to_path_buf(),
+            problem,
+        }),
+    }
+}
+
+/// Refuses a state directory that someone other than its owner could change: the directory
+/// itself (`meta`, its link followed when it is one), `runs/`, `locks/` and every run's folder,
+/// each as it is (a link is refused).
+fn trusted_tree(path: &Path, meta: &Metadata) -> Result<(), JournalError> {
+    trusted(path, meta)?;
+    for sub in ["runs", "locks"] {
+        let dir = path.join(sub);
+        let meta = match std::fs::symlink_metadata(&dir) {
+            Ok(meta) => meta,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(io("look at", &dir)(error)),
+        };
+        trusted(&dir, &meta)?;
+        if sub != "runs" {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir).map_err(io("list", &dir))? {
+            let entry = entry.map_err(io("list", &dir))?;
+            // Not followed: a link's own metadata.
+            let meta = entry.metadata().map_err(io("look at", &entry.path()))?;
+            if meta.is_dir() || meta.file_type().is_symlink() {
+                trusted(&entry.path(), &meta)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Creates a directory and its missing parents, readable by its owner only.
@@ -375,7 +425,8 @@ fn create_dir(path: &Path) -> std::io::Result<()> {
     builder.create(path)
 }
 
-/// Opens a file for writing, readable by its owner only.
+/// Opens a new file for writing, readable by its owner only. `create_new` never follows a link:
+/// a name that is taken, by a link or anything else, fails.
 fn create_file(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -400,7 +451,7 @@ fn sync_dir(path: &Path) {
 
 /// Reads a journal, tolerating a torn last line.
 pub fn read_journal(path: &Path) -> Result<JournalContents, JournalError> {
-    let file = File::open(path).map_err(io("open", path))?;
+    let file = trust::open(path, Access::Read).map_err(io("open", path))?;
     let (records, torn_tail) = read_lines(file, path, "journal")?;
     Ok(JournalContents { records, torn_tail })
 }

@@ -1,9 +1,13 @@
 //! Exclusive locks on files, released by the OS when the holding process ends, and the proof
 //! that a held lock still keeps others off: that its path still names the very file locked.
+//! A lock file is never opened through a symbolic link: taking a lock writes the holder's name
+//! into the file.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+use super::trust::{self, Access};
 
 /// A held lock; released when dropped or when the process dies.
 #[derive(Debug)]
@@ -61,14 +65,6 @@ pub enum LockError {
     },
 }
 
-fn open(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
 impl Lock {
     /// Takes the lock at `path` for `owner` (a run id), or says who holds it.
     pub fn acquire(path: &Path, what: &str, owner: &str) -> Result<Self, LockError> {
@@ -76,7 +72,7 @@ impl Lock {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = open(path).map_err(io)?;
+        let mut file = trust::open(path, Access::Lock).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -119,7 +115,8 @@ impl Lock {
             path: self.path.clone(),
             source,
         };
-        let there = match std::fs::metadata(&self.path) {
+        // A link at the path is not the file locked, even when it names it.
+        let there = match std::fs::symlink_metadata(&self.path) {
             Ok(there) => there,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Lost::Removed {
@@ -141,7 +138,7 @@ impl Lock {
     /// Whether some process holds the lock at `path` now. Looking takes the lock for an
     /// instant when it is free; a missing lock file means nobody holds it.
     pub fn is_held(path: &Path) -> bool {
-        let Ok(file) = OpenOptions::new().read(true).open(path) else {
+        let Ok(file) = trust::open(path, Access::Read) else {
             return false;
         };
         match file.try_lock_shared() {
@@ -204,5 +201,32 @@ mod tests {
             },
             Some("was replaced by another file"),
         );
+        // A link to the very file locked, put in its place: not the file, whatever it names.
+        #[cfg(unix)]
+        after(
+            |path| {
+                let moved = path.with_extension("moved");
+                std::fs::rename(path, &moved).unwrap();
+                std::os::unix::fs::symlink(&moved, path).unwrap();
+            },
+            Some("was replaced by another file"),
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_is_never_taken_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let path = dir.path().join("user-0123.lock");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let refused = Lock::acquire(&path, "user `a@x.io`", "r1").unwrap_err();
+        assert!(
+            matches!(&refused, LockError::Io { source, .. } if trust::is_link(source)),
+            "{refused:?}"
+        );
+        assert!(!Lock::is_held(&path));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     }
 }

@@ -6,11 +6,12 @@
 //! records, each durable before the call returns, so an `intent` is stored before the request
 //! it announces is sent. [`RunSummary`] replays a journal into one [`RunState`].
 //! [`StateStore`] is where runs are kept, whichever backend keeps them (`store`: the seam;
-//! `local`: the state directory; `postgres`: a database shared by every runner). Locks die
-//! with their process (file locks) or its connection (advisory locks), so no lock outlives a
-//! `kill -9`; an unsettled run still keeps its claim on its users through its journal. Because
-//! a lock can also be lost while its process lives (a database restart ends the session; a
-//! clean-up replaces a lock file), a run proves it still holds its lock
+//! `local`: the state directory, used only while `trust` finds it safe; `postgres`: a database
+//! shared by every runner, reached over TLS unless it is on this machine or the URL says
+//! otherwise). Locks die with their process (file locks) or its connection (advisory locks), so
+//! no lock outlives a `kill -9`; an unsettled run still keeps its claim on its users through
+//! its journal. Because a lock can also be lost while its process lives (a database restart
+//! ends the session; a clean-up replaces a lock file), a run proves it still holds its lock
 //! ([`Run::still_held`]) before each request that changes state, and a local journal before
 //! each record. Secrets never enter the store: credentials appear only as fingerprints.
 
@@ -22,6 +23,7 @@ mod postgres;
 mod run;
 mod store;
 mod summary;
+mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +45,16 @@ pub enum JournalError {
         /// The directory.
         path: PathBuf,
         /// What is wrong with it.
+        problem: String,
+    },
+    /// The state directory, or something in it, cannot be trusted: a directory someone other
+    /// than its owner can write, one owned by another user, or a link where relinker never
+    /// follows one.
+    #[error("unsafe state directory: `{}` {problem}", path.display())]
+    UnsafeState {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong with it, and what to do.
         problem: String,
     },
     /// File system trouble inside the state directory.
@@ -93,7 +105,7 @@ pub enum JournalError {
         reason: String,
     },
     /// The state store's URL does not read.
-    #[error("--state {problem}")]
+    #[error("--state: {problem}")]
     StateUrl {
         /// What is wrong with it (never the URL itself: it may hold a password).
         problem: String,
@@ -185,21 +197,26 @@ pub enum JournalError {
 impl From<LockError> for JournalError {
     fn from(error: LockError) -> Self {
         match error {
-            LockError::Io { path, source } => JournalError::Io {
-                action: "lock",
-                path,
-                source,
-            },
+            LockError::Io { path, source } => io("lock", &path)(source),
             busy @ LockError::Busy { .. } => JournalError::Locked(busy),
         }
     }
 }
 
+/// An I/O error on `path`; a file opened through a planted link is said to be one.
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> JournalError {
     let path = path.to_path_buf();
-    move |source| JournalError::Io {
-        action,
-        path,
-        source,
+    move |source| {
+        if trust::is_link(&source) {
+            return JournalError::UnsafeState {
+                path,
+                problem: trust::LINK.to_owned(),
+            };
+        }
+        JournalError::Io {
+            action,
+            path,
+            source,
+        }
     }
 }

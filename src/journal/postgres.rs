@@ -13,7 +13,8 @@
 //! The client is `tokio-postgres`, driven by a runtime on a thread of its own: the journal's
 //! callers are synchronous (an executor appends under `block_in_place`, commands read from
 //! plain functions), and a dedicated thread serves them the same way from any context, with a
-//! bounded wait on every call.
+//! bounded wait on every call. How a connection is made (TLS as `sslmode` says, a password
+//! never sent in clear text) is `target`'s, `tls`'s and `wire`'s.
 
 use std::fmt;
 use std::future::Future;
@@ -21,15 +22,21 @@ use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
+use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls};
 
+use self::target::Target;
+use self::wire::{ConnectError, connect};
 use super::JournalError;
 use super::entry::{Attestation, Record};
 use super::lock::LockError;
 use super::store::{Backend, JournalContents, Session, StateStore};
 use crate::ids::{RunId, UserId};
 use crate::secret::Fingerprint;
+
+mod target;
+mod tls;
+mod wire;
 
 /// The schema's migrations, in order; the database records how many it has had.
 const MIGRATIONS: &[&str] = &["
@@ -72,7 +79,8 @@ impl StateStore {
 
 /// A PostgreSQL database holding relinker's state.
 pub(super) struct Postgres {
-    config: Config,
+    /// Where the database is and how each host is reached.
+    target: Arc<Target>,
     /// The URL without its password, for people.
     shown: String,
     /// The longest any one call may take.
@@ -91,16 +99,11 @@ impl fmt::Debug for Postgres {
 
 impl Postgres {
     fn open(url: &str, wait: Duration) -> Result<Self, JournalError> {
-        let mut config: Config = url.parse().map_err(|_| JournalError::StateUrl {
-            problem: "is not a PostgreSQL connection URL (postgres://user@host:port/database)"
-                .into(),
-        })?;
-        config.connect_timeout(wait);
-        config.application_name("relinker");
-        let shown = shown(&config);
-        let reader = block(&shown, wait, "connect to", connect(config.clone()))?;
+        let target = Arc::new(Target::parse(url, wait)?);
+        let shown = target.shown().to_owned();
+        let reader = block(&shown, wait, "connect to", connect(target.clone()))?;
         let store = Self {
-            config,
+            target,
             shown,
             wait,
             reader: Arc::new(reader),
@@ -313,7 +316,12 @@ impl Backend for Postgres {
     }
 
     fn session(&self) -> Result<Box<dyn Session>, JournalError> {
-        let client = self.call("connect to", connect(self.config.clone()))?;
+        let client = block(
+            &self.shown,
+            self.wait,
+            "connect to",
+            connect(self.target.clone()),
+        )?;
         Ok(Box::new(PgSession {
             shown: self.shown.clone(),
             wait: self.wait,
@@ -581,33 +589,6 @@ fn texts(rows: &[tokio_postgres::Row]) -> impl Iterator<Item = &str> {
     rows.iter().map(|row| row.get::<_, &str>(0))
 }
 
-/// The URL as people may see it: user, hosts, ports and database, never the password.
-fn shown(config: &Config) -> String {
-    let user = config
-        .get_user()
-        .map(|u| format!("{u}@"))
-        .unwrap_or_default();
-    let ports = config.get_ports();
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(index, host)| {
-            let host = match host {
-                tokio_postgres::config::Host::Tcp(name) => name.clone(),
-                #[cfg(unix)]
-                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
-            };
-            match ports.get(index).or(ports.first()) {
-                Some(port) => format!("{host}:{port}"),
-                None => host,
-            }
-        })
-        .collect();
-    let database = config.get_dbname().unwrap_or_default();
-    format!("postgres://{user}{}/{database}", hosts.join(","))
-}
-
 /// The advisory lock key of a run.
 fn run_key(id: &RunId) -> i64 {
     key(&format!("relinker run {id}"))
@@ -624,15 +605,6 @@ fn key(text: &str) -> i64 {
     let digest = Fingerprint::of(text.as_bytes());
     let hex = &digest.as_str()["sha256:".len()..][..16];
     i64::from_be_bytes(u64::from_str_radix(hex, 16).unwrap_or(0).to_be_bytes())
-}
-
-/// Connects, the connection driven on the store's thread until its client is dropped.
-async fn connect(config: Config) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(client)
 }
 
 /// The store's thread: a runtime of its own, so a call can be waited for from any context,
@@ -661,11 +633,11 @@ fn runtime() -> Option<&'static Handle> {
 }
 
 /// Runs `work` on the store's thread and waits for it, at most `wait`.
-fn block<T: Send + 'static>(
+fn block<T: Send + 'static, E: Reason + Send + 'static>(
     shown: &str,
     wait: Duration,
     action: &'static str,
-    work: impl Future<Output = Result<T, tokio_postgres::Error>> + Send + 'static,
+    work: impl Future<Output = Result<T, E>> + Send + 'static,
 ) -> Result<T, JournalError> {
     let location = format!("`{shown}`");
     let Some(handle) = runtime() else {
@@ -684,7 +656,7 @@ fn block<T: Send + 'static>(
         Ok(Ok(Err(error))) => Err(JournalError::Database {
             action,
             location,
-            reason: reason(&error),
+            reason: error.reason(),
         }),
         Ok(Err(_)) | Err(_) => Err(JournalError::Unreachable {
             location,
@@ -693,35 +665,45 @@ fn block<T: Send + 'static>(
     }
 }
 
-/// What went wrong, in the server's words when it gave any (with its SQLSTATE code).
-fn reason(error: &tokio_postgres::Error) -> String {
-    if let Some(db) = error.as_db_error() {
-        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
-    }
-    // The kind ("error connecting to server"), then what caused it ("Connection refused").
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        let said = inner.to_string();
-        if !text.contains(&said) {
-            text = format!("{text}: {said}");
+/// What went wrong with a database call, in words.
+trait Reason {
+    fn reason(&self) -> String;
+}
+
+/// In the server's words when it gave any (with its SQLSTATE code).
+impl Reason for tokio_postgres::Error {
+    fn reason(&self) -> String {
+        if let Some(db) = self.as_db_error() {
+            return format!("{} (SQLSTATE {})", db.message(), db.code().code());
         }
-        cause = inner.source();
+        // The kind ("error connecting to server"), then what caused it ("Connection refused").
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(inner) = cause {
+            let said = inner.to_string();
+            if !text.contains(&said) {
+                text = format!("{text}: {said}");
+            }
+            cause = inner.source();
+        }
+        text
     }
-    text
+}
+
+impl Reason for ConnectError {
+    fn reason(&self) -> String {
+        match self {
+            // Said as tokio-postgres says it of a socket it opened itself.
+            Self::Socket(error) => format!("error connecting to server: {error}"),
+            Self::Postgres(error) => error.reason(),
+            Self::Session(said) => (*said).to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_url_is_shown_without_its_password() {
-        let config: Config = "postgres://ops:hunter2@db.example:6543/relinker"
-            .parse()
-            .unwrap();
-        assert_eq!(shown(&config), "postgres://ops@db.example:6543/relinker");
-    }
 
     #[test]
     fn lock_keys_follow_the_one_case_folding_rule() {

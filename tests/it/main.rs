@@ -34,5 +34,6 @@ mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_faults;
 mod state_store;
+mod state_trust;
 mod tampering;
 mod terminal;

@@ -1,11 +1,14 @@
 //! A throwaway PostgreSQL server for the state-store tests: `initdb` into a temporary
 //! directory, a free port on 127.0.0.1, stopped when the value is dropped (a failing test
 //! included). The server refuses to run as root, so as root it runs as the `postgres` user.
+//! [`TestPostgres::start_tls`] starts one with `ssl=on`, its certificate (for `localhost` and
+//! `127.0.0.1`) signed by a CA the test makes, and every connection logged.
 //!
 //! On a machine without PostgreSQL's server binaries the tests that need one say so and pass
 //! over it, so `cargo test` works with only the Rust toolchain; under CI (`CI=true`, where
 //! `.ci/run` installs them) a missing server is a failure.
 
+use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,12 +20,24 @@ pub struct TestPostgres {
     bin: PathBuf,
     port: u16,
     server: Option<Child>,
+    /// With TLS on: where its log goes.
+    log: Option<PathBuf>,
 }
 
 impl TestPostgres {
     /// Starts a server and waits until it takes connections; `None` (said on stderr) when
     /// PostgreSQL is not installed here and this is not CI.
     pub async fn start() -> Option<Self> {
+        Self::start_with(false).await
+    }
+
+    /// A server with `ssl=on` (plain connections still taken), a certificate for `localhost`
+    /// and `127.0.0.1` signed by the CA at [`Self::ca`], and a log of every connection.
+    pub async fn start_tls() -> Option<Self> {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> Option<Self> {
         let Some(bin) = bindir() else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -46,11 +61,16 @@ impl TestPostgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&initdb.stderr)
         );
+        let log = tls.then(|| {
+            make_certificates(dir.path());
+            dir.path().join("server.log")
+        });
         let mut pg = Self {
             dir,
             bin,
             port: free_port(),
             server: None,
+            log,
         };
         pg.restart().await;
         Some(pg)
@@ -69,7 +89,8 @@ impl TestPostgres {
 
     /// Starts the server (again) on its data and port, and waits until it takes connections.
     pub async fn restart(&mut self) {
-        let server = as_server_user(&self.bin.join("postgres"))
+        let mut command = as_server_user(&self.bin.join("postgres"));
+        command
             .arg("-D")
             .arg(self.dir.path().join("data"))
             .args([
@@ -81,11 +102,45 @@ impl TestPostgres {
             .arg("-k")
             .arg(self.dir.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start postgres");
+            .stderr(Stdio::null());
+        if let Some(log) = &self.log {
+            let at = |name: &str| self.dir.path().join(name).display().to_string();
+            command
+                .args(["-c", "ssl=on", "-c", "log_connections=on"])
+                .args(["-c", &format!("ssl_cert_file={}", at("server.crt"))])
+                .args(["-c", &format!("ssl_key_file={}", at("server.key"))])
+                .stderr(File::create(log).expect("create the server's log"));
+        }
+        let server = command.spawn().expect("start postgres");
         self.server = Some(server);
         self.wait_ready().await;
+    }
+
+    /// The port it listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The CA that signed its certificate (PEM), when started with TLS.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// What it logged so far (with TLS on: every connection, and whether it used TLS).
+    pub fn log(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|log| std::fs::read_to_string(log).ok())
+            .unwrap_or_default()
+    }
+
+    /// Puts `line` first in `pg_hba.conf` and has the server read it again.
+    pub async fn hba_first(&self, line: &str) {
+        let hba = self.dir.path().join("data/pg_hba.conf");
+        let rest = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        // Written in place, so the file keeps its owner (the server's user).
+        std::fs::write(&hba, format!("{line}\n{rest}")).expect("write pg_hba.conf");
+        self.query("SELECT pg_reload_conf()").await;
     }
 
     /// The URL of its `postgres` database.
@@ -194,14 +249,51 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
-fn give_to_server_user(dir: &Path) {
+fn give_to_server_user(path: &Path) {
     if is_root() {
         let status = Command::new("chown")
             .arg("postgres:")
-            .arg(dir)
+            .arg(path)
             .status()
             .expect("chown");
-        assert!(status.success(), "chown the test server's directory");
+        assert!(status.success(), "chown {}", path.display());
+    }
+}
+
+/// A CA (`ca.pem`) and the server's certificate and key (`server.crt`, `server.key`, the key
+/// private to the server's user, as PostgreSQL demands) in `dir`.
+fn make_certificates(dir: &Path) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+        KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "relinker test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("CA key"))
+        .expect("sign the CA");
+    let mut server = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("server parameters");
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let key = KeyPair::generate().expect("server key");
+    let cert = server
+        .signed_by(&key, &ca)
+        .expect("sign the server's certificate");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write the CA");
+    std::fs::write(dir.join("server.crt"), cert.pem()).expect("write the certificate");
+    let key_file = dir.join("server.key");
+    std::fs::write(&key_file, key.serialize_pem()).expect("write the key");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600))
+            .expect("make the key private");
+    }
+    for name in ["server.crt", "server.key"] {
+        give_to_server_user(&dir.join(name));
     }
 }
 

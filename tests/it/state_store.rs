@@ -284,3 +284,96 @@ async fn a_database_gone_mid_run_stops_it_and_resume_converges_once_it_is_back()
         .code(0);
     assert_renamed(&World::of(&sandbox).await, users);
 }
+
+/// TLS to a server with `ssl=on` and a certificate signed by a CA the test made: `verify-full`
+/// connects (over TLS, as the server logs it) by name and by address; a name the certificate
+/// does not carry is refused though the chain holds, which `verify-ca` accepts; the CA is no
+/// system's, so a host on another machine, which gets `verify-full` against the system's CAs
+/// by default, is refused; and `sslmode=disable` on loopback still connects, in plain text.
+#[tokio::test]
+async fn on_postgres_over_tls_verify_full_checks_the_name_and_disable_stays_plain_on_loopback() {
+    let Some(pg) = TestPostgres::start_tls().await else {
+        return;
+    };
+    let (port, ca) = (pg.port(), pg.ca().display().to_string());
+    let status = |url: String| async move {
+        Relinker::new(&["status"])
+            .env("RELINKER_STATE", url)
+            .env("RELINKER_STATE_WAIT", "10s")
+            .run()
+            .await
+    };
+    let relinker_connections = |pg: &TestPostgres| -> (usize, usize) {
+        let log = pg.log();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|line| {
+                line.contains("connection authorized") && line.contains("application_name=relinker")
+            })
+            .collect();
+        let tls = lines
+            .iter()
+            .filter(|line| line.contains("SSL enabled"))
+            .count();
+        (tls, lines.len() - tls)
+    };
+
+    for host in ["localhost", "127.0.0.1"] {
+        status(format!(
+            "postgres://postgres@{host}:{port}/postgres?sslmode=verify-full&sslrootcert={ca}"
+        ))
+        .await
+        .code(0)
+        .says("no runs");
+    }
+    let (tls, plain) = relinker_connections(&pg);
+    assert!(tls >= 2 && plain == 0, "{}", pg.log());
+
+    let elsewhere = format!("postgres://postgres@db.example:{port}/postgres?hostaddr=127.0.0.1");
+    status(format!("{elsewhere}&sslmode=verify-full&sslrootcert={ca}"))
+        .await
+        .code(1)
+        .says("certificate not valid for name \"db.example\"");
+    status(format!("{elsewhere}&sslmode=verify-ca&sslrootcert={ca}"))
+        .await
+        .code(0);
+    status(elsewhere.clone())
+        .await
+        .code(1)
+        .says(&format!(
+            "cannot connect to `postgres://postgres@db.example:{port}/postgres`"
+        ))
+        .says("invalid peer certificate");
+
+    status(format!(
+        "postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable"
+    ))
+    .await
+    .code(0);
+    let (_, plain) = relinker_connections(&pg);
+    assert!(plain >= 1, "{}", pg.log());
+
+    // A password goes through SCRAM, over TLS bound to the channel (tokio-postgres refuses
+    // without it, under channel_binding=require), and without TLS on loopback: the watch for
+    // clear-text requests lets SCRAM by.
+    pg.query("CREATE ROLE scram LOGIN SUPERUSER PASSWORD 'scram-secret'")
+        .await;
+    pg.hba_first("host all scram 127.0.0.1/32 scram-sha-256")
+        .await;
+    status(format!(
+        "postgres://scram:scram-secret@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={ca}&channel_binding=require"
+    ))
+    .await
+    .code(0);
+    status(format!(
+        "postgres://scram:scram-secret@127.0.0.1:{port}/postgres?sslmode=disable"
+    ))
+    .await
+    .code(0);
+    status(format!(
+        "postgres://scram:wrong@127.0.0.1:{port}/postgres?sslmode=disable"
+    ))
+    .await
+    .code(1)
+    .says("password authentication failed for user \"scram\"");
+}
