@@ -13,6 +13,7 @@ use super::run::{RetryArgs, say};
 use super::target;
 use crate::provider::marketo::inventory::{ApiUser, Inventory, inventory};
 use crate::provider::marketo::resolve_credentials;
+use crate::secret::Fingerprinter;
 
 /// Output format of `inventory`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -44,7 +45,9 @@ pub struct InventoryArgs {
 /// Reads the instance and prints the inventory.
 pub async fn run(args: &InventoryArgs) -> Result<Outcome, Failure> {
     let (instance, services, base_dir) = target::marketo_source(&args.source, "inventory")?;
-    let credentials = resolve_credentials(&instance, &services, &base_dir).or_invalid_input()?;
+    // Nothing here records a fingerprint: a fresh fingerprinter serves.
+    let credentials = resolve_credentials(&instance, &services, &base_dir, &Fingerprinter::fresh())
+        .or_invalid_input()?;
     let client = target::marketo_client(
         &instance,
         &instance.base_url,

@@ -10,6 +10,7 @@ use super::run::RetryArgs;
 use super::target;
 use crate::plan::{self, LoadedPlan};
 use crate::saved::SavedPlan;
+use crate::secret::Fingerprinter;
 
 /// Options of `relinker plan`.
 #[derive(Debug, Args)]
@@ -43,7 +44,10 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
         return Err(anyhow::anyhow!("--out: {problem}")).or_invalid_input();
     }
     let LoadedPlan { plan, bytes } = plan::load(&args.plan).or_invalid_input()?;
-    let target = target::connect(&plan, args.sandbox, args.retry.policy()).await?;
+    // One salt for every credential fingerprint this plan shows or saves; `apply` of the saved
+    // plan derives with it again.
+    let fingerprinter = Fingerprinter::fresh();
+    let target = target::connect(&plan, args.sandbox, args.retry.policy(), &fingerprinter).await?;
     // Planning reads no state store: what abandoned runs left is known to `apply`, whose plan
     // then shows the take-over (a saved plan made without it is refused as different).
     let (live, compiled) = target
@@ -76,9 +80,17 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
     }
     if let Some(out) = &args.out {
         let has_changes = compiled.has_changes();
-        SavedPlan::new(&args.plan, out, &bytes, &target.base_url, live, compiled)
-            .write(out)
-            .or_failed()?;
+        SavedPlan::new(
+            &args.plan,
+            out,
+            &bytes,
+            &target.base_url,
+            live,
+            compiled,
+            fingerprinter,
+        )
+        .write(out)
+        .or_failed()?;
         return Ok(exit_code(args.detailed_exitcode, has_changes));
     }
     Ok(exit_code(args.detailed_exitcode, compiled.has_changes()))

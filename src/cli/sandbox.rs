@@ -216,9 +216,13 @@ async fn from_live(
     }
     let (instance, services, base_dir) =
         super::target::marketo_source(source, "sandbox --from-live")?;
-    let credentials =
-        crate::provider::marketo::resolve_credentials(&instance, &services, &base_dir)
-            .or_invalid_input()?;
+    let credentials = crate::provider::marketo::resolve_credentials(
+        &instance,
+        &services,
+        &base_dir,
+        &crate::secret::Fingerprinter::fresh(),
+    )
+    .or_invalid_input()?;
     let client =
         super::target::marketo_client(&instance, &instance.base_url, &credentials, retry.policy())?;
     let mirror = crate::provider::marketo::mirror::mirror(&client, &credentials)

@@ -53,12 +53,13 @@ async fn a_refused_apply_says_no_run_started_and_an_interrupted_claim_says_so() 
     let mut waiting = false;
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        if work
-            .status("first")
-            .await
-            .to_string()
-            .contains("\"in_doubt\"")
-        {
+        // Until the run starts there is no state directory to ask (the run first plans, and
+        // fingerprints its credentials, which is slow on purpose).
+        let status = work
+            .relinker(&["status", "first", "--format", "json"])
+            .run()
+            .await;
+        if status.stdout.contains("\"in_doubt\"") {
             waiting = true;
             break;
         }

@@ -28,8 +28,7 @@ use super::encode::segment;
 use super::limiter::{Answer, Limiter};
 use super::types::{
     DailyUsage, Listing, NewApiUser, PendingInvitation, RoleInfo, RoleNames, RolePair,
-    ServiceCredentials, ServiceLink, UserActivity, UserRecord, UserSummary, UserUpdate,
-    WorkspaceInfo,
+    ServiceCredentials, UserActivity, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
 use super::{dates, quota};
@@ -709,7 +708,7 @@ impl MarketoClient {
     pub async fn linked_user_minted(
         &self,
         service: &ServiceCredentials,
-    ) -> Result<(ServiceLink, Option<DateTime<Utc>>), ProviderError> {
+    ) -> Result<(UserId, Option<DateTime<Utc>>), ProviderError> {
         let whom = format!("service `{}`", service.name);
         let grant = self
             .mint(&service.client_id, &service.client_secret, &whom)
@@ -729,11 +728,7 @@ impl MarketoClient {
                 path: "/identity/oauth/token".into(),
                 reason: format!("the token minted for {whom} names no user in `scope`"),
             })?;
-        let link = ServiceLink {
-            userid,
-            credentials: service.fingerprint(),
-        };
-        Ok((link, minted_at))
+        Ok((userid, minted_at))
     }
 }
 
@@ -967,11 +962,10 @@ impl Api for MarketoClient {
         Self::json::<Vec<wire::WireRolePair>>("POST", &path, &bytes).map(|p| self.pairs(p))
     }
 
-    async fn linked_user(
-        &self,
-        service: &ServiceCredentials,
-    ) -> Result<ServiceLink, ProviderError> {
-        self.linked_user_minted(service).await.map(|(link, _)| link)
+    async fn linked_user(&self, service: &ServiceCredentials) -> Result<UserId, ProviderError> {
+        self.linked_user_minted(service)
+            .await
+            .map(|(userid, _)| userid)
     }
 
     async fn usage_last_7_days(&self) -> Result<Vec<DailyUsage>, ProviderError> {
