@@ -1,8 +1,15 @@
-//! Where an API lives: the one rule for base URLs, shared by every provider and the sandbox.
+//! Where an API lives, and how relinker reaches it: the one rule for base URLs and the one way
+//! HTTP clients are built, shared by every provider, the webhook, check commands and the
+//! sandbox operator.
 //!
 //! Credentials travel to a base URL, so it must be `https://`, or `http://` to a loopback
 //! address (the sandbox); it names a host and nothing else a URL can carry: no user info (a
 //! password in a URL ends up in logs), no query and no fragment.
+//!
+//! A loopback host is never reached through a proxy ([`client_builder`]): reqwest takes `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` from the environment, and
+//! a proxy would carry a sandbox's cleartext `http://` traffic (secrets in it) off the machine.
+//! Loopback bypasses proxies, as `NO_PROXY` conventions do; other hosts keep the environment's
+//! proxy settings.
 
 use url::Url;
 
@@ -12,13 +19,7 @@ pub fn check_base_url(text: &str) -> Result<Url, String> {
     match url.scheme() {
         "https" => {}
         "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if !loopback {
+            if !is_loopback(&url) {
                 return Err(format!(
                     "`{text}` uses http:// to a non-loopback host; credentials would cross the network in clear (use https://)"
                 ));
@@ -43,6 +44,28 @@ pub fn check_base_url(text: &str) -> Result<Url, String> {
 /// A base URL as requests are built on it: checked, without a trailing slash.
 pub fn base(text: &str) -> Result<String, String> {
     check_base_url(text.trim()).map(|url| url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Whether `url`'s host is loopback: `localhost`, `127.0.0.0/8` or `::1`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// An HTTP client builder for requests to `url`: no proxy when the host is loopback (see the
+/// module's documentation).
+pub fn client_builder(url: &Url) -> reqwest::ClientBuilder {
+    let builder =
+        reqwest::Client::builder().user_agent(concat!("relinker/", env!("CARGO_PKG_VERSION")));
+    if is_loopback(url) {
+        builder.no_proxy()
+    } else {
+        builder
+    }
 }
 
 #[cfg(test)]
@@ -76,5 +99,20 @@ mod tests {
             );
         }
         assert_eq!(base("https://x.example/").unwrap(), "https://x.example");
+    }
+
+    #[test]
+    fn loopback_is_named_hosts_and_addresses_only() {
+        for (url, loopback) in [
+            ("http://127.0.0.1:8787", true),
+            ("http://127.1.2.3", true),
+            ("http://LOCALHOST:1", true),
+            ("http://[::1]:9", true),
+            ("http://10.0.0.1", false),
+            ("http://localhost.example", false),
+            ("https://123-ABC-456.mktorest.com", false),
+        ] {
+            assert_eq!(is_loopback(&Url::parse(url).unwrap()), loopback, "{url}");
+        }
     }
 }

@@ -136,7 +136,7 @@ impl Webhook {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(NotifyError::NotAUrl);
         }
-        let http = reqwest::Client::builder()
+        let http = crate::endpoint::client_builder(&parsed)
             .timeout(TIMEOUT)
             .build()
             .map_err(|e| NotifyError::Send(e.without_url().to_string()))?;

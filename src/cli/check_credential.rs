@@ -66,7 +66,7 @@ pub async fn run(args: &CheckCredentialArgs) -> Result<Outcome, Failure> {
         .or_invalid_input()?;
     let username = variable("RELINKER_USERNAME")?;
     let password = variable("RELINKER_PASSWORD")?;
-    let http = reqwest::Client::builder()
+    let http = crate::endpoint::client_builder(&parsed)
         .timeout(Duration::from_secs(30))
         .build()
         .context("cannot start an HTTP client")

@@ -1,9 +1,80 @@
-//! The smaller leaks of issue 25, each shut and tried through the binary: credential
-//! fingerprints nobody can guess offline.
+//! The smaller leaks of issue 25, each shut and tried through the binary against fake servers
+//! on 127.0.0.1: credential fingerprints nobody can guess offline, and identity answers and
+//! proxies that never carry the client secret off.
 
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::dotdigital::{OLD_PASSWORD, OLD_USER};
+use crate::harness::{ADMIN_SECRET, ENV, POLICY, RELINK, TestSandbox, Workspace};
+
+/// A fake HTTP server on 127.0.0.1:0 that keeps every request line (method and target, with
+/// its query) and answers each with `answer`; stopped when dropped.
+struct Fake {
+    base_url: String,
+    seen: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Fake {
+    async fn start(
+        answer: impl Fn(&str) -> Response<Body> + Clone + Send + Sync + 'static,
+    ) -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let kept = seen.clone();
+        let app = axum::Router::new().fallback(move |request: Request<Body>| {
+            let answer = answer.clone();
+            let kept = kept.clone();
+            async move {
+                let line = format!("{} {}", request.method(), request.uri());
+                kept.lock().unwrap().push(line.clone());
+                answer(&line)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            base_url,
+            seen,
+            task,
+        }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A Marketo plan whose instance is `base_url`.
+fn marketo_plan(base_url: &str) -> Workspace {
+    Workspace::with_files(
+        &crate::harness::plan_text(base_url, RELINK, POLICY),
+        &[("crm.secret", "sandbox-secret-crm-Lw45\n")],
+    )
+}
+
+/// Everything a run printed holds no secret of the plan's.
+#[track_caller]
+fn no_plan_secret(text: &str) {
+    for (name, secret) in ENV {
+        assert!(
+            !text.contains(secret),
+            "the secret in {name} leaked:\n{text}"
+        );
+    }
+}
 
 /// The hex digest of `sha256(username NUL password)`: what saved plans and journals held.
 fn unsalted(username: &str, password: &str) -> String {
@@ -115,4 +186,77 @@ async fn a_saved_plan_of_an_older_relinker_is_compared_the_old_way_with_a_warnin
     .code(4)
     .says("holds unsalted SHA-256 credential fingerprints (an older relinker saved it)")
     .never_says("live state changed");
+}
+
+#[tokio::test]
+async fn no_identity_answer_body_is_ever_shown() {
+    // A proxy's error page that echoes the request (and with it the client secret), and a
+    // refusal whose description does the same.
+    let echoing = Fake::start(|line| {
+        Response::builder()
+            .status(StatusCode::BAD_GATEWAY)
+            .body(Body::from(format!("{line} could not be forwarded")))
+            .unwrap()
+    })
+    .await;
+    let refusing = Fake::start(|line| {
+        let body = serde_json::json!({
+            "error": "invalid_client",
+            "error_description": format!("no client for {line}"),
+        });
+        Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    })
+    .await;
+    for (fake, says) in [
+        (&echoing, "HTTP 502: an answer that is not Marketo's"),
+        (&refusing, "client_secret=[redacted]"),
+    ] {
+        let work = marketo_plan(&fake.base_url);
+        let ran = work
+            .relinker(&["plan", "plan.yaml", "--give-up-after", "1s"])
+            .run()
+            .await;
+        ran.code(1).says(says);
+        assert!(
+            fake.seen().iter().any(|line| line.contains(ADMIN_SECRET)),
+            "test bug: the identity call carries the secret in its query"
+        );
+        no_plan_secret(&ran.text());
+    }
+}
+
+#[tokio::test]
+async fn loopback_calls_never_go_through_a_proxy() {
+    let sandbox = TestSandbox::start().await;
+    let proxy = Fake::start(|line| {
+        Response::builder()
+            .status(StatusCode::BAD_GATEWAY)
+            .body(Body::from(format!("proxy could not forward {line}")))
+            .unwrap()
+    })
+    .await;
+    let work = marketo_plan(&sandbox.handle.base_url());
+    let mut command = work.relinker(&["plan", "plan.yaml", "--give-up-after", "2s"]);
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        command = command.env(name, &proxy.base_url);
+    }
+    let ran = command.env("NO_PROXY", "").env("no_proxy", "").run().await;
+    ran.code(0);
+    assert_eq!(
+        proxy.seen(),
+        Vec::<String>::new(),
+        "the proxy saw the sandbox's traffic"
+    );
+    no_plan_secret(&ran.text());
 }

@@ -12,6 +12,12 @@
 //! [`Fence`]: carrying the fence into the client keeps those re-sends (and their rate-window
 //! waits) where they are, rather than moving them into the executor so that it could fence
 //! them. Each wait is one warning line saying what it waits for.
+//!
+//! The identity call carries the client secret in its query string (the documented wire
+//! format), so nothing of an identity answer's body is ever shown but the documented fields
+//! (`error`, `error_description`, Marketo's `errors`), with the secret struck out: a proxy's
+//! error page that echoes the request would otherwise print the secret. Loopback is never
+//! proxied ([`crate::endpoint::client_builder`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +50,12 @@ pub(crate) const TOKEN_LIFETIME_SECS: i64 = 3600;
 
 /// How errors name the platform.
 const PLATFORM: &str = "Marketo";
+
+/// The identity endpoint.
+const IDENTITY: &str = "/identity/oauth/token";
+/// What an error says of an answer that is neither of the documented shapes: its body is
+/// never shown (it may echo the request, and the identity request carries a secret).
+const NOT_MARKETO: &str = "an answer that is not Marketo's";
 
 /// Prefix of every User Management path.
 const USERS: &str = "/userservice/management/v1/users";
@@ -161,11 +173,12 @@ struct Inner {
 impl MarketoClient {
     /// A client; fails only on a bad base URL or an HTTP stack that cannot start.
     pub fn new(config: MarketoConfig) -> Result<Self, ProviderError> {
-        let base = crate::endpoint::base(&config.base_url).map_err(ProviderError::Config)?;
-        let http = reqwest::Client::builder()
+        let url = crate::endpoint::check_base_url(config.base_url.trim())
+            .map_err(ProviderError::Config)?;
+        let base = url.as_str().trim_end_matches('/').to_owned();
+        let http = crate::endpoint::client_builder(&url)
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("relinker/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| {
                 ProviderError::Config(format!("cannot start the HTTP client: {}", e.without_url()))
@@ -218,55 +231,66 @@ impl MarketoClient {
         whom: &str,
         timeout: Duration,
     ) -> Result<TokenGrant, Failed> {
-        let path = "/identity/oauth/token";
+        let path = IDENTITY;
+        let url = format!("{}{path}", self.inner.base);
+        let sent = self
+            .inner
+            .http
+            .get(&url)
+            .timeout(timeout)
+            .query(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret.expose()),
+            ])
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return Err(Failed::retry(unreachable("GET", path, &error))),
+        };
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Failed::retry(unreachable("GET", path, &e)))?;
+        if status == StatusCode::UNAUTHORIZED
+            || status == StatusCode::BAD_REQUEST
+            || status == StatusCode::FORBIDDEN
         {
-            let url = format!("{}{path}", self.inner.base);
-            let sent = self
-                .inner
-                .http
-                .get(&url)
-                .timeout(timeout)
-                .query(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", client_id),
-                    ("client_secret", secret.expose()),
-                ])
-                .send()
-                .await;
-            let response = match sent {
-                Ok(response) => response,
-                Err(error) => return Err(Failed::retry(unreachable("GET", path, &error))),
-            };
-            let status = response.status();
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| Failed::retry(unreachable("GET", path, &e)))?;
-            if status == StatusCode::UNAUTHORIZED
-                || status == StatusCode::BAD_REQUEST
-                || status == StatusCode::FORBIDDEN
-            {
-                let refusal: TokenRefusal = serde_json::from_slice(&bytes).unwrap_or_default();
-                return Err(Failed::stop(ProviderError::BadCredentials {
-                    platform: PLATFORM,
-                    whom: whom.to_owned(),
-                    status: status.as_u16(),
-                    description: refusal.error_description,
-                }));
-            }
-            if !status.is_success() {
-                let error = api_error("GET", path, status, &bytes);
-                let retry = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
-                return Err(Failed { error, retry });
-            }
-            serde_json::from_slice::<TokenGrant>(&bytes).map_err(|e| {
-                Failed::stop(ProviderError::Protocol {
-                    method: "GET".into(),
-                    path: path.into(),
-                    reason: format!("identity answer is not a token grant: {e}"),
-                })
-            })
+            return Err(Failed::stop(ProviderError::BadCredentials {
+                platform: PLATFORM,
+                whom: whom.to_owned(),
+                status: status.as_u16(),
+                description: IdentityAnswer::read(&bytes, secret).refusal(),
+            }));
         }
+        if !status.is_success() {
+            let answer = IdentityAnswer::read(&bytes, secret);
+            let error = ProviderError::Api {
+                platform: PLATFORM,
+                method: "GET".into(),
+                path: path.into(),
+                status: status.as_u16(),
+                code: answer.code.clone(),
+                message: answer.summary(),
+            };
+            let retry = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+            return Err(Failed { error, retry });
+        }
+        serde_json::from_slice::<TokenGrant>(&bytes).map_err(|e| {
+            // serde's message may quote the answer, and the answer may echo the secret: only
+            // where the answer stopped making sense is told.
+            Failed::stop(ProviderError::Protocol {
+                method: "GET".into(),
+                path: path.into(),
+                reason: format!(
+                    "the identity answer is not a token grant ({NOT_MARKETO}; unreadable at line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            })
+        })
     }
 
     fn budget(&self) -> Budget {
@@ -576,6 +600,60 @@ fn page_reading(
     }
 }
 
+/// An identity answer that is not a grant, read for what may be shown of it: the documented
+/// `error` and `error_description`, or Marketo's `errors` envelope, with the client secret
+/// struck out wherever it appears (an answer may echo the request). Nothing else of it.
+#[derive(Debug, Default)]
+struct IdentityAnswer {
+    error: Option<String>,
+    error_description: Option<String>,
+    code: Option<String>,
+    message: Option<String>,
+}
+
+impl IdentityAnswer {
+    fn read(bytes: &[u8], secret: &Secret) -> Self {
+        let strike = |text: String| {
+            if secret.expose().is_empty() {
+                text
+            } else {
+                text.replace(secret.expose(), "[redacted]")
+            }
+        };
+        let refusal: TokenRefusal = serde_json::from_slice(bytes).unwrap_or_default();
+        let first = serde_json::from_slice::<ErrorEnvelope>(bytes)
+            .ok()
+            .and_then(|envelope| envelope.errors.into_iter().next());
+        Self {
+            error: refusal.error.map(strike),
+            error_description: refusal.error_description.map(strike),
+            code: first.as_ref().and_then(|e| e.code.clone()).map(strike),
+            message: first
+                .map(|e| e.message)
+                .filter(|m| !m.is_empty())
+                .map(strike),
+        }
+    }
+
+    /// What a refusal of credentials says: `error_description`, else `error`.
+    fn refusal(&self) -> Option<String> {
+        self.error_description
+            .clone()
+            .or_else(|| self.error.clone())
+    }
+
+    /// What any other failure says, or that the answer is not Marketo's.
+    fn summary(&self) -> String {
+        match (&self.error, &self.error_description, &self.message) {
+            (Some(error), Some(description), _) => format!("{error}: {description}"),
+            (Some(text), None, _) | (None, Some(text), _) | (None, None, Some(text)) => {
+                text.clone()
+            }
+            (None, None, None) => NOT_MARKETO.to_owned(),
+        }
+    }
+}
+
 /// Why one send did not succeed.
 enum Rejected {
     /// 601/602: renew the token and try again.
@@ -636,16 +714,19 @@ fn api_error(method: &str, path: &str, status: StatusCode, bytes: &[u8]) -> Prov
     let envelope: ErrorEnvelope = serde_json::from_slice(bytes).unwrap_or_default();
     let first = envelope.errors.into_iter().next();
     let code = first.as_ref().and_then(|e| e.code.clone());
+    // Only the documented envelope's message is shown: any other body (a proxy's error page)
+    // may echo the request, and with it the bearer token.
     let message = first
         .map(|e| e.message)
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(bytes);
-            let text = text.trim();
-            if text.is_empty() {
+            if bytes.iter().all(u8::is_ascii_whitespace) {
                 status.canonical_reason().unwrap_or("no message").to_owned()
             } else {
-                text.chars().take(200).collect()
+                format!(
+                    "{} ({NOT_MARKETO})",
+                    status.canonical_reason().unwrap_or("no message")
+                )
             }
         });
     if code.as_deref() == Some("607") {
@@ -725,7 +806,7 @@ impl MarketoClient {
             .map(UserId::from_platform)
             .ok_or_else(|| ProviderError::Protocol {
                 method: "GET".into(),
-                path: "/identity/oauth/token".into(),
+                path: IDENTITY.into(),
                 reason: format!("the token minted for {whom} names no user in `scope`"),
             })?;
         Ok((userid, minted_at))
