@@ -1,6 +1,7 @@
 //! The smaller leaks of issue 25, each shut and tried through the binary against fake servers
-//! on 127.0.0.1: credential fingerprints nobody can guess offline, and identity answers and
-//! proxies that never carry the client secret off.
+//! on 127.0.0.1: credential fingerprints nobody can guess offline, identity answers and proxies
+//! that never carry the client secret off, redirects never followed, and `--notify` never in
+//! clear to another host.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +10,7 @@ use axum::http::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::dotdigital::{OLD_PASSWORD, OLD_USER};
-use crate::harness::{ADMIN_SECRET, ENV, POLICY, RELINK, TestSandbox, Workspace};
+use crate::harness::{ADMIN_SECRET, ENV, POLICY, RELINK, Relinker, TestSandbox, Workspace};
 
 /// A fake HTTP server on 127.0.0.1:0 that keeps every request line (method and target, with
 /// its query) and answers each with `answer`; stopped when dropped.
@@ -44,6 +45,23 @@ impl Fake {
             seen,
             task,
         }
+    }
+
+    /// A server that answers every request with a redirect to `location`.
+    async fn redirecting(location: String) -> Self {
+        Self::start(move |_| {
+            Response::builder()
+                .status(StatusCode::FOUND)
+                .header("location", location.as_str())
+                .body(Body::empty())
+                .unwrap()
+        })
+        .await
+    }
+
+    /// A server that answers every request 200 with an empty JSON object.
+    async fn collector() -> Self {
+        Self::start(|_| Response::new(Body::from("{}"))).await
     }
 
     fn seen(&self) -> Vec<String> {
@@ -259,4 +277,104 @@ async fn loopback_calls_never_go_through_a_proxy() {
         "the proxy saw the sandbox's traffic"
     );
     no_plan_secret(&ran.text());
+}
+
+#[tokio::test]
+async fn platform_calls_follow_no_redirect_and_name_where_it_pointed() {
+    let collector = Fake::collector().await;
+    let location = format!(
+        "{}/collect?client_secret=leaked-by-location",
+        collector.base_url
+    );
+    let redirecting = Fake::redirecting(location).await;
+    let target = format!("redirect to `{}/collect`", collector.base_url);
+
+    // Marketo: the identity call, whose query carries the client secret.
+    let work = marketo_plan(&redirecting.base_url);
+    let ran = work
+        .relinker(&["plan", "plan.yaml", "--give-up-after", "1s"])
+        .run()
+        .await;
+    ran.code(1)
+        .says("GET /identity/oauth/token: Marketo answered HTTP 302")
+        .says(&target)
+        .never_says("leaked-by-location");
+    no_plan_secret(&ran.text());
+
+    // dotdigital: Basic auth on every call.
+    let work = Workspace::with_files(
+        &crate::dotdigital::plan(&redirecting.base_url, "delete"),
+        &[],
+    );
+    let ran =
+        crate::dotdigital::relinker(&work, &["plan", "plan.yaml", "--give-up-after", "1s"], None)
+            .run()
+            .await;
+    ran.code(1)
+        .says("GET /v2/account-info: dotdigital answered HTTP 302")
+        .says(&target)
+        .never_says(OLD_PASSWORD);
+
+    // A check command: a 2xx from wherever a redirect leads would vouch for nothing.
+    let ran = Relinker::new(&[
+        "check-credential",
+        "--url",
+        &format!("{}/v2/account-info", redirecting.base_url),
+    ])
+    .env("RELINKER_USERNAME", OLD_USER)
+    .env("RELINKER_PASSWORD", OLD_PASSWORD)
+    .run()
+    .await;
+    ran.code(2).says(&target).never_says("leaked-by-location");
+
+    assert_eq!(
+        collector.seen(),
+        Vec::<String>::new(),
+        "a redirect was followed"
+    );
+    assert!(redirecting.seen().len() >= 3);
+}
+
+#[tokio::test]
+async fn notifications_follow_no_redirect_and_never_go_in_clear_to_another_host() {
+    let sandbox = TestSandbox::start().await;
+    let collector = Fake::collector().await;
+    let receiver =
+        Fake::redirecting(format!("{}/hooks/other-secret-token", collector.base_url)).await;
+    let work = Workspace::new(&sandbox, RELINK, POLICY);
+    let hook = format!("{}/hooks/T000/B000/secret-token", receiver.base_url);
+    let ran = work
+        .apply(&["--notify", "${env:HOOK}"])
+        .env("HOOK", &hook)
+        .run()
+        .await;
+    ran.code(0)
+        .says(&format!(
+            "the notification receiver answered HTTP 302, a redirect to `{}`",
+            collector.base_url
+        ))
+        .never_says("secret-token");
+    assert_eq!(receiver.seen().len(), 1);
+    assert_eq!(
+        collector.seen(),
+        Vec::<String>::new(),
+        "the redirect was followed"
+    );
+
+    // Plain http to a host that is not loopback: refused before anything runs (TEST-NET-1,
+    // never contacted: a dry run sends no notice).
+    let ran = work
+        .relinker(&[
+            "apply",
+            "plan.yaml",
+            "--dry-run",
+            "--notify",
+            "http://192.0.2.1/hooks/T000/B000/secret-token",
+        ])
+        .run()
+        .await;
+    ran.code(2)
+        .says("--notify: the notification webhook uses http:// to a non-loopback host")
+        .never_says("secret-token")
+        .never_says("192.0.2.1");
 }

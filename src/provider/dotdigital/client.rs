@@ -3,8 +3,9 @@
 //! auth (there are no tokens); the answer to `GET /v2/account-info` names the account (its
 //! `id`) and the region that serves it (`ApiEndpoint`). A wrong password, an unknown user and a
 //! disabled user are all refused alike (401); a host of the wrong region answers 403. Throttled
-//! calls (429) wait for the moment `X-RateLimit-Reset` names, within the retry budget. Nothing
-//! of an answer's body is shown but dotdigital's `message`.
+//! calls (429) wait for the moment `X-RateLimit-Reset` names, within the retry budget. A
+//! redirect is never followed (it would carry the Basic auth elsewhere): it is an error naming
+//! where it pointed. Nothing of an answer's body is shown but dotdigital's `message`.
 
 use std::time::Duration;
 
@@ -153,6 +154,19 @@ impl DotdigitalClient {
             }
         };
         let status = response.status();
+        if status.is_redirection() {
+            return Err(Failed {
+                error: ProviderError::Redirected {
+                    platform: PLATFORM,
+                    method: "GET".into(),
+                    path: ACCOUNT_INFO.into(),
+                    status: status.as_u16(),
+                    to: crate::endpoint::redirect_target(response.url(), response.headers()),
+                },
+                retry: false,
+                wait: None,
+            });
+        }
         let reset = response
             .headers()
             .get("x-ratelimit-reset")

@@ -16,8 +16,8 @@
 //! The identity call carries the client secret in its query string (the documented wire
 //! format), so nothing of an identity answer's body is ever shown but the documented fields
 //! (`error`, `error_description`, Marketo's `errors`), with the secret struck out: a proxy's
-//! error page that echoes the request would otherwise print the secret. Loopback is never
-//! proxied ([`crate::endpoint::client_builder`]).
+//! error page that echoes the request would otherwise print the secret. Redirects are never
+//! followed and loopback is never proxied ([`crate::endpoint::client_builder`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -250,6 +250,15 @@ impl MarketoClient {
             Err(error) => return Err(Failed::retry(unreachable("GET", path, &error))),
         };
         let status = response.status();
+        if status.is_redirection() {
+            return Err(Failed::stop(redirected(
+                "GET",
+                path,
+                status,
+                response.url(),
+                response.headers(),
+            )));
+        }
         let bytes = response
             .bytes()
             .await
@@ -435,11 +444,21 @@ impl MarketoClient {
         let outcome = async {
             let response = request.send().await?;
             let status = response.status();
-            Ok::<_, reqwest::Error>((status, response.bytes().await?))
+            if status.is_redirection() {
+                return Ok(Sent::Redirect(redirected(
+                    method,
+                    &call.path,
+                    status,
+                    response.url(),
+                    response.headers(),
+                )));
+            }
+            Ok::<_, reqwest::Error>(Sent::Body(status, response.bytes().await?))
         }
         .await;
         let (status, bytes) = match outcome {
-            Ok(answer) => answer,
+            Ok(Sent::Body(status, bytes)) => (status, bytes),
+            Ok(Sent::Redirect(error)) => return Err(Rejected::Other(Failed::stop(error))),
             Err(error) => return Err(Rejected::Other(transport_failure(call, &error))),
         };
         tracing::debug!(method, path = %call.path, status = status.as_u16(), "marketo call");
@@ -600,6 +619,12 @@ fn page_reading(
     }
 }
 
+/// What one send brought back: an answer to read, or a redirect (never followed).
+enum Sent {
+    Body(StatusCode, bytes::Bytes),
+    Redirect(ProviderError),
+}
+
 /// An identity answer that is not a grant, read for what may be shown of it: the documented
 /// `error` and `error_description`, or Marketo's `errors` envelope, with the client secret
 /// struck out wherever it appears (an answer may echo the request). Nothing else of it.
@@ -651,6 +676,23 @@ impl IdentityAnswer {
             }
             (None, None, None) => NOT_MARKETO.to_owned(),
         }
+    }
+}
+
+/// A redirect answer as an error naming where it pointed (never its query).
+fn redirected(
+    method: &str,
+    path: &str,
+    status: StatusCode,
+    request: &url::Url,
+    headers: &reqwest::header::HeaderMap,
+) -> ProviderError {
+    ProviderError::Redirected {
+        platform: PLATFORM,
+        method: method.into(),
+        path: path.into(),
+        status: status.as_u16(),
+        to: crate::endpoint::redirect_target(request, headers),
     }
 }
 
