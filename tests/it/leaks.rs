@@ -1,7 +1,7 @@
 //! The smaller leaks of issue 25, each shut and tried through the binary against fake servers
 //! on 127.0.0.1: credential fingerprints nobody can guess offline, identity answers and proxies
-//! that never carry the client secret off, redirects never followed, and `--notify` never in
-//! clear to another host.
+//! that never carry the client secret off, redirects never followed, `--notify` never in
+//! clear to another host, and CSV cells a spreadsheet never evaluates.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +10,7 @@ use axum::http::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::dotdigital::{OLD_PASSWORD, OLD_USER};
-use crate::harness::{ADMIN_SECRET, ENV, POLICY, RELINK, Relinker, TestSandbox, Workspace};
+use crate::harness::{ACME, ADMIN_SECRET, ENV, POLICY, RELINK, Relinker, TestSandbox, Workspace};
 
 /// A fake HTTP server on 127.0.0.1:0 that keeps every request line (method and target, with
 /// its query) and answers each with `answer`; stopped when dropped.
@@ -377,4 +377,41 @@ async fn notifications_follow_no_redirect_and_never_go_in_clear_to_another_host(
         .says("--notify: the notification webhook uses http:// to a non-loopback host")
         .never_says("secret-token")
         .never_says("192.0.2.1");
+}
+
+#[tokio::test]
+async fn inventory_csv_cells_are_never_formulas() {
+    let fixture = ACME.replacen(
+        "users:\n",
+        "users:\n  - userid: \"=2+5@acme.example\"\n    email: \"-2+3@acme.example\"\n    first_name: Formula\n    last_name: Cell\n    api_only: true\n    roles: [{ role: API Integrations, workspace: Default }]\n",
+        1,
+    );
+    let sandbox = TestSandbox::with(
+        &fixture,
+        relinker::sandbox::marketo::SandboxConfig::default(),
+    )
+    .await;
+    let work = Workspace::new(&sandbox, RELINK, POLICY);
+    let ran = work
+        .relinker(&["inventory", "plan.yaml", "--format", "csv"])
+        .run()
+        .await;
+    ran.code(0);
+    let row = ran
+        .stdout
+        .lines()
+        .find(|line| line.contains("2+5@acme.example"))
+        .unwrap_or_else(|| panic!("no row for the user:\n{}", ran.stdout));
+    assert!(
+        row.starts_with("'=2+5@acme.example,'-2+3@acme.example,API Integrations @ Default,"),
+        "{row}"
+    );
+    for line in ran.stdout.lines() {
+        for cell in line.split(',') {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{line}"
+            );
+        }
+    }
 }
