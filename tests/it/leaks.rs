@@ -1,13 +1,16 @@
 //! The smaller leaks of issue 25, each shut and tried through the binary against fake servers
 //! on 127.0.0.1: credential fingerprints nobody can guess offline, identity answers and proxies
 //! that never carry the client secret off, redirects never followed, `--notify` never in
-//! clear to another host, and CSV cells a spreadsheet never evaluates.
+//! clear to another host, CSV cells a spreadsheet never evaluates, and a sandbox that says so
+//! when its unauthenticated control API listens beyond loopback.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::dotdigital::{OLD_PASSWORD, OLD_USER};
 use crate::harness::{ACME, ADMIN_SECRET, ENV, POLICY, RELINK, Relinker, TestSandbox, Workspace};
@@ -414,4 +417,50 @@ async fn inventory_csv_cells_are_never_formulas() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_sandbox_listening_beyond_loopback_warns_its_control_api_is_open() {
+    // Read the first stdout line (the address), then stderr until the warning, or 10 s.
+    async fn listen(address: &str) -> (String, String) {
+        let mut child = Relinker::new(&["sandbox", "--listen", address]).spawn_captured();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+            .await
+            .expect("the sandbox started")
+            .unwrap()
+            .unwrap_or_default();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut said = String::new();
+        while let Ok(Ok(Some(line))) = tokio::time::timeout(
+            Duration::from_secs(if address.starts_with("127.") { 1 } else { 10 }),
+            stderr.next_line(),
+        )
+        .await
+        {
+            said.push_str(&line);
+            said.push('\n');
+            if line.contains("unauthenticated") {
+                break;
+            }
+        }
+        child.kill().await.unwrap();
+        (first, said)
+    }
+
+    let (first, said) = listen("0.0.0.0:0").await;
+    assert!(first.starts_with("listening on http://0.0.0.0:"), "{first}");
+    assert!(
+        said.contains("listening on 0.0.0.0:")
+            && said.contains("not a loopback address")
+            && said.contains("control API")
+            && said.contains("unauthenticated"),
+        "{said}"
+    );
+    let (first, said) = listen("127.0.0.1:0").await;
+    assert!(
+        first.starts_with("listening on http://127.0.0.1:"),
+        "{first}"
+    );
+    assert!(!said.contains("unauthenticated"), "{said}");
 }
