@@ -27,6 +27,7 @@
 use std::fmt::{self, Write as _};
 
 use base64ct::{Base64Unpadded, Encoding as _};
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -246,17 +247,19 @@ impl Fingerprinter {
     /// The fingerprint of a credential given as its parts (a username and a password, a
     /// client id and a secret), joined by NUL bytes as older relinkers joined them.
     pub fn fingerprint(&self, parts: &[&[u8]]) -> CredentialFingerprint {
-        let input = parts.join(&0u8);
+        // The joined parts hold the secret in clear: wiped when dropped, as secrecy wipes the
+        // secret itself.
+        let input = Zeroizing::new(parts.join(&0u8));
+        self.derive(&input)
+    }
+
+    fn derive(&self, input: &[u8]) -> CredentialFingerprint {
         match &self.0 {
-            Derivation::LegacySha256 => {
-                let mut text = LEGACY.to_owned();
-                text.push_str(Fingerprint::of(&input).as_str().trim_start_matches(LEGACY));
-                CredentialFingerprint(text)
-            }
+            Derivation::LegacySha256 => CredentialFingerprint(Fingerprint::of(input).0),
             Derivation::Argon2id { costs, salt } => {
                 let mut hash = [0u8; HASH_LEN];
                 let derived = costs.argon2().is_some_and(|argon2| {
-                    argon2.hash_password_into(&input, salt, &mut hash).is_ok()
+                    argon2.hash_password_into(input, salt, &mut hash).is_ok()
                 });
                 if derived {
                     CredentialFingerprint(format!(
