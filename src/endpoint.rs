@@ -1,9 +1,21 @@
-//! Where an API lives: the one rule for base URLs, shared by every provider and the sandbox.
+//! Where an API lives, and how relinker reaches it: the one rule for base URLs and the one way
+//! HTTP clients are built, shared by every provider, the webhook, check commands and the
+//! sandbox operator.
 //!
 //! Credentials travel to a base URL, so it must be `https://`, or `http://` to a loopback
 //! address (the sandbox); it names a host and nothing else a URL can carry: no user info (a
 //! password in a URL ends up in logs), no query and no fragment.
+//!
+//! Every client ([`client_builder`]) follows no redirect: a redirect would carry a request's
+//! credentials (Basic auth, a bearer token, the identity call's query string with its client
+//! secret) to a host nobody reviewed, so an answer `3xx` is an error that names where it
+//! pointed ([`redirect_target`]), never its query. And a loopback host is never reached through
+//! a proxy: reqwest takes `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` from the environment, and
+//! a proxy would carry a sandbox's cleartext `http://` traffic (secrets in it) off the machine.
+//! Loopback bypasses proxies, as `NO_PROXY` conventions do; other hosts keep the environment's
+//! proxy settings.
 
+use reqwest::header::{HeaderMap, LOCATION};
 use url::Url;
 
 /// Checks a base URL; the error says what is wrong, in words.
@@ -12,13 +24,7 @@ pub fn check_base_url(text: &str) -> Result<Url, String> {
     match url.scheme() {
         "https" => {}
         "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if !loopback {
+            if !is_loopback(&url) {
                 return Err(format!(
                     "`{text}` uses http:// to a non-loopback host; credentials would cross the network in clear (use https://)"
                 ));
@@ -43,6 +49,57 @@ pub fn check_base_url(text: &str) -> Result<Url, String> {
 /// A base URL as requests are built on it: checked, without a trailing slash.
 pub fn base(text: &str) -> Result<String, String> {
     check_base_url(text.trim()).map(|url| url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Whether `url`'s host is loopback: `localhost`, `127.0.0.0/8` or `::1`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// An HTTP client builder for requests to `url`: no redirect followed, and no proxy when the
+/// host is loopback (see the module's documentation).
+pub fn client_builder(url: &Url) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("relinker/", env!("CARGO_PKG_VERSION")));
+    if is_loopback(url) {
+        builder.no_proxy()
+    } else {
+        builder
+    }
+}
+
+/// Where a redirect answer to a request for `request` points (its `Location`, resolved
+/// against the request), if it says.
+pub fn redirect_location(request: &Url, headers: &HeaderMap) -> Option<Url> {
+    let location = headers.get(LOCATION)?.to_str().ok()?;
+    request.join(location.trim()).ok()
+}
+
+/// Where a redirect answer to a request for `request` points, for a message: scheme, host,
+/// port and path; never a query, a fragment or user info, which may carry secrets.
+pub fn redirect_target(request: &Url, headers: &HeaderMap) -> String {
+    redirect_location(request, headers).map_or_else(
+        || NOWHERE.to_owned(),
+        |target| format!("{}{}", origin(&target), target.path()),
+    )
+}
+
+/// What a redirect without a usable `Location` points to.
+pub const NOWHERE: &str = "nowhere (no usable `Location` header)";
+
+/// `scheme://host[:port]` of `url`: all of it that may be shown when the rest is a secret.
+pub fn origin(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    }
 }
 
 #[cfg(test)]
@@ -76,5 +133,37 @@ mod tests {
             );
         }
         assert_eq!(base("https://x.example/").unwrap(), "https://x.example");
+    }
+
+    #[test]
+    fn loopback_is_named_hosts_and_addresses_only() {
+        for (url, loopback) in [
+            ("http://127.0.0.1:8787", true),
+            ("http://127.1.2.3", true),
+            ("http://LOCALHOST:1", true),
+            ("http://[::1]:9", true),
+            ("http://10.0.0.1", false),
+            ("http://localhost.example", false),
+            ("https://123-ABC-456.mktorest.com", false),
+        ] {
+            assert_eq!(is_loopback(&Url::parse(url).unwrap()), loopback, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_redirect_target_never_shows_a_query_or_user_info() {
+        let request =
+            Url::parse("https://x.example/identity/oauth/token?client_secret=s3cret").unwrap();
+        let target = |location: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(LOCATION, location.parse().unwrap());
+            redirect_target(&request, &headers)
+        };
+        assert_eq!(
+            target("https://user:pw@evil.example:8443/collect?client_secret=s3cret#x"),
+            "https://evil.example:8443/collect"
+        );
+        assert_eq!(target("/elsewhere?a=b"), "https://x.example/elsewhere");
+        assert_eq!(redirect_target(&request, &HeaderMap::new()), NOWHERE);
     }
 }

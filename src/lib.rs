@@ -33,8 +33,9 @@
 //! - [`ids`]: the identities that flow from parsing to the journal: users, services, runs,
 //!   steps; [`address`]: the one rule for email addresses and when two name the same user.
 //! - Shared helpers: [`limits`] (rate limits and durations), [`retry`] (the retry budget every
-//!   client uses), [`endpoint`] (which base URLs are allowed), [`secret`] (redacted values and
-//!   their fingerprints), [`paths`] (paths stored relative to the file that names them, and
+//!   client uses), [`endpoint`] (which base URLs are allowed, and the one way HTTP clients are
+//!   built: no redirect followed, loopback never through a proxy), [`secret`] (redacted values
+//!   and the salted fingerprints of credentials), [`paths`] (paths stored relative to the file that names them, and
 //!   atomic writes), `sync` (the one rule for a poisoned mutex), [`tty`] (the terminal's echo
 //!   while a person is awaited).
 

@@ -4,8 +4,10 @@
 //! The body works as a Slack-compatible incoming webhook (its `text`) and carries the same
 //! facts as structured fields under `relinker` for any other receiver. The webhook's URL is a
 //! secret (whoever holds a Slack webhook URL may post to the channel): it is never printed,
-//! logged or put in an error. A notification never fails a run: the caller reports a
-//! [`NotifyError`] as a warning and goes on.
+//! logged or put in an error, and so it must be `https://`, or `http://` to a loopback host,
+//! as base URLs must. A redirect is not followed (it would carry the notice elsewhere): it is
+//! an error naming only the origin it pointed to. A notification never fails a run: the
+//! caller reports a [`NotifyError`] as a warning and goes on.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -24,6 +26,21 @@ pub enum NotifyError {
     /// The webhook is not an `http` or `https` URL.
     #[error("the notification webhook is not an http(s) URL")]
     NotAUrl,
+    /// The webhook is `http://` to a host that is not loopback.
+    #[error(
+        "the notification webhook uses http:// to a non-loopback host; the notice and the webhook's URL (a secret) would cross the network in clear (use https://)"
+    )]
+    Cleartext,
+    /// The receiver answered with a redirect, which is not followed.
+    #[error(
+        "the notification receiver answered HTTP {status}, a redirect to `{to}`; notifications follow no redirects"
+    )]
+    Redirected {
+        /// HTTP status.
+        status: u16,
+        /// The origin it pointed to (the rest may be a secret, as the webhook's own URL is).
+        to: String,
+    },
     /// The request could not be sent or its answer was not read.
     #[error("the notification could not be sent: {0}")]
     Send(String),
@@ -133,10 +150,13 @@ impl Webhook {
     /// A webhook at `url` (`http` or `https`).
     pub fn new(url: Secret) -> Result<Self, NotifyError> {
         let parsed = url::Url::parse(url.expose()).map_err(|_| NotifyError::NotAUrl)?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(NotifyError::NotAUrl);
+        match parsed.scheme() {
+            "https" => {}
+            "http" if crate::endpoint::is_loopback(&parsed) => {}
+            "http" => return Err(NotifyError::Cleartext),
+            _ => return Err(NotifyError::NotAUrl),
         }
-        let http = reqwest::Client::builder()
+        let http = crate::endpoint::client_builder(&parsed)
             .timeout(TIMEOUT)
             .build()
             .map_err(|e| NotifyError::Send(e.without_url().to_string()))?;
@@ -154,6 +174,16 @@ impl Webhook {
             .map_err(|e| NotifyError::Send(e.without_url().to_string()))?;
         if answer.status().is_success() {
             Ok(())
+        } else if answer.status().is_redirection() {
+            let to = crate::endpoint::redirect_location(answer.url(), answer.headers())
+                .map_or_else(
+                    || crate::endpoint::NOWHERE.to_owned(),
+                    |target| crate::endpoint::origin(&target),
+                );
+            Err(NotifyError::Redirected {
+                status: answer.status().as_u16(),
+                to,
+            })
         } else {
             Err(NotifyError::Refused(answer.status().as_u16()))
         }
@@ -196,9 +226,23 @@ mod tests {
     #[test]
     fn only_web_urls_are_webhooks() {
         assert!(Webhook::new(Secret::new("https://hooks.example/x")).is_ok());
-        for bad in ["file:///etc/passwd", "not a url", "ftp://x.example/"] {
+        assert!(Webhook::new(Secret::new("http://127.0.0.1:9/hook")).is_ok());
+        for bad in [
+            "file:///etc/passwd",
+            "not a url",
+            "ftp://x.example/",
+            "http://hooks.example/T000/secret-token",
+        ] {
             let error = Webhook::new(Secret::new(bad)).unwrap_err();
             assert!(!error.to_string().contains(bad), "the URL is a secret");
+            assert!(
+                !error.to_string().contains("secret-token"),
+                "the URL is a secret"
+            );
         }
+        assert!(matches!(
+            Webhook::new(Secret::new("http://hooks.example/T000/secret-token")),
+            Err(NotifyError::Cleartext)
+        ));
     }
 }

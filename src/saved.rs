@@ -1,8 +1,9 @@
 //! Saved plans (`plan --out`): what was reviewed, pinned so `apply` can refuse anything else.
 //!
 //! A saved plan records the plan file (as a path relative to the saved plan itself, so it
-//! applies from any directory), its SHA-256, the live state it was compiled from, and the
-//! compiled steps. Applying it compiles the plan file again against live state now: the plan
+//! applies from any directory), its SHA-256, the live state it was compiled from, the
+//! compiled steps, and how its credential fingerprints were derived (the salt is public; see
+//! [`crate::secret`]), so that applying it fingerprints the same credentials the same way. Applying it compiles the plan file again against live state now: the plan
 //! file must be the same, live state must be the same, and the steps must be exactly the saved
 //! ones. Any difference is named, and nothing is sent.
 
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::StepId;
 use crate::provider::{Compiled, LiveState, Step};
-use crate::secret::Fingerprint;
+use crate::secret::{Fingerprint, Fingerprinter};
 
 /// Version of the saved-plan format.
 pub const SAVED_FORMAT_VERSION: u32 = 2;
@@ -32,6 +33,10 @@ pub struct SavedPlan {
     pub instance: String,
     /// The live state it was computed from (no secrets: credentials appear as fingerprints).
     pub live: LiveState,
+    /// How the live state's credential fingerprints were derived: argon2id and the salt of
+    /// this saved plan. Absent from saved plans of older relinkers, which used unsalted SHA-256.
+    #[serde(default = "Fingerprinter::legacy")]
+    pub credential_fingerprints: Fingerprinter,
     /// The steps.
     pub compiled: Compiled,
 }
@@ -96,7 +101,8 @@ pub enum SavedPlanError {
 }
 
 impl SavedPlan {
-    /// A saved plan of `plan_file` to be written at `saved_at`.
+    /// A saved plan of `plan_file` to be written at `saved_at`; `fingerprinter` made the
+    /// credential fingerprints in `live`.
     pub fn new(
         plan_file: &Path,
         saved_at: &Path,
@@ -104,6 +110,7 @@ impl SavedPlan {
         instance: &str,
         live: LiveState,
         compiled: Compiled,
+        fingerprinter: Fingerprinter,
     ) -> Self {
         let relative = crate::paths::relative(plan_file, crate::paths::parent(saved_at));
         Self {
@@ -113,6 +120,7 @@ impl SavedPlan {
             plan_text: String::from_utf8_lossy(plan_bytes).into_owned(),
             instance: instance.to_owned(),
             live,
+            credential_fingerprints: fingerprinter,
             compiled,
         }
     }
@@ -262,6 +270,7 @@ mod tests {
             "https://x",
             live(),
             compiled(vec![delete("r0-delete", "temp@x.io")]),
+            Fingerprinter::fresh(),
         )
     }
 
@@ -270,11 +279,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("ops")).unwrap();
         let path = dir.path().join("ops/saved.json");
-        saved(dir.path()).write(&path).unwrap();
+        let written = saved(dir.path());
+        written.write(&path).unwrap();
         let read = SavedPlan::read(&path).unwrap();
-        assert_eq!(read, saved(dir.path()));
+        assert_eq!(read, written);
         assert_eq!(read.plan_file, "plan.yaml", "relative to the saved plan");
         assert_eq!(read.plan_path(&path), dir.path().join("ops/plan.yaml"));
+        // Saved by an older relinker: no derivation recorded, so unsalted SHA-256.
+        let mut old: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        old.as_object_mut()
+            .unwrap()
+            .remove("credential_fingerprints");
+        std::fs::write(&path, old.to_string()).unwrap();
+        assert!(
+            SavedPlan::read(&path)
+                .unwrap()
+                .credential_fingerprints
+                .is_legacy()
+        );
         std::fs::write(&path, r#"{"format_version": 1}"#).unwrap();
         assert!(matches!(
             SavedPlan::read(&path),

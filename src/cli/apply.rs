@@ -21,7 +21,7 @@ use crate::notify::Webhook;
 use crate::plan::{self, LoadedPlan};
 use crate::runner::Runner;
 use crate::saved::SavedPlan;
-use crate::secret::Fingerprint;
+use crate::secret::{Fingerprint, Fingerprinter};
 
 /// Options of `relinker apply`.
 #[derive(Debug, Args)]
@@ -148,8 +148,28 @@ async fn prepare(
         .run_id
         .clone()
         .unwrap_or_else(|| RunId::generate(&plan.name, chrono::Utc::now()));
-    let target =
-        target::connect_shared(&plan, args.sandbox, args.retry.policy(), connections).await?;
+    // A saved plan's credentials are fingerprinted as when it was saved, so that the same
+    // credentials compare equal; the run then records them the same way.
+    let fingerprinter = match &saved {
+        Some(saved) => {
+            if saved.credential_fingerprints.is_legacy() {
+                super::output::warn(&format!(
+                    "warning: saved plan `{}` holds unsalted SHA-256 credential fingerprints (an older relinker saved it): they are compared the old way; run `relinker plan --out` again to replace them",
+                    path.display()
+                ));
+            }
+            saved.credential_fingerprints.clone()
+        }
+        None => Fingerprinter::fresh(),
+    };
+    let target = target::connect_shared(
+        &plan,
+        args.sandbox,
+        args.retry.policy(),
+        connections,
+        &fingerprinter,
+    )
+    .await?;
     // Rehearsals leave nothing behind; a state store that does not exist yet knows of nothing.
     let leftovers = match args.state.existing() {
         Ok(state) if !args.sandbox => state.leftovers(&target.base_url).map_err(journal_failure)?,

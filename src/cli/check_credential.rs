@@ -3,7 +3,9 @@
 //! asks `URL` with HTTP Basic auth: exit 0 when the answer is 2xx, 1 when the credential is
 //! refused (401/403), 2 when the check itself could not be made. With `--path` instead of
 //! `--url`, the URL is the run's instance (`RELINKER_BASE_URL`) plus that path, so one plan
-//! checks the real platform and its sandbox alike.
+//! checks the real platform and its sandbox alike. A redirect is not followed (it would carry
+//! the credential elsewhere, and a 2xx from there would vouch for nothing): exit 2, naming
+//! where it pointed.
 
 use std::time::Duration;
 
@@ -66,7 +68,7 @@ pub async fn run(args: &CheckCredentialArgs) -> Result<Outcome, Failure> {
         .or_invalid_input()?;
     let username = variable("RELINKER_USERNAME")?;
     let password = variable("RELINKER_PASSWORD")?;
-    let http = reqwest::Client::builder()
+    let http = crate::endpoint::client_builder(&parsed)
         .timeout(Duration::from_secs(30))
         .build()
         .context("cannot start an HTTP client")
@@ -79,6 +81,14 @@ pub async fn run(args: &CheckCredentialArgs) -> Result<Outcome, Failure> {
         .map_err(|e| anyhow!("cannot reach `{origin}`: {}", e.without_url()))
         .or_invalid_input()?;
     let status = answer.status();
+    if status.is_redirection() {
+        return Err(anyhow!(
+            "`{origin}` answered HTTP {}, a redirect to `{}`; a check follows no redirects",
+            status.as_u16(),
+            crate::endpoint::redirect_target(answer.url(), answer.headers())
+        ))
+        .or_invalid_input();
+    }
     if status.is_success() {
         Ok(Outcome::Success)
     } else if status.as_u16() == 401 || status.as_u16() == 403 {

@@ -1,7 +1,9 @@
 //! `relinker inventory PLAN_OR_CONFIG [--format text|markdown|json|csv]`: every API-only user
 //! of a Marketo instance, with its email, roles, the known services linked to it, and its calls
-//! in the last 7 days. Reads only.
+//! in the last 7 days. Reads only. The CSV is safe to open in a spreadsheet: no cell is read
+//! as a formula (OWASP's CSV injection rule), whatever an instance's users are called.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -13,6 +15,7 @@ use super::run::{RetryArgs, say};
 use super::target;
 use crate::provider::marketo::inventory::{ApiUser, Inventory, inventory};
 use crate::provider::marketo::resolve_credentials;
+use crate::secret::Fingerprinter;
 
 /// Output format of `inventory`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -47,7 +50,9 @@ pub struct InventoryArgs {
 pub async fn run(args: &InventoryArgs) -> Result<Outcome, Failure> {
     let (instance, services, base_dir) =
         target::marketo_source(&args.source, "inventory", &args.runner)?;
-    let credentials = resolve_credentials(&instance, &services, &base_dir).or_invalid_input()?;
+    // Nothing here records a fingerprint: a fresh fingerprinter serves.
+    let credentials = resolve_credentials(&instance, &services, &base_dir, &Fingerprinter::fresh())
+        .or_invalid_input()?;
     let client = target::marketo_client(
         &instance,
         &instance.base_url,
@@ -128,7 +133,15 @@ fn markdown(found: &Inventory) -> String {
 
 fn csv(found: &Inventory) -> Result<String, Failure> {
     let mut writer = ::csv::Writer::from_writer(Vec::new());
-    let mut write = |record: &[&str]| writer.write_record(record).or_failed();
+    let mut write = |record: &[&str]| {
+        writer
+            .write_record(
+                record
+                    .iter()
+                    .map(|cell| spreadsheet_safe(cell).into_owned()),
+            )
+            .or_failed()
+    };
     write(&[
         "userid",
         "email",
@@ -161,6 +174,17 @@ fn csv(found: &Inventory) -> Result<String, Failure> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// A cell a spreadsheet shows as text: one starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return would be read as a formula (a user named `=HYPERLINK(..)` by whoever can
+/// create users), so it gets a leading `'`, as OWASP's CSV injection rule says.
+fn spreadsheet_safe(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
 fn listed(items: &[String], none: &str) -> String {
     if items.is_empty() {
         none.to_owned()
@@ -179,4 +203,51 @@ fn last_login(user: &ApiUser) -> String {
 
 fn calls(calls: Option<u64>) -> String {
     calls.map_or_else(|| "?".to_owned(), |c| c.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn safe(cell: &str, shown: &str) {
+        assert_eq!(spreadsheet_safe(cell), shown, "{cell:?}");
+    }
+
+    #[test]
+    fn no_cell_is_read_as_a_formula() {
+        safe(
+            "=HYPERLINK(\"https://x.example\")",
+            "'=HYPERLINK(\"https://x.example\")",
+        );
+        safe("+1", "'+1");
+        safe("-2+3", "'-2+3");
+        safe("@SUM(A1)", "'@SUM(A1)");
+        safe("\t=1", "'\t=1");
+        safe("\r=1", "'\r=1");
+        safe("jane.doe@acme.example", "jane.doe@acme.example");
+        safe("a=b", "a=b");
+        safe("", "");
+        safe("12", "12");
+    }
+
+    #[test]
+    fn the_csv_escapes_every_cell() {
+        let found = Inventory {
+            users: vec![ApiUser {
+                userid: crate::ids::UserId::from_platform("=cmd@acme.example"),
+                email: "@evil".into(),
+                roles: vec!["+Admin".into()],
+                services: vec!["-svc".into()],
+                calls_last_7_days: Some(3),
+                last_login_at: None,
+            }],
+            warnings: vec![],
+        };
+        let text = csv(&found).unwrap();
+        assert_eq!(
+            text.lines().nth(1),
+            Some("'=cmd@acme.example,'@evil,'+Admin,'-svc,3,")
+        );
+    }
 }

@@ -11,6 +11,7 @@ use super::exit::{Failure, OrExit, Outcome};
 use super::run::{RetryArgs, say};
 use super::target;
 use crate::offboard::{self, Config, Departed};
+use crate::secret::Fingerprinter;
 
 /// Output format of the report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -69,6 +70,7 @@ impl Scanned {
                 &config.instance,
                 &config.services,
                 &config.base_dir,
+                &Fingerprinter::fresh(),
             )
             .or_invalid_input()?;
             return Ok(Self {
@@ -93,8 +95,14 @@ impl Scanned {
             crate::plan::ProviderKind::Marketo,
             "the offboarding config",
         )?;
-        let (handle, credentials) =
-            target::marketo_sandbox(path, &text, &config.services, "the config").await?;
+        let (handle, credentials) = target::marketo_sandbox(
+            path,
+            &text,
+            &config.services,
+            "the config",
+            &Fingerprinter::fresh(),
+        )
+        .await?;
         Ok(Self {
             base_url: handle.base_url(),
             credentials,

@@ -11,6 +11,7 @@ use super::target;
 use super::trust::{self, RunnerArgs};
 use crate::plan::{self, LoadedPlan};
 use crate::saved::SavedPlan;
+use crate::secret::Fingerprinter;
 
 /// Options of `relinker plan`.
 #[derive(Debug, Args)]
@@ -55,9 +56,18 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
         &bytes,
         &args.plan.display().to_string(),
     )?;
+    // One salt for every credential fingerprint this plan shows or saves; `apply` of the saved
+    // plan derives with it again.
+    let fingerprinter = Fingerprinter::fresh();
     let connections = target::Connections::with_checks(trust::checks_at_plan(runner.as_ref()));
-    let target =
-        target::connect_shared(&plan, args.sandbox, args.retry.policy(), &connections).await?;
+    let target = target::connect_shared(
+        &plan,
+        args.sandbox,
+        args.retry.policy(),
+        &connections,
+        &fingerprinter,
+    )
+    .await?;
     // Planning reads no state store: what abandoned runs left is known to `apply`, whose plan
     // then shows the take-over (a saved plan made without it is refused as different).
     let (live, compiled) = target
@@ -90,9 +100,17 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
     }
     if let Some(out) = &args.out {
         let has_changes = compiled.has_changes();
-        SavedPlan::new(&args.plan, out, &bytes, &target.base_url, live, compiled)
-            .write(out)
-            .or_failed()?;
+        SavedPlan::new(
+            &args.plan,
+            out,
+            &bytes,
+            &target.base_url,
+            live,
+            compiled,
+            fingerprinter,
+        )
+        .write(out)
+        .or_failed()?;
         return Ok(exit_code(args.detailed_exitcode, has_changes));
     }
     Ok(exit_code(args.detailed_exitcode, compiled.has_changes()))

@@ -128,7 +128,15 @@ async fn resume_one(
     trust::admit_run(runner.as_ref(), &run, &plan)?;
     let webhook = notice::for_plan(webhook, &plan, false)?;
     let on_failure = summary.on_failure().unwrap_or(plan.policy.on_failure);
-    let target = target::connect_shared(&plan, false, args.retry.policy(), connections).await?;
+    let fingerprinter = super::run::run_fingerprinter(&run);
+    let target = target::connect_shared(
+        &plan,
+        false,
+        args.retry.policy(),
+        connections,
+        &fingerprinter,
+    )
+    .await?;
     let options = args
         .gate
         .options(&target, Played::ByAPerson, on_failure, &args.retry)

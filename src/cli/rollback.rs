@@ -85,7 +85,8 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
     let plan = run_plan(&run, named)?;
     trust::admit_run(runner.as_ref(), &run, &plan)?;
     let webhook = notice::for_plan(args.notify.webhook()?.as_ref(), &plan, false)?;
-    let target = target::connect(&plan, false, args.retry.policy()).await?;
+    let fingerprinter = super::run::run_fingerprinter(&run);
+    let target = target::connect(&plan, false, args.retry.policy(), &fingerprinter).await?;
     // A rollback that fails stops and says so; there is nothing further to undo it with.
     let options = args
         .gate

@@ -22,6 +22,7 @@ use crate::plan::{NamedInstance, OnFailure, Plan};
 use crate::provider::{Step, Verification};
 use crate::retry::RetryPolicy;
 use crate::sandbox::Operator;
+use crate::secret::{CredentialFingerprint, Fingerprinter};
 
 /// Where runs are kept.
 #[derive(Debug, Args)]
@@ -337,6 +338,25 @@ pub(crate) fn run_plan(run: &Run, named: &[NamedInstance]) -> Result<Plan, Failu
         .or_invalid_input();
     }
     Ok(plan)
+}
+
+/// How a run that goes on (resumed, rolled back) fingerprints its credentials: as at its
+/// start, with the salt its journal recorded, so that unchanged credentials compare equal. A
+/// run started by an older relinker recorded unsalted SHA-256: compared the old way, with a
+/// warning.
+pub(crate) fn run_fingerprinter(run: &Run) -> Fingerprinter {
+    let recorded: Vec<&CredentialFingerprint> = run
+        .summary()
+        .started()
+        .map(|s| s.credentials.values().collect())
+        .unwrap_or_default();
+    if recorded.iter().any(|f| f.is_legacy()) {
+        super::output::warn(&format!(
+            "warning: run {} recorded its credentials as unsalted SHA-256 fingerprints (an older relinker started it): they are compared the old way",
+            run.id()
+        ));
+    }
+    Fingerprinter::of_any(recorded).unwrap_or_else(Fingerprinter::fresh)
 }
 
 /// Maps journal errors to exit codes: another process or an unsettled run holds the users (3);

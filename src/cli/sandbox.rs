@@ -199,6 +199,13 @@ pub async fn run(args: SandboxArgs) -> Result<Outcome, Failure> {
     let _ = writeln!(stdout, "emulating {provider}");
     let _ = stdout.flush();
     drop(stdout);
+    if !address.ip().is_loopback() {
+        // The control API plays the person: it relinks services, loads fixtures and dumps
+        // state, fixture secrets included, to whoever asks.
+        super::output::warn(&format!(
+            "warning: listening on {address}, which is not a loopback address: the sandbox's control API (`/_sandbox/`: fixtures, relinks, state with the fixture's secrets) is unauthenticated, and anyone who can reach this address can use it; listen on 127.0.0.1 unless that is what you want"
+        ));
+    }
     crate::sandbox::serve(listener, router, shutdown_signal())
         .await
         .context("sandbox server failed")
@@ -219,9 +226,13 @@ async fn from_live(
     }
     let (instance, services, base_dir) =
         super::target::marketo_source(source, "sandbox --from-live", runner)?;
-    let credentials =
-        crate::provider::marketo::resolve_credentials(&instance, &services, &base_dir)
-            .or_invalid_input()?;
+    let credentials = crate::provider::marketo::resolve_credentials(
+        &instance,
+        &services,
+        &base_dir,
+        &crate::secret::Fingerprinter::fresh(),
+    )
+    .or_invalid_input()?;
     let client =
         super::target::marketo_client(&instance, &instance.base_url, &credentials, retry.policy())?;
     let mirror = crate::provider::marketo::mirror::mirror(&client, &credentials)

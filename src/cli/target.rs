@@ -26,6 +26,7 @@ use crate::provider::{Compiled, Leftovers, LiveState, Platform};
 use crate::retry::RetryPolicy;
 use crate::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 use crate::sandbox::{Emulator, SandboxHandle, dotdigital, movius};
+use crate::secret::Fingerprinter;
 
 /// The platform a command acts on, and where it lives.
 pub(crate) struct Target {
@@ -97,13 +98,22 @@ impl Connections {
     }
 }
 
-/// Connects to the plan's instance, or to an embedded sandbox of its platform.
+/// Connects to the plan's instance, or to an embedded sandbox of its platform; the plan's
+/// credentials are fingerprinted by `fingerprinter` (a saved plan's, a run's, or a fresh one).
 pub(crate) async fn connect(
     plan: &Plan,
     use_sandbox: bool,
     retry: RetryPolicy,
+    fingerprinter: &Fingerprinter,
 ) -> Result<Target, Failure> {
-    connect_shared(plan, use_sandbox, retry, &Connections::default()).await
+    connect_shared(
+        plan,
+        use_sandbox,
+        retry,
+        &Connections::default(),
+        fingerprinter,
+    )
+    .await
 }
 
 /// Connects as [`connect`] does, sharing clients with the other plans of `connections`.
@@ -112,13 +122,26 @@ pub(crate) async fn connect_shared(
     use_sandbox: bool,
     retry: RetryPolicy,
     connections: &Connections,
+    fingerprinter: &Fingerprinter,
 ) -> Result<Target, Failure> {
     match &plan.spec {
-        Spec::Marketo(spec) => marketo(plan, spec, use_sandbox, retry, connections).await,
-        Spec::Dotdigital(spec) => {
-            connect_dotdigital(plan, spec, use_sandbox, retry, connections.checks).await
+        Spec::Marketo(spec) => {
+            marketo(plan, spec, use_sandbox, retry, connections, fingerprinter).await
         }
-        Spec::Movius(spec) => connect_movius(plan, spec, use_sandbox, connections.checks).await,
+        Spec::Dotdigital(spec) => {
+            connect_dotdigital(
+                plan,
+                spec,
+                use_sandbox,
+                retry,
+                connections.checks,
+                fingerprinter,
+            )
+            .await
+        }
+        Spec::Movius(spec) => {
+            connect_movius(plan, spec, use_sandbox, connections.checks, fingerprinter).await
+        }
     }
 }
 
@@ -165,6 +188,7 @@ async fn connect_dotdigital(
     use_sandbox: bool,
     retry: RetryPolicy,
     checks: CheckCommands,
+    fingerprinter: &Fingerprinter,
 ) -> Result<Target, Failure> {
     let (base_url, secrets, sandbox) = if use_sandbox {
         let (path, text) = fixture_text(plan)?;
@@ -182,9 +206,15 @@ async fn connect_dotdigital(
         (spec.instance.base_url.clone(), secrets, None)
     };
     let client = DotdigitalClient::new(&base_url, retry).or_invalid_input()?;
-    let platform =
-        DotdigitalPlatform::new(client, spec, secrets.clone(), plan.base_dir.clone(), checks)
-            .or_invalid_input()?;
+    let platform = DotdigitalPlatform::new(
+        client,
+        spec,
+        secrets.clone(),
+        plan.base_dir.clone(),
+        fingerprinter.clone(),
+        checks,
+    )
+    .or_invalid_input()?;
     Ok(Target {
         platform: Box::new(platform),
         base_url,
@@ -198,6 +228,7 @@ async fn connect_movius(
     spec: &plan_movius::Spec,
     use_sandbox: bool,
     checks: CheckCommands,
+    fingerprinter: &Fingerprinter,
 ) -> Result<Target, Failure> {
     let (base_url, secrets, sandbox) = if use_sandbox {
         let (path, text) = fixture_text(plan)?;
@@ -219,6 +250,7 @@ async fn connect_movius(
         secrets.clone(),
         plan.base_dir.clone(),
         base_url.clone(),
+        fingerprinter,
         checks,
     )
     .or_invalid_input()?;
@@ -251,12 +283,16 @@ async fn marketo(
     use_sandbox: bool,
     retry: RetryPolicy,
     connections: &Connections,
+    fingerprinter: &Fingerprinter,
 ) -> Result<Target, Failure> {
     let (base_url, credentials, sandbox) = if use_sandbox {
-        let (handle, credentials) = start_marketo_sandbox(plan, spec).await?;
+        let (path, text) = fixture_text(plan)?;
+        let (handle, credentials) =
+            marketo_sandbox(&path, &text, &spec.services, "the plan", fingerprinter).await?;
         (handle.base_url(), credentials, Some(handle))
     } else {
-        let credentials = plan_credentials(spec, &plan.base_dir).or_invalid_input()?;
+        let credentials =
+            plan_credentials(spec, &plan.base_dir, fingerprinter).or_invalid_input()?;
         (spec.instance.base_url.clone(), credentials, None)
     };
     let client = connections.marketo(&base_url, &credentials.admin.client_id, || {
@@ -330,22 +366,16 @@ pub(crate) fn marketo_client(
     MarketoClient::new(config).or_invalid_input()
 }
 
-async fn start_marketo_sandbox(
-    plan: &Plan,
-    spec: &plan_marketo::Spec,
-) -> Result<(SandboxHandle, Credentials), Failure> {
-    let (path, text) = fixture_text(plan)?;
-    marketo_sandbox(&path, &text, &spec.services, "the plan").await
-}
-
 /// An embedded Marketo sandbox seeded from the fixture at `path` (its `text`), and the
 /// fixture's credentials for the admin service and for each of `services` (found by name;
-/// `whose` names who declares them, for the message when one is missing).
+/// `whose` names who declares them, for the message when one is missing), fingerprinted by
+/// `fingerprinter`.
 pub(crate) async fn marketo_sandbox(
     path: &std::path::Path,
     text: &str,
     services: &[plan_marketo::ServiceDecl],
     whose: &str,
+    fingerprinter: &Fingerprinter,
 ) -> Result<(SandboxHandle, Credentials), Failure> {
     let fixture = Fixture::parse(text, &path.display().to_string()).or_invalid_input()?;
     let admin = fixture
@@ -373,19 +403,21 @@ pub(crate) async fn marketo_sandbox(
             .or_invalid_input()?;
         found_services.insert(
             declared.name.clone(),
-            ServiceCredentials {
-                name: declared.name.clone(),
-                client_id: found.client_id.clone(),
-                client_secret: found.client_secret.clone(),
-            },
+            ServiceCredentials::new(
+                declared.name.clone(),
+                found.client_id.clone(),
+                found.client_secret.clone(),
+                fingerprinter,
+            ),
         );
     }
     let credentials = Credentials {
-        admin: ServiceCredentials {
-            name: ServiceName::new(admin.name.clone()),
-            client_id: admin.client_id.clone(),
-            client_secret: admin.client_secret.clone(),
-        },
+        admin: ServiceCredentials::new(
+            ServiceName::new(admin.name.clone()),
+            admin.client_id.clone(),
+            admin.client_secret.clone(),
+            fingerprinter,
+        ),
         services: found_services,
     };
     let handle = serve(Sandbox::new(SandboxConfig::default(), &fixture)).await?;

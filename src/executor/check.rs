@@ -14,10 +14,10 @@ use super::error::{ExecError, StepError};
 use crate::ids::{ServiceName, StepId};
 use crate::journal::{Entry, RunSummary};
 use crate::provider::{Check, ManualAction, Op, Performer, RunFacts, Step, Verification};
-use crate::secret::Fingerprint;
+use crate::secret::CredentialFingerprint;
 
 impl RunFacts for RunSummary {
-    fn credential_at_start(&self, service: &ServiceName) -> Option<Fingerprint> {
+    fn credential_at_start(&self, service: &ServiceName) -> Option<CredentialFingerprint> {
         self.credential(service).cloned()
     }
 
@@ -38,7 +38,7 @@ struct Facts<'a> {
 }
 
 impl RunFacts for Facts<'_> {
-    fn credential_at_start(&self, service: &ServiceName) -> Option<Fingerprint> {
+    fn credential_at_start(&self, service: &ServiceName) -> Option<CredentialFingerprint> {
         self.run.credential(service).cloned()
     }
 

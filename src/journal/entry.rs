@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::ids::{ServiceName, StepId};
 use crate::plan::OnFailure;
 use crate::provider::Step;
-use crate::secret::Fingerprint;
+use crate::secret::{CredentialFingerprint, Fingerprint};
 
 /// One line of `journal.jsonl`: a record and when it was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,8 +93,9 @@ pub struct Started {
     pub on_failure: Option<OnFailure>,
     /// The compiled steps.
     pub steps: Vec<Step>,
-    /// Each service's credential fingerprint at the start.
-    pub credentials: BTreeMap<ServiceName, Fingerprint>,
+    /// Each service's credential fingerprint at the start: argon2id with one salt for the
+    /// run, or `sha256:` in journals of older relinkers.
+    pub credentials: BTreeMap<ServiceName, CredentialFingerprint>,
 }
 
 /// What a record says.

@@ -14,7 +14,7 @@ use super::entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffec
 use crate::ids::{RunId, ServiceName, StepId, UserId};
 use crate::plan::OnFailure;
 use crate::provider::Step;
-use crate::secret::Fingerprint;
+use crate::secret::CredentialFingerprint;
 
 /// Where one step stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,7 +294,7 @@ impl RunSummary {
     }
 
     /// Credential fingerprints at the start.
-    pub fn credential(&self, service: &ServiceName) -> Option<&Fingerprint> {
+    pub fn credential(&self, service: &ServiceName) -> Option<&CredentialFingerprint> {
         self.started.as_ref()?.credentials.get(service)
     }
 
@@ -785,6 +785,7 @@ mod tests {
     use super::*;
     use crate::provider::marketo::{self, RolePair};
     use crate::provider::{Op, Readiness};
+    use crate::secret::Fingerprint;
 
     fn id(text: &str) -> StepId {
         StepId::new(text)

@@ -61,7 +61,7 @@ pub async fn scan<P: Api>(
     departed: &Departed,
     credentials: &Credentials,
 ) -> Result<Scan, ProviderError> {
-    let admin_user = provider.linked_user(&credentials.admin).await?.userid;
+    let admin_user = provider.linked_user(&credentials.admin).await?;
     let users = provider.all_users().await?;
     let mut scan = Scan {
         users: users.len(),

@@ -47,12 +47,13 @@ pub struct ResolvedLogin {
 }
 
 impl ResolvedLogin {
-    /// SHA-256 of username and password: names a credential without revealing it.
-    pub fn fingerprint(&self) -> crate::secret::Fingerprint {
-        let mut bytes = self.username.as_bytes().to_vec();
-        bytes.push(0);
-        bytes.extend_from_slice(self.password.expose().as_bytes());
-        crate::secret::Fingerprint::of(&bytes)
+    /// The fingerprint of username and password: names a credential without revealing it
+    /// (see [`crate::secret`] for why it is slow and salted).
+    pub fn fingerprint(
+        &self,
+        fingerprinter: &crate::secret::Fingerprinter,
+    ) -> crate::secret::CredentialFingerprint {
+        fingerprinter.fingerprint(&[self.username.as_bytes(), self.password.expose().as_bytes()])
     }
 }
 

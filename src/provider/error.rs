@@ -58,6 +58,23 @@ pub enum ProviderError {
         /// Why.
         reason: String,
     },
+    /// The API answered with a redirect, which relinker never follows: it would carry the
+    /// request's credentials to a host nobody reviewed.
+    #[error(
+        "{method} {path}: {platform} answered HTTP {status}, a redirect to `{to}`; relinker follows no redirects (credentials would go where nobody reviewed): check the base URL"
+    )]
+    Redirected {
+        /// The platform.
+        platform: &'static str,
+        /// Request method.
+        method: String,
+        /// Request path (no query string).
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// Where it pointed: scheme, host, port and path, never a query.
+        to: String,
+    },
     /// The platform refused a credential.
     #[error("{platform} refused the credentials of {whom} (HTTP {status}{})", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
     BadCredentials {
@@ -119,11 +136,14 @@ impl ProviderError {
     }
 
     /// Whether a change that ended with this error may still have been applied: its answer
-    /// was lost, or came back in a shape nobody can read. Live state must be read to know.
+    /// was lost, came back in a shape nobody can read, or redirected elsewhere (a server may
+    /// redirect after doing what was asked). Live state must be read to know.
     pub fn may_have_applied(&self) -> bool {
         matches!(
             self,
-            ProviderError::OutcomeUnknown { .. } | ProviderError::Protocol { .. }
+            ProviderError::OutcomeUnknown { .. }
+                | ProviderError::Protocol { .. }
+                | ProviderError::Redirected { .. }
         )
     }
 }

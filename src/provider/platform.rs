@@ -15,7 +15,7 @@ use super::live::LiveState;
 use super::op::Op;
 use crate::ids::{ServiceName, StepId};
 use crate::plan::Plan;
-use crate::secret::Fingerprint;
+use crate::secret::CredentialFingerprint;
 
 /// A boxed future, so platforms can be chosen at run time.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -83,7 +83,7 @@ impl From<ProviderError> for CheckError {
 /// What the run knows that a check may need.
 pub trait RunFacts: Send + Sync {
     /// The fingerprint a service's credentials had when the run started.
-    fn credential_at_start(&self, service: &ServiceName) -> Option<Fingerprint>;
+    fn credential_at_start(&self, service: &ServiceName) -> Option<CredentialFingerprint>;
     /// When a step of the run was recorded done.
     fn done_at(&self, step: &StepId) -> Option<DateTime<Utc>>;
     /// For this check, the moment after which live state must have been read to count: a
@@ -116,7 +116,7 @@ impl ManualAction {
 pub trait Platform: Send + Sync {
     /// The fingerprint of each service's credentials as the plan resolved them: what the run
     /// proves unchanged (or, where rotation replaces them, what it proves replaced).
-    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, Fingerprint>;
+    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, CredentialFingerprint>;
     /// Reads the live state `plan` depends on; reads only.
     fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>>;
     /// Compares live state with what `op` wants; changes nothing.

@@ -49,12 +49,21 @@ impl Emulator for marketo::Sandbox {
     }
 }
 
-/// The credential of a request's `Authorization: Basic` header.
+/// The credential of a request's `Authorization: Basic` header (RFC 7617: Base64 of
+/// `username:password`, the username ending at the first colon).
 pub(crate) fn basic_auth(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
-    use headers::HeaderMapExt;
-    use headers::authorization::{Authorization, Basic};
-    let auth: Authorization<Basic> = headers.typed_get()?;
-    Some((auth.username().to_owned(), auth.password().to_owned()))
+    use base64ct::{Base64, Encoding as _};
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(Base64::decode_vec(encoded.trim()).ok()?).ok()?;
+    let (username, password) = decoded.split_once(':')?;
+    Some((username.to_owned(), password.to_owned()))
 }
 
 pub(crate) use crate::sync::lock;
@@ -120,5 +129,30 @@ impl Drop for SandboxHandle {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn read(header: &str) -> Option<(String, String)> {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(axum::http::header::AUTHORIZATION, header.parse().unwrap());
+        basic_auth(&headers)
+    }
+
+    #[test]
+    fn basic_auth_is_read_as_rfc_7617_says() {
+        // `apiuser@x.io:pa:ss` in Base64: the username ends at the first colon.
+        let both = Some(("apiuser@x.io".to_owned(), "pa:ss".to_owned()));
+        assert_eq!(read("Basic YXBpdXNlckB4LmlvOnBhOnNz"), both);
+        assert_eq!(read("basic YXBpdXNlckB4LmlvOnBhOnNz"), both);
+        assert_eq!(read("Bearer YXBpdXNlckB4LmlvOnBhOnNz"), None);
+        assert_eq!(read("Basic not-base64!"), None);
+        // `no-colon`.
+        assert_eq!(read("Basic bm8tY29sb24="), None);
+        assert_eq!(basic_auth(&axum::http::HeaderMap::new()), None);
     }
 }

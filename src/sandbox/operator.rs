@@ -117,7 +117,8 @@ impl Operator {
         let not_a_sandbox = || NotASandbox {
             base: base.to_owned(),
         };
-        let http = reqwest::Client::builder()
+        let url = url::Url::parse(base).map_err(|_| not_a_sandbox())?;
+        let http = crate::endpoint::client_builder(&url)
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|_| not_a_sandbox())?;

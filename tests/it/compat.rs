@@ -62,7 +62,9 @@ async fn a_run_journaled_at_822c236_resumes_and_finishes() {
         .await
         .code(0)
         .says(&format!("run {RUN} done"))
-        .says("with unchanged credentials");
+        .says("with unchanged credentials")
+        // Its credentials were fingerprinted with unsalted SHA-256: compared so, and said.
+        .says("recorded its credentials as unsalted SHA-256 fingerprints (an older relinker started it): they are compared the old way");
     let status = work.status(RUN).await;
     assert_eq!(status["status"], "done");
     // The person acted after the run asked: the relink is the run's effect.

@@ -74,7 +74,7 @@ async fn each_intent_runs_end_to_end_and_keeps_its_promise() {
     // At TRACE level, so the logs are checked for secrets too.
     let ran = rename.apply(&["-vvv"]).run().await;
     ran.code(0)
-        .says("`salesforce-sync`, `reporting-export` authenticate with unchanged credentials (sha256 fingerprints match)")
+        .says("`salesforce-sync`, `reporting-export` authenticate with unchanged credentials (fingerprints match)")
         // After a rename the userid is still the departed person's address: the proof names
         // the new mailbox too.
         .says("as `jane.doe@acme.example` (email `api.salesforce@acme.example`);");

@@ -13,7 +13,7 @@ use relinker::provider::{Fence, LockLost};
 use relinker::retry::RetryPolicy;
 use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 use relinker::sandbox::{Emulator, SandboxHandle};
-use relinker::secret::Secret;
+use relinker::secret::{Fingerprinter, Secret};
 use serde_json::Value;
 
 /// The acme fixture every example plan uses.
@@ -341,11 +341,12 @@ pub fn client_with(sandbox: &TestSandbox, limits: Limits) -> MarketoClient {
 
 /// The acme fixture's `salesforce-sync` service.
 pub fn sync_service() -> ServiceCredentials {
-    ServiceCredentials {
-        name: ServiceName::new("salesforce-sync"),
-        client_id: "5f0e4c1a-1111-4111-8111-000000005f5f".into(),
-        client_secret: Secret::new("sandbox-secret-sfdc-K8v3"),
-    }
+    ServiceCredentials::new(
+        ServiceName::new("salesforce-sync"),
+        "5f0e4c1a-1111-4111-8111-000000005f5f".into(),
+        Secret::new("sandbox-secret-sfdc-K8v3"),
+        &Fingerprinter::fresh(),
+    )
 }
 
 /// A userid for a test: a valid address.

@@ -18,6 +18,7 @@ mod fencing;
 mod harness;
 mod hostile;
 mod install;
+mod leaks;
 mod messages;
 mod movius;
 mod notify;

@@ -53,7 +53,8 @@ async fn a_refused_apply_says_no_run_started_and_an_interrupted_claim_says_so() 
     let mut waiting = false;
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        // Until the run is recorded, `status` says there is no such run.
+        // Until the run is recorded (it first plans, and fingerprints its credentials, which
+        // is slow on purpose), `status` says there is no such run.
         let status = work
             .relinker(&["status", "first", "--format", "json"])
             .run()

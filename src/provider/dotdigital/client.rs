@@ -3,7 +3,9 @@
 //! auth (there are no tokens); the answer to `GET /v2/account-info` names the account (its
 //! `id`) and the region that serves it (`ApiEndpoint`). A wrong password, an unknown user and a
 //! disabled user are all refused alike (401); a host of the wrong region answers 403. Throttled
-//! calls (429) wait for the moment `X-RateLimit-Reset` names, within the retry budget.
+//! calls (429) wait for the moment `X-RateLimit-Reset` names, within the retry budget. A
+//! redirect is never followed (it would carry the Basic auth elsewhere): it is an error naming
+//! where it pointed. Nothing of an answer's body is shown but dotdigital's `message`.
 
 use std::time::Duration;
 
@@ -89,13 +91,14 @@ struct Failed {
 impl DotdigitalClient {
     /// A client for `base_url` (`https://r1-api.dotdigital.com`, or a sandbox).
     pub fn new(base_url: &str, retry: RetryPolicy) -> Result<Self, ProviderError> {
-        let base = crate::endpoint::base(base_url).map_err(ProviderError::Config)?;
+        let url =
+            crate::endpoint::check_base_url(base_url.trim()).map_err(ProviderError::Config)?;
+        let base = url.as_str().trim_end_matches('/').to_owned();
         // dotdigital asks clients to allow two minutes before treating a call as timed out.
         let timeout = Duration::from_secs(121);
-        let http = reqwest::Client::builder()
+        let http = crate::endpoint::client_builder(&url)
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("relinker/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| {
                 ProviderError::Config(format!("cannot start the HTTP client: {}", e.without_url()))
@@ -151,6 +154,19 @@ impl DotdigitalClient {
             }
         };
         let status = response.status();
+        if status.is_redirection() {
+            return Err(Failed {
+                error: ProviderError::Redirected {
+                    platform: PLATFORM,
+                    method: "GET".into(),
+                    path: ACCOUNT_INFO.into(),
+                    status: status.as_u16(),
+                    to: crate::endpoint::redirect_target(response.url(), response.headers()),
+                },
+                retry: false,
+                wait: None,
+            });
+        }
         let reset = response
             .headers()
             .get("x-ratelimit-reset")

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::Access;
 use crate::ids::{ServiceName, UserId};
-use crate::secret::Fingerprint;
+use crate::secret::{CredentialFingerprint, Fingerprint};
 
 /// What was seen of one credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,8 +24,9 @@ pub enum Seen {
     Checked {
         /// Its username.
         username: UserId,
-        /// SHA-256 of username and password: proves which credential was checked.
-        credential: Fingerprint,
+        /// The fingerprint of username and password (salted for the saved plan): proves which
+        /// credential was checked.
+        credential: CredentialFingerprint,
         /// What dotdigital said.
         access: Access,
     },

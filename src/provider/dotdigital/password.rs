@@ -2,7 +2,7 @@
 //! characters and at least one digit or non-alphanumeric character, and does not contain the
 //! user's email address, the company's name or the word "password".
 
-use rand::Rng;
+use rand::RngExt as _;
 
 use crate::secret::Secret;
 

@@ -16,7 +16,7 @@ use crate::provider::command::{CheckCommands, CommandChecker};
 use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Platform, ProviderError, RunFacts,
 };
-use crate::secret::Fingerprint;
+use crate::secret::{CredentialFingerprint, Fingerprinter};
 
 /// A dotdigital account, reached with the plan's credentials.
 #[derive(Debug, Clone)]
@@ -28,17 +28,21 @@ pub struct DotdigitalPlatform {
     /// The credentials the plan declares for its integrations: a switch to one of them goes
     /// back to where an integration was, not on to a new credential.
     declared: Vec<Login>,
+    /// How credentials are fingerprinted: the saved plan's, or the run's.
+    fingerprinter: Fingerprinter,
 }
 
 impl DotdigitalPlatform {
     /// The platform behind `client`; reads every integration's current credential now (every
     /// reference that cannot be read is reported at once). New credentials are read when their
-    /// steps run: they usually do not exist yet.
+    /// steps run: they usually do not exist yet. Credentials are fingerprinted by
+    /// `fingerprinter`.
     pub fn new(
         client: DotdigitalClient,
         spec: &Spec,
         secrets: Secrets,
         base_dir: PathBuf,
+        fingerprinter: Fingerprinter,
         checks: CheckCommands,
     ) -> Result<Self, MissingSecrets> {
         let mut reader = SecretReader::new(&secrets);
@@ -55,6 +59,7 @@ impl DotdigitalPlatform {
             commands: CommandChecker::new(secrets, base_dir, base_url, checks),
             current,
             declared: spec.services.iter().map(|s| s.login.clone()).collect(),
+            fingerprinter,
         })
     }
 
@@ -76,7 +81,7 @@ impl DotdigitalPlatform {
             .await?;
         Ok(Seen::Checked {
             username: UserId::from_platform(resolved.username.clone()),
-            credential: resolved.fingerprint(),
+            credential: resolved.fingerprint(&self.fingerprinter),
             access,
         })
     }
@@ -484,10 +489,10 @@ impl Platform for DotdigitalPlatform {
         }
     }
 
-    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, Fingerprint> {
+    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, CredentialFingerprint> {
         self.current
             .iter()
-            .map(|(name, resolved)| (name.clone(), resolved.fingerprint()))
+            .map(|(name, resolved)| (name.clone(), resolved.fingerprint(&self.fingerprinter)))
             .collect()
     }
 

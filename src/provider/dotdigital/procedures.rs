@@ -344,7 +344,7 @@ mod tests {
     use super::*;
     use crate::provider::dotdigital::client::{Access, Account};
     use crate::provider::{Performer, Verification};
-    use crate::secret::Fingerprint;
+    use crate::secret::Fingerprinter;
 
     const PLAN: &str = "version: 1
 name: t
@@ -369,7 +369,7 @@ rotations:
     fn checked(user: &str, access: Access) -> Seen {
         Seen::Checked {
             username: UserId::parse(user).unwrap(),
-            credential: Fingerprint::of(user.as_bytes()),
+            credential: Fingerprinter::legacy().fingerprint(&[user.as_bytes()]),
             access,
         }
     }

@@ -6,8 +6,7 @@ use std::future::Future;
 
 use super::types::{
     DailyUsage, Listing, NewApiUser, PendingInvitation, RoleInfo, RoleNames, RolePair,
-    ServiceCredentials, ServiceLink, UserActivity, UserRecord, UserSummary, UserUpdate,
-    WorkspaceInfo,
+    ServiceCredentials, UserActivity, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use crate::ids::{ServiceName, UserId};
 use crate::provider::{Fence, ManualAction, ProviderError};
@@ -97,7 +96,7 @@ pub trait Api: Send + Sync {
     fn linked_user(
         &self,
         service: &ServiceCredentials,
-    ) -> impl Future<Output = Result<ServiceLink, ProviderError>> + Send;
+    ) -> impl Future<Output = Result<UserId, ProviderError>> + Send;
     /// The usage statistics of the last seven quota days, today included: calls per API user
     /// per day, which show whether an API user is still in use.
     fn usage_last_7_days(

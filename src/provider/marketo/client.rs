@@ -12,6 +12,12 @@
 //! [`Fence`]: carrying the fence into the client keeps those re-sends (and their rate-window
 //! waits) where they are, rather than moving them into the executor so that it could fence
 //! them. Each wait is one warning line saying what it waits for.
+//!
+//! The identity call carries the client secret in its query string (the documented wire
+//! format), so nothing of an identity answer's body is ever shown but the documented fields
+//! (`error`, `error_description`, Marketo's `errors`), with the secret struck out: a proxy's
+//! error page that echoes the request would otherwise print the secret. Redirects are never
+//! followed and loopback is never proxied ([`crate::endpoint::client_builder`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +34,7 @@ use super::encode::segment;
 use super::limiter::{Answer, Limiter};
 use super::types::{
     DailyUsage, Listing, NewApiUser, PendingInvitation, RoleInfo, RoleNames, RolePair,
-    ServiceCredentials, ServiceLink, UserActivity, UserRecord, UserSummary, UserUpdate,
-    WorkspaceInfo,
+    ServiceCredentials, UserActivity, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
 };
 use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
 use super::{dates, quota};
@@ -45,6 +50,12 @@ pub(crate) const TOKEN_LIFETIME_SECS: i64 = 3600;
 
 /// How errors name the platform.
 const PLATFORM: &str = "Marketo";
+
+/// The identity endpoint.
+const IDENTITY: &str = "/identity/oauth/token";
+/// What an error says of an answer that is neither of the documented shapes: its body is
+/// never shown (it may echo the request, and the identity request carries a secret).
+const NOT_MARKETO: &str = "an answer that is not Marketo's";
 
 /// Prefix of every User Management path.
 const USERS: &str = "/userservice/management/v1/users";
@@ -162,11 +173,12 @@ struct Inner {
 impl MarketoClient {
     /// A client; fails only on a bad base URL or an HTTP stack that cannot start.
     pub fn new(config: MarketoConfig) -> Result<Self, ProviderError> {
-        let base = crate::endpoint::base(&config.base_url).map_err(ProviderError::Config)?;
-        let http = reqwest::Client::builder()
+        let url = crate::endpoint::check_base_url(config.base_url.trim())
+            .map_err(ProviderError::Config)?;
+        let base = url.as_str().trim_end_matches('/').to_owned();
+        let http = crate::endpoint::client_builder(&url)
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("relinker/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| {
                 ProviderError::Config(format!("cannot start the HTTP client: {}", e.without_url()))
@@ -219,55 +231,75 @@ impl MarketoClient {
         whom: &str,
         timeout: Duration,
     ) -> Result<TokenGrant, Failed> {
-        let path = "/identity/oauth/token";
-        {
-            let url = format!("{}{path}", self.inner.base);
-            let sent = self
-                .inner
-                .http
-                .get(&url)
-                .timeout(timeout)
-                .query(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", client_id),
-                    ("client_secret", secret.expose()),
-                ])
-                .send()
-                .await;
-            let response = match sent {
-                Ok(response) => response,
-                Err(error) => return Err(Failed::retry(unreachable("GET", path, &error))),
-            };
-            let status = response.status();
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| Failed::retry(unreachable("GET", path, &e)))?;
-            if status == StatusCode::UNAUTHORIZED
-                || status == StatusCode::BAD_REQUEST
-                || status == StatusCode::FORBIDDEN
-            {
-                let refusal: TokenRefusal = serde_json::from_slice(&bytes).unwrap_or_default();
-                return Err(Failed::stop(ProviderError::BadCredentials {
-                    platform: PLATFORM,
-                    whom: whom.to_owned(),
-                    status: status.as_u16(),
-                    description: refusal.error_description,
-                }));
-            }
-            if !status.is_success() {
-                let error = api_error("GET", path, status, &bytes);
-                let retry = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
-                return Err(Failed { error, retry });
-            }
-            serde_json::from_slice::<TokenGrant>(&bytes).map_err(|e| {
-                Failed::stop(ProviderError::Protocol {
-                    method: "GET".into(),
-                    path: path.into(),
-                    reason: format!("identity answer is not a token grant: {e}"),
-                })
-            })
+        let path = IDENTITY;
+        let url = format!("{}{path}", self.inner.base);
+        let sent = self
+            .inner
+            .http
+            .get(&url)
+            .timeout(timeout)
+            .query(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret.expose()),
+            ])
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return Err(Failed::retry(unreachable("GET", path, &error))),
+        };
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(Failed::stop(redirected(
+                "GET",
+                path,
+                status,
+                response.url(),
+                response.headers(),
+            )));
         }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Failed::retry(unreachable("GET", path, &e)))?;
+        if status == StatusCode::UNAUTHORIZED
+            || status == StatusCode::BAD_REQUEST
+            || status == StatusCode::FORBIDDEN
+        {
+            return Err(Failed::stop(ProviderError::BadCredentials {
+                platform: PLATFORM,
+                whom: whom.to_owned(),
+                status: status.as_u16(),
+                description: IdentityAnswer::read(&bytes, secret).refusal(),
+            }));
+        }
+        if !status.is_success() {
+            let answer = IdentityAnswer::read(&bytes, secret);
+            let error = ProviderError::Api {
+                platform: PLATFORM,
+                method: "GET".into(),
+                path: path.into(),
+                status: status.as_u16(),
+                code: answer.code.clone(),
+                message: answer.summary(),
+            };
+            let retry = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+            return Err(Failed { error, retry });
+        }
+        serde_json::from_slice::<TokenGrant>(&bytes).map_err(|e| {
+            // serde's message may quote the answer, and the answer may echo the secret: only
+            // where the answer stopped making sense is told.
+            Failed::stop(ProviderError::Protocol {
+                method: "GET".into(),
+                path: path.into(),
+                reason: format!(
+                    "the identity answer is not a token grant ({NOT_MARKETO}; unreadable at line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            })
+        })
     }
 
     fn budget(&self) -> Budget {
@@ -412,11 +444,21 @@ impl MarketoClient {
         let outcome = async {
             let response = request.send().await?;
             let status = response.status();
-            Ok::<_, reqwest::Error>((status, response.bytes().await?))
+            if status.is_redirection() {
+                return Ok(Sent::Redirect(redirected(
+                    method,
+                    &call.path,
+                    status,
+                    response.url(),
+                    response.headers(),
+                )));
+            }
+            Ok::<_, reqwest::Error>(Sent::Body(status, response.bytes().await?))
         }
         .await;
         let (status, bytes) = match outcome {
-            Ok(answer) => answer,
+            Ok(Sent::Body(status, bytes)) => (status, bytes),
+            Ok(Sent::Redirect(error)) => return Err(Rejected::Other(Failed::stop(error))),
             Err(error) => return Err(Rejected::Other(transport_failure(call, &error))),
         };
         tracing::debug!(method, path = %call.path, status = status.as_u16(), "marketo call");
@@ -577,6 +619,83 @@ fn page_reading(
     }
 }
 
+/// What one send brought back: an answer to read, or a redirect (never followed).
+enum Sent {
+    Body(StatusCode, bytes::Bytes),
+    Redirect(ProviderError),
+}
+
+/// An identity answer that is not a grant, read for what may be shown of it: the documented
+/// `error` and `error_description`, or Marketo's `errors` envelope, with the client secret
+/// struck out wherever it appears (an answer may echo the request). Nothing else of it.
+#[derive(Debug, Default)]
+struct IdentityAnswer {
+    error: Option<String>,
+    error_description: Option<String>,
+    code: Option<String>,
+    message: Option<String>,
+}
+
+impl IdentityAnswer {
+    fn read(bytes: &[u8], secret: &Secret) -> Self {
+        let strike = |text: String| {
+            if secret.expose().is_empty() {
+                text
+            } else {
+                text.replace(secret.expose(), "[redacted]")
+            }
+        };
+        let refusal: TokenRefusal = serde_json::from_slice(bytes).unwrap_or_default();
+        let first = serde_json::from_slice::<ErrorEnvelope>(bytes)
+            .ok()
+            .and_then(|envelope| envelope.errors.into_iter().next());
+        Self {
+            error: refusal.error.map(strike),
+            error_description: refusal.error_description.map(strike),
+            code: first.as_ref().and_then(|e| e.code.clone()).map(strike),
+            message: first
+                .map(|e| e.message)
+                .filter(|m| !m.is_empty())
+                .map(strike),
+        }
+    }
+
+    /// What a refusal of credentials says: `error_description`, else `error`.
+    fn refusal(&self) -> Option<String> {
+        self.error_description
+            .clone()
+            .or_else(|| self.error.clone())
+    }
+
+    /// What any other failure says, or that the answer is not Marketo's.
+    fn summary(&self) -> String {
+        match (&self.error, &self.error_description, &self.message) {
+            (Some(error), Some(description), _) => format!("{error}: {description}"),
+            (Some(text), None, _) | (None, Some(text), _) | (None, None, Some(text)) => {
+                text.clone()
+            }
+            (None, None, None) => NOT_MARKETO.to_owned(),
+        }
+    }
+}
+
+/// A redirect answer as an error naming where it pointed (never its query).
+fn redirected(
+    method: &str,
+    path: &str,
+    status: StatusCode,
+    request: &url::Url,
+    headers: &reqwest::header::HeaderMap,
+) -> ProviderError {
+    ProviderError::Redirected {
+        platform: PLATFORM,
+        method: method.into(),
+        path: path.into(),
+        status: status.as_u16(),
+        to: crate::endpoint::redirect_target(request, headers),
+    }
+}
+
 /// Why one send did not succeed.
 enum Rejected {
     /// 601/602: renew the token and try again.
@@ -637,16 +756,19 @@ fn api_error(method: &str, path: &str, status: StatusCode, bytes: &[u8]) -> Prov
     let envelope: ErrorEnvelope = serde_json::from_slice(bytes).unwrap_or_default();
     let first = envelope.errors.into_iter().next();
     let code = first.as_ref().and_then(|e| e.code.clone());
+    // Only the documented envelope's message is shown: any other body (a proxy's error page)
+    // may echo the request, and with it the bearer token.
     let message = first
         .map(|e| e.message)
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(bytes);
-            let text = text.trim();
-            if text.is_empty() {
+            if bytes.iter().all(u8::is_ascii_whitespace) {
                 status.canonical_reason().unwrap_or("no message").to_owned()
             } else {
-                text.chars().take(200).collect()
+                format!(
+                    "{} ({NOT_MARKETO})",
+                    status.canonical_reason().unwrap_or("no message")
+                )
             }
         });
     if code.as_deref() == Some("607") {
@@ -709,7 +831,7 @@ impl MarketoClient {
     pub async fn linked_user_minted(
         &self,
         service: &ServiceCredentials,
-    ) -> Result<(ServiceLink, Option<DateTime<Utc>>), ProviderError> {
+    ) -> Result<(UserId, Option<DateTime<Utc>>), ProviderError> {
         let whom = format!("service `{}`", service.name);
         let grant = self
             .mint(&service.client_id, &service.client_secret, &whom)
@@ -726,14 +848,10 @@ impl MarketoClient {
             .map(UserId::from_platform)
             .ok_or_else(|| ProviderError::Protocol {
                 method: "GET".into(),
-                path: "/identity/oauth/token".into(),
+                path: IDENTITY.into(),
                 reason: format!("the token minted for {whom} names no user in `scope`"),
             })?;
-        let link = ServiceLink {
-            userid,
-            credentials: service.fingerprint(),
-        };
-        Ok((link, minted_at))
+        Ok((userid, minted_at))
     }
 }
 
@@ -967,11 +1085,10 @@ impl Api for MarketoClient {
         Self::json::<Vec<wire::WireRolePair>>("POST", &path, &bytes).map(|p| self.pairs(p))
     }
 
-    async fn linked_user(
-        &self,
-        service: &ServiceCredentials,
-    ) -> Result<ServiceLink, ProviderError> {
-        self.linked_user_minted(service).await.map(|(link, _)| link)
+    async fn linked_user(&self, service: &ServiceCredentials) -> Result<UserId, ProviderError> {
+        self.linked_user_minted(service)
+            .await
+            .map(|(userid, _)| userid)
     }
 
     async fn usage_last_7_days(&self) -> Result<Vec<DailyUsage>, ProviderError> {

@@ -11,6 +11,7 @@ use super::types::ServiceCredentials;
 use crate::ids::ServiceName;
 use crate::plan::marketo::{Instance, ServiceDecl, Spec};
 use crate::plan::{Credential, MissingSecrets, SecretReader, Secrets};
+use crate::secret::Fingerprinter;
 
 /// Secret references that could not be read.
 pub type CredentialError = MissingSecrets;
@@ -24,17 +25,23 @@ pub struct Credentials {
     pub services: BTreeMap<ServiceName, ServiceCredentials>,
 }
 
-/// Reads every credential a plan references, relative to the plan's folder.
-pub fn plan_credentials(spec: &Spec, base_dir: &Path) -> Result<Credentials, CredentialError> {
-    resolve_credentials(&spec.instance, &spec.services, base_dir)
+/// Reads every credential a plan references, relative to the plan's folder, and fingerprints
+/// them with `fingerprinter`.
+pub fn plan_credentials(
+    spec: &Spec,
+    base_dir: &Path,
+    fingerprinter: &Fingerprinter,
+) -> Result<Credentials, CredentialError> {
+    resolve_credentials(&spec.instance, &spec.services, base_dir, fingerprinter)
 }
 
 /// Reads the credentials an instance block and a services list reference, relative to
-/// `base_dir`.
+/// `base_dir`, and fingerprints them with `fingerprinter`.
 pub fn resolve_credentials(
     instance: &Instance,
     services: &[ServiceDecl],
     base_dir: &Path,
+    fingerprinter: &Fingerprinter,
 ) -> Result<Credentials, CredentialError> {
     let secrets = Secrets::Live {
         base_dir: base_dir.to_path_buf(),
@@ -55,22 +62,24 @@ pub fn resolve_credentials(
         if let (Some(client_id), Some(client_secret)) = (client_id, client_secret) {
             resolved.insert(
                 service.name.clone(),
-                ServiceCredentials {
-                    name: service.name.clone(),
-                    client_id: client_id.expose().to_owned(),
+                ServiceCredentials::new(
+                    service.name.clone(),
+                    client_id.expose().to_owned(),
                     client_secret,
-                },
+                    fingerprinter,
+                ),
             );
         }
     }
     reader.finish()?;
     match (admin_id, admin_secret) {
         (Some(client_id), Some(client_secret)) => Ok(Credentials {
-            admin: ServiceCredentials {
-                name: ServiceName::new("admin"),
-                client_id: client_id.expose().to_owned(),
+            admin: ServiceCredentials::new(
+                ServiceName::new("admin"),
+                client_id.expose().to_owned(),
                 client_secret,
-            },
+                fingerprinter,
+            ),
             services: resolved,
         }),
         // Unreachable: the reader reported every reference it could not read.
@@ -101,7 +110,7 @@ rotations:
         let crate::plan::Spec::Marketo(spec) = &plan.spec else {
             panic!("a Marketo plan")
         };
-        let error = plan_credentials(spec, &plan.base_dir).unwrap_err();
+        let error = plan_credentials(spec, &plan.base_dir, &Fingerprinter::fresh()).unwrap_err();
         assert_eq!(error.missing.len(), 3, "{error}");
         let text = error.to_string();
         assert!(

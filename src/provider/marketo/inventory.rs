@@ -108,10 +108,7 @@ pub async fn known_links<A: Api>(
     let mut warnings = Vec::new();
     for (name, link) in links {
         match link {
-            Ok(link) => linked
-                .entry(link.userid)
-                .or_default()
-                .push(name.to_string()),
+            Ok(userid) => linked.entry(userid).or_default().push(name.to_string()),
             Err(error @ ProviderError::BadCredentials { .. }) => {
                 warnings.push(format!("service `{name}`: {error}"));
             }

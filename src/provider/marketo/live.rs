@@ -315,7 +315,12 @@ pub async fn observe<A: Api>(
         .collect();
     let links = services.iter().map(|creds| async move {
         let observation = match provider.linked_user(creds).await {
-            Ok(link) => LinkObservation::Linked(link),
+            // The fingerprint says which credentials answered: a saved plan made with others
+            // is stale.
+            Ok(userid) => LinkObservation::Linked(ServiceLink {
+                userid,
+                credentials: creds.fingerprint().clone(),
+            }),
             Err(error @ ProviderError::BadCredentials { .. }) => LinkObservation::Refused {
                 reason: error.to_string(),
             },
@@ -357,7 +362,7 @@ pub async fn observe<A: Api>(
     }
     live.links = links.into_iter().collect();
     live.usage = usage;
-    live.admin_user = Some(admin.userid);
+    live.admin_user = Some(admin);
     live.admin_services = credentials
         .services
         .values()

@@ -80,7 +80,7 @@ pub async fn mirror<A: Api>(
         roles,
         workspaces,
         users,
-        admin: (credentials.admin.name.clone(), admin.userid),
+        admin: (credentials.admin.name.clone(), admin),
         services,
         usage,
         warnings,

@@ -25,7 +25,7 @@ mod wire;
 
 /// How Marketo is spoken of.
 pub const WORDING: crate::provider::Wording = crate::provider::Wording {
-    promise: "every service keeps its client id and secret: relinker proves each authenticates with unchanged credentials (sha256 fingerprints) as the planned user",
+    promise: "every service keeps its client id and secret: relinker proves each authenticates with unchanged credentials (compared by fingerprint) as the planned user",
     where_people_act: "in Marketo (Admin > Integration > LaunchPoint)",
     caveat: None,
 };

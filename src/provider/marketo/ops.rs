@@ -185,7 +185,7 @@ impl Operation for Op {
             .map(|email| format!(" (email `{email}`)"))
             .unwrap_or_default();
         format!(
-            "{} {} with unchanged credentials (sha256 fingerprints match) as `{user}`{mailbox}; `{user}` holds its {} original role/workspace pair(s)",
+            "{} {} with unchanged credentials (fingerprints match) as `{user}`{mailbox}; `{user}` holds its {} original role/workspace pair(s)",
             services
                 .iter()
                 .map(|s| format!("`{s}`"))

@@ -24,7 +24,7 @@ use crate::provider::op::Operation;
 use crate::provider::{
     BoxFuture, Check, CheckError, Fence, LiveState, ManualAction, Platform, ProviderError, RunFacts,
 };
-use crate::secret::Fingerprint;
+use crate::secret::CredentialFingerprint;
 
 /// How old a service's token may be and still show the service's link as it is now: one
 /// minted this long ago or more may predate a relink that some instances show only once it
@@ -112,14 +112,14 @@ impl MarketoPlatform {
         let mut may_hide = false;
         for service in self.credentials.services.values() {
             // A service whose token cannot be minted now tells nothing either way.
-            let Ok((link, minted_at)) = self.client.linked_user_minted(service).await else {
+            let Ok((linked, minted_at)) = self.client.linked_user_minted(service).await else {
                 may_hide = true;
                 continue;
             };
             may_hide |= minted_at.is_none_or(|minted| {
                 Utc::now() - minted > chrono::Duration::seconds(FRESH_TOKEN_SECS)
             });
-            if link.userid == *user {
+            if linked == *user {
                 names.push(format!("`{}`", service.name));
             }
         }
@@ -129,14 +129,13 @@ impl MarketoPlatform {
     async fn check_op(&self, op: &Op, facts: &dyn RunFacts) -> Result<Check, CheckError> {
         match op {
             Op::LinkService { service, to, .. } => {
-                let (link, minted_at) = self
+                let (linked, minted_at) = self
                     .client
                     .linked_user_minted(self.service(service)?)
                     .await?;
-                if link.userid != *to {
+                if linked != *to {
                     return Ok(Check::NotYet(format!(
-                        "`{service}` is linked to `{}`",
-                        link.userid
+                        "`{service}` is linked to `{linked}`"
                     )));
                 }
                 // A token minted before a person was asked to relink may name the user of
@@ -219,7 +218,10 @@ impl MarketoPlatform {
         let mut minted = Vec::with_capacity(services.len());
         for service in services {
             let credentials = self.service(service)?;
-            if facts.credential_at_start(service) != Some(credentials.fingerprint()) {
+            if !facts
+                .credential_at_start(service)
+                .is_some_and(|at_start| credentials.are(&at_start))
+            {
                 return Ok(Check::Conflict(format!(
                     "the credentials of `{service}` are not the ones the run started with"
                 )));
@@ -228,12 +230,11 @@ impl MarketoPlatform {
         }
         // Independent reads: the links and the roles go out at once.
         let (links, held) = tokio::join!(join_all(minted), self.client.user_roles(user));
-        for (service, link) in links {
-            let link = link?;
-            if link.userid != *user {
+        for (service, linked) in links {
+            let linked = linked?;
+            if linked != *user {
                 return Ok(Check::Conflict(format!(
-                    "`{service}` is linked to `{}`, not `{user}`",
-                    link.userid
+                    "`{service}` is linked to `{linked}`, not `{user}`"
                 )));
             }
         }
@@ -381,11 +382,11 @@ impl Platform for MarketoPlatform {
         }
     }
 
-    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, Fingerprint> {
+    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, CredentialFingerprint> {
         self.credentials
             .services
             .iter()
-            .map(|(name, c)| (name.clone(), c.fingerprint()))
+            .map(|(name, c)| (name.clone(), c.fingerprint().clone()))
             .collect()
     }
 

@@ -614,7 +614,7 @@ mod tests {
     use crate::plan::Plan;
     use crate::provider::marketo::ServiceLink;
     use crate::provider::{Performer, Reversibility};
-    use crate::secret::Fingerprint;
+    use crate::secret::Fingerprinter;
 
     /// The Marketo operation of a step.
     fn op(step: &Step) -> &Op {
@@ -666,7 +666,7 @@ policy: { max_deletions: 2 }
     fn linked(userid: &str) -> LinkObservation {
         LinkObservation::Linked(ServiceLink {
             userid: uid(userid),
-            credentials: Fingerprint::of(b"x"),
+            credentials: Fingerprinter::legacy().fingerprint(&[b"x"]),
         })
     }
 

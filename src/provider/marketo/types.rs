@@ -2,12 +2,13 @@
 //! workspaces, LaunchPoint services' credentials and links.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ServiceName, UserId};
-use crate::secret::{Fingerprint, Secret};
+use crate::secret::{CredentialFingerprint, Fingerprinter, Secret};
 
 /// One role held in one workspace, by id; names are display-only and kept apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -140,7 +141,7 @@ impl UserUpdate {
 }
 
 /// A LaunchPoint service's own credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServiceCredentials {
     /// Service name as the UI shows it.
     pub name: ServiceName,
@@ -148,19 +149,63 @@ pub struct ServiceCredentials {
     pub client_id: String,
     /// Client secret.
     pub client_secret: Secret,
+    /// How their fingerprint is derived: the saved plan's, or the run's.
+    fingerprinter: Fingerprinter,
+    /// Their fingerprint, derived the first time it is asked for and kept: the derivation is
+    /// slow on purpose, and commands that record no fingerprint never pay for it.
+    fingerprint: OnceLock<CredentialFingerprint>,
 }
 
 impl ServiceCredentials {
-    /// SHA-256 over `client_id`, a NUL, and the secret: proves the pair did not change.
-    pub fn fingerprint(&self) -> Fingerprint {
-        let mut bytes =
-            Vec::with_capacity(self.client_id.len() + 1 + self.client_secret.expose().len());
-        bytes.extend_from_slice(self.client_id.as_bytes());
-        bytes.push(0);
-        bytes.extend_from_slice(self.client_secret.expose().as_bytes());
-        Fingerprint::of(&bytes)
+    /// A service's credentials, fingerprinted by `fingerprinter` (the saved plan's, or the
+    /// run's).
+    pub fn new(
+        name: ServiceName,
+        client_id: String,
+        client_secret: Secret,
+        fingerprinter: &Fingerprinter,
+    ) -> Self {
+        Self {
+            name,
+            client_id,
+            client_secret,
+            fingerprinter: fingerprinter.clone(),
+            fingerprint: OnceLock::new(),
+        }
+    }
+
+    /// The fingerprint of `client_id`, a NUL, and the secret: proves the pair did not change.
+    pub fn fingerprint(&self) -> &CredentialFingerprint {
+        self.fingerprint
+            .get_or_init(|| self.fingerprinter.fingerprint(&self.parts()))
+    }
+
+    /// Whether these are the credentials `recorded` is the fingerprint of: the same
+    /// fingerprint, or, when another fingerprinter made it (a run started by an older
+    /// relinker, with unsalted SHA-256), the same when derived again its way.
+    pub fn are(&self, recorded: &CredentialFingerprint) -> bool {
+        recorded == self.fingerprint() || recorded.matches(&self.parts())
+    }
+
+    fn parts(&self) -> [&[u8]; 2] {
+        [
+            self.client_id.as_bytes(),
+            self.client_secret.expose().as_bytes(),
+        ]
     }
 }
+
+/// The same credentials, however far their fingerprint has been derived.
+impl PartialEq for ServiceCredentials {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.client_id == other.client_id
+            && self.client_secret == other.client_secret
+            && self.fingerprinter == other.fingerprinter
+    }
+}
+
+impl Eq for ServiceCredentials {}
 
 /// What a service's credentials say when they mint a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,7 +213,7 @@ pub struct ServiceLink {
     /// The API-only user the service is linked to (the identity response's `scope`).
     pub userid: UserId,
     /// Fingerprint of the credentials that minted the token.
-    pub credentials: Fingerprint,
+    pub credentials: CredentialFingerprint,
 }
 
 /// One day of the usage statistics: calls per API user on one quota day.
@@ -288,5 +333,37 @@ impl From<&UserRecord> for UserSummary {
             last_name: record.last_name.clone(),
             api_only: record.api_only,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(secret: &str, fingerprinter: &Fingerprinter) -> ServiceCredentials {
+        ServiceCredentials::new(
+            ServiceName::new("sync"),
+            "client-id".into(),
+            Secret::new(secret),
+            fingerprinter,
+        )
+    }
+
+    #[test]
+    fn credentials_are_recognised_by_whichever_fingerprint_recorded_them() {
+        let at_start = Fingerprinter::fresh();
+        let recorded = service("s3cret", &at_start).fingerprint().clone();
+        // The same run (same salt), another process (another salt), an older relinker's run.
+        assert!(service("s3cret", &at_start).are(&recorded));
+        assert!(service("s3cret", &Fingerprinter::fresh()).are(&recorded));
+        let legacy = service("s3cret", &Fingerprinter::legacy())
+            .fingerprint()
+            .clone();
+        assert!(legacy.is_legacy());
+        assert!(service("s3cret", &at_start).are(&legacy));
+        // Another secret is another credential, however it is fingerprinted.
+        assert!(!service("changed", &at_start).are(&recorded));
+        assert!(!service("changed", &Fingerprinter::fresh()).are(&recorded));
+        assert!(!service("changed", &at_start).are(&legacy));
     }
 }

@@ -59,6 +59,8 @@ pub(crate) struct TokenGrant {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct TokenRefusal {
     #[serde(default)]
+    pub(crate) error: Option<String>,
+    #[serde(default)]
     pub(crate) error_description: Option<String>,
 }
 

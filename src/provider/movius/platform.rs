@@ -14,25 +14,27 @@ use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Operation, Platform, ProviderError,
     RunFacts,
 };
-use crate::secret::Fingerprint;
+use crate::secret::{CredentialFingerprint, Fingerprinter};
 
 /// A Movius organization, seen through the plan's check commands.
 #[derive(Debug, Clone)]
 pub struct MoviusPlatform {
     commands: CommandChecker,
     /// The fingerprint of each integration's current credential, where the plan gives one.
-    current: BTreeMap<ServiceName, Fingerprint>,
+    current: BTreeMap<ServiceName, CredentialFingerprint>,
 }
 
 impl MoviusPlatform {
     /// The platform for `spec`; reads every current credential the plan gives now (every
     /// reference that cannot be read is reported at once). `base_url` is what check commands
-    /// are told as `RELINKER_BASE_URL`: the sandbox's, in a `--sandbox` run.
+    /// are told as `RELINKER_BASE_URL`: the sandbox's, in a `--sandbox` run. Credentials are
+    /// fingerprinted by `fingerprinter`.
     pub fn new(
         spec: &Spec,
         secrets: Secrets,
         base_dir: PathBuf,
         base_url: Option<String>,
+        fingerprinter: &Fingerprinter,
         checks: CheckCommands,
     ) -> Result<Self, MissingSecrets> {
         let mut reader = SecretReader::new(&secrets);
@@ -42,7 +44,7 @@ impl MoviusPlatform {
                 continue;
             };
             if let Some(login) = reader.read_login(&format!("services[{index}]"), login) {
-                current.insert(service.name.clone(), login.fingerprint());
+                current.insert(service.name.clone(), login.fingerprint(fingerprinter));
             }
         }
         reader.finish()?;
@@ -236,7 +238,7 @@ impl Platform for MoviusPlatform {
         }
     }
 
-    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, Fingerprint> {
+    fn credential_fingerprints(&self) -> BTreeMap<ServiceName, CredentialFingerprint> {
         self.current.clone()
     }
 

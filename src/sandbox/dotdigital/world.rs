@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use rand::Rng;
+use rand::RngExt as _;
 
 use crate::secret::Secret;
 

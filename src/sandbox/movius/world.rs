@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use rand::Rng;
+use rand::RngExt as _;
 
 use crate::secret::Secret;
 
