@@ -70,9 +70,11 @@ pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
     .await?;
     // Planning reads no state store: what abandoned runs left is known to `apply`, whose plan
     // then shows the take-over (a saved plan made without it is refused as different).
-    let (live, compiled) = target
+    let (live, mut compiled) = target
         .compile(&plan, &crate::provider::Leftovers::default())
         .await?;
+    // What the reviewer should know of the credential the run would act as.
+    compiled.warnings.extend(target.platform.cautions().await);
     let sandbox_flag = if args.sandbox { " --sandbox" } else { "" };
     let apply_command = match &args.out {
         Some(out) => format!("relinker apply {}{sandbox_flag}", out.display()),

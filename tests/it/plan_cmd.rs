@@ -9,7 +9,8 @@ use tokio::process::Command;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{ENV, POLICY, RELINK, RENAME, REPLACE, TestSandbox, plan_text};
+use crate::harness::{ENV, POLICY, RELINK, RENAME, REPLACE, TestSandbox, Workspace, plan_text};
+use relinker::sandbox::marketo::SandboxConfig;
 
 /// A plan that must fail with a conflict mentioning `expected`.
 struct Conflict {
@@ -519,4 +520,35 @@ fn fits_in_100_columns(text: &str) {
             line.chars().count()
         );
     }
+}
+
+/// Least privilege: a reviewer is told when the admin service's user can do anything, where a
+/// role with Access Users and Access User Management Api is all relinker needs.
+#[tokio::test]
+async fn plan_warns_when_the_admin_service_runs_as_an_admin() {
+    let fixture = crate::harness::ACME.replace(
+        "roles: [{ role: API User Management, workspace: AllZones }]",
+        "roles: [{ role: Admin, workspace: AllZones }]",
+    );
+    let sandbox = TestSandbox::with(&fixture, SandboxConfig::default()).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let caution = "relinker's admin service runs as `relinker-admin@acme.example`, which holds the Admin role (every permission)";
+    work.relinker(&["plan", "plan.yaml"])
+        .run()
+        .await
+        .code(0)
+        .says(caution);
+    work.relinker(&["plan", "plan.yaml", "--format", "markdown"])
+        .run()
+        .await
+        .code(0)
+        .says(caution);
+    // Least privilege, no word of it.
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    work.relinker(&["plan", "plan.yaml"])
+        .run()
+        .await
+        .code(0)
+        .never_says("holds the Admin role");
 }

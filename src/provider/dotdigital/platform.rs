@@ -480,6 +480,11 @@ fn instructions(op: &Op) -> ManualAction {
 }
 
 impl Platform for DotdigitalPlatform {
+    /// Its API users' permissions are the platform's, the same for every user: nothing to say.
+    fn cautions(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async { Vec::new() })
+    }
+
     fn made(&self, op: &crate::provider::Op) -> Option<String> {
         match op {
             crate::provider::Op::Dotdigital(Op::CreateUser { new, .. }) => {

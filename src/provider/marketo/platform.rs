@@ -375,6 +375,35 @@ impl MarketoPlatform {
 }
 
 impl Platform for MarketoPlatform {
+    /// Whether the admin service's user holds the Admin role (every permission) where a role
+    /// with Access Users and Access User Management Api is all relinker needs. One read of
+    /// that user; what cannot be read tells nothing.
+    fn cautions(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let Ok(admin) = self.client.linked_user(&self.credentials.admin).await else {
+                return Vec::new();
+            };
+            let Ok(Some(record)) = self.client.user(&admin).await else {
+                return Vec::new();
+            };
+            let names = self.client.role_names();
+            let all_powerful = record.roles.iter().any(|pair| {
+                names
+                    .roles
+                    .get(&pair.role_id)
+                    .is_some_and(|name| name.trim().eq_ignore_ascii_case("Admin"))
+            });
+            if all_powerful {
+                vec![format!(
+                    "relinker's admin service runs as `{}`, which holds the Admin role (every permission): give it a role with only Access Users and Access User Management Api (docs/providers/marketo.md, \"Permissions\")",
+                    admin
+                )]
+            } else {
+                Vec::new()
+            }
+        })
+    }
+
     fn made(&self, op: &crate::provider::Op) -> Option<String> {
         match op {
             crate::provider::Op::Marketo(Op::CreateUser { user, .. }) => Some(user.to_string()),
