@@ -20,6 +20,9 @@ pub enum Outcome {
     Changes,
     /// 130: interrupted (Ctrl-C, SIGINT), the shell's convention; the run resumes.
     Interrupted,
+    /// 143: stopped by SIGTERM (a Kubernetes deadline or eviction, a service manager), the
+    /// shell's convention; the run resumes.
+    Terminated,
 }
 
 impl Outcome {
@@ -33,6 +36,7 @@ impl Outcome {
             Outcome::Paused => 4,
             Outcome::Changes => 5,
             Outcome::Interrupted => 130,
+            Outcome::Terminated => 143,
         }
     }
 }

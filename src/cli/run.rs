@@ -265,17 +265,49 @@ pub(crate) async fn execute(
             },
         }
     };
-    // Ctrl-C stops the run where it is, as a crash would, which the write-ahead journal makes
-    // safe (a record is written whole before a change is sent), and says how to go on.
+    // Ctrl-C, or the SIGTERM a Kubernetes deadline or eviction sends, stops the run where it
+    // is, as a crash would, which the write-ahead journal makes safe (a record is written whole
+    // before a change is sent), and says how to go on.
     tokio::select! {
         outcome = going => outcome.map_err(|error| exec_failure(error, &run_id, next)),
-        _ = tokio::signal::ctrl_c() => Err(Failure {
-            outcome: Outcome::Interrupted,
-            error: anyhow!(
-                "run {run_id} interrupted; nothing is lost: `relinker {next} {run_id}` goes on from where it stopped"
-            ),
-        }),
+        stopped = stop_signal() => {
+            let (outcome, how) = match stopped {
+                Stop::Interrupt => (Outcome::Interrupted, "interrupted"),
+                Stop::Terminate => (Outcome::Terminated, "stopped by SIGTERM"),
+            };
+            Err(Failure {
+                outcome,
+                error: anyhow!(
+                    "run {run_id} {how}; nothing is lost: `relinker {next} {run_id}` goes on from where it stopped"
+                ),
+            })
+        }
     }
+}
+
+/// Which signal asked the process to stop.
+enum Stop {
+    /// SIGINT: Ctrl-C at a terminal.
+    Interrupt,
+    /// SIGTERM: a deadline, an eviction, a service manager stopping the job.
+    Terminate,
+}
+
+/// Completes when the process is asked to stop, saying how. A platform without SIGTERM (or
+/// where it cannot be watched) waits for Ctrl-C alone.
+async fn stop_signal() -> Stop {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => Stop::Interrupt,
+                _ = terminate.recv() => Stop::Terminate,
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    Stop::Interrupt
 }
 
 /// Which way `execute` takes a run.

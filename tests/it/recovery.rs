@@ -896,44 +896,52 @@ async fn a_plan_may_spell_a_user_in_another_case() {
 
 #[tokio::test]
 async fn ctrl_c_stops_a_run_safely_and_says_how_to_go_on() {
-    let sandbox = TestSandbox::start().await;
-    let work = Workspace::new(&sandbox, RENAME, POLICY);
-    // Waiting for a person at a terminal-like gate, when the operator presses Ctrl-C.
-    let child = work
-        .relinker(&[
-            "apply",
-            "plan.yaml",
-            "--yes",
-            "--gate-wait",
-            "5m",
-            "--run-id",
-            "ctrl-c",
-        ])
-        .spawn_captured();
-    journal_says(
-        &work,
-        "ctrl-c",
-        "\"intent\",\"step\":\"r0-link-reporting-export-to-temporary-user\"",
-    )
-    .await;
-    let pid = child.id().expect("pid").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill -INT");
-    assert!(status.success());
-    let output = child.wait_with_output().await.expect("exit");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr
-            .contains("run ctrl-c interrupted; nothing is lost: `relinker resume ctrl-c` goes on"),
-        "{stderr}"
-    );
-    // It goes on from where it stopped.
-    work.relinker(&["resume", "ctrl-c", "--sandbox-operator", "--gate-wait", "0"])
-        .run()
-        .await
-        .code(0)
-        .says("run ctrl-c done");
+    // Ctrl-C at a terminal, and the SIGTERM a Kubernetes deadline or eviction sends.
+    for (signal, code, said) in [
+        ("INT", 130, "interrupted"),
+        ("TERM", 143, "stopped by SIGTERM"),
+    ] {
+        let sandbox = TestSandbox::start().await;
+        let work = Workspace::new(&sandbox, RENAME, POLICY);
+        let run = format!("stop-{}", signal.to_lowercase());
+        // Waiting for a person at a gate, when the signal comes.
+        let child = work
+            .relinker(&[
+                "apply",
+                "plan.yaml",
+                "--yes",
+                "--gate-wait",
+                "5m",
+                "--run-id",
+                &run,
+            ])
+            .spawn_captured();
+        journal_says(
+            &work,
+            &run,
+            "\"intent\",\"step\":\"r0-link-reporting-export-to-temporary-user\"",
+        )
+        .await;
+        let pid = child.id().expect("pid").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let output = child.wait_with_output().await.expect("exit");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "run {run} {said}; nothing is lost: `relinker resume {run}` goes on"
+            )),
+            "{stderr}"
+        );
+        // It goes on from where it stopped.
+        work.relinker(&["resume", &run, "--sandbox-operator", "--gate-wait", "0"])
+            .run()
+            .await
+            .code(0)
+            .says(&format!("run {run} done"));
+    }
 }
