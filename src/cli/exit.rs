@@ -3,21 +3,24 @@
 use std::fmt;
 use std::process::ExitCode;
 
-/// How a command ended, as the shell sees it.
+/// How a command ended, as the shell sees it. Ordered by how much whoever reads the code (a
+/// scheduler, a CI job) must know of it: a command of several runs ends with the greatest of
+/// theirs, so a failure is never hidden behind a pause, nor a pause behind success
+/// (docs/scheduled-offboarding.md, "Exit codes for a schedule").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
     /// 0: done (for `plan`: the plan was computed).
     Success,
+    /// 5: `plan --detailed-exitcode` found changes to make.
+    Changes,
+    /// 4: paused at a manual step: a person is needed.
+    Paused,
+    /// 3: another process holds the lock.
+    Locked,
     /// 1: the run failed, or a plan has conflicts.
     Failed,
     /// 2: invalid input: command line, plan, fixture, missing secret, stale saved plan.
     InvalidInput,
-    /// 3: another process holds the lock.
-    Locked,
-    /// 4: paused at a manual step.
-    Paused,
-    /// 5: `plan --detailed-exitcode` found changes to make.
-    Changes,
     /// 130: interrupted (Ctrl-C, SIGINT), the shell's convention; the run resumes.
     Interrupted,
     /// 143: stopped by SIGTERM (a Kubernetes deadline or eviction, a service manager), the

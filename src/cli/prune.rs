@@ -1,6 +1,7 @@
 //! `relinker prune --older-than DURATION [--dry-run]`: removes finished runs (done, rolled back
-//! or abandoned) whose last activity is older than the duration. An unfinished run is never
-//! removed, however old: it is the only record of what it changed.
+//! or abandoned, and rehearsals, whose sandbox ended with them) whose last activity is older
+//! than the duration. An unfinished run is never removed, however old: it is the only record
+//! of what it changed.
 
 use anyhow::anyhow;
 use clap::Args;
@@ -41,7 +42,7 @@ pub fn run(args: &PruneArgs) -> Result<Outcome, Failure> {
     for id in state.run_ids().map_err(journal_failure)? {
         let summary = state.summary(&id).map_err(journal_failure)?;
         let old = summary.last_activity().is_some_and(|at| at < cutoff);
-        if !summary.state().is_settled() {
+        if !summary.is_over() {
             unfinished += 1;
             continue;
         }

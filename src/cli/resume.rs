@@ -81,8 +81,13 @@ async fn resume_one(
     many: bool,
     webhook: Option<&Webhook>,
 ) -> Result<Outcome, Failure> {
-    // Look before taking locks: a settled run needs nothing, and `--all` passes over it quietly.
-    match state.summary(id).map_err(journal_failure)?.state() {
+    // Look before taking locks: a settled run needs nothing, and `--all` passes over it quietly,
+    // as it does a rehearsal (its embedded sandbox ended with its process).
+    let summary = state.summary(id).map_err(journal_failure)?;
+    if args.all && summary.sandbox() {
+        return Ok(Outcome::Success);
+    }
+    match summary.state() {
         settled @ (RunState::Done | RunState::RolledBack | RunState::Abandoned { .. }) => {
             if !args.all {
                 say(&format!(
@@ -102,7 +107,15 @@ async fn resume_one(
         }
         _ => {}
     }
-    let mut run = Run::open(state, id).map_err(journal_failure)?;
+    let mut run = match Run::open(state, id) {
+        Ok(run) => run,
+        // On a schedule, a run another runner works on is that runner's: left, not a failure.
+        Err(crate::journal::JournalError::Locked(_)) if args.all => {
+            say(&format!("run {id}: held by another runner; left for it"));
+            return Ok(Outcome::Success);
+        }
+        Err(error) => return Err(journal_failure(error)),
+    };
     if run.torn_tail() {
         say(&format!(
             "run {id}: the journal's last line was torn by a crash; it is ignored and that step re-checked"

@@ -75,7 +75,13 @@ impl Shown {
     /// The state in a word or two; a run going forward that no process works on is
     /// "interrupted".
     fn word(&self) -> &'static str {
-        self.summary.state().word_when(self.active)
+        let state = self.summary.state();
+        // A rehearsal stopped short: its embedded sandbox ended with its process, so there is
+        // nothing to go on with, and nothing real it claims.
+        if self.summary.sandbox() && !state.is_settled() && !self.active {
+            return "rehearsal ended";
+        }
+        state.word_when(self.active)
     }
 
     /// What a person runs next, if anything.
@@ -83,6 +89,12 @@ impl Shown {
         let id = &self.id;
         if self.active {
             return Some("wait: a relinker process is working on it".into());
+        }
+        if self.summary.sandbox() && !self.summary.state().is_settled() {
+            return Some(
+                "nothing: a rehearsal's sandbox ended with its process (`relinker prune` removes it)"
+                    .into(),
+            );
         }
         Some(match self.summary.state() {
             RunState::NeverStarted
@@ -166,6 +178,7 @@ impl Shown {
             "instance": summary.instance(),
             "status": self.word(),
             "active": self.active,
+            "rehearsal": summary.sandbox(),
             "started_at": summary.started_at().map(timestamp),
             "last_activity_at": summary.last_activity().map(timestamp),
             "paused_since": summary.paused_since().map(timestamp),

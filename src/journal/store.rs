@@ -248,7 +248,7 @@ impl StateStore {
             Err(error) => return Err(error),
         }
         let summary = self.summary(id)?;
-        if !summary.state().is_settled() {
+        if !summary.is_over() {
             return Ok(Pruned::Unfinished);
         }
         if summary.last_activity().is_none_or(|at| at >= cutoff) {
@@ -299,7 +299,9 @@ impl StateStore {
             }
             let summary = self.summary(&id)?;
             let state = summary.state();
-            if state.is_settled() {
+            // A rehearsal changed an embedded sandbox, which ended with it: it claims nothing
+            // real, whatever state it stopped in.
+            if state.is_settled() || summary.sandbox() {
                 continue;
             }
             if let Some(user) = summary.users().into_iter().find(|u| users.contains(u)) {

@@ -472,6 +472,12 @@ impl RunSummary {
         }
     }
 
+    /// Whether nothing more can happen to the run: it is settled, or it was a rehearsal whose
+    /// embedded sandbox ended with its process. What `prune` may remove.
+    pub fn is_over(&self) -> bool {
+        self.state().is_settled() || (self.sandbox() && self.started.is_some())
+    }
+
     /// Whether rollback was decided for this run.
     pub fn rollback_decided(&self) -> bool {
         self.rollback.is_some()

@@ -34,6 +34,7 @@ mod runner_config;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_faults;
+mod schedule;
 mod state_store;
 mod state_trust;
 mod tampering;
