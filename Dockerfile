@@ -4,7 +4,8 @@
 # certificates (rustls verifies Marketo's and dotdigital's TLS against them), a shell (for a
 # CronJob that treats exit 4, "paused for a person", as success), and relinker running as a
 # user without privileges. Run state (journals, locks) lives in /state: mount a volume there so
-# a run survives its pod. docs/scheduled-offboarding.md has the CronJob that uses it.
+# a run survives its pod, or name a database (RELINKER_STATE). deploy/kubernetes/ has the CronJobs
+# that use it (docs/scheduled-offboarding.md).
 
 # The toolchain relinker is built and tested with (bookworm, so the binary's glibc matches the
 # runtime stage's).

@@ -165,7 +165,16 @@ pub fn read_bytes(path: &Path, kind: Kind) -> Result<Vec<u8>, InputError> {
         problem,
     };
     // Checked before opening: opening a FIFO for reading blocks until someone writes to it.
-    let metadata = std::fs::metadata(path).map_err(|e| fail(Problem::Unreadable(reason(&e))))?;
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        let mut why = reason(&e);
+        // A shell passes a pattern that matched nothing on as it is (`plans/offboard-*.yaml`).
+        if e.kind() == std::io::ErrorKind::NotFound
+            && path.to_string_lossy().contains(['*', '?', '['])
+        {
+            why.push_str(" (no file matches this pattern; the shell passed it on as written)");
+        }
+        fail(Problem::Unreadable(why))
+    })?;
     if !metadata.is_file() {
         return Err(fail(Problem::NotRegular(what(&metadata))));
     }

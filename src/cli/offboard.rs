@@ -89,6 +89,9 @@ impl Scanned {
                     config_path.display()
                 )
             })
+            .or_invalid_input()?
+            .existing()
+            .map_err(crate::offboard::ConfigError::Invalid)
             .or_invalid_input()?;
         let text = target::fixture_for(
             path,

@@ -147,7 +147,7 @@ pub(crate) async fn connect_shared(
 
 /// The plan's fixture, after checking it seeds the plan's platform.
 fn fixture_text(plan: &Plan) -> Result<(PathBuf, String), Failure> {
-    let path = fixture_path(plan)?.clone();
+    let path = fixture_path(plan)?;
     let text = fixture_for(&path, plan.provider(), &format!("plan `{}`", plan.name))?;
     Ok((path, text))
 }
@@ -264,9 +264,10 @@ async fn connect_movius(
     })
 }
 
-/// The fixture `--sandbox` seeds the sandbox from.
-fn fixture_path(plan: &Plan) -> Result<&PathBuf, Failure> {
-    plan.sandbox_fixture
+/// The fixture `--sandbox` seeds the sandbox from: the one place a plan's `sandbox:` is read.
+fn fixture_path(plan: &Plan) -> Result<PathBuf, Failure> {
+    let fixture = plan
+        .sandbox_fixture
         .as_ref()
         .ok_or_else(|| {
             anyhow!(
@@ -274,7 +275,9 @@ fn fixture_path(plan: &Plan) -> Result<&PathBuf, Failure> {
                 plan.name
             )
         })
-        .or_invalid_input()
+        .or_invalid_input()?;
+    let path = fixture.existing().map_err(crate::plan::PlanError::Invalid);
+    Ok(path.or_invalid_input()?.to_path_buf())
 }
 
 async fn marketo(

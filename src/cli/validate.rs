@@ -13,6 +13,9 @@ pub struct ValidateArgs {
     /// Plan files to check.
     #[arg(required = true, value_name = "PLAN")]
     plans: Vec<PathBuf>,
+    /// Also check what `--sandbox` runs read: the `sandbox.fixture` file is there.
+    #[arg(long)]
+    sandbox: bool,
     #[command(flatten)]
     runner: super::trust::RunnerArgs,
 }
@@ -38,6 +41,13 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
                     outcome = Outcome::InvalidInput;
                     continue;
                 }
+                if args.sandbox
+                    && let Err(problem) = sandbox_ready(&plan)
+                {
+                    super::output::warn(&problem);
+                    outcome = Outcome::InvalidInput;
+                    continue;
+                }
                 let rotations = plan.rotation_count();
                 let noun = if rotations == 1 {
                     "rotation"
@@ -57,4 +67,15 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome, Failure> {
         }
     }
     Ok(outcome)
+}
+
+/// What a `--sandbox` run of `plan` would refuse before starting its sandbox.
+fn sandbox_ready(plan: &plan::Plan) -> Result<(), String> {
+    match &plan.sandbox_fixture {
+        None => Err(format!(
+            "plan `{}` has no `sandbox.fixture`, which --sandbox needs",
+            plan.name
+        )),
+        Some(fixture) => fixture.existing().map(drop).map_err(|d| d.to_string()),
+    }
 }

@@ -8,10 +8,10 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, shape, yaml_options};
-use crate::plan::SecretRef;
 use crate::plan::marketo::{Instance, Retire, ServiceDecl};
 use crate::plan::marketo::{RawInstance, RawService};
 use crate::plan::raw::Text;
+use crate::plan::{SandboxFixture, SecretRef};
 
 /// The file as written. The JSON Schema derived from it lets the shape check report every
 /// unknown field or wrong type at once.
@@ -122,8 +122,8 @@ pub struct Config {
     pub protected: Vec<Protected>,
     /// Safety limit.
     pub max_rotations: RotationLimit,
-    /// Fixture for `--sandbox`, resolved against the config's folder.
-    pub sandbox_fixture: Option<PathBuf>,
+    /// Fixture for `--sandbox`, resolved against the config's folder; read only by `--sandbox`.
+    pub sandbox_fixture: Option<SandboxFixture>,
     /// The webhook every generated plan tells how its runs end (a reference).
     pub notify: Option<SecretRef>,
     /// The config's folder.
@@ -189,22 +189,12 @@ impl Config {
             }),
         };
         let sandbox_fixture = raw.sandbox.map(|sandbox| {
-            let fixture = base_dir.join(&sandbox.fixture.value);
-            // Checked now, so a typo is named with its line before a scan starts, not after.
-            if !fixture.is_file() {
-                problems.push(
-                    Diagnostic::at(
-                        sandbox.fixture.referenced,
-                        "sandbox.fixture",
-                        format!(
-                            "fixture `{}` does not exist or is not a file",
-                            sandbox.fixture.value
-                        ),
-                    )
-                    .with_hint("a path relative to this config's folder"),
-                );
-            }
-            fixture
+            SandboxFixture::new(
+                &base_dir,
+                &sandbox.fixture.value,
+                &origin,
+                sandbox.fixture.referenced,
+            )
         });
         let notify = raw.notify.as_ref().and_then(|notify| {
             let reference = SecretRef::parse(&notify.value);
@@ -412,18 +402,21 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_sandbox_fixture_is_named_with_its_line() {
+    fn a_missing_sandbox_fixture_is_named_with_its_line_when_a_rehearsal_needs_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("offboard.yaml");
         let config = "version: 1\ninstance:\n  provider: marketo\n  base_url: https://x.mktorest.com\n  client_id: admin-id\n  client_secret: ${env:ADMIN_SECRET}\nservices: []\nnaming: api.{service}@acme.example\nstrategy: replace\nretire: delete\nsandbox:\n  fixture: fixtures/missing.yaml\n";
         std::fs::write(&path, config).unwrap();
-        let error = Config::load(&path).unwrap_err().to_string();
+        // A live scan does not read the sandbox section.
+        let loaded = Config::load(&path).unwrap();
+        let fixture = loaded.sandbox_fixture.unwrap();
+        let error = fixture.existing().unwrap_err().to_string();
         assert!(error.contains("sandbox.fixture"), "{error}");
         assert!(error.contains("fixtures/missing.yaml"), "{error}");
         assert!(error.contains(":12:"), "the line: {error}");
         std::fs::create_dir(dir.path().join("fixtures")).unwrap();
         std::fs::write(dir.path().join("fixtures/missing.yaml"), "users: []\n").unwrap();
-        assert!(Config::load(&path).is_ok());
+        assert!(fixture.existing().is_ok());
     }
 
     #[test]

@@ -235,7 +235,11 @@ pub fn plan(config: &Config, finding: &Finding, out: &Path) -> String {
         let _ = writeln!(
             text,
             "sandbox:\n  fixture: {}",
-            quoted(&crate::paths::relative(fixture, out).display().to_string())
+            quoted(
+                &crate::paths::relative(fixture.path(), out)
+                    .display()
+                    .to_string()
+            )
         );
     }
     if let Some(notify) = &config.notify {

@@ -22,7 +22,8 @@ mod validate;
 pub use command::CheckCommand;
 pub(crate) use marketo::check_connection;
 pub use model::{
-    Declared, Intent, NamedInstance, OnFailure, Plan, Policy, ProviderKind, ProviderSpec, Spec,
+    Declared, Intent, NamedInstance, OnFailure, Plan, Policy, ProviderKind, ProviderSpec,
+    SandboxFixture, Spec,
 };
 pub use secret_ref::{
     Credential, Login, MissingSecrets, ResolvedLogin, SecretError, SecretReader, SecretRef, Secrets,

@@ -1,11 +1,12 @@
 //! The validated plan: every invariant holds by construction, nothing past here re-checks YAML.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::{dotdigital, marketo, movius};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 
 /// A platform relinker knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -118,6 +119,52 @@ pub enum Spec {
     Movius(movius::Spec),
 }
 
+/// The fixture a `sandbox:` section names. Only a `--sandbox` run reads it, so a live run of a
+/// plan mounted without its fixtures (a CronJob's ConfigMap) is not refused for it; where it
+/// was written is kept so a rehearsal that misses it names the file, line and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxFixture {
+    path: PathBuf,
+    origin: String,
+    line: u64,
+    column: u64,
+}
+
+impl SandboxFixture {
+    /// `written` (relative to `base_dir`) as `origin` names it at `at`.
+    pub fn new(base_dir: &Path, written: &str, origin: &str, at: serde_saphyr::Location) -> Self {
+        Self {
+            path: base_dir.join(written),
+            origin: origin.to_owned(),
+            line: at.line(),
+            column: at.column(),
+        }
+    }
+
+    /// The fixture's path, resolved against its file's folder, whether or not it exists.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The fixture's path, once there is a file there.
+    pub fn existing(&self) -> Result<&Path, Diagnostics> {
+        if self.path.is_file() {
+            return Ok(&self.path);
+        }
+        let problem = Diagnostic {
+            line: self.line,
+            column: self.column,
+            field: "sandbox.fixture".to_owned(),
+            message: format!("no fixture at `{}`", self.path.display()),
+            hint: Some(
+                "the path is relative to the file that names it; only `--sandbox` reads it"
+                    .to_owned(),
+            ),
+        };
+        Err(Diagnostics::new(self.origin.clone(), vec![problem]))
+    }
+}
+
 /// A validated plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -130,7 +177,7 @@ pub struct Plan {
     /// Policy.
     pub policy: Policy,
     /// Fixture for `--sandbox` runs, resolved against the plan's folder.
-    pub sandbox_fixture: Option<PathBuf>,
+    pub sandbox_fixture: Option<SandboxFixture>,
     /// Where to tell people how a run ended: a reference to the webhook's URL.
     pub notify: Option<super::SecretRef>,
     /// The folder relative references are resolved against.

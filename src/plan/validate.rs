@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_saphyr::{Location, Spanned};
 
-use super::model::{NamedInstance, OnFailure, Plan, Policy, ProviderKind, Spec};
+use super::model::{NamedInstance, OnFailure, Plan, Policy, ProviderKind, SandboxFixture, Spec};
 use super::raw::{RawPlan, RawPolicy, Sniff, Text};
 use super::secret_ref::{Credential, SecretRef};
 use super::{dotdigital, marketo, movius};
@@ -141,6 +141,7 @@ where
         })?;
     let mut check = Checker {
         named: named.to_vec(),
+        origin: origin.to_owned(),
         ..Checker::default()
     };
     let plan = check.envelope(raw, base_dir, spec);
@@ -185,6 +186,8 @@ pub(crate) struct Checker {
     pub(crate) claims: Claims,
     /// The instances a runner declares, which the plan may name.
     named: Vec<NamedInstance>,
+    /// The file, as the user named it: kept by what is checked later (the sandbox fixture).
+    origin: String,
 }
 
 impl Checker {
@@ -538,19 +541,13 @@ impl Checker {
             );
         }
         let policy = self.policy(&raw.policy);
-        let sandbox_fixture = raw.sandbox.and_then(|sandbox| {
-            let path = base_dir.join(&sandbox.fixture.value);
-            if path.is_file() {
-                Some(path)
-            } else {
-                self.problem(
-                    sandbox.fixture.referenced,
-                    "sandbox.fixture",
-                    format!("no fixture at `{}`", path.display()),
-                    Some("the path is relative to the plan file"),
-                );
-                None
-            }
+        let sandbox_fixture = raw.sandbox.map(|sandbox| {
+            SandboxFixture::new(
+                base_dir,
+                &sandbox.fixture.value,
+                &self.origin,
+                sandbox.fixture.referenced,
+            )
         });
         let notify = raw.notify.and_then(|notify| {
             let reference = SecretRef::parse(&notify.value);

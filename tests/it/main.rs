@@ -11,6 +11,7 @@ mod cli_help;
 mod compat;
 mod concurrency;
 mod crash_readings;
+mod deploy;
 mod dotdigital;
 mod dotdigital_facts;
 mod executor;

@@ -274,11 +274,39 @@ fn every_rule_is_checked() {
         "  - name: sync\n",
         "plan.yaml:12:11: `services[1].name`: service `sync` is declared twice",
     );
-    rejects(
-        "policy:",
-        "sandbox:\n  fixture: missing.yaml\npolicy:",
-        "`sandbox.fixture`: no fixture at",
+}
+
+/// The `sandbox:` section is what `--sandbox` runs read: a live run of plans mounted without
+/// their fixtures (the CronJob's layout) is not refused for it, and `validate --sandbox` checks it.
+#[test]
+fn a_missing_fixture_matters_only_to_sandbox_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = VALID.replacen("policy:", "sandbox:\n  fixture: missing.yaml\npolicy:", 1);
+    std::fs::write(dir.path().join("plan.yaml"), &text).unwrap();
+    let live = relinker(&["validate", "plan.yaml"], dir.path());
+    assert_eq!(live.status.code(), Some(0), "{live:?}");
+    let rehearsal = relinker(&["validate", "--sandbox", "plan.yaml"], dir.path());
+    assert_eq!(rehearsal.status.code(), Some(2), "{rehearsal:?}");
+    let stderr = String::from_utf8_lossy(&rehearsal.stderr);
+    let fixture_line = text
+        .lines()
+        .position(|l| l.starts_with("  fixture:"))
+        .unwrap()
+        + 1;
+    assert!(
+        stderr.contains(&format!(
+            "plan.yaml:{fixture_line}:12: `sandbox.fixture`: no fixture at"
+        )),
+        "{stderr}"
     );
+    assert_eq!(
+        stderr.matches("missing.yaml").count(),
+        1,
+        "the path once: {stderr}"
+    );
+    std::fs::write(dir.path().join("missing.yaml"), "provider: marketo\n").unwrap();
+    let ready = relinker(&["validate", "--sandbox", "plan.yaml"], dir.path());
+    assert_eq!(ready.status.code(), Some(0), "{ready:?}");
 }
 
 #[test]
