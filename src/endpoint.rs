@@ -102,9 +102,97 @@ pub fn origin(url: &Url) -> String {
     }
 }
 
+/// Whether a host has answered this command yet. Retries are for a platform that answered
+/// before and stopped (a restart, a blip); a host that never answered (a name that does not
+/// resolve, nothing listening, a firewall) will not start answering within a retry budget, and
+/// 40 s of waits only hide the cause. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Heard(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Heard {
+    /// An answer came back (any answer: an HTTP error is an answer).
+    pub fn answered(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Why `error` means the host has never answered this command, when it does: the
+    /// connection itself failed, and no earlier request got an answer.
+    pub fn never(&self, error: &reqwest::Error) -> Option<String> {
+        if !error.is_connect() || self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        Some(never_answered(std::iter::successors(
+            std::error::Error::source(error),
+            |cause| cause.source(),
+        )))
+    }
+}
+
+/// Why a connection could not be made, from its chain of causes, in an operator's words.
+fn never_answered<'a>(
+    mut causes: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>,
+) -> String {
+    let mut last = None;
+    for cause in causes.by_ref() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return "nothing listens there (connection refused)".to_owned();
+                }
+                std::io::ErrorKind::TimedOut => {
+                    return "the connection timed out (a firewall, or a wrong address)".to_owned();
+                }
+                _ => {}
+            }
+        }
+        let text = cause.to_string();
+        // hyper-util's resolver error reads `dns error`; the system's, `failed to lookup address`.
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return "the name does not resolve (DNS)".to_owned();
+        }
+        last = Some(text);
+    }
+    last.map_or_else(
+        || "the connection failed".to_owned(),
+        |text| format!("the connection failed: {text}"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug)]
+    struct Cause(&'static str);
+
+    impl std::fmt::Display for Cause {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Cause {}
+
+    #[test]
+    fn a_connection_that_never_happened_says_why_in_words() {
+        let dns = Cause("failed to lookup address information: Name or service not known");
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let timed_out = std::io::Error::from(std::io::ErrorKind::TimedOut);
+        let other = Cause("tls handshake eof");
+        let cases: [(&(dyn std::error::Error + 'static), &str); 4] = [
+            (&dns, "the name does not resolve (DNS)"),
+            (&refused, "nothing listens there (connection refused)"),
+            (
+                &timed_out,
+                "the connection timed out (a firewall, or a wrong address)",
+            ),
+            (&other, "the connection failed: tls handshake eof"),
+        ];
+        for (cause, expected) in cases {
+            assert_eq!(never_answered(std::iter::once(cause)), expected);
+        }
+        assert_eq!(never_answered(std::iter::empty()), "the connection failed");
+    }
 
     #[test]
     fn only_safe_base_urls_pass() {

@@ -35,7 +35,7 @@ pub(crate) struct Target {
     /// Where the plan's secret references resolve: what the sandbox operator types in.
     pub(crate) secrets: Secrets,
     /// Keeps the embedded sandbox alive for as long as the target is; stops it when dropped.
-    pub(crate) _sandbox_guard: Option<SandboxHandle>,
+    pub(crate) sandbox_guard: Option<SandboxHandle>,
 }
 
 impl Target {
@@ -46,14 +46,33 @@ impl Target {
         plan: &Plan,
         leftovers: &Leftovers,
     ) -> Result<(LiveState, Compiled), Failure> {
-        let live = self
-            .platform
-            .observe(plan)
-            .await
-            .context("cannot read live state")
-            .or_failed()?;
+        let live = match self.platform.observe(plan).await {
+            Ok(live) => live,
+            Err(error @ crate::provider::ProviderError::NoAnswer { .. }) => {
+                return Err(anyhow!("{error}\n{}", self.where_from(plan)))
+                    .context("cannot read live state")
+                    .or_failed();
+            }
+            Err(error) => return Err(error).context("cannot read live state").or_failed(),
+        };
         let compiled = crate::provider::compile(plan, &live, leftovers);
         Ok((live, compiled))
+    }
+}
+
+impl Target {
+    /// Where the address a host that never answered came from, and what was likely meant.
+    fn where_from(&self, plan: &Plan) -> String {
+        let mut text = format!(
+            "  the address is the plan's `instance.base_url` (plan `{}`, or the runner configuration's instance it names)",
+            plan.name
+        );
+        if self.sandbox_guard.is_none() && plan.sandbox_fixture.is_some() {
+            text.push_str(
+                "\n  hint: the plan has a `sandbox:` section; did you mean `--sandbox` (a rehearsal)?",
+            );
+        }
+        text
     }
 }
 
@@ -219,7 +238,7 @@ async fn connect_dotdigital(
         platform: Box::new(platform),
         base_url,
         secrets,
-        _sandbox_guard: sandbox,
+        sandbox_guard: sandbox,
     })
 }
 
@@ -260,7 +279,7 @@ async fn connect_movius(
         // commands, has an address.
         base_url: base_url.unwrap_or_default(),
         secrets,
-        _sandbox_guard: sandbox,
+        sandbox_guard: sandbox,
     })
 }
 
@@ -307,7 +326,7 @@ async fn marketo(
         secrets: Secrets::Live {
             base_dir: plan.base_dir.clone(),
         },
-        _sandbox_guard: sandbox,
+        sandbox_guard: sandbox,
     })
 }
 

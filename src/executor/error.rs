@@ -58,6 +58,25 @@ pub enum StepError {
 }
 
 impl StepError {
+    /// The platform did not answer, when that is all this error says (see
+    /// [`ProviderError::is_unreachable`]).
+    pub fn unreachable(&self) -> Option<&ProviderError> {
+        self.provider_error().filter(|e| e.is_unreachable())
+    }
+
+    /// An error that only says the platform did not answer stops the run where it is (see
+    /// [`ExecError::Unreachable`]): recording the step failed would roll back (or ask for it),
+    /// and both need the platform that is not there.
+    pub(super) fn stops_the_run(&self, step: &crate::ids::StepId) -> Result<(), ExecError> {
+        match self.unreachable() {
+            Some(error) => Err(ExecError::Unreachable {
+                step: step.clone(),
+                error: Box::new(error.clone()),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The provider error behind it, if one.
     pub fn provider_error(&self) -> Option<&ProviderError> {
         match self {
@@ -81,11 +100,21 @@ pub struct PersonError {
     pub reason: String,
 }
 
-/// Why a run stopped short of an outcome: the journal could not record what the run does, so
-/// it stops at once.
+/// Why a run stopped short of an outcome, at once and wherever it was, as a crash would: the
+/// journal could not record what the run does, or the platform does not answer. Neither says
+/// anything about a step, so no step is recorded failed and nothing is rolled back for it.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// The journal could not be written or read.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The platform did not answer within the retry budget (or never answered this command):
+    /// an outage is not the step's failure, and undoing would need the same platform.
+    #[error("step `{step}`: {error}")]
+    Unreachable {
+        /// The step the run was at.
+        step: crate::ids::StepId,
+        /// The last transport error.
+        error: Box<ProviderError>,
+    },
 }

@@ -385,6 +385,7 @@ impl Executor<'_> {
         error: StepError,
         effect: FailureEffect,
     ) -> Result<Result<(), StepError>, ExecError> {
+        error.stops_the_run(&step.id)?;
         self.progress.event(Event::Failed {
             step: &step.id,
             error: &error,

@@ -117,6 +117,7 @@ impl Executor<'_> {
                     PhaseEnd::Held => index += len,
                     PhaseEnd::Paused(waiting) => return Ok(RollbackOutcome::Paused { waiting }),
                     PhaseEnd::Failed { step, error } => {
+                        error.stops_the_run(&step)?;
                         return self.incomplete(format!("undoing `{step}` failed: {error}"));
                     }
                     PhaseEnd::Stopped | PhaseEnd::Reopen(_) => {
@@ -140,6 +141,7 @@ impl Executor<'_> {
                                 return Ok(RollbackOutcome::Paused { waiting });
                             }
                             PhaseEnd::Failed { step, error } => {
+                                error.stops_the_run(&step)?;
                                 return self
                                     .incomplete(format!("undoing `{step}` failed: {error}"));
                             }
@@ -155,6 +157,7 @@ impl Executor<'_> {
                         });
                     }
                     Err(error) => {
+                        error.stops_the_run(&step.id)?;
                         return self.incomplete(format!("undoing `{}` failed: {error}", step.id));
                     }
                 }

@@ -58,6 +58,18 @@ pub enum ProviderError {
         /// Why.
         reason: String,
     },
+    /// The platform's host has not answered this command at all: its name does not resolve,
+    /// or nothing listens there. Not retried (retries are for a platform that answered
+    /// before); the message names the host, so the address the plan gives can be checked.
+    #[error("{platform} at `{host}` does not answer: {reason}")]
+    NoAnswer {
+        /// The platform.
+        platform: &'static str,
+        /// `scheme://host[:port]` the plan's base URL names.
+        host: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// The API answered with a redirect, which relinker never follows: it would carry the
     /// request's credentials to a host nobody reviewed.
     #[error(
@@ -128,6 +140,15 @@ impl ProviderError {
     /// Whether the API said the thing asked about does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, ProviderError::Api { status: 404, .. })
+    }
+
+    /// Whether the platform gave no answer at all: it could not be reached (after retries),
+    /// or never answered this command. Nothing was learned, and nothing was changed.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Unreachable { .. } | ProviderError::NoAnswer { .. }
+        )
     }
 
     /// Whether a change may have been applied without an answer saying so.

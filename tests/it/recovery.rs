@@ -788,19 +788,52 @@ async fn state_is_private_to_its_owner() {
 
 // ---- 15. bounded waiting ----
 
+/// A server that answers every request with 503 for half a second and then stops listening:
+/// a platform that answered this command before and went away, as in a restart.
+fn answers_then_goes_away() -> std::net::SocketAddr {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while std::time::Instant::now() < until {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+                }
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+        // The listener is dropped: from now on, connections are refused.
+    });
+    address
+}
+
+fn plan_at(dir: &Path, base_url: &str, sandbox_section: bool) {
+    let mut text = crate::harness::plan_text(base_url, RELINK, POLICY);
+    if sandbox_section {
+        text.push_str("sandbox:\n  fixture: acme.yaml\n");
+    }
+    std::fs::write(dir.join("plan.yaml"), text).unwrap();
+    std::fs::write(dir.join("crm.secret"), "x").unwrap();
+}
+
 #[tokio::test]
-async fn an_unreachable_instance_is_given_up_on_in_bounded_time_saying_why() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+async fn an_instance_that_answered_and_went_away_is_given_up_on_in_bounded_time_saying_why() {
+    let gone = answers_then_goes_away();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("plan.yaml"),
-        crate::harness::plan_text(&format!("http://{closed}"), RELINK, POLICY),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("crm.secret"), "x").unwrap();
+    plan_at(dir.path(), &format!("http://{gone}"), false);
     let ran = tokio::time::timeout(
         std::time::Duration::from_secs(120),
         Relinker::new(&["plan", "plan.yaml", "--give-up-after", "2s"])
@@ -813,6 +846,75 @@ async fn an_unreachable_instance_is_given_up_on_in_bounded_time_saying_why() {
         .says("before trying GET /userservice/management/v1/users/")
         .says("could not connect")
         .says("giving up on");
+}
+
+/// Retries are for a platform that answered before: a host nothing listens on is named at
+/// once, with the plan field its address comes from, and `--sandbox` when the plan has one.
+#[tokio::test]
+async fn a_host_that_never_answers_fails_at_once_naming_it_and_the_field() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    plan_at(dir.path(), &format!("http://{closed}"), true);
+    // The default give-up (60 s) is not waited out: the test's bound is well below it.
+    let ran = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        Relinker::new(&["plan", "plan.yaml"])
+            .current_dir(dir.path())
+            .run(),
+    )
+    .await
+    .expect("relinker did not retry a host that never answered");
+    ran.code(1)
+        .says(&format!(
+            "cannot read live state: Marketo at `http://{closed}` does not answer: nothing listens there (connection refused)"
+        ))
+        .says("`instance.base_url`")
+        .says("did you mean `--sandbox`")
+        .never_says("waiting");
+    plan_at(dir.path(), &format!("http://{closed}"), false);
+    Relinker::new(&["plan", "plan.yaml"])
+        .current_dir(dir.path())
+        .run()
+        .await
+        .code(1)
+        .says("does not answer")
+        .never_says("--sandbox");
+}
+
+/// The instance is down when the hourly resume comes: it says so at once, and the run stays
+/// as it was, for the next resume (nothing rolled back, nothing marked failed).
+#[tokio::test]
+async fn a_resume_while_the_instance_is_down_keeps_the_run_resumable() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RELINK, POLICY);
+    let run_id = work
+        .relinker(&["apply", "plan.yaml", "--yes", "--gate-wait", "0"])
+        .run()
+        .await
+        .code(4)
+        .run_id();
+    let before = work.status(&run_id).await;
+    drop(sandbox);
+    work.relinker(&["resume", "--all", "--gate-wait", "0"])
+        .run()
+        .await
+        .code(1)
+        .says("does not answer: nothing listens there")
+        .says("nothing was marked failed or rolled back")
+        .says(&format!("`relinker resume {run_id}` goes on from there"));
+    let after = work.status(&run_id).await;
+    assert_eq!(after["status"], before["status"], "{after:#}");
+    for (was, is) in before["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(after["steps"].as_array().unwrap())
+    {
+        assert_eq!(was["state"], is["state"], "{after:#}");
+    }
 }
 
 #[tokio::test]

@@ -56,6 +56,8 @@ pub enum Access {
 pub struct DotdigitalClient {
     http: reqwest::Client,
     base: String,
+    /// Whether the host has answered this command (see [`crate::endpoint::Heard`]).
+    heard: crate::endpoint::Heard,
     retry: RetryPolicy,
     timeout: Duration,
 }
@@ -106,6 +108,7 @@ impl DotdigitalClient {
         Ok(Self {
             http,
             base,
+            heard: crate::endpoint::Heard::default(),
             retry,
             timeout,
         })
@@ -146,6 +149,17 @@ impl DotdigitalClient {
         let response = match sent {
             Ok(response) => response,
             Err(error) => {
+                if let Some(reason) = self.heard.never(&error) {
+                    return Err(Failed {
+                        error: ProviderError::NoAnswer {
+                            platform: PLATFORM,
+                            host: self.base.clone(),
+                            reason,
+                        },
+                        retry: false,
+                        wait: None,
+                    });
+                }
                 return Err(Failed {
                     error: unreachable(&error),
                     retry: true,
@@ -153,6 +167,7 @@ impl DotdigitalClient {
                 });
             }
         };
+        self.heard.answered();
         let status = response.status();
         if status.is_redirection() {
             return Err(Failed {

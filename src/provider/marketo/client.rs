@@ -162,6 +162,9 @@ struct Inner {
     names: std::sync::Mutex<RoleNames>,
     http: reqwest::Client,
     base: String,
+    /// Whether the instance has answered this command: until it has, a failed connection is
+    /// final (a wrong host), after, it is retried (a blip).
+    heard: crate::endpoint::Heard,
     client_id: String,
     client_secret: Secret,
     tokens: TokenCache,
@@ -190,6 +193,7 @@ impl MarketoClient {
                 names: std::sync::Mutex::new(RoleNames::default()),
                 http,
                 base,
+                heard: crate::endpoint::Heard::default(),
                 client_id: config.client_id,
                 client_secret: config.client_secret,
                 tokens: TokenCache::default(),
@@ -198,6 +202,37 @@ impl MarketoClient {
                 timeout: config.timeout,
             }),
         })
+    }
+
+    /// What a request that got no answer means: a host that never answered is named at once;
+    /// a read, or a change that never reached the server, is tried again; a change whose
+    /// answer was lost may have been applied.
+    fn transport_failure(
+        &self,
+        effect: Effect,
+        method: &str,
+        path: &str,
+        error: &reqwest::Error,
+    ) -> Failed {
+        if let Some(reason) = self.inner.heard.never(error) {
+            return Failed::stop(ProviderError::NoAnswer {
+                platform: PLATFORM,
+                host: self.inner.base.clone(),
+                reason,
+            });
+        }
+        if error.is_connect() {
+            // Never reached the server: safe to send again, change or not.
+            return Failed::retry(unreachable(method, path, error));
+        }
+        match effect {
+            Effect::Read => Failed::retry(unreachable(method, path, error)),
+            Effect::Change(_) => Failed::stop(ProviderError::OutcomeUnknown {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                reason: describe(error),
+            }),
+        }
     }
 
     // ---- identity --------------------------------------------------------------------------
@@ -247,8 +282,9 @@ impl MarketoClient {
             .await;
         let response = match sent {
             Ok(response) => response,
-            Err(error) => return Err(Failed::retry(unreachable("GET", path, &error))),
+            Err(error) => return Err(self.transport_failure(Effect::Read, "GET", path, &error)),
         };
+        self.inner.heard.answered();
         let status = response.status();
         if status.is_redirection() {
             return Err(Failed::stop(redirected(
@@ -443,6 +479,7 @@ impl MarketoClient {
         }
         let outcome = async {
             let response = request.send().await?;
+            self.inner.heard.answered();
             let status = response.status();
             if status.is_redirection() {
                 return Ok(Sent::Redirect(redirected(
@@ -459,7 +496,11 @@ impl MarketoClient {
         let (status, bytes) = match outcome {
             Ok(Sent::Body(status, bytes)) => (status, bytes),
             Ok(Sent::Redirect(error)) => return Err(Rejected::Other(Failed::stop(error))),
-            Err(error) => return Err(Rejected::Other(transport_failure(call, &error))),
+            Err(error) => {
+                let method = call.method.as_str();
+                let failed = self.transport_failure(call.effect, method, &call.path, &error);
+                return Err(Rejected::Other(failed));
+            }
         };
         tracing::debug!(method, path = %call.path, status = status.as_u16(), "marketo call");
         let envelope_failed = status.is_success()
@@ -733,22 +774,6 @@ fn describe(error: &reqwest::Error) -> String {
         kind.to_owned()
     } else {
         format!("{kind}: {detail}")
-    }
-}
-
-fn transport_failure(call: &Call<'_>, error: &reqwest::Error) -> Failed {
-    let method = call.method.to_string();
-    if error.is_connect() {
-        // Never reached the server: safe to send again, change or not.
-        return Failed::retry(unreachable(&method, &call.path, error));
-    }
-    match call.effect {
-        Effect::Read => Failed::retry(unreachable(&method, &call.path, error)),
-        Effect::Change(_) => Failed::stop(ProviderError::OutcomeUnknown {
-            method,
-            path: call.path.clone(),
-            reason: describe(error),
-        }),
     }
 }
 
