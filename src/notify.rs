@@ -44,6 +44,9 @@ pub enum NotifyError {
     /// The request could not be sent or its answer was not read.
     #[error("the notification could not be sent: {0}")]
     Send(String),
+    /// The receiver did not answer in time (it may still have taken the notice).
+    #[error("the notification receiver did not answer within {0} s (timed out)")]
+    TimedOut(u64),
     /// The receiver refused it.
     #[error("the notification receiver answered HTTP {0}")]
     Refused(u16),
@@ -133,6 +136,17 @@ impl Notice {
         text
     }
 
+    /// What the notice is about, in a few bytes for the journal: the event and a digest of
+    /// what it says. Two notices with the same `about` tell people nothing new.
+    pub fn about(&self) -> String {
+        let event = serde_json::to_value(self.event)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let digest = crate::secret::Fingerprint::of(self.text().as_bytes());
+        format!("{event} {}", digest.as_str())
+    }
+
     /// The request body: Slack's `text`, and every fact under `relinker`.
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({ "text": self.text(), "relinker": self })
@@ -171,7 +185,13 @@ impl Webhook {
             .json(&notice.body())
             .send()
             .await
-            .map_err(|e| NotifyError::Send(e.without_url().to_string()))?;
+            .map_err(|e| {
+                if e.is_timeout() {
+                    NotifyError::TimedOut(TIMEOUT.as_secs())
+                } else {
+                    NotifyError::Send(e.without_url().to_string())
+                }
+            })?;
         if answer.status().is_success() {
             Ok(())
         } else if answer.status().is_redirection() {

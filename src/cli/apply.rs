@@ -317,7 +317,15 @@ impl Ready {
             plan: &plan.name,
             instance: &target.base_url,
         };
-        notice::tell(webhook.as_ref(), &about, &outcome, exit).await;
+        notice::tell(
+            webhook.as_ref(),
+            &mut run,
+            &about,
+            &outcome,
+            exit,
+            args.notify.reminder(),
+        )
+        .await;
         Ok(exit)
     }
 }

@@ -26,6 +26,17 @@ pub struct NotifyArgs {
         hide_env_values = true
     )]
     notify: Option<String>,
+    /// A run still paused at the same steps is told again only after this long (a reminder);
+    /// a scheduled `resume --all` that finds nothing changed posts nothing. `0s` tells every
+    /// time.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = super::run::duration,
+        default_value = "24h",
+        env = "RELINKER_NOTIFY_REMINDER"
+    )]
+    notify_reminder: std::time::Duration,
 }
 
 impl NotifyArgs {
@@ -80,19 +91,6 @@ pub(crate) fn for_plan(
         .or_invalid_input()
 }
 
-/// Sends `notice` if there is a webhook; a failure is a warning, never the run's.
-pub(crate) async fn send(webhook: Option<&Webhook>, notice: Notice) {
-    let Some(webhook) = webhook else {
-        return;
-    };
-    if let Err(error) = webhook.send(&notice).await {
-        super::output::warn(&format!(
-            "warning: run {}: {error}; the run is not affected",
-            notice.run
-        ));
-    }
-}
-
 /// Where a run's notice goes out from: the run, its plan and instance.
 pub(crate) struct About<'a> {
     pub(crate) run: &'a RunId,
@@ -100,14 +98,59 @@ pub(crate) struct About<'a> {
     pub(crate) instance: &'a str,
 }
 
-/// Tells `webhook`, if any, how the run `about` ended (see [`send`]).
+/// Tells `webhook`, if any, how the run `about` ended (a failure to is a warning, never the
+/// run's), unless the run's last
+/// notice said the same less than `reminder` ago; a notice that went out is recorded in the
+/// run's journal.
 pub(crate) async fn tell(
     webhook: Option<&Webhook>,
+    run: &mut crate::journal::Run,
     about: &About<'_>,
     outcome: &RunOutcome,
     exit: Outcome,
+    reminder: std::time::Duration,
 ) {
-    send(webhook, notice(about, outcome, exit)).await;
+    let Some(webhook) = webhook else {
+        return;
+    };
+    let notice = notice(about, outcome, exit);
+    let said = notice.about();
+    if let Some((last, at)) = run.summary().last_notice()
+        && last == said
+        && chrono::Utc::now()
+            .signed_duration_since(at)
+            .to_std()
+            .unwrap_or_default()
+            < reminder
+    {
+        super::output::say(&format!(
+            "run {}: nothing changed since the notice of {}; not told again before the reminder (--notify-reminder {})",
+            notice.run,
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            crate::limits::format_duration(reminder)
+        ));
+        return;
+    }
+    if let Err(error) = webhook.send(&notice).await {
+        super::output::warn(&format!(
+            "warning: run {}: {error}; the run is not affected",
+            notice.run
+        ));
+        return;
+    }
+    if let Err(error) = run.append(crate::journal::Entry::Notified { about: said }) {
+        super::output::warn(&format!(
+            "warning: run {}: the notice went out, and could not be recorded ({error}): the next resume may tell it again",
+            notice.run
+        ));
+    }
+}
+
+impl NotifyArgs {
+    /// How long a run paused at the same steps goes before it is told again.
+    pub(crate) fn reminder(&self) -> std::time::Duration {
+        self.notify_reminder
+    }
 }
 
 /// The notice for how a run ended, with the exit code the command gives it.

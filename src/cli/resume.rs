@@ -162,6 +162,14 @@ async fn resume_one(
         plan: summary.plan(),
         instance: &target.base_url,
     };
-    notice::tell(webhook.as_ref(), &about, &outcome, exit).await;
+    notice::tell(
+        webhook.as_ref(),
+        &mut run,
+        &about,
+        &outcome,
+        exit,
+        args.notify.reminder(),
+    )
+    .await;
     Ok(exit)
 }

@@ -111,7 +111,15 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
         plan,
         instance,
     };
-    notice::tell(webhook.as_ref(), &about, &outcome, exit).await;
+    notice::tell(
+        webhook.as_ref(),
+        &mut run,
+        &about,
+        &outcome,
+        exit,
+        args.notify.reminder(),
+    )
+    .await;
     Ok(exit)
 }
 

@@ -231,6 +231,12 @@ pub enum Entry {
         /// Why.
         reason: String,
     },
+    /// A notice about the run reached its webhook. What it was about is kept, so that a run
+    /// still paused at the same steps is not told again on every scheduled resume.
+    Notified {
+        /// The event and a digest of what it waited for ([`crate::notify::Notice::about`]).
+        about: String,
+    },
 }
 
 /// A person's word that a step (or its undo) was done, as `relinker attest` records it beside

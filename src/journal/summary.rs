@@ -232,6 +232,8 @@ pub struct RunSummary {
     started: Option<Started>,
     started_at: Option<DateTime<Utc>>,
     last_activity: Option<DateTime<Utc>>,
+    /// What the last notice that reached the webhook was about, and when.
+    last_notice: Option<(String, DateTime<Utc>)>,
     records: BTreeMap<StepId, StepState>,
     done_at: BTreeMap<StepId, DateTime<Utc>>,
     /// When a person (or the API) was last asked for each step (`false`) or its undo (`true`).
@@ -464,6 +466,13 @@ impl RunSummary {
         self.last_activity
     }
 
+    /// What the last notice that reached the run's webhook was about, and when it went out.
+    pub fn last_notice(&self) -> Option<(&str, DateTime<Utc>)> {
+        self.last_notice
+            .as_ref()
+            .map(|(about, at)| (about.as_str(), *at))
+    }
+
     /// Since when the run has waited for a person, if it is paused.
     pub fn paused_since(&self) -> Option<DateTime<Utc>> {
         match self.state() {
@@ -550,6 +559,11 @@ impl RunSummary {
 
     /// Adds one record to the state.
     pub fn apply(&mut self, record: &Record) {
+        if let Entry::Notified { about } = &record.entry {
+            // Telling people is not the run's activity.
+            self.last_notice = record.at.map(|at| (about.clone(), at));
+            return;
+        }
         if record.at.is_some() {
             self.last_activity = record.at;
         }
@@ -624,6 +638,7 @@ impl RunSummary {
             Entry::Abandoned { by, reason } => {
                 self.abandoned = Some((by.clone(), reason.clone()));
             }
+            Entry::Notified { .. } => {}
         }
     }
 

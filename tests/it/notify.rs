@@ -136,6 +136,79 @@ async fn the_unattended_flow_notifies_each_pause_and_the_end() {
     no_secrets(&done.text());
 }
 
+/// The hourly `resume --all` of a run nobody has moved says nothing new: one notice, not one
+/// an hour. What it waits for changing is news, and so is the reminder once it is due.
+#[tokio::test]
+async fn a_pause_is_told_once_until_what_it_waits_for_changes_or_the_reminder_is_due() {
+    let sandbox = TestSandbox::start().await;
+    let receiver = Receiver::start(StatusCode::OK).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let job = |extra: &[&str]| {
+        work.relinker(
+            &[
+                &[
+                    "resume",
+                    "--all",
+                    "--gate-wait",
+                    "0",
+                    "--notify",
+                    "${env:HOOK}",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
+        .env("HOOK", &receiver.url)
+    };
+    let id = work
+        .relinker(&[
+            "apply",
+            "plan.yaml",
+            "--yes",
+            "--gate-wait",
+            "0",
+            "--notify",
+            "${env:HOOK}",
+        ])
+        .env("HOOK", &receiver.url)
+        .run()
+        .await
+        .code(4)
+        .run_id();
+    assert_eq!(receiver.bodies().len(), 1);
+    let before = work.status(&id).await;
+    for _ in 0..3 {
+        job(&[])
+            .run()
+            .await
+            .code(4)
+            .says(&format!("run {id}: nothing changed since the notice of "))
+            .says("--notify-reminder 24h");
+    }
+    assert_eq!(receiver.bodies().len(), 1, "the same pause was told again");
+    // Telling is not the run's activity.
+    let after = work.status(&id).await;
+    assert_eq!(after["last_activity_at"], before["last_activity_at"]);
+
+    // A reminder that is due goes out.
+    job(&["--notify-reminder", "0s"]).run().await.code(4);
+    assert_eq!(receiver.bodies().len(), 2);
+
+    // A person does one of the two links: the run waits for less, which is news.
+    sandbox
+        .person_links("salesforce-sync", "relinker-temp@acme.example")
+        .await;
+    job(&[]).run().await.code(4);
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 3, "{bodies:#?}");
+    assert_eq!(
+        bodies[2]["relinker"]["pending"].as_array().unwrap().len(),
+        1
+    );
+    job(&[]).run().await.code(4);
+    assert_eq!(receiver.bodies().len(), 3);
+}
+
 #[tokio::test]
 async fn a_failure_is_notified_with_its_reason_and_its_rollback() {
     let sandbox = TestSandbox::start().await;
@@ -173,6 +246,27 @@ async fn a_receiver_that_is_down_or_refuses_never_fails_the_run() {
         .says("the notification could not be sent")
         .says("the run is not affected");
     no_secrets(&ran.text());
+}
+
+/// A receiver that takes the connection and never answers: the run's exit waits at most the
+/// webhook timeout (10 s, docs/runbook.md), and the warning says it timed out.
+#[tokio::test]
+async fn a_receiver_that_never_answers_is_said_to_have_timed_out() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let ran = work.apply(&["--notify", &url]).run().await;
+    held.abort();
+    ran.code(0)
+        .says("the notification receiver did not answer within 10 s (timed out)")
+        .says("the run is not affected");
 }
 
 #[tokio::test]
