@@ -27,3 +27,4 @@ mod sandbox_cli;
 mod sandbox_faults;
 mod state_store;
 mod terminal;
+mod walk;

@@ -1,0 +1,594 @@
+//! The worlds a walk runs in: each platform's sandbox, plan and secrets; what its state is made
+//! of (facts read from `/_sandbox/state`); what each step of its plan changes; and what a person
+//! can do there through the control API. The driver and the invariants know a platform only
+//! through this module, so a new world is a new `Spec` and a few match arms here.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+mod dotdigital;
+mod marketo;
+mod movius;
+
+use crate::harness::{ACME, POLICY, RENAME, Relinker, TestSandbox, Workspace};
+use relinker::sandbox::marketo::SandboxConfig;
+
+/// A world's state as the invariants see it: fact name -> value.
+pub(super) type Facts = BTreeMap<&'static str, String>;
+
+/// The rotation a world's plan makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Procedure {
+    /// Marketo: rename `jane.doe` through a temporary user (plans/examples/rename-api-user.yaml).
+    MarketoRename,
+    /// dotdigital: replace the user two integrations share (tests/it/dotdigital.rs).
+    DotdigitalReplace,
+    /// Movius: replace Jane's API user by a new one (tests/it/movius.rs).
+    MoviusReplace,
+    /// Movius: a new email on Jane's API user.
+    MoviusRename,
+}
+
+/// One world: a platform, the reading its sandbox plays, and how many seeds the short walk
+/// (plain `cargo test`) gives it.
+pub(super) struct Spec {
+    pub name: &'static str,
+    pub procedure: Procedure,
+    /// Marketo readings (docs/sandbox.md, "Behaviours") the sandbox plays.
+    pub readings: &'static [&'static str],
+    pub short_seeds: u64,
+}
+
+/// Every world. The short walk weighs the non-default Marketo readings and the platforms where
+/// issue 24 found defects; the long walk gives each the same number of seeds.
+pub(super) const WORLDS: [Spec; 8] = [
+    Spec {
+        name: "marketo",
+        procedure: Procedure::MarketoRename,
+        readings: &[],
+        short_seeds: 1,
+    },
+    Spec {
+        name: "marketo-pending",
+        procedure: Procedure::MarketoRename,
+        readings: &["api-only-invitations=pending"],
+        short_seeds: 2,
+    },
+    Spec {
+        name: "marketo-minted",
+        procedure: Procedure::MarketoRename,
+        readings: &["token-scope-after-relink=minted"],
+        short_seeds: 2,
+    },
+    Spec {
+        name: "marketo-minted-603",
+        procedure: Procedure::MarketoRename,
+        readings: &["token-scope-after-relink=minted", "linked-user-edit=603"],
+        short_seeds: 1,
+    },
+    Spec {
+        name: "marketo-revoked",
+        procedure: Procedure::MarketoRename,
+        readings: &["token-scope-after-relink=revoked"],
+        short_seeds: 0,
+    },
+    Spec {
+        name: "dotdigital",
+        procedure: Procedure::DotdigitalReplace,
+        readings: &[],
+        short_seeds: 2,
+    },
+    Spec {
+        name: "movius",
+        procedure: Procedure::MoviusReplace,
+        readings: &[],
+        short_seeds: 2,
+    },
+    Spec {
+        name: "movius-rename",
+        procedure: Procedure::MoviusRename,
+        readings: &[],
+        short_seeds: 0,
+    },
+];
+
+/// What a step changes in the world: `fact` goes from `before` to one of `after`.
+pub(super) struct Change {
+    pub fact: &'static str,
+    pub before: &'static str,
+    pub after: &'static [&'static str],
+}
+
+/// A step of a world's plan, as the walk models it.
+pub(super) struct StepModel {
+    pub id: &'static str,
+    pub changes: &'static [Change],
+    /// A person can bring its effect about (or reverse it) through the control API.
+    pub by_person: bool,
+}
+
+const fn step(id: &'static str, changes: &'static [Change], by_person: bool) -> StepModel {
+    StepModel {
+        id,
+        changes,
+        by_person,
+    }
+}
+
+const fn change(
+    fact: &'static str,
+    before: &'static str,
+    after: &'static [&'static str],
+) -> Change {
+    Change {
+        fact,
+        before,
+        after,
+    }
+}
+
+// ---- dotdigital ----
+
+// ---- Movius ----
+
+// ---- Marketo ----
+
+/// Where the new credential a dotdigital or Movius plan reads points (a "changed secret").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Credential {
+    /// The user the person made (or the one the platform will make next).
+    Right,
+    /// The username's variable is not set.
+    Unset,
+    /// The old user's username and password (issue 24, item 2).
+    Old,
+    /// A user of another account (item 7; dotdigital only).
+    OtherAccount,
+    /// The password file is gone (item 3).
+    FileMissing,
+}
+
+/// A world being walked: its sandbox, its workspace, and what the walk's people changed
+/// about the secrets the plan reads.
+pub(super) struct Site {
+    pub spec: &'static Spec,
+    pub sandbox: TestSandbox,
+    pub work: Workspace,
+    /// Variables set (or, when `None`, removed) for every relinker command, over the harness's.
+    env: BTreeMap<&'static str, Option<String>>,
+    credential: Credential,
+    /// Users the walk's person created or added (dotdigital, Movius): the platform names them.
+    made: usize,
+    /// The Marketo roles of Jane's user at the start, in the state dump's words.
+    jane_roles: String,
+}
+
+impl Site {
+    pub async fn start(spec: &'static Spec) -> Self {
+        let sandbox = match spec.procedure {
+            Procedure::MarketoRename => {
+                let config = SandboxConfig {
+                    behaviours: spec
+                        .readings
+                        .iter()
+                        .map(|r| r.parse().expect("a known reading"))
+                        .collect(),
+                    ..SandboxConfig::default()
+                };
+                TestSandbox::with(ACME, config).await
+            }
+            Procedure::DotdigitalReplace => {
+                let fixture =
+                    relinker::sandbox::dotdigital::Fixture::parse(dotdigital::FIXTURE, "walk")
+                        .expect("walk fixture");
+                TestSandbox::serve(relinker::sandbox::dotdigital::Sandbox::new(&fixture)).await
+            }
+            Procedure::MoviusReplace | Procedure::MoviusRename => {
+                let fixture = relinker::sandbox::movius::Fixture::parse(movius::FIXTURE, "walk")
+                    .expect("walk fixture");
+                TestSandbox::serve(relinker::sandbox::movius::Sandbox::new(&fixture)).await
+            }
+        };
+        let base = sandbox.handle.base_url();
+        let work = match spec.procedure {
+            Procedure::MarketoRename => Workspace::new(&sandbox, RENAME, POLICY),
+            Procedure::DotdigitalReplace => Workspace::with_files(
+                &dotdigital::plan(&base),
+                &[("new.password", dotdigital::NEW_PASSWORD)],
+            ),
+            Procedure::MoviusReplace | Procedure::MoviusRename => Workspace::with_files(
+                &movius::plan(&base, spec.procedure),
+                &[("new.password", movius::NEW_PASSWORD)],
+            ),
+        };
+        let mut env = BTreeMap::new();
+        match spec.procedure {
+            Procedure::MarketoRename => {}
+            Procedure::DotdigitalReplace => {
+                env.insert("DD_OLD", Some(dotdigital::OLD_PASSWORD.to_owned()));
+            }
+            Procedure::MoviusReplace | Procedure::MoviusRename => {
+                env.insert("MV_OLD", Some(movius::OLD_PASSWORD.to_owned()));
+            }
+        }
+        let state = sandbox.state().await;
+        let jane_roles = marketo::jane_roles(&state);
+        Self {
+            spec,
+            sandbox,
+            work,
+            env,
+            credential: Credential::Right,
+            made: 0,
+            jane_roles,
+        }
+    }
+
+    pub fn steps(&self) -> &'static [StepModel] {
+        match self.spec.procedure {
+            Procedure::MarketoRename => &marketo::STEPS,
+            Procedure::DotdigitalReplace => &dotdigital::STEPS,
+            Procedure::MoviusReplace => &movius::STEPS,
+            Procedure::MoviusRename => &movius::RENAME_STEPS,
+        }
+    }
+
+    pub fn model(&self, id: &str) -> Option<&'static StepModel> {
+        self.steps().iter().find(|s| s.id == id)
+    }
+
+    /// The planned end state, fact by fact (facts not named keep their value from the start).
+    pub fn planned(&self) -> &'static [(&'static str, &'static str)] {
+        match self.spec.procedure {
+            Procedure::MarketoRename => &marketo::PLANNED,
+            Procedure::DotdigitalReplace => &dotdigital::PLANNED,
+            Procedure::MoviusReplace => &movius::PLANNED,
+            Procedure::MoviusRename => &movius::RENAMED,
+        }
+    }
+
+    /// What a rotation's verification (its pivot) proves, fact by fact.
+    pub fn verified(&self) -> &'static [(&'static str, &'static str)] {
+        match self.spec.procedure {
+            Procedure::MarketoRename => &marketo::VERIFIED,
+            Procedure::DotdigitalReplace => &dotdigital::VERIFIED,
+            Procedure::MoviusReplace => &movius::VERIFIED,
+            Procedure::MoviusRename => &[],
+        }
+    }
+
+    /// What relinker can observe of a fact's value: two values it cannot tell apart read the
+    /// same. Used for facts a person changed behind the run's back, where only what relinker
+    /// could have seen may be held against it.
+    pub fn observed(&self, fact: &str, value: &str) -> String {
+        let unobservable = match self.spec.procedure {
+            Procedure::MarketoRename => false,
+            Procedure::DotdigitalReplace => {
+                if fact == "old" || fact == "new" {
+                    return if value == "enabled" {
+                        "authenticates".into()
+                    } else {
+                        "refused".into()
+                    };
+                }
+                fact == "int:crm-connector"
+            }
+            Procedure::MoviusReplace | Procedure::MoviusRename => {
+                fact != "int:salesforce" && fact != "others"
+            }
+        };
+        if unobservable {
+            "(unobservable)".into()
+        } else {
+            value.to_owned()
+        }
+    }
+
+    /// relinker in the workspace, with the walk's secrets.
+    pub fn relinker(&self, args: &[&str]) -> Relinker {
+        let mut command = self.work.relinker(args);
+        for (name, value) in &self.env {
+            command = match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        match self.new_username() {
+            Some((name, value)) => command.env(name, value),
+            None => command,
+        }
+    }
+
+    /// The variable naming the new user, and what it says now.
+    fn new_username(&self) -> Option<(&'static str, String)> {
+        let (name, next, old, other) = match self.spec.procedure {
+            Procedure::MarketoRename | Procedure::MoviusRename => return None,
+            Procedure::DotdigitalReplace => (
+                "DD_NEW_USER",
+                &dotdigital::NEXT,
+                dotdigital::OLD_USER,
+                dotdigital::OTHER_USER,
+            ),
+            Procedure::MoviusReplace => (
+                "MV_NEW_USER",
+                &movius::NEXT,
+                movius::OLD_USERNAME,
+                "api-x0000000",
+            ),
+        };
+        let value = match self.credential {
+            Credential::Unset => return None,
+            Credential::Old => old.to_owned(),
+            Credential::OtherAccount => other.to_owned(),
+            // Before a person made one, the name the platform will give it.
+            Credential::Right | Credential::FileMissing => {
+                next[self.made.saturating_sub(1).min(next.len() - 1)].to_owned()
+            }
+        };
+        Some((name, value))
+    }
+
+    /// A person changes a secret the plan reads. Answers what changed, for the log.
+    pub fn change_secret(&mut self, change: &SecretChange) -> String {
+        match change {
+            SecretChange::Env(name, value) => {
+                self.env.insert(name, value.clone());
+                match value {
+                    Some(_) => format!("{name} set to a wrong value"),
+                    None => format!("{name} unset"),
+                }
+            }
+            SecretChange::Restore => {
+                for name in ["T_ADMIN_SECRET", "T_SFDC_SECRET", "T_REPORT_SECRET"] {
+                    self.env.remove(name);
+                }
+                match self.spec.procedure {
+                    Procedure::DotdigitalReplace => {
+                        self.env
+                            .insert("DD_OLD", Some(dotdigital::OLD_PASSWORD.to_owned()));
+                    }
+                    Procedure::MoviusReplace | Procedure::MoviusRename => {
+                        self.env
+                            .insert("MV_OLD", Some(movius::OLD_PASSWORD.to_owned()));
+                    }
+                    Procedure::MarketoRename => {}
+                }
+                self.set_credential(Credential::Right);
+                "every secret as it should be".into()
+            }
+            SecretChange::Credential(credential) => {
+                self.set_credential(*credential);
+                format!("the new credential: {credential:?}")
+            }
+        }
+    }
+
+    fn set_credential(&mut self, credential: Credential) {
+        self.credential = credential;
+        let password = match (self.spec.procedure, credential) {
+            (_, Credential::FileMissing) => None,
+            (Procedure::DotdigitalReplace, Credential::Old) => Some(dotdigital::OLD_PASSWORD),
+            (Procedure::DotdigitalReplace, Credential::OtherAccount) => {
+                Some(dotdigital::OTHER_PASSWORD)
+            }
+            (Procedure::DotdigitalReplace, _) => Some(dotdigital::NEW_PASSWORD),
+            (Procedure::MoviusReplace, Credential::Old) => Some(movius::OLD_PASSWORD),
+            (Procedure::MoviusReplace, _) => Some(movius::NEW_PASSWORD),
+            (Procedure::MarketoRename | Procedure::MoviusRename, _) => return,
+        };
+        let path = self.work.path().join("new.password");
+        match password {
+            Some(password) => std::fs::write(path, password).expect("write new.password"),
+            None => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    /// Every secret value a world holds: none may appear in any output.
+    pub fn secrets(&self) -> &'static [&'static str] {
+        match self.spec.procedure {
+            Procedure::MarketoRename => &[],
+            Procedure::DotdigitalReplace => &[
+                dotdigital::OLD_PASSWORD,
+                dotdigital::NEW_PASSWORD,
+                dotdigital::OTHER_PASSWORD,
+            ],
+            Procedure::MoviusReplace | Procedure::MoviusRename => {
+                &[movius::OLD_PASSWORD, movius::NEW_PASSWORD]
+            }
+        }
+    }
+
+    /// The changes to secrets a person can make in this world.
+    pub fn secret_changes(&self) -> Vec<SecretChange> {
+        let mut changes = vec![SecretChange::Restore];
+        match self.spec.procedure {
+            Procedure::MarketoRename => {
+                for name in ["T_SFDC_SECRET", "T_REPORT_SECRET", "T_ADMIN_SECRET"] {
+                    changes.push(SecretChange::Env(name, None));
+                    changes.push(SecretChange::Env(
+                        name,
+                        Some("sandbox-secret-wrong-0000".into()),
+                    ));
+                }
+            }
+            Procedure::DotdigitalReplace => {
+                changes.push(SecretChange::Env("DD_OLD", None));
+                for c in [
+                    Credential::Unset,
+                    Credential::Old,
+                    Credential::OtherAccount,
+                    Credential::FileMissing,
+                ] {
+                    changes.push(SecretChange::Credential(c));
+                }
+            }
+            Procedure::MoviusReplace => {
+                changes.push(SecretChange::Env("MV_OLD", None));
+                for c in [Credential::Unset, Credential::Old, Credential::FileMissing] {
+                    changes.push(SecretChange::Credential(c));
+                }
+            }
+            Procedure::MoviusRename => changes.push(SecretChange::Env("MV_OLD", None)),
+        }
+        changes
+    }
+
+    /// Fault rules the world's requests can meet: (label, rule). Hangs are left to the kills,
+    /// which end them: a dotdigital call waits 121 s for an answer.
+    pub fn faults(&self) -> Vec<(String, Value)> {
+        let paths: &[(&str, Option<&str>)] = match self.spec.procedure {
+            Procedure::MarketoRename => &[
+                ("/userservice/*/update.json", Some("POST")),
+                ("/userservice/*/invite.json", Some("POST")),
+                ("/userservice/*/delete.json", Some("POST")),
+                ("/userservice/*/user.json", Some("GET")),
+                ("/identity/oauth/token", None),
+                ("/", None),
+            ],
+            Procedure::DotdigitalReplace => &[
+                ("/v2/account-info", None),
+                ("/_sandbox/integrations/*/check", None),
+            ],
+            Procedure::MoviusReplace | Procedure::MoviusRename => {
+                &[("/_sandbox/integrations/*/check", None)]
+            }
+        };
+        let error = match self.spec.procedure {
+            Procedure::MarketoRename => {
+                json!({"kind": "error", "status": 503, "code": "611", "message": "System error"})
+            }
+            _ => json!({"kind": "error", "status": 503, "code": "ERROR_UNEXPECTED"}),
+        };
+        let throttled = match self.spec.procedure {
+            Procedure::MarketoRename => json!({"kind": "error", "status": 429, "code": "615"}),
+            _ => json!({"kind": "error", "status": 429, "code": "ERROR_RATE_LIMIT_EXCEEDED"}),
+        };
+        let mut rules = Vec::new();
+        for (path, method) in paths {
+            for (label, action) in [
+                ("5xx", error.clone()),
+                ("429", throttled.clone()),
+                ("drop", json!({"kind": "drop"})),
+                ("drop-after", json!({"kind": "drop-after"})),
+            ] {
+                let mut rule = json!({"path": path, "action": action});
+                if let Some(method) = method {
+                    rule["method"] = json!(method);
+                }
+                rules.push((format!("{label} on {} {path}", method.unwrap_or("*")), rule));
+            }
+        }
+        if self.spec.procedure == Procedure::MarketoRename {
+            rules.push((
+                "a hang on POST /userservice/*".into(),
+                json!({"method": "POST", "path": "/userservice/*", "action": {"kind": "hang"}}),
+            ));
+        }
+        rules
+    }
+
+    /// The world's facts, read now.
+    pub async fn facts(&mut self) -> Facts {
+        let state = self.sandbox.state().await;
+        self.count_made(&state);
+        match self.spec.procedure {
+            Procedure::MarketoRename => marketo::facts(self, &state),
+            Procedure::DotdigitalReplace => dotdigital::facts(self, &state),
+            Procedure::MoviusReplace => movius::facts(&state),
+            Procedure::MoviusRename => movius::rename_facts(&state),
+        }
+    }
+
+    /// The platform names the users a person makes in order: the last one seen is the one
+    /// the run should use, whoever made it (the walk's person or the sandbox operator).
+    fn count_made(&mut self, state: &Value) {
+        let (names, field): (&[&str], &str) = match self.spec.procedure {
+            Procedure::DotdigitalReplace => (&dotdigital::NEXT, "username"),
+            Procedure::MoviusReplace => (&movius::NEXT, "username"),
+            Procedure::MarketoRename | Procedure::MoviusRename => return,
+        };
+        for user in state["api_users"].as_array().into_iter().flatten() {
+            if let Some(at) = names.iter().position(|n| same(&user[field], n)) {
+                self.made = self.made.max(at + 1);
+            }
+        }
+    }
+
+    /// A person brings a step's effect about in the UI (`undo`: reverses it). Answers what the
+    /// person did, or why they could not.
+    pub async fn person(&self, id: &str, undo: bool) -> String {
+        match self.spec.procedure {
+            Procedure::MarketoRename => marketo::person(self, id, undo).await,
+            Procedure::DotdigitalReplace => dotdigital::person(self, id, undo).await,
+            Procedure::MoviusReplace | Procedure::MoviusRename => {
+                movius::person(self, id, undo).await
+            }
+        }
+    }
+
+    /// Time passes on the instance: one token lifetime (Marketo shows a relink by then).
+    pub async fn time_passes(&self) -> String {
+        self.post("/_sandbox/clock", Some(json!({"advance_secs": 3600})))
+            .await
+    }
+
+    async fn post(&self, path: &str, body: Option<Value>) -> String {
+        let mut request = self.sandbox.http.post(self.sandbox.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request).await
+    }
+
+    async fn delete(&self, path: &str) -> String {
+        answer(
+            self.sandbox
+                .http
+                .request(Method::DELETE, self.sandbox.url(path)),
+        )
+        .await
+    }
+}
+
+/// A change to a secret the plan reads.
+#[derive(Clone, Debug)]
+pub(super) enum SecretChange {
+    /// A variable set to a wrong value, or removed.
+    Env(&'static str, Option<String>),
+    /// Where the new credential points.
+    Credential(Credential),
+    /// Every secret back as it should be.
+    Restore,
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> String {
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            short(status, &body)
+        }
+        Err(error) => format!("failed: {error}"),
+    }
+}
+
+fn short(status: u16, body: &Value) -> String {
+    let text = match body {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let text: String = text.chars().take(120).collect();
+    format!("{status} {text}").trim_end().to_owned()
+}
+
+fn same(value: &Value, userid: &str) -> bool {
+    value
+        .as_str()
+        .is_some_and(|v| v.eq_ignore_ascii_case(userid))
+}
