@@ -13,6 +13,7 @@ mod heal;
 mod invariants;
 mod kill;
 mod moves;
+mod rival;
 mod walker;
 mod world;
 
@@ -31,6 +32,8 @@ struct Config {
     steps: usize,
     jobs: usize,
     long: bool,
+    /// Print every walk's moves, not only a failing one's.
+    verbose: bool,
 }
 
 enum Seeds {
@@ -76,6 +79,7 @@ impl Config {
             steps: usize::try_from(steps).unwrap_or(usize::MAX),
             jobs: usize::try_from(jobs.max(1)).unwrap_or(1),
             long,
+            verbose: var("RELINKER_WALK_LOG").is_some(),
         }
     }
 
@@ -169,8 +173,11 @@ async fn walk_all(config: &Config) -> (usize, usize, Vec<Failure>) {
             };
             let steps = config.steps;
             running.spawn(async move {
-                let walker = Walker::start(spec, seed, steps).await;
-                (spec.name, seed, walker.walk().await)
+                let walked = match Walker::start(spec, seed, steps).await {
+                    Some(walker) => Some(walker.walk().await),
+                    None => None,
+                };
+                (spec.name, seed, walked)
             });
         }
         let Some(done) = running.join_next().await else {
@@ -178,13 +185,17 @@ async fn walk_all(config: &Config) -> (usize, usize, Vec<Failure>) {
         };
         let (name, seed, result) = done.expect("a walk panicked");
         match result {
-            Ok(n) => {
-                moves += n;
-                if config.long {
-                    eprintln!("walk {name} seed {seed}: ok, {n} moves");
+            None => eprintln!("walk {name} seed {seed}: passed over (no PostgreSQL here)"),
+            Some(Ok(log)) => {
+                moves += log.len();
+                if config.long || config.verbose {
+                    eprintln!("walk {name} seed {seed}: ok, {} moves", log.len());
+                }
+                if config.verbose {
+                    eprintln!("  {}", log.join("\n  "));
                 }
             }
-            Err(failure) => {
+            Some(Err(failure)) => {
                 moves += failure.log.len();
                 eprintln!("walk {name} seed {seed}: {}", failure.signature());
                 failures.push(failure);

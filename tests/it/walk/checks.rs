@@ -20,6 +20,7 @@ impl Walker {
         let fail = |this: &Self, v: Violation| this.fail(v, &text);
         invariants::exit_code(ran.code, killed).map_err(|v| fail(self, v))?;
         invariants::no_secrets(&self.site, &text).map_err(|v| fail(self, v))?;
+        invariants::rolled_back_for_now(&text).map_err(|v| fail(self, v))?;
         self.status = self.replay().await.map_err(|v| fail(self, v))?;
         let world = self.site.facts().await;
         if !killed {
@@ -30,26 +31,46 @@ impl Walker {
             }
         }
         let state = self.word();
-        if matches!(state.as_str(), "done" | "rolled back")
-            && self.latest().is_some_and(|r| r.ended.is_none())
+        let ending = matches!(state.as_str(), "done" | "rolled back");
+        if let Some(run) = self.latest()
+            && ending
         {
-            let id = self.latest().map(|r| r.id.clone()).unwrap_or_default();
-            let claim = if state == "done" {
-                Claim::Done(id)
-            } else {
-                Claim::RolledBack(id)
-            };
-            self.claim(&claim, &world).map_err(|v| {
-                fail(
-                    self,
-                    Violation::new(v.invariant, format!("status says `{state}`: {}", v.message)),
-                )
-            })?;
-        }
-        if let Some(run) = self.runs.last_mut()
-            && matches!(state.as_str(), "done" | "rolled back")
-        {
-            run.ended = Some(state.clone());
+            let (id, original) = (run.id.clone(), run.original.clone());
+            match run.ended.clone() {
+                None => {
+                    let claim = if state == "done" {
+                        Claim::Done(id)
+                    } else {
+                        Claim::RolledBack(id)
+                    };
+                    self.claim(&claim, &world).map_err(|v| {
+                        let message = format!("status says `{state}`: {}", v.message);
+                        fail(self, Violation::new(v.invariant, message))
+                    })?;
+                    let expected = if state == "done" {
+                        invariants::planned(&self.site, &original)
+                    } else {
+                        original
+                    };
+                    if let Some(run) = self.runs.last_mut() {
+                        run.ended = Some((state.clone(), expected));
+                    }
+                    self.moved_since_end = false;
+                }
+                // Nothing relinker does may change the world of a run that has ended.
+                Some((end, expected)) if !self.moved_since_end => {
+                    let wrong =
+                        invariants::differences(&self.site, &world, &expected, &self.exempt());
+                    if !wrong.is_empty() {
+                        let message = format!(
+                            "run {id} ended `{end}`, no person moved since, and now {}",
+                            wrong.join("; ")
+                        );
+                        return Err(fail(self, Violation::new(Invariant::Explained, message)));
+                    }
+                }
+                Some(_) => {}
+            }
         }
         if self.live()
             && let (Some(original), Some(status)) = (
@@ -182,6 +203,9 @@ impl Walker {
     /// After a person's move: a fact it took where the journal does not say is tainted.
     pub(super) async fn retaint(&mut self, before: &Facts) {
         let after = self.site.facts().await;
+        if &after != before {
+            self.moved_since_end = true;
+        }
         if !self.live() {
             return;
         }

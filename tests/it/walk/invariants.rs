@@ -37,6 +37,9 @@ pub(super) enum Invariant {
     Converges,
     /// 9. Every command ends on its own.
     Ends,
+    /// 10. Only a refusal rolls a run back by itself: a check that cannot answer now, a
+    ///     throttled or failed call, a secret that cannot be read now are waited out or pause.
+    Transient,
 }
 
 impl fmt::Display for Invariant {
@@ -54,6 +57,7 @@ impl fmt::Display for Invariant {
             Invariant::Wording => (7, "wording never upgrades evidence"),
             Invariant::Converges => (8, "a cooperative person gets the run to an end"),
             Invariant::Ends => (9, "every command ends"),
+            Invariant::Transient => (10, "only a refusal rolls a run back by itself"),
         };
         write!(f, "invariant {n} ({name})")
     }
@@ -342,6 +346,42 @@ pub(super) fn wording(status: &Value, text: &str) -> Result<(), Violation> {
         }
     }
     Ok(())
+}
+
+/// What a failure says when it is about now, not about the world: a check that cannot
+/// answer, a throttled, failed or lost call, a secret that cannot be read at the moment.
+const TRANSIENT: [&str; 11] = [
+    "cannot check",
+    "429",
+    "RATE_LIMIT",
+    "cannot read the credential",
+    "could not connect",
+    "connection closed",
+    "timed out",
+    "HTTP 5",
+    "no such file",
+    "No such file",
+    "is not set",
+];
+
+/// Invariant 10: a command that was not `rollback` and rolled its run back names a refusal,
+/// not a transient failure.
+pub(super) fn rolled_back_for_now(text: &str) -> Result<(), Violation> {
+    let rolled = text.lines().skip(1).any(|l| l.trim() == "rolling back");
+    if !rolled || text.starts_with("rolling back") {
+        return Ok(());
+    }
+    let failure = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("✗ ") && TRANSIENT.iter().any(|t| l.contains(t)));
+    match failure {
+        Some(line) => Err(Violation::new(
+            Invariant::Transient,
+            format!("a transient failure rolled the run back: {}", cut(line)),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `id:state` of every step, for messages.

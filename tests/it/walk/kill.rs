@@ -4,13 +4,35 @@
 use std::time::Duration;
 
 use rand::Rng;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Failure;
 use super::walker::{GIVE_UP, Walker, code, excerpt};
 use crate::harness::Ran;
 
 impl Walker {
+    /// A process works on the run, and a step waits for a person.
+    async fn at_gate(&self, id: &str) -> bool {
+        let ran = self
+            .site
+            .relinker(&["status", id, "--format", "json"])
+            .run()
+            .await;
+        let Ok(all) = serde_json::from_str::<Value>(&ran.stdout) else {
+            return false;
+        };
+        let run = &all[0];
+        run["active"] == true
+            && run["steps"].as_array().is_some_and(|steps| {
+                steps.iter().any(|s| {
+                    matches!(
+                        s["state"].as_str(),
+                        Some("waiting_for_person" | "undo_waiting_for_person")
+                    )
+                })
+            })
+    }
+
     /// `apply` or `resume` killed with SIGKILL: while it waits at a gate, or while request
     /// `after` hangs.
     pub(super) async fn kill(
@@ -51,35 +73,26 @@ impl Walker {
         let before = self.site.facts().await;
         let mut all = args.clone();
         all.extend_from_slice(&GIVE_UP);
+        let earlier = self.faulted("hang-after").await;
         let mut child = self.site.relinker(&all).spawn_captured();
-        let journal = self
-            .site
-            .work
-            .path()
-            .join(format!("state/runs/{id}/journal.jsonl"));
-        let mut last_len = 0;
-        let mut still = 0;
+        let mut looks = 0;
         let mut ended = false;
-        for _ in 0..60 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
             if matches!(child.try_wait(), Ok(Some(_))) {
                 ended = true;
                 break;
             }
             let hit = if after.is_some() {
-                self.site.sandbox.requests().await["requests"]
-                    .as_array()
-                    .is_some_and(|all| all.iter().any(|r| r["fault"] == "hang-after"))
+                self.faulted("hang-after").await > earlier
             } else {
-                // Waiting at a gate: the journal has stopped growing.
-                let len = std::fs::metadata(&journal).map_or(0, |m| m.len());
-                still = if len > 0 && len == last_len {
-                    still + 1
+                // At a gate: the run is active and waits for a person, look after look.
+                looks = if self.at_gate(&id).await {
+                    looks + 1
                 } else {
                     0
                 };
-                last_len = len;
-                still >= 3
+                looks >= 2
             };
             if hit {
                 break;

@@ -70,6 +70,16 @@ pub(super) enum Move {
     },
     /// A token lifetime passes on the Marketo instance.
     TimePasses,
+    /// The PostgreSQL server restarts (every session, and its locks, end).
+    RestartDatabase,
+    /// `apply` (or `resume`) whose first change hangs; meanwhile (after a database restart, or
+    /// not) a second runner resumes the same run with the sandbox operator; then the first one
+    /// wakes.
+    /// `applied`: the hung change took effect (its answer is what is lost).
+    Rival {
+        restart_db: bool,
+        applied: bool,
+    },
     Secret(SecretChange),
     Fault {
         label: String,
@@ -116,6 +126,20 @@ impl fmt::Display for Move {
                 )
             }
             Move::TimePasses => write!(f, "an hour passes on the instance"),
+            Move::RestartDatabase => write!(f, "the database restarts"),
+            Move::Rival {
+                restart_db,
+                applied,
+            } => write!(
+                f,
+                "a runner hangs on a change{};{} a second runner resumes with the operator",
+                if *applied { " it made" } else { "" },
+                if *restart_db {
+                    " the database restarts;"
+                } else {
+                    ""
+                }
+            ),
             Move::Secret(change) => write!(f, "secret: {change:?}"),
             Move::Fault { label, .. } => write!(f, "fault: {label}"),
             Move::ClearFaults => write!(f, "faults cleared"),
@@ -155,6 +179,7 @@ impl View<'_> {
 /// Picks the next move.
 pub(super) fn pick(rng: &mut StdRng, site: &Site, view: &View<'_>) -> Move {
     let marketo = site.spec.procedure == Procedure::MarketoRename;
+    let postgres = site.spec.postgres;
     let gate = |rng: &mut StdRng| match rng.random_range(0..20) {
         0..12 => Gate::Zero,
         12..17 => Gate::Unset,
@@ -163,23 +188,25 @@ pub(super) fn pick(rng: &mut StdRng, site: &Site, view: &View<'_>) -> Move {
     let operator = |rng: &mut StdRng| rng.random_bool(0.12);
     let waiting = view.waiting();
     // (weight, what) pairs; the weights say what an operator usually does next.
-    let weights: [(u32, u8); 15] = if view.live {
+    let weights: [(u32, u8); 17] = if view.live {
         [
-            (16, 0),                                      // resume
-            (5, 1),                                       // rollback
-            (2, 2),                                       // dry run
-            (10, 3),                                      // attest
-            (1, 4),                                       // abandon
-            (1, 5),                                       // status
-            (3, 6),                                       // kill a waiting command
-            (3, 7),                                       // kill at a request
-            (if waiting.is_empty() { 0 } else { 20 }, 8), // a person does what is asked
-            (5, 9),                                       // a person does or undoes anything
-            (if marketo { 6 } else { 0 }, 10),            // time passes
-            (4, 11),                                      // a secret changes
-            (5, 12),                                      // a fault
-            (4, 13),                                      // faults cleared
-            (2, 14),                                      // apply (another run; claims)
+            (16, 0),                                            // resume
+            (5, 1),                                             // rollback
+            (2, 2),                                             // dry run
+            (10, 3),                                            // attest
+            (1, 4),                                             // abandon
+            (1, 5),                                             // status
+            (3, 6),                                             // kill a waiting command
+            (3, 7),                                             // kill at a request
+            (if waiting.is_empty() { 0 } else { 20 }, 8),       // a person does what is asked
+            (5, 9),                                             // a person does or undoes anything
+            (if marketo { 6 } else { 0 }, 10),                  // time passes
+            (4, 11),                                            // a secret changes
+            (5, 12),                                            // a fault
+            (4, 13),                                            // faults cleared
+            (2, 14),                                            // apply (another run; claims)
+            (if postgres { 3 } else { 0 }, 15),                 // the database restarts
+            (3 * u32::from(postgres) + u32::from(marketo), 16), // a second runner
         ]
     } else {
         [
@@ -198,6 +225,8 @@ pub(super) fn pick(rng: &mut StdRng, site: &Site, view: &View<'_>) -> Move {
             (3, 12),
             (2, 13),
             (30, 14),
+            (if postgres { 2 } else { 0 }, 15),
+            (5 * u32::from(postgres) + u32::from(marketo), 16),
         ]
     };
     let total: u32 = weights.iter().map(|(w, _)| w).sum();
@@ -283,6 +312,11 @@ pub(super) fn pick(rng: &mut StdRng, site: &Site, view: &View<'_>) -> Move {
             }
         }
         13 => Move::ClearFaults,
+        15 => Move::RestartDatabase,
+        16 => Move::Rival {
+            restart_db: postgres && rng.random_bool(0.7),
+            applied: rng.random_bool(0.5),
+        },
         _ => Move::Apply {
             gate: gate(rng),
             operator: operator(rng),

@@ -25,8 +25,8 @@ pub(super) struct Run {
     pub(super) id: String,
     pub(super) original: Facts,
     pub(super) abandoned: bool,
-    /// The end state (done, rolled back) already held against the world.
-    pub(super) ended: Option<String>,
+    /// The state the run ended in (done, rolled back) and the facts that must then hold.
+    pub(super) ended: Option<(String, Facts)>,
 }
 
 /// One walk under way.
@@ -45,6 +45,8 @@ pub(super) struct Walker {
     /// said: the person's word, until the world agrees.
     pub(super) lies: BTreeMap<&'static str, Vec<String>>,
     pub(super) initial: Facts,
+    /// A person changed the world since the latest run ended: its end state need not hold.
+    pub(super) moved_since_end: bool,
     /// (run, step, undo) of every attestation a run recorded.
     pub(super) attestations: BTreeSet<(String, String, bool)>,
     /// `status RUN --format json` of the latest run, after the last command.
@@ -52,10 +54,10 @@ pub(super) struct Walker {
 }
 
 impl Walker {
-    pub(super) async fn start(spec: &'static Spec, seed: u64, steps: usize) -> Self {
-        let mut site = Site::start(spec).await;
+    pub(super) async fn start(spec: &'static Spec, seed: u64, steps: usize) -> Option<Self> {
+        let mut site = Site::start(spec).await?;
         let initial = site.facts().await;
-        Self {
+        Some(Self {
             site,
             seed,
             steps,
@@ -68,7 +70,8 @@ impl Walker {
             initial,
             attestations: BTreeSet::new(),
             status: None,
-        }
+            moved_since_end: false,
+        })
     }
 
     pub(super) fn fail(&self, violation: Violation, output: &str) -> Failure {
@@ -85,6 +88,13 @@ impl Walker {
     pub(super) fn note(&mut self, what: &str, outcome: &str) {
         let n = self.log.iter().filter(|l| !l.starts_with("  --")).count() + 1;
         self.log.push(format!("{n:>3}. {what} => {outcome}"));
+    }
+
+    /// How many requests the sandbox has answered with this fault so far.
+    pub(super) async fn faulted(&self, kind: &str) -> usize {
+        self.site.sandbox.requests().await["requests"]
+            .as_array()
+            .map_or(0, |all| all.iter().filter(|r| r["fault"] == kind).count())
     }
 
     pub(super) fn latest(&self) -> Option<&Run> {
@@ -108,7 +118,7 @@ impl Walker {
             .to_owned()
     }
 
-    pub(super) async fn walk(mut self) -> Result<usize, Failure> {
+    pub(super) async fn walk(mut self) -> Result<Vec<String>, Failure> {
         for _ in 0..self.steps {
             let view = View {
                 status: self.status.as_ref(),
@@ -118,10 +128,10 @@ impl Walker {
             self.play(next).await?;
         }
         self.heal().await?;
-        let state = self.site.work.state_files();
+        let state = self.site.stored().await;
         invariants::no_secrets(&self.site, &state)
             .map_err(|v| self.fail(v, "(the state directory)"))?;
-        Ok(self.log.len())
+        Ok(self.log)
     }
 
     pub(super) async fn play(&mut self, next: Move) -> Result<(), Failure> {
@@ -192,6 +202,15 @@ impl Walker {
                 self.retaint(&before).await;
                 Ok(())
             }
+            Move::RestartDatabase => {
+                let answer = self.site.restart_database().await;
+                self.note(&label, &answer);
+                Ok(())
+            }
+            Move::Rival {
+                restart_db,
+                applied,
+            } => self.rival(&label, restart_db, applied).await,
             Move::TimePasses => {
                 let answer = self.site.time_passes().await;
                 self.note(&label, &answer);
