@@ -139,11 +139,7 @@ pub(super) fn facts(site: &Site, state: &Value) -> Facts {
             ));
         }
     }
-    for invitation in state["invitations"].as_array().into_iter().flatten() {
-        if !same(&invitation["userid"], TEMP) {
-            others.push(format!("invited {}", invitation["userid"]));
-        }
-    }
+    // Other invitations lapse as the instance's clock moves: they are not the run's.
     for service in state["services"].as_array().into_iter().flatten() {
         let name = service["name"].as_str().unwrap_or_default();
         if !SERVICES.contains(&name) {
