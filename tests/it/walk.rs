@@ -27,17 +27,19 @@ use world::{Spec, WORLDS};
 /// What to walk, from the environment (docs/testing.md).
 struct Config {
     worlds: Vec<&'static Spec>,
-    /// Seeds per world: an explicit one, or 1..=n.
+    /// Seeds per world: listed ones, the short walk's, or 1..=n.
     seeds: Seeds,
     steps: usize,
     jobs: usize,
     long: bool,
     /// Print every walk's moves, not only a failing one's.
     verbose: bool,
+    /// A file for every failing walk in full (the panic shows the shortest of each class).
+    report: Option<String>,
 }
 
 enum Seeds {
-    One(u64),
+    Listed(Vec<u64>),
     Short,
     Count(u64),
 }
@@ -66,8 +68,20 @@ impl Config {
                 .collect(),
             None => WORLDS.iter().collect(),
         };
-        let seeds = match (number("RELINKER_WALK_SEED"), long) {
-            (Some(seed), _) => Seeds::One(seed),
+        let listed = var("RELINKER_WALK_SEED").map(|seeds| {
+            seeds
+                .split(',')
+                .map(|seed| {
+                    seed.trim().parse::<u64>().unwrap_or_else(|_| {
+                        panic!(
+                            "RELINKER_WALK_SEED={seeds:?}: seeds are numbers, separated by commas"
+                        )
+                    })
+                })
+                .collect::<Vec<u64>>()
+        });
+        let seeds = match (listed, long) {
+            (Some(seeds), _) => Seeds::Listed(seeds),
             (None, true) => Seeds::Count(number("RELINKER_WALK_COUNT").unwrap_or(40)),
             (None, false) => Seeds::Short,
         };
@@ -80,6 +94,7 @@ impl Config {
             jobs: usize::try_from(jobs.max(1)).unwrap_or(1),
             long,
             verbose: var("RELINKER_WALK_LOG").is_some(),
+            report: var("RELINKER_WALK_REPORT"),
         }
     }
 
@@ -87,7 +102,7 @@ impl Config {
         let mut walks = Vec::new();
         for spec in &self.worlds {
             let seeds: Vec<u64> = match self.seeds {
-                Seeds::One(seed) => vec![seed],
+                Seeds::Listed(ref seeds) => seeds.clone(),
                 Seeds::Short => (1..=spec.short_seeds).collect(),
                 Seeds::Count(n) => (1..=n).collect(),
             };
@@ -237,6 +252,11 @@ async fn operator_walk() {
     }
     if failures.is_empty() {
         return;
+    }
+    if let Some(path) = &config.report {
+        let all: Vec<String> = failures.iter().map(Failure::to_string).collect();
+        std::fs::write(path, all.join("\n")).expect("write the walk's report");
+        eprintln!("every failing walk, in full: {path}");
     }
     // The shortest walk of each class, in full: each is a reproduction.
     let mut report = String::new();
