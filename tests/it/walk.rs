@@ -20,7 +20,7 @@ mod world;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use invariants::Violation;
+use invariants::{Invariant, Violation};
 use walker::Walker;
 use world::{Spec, WORLDS};
 
@@ -188,10 +188,24 @@ async fn walk_all(config: &Config) -> (usize, usize, Vec<Failure>) {
             };
             let steps = config.steps;
             running.spawn(async move {
-                let walked = match Walker::start(spec, seed, steps).await {
-                    Some(walker) => Some(walker.walk().await),
-                    None => None,
-                };
+                // A walk of its own task: a panic in it (a bug of the walk) is that walk's
+                // failure, and the others go on.
+                let walk = tokio::spawn(async move {
+                    match Walker::start(spec, seed, steps).await {
+                        Some(walker) => Some(walker.walk().await),
+                        None => None,
+                    }
+                });
+                let walked = walk.await.unwrap_or_else(|panic| {
+                    Some(Err(Failure {
+                        world: spec.name,
+                        seed,
+                        steps,
+                        violation: Violation::new(Invariant::Walk, panic.to_string()),
+                        log: Vec::new(),
+                        output: String::new(),
+                    }))
+                });
                 (spec.name, seed, walked)
             });
         }

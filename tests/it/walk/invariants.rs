@@ -40,6 +40,8 @@ pub(super) enum Invariant {
     /// 10. Only a refusal rolls a run back by itself: a check that cannot answer now, a
     ///     throttled or failed call, a secret that cannot be read now are waited out or pause.
     Transient,
+    /// The walk itself broke (a panic in the test, not a promise of relinker's).
+    Walk,
 }
 
 impl fmt::Display for Invariant {
@@ -58,6 +60,7 @@ impl fmt::Display for Invariant {
             Invariant::Converges => (8, "a cooperative person gets the run to an end"),
             Invariant::Ends => (9, "every command ends"),
             Invariant::Transient => (10, "only a refusal rolls a run back by itself"),
+            Invariant::Walk => return write!(f, "the walk itself (a bug of the test)"),
         };
         write!(f, "invariant {n} ({name})")
     }
