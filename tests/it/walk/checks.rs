@@ -26,7 +26,7 @@ impl Walker {
         if !killed {
             let ids: Vec<String> = self.runs.iter().map(|r| r.id.clone()).collect();
             let target = self.latest().map(|r| r.id.clone());
-            for claim in invariants::claims(&text, &ids, target.as_deref()) {
+            for claim in invariants::claims(&self.site, &text, &ids, target.as_deref()) {
                 self.claim(&claim, &world).map_err(|v| fail(self, v))?;
             }
         }
@@ -168,6 +168,16 @@ impl Walker {
                 "✓ r0-verify".into(),
                 invariants::verified(&self.site),
                 self.exempt(),
+            ),
+            // Said of the world as relinker sees it: held to what relinker can observe.
+            Claim::Says {
+                phrase,
+                fact,
+                value,
+            } => (
+                (*phrase).to_owned(),
+                Facts::from([(*fact, (*value).to_owned())]),
+                BTreeSet::from([*fact]),
             ),
         };
         let wrong = invariants::differences(&self.site, world, &expected, &tainted);

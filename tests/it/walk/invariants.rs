@@ -229,13 +229,28 @@ pub(super) enum Claim {
     NothingToChange,
     /// The rotation's verification passed.
     Verified,
+    /// A sentence the world names as a fact about itself: `fact` reads as `value` does.
+    Says {
+        phrase: &'static str,
+        fact: &'static str,
+        value: &'static str,
+    },
 }
 
 /// The claims in a command's output about the runs `ids` (`target`: the run the command was
 /// about, for sentences that do not name it).
-pub(super) fn claims(raw: &str, ids: &[String], target: Option<&str>) -> Vec<Claim> {
+pub(super) fn claims(site: &Site, raw: &str, ids: &[String], target: Option<&str>) -> Vec<Claim> {
     let text = flat(raw);
     let mut found = Vec::new();
+    for (phrase, fact, value) in site.phrases() {
+        if text.contains(phrase) {
+            found.push(Claim::Says {
+                phrase,
+                fact,
+                value,
+            });
+        }
+    }
     for id in ids {
         if text.contains(&format!("run {id} done")) || text.contains(&format!("run {id} is done")) {
             found.push(Claim::Done(id.clone()));

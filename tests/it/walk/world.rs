@@ -337,6 +337,15 @@ impl Site {
         }
     }
 
+    /// Sentences relinker prints about the world, each a fact it claims: (phrase, fact, a
+    /// value that reads as relinker claims).
+    pub fn phrases(&self) -> &'static [(&'static str, &'static str, &'static str)] {
+        match self.spec.procedure {
+            Procedure::DotdigitalReplace => &[("refuses the old credential", "old", "disabled")],
+            _ => &[],
+        }
+    }
+
     /// relinker in the workspace, with the walk's secrets.
     pub fn relinker(&self, args: &[&str]) -> Relinker {
         let mut command = self.work.relinker(args);
