@@ -13,6 +13,30 @@ use super::walker::{Walker, code, excerpt};
 use super::world::Facts;
 use crate::harness::{Ran, flat};
 
+/// Going forward, a step is not yet due while a step before it is not held, leaving out the
+/// steps of its own phase (a person does those in one sitting, in any order); a verification
+/// is the proof of every step before it, so for it none are left out (issue 24, item 4).
+fn not_yet_due(status: &Value, step: &str) -> bool {
+    let steps = status["steps"].as_array().map_or(&[][..], Vec::as_slice);
+    let waiting: Vec<&str> = status["waiting"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["step"].as_str())
+        .collect();
+    let proof = step.ends_with("-verify");
+    steps
+        .iter()
+        .take_while(|s| s["id"] != step)
+        .filter(|s| proof || !waiting.contains(&s["id"].as_str().unwrap_or_default()))
+        .any(|s| {
+            !matches!(
+                s["state"].as_str(),
+                Some("applied" | "already_satisfied" | "skipped")
+            )
+        })
+}
+
 impl Walker {
     /// The checks after every command.
     pub(super) async fn checked(&mut self, ran: &Ran, killed: bool) -> Result<(), Failure> {
@@ -276,7 +300,8 @@ impl Walker {
             );
             // `status` shows how the step itself is known; an undo is known its own way.
             let observed = !undo && shown["verification"] != "attested";
-            if run_over || !(waited || announced) || observed {
+            let early = !undo && not_yet_due(&before, step);
+            if run_over || !(waited || announced) || observed || early {
                 let violation = Violation::new(
                     Invariant::Attest,
                     format!(

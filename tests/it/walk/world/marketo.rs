@@ -13,7 +13,9 @@ const TEMP: &str = "relinker-temp@acme.example";
 const JANE: &str = "jane.doe@acme.example";
 const SERVICES: [&str; 2] = ["salesforce-sync", "reporting-export"];
 
-pub(super) const STEPS: [StepModel; 8] = [
+pub(super) const STEPS: [StepModel; 9] = [
+    // A temporary user left by an earlier run is given the roles instead of being created.
+    step("r0-add-roles-temporary-user", &[], false),
     step(
         "r0-create-temporary-user",
         &[change("temp", "absent", &["invited", "user"])],
