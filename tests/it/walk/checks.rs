@@ -167,6 +167,13 @@ impl Walker {
             }
         };
         let (what, expected, tainted) = match claim {
+            // An ended run's end state is held against the world by the check after every
+            // command while no person moves; once one has, "run X is done" speaks of the run.
+            Claim::Done(id) | Claim::RolledBack(id)
+                if run(id).is_some_and(|r| r.ended.is_some()) =>
+            {
+                return Ok(());
+            }
             Claim::Done(id) => {
                 let Some(run) = run(id) else { return Ok(()) };
                 (
@@ -183,11 +190,12 @@ impl Walker {
                     tainted_for(id),
                 )
             }
-            Claim::NothingToChange => (
-                "nothing to change".into(),
-                invariants::planned(&self.site, &self.initial),
-                BTreeSet::new(),
-            ),
+            // Planning claims what it can observe, and warns of the rest.
+            Claim::NothingToChange => {
+                let expected = invariants::planned(&self.site, &self.initial);
+                let all = expected.keys().copied().collect();
+                ("nothing to change".into(), expected, all)
+            }
             Claim::Verified => (
                 "✓ r0-verify".into(),
                 invariants::verified(&self.site),
@@ -239,6 +247,13 @@ impl Walker {
         let after = self.site.facts().await;
         if &after != before {
             self.moved_since_end = true;
+        }
+        // A person who undoes what they attested makes the attestation untrue after the fact.
+        let undo = self.word().contains("roll");
+        for (fact, (said_undo, want)) in &self.said {
+            if *said_undo == undo && !after.get(fact).is_some_and(|v| want.contains(v)) {
+                self.lies.insert(fact, want.clone());
+            }
         }
         if !self.live() {
             return;
@@ -338,6 +353,9 @@ impl Walker {
     /// word against the world.
     pub(super) async fn attested(&mut self, step: &str, undo: bool) {
         let world = self.site.facts().await;
+        for (fact, want) in self.spoken(step, undo) {
+            self.said.insert(fact, (undo, want));
+        }
         let untrue = self.untrue(step, undo, &world);
         if !untrue.is_empty() {
             let facts: Vec<&str> = untrue.iter().map(|(fact, _)| *fact).collect();
@@ -355,6 +373,15 @@ impl Walker {
         undo: bool,
         world: &Facts,
     ) -> Vec<(&'static str, Vec<String>)> {
+        self.spoken(step, undo)
+            .into_iter()
+            .filter(|(fact, want)| !world.get(fact).is_some_and(|v| want.contains(v)))
+            .collect()
+    }
+
+    /// The facts an attestation of `step` (of its undo) speaks of, each with the values it
+    /// says the fact has.
+    fn spoken(&self, step: &str, undo: bool) -> Vec<(&'static str, Vec<String>)> {
         let Some(model) = self.site.model(step) else {
             return Vec::new();
         };
@@ -379,8 +406,5 @@ impl Walker {
                 .collect()
         };
         facts
-            .into_iter()
-            .filter(|(fact, want)| !world.get(fact).is_some_and(|v| want.contains(v)))
-            .collect()
     }
 }

@@ -44,6 +44,8 @@ pub(super) struct Walker {
     /// Facts an accepted attestation speaks of while the world says otherwise, with what it
     /// said: the person's word, until the world agrees.
     pub(super) lies: BTreeMap<&'static str, Vec<String>>,
+    /// What the latest run's recorded attestations say of each fact (and whether of an undo).
+    pub(super) said: BTreeMap<&'static str, (bool, Vec<String>)>,
     pub(super) initial: Facts,
     /// A person changed the world since the latest run ended: its end state need not hold.
     pub(super) moved_since_end: bool,
@@ -67,6 +69,7 @@ impl Walker {
             applies: 0,
             tainted: BTreeSet::new(),
             lies: BTreeMap::new(),
+            said: BTreeMap::new(),
             initial,
             attestations: BTreeSet::new(),
             status: None,
@@ -272,6 +275,7 @@ impl Walker {
             });
             self.tainted.clear();
             self.lies.clear();
+            self.said.clear();
         }
     }
 }
