@@ -36,6 +36,9 @@ struct Config {
     verbose: bool,
     /// A file for every failing walk in full (the panic shows the shortest of each class).
     report: Option<String>,
+    /// Invariants (by number) to log and walk past, to see what the classes already known
+    /// would hide.
+    pass_over: Vec<u8>,
 }
 
 enum Seeds {
@@ -95,6 +98,17 @@ impl Config {
             long,
             verbose: var("RELINKER_WALK_LOG").is_some(),
             report: var("RELINKER_WALK_REPORT"),
+            pass_over: var("RELINKER_WALK_PASS_OVER")
+                .map(|list| {
+                    list.split(',')
+                        .map(|n| {
+                            n.trim().parse::<u8>().unwrap_or_else(|_| {
+                                panic!("RELINKER_WALK_PASS_OVER={list:?}: invariant numbers, separated by commas")
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -187,11 +201,12 @@ async fn walk_all(config: &Config) -> (usize, usize, Vec<Failure>) {
                 break;
             };
             let steps = config.steps;
+            let pass_over = config.pass_over.clone();
             running.spawn(async move {
                 // A walk of its own task: a panic in it (a bug of the walk) is that walk's
                 // failure, and the others go on.
                 let walk = tokio::spawn(async move {
-                    match Walker::start(spec, seed, steps).await {
+                    match Walker::start(spec, seed, steps, pass_over).await {
                         Some(walker) => Some(walker.walk().await),
                         None => None,
                     }
@@ -217,6 +232,12 @@ async fn walk_all(config: &Config) -> (usize, usize, Vec<Failure>) {
             None => eprintln!("walk {name} seed {seed}: passed over (no PostgreSQL here)"),
             Some(Ok(log)) => {
                 moves += log.len();
+                for line in log.iter().filter(|l| l.contains("[passed over: ")) {
+                    eprintln!(
+                        "walk {name} seed {seed}: {}",
+                        &line[line.find("[passed over: ").unwrap_or(0)..]
+                    );
+                }
                 if config.long || config.verbose {
                     eprintln!("walk {name} seed {seed}: ok, {} moves", log.len());
                 }

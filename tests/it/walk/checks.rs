@@ -42,16 +42,17 @@ impl Walker {
     pub(super) async fn checked(&mut self, ran: &Ran, killed: bool) -> Result<(), Failure> {
         let text = ran.text();
         let fail = |this: &Self, v: Violation| this.fail(v, &text);
-        invariants::exit_code(ran.code, killed).map_err(|v| fail(self, v))?;
-        invariants::no_secrets(&self.site, &text).map_err(|v| fail(self, v))?;
-        invariants::rolled_back_for_now(&text).map_err(|v| fail(self, v))?;
+        self.judge(invariants::exit_code(ran.code, killed), &text)?;
+        self.judge(invariants::no_secrets(&self.site, &text), &text)?;
+        self.judge(invariants::rolled_back_for_now(&text), &text)?;
         self.status = self.replay().await.map_err(|v| fail(self, v))?;
         let world = self.site.facts().await;
         if !killed {
             let ids: Vec<String> = self.runs.iter().map(|r| r.id.clone()).collect();
             let target = self.latest().map(|r| r.id.clone());
             for claim in invariants::claims(&self.site, &text, &ids, target.as_deref()) {
-                self.claim(&claim, &world).map_err(|v| fail(self, v))?;
+                let judged = self.claim(&claim, &world);
+                self.judge(judged, &text)?;
             }
         }
         let state = self.word();
@@ -67,10 +68,11 @@ impl Walker {
                     } else {
                         Claim::RolledBack(id)
                     };
-                    self.claim(&claim, &world).map_err(|v| {
+                    let judged = self.claim(&claim, &world).map_err(|v| {
                         let message = format!("status says `{state}`: {}", v.message);
-                        fail(self, Violation::new(v.invariant, message))
-                    })?;
+                        Violation::new(v.invariant, message)
+                    });
+                    self.judge(judged, &text)?;
                     let expected = if state == "done" {
                         invariants::planned(&self.site, &original)
                     } else {
@@ -90,7 +92,7 @@ impl Walker {
                             "run {id} ended `{end}`, no person moved since, and now {}",
                             wrong.join("; ")
                         );
-                        return Err(fail(self, Violation::new(Invariant::Explained, message)));
+                        self.judge(Err(Violation::new(Invariant::Explained, message)), &text)?;
                     }
                 }
                 Some(_) => {}
@@ -103,11 +105,13 @@ impl Walker {
             )
         {
             self.untaint(&status, &original, &world);
-            invariants::explained(&self.site, &status, &original, &world, &self.exempt())
-                .map_err(|v| fail(self, v))?;
+            let judged =
+                invariants::explained(&self.site, &status, &original, &world, &self.exempt());
+            self.judge(judged, &text)?;
         }
         if let Some(status) = &self.status {
-            invariants::wording(status, &text).map_err(|v| fail(self, v))?;
+            let judged = invariants::wording(status, &text);
+            self.judge(judged, &text)?;
         }
         Ok(())
     }
@@ -342,7 +346,7 @@ impl Walker {
                     Invariant::Attest,
                     format!("`{step}` was attested before, and a second attestation was recorded"),
                 );
-                return Err(self.fail(violation, &text));
+                self.judge(Err(violation), &text)?;
             }
             self.attested(step, undo).await;
         }

@@ -44,25 +44,41 @@ pub(super) enum Invariant {
     Walk,
 }
 
+impl Invariant {
+    /// The invariant's number in docs/testing.md (0 for the walk's own failure).
+    pub fn number(self) -> u8 {
+        match self {
+            Invariant::Walk => 0,
+            Invariant::Explained => 1,
+            Invariant::Claim => 2,
+            Invariant::Replays => 3,
+            Invariant::NoSecret => 4,
+            Invariant::ExitCode => 5,
+            Invariant::Attest => 6,
+            Invariant::Wording => 7,
+            Invariant::Converges => 8,
+            Invariant::Ends => 9,
+            Invariant::Transient => 10,
+        }
+    }
+}
+
 impl fmt::Display for Invariant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (n, name) = match self {
-            Invariant::Explained => (
-                1,
-                "the world is original, planned, or explained by the journal",
-            ),
-            Invariant::Claim => (2, "what the output claims agrees with live state"),
-            Invariant::Replays => (3, "the journal replays"),
-            Invariant::NoSecret => (4, "no secret in any output"),
-            Invariant::ExitCode => (5, "exit codes are documented ones"),
-            Invariant::Attest => (6, "attestations only where and when they mean something"),
-            Invariant::Wording => (7, "wording never upgrades evidence"),
-            Invariant::Converges => (8, "a cooperative person gets the run to an end"),
-            Invariant::Ends => (9, "every command ends"),
-            Invariant::Transient => (10, "only a refusal rolls a run back by itself"),
+        let name = match self {
             Invariant::Walk => return write!(f, "the walk itself (a bug of the test)"),
+            Invariant::Explained => "the world is original, planned, or explained by the journal",
+            Invariant::Claim => "what the output claims agrees with live state",
+            Invariant::Replays => "the journal replays",
+            Invariant::NoSecret => "no secret in any output",
+            Invariant::ExitCode => "exit codes are documented ones",
+            Invariant::Attest => "attestations only where and when they mean something",
+            Invariant::Wording => "wording never upgrades evidence",
+            Invariant::Converges => "a cooperative person gets the run to an end",
+            Invariant::Ends => "every command ends",
+            Invariant::Transient => "only a refusal rolls a run back by itself",
         };
-        write!(f, "invariant {n} ({name})")
+        write!(f, "invariant {} ({name})", self.number())
     }
 }
 

@@ -3,6 +3,7 @@
 //! are `kill`, the cooperative end is `heal`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -53,10 +54,17 @@ pub(super) struct Walker {
     pub(super) attestations: BTreeSet<(String, String, bool)>,
     /// `status RUN --format json` of the latest run, after the last command.
     pub(super) status: Option<Value>,
+    /// Invariants (by number) whose violations are logged and walked past.
+    pub(super) pass_over: Vec<u8>,
 }
 
 impl Walker {
-    pub(super) async fn start(spec: &'static Spec, seed: u64, steps: usize) -> Option<Self> {
+    pub(super) async fn start(
+        spec: &'static Spec,
+        seed: u64,
+        steps: usize,
+        pass_over: Vec<u8>,
+    ) -> Option<Self> {
         let mut site = Site::start(spec).await?;
         let initial = site.facts().await;
         Some(Self {
@@ -74,7 +82,33 @@ impl Walker {
             attestations: BTreeSet::new(),
             status: None,
             moved_since_end: false,
+            pass_over,
         })
+    }
+
+    /// A check's verdict: a broken promise ends the walk, unless it is one the walk was told
+    /// to pass over (`RELINKER_WALK_PASS_OVER`), which is logged and walked past.
+    pub(super) fn judge(
+        &mut self,
+        verdict: Result<(), Violation>,
+        output: &str,
+    ) -> Result<(), Failure> {
+        match verdict {
+            Ok(()) => Ok(()),
+            Err(v) if self.pass_over.contains(&v.invariant.number()) => {
+                let n = self.log.len();
+                if n > 0 {
+                    let _ = write!(
+                        self.log[n - 1],
+                        " [passed over: {}: {}]",
+                        v.invariant,
+                        v.message
+                    );
+                }
+                Ok(())
+            }
+            Err(v) => Err(self.fail(v, output)),
+        }
     }
 
     pub(super) fn fail(&self, violation: Violation, output: &str) -> Failure {
