@@ -336,7 +336,7 @@ impl Walker {
                             .join(", ")
                     ),
                 );
-                return Err(self.fail(violation, &text));
+                self.judge(Err(violation), &text)?;
             }
             if !self
                 .attestations
