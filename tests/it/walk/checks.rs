@@ -57,6 +57,13 @@ impl Walker {
         }
         let state = self.word();
         let ending = matches!(state.as_str(), "done" | "rolled back");
+        // A run that ended can move on (a rollback of a rotation without a pivot): its end is
+        // then what it says now.
+        if let Some(run) = self.runs.last_mut()
+            && run.ended.as_ref().is_some_and(|(end, _)| *end != state)
+        {
+            run.ended = None;
+        }
         if let Some(run) = self.latest()
             && ending
         {
