@@ -4,6 +4,17 @@
 //! attestations land only where they mean something; wording never upgrades evidence; and a
 //! cooperative person gets every run to an end. Each check names its invariant, so a failure
 //! says which promise it broke.
+//!
+//! Which invariant each class of issue 24 trips (the long walk on the main of 2026-12-07):
+//!
+//! | invariant | classes |
+//! |---|---|
+//! | 1 explained | item 10 (a stale `minted` scope recorded as a link, or as nothing to undo); item 2 (the old credential taken as the new one) |
+//! | 2 claims | item 9 (the temporary user left: pending, and after `abandon`); item 7 (undo of what another run made); item 2; item 13 (a conflicted plan headlined "nothing to change"); item 1 (an irreversible step without a fresh look) |
+//! | 6 attest | item 4 (a step not yet due); item 5 (a second attestation recorded) |
+//! | 7 wording | item 6 ("the integrations were verified" when one was attested) |
+//! | 8 converges | item 7 (an undo of another run's work that cannot happen); a gate or an undo that waits for what a person can no longer do |
+//! | 10 transient | item 3 (a secret that cannot be read now; a change whose budget ran out) |
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
