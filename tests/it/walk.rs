@@ -4,9 +4,11 @@
 //! is (world, seed) -> a sequence of moves; it ends with a cooperative person healing the world
 //! and finishing the run. A failing walk prints its moves and the command that replays it.
 //!
-//! This module owns the driver, the configuration and the report; `world` knows the
-//! platforms, `moves` picks what happens next, `invariants` says what must hold. The short walk
-//! runs under plain `cargo test`; the long one is documented in docs/testing.md.
+//! This module owns the configuration and the report; `walker` plays one walk (`checks` after
+//! every command, `kill` and `rival` for the crashes and the second runner, `heal` for the
+//! end), `world` knows the platforms, `moves` picks what happens next, `invariants` says what
+//! must hold. The short walk runs under plain `cargo test`; the long one is documented in
+//! docs/testing.md.
 
 mod checks;
 mod heal;
