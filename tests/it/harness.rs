@@ -538,6 +538,12 @@ impl Relinker {
         self
     }
 
+    /// Without this variable (one the harness sets, or one inherited).
+    pub fn env_remove(mut self, name: &str) -> Self {
+        self.command.env_remove(name);
+        self
+    }
+
     /// Runs it to the end.
     pub async fn run(mut self) -> Ran {
         let output = self.command.output().await.expect("run relinker");

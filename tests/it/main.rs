@@ -40,3 +40,4 @@ mod state_store;
 mod state_trust;
 mod tampering;
 mod terminal;
+mod walk;
