@@ -327,10 +327,10 @@ fn exec_failure(error: ExecError, run_id: &RunId, next: &str) -> Failure {
     match error {
         // A lost lock says itself who holds the run now and what to run.
         ExecError::Journal(error @ JournalError::LockLost { .. }) => journal_failure(error),
-        ExecError::Unreachable { step, error } => Failure {
+        ExecError::Unavailable { step, error } => Failure {
             outcome: Outcome::Failed,
             error: anyhow::anyhow!(
-                "run {run_id} stopped at step `{step}`: {error}\n  nothing was marked failed or rolled back: the platform did not answer, which says nothing about the step; once it answers, `relinker {next} {run_id}` goes on from there"
+                "run {run_id} stopped at step `{step}`: {error}\n  nothing was marked failed or rolled back: the platform did not answer, or only said \"not now\", until the retry budget (--give-up-after) was spent, which says nothing about the step; once it answers, `relinker {next} {run_id}` goes on from there"
             ),
         },
         ExecError::Journal(error) => {

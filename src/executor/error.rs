@@ -58,18 +58,18 @@ pub enum StepError {
 }
 
 impl StepError {
-    /// The platform did not answer, when that is all this error says (see
-    /// [`ProviderError::is_unreachable`]).
-    pub fn unreachable(&self) -> Option<&ProviderError> {
-        self.provider_error().filter(|e| e.is_unreachable())
+    /// The platform was not well enough to answer, when that is all this error says (see
+    /// [`ProviderError::is_transient`]).
+    pub fn transient(&self) -> Option<&ProviderError> {
+        self.provider_error().filter(|e| e.is_transient())
     }
 
-    /// An error that only says the platform did not answer stops the run where it is (see
-    /// [`ExecError::Unreachable`]): recording the step failed would roll back (or ask for it),
-    /// and both need the platform that is not there.
+    /// An error that only says the platform was not well enough to answer stops the run where
+    /// it is (see [`ExecError::Unavailable`]): recording the step failed would roll back (or
+    /// ask for it), and both need the platform that is not answering.
     pub(super) fn stops_the_run(&self, step: &crate::ids::StepId) -> Result<(), ExecError> {
-        match self.unreachable() {
-            Some(error) => Err(ExecError::Unreachable {
+        match self.transient() {
+            Some(error) => Err(ExecError::Unavailable {
                 step: step.clone(),
                 error: Box::new(error.clone()),
             }),
@@ -101,20 +101,22 @@ pub struct PersonError {
 }
 
 /// Why a run stopped short of an outcome, at once and wherever it was, as a crash would: the
-/// journal could not record what the run does, or the platform does not answer. Neither says
-/// anything about a step, so no step is recorded failed and nothing is rolled back for it.
+/// journal could not record what the run does, or the platform was not well enough to answer.
+/// Neither says anything about a step, so no step is recorded failed and nothing is rolled
+/// back for it.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// The journal could not be written or read.
     #[error(transparent)]
     Journal(#[from] JournalError),
-    /// The platform did not answer within the retry budget (or never answered this command):
-    /// an outage is not the step's failure, and undoing would need the same platform.
+    /// The platform did not answer, or answered only "not now" (a server error, a limit, an
+    /// answer lost), until the retry budget was spent: an outage is not the step's failure,
+    /// and undoing would need the same platform.
     #[error("step `{step}`: {error}")]
-    Unreachable {
+    Unavailable {
         /// The step the run was at.
         step: crate::ids::StepId,
-        /// The last transport error.
+        /// The last answer, or why there was none.
         error: Box<ProviderError>,
     },
 }

@@ -142,13 +142,30 @@ impl ProviderError {
         matches!(self, ProviderError::Api { status: 404, .. })
     }
 
-    /// Whether the platform gave no answer at all: it could not be reached (after retries),
-    /// or never answered this command. Nothing was learned, and nothing was changed.
-    pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
-            ProviderError::Unreachable { .. } | ProviderError::NoAnswer { .. }
-        )
+    /// Whether the platform was not well enough to answer: no answer at all (it could not be
+    /// reached, or never answered this command), an answer lost, a server error, a rate or
+    /// quota limit, or Marketo's own "try later" codes (604 timed out, 606 and 615 limits,
+    /// 608 unavailable, 611 system error). Such an error, once the retry budget is spent, says
+    /// nothing about the step: what was asked was not refused.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ProviderError::Unreachable { .. }
+            | ProviderError::NoAnswer { .. }
+            | ProviderError::OutcomeUnknown { .. }
+            | ProviderError::QuotaExhausted { .. } => true,
+            ProviderError::Api {
+                platform,
+                status,
+                code,
+                ..
+            } => {
+                *status >= 500
+                    || *status == 429
+                    || (*platform == "Marketo"
+                        && matches!(code.as_deref(), Some("604" | "606" | "608" | "611" | "615")))
+            }
+            _ => false,
+        }
     }
 
     /// Whether a change may have been applied without an answer saying so.

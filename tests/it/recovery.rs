@@ -917,6 +917,62 @@ async fn a_resume_while_the_instance_is_down_keeps_the_run_resumable() {
     }
 }
 
+/// A platform that only ever says "not now" (a server error on every attempt, or a change
+/// whose answer is lost each time) until the retry budget is spent has refused nothing: the
+/// run stops where it is instead of rolling back into the same outage, and goes on once the
+/// platform is well.
+#[tokio::test]
+async fn a_platform_that_only_says_not_now_stops_the_run_and_rolls_nothing_back() {
+    for action in [
+        json!({"kind": "error", "status": 503, "code": "611", "message": "System error"}),
+        json!({"kind": "drop"}),
+    ] {
+        let sandbox = TestSandbox::start().await;
+        let work = Workspace::new(&sandbox, RENAME, POLICY);
+        sandbox
+            .add_fault(
+                json!({"method": "POST", "path": "/userservice/*/invite.json", "action": action}),
+            )
+            .await;
+        let stopped = work
+            .relinker(&[
+                "apply",
+                "plan.yaml",
+                "--yes",
+                "--gate-wait",
+                "0",
+                "--give-up-after",
+                "2s",
+            ])
+            .run()
+            .await;
+        stopped
+            .code(1)
+            .says("stopped at step `r0-create-temporary-user`")
+            .says("nothing was marked failed or rolled back")
+            .never_says("rolling back");
+        let id = stopped.run_id();
+        let status = work.status(&id).await;
+        assert_eq!(status["status"], "interrupted", "{action}: {status:#}");
+        assert!(status["failure"].is_null(), "{status:#}");
+        // The platform is well again: the run goes on to its first person.
+        sandbox
+            .control(reqwest::Method::DELETE, "/_sandbox/faults", None)
+            .await;
+        work.relinker(&["resume", &id, "--gate-wait", "0"])
+            .run()
+            .await
+            .code(4);
+        assert!(
+            World::of(&sandbox)
+                .await
+                .user("relinker-temp@acme.example")
+                .is_some(),
+            "{action}: the temporary user was made once the platform answered"
+        );
+    }
+}
+
 #[tokio::test]
 async fn retries_never_nest_and_a_rate_limited_call_waits_a_whole_window() {
     let sandbox = TestSandbox::with(

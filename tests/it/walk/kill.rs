@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt as _;
 use serde_json::{Value, json};
 
 use super::Failure;

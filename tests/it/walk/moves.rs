@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use rand::Rng;
+use rand::RngExt as _;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use serde_json::Value;
