@@ -46,7 +46,7 @@ pub struct SavedPlan {
 pub enum Staleness {
     /// The plan file's bytes differ.
     #[error(
-        "the plan file `{file}` changed since the plan was saved (sha256 {saved} then, {now} now); run `relinker plan --out` again and have it reviewed"
+        "the plan file `{file}` changed since the plan was saved ({saved} then, {now} now); run `relinker plan --out` again and have it reviewed"
     )]
     PlanChanged {
         /// The file.

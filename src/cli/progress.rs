@@ -72,6 +72,9 @@ impl Lines {
                 steps = steps.with_style(style);
             }
             let steps = bars.add(steps);
+            // Its clock keeps going while nothing moves (a person is awaited): a clock stuck
+            // at `0s` reads as a hung program.
+            steps.enable_steady_tick(std::time::Duration::from_secs(1));
             // Shown from the start: a resumed run's bar says where it is before anything moves.
             steps.tick();
             Screen {

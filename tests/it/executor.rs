@@ -526,7 +526,8 @@ async fn a_stale_saved_plan_is_refused() {
         .run()
         .await
         .code(2)
-        .says("the plan file `plan.yaml` changed since the plan was saved");
+        .says("the plan file `plan.yaml` changed since the plan was saved (sha256:")
+        .never_says("sha256 sha256");
     let changed = sandbox.requests().await["requests"]
         .as_array()
         .unwrap()

@@ -171,6 +171,8 @@ async fn waiting_for_a_person_shows_a_spinner_with_what_it_saw_and_clears_it() {
         !terminal.echoes(),
         "keys are not echoed under the bars while waiting"
     );
+    // While nobody moves, the steps bar's clock goes on (it stayed at `0s` once).
+    terminal.shows("/8 steps 3s", Duration::from_secs(30)).await;
 
     // The person links one service: the next look sees the other still waiting.
     sandbox

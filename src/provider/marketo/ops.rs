@@ -230,6 +230,11 @@ impl Operation for Op {
                     roles.len()
                 )
             }
+            // Planned when the service already runs as its target (a relink or a replace to
+            // the user it has): the step only proves it, and says so.
+            Op::LinkService { service, from, to } if from == to => {
+                format!("keep service `{service}` linked to `{to}` (it already is)")
+            }
             Op::LinkService { service, from, to } => {
                 format!("link service `{service}` from `{from}` to `{to}`")
             }
@@ -276,6 +281,28 @@ mod tests {
 
     fn uid(text: &str) -> UserId {
         UserId::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_link_to_the_user_a_service_already_has_says_so() {
+        let same = Op::LinkService {
+            service: ServiceName::new("webinar-bridge"),
+            from: uid("api.webinar@x.io"),
+            to: uid("api.webinar@x.io"),
+        };
+        assert_eq!(
+            same.describe(),
+            "keep service `webinar-bridge` linked to `api.webinar@x.io` (it already is)"
+        );
+        let moving = Op::LinkService {
+            service: ServiceName::new("webinar-bridge"),
+            from: uid("carol@x.io"),
+            to: uid("api.webinar@x.io"),
+        };
+        assert_eq!(
+            moving.describe(),
+            "link service `webinar-bridge` from `carol@x.io` to `api.webinar@x.io`"
+        );
     }
 
     #[test]
