@@ -6,15 +6,14 @@ use clap::Args;
 
 use super::exit::{Failure, Outcome};
 use super::run::{StateArgs, journal_failure, say};
-use crate::ids::RunId;
 use crate::journal::{Entry, Run, RunState};
 
 /// Options of `relinker abandon`.
 #[derive(Debug, Args)]
 pub struct AbandonArgs {
     /// The run to give up.
-    #[arg(value_name = "RUN_ID")]
-    run_id: RunId,
+    #[command(flatten)]
+    run: super::which::OneRun,
     /// Why: recorded in the journal and shown by `status`.
     #[arg(long, value_name = "TEXT")]
     reason: String,
@@ -28,7 +27,7 @@ pub struct AbandonArgs {
 /// Records the abandonment.
 pub fn run(args: &AbandonArgs) -> Result<Outcome, Failure> {
     let state = args.state.existing()?;
-    let id = &args.run_id;
+    let id = &args.run.resolve(&state)?;
     let current = state.summary(id).map_err(journal_failure)?.state();
     if current.is_settled() {
         say(&format!(

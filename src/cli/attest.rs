@@ -37,7 +37,7 @@ pub struct AttestArgs {
 /// Records the attestation.
 pub fn run(args: &AttestArgs) -> Result<Outcome, Failure> {
     let state = args.state.existing()?;
-    let id = &args.run_id;
+    let id = &super::which::find(&state, &args.run_id)?;
     // A person's word goes only to a run that is what relinker wrote.
     let summary = state.verified_summary(id).map_err(journal_failure)?;
     let step_id = StepId::new(args.step.clone());

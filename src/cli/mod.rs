@@ -27,6 +27,7 @@ pub mod status;
 mod target;
 mod trust;
 pub mod validate;
+mod which;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

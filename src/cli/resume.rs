@@ -20,13 +20,16 @@ use crate::notify::Webhook;
 /// Options of `relinker resume`.
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
-    /// The run to resume.
+    /// The run to resume: its id, or any prefix that only it starts with.
     #[arg(
         value_name = "RUN_ID",
-        required_unless_present = "all",
-        conflicts_with = "all"
+        required_unless_present_any = ["all", "last"],
+        conflicts_with_all = ["all", "last"]
     )]
     run_id: Option<RunId>,
+    /// Resume the run started last.
+    #[arg(long, conflicts_with = "all")]
+    last: bool,
     /// Resume every run that is not done, rolled back or abandoned.
     #[arg(long)]
     all: bool,
@@ -48,7 +51,8 @@ pub async fn run(args: &ResumeArgs) -> Result<Outcome, Failure> {
     let state = args.state.existing()?;
     let webhook = args.notify.webhook()?;
     let ids = match &args.run_id {
-        Some(id) => vec![id.clone()],
+        Some(given) => vec![super::which::find(&state, given)?],
+        None if args.last => vec![state.last().map_err(journal_failure)?],
         None => state.run_ids().map_err(journal_failure)?,
     };
     let connections = Connections::default();

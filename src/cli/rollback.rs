@@ -22,8 +22,8 @@ use crate::provider::Performer;
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The run to undo.
-    #[arg(value_name = "RUN_ID")]
-    run_id: RunId,
+    #[command(flatten)]
+    run: super::which::OneRun,
     /// List what would be undone; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -60,7 +60,7 @@ fn refusal(id: &RunId, summary: &RunSummary, plan: &UndoPlan) -> Option<String> 
 /// Rolls a run back, or lists what that would undo.
 pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
     let state = args.state.existing()?;
-    let id = &args.run_id;
+    let id = &args.run.resolve(&state)?;
     let summary = state.summary(id).map_err(journal_failure)?;
     let plan = undo_plan(&summary);
     if args.dry_run {

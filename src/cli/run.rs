@@ -409,6 +409,8 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
         | JournalError::StateKey
         | JournalError::SchemaNewer { .. }
         | JournalError::NoSuchRun { .. }
+        | JournalError::AmbiguousRun { .. }
+        | JournalError::NoRuns { .. }
         | JournalError::RunExists { .. }
         | JournalError::NeverStarted { .. } => Outcome::InvalidInput,
         JournalError::Io { .. }

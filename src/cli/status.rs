@@ -54,8 +54,8 @@ pub enum StatusFormat {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// One run; every run when absent.
-    #[arg(value_name = "RUN_ID")]
-    run_id: Option<RunId>,
+    #[command(flatten)]
+    run: super::which::RunChoice,
     /// Output format.
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
     format: StatusFormat,
@@ -219,8 +219,8 @@ fn load(state: &StateStore, id: &RunId) -> Result<Shown, Failure> {
 /// Prints runs (or one run's steps).
 pub fn run(args: &StatusArgs) -> Result<Outcome, Failure> {
     let state = args.state.existing()?;
-    let ids = match &args.run_id {
-        Some(id) => vec![id.clone()],
+    let ids = match args.run.resolve(&state)? {
+        Some(id) => vec![id],
         None => state.run_ids().map_err(journal_failure)?,
     };
     let mut runs = ids
@@ -233,7 +233,7 @@ pub fn run(args: &StatusArgs) -> Result<Outcome, Failure> {
             let value: Vec<Value> = runs.iter().map(Shown::json).collect();
             say(&serde_json::to_string_pretty(&value).unwrap_or_default());
         }
-        StatusFormat::Text if args.run_id.is_none() => list(&runs, &state),
+        StatusFormat::Text if !args.run.is_given() => list(&runs, &state),
         StatusFormat::Text => runs.iter().for_each(details),
     }
     Ok(Outcome::Success)

@@ -77,6 +77,20 @@ pub enum JournalError {
         /// The flag that names that store.
         flag: String,
     },
+    /// A prefix given for a run id fits more than one run.
+    #[error("`{given}` is the start of {} run ids: {}; give more of the id", matches.len(), matches.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "))]
+    AmbiguousRun {
+        /// What was given.
+        given: String,
+        /// Every run id it starts.
+        matches: Vec<RunId>,
+    },
+    /// `--last` in a store that holds no run.
+    #[error("no runs in {location}, so there is no last one")]
+    NoRuns {
+        /// Where runs live, for people.
+        location: String,
+    },
     /// A run with this id exists already.
     #[error(
         "run `{run_id}` already exists; choose another --run-id, or continue it with `relinker resume {run_id}`"

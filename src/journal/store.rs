@@ -210,6 +210,51 @@ impl StateStore {
         Ok(ids)
     }
 
+    /// The run `given` names: its id, or the one run whose id starts with it (`kubectl`'s and
+    /// git's habit: the date and suffix of a generated id are tedious to type). An id nothing
+    /// starts with is returned as it is, for the command to say there is no such run.
+    pub fn find(&self, given: &RunId) -> Result<RunId, JournalError> {
+        let ids = self.run_ids()?;
+        if ids.contains(given) {
+            return Ok(given.clone());
+        }
+        let matches: Vec<RunId> = ids
+            .into_iter()
+            .filter(|id| id.as_str().starts_with(given.as_str()))
+            .collect();
+        match matches.as_slice() {
+            [] => Ok(given.clone()),
+            [one] => Ok(one.clone()),
+            _ => Err(JournalError::AmbiguousRun {
+                given: given.to_string(),
+                matches,
+            }),
+        }
+    }
+
+    /// The run started last (ties broken by id).
+    pub fn last(&self) -> Result<RunId, JournalError> {
+        let mut latest: Option<(Option<chrono::DateTime<chrono::Utc>>, RunId)> = None;
+        for id in self.run_ids()? {
+            // A journal that cannot be read is no one's last run: `status` names its problem.
+            let Ok(summary) = self.summary(&id) else {
+                continue;
+            };
+            let started = summary.started_at();
+            if latest
+                .as_ref()
+                .is_none_or(|(at, best)| (started, &id) > (*at, best))
+            {
+                latest = Some((started, id));
+            }
+        }
+        latest
+            .map(|(_, id)| id)
+            .ok_or_else(|| JournalError::NoRuns {
+                location: self.location(),
+            })
+    }
+
     /// A run's journal, read without a lock.
     pub fn read(&self, id: &RunId) -> Result<JournalContents, JournalError> {
         self.backend.read(id)

@@ -31,6 +31,7 @@ mod provider;
 mod readings;
 mod recovery;
 mod rehearsal;
+mod run_ids;
 mod runner_config;
 mod sandbox_api;
 mod sandbox_cli;
