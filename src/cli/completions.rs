@@ -24,10 +24,46 @@ pub(crate) fn completions(args: &CompletionsArgs) -> Outcome {
     Outcome::Success
 }
 
-/// Prints the man page (roff), `relinker(1)`.
-pub(crate) fn man() -> Result<Outcome, Failure> {
+/// Arguments of `relinker man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (`apply`, `state migrate`); relinker(1) when absent.
+    #[arg(value_name = "COMMAND", num_args = 0..)]
+    command: Vec<String>,
+    /// Write every page (relinker.1, relinker-apply.1, …) into this folder instead, for
+    /// `MANPATH` or a package.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    out: Option<std::path::PathBuf>,
+}
+
+/// Prints one man page (roff), or writes them all. Every page relinker(1) refers to
+/// (relinker-apply(1), …) is one of them.
+pub(crate) fn man(args: &ManArgs) -> Result<Outcome, Failure> {
+    let mut root = super::Cli::command().disable_help_subcommand(true);
+    root.build();
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(root, dir))
+            .map_err(|e| {
+                anyhow::anyhow!("cannot write the man pages into `{}`: {e}", dir.display())
+            })
+            .or_failed()?;
+        output::say(&format!("wrote the man pages into {}", dir.display()));
+        return Ok(Outcome::Success);
+    }
+    let mut page_of = root;
+    for name in &args.command {
+        let Some(sub) = page_of.find_subcommand(name).cloned() else {
+            return Err(anyhow::anyhow!(
+                "`{}` is not a relinker command; `relinker --help` lists them",
+                args.command.join(" ")
+            ))
+            .or_invalid_input();
+        };
+        page_of = sub;
+    }
     let mut page = Vec::new();
-    clap_mangen::Man::new(super::Cli::command())
+    clap_mangen::Man::new(page_of)
         .render(&mut page)
         .or_failed()?;
     output::show(&String::from_utf8_lossy(&page));

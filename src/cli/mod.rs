@@ -96,8 +96,8 @@ enum Command {
     Sandbox(sandbox::SandboxArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
-    /// Print the man page, relinker(1), as roff.
-    Man,
+    /// Print a man page as roff: relinker(1), or a command's (`relinker man apply`).
+    Man(completions::ManArgs),
 }
 
 /// Runs relinker with these arguments and returns the process exit code.
@@ -158,7 +158,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Secret(args) => secret::run(&args),
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Completions(args) => Ok(completions::completions(&args)),
-        Command::Man => completions::man(),
+        Command::Man(args) => completions::man(&args),
     }
 }
 

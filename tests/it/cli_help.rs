@@ -123,3 +123,47 @@ fn completions_for_every_shell_and_a_man_page_come_from_the_command_line() {
     assert!(page.contains(".TH relinker 1"), "{page}");
     assert!(page.contains("offboard"), "{page}");
 }
+
+/// Every page relinker(1) refers to exists: `man COMMAND` prints it, and `man --out DIR`
+/// writes it beside the rest, so `MANPATH=DIR man relinker-apply` works.
+#[test]
+fn every_command_has_the_man_page_relinker_1_names() {
+    let relinker = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_relinker"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let apply = relinker(&["man", "apply"]);
+    assert_eq!(apply.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&apply.stdout);
+    assert!(page.contains(".TH relinker-apply 1"), "{page}");
+    assert!(page.contains("gate\\-wait"), "{page}");
+    let nested = relinker(&["man", "state", "migrate"]);
+    assert!(String::from_utf8_lossy(&nested.stdout).contains(".TH relinker-state-migrate 1"));
+    let unknown = relinker(&["man", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("`nope` is not a relinker command"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    let written = relinker(&["man", "--out", out.to_str().unwrap()]);
+    assert_eq!(written.status.code(), Some(0));
+    let main = String::from_utf8_lossy(&relinker(&["man"]).stdout).into_owned();
+    let mut named = 0;
+    for reference in main.split("relinker\\-").skip(1) {
+        let command: String = reference
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '\\' || *c == '-')
+            .collect::<String>()
+            .replace("\\-", "-");
+        let page = out.join(format!("relinker-{command}.1"));
+        assert!(
+            page.is_file(),
+            "relinker(1) names relinker-{command}, no {page:?}"
+        );
+        named += 1;
+    }
+    assert!(named >= 15, "relinker(1) names only {named} pages");
+    assert!(out.join("relinker.1").is_file());
+}
