@@ -62,7 +62,7 @@ pub fn run(args: &AbandonArgs) -> Result<Outcome, Failure> {
     if !left.is_empty() {
         let names: Vec<String> = left.iter().map(|(_, made)| format!("`{made}`")).collect();
         say(&format!(
-            "It leaves {} it made in place: a new run of a plan that creates it takes it over, and deletes it where the plan does (a temporary user at the end, any of them on rollback).",
+            "It leaves {} it made in place: a new run of a plan that creates it takes it over, and deletes it where the plan does (a temporary user at the end of the rename); a rollback of that run leaves it as it found it. To remove it now, delete it in the platform.",
             names.join(", ")
         ));
     }

@@ -187,25 +187,7 @@ impl Progress for Lines {
                 };
                 self.line(&format!("  → {prefix}{}: {description}{again}", step.id));
             }
-            Event::Held { step, how } => {
-                let note = match how {
-                    Held::Verified => ": verified",
-                    Held::Changed => "",
-                    Held::AlreadyDone => ": already done",
-                    Held::ConfirmedAfterInterruption => {
-                        ": done (confirmed after an interruption)"
-                    }
-                    Held::TakenOver => {
-                        ": already there, left by an abandoned run: this run takes it over as its own"
-                    }
-                    Held::PersonDid(Verification::Observed) => ": done (seen through the API)",
-                    Held::PersonDid(Verification::CheckedByCommand) => {
-                        ": done (its check command passes)"
-                    }
-                    Held::PersonDid(Verification::Attested) => ": attested, not verified",
-                };
-                self.line(&format!("  ✓ {step}{note}"));
-            }
+            Event::Held { step, how } => self.line(&format!("  ✓ {step}{}", held_note(how))),
             Event::Skipped { step, reason } => self.line(&format!("  - {step}: skipped: {reason}")),
             Event::Blocked { step, reason } => {
                 self.line(&format!("    {step}: waits for a person: {reason}"));
@@ -262,6 +244,9 @@ impl Progress for Lines {
             Event::Kept { rotation, pivot } => self.line(&format!(
                 "  = rotations[{rotation}] is past its pivot (`{pivot}` passed): it is kept, not rolled back"
             )),
+            Event::LeftInPlace { identity, left_by } => self.line(&format!(
+                "  = `{identity}` stays: run {left_by} made it and was abandoned, and it was there when this run started (the next run of the plan takes it over and deletes it at its end)"
+            )),
         }
     }
 
@@ -279,5 +264,21 @@ impl Drop for Lines {
             screen.stop_waiting();
             screen.steps.finish_and_clear();
         }
+    }
+}
+
+/// What follows a held step's name: how it is known to hold.
+fn held_note(how: Held) -> &'static str {
+    match how {
+        Held::Verified => ": verified",
+        Held::Changed => "",
+        Held::AlreadyDone => ": already done",
+        Held::ConfirmedAfterInterruption => ": done (confirmed after an interruption)",
+        Held::TakenOver => {
+            ": already there, left by an abandoned run: this run takes it over as its own"
+        }
+        Held::PersonDid(Verification::Observed) => ": done (seen through the API)",
+        Held::PersonDid(Verification::CheckedByCommand) => ": done (its check command passes)",
+        Held::PersonDid(Verification::Attested) => ": attested, not verified",
     }
 }

@@ -155,6 +155,12 @@ fn dry_run(id: &RunId, summary: &RunSummary, plan: &UndoPlan) -> Outcome {
             kept.rotation, kept.pivot
         ));
     }
+    for left in &plan.left {
+        say(&format!(
+            "  `{}` stays: run {} made it and was abandoned; it was there when this run started",
+            left.identity, left.left_by
+        ));
+    }
     say(&format!("To roll back: relinker rollback {id}"));
     Outcome::Success
 }

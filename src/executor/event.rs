@@ -150,6 +150,14 @@ pub enum Event<'a> {
         /// Its verification step.
         pivot: &'a StepId,
     },
+    /// Something the run took over from an abandoned run stays: it was there when the run
+    /// started.
+    LeftInPlace {
+        /// What it is, as the platform names it.
+        identity: &'a str,
+        /// The abandoned run that made it.
+        left_by: &'a RunId,
+    },
 }
 
 /// Where the executor reports what happens.

@@ -13,7 +13,7 @@ use super::error::ExecError;
 use super::event::Event;
 use super::manual::{Manual, PhaseEnd};
 use super::{RollbackOutcome, StepError};
-use crate::ids::StepId;
+use crate::ids::{RunId, StepId};
 use crate::journal::{Entry, RunSummary, StepState};
 use crate::provider::Check;
 use crate::provider::{Op, Performer, Step};
@@ -25,6 +25,18 @@ pub struct Kept {
     pub rotation: usize,
     /// Its verification step.
     pub pivot: StepId,
+}
+
+/// What a step took over from an abandoned run: it was there when this run started, so
+/// rollback, which restores that start, leaves it (only the run's end deletes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftInPlace {
+    /// The step that took it over.
+    pub step: StepId,
+    /// What it is, as the platform names it.
+    pub identity: String,
+    /// The abandoned run that made it.
+    pub left_by: RunId,
 }
 
 /// One thing rollback undoes.
@@ -45,12 +57,15 @@ pub struct UndoPlan {
     pub undo: Vec<Undo>,
     /// Rotations past their pivot, which are kept.
     pub kept: Vec<Kept>,
+    /// What the run took over from an abandoned run, which stays.
+    pub left: Vec<LeftInPlace>,
 }
 
 /// Everything rollback undoes, newest first: every step of a rotation before its pivot that
 /// may have changed live state on the run's behalf, and is not undone yet. A creation the run
 /// saw made is undone by deleting exactly what it made (the identity its journal recorded),
-/// never whatever the plan's references name by the time of the rollback.
+/// never whatever the plan's references name by the time of the rollback. What the run took
+/// over from an abandoned run was there when it started, and stays.
 pub fn undo_plan(summary: &RunSummary) -> UndoPlan {
     let rotations: BTreeSet<usize> = summary.steps().iter().map(|s| s.rotation).collect();
     let kept = rotations
@@ -69,6 +84,7 @@ pub fn undo_plan(summary: &RunSummary) -> UndoPlan {
         .rev()
         .filter(|s| !summary.past_pivot(s.rotation))
         .filter(|s| summary.record(&s.id).may_have_changed())
+        .filter(|s| summary.adopted_from(&s.id).is_none())
         .filter_map(|s| {
             let action = match summary.made(&s.id) {
                 Some(identity) => s.action.undo_made(identity),
@@ -81,7 +97,19 @@ pub fn undo_plan(summary: &RunSummary) -> UndoPlan {
             })
         })
         .collect();
-    UndoPlan { undo, kept }
+    let left = summary
+        .steps()
+        .iter()
+        .filter(|s| !summary.past_pivot(s.rotation))
+        .filter_map(|s| {
+            Some(LeftInPlace {
+                step: s.id.clone(),
+                identity: summary.made(&s.id)?.to_owned(),
+                left_by: summary.adopted_from(&s.id)?.clone(),
+            })
+        })
+        .collect();
+    UndoPlan { undo, kept, left }
 }
 
 impl Executor<'_> {
@@ -95,6 +123,12 @@ impl Executor<'_> {
             self.progress.event(Event::Kept {
                 rotation: kept.rotation,
                 pivot: &kept.pivot,
+            });
+        }
+        for left in &plan.left {
+            self.progress.event(Event::LeftInPlace {
+                identity: &left.identity,
+                left_by: &left.left_by,
             });
         }
         let step_of = |undo: &Undo| summary.step(&undo.step);

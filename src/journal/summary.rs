@@ -750,6 +750,8 @@ impl RunSummary {
             self.asked_at.remove(&(step.clone(), false));
             self.attested.remove(&(step.clone(), false));
             self.waiting.remove(&step);
+            // What it took over is gone: what it makes from now on is its own.
+            self.adopted.remove(&step);
         }
         self.failure = None;
     }

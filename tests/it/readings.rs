@@ -198,6 +198,65 @@ async fn a_temporary_user_left_by_an_abandoned_run_is_taken_over_and_deleted() {
     assert!(World::of(&sandbox).await.user(TEMP).is_some());
 }
 
+/// A rollback restores the world as its run found it: a temporary user an abandoned run left,
+/// which this run took over, stays, and so does a service a person linked to it meanwhile
+/// (deleting the user would need that service moved, which neither this run nor its rollback
+/// did). Before, the rollback waited for a person to unlink it, for ever.
+#[tokio::test]
+async fn a_rollback_leaves_what_its_run_took_over_as_it_found_it() {
+    let sandbox = sandbox(None).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let first = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    first
+        .code(4)
+        .says("r0-link-reporting-export-to-temporary-user");
+    let abandoned = first.run_id();
+    sandbox.person_links("reporting-export", TEMP).await;
+    work.relinker(&[
+        "abandon",
+        &abandoned,
+        "--reason",
+        "handed over",
+        "--by",
+        "Dana Ops",
+    ])
+    .run()
+    .await
+    .code(0)
+    .says("a rollback of that run leaves it as it found it");
+    let second = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    second
+        .code(4)
+        .says("r0-create-temporary-user: already there, left by an abandoned run");
+    let id = second.run_id();
+    let before = World::of(&sandbox).await.essentials();
+    // Nobody linked `salesforce-sync` as asked; a token minted since the ask shows it.
+    time_passes(&sandbox, 3700).await;
+
+    work.relinker(&["rollback", &id, "--dry-run"])
+        .run()
+        .await
+        .code(0)
+        .says(&format!(
+            "`{TEMP}` stays: run {abandoned} made it and was abandoned"
+        ))
+        .never_says("r0-create-temporary-user: delete");
+    unattended(&work, &["rollback", &id])
+        .run()
+        .await
+        .code(0)
+        .says(&format!("`{TEMP}` stays: run {abandoned} made it"))
+        .says(&format!("run {id} rolled back"));
+    let after = World::of(&sandbox).await;
+    assert_eq!(after.essentials(), before, "the world as the run found it");
+    assert!(after.user(TEMP).is_some());
+    assert_eq!(after.linked("reporting-export"), TEMP);
+}
+
 /// Advances the sandbox's clock: tokens age, and expire after an hour.
 async fn time_passes(sandbox: &TestSandbox, secs: u64) {
     sandbox
