@@ -66,5 +66,13 @@ pub fn run(args: &AbandonArgs) -> Result<Outcome, Failure> {
             names.join(", ")
         ));
     }
+    let asked = run.summary().left_asked();
+    if !asked.is_empty() {
+        let names: Vec<String> = asked.iter().map(|user| format!("`{user}`")).collect();
+        say(&format!(
+            "It asked for {} and never saw it made (an invitation may still wait to be accepted): if it is made later, a new run of a plan that creates it takes it over the same way.",
+            names.join(", ")
+        ));
+    }
     Ok(Outcome::Success)
 }

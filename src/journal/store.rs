@@ -361,8 +361,8 @@ impl StateStore {
 
 impl StateStore {
     /// What abandoned runs on `instance` made and left in place, each with the run: a user is
-    /// a leftover when the latest run that touched it was abandoned holding it as made, and
-    /// neither undid nor deleted it. Rehearsals on an embedded sandbox left nothing anywhere:
+    /// a leftover when the latest run that touched it was abandoned holding it as made, or as
+    /// asked for (an invitation a person may accept later), and neither undid nor deleted it. Rehearsals on an embedded sandbox left nothing anywhere:
     /// their instance ended with them.
     pub fn leftovers(&self, instance: &str) -> Result<Leftovers, JournalError> {
         let mut runs = Vec::new();
@@ -383,6 +383,9 @@ impl StateStore {
                 for (_, made) in summary.left_made() {
                     left.0
                         .insert(UserId::from_platform(made.to_owned()), id.clone());
+                }
+                for asked in summary.left_asked() {
+                    left.0.insert(asked.clone(), id.clone());
                 }
             }
         }

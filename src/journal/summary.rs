@@ -368,6 +368,25 @@ impl RunSummary {
             .collect()
     }
 
+    /// The users this run asked to be made (an invitation sent, a person asked) without seeing
+    /// them made, and not since undone: if one exists later, the run's ask made it.
+    pub fn left_asked(&self) -> Vec<&UserId> {
+        self.steps()
+            .iter()
+            .filter(|s| s.action.creates() && !self.made.contains_key(&s.id))
+            .filter(|s| {
+                matches!(
+                    self.record(&s.id),
+                    StepState::InDoubt
+                        | StepState::Waiting
+                        | StepState::Failed(FailureEffect::MaybeChanged)
+                        | StepState::Reopened
+                )
+            })
+            .flat_map(|s| s.action.users())
+            .collect()
+    }
+
     /// Whether a step is due: the run asked a person for it (or, with `undo`, for its undo) and
     /// waits for it now, in the phase its rotation has reached; a proof, once every step before
     /// it holds (going back: the deletion of what the run made, once every undo the rollback

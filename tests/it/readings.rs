@@ -198,6 +198,56 @@ async fn a_temporary_user_left_by_an_abandoned_run_is_taken_over_and_deleted() {
     assert!(World::of(&sandbox).await.user(TEMP).is_some());
 }
 
+/// With `api-only-invitations=pending`, an invitation a run sent before it was abandoned is
+/// relinker's too: the next plan names the run that sent it while it waits, takes the user
+/// over once a person accepts it, and deletes it at the end of the rename (before, it was
+/// "a user nobody's run made" and stayed, holding Jane's roles).
+#[tokio::test]
+async fn an_invitation_an_abandoned_run_sent_is_taken_over_once_accepted() {
+    let sandbox = sandbox(Some("api-only-invitations=pending")).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let first = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    first
+        .code(4)
+        .says(&format!("accept the pending invitation of `{TEMP}`"));
+    let abandoned = first.run_id();
+    work.relinker(&[
+        "abandon",
+        &abandoned,
+        "--reason",
+        "window closed",
+        "--by",
+        "Dana Ops",
+    ])
+    .run()
+    .await
+    .code(0)
+    .says(&format!("It asked for `{TEMP}` and never saw it made"));
+    unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await
+        .code(1)
+        .says(&format!("run {abandoned} sent it and was abandoned"));
+    sandbox
+        .control(
+            Method::POST,
+            &format!("/_sandbox/invitations/{TEMP}/accept"),
+            None,
+        )
+        .await;
+    let second = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    second
+        .code(4)
+        .says("r0-create-temporary-user: already there, left by an abandoned run");
+    let id = second.run_id();
+    rename_to_the_end(&sandbox, &work, &id).await;
+    assert!(World::of(&sandbox).await.user(TEMP).is_none());
+}
+
 /// A rollback restores the world as its run found it: a temporary user an abandoned run left,
 /// which this run took over, stays, and so does a service a person linked to it meanwhile
 /// (deleting the user would need that service moved, which neither this run nor its rollback

@@ -216,8 +216,13 @@ impl Builder<'_> {
             Holder::Final => ("new-user", "integration user"),
         };
         if self.live.is_pending(holder) {
+            let whose = self.leftovers.left_by(holder).map_or_else(String::new, |run| {
+                format!(
+                    " (run {run} sent it and was abandoned): once it is accepted, this plan takes the user over; or delete the invitation in Admin > Users & Roles"
+                )
+            });
             self.conflict(format!(
-                "`{holder}` is a pending invitation; it cannot hold services"
+                "`{holder}` is a pending invitation; it cannot hold services{whose}"
             ));
             return false;
         }
