@@ -387,6 +387,15 @@ impl StateStore {
                 for asked in summary.left_asked() {
                     left.0.insert(asked.clone(), id.clone());
                 }
+            } else {
+                // A run that took a leftover over and ended without deleting it (its rollback
+                // leaves it) hands it on as it found it.
+                for (step, made) in summary.left_made() {
+                    if let Some(from) = summary.adopted_from(step) {
+                        left.0
+                            .insert(UserId::from_platform(made.to_owned()), from.clone());
+                    }
+                }
             }
         }
         Ok(left)

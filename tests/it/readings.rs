@@ -305,6 +305,17 @@ async fn a_rollback_leaves_what_its_run_took_over_as_it_found_it() {
     assert_eq!(after.essentials(), before, "the world as the run found it");
     assert!(after.user(TEMP).is_some());
     assert_eq!(after.linked("reporting-export"), TEMP);
+
+    // Still relinker's: the next run takes it over again, and deletes it at the end.
+    let third = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    third
+        .code(4)
+        .says(&format!("`{TEMP}` was made by run {abandoned}"))
+        .says("r0-create-temporary-user: already there, left by an abandoned run");
+    rename_to_the_end(&sandbox, &work, &third.run_id()).await;
+    assert!(World::of(&sandbox).await.user(TEMP).is_none());
 }
 
 /// Advances the sandbox's clock: tokens age, and expire after an hour.
