@@ -248,6 +248,48 @@ async fn an_invitation_an_abandoned_run_sent_is_taken_over_once_accepted() {
     assert!(World::of(&sandbox).await.user(TEMP).is_none());
 }
 
+/// A rename abandoned after the services went back leaves only its temporary user: the next
+/// run of the plan is not "nothing to change" but takes the user over, proves the rename and
+/// deletes it.
+#[tokio::test]
+async fn a_finished_rename_abandoned_before_its_cleanup_is_cleaned_up_by_the_next_run() {
+    let sandbox = sandbox(None).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let first = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    let abandoned = first.run_id();
+    person_links_all(&sandbox, TEMP).await;
+    unattended(&work, &["resume", &abandoned])
+        .run()
+        .await
+        .code(4)
+        .says("r0-link-salesforce-sync-back");
+    person_links_all(&sandbox, JANE).await;
+    work.relinker(&[
+        "abandon",
+        &abandoned,
+        "--reason",
+        "went home",
+        "--by",
+        "Dana Ops",
+    ])
+    .run()
+    .await
+    .code(0);
+    assert!(World::of(&sandbox).await.user(TEMP).is_some());
+    let second = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    second
+        .code(0)
+        .never_says("nothing to change")
+        .says(&format!("`{TEMP}` was made by run {abandoned}"))
+        .says("r0-delete-temporary-user");
+    second.says(&format!("run {} done", second.run_id()));
+    assert!(World::of(&sandbox).await.user(TEMP).is_none());
+}
+
 /// A rollback restores the world as its run found it: a temporary user an abandoned run left,
 /// which this run took over, stays, and so does a service a person linked to it meanwhile
 /// (deleting the user would need that service moved, which neither this run nor its rollback

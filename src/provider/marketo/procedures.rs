@@ -201,6 +201,29 @@ impl Builder<'_> {
         links
     }
 
+    /// Takes `holder` over if an abandoned run made it and left it: its creating step `id` holds
+    /// already, as this run's. Answers whether it did.
+    fn take_over(
+        &mut self,
+        holder: &UserId,
+        id: &str,
+        last_name: &str,
+        roles: &[RolePair],
+    ) -> bool {
+        let Some(run) = self.leftovers.left_by(holder) else {
+            return false;
+        };
+        self.warnings.push(format!(
+            "`{holder}` was made by run {run}, which was abandoned with it in place: this run takes it over as its own"
+        ));
+        self.step(
+            id,
+            create(holder, last_name, roles),
+            Readiness::AlreadySatisfied,
+        );
+        true
+    }
+
     /// Ensures `holder` exists as an API-only user with `roles`: create it, or add what it lacks.
     /// Answers whether this run creates it.
     /// `tag` ends its step names, to tell several new users of one rotation apart.
@@ -246,19 +269,7 @@ impl Builder<'_> {
         }
         // Made by a run a person gave up: relinker's own, so this run takes it over as if it
         // made it, and deletes it where the plan deletes what it makes.
-        let taken_over = if let Some(run) = self.leftovers.left_by(holder) {
-            self.warnings.push(format!(
-                "`{holder}` was made by run {run}, which was abandoned with it in place: this run takes it over as its own"
-            ));
-            self.step(
-                &format!("create-{name}{tag}"),
-                create(holder, last_name, roles),
-                Readiness::AlreadySatisfied,
-            );
-            true
-        } else {
-            false
-        };
+        let taken_over = self.take_over(holder, &format!("create-{name}{tag}"), last_name, roles);
         let held: BTreeSet<&RolePair> = existing.roles.iter().collect();
         let missing: Vec<RolePair> = roles
             .iter()
@@ -379,15 +390,12 @@ impl Builder<'_> {
         let updated = change.is_empty();
         if updated && links.iter().all(|(_, at)| at == user) {
             // Finished: the user already has its new attributes and every service runs as it.
-            // Only the proof remains; nothing is created, moved or deleted.
-            if *temporary == TemporaryUser::DeleteIfCreated
-                && self.live.user(temporary_user).is_some()
-            {
-                self.warnings.push(format!(
-                    "`{temporary_user}` exists, but this run does not create it, so it is kept"
-                ));
-            }
+            // Only the proof remains, and the temporary user an abandoned run left part way.
+            let leftover = self.finished_temporary(*temporary, temporary_user, &record.roles);
             self.verify(&links, user, &record.roles, email.as_str(), "");
+            if leftover {
+                self.delete_temporary(temporary_user);
+            }
             return;
         }
         let previous = UserUpdate {
@@ -433,14 +441,45 @@ impl Builder<'_> {
         }
         self.verify(&links, user, &record.roles, email.as_str(), "");
         if created && *temporary == TemporaryUser::DeleteIfCreated {
-            self.step(
-                "delete-temporary-user",
-                Op::DeleteUser {
-                    user: temporary_user.clone(),
-                },
-                Readiness::Pending,
-            );
+            self.delete_temporary(temporary_user);
         }
+    }
+
+    /// The temporary user of a rename that is already finished, if it exists: one an abandoned
+    /// run left is taken over (answers true: the run deletes it after the proof); anyone
+    /// else's is kept.
+    fn finished_temporary(
+        &mut self,
+        temporary: TemporaryUser,
+        temporary_user: &UserId,
+        roles: &[RolePair],
+    ) -> bool {
+        if temporary != TemporaryUser::DeleteIfCreated || self.live.user(temporary_user).is_none() {
+            return false;
+        }
+        if self.take_over(
+            temporary_user,
+            "create-temporary-user",
+            "temporary user",
+            roles,
+        ) {
+            return true;
+        }
+        self.warnings.push(format!(
+            "`{temporary_user}` exists, but this run does not create it, so it is kept"
+        ));
+        false
+    }
+
+    /// Deletes the temporary user the rotation made or took over, once its proof passed.
+    fn delete_temporary(&mut self, temporary_user: &UserId) {
+        self.step(
+            "delete-temporary-user",
+            Op::DeleteUser {
+                user: temporary_user.clone(),
+            },
+            Readiness::Pending,
+        );
     }
 
     /// A replace whose old user is gone and whose services all run as their new users is
