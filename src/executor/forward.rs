@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::error::{ExecError, StepError};
 use super::event::{Event, Held};
-use super::guard::Guard;
+use super::guard::{Guard, RestsOn};
 use super::manual::{Manual, PhaseEnd};
 use super::{Executor, RollbackOutcome, RunOutcome};
 use crate::ids::StepId;
@@ -82,7 +82,7 @@ impl Executor<'_> {
             let mut waiting = Vec::new();
             let mut reopened = false;
             for steps in rotations.values() {
-                match self.guard(steps, steps.len()).await? {
+                match self.guard(steps, steps.len(), RestsOn::Proofs).await? {
                     Guard::Holds => {}
                     Guard::Reopen(_) => reopened = true,
                     Guard::Undecided(wait) => waiting.push(wait),
@@ -222,7 +222,7 @@ impl Executor<'_> {
             // back to whatever no longer holds.
             let irreversible = step.reversibility() == Reversibility::Irreversible;
             if irreversible {
-                match self.guard(steps, index).await? {
+                match self.guard(steps, index, RestsOn::Proofs).await? {
                     Guard::Holds => {}
                     Guard::Reopen(at) => {
                         index = at;
@@ -230,6 +230,19 @@ impl Executor<'_> {
                     }
                     Guard::Undecided(waiting) => return Ok(RotationEnd::Paused(vec![waiting])),
                 }
+            } else if step.performer() == Performer::Person
+                && let needed = steps[index..index + phase_len(&steps[index..])]
+                    .iter()
+                    .flat_map(|s| s.action.needs())
+                    .collect::<Vec<_>>()
+                && !needed.is_empty()
+                && let Guard::Reopen(at) = self
+                    .guard(steps, index, RestsOn::WhatItMade(&needed))
+                    .await?
+            {
+                // What the person would act on is gone: make it again first.
+                index = at;
+                continue;
             }
             // The person's irreversible step is accepted only while those facts still hold.
             let guarded = irreversible.then_some((steps, index));

@@ -20,6 +20,7 @@ use super::Executor;
 use super::error::{ExecError, StepError};
 use super::event::Event;
 use super::forward::retry_delay;
+use crate::ids::UserId;
 use crate::journal::{Entry, StepState, Waiting};
 use crate::provider::{Check, Op, Step, Verification};
 
@@ -33,19 +34,44 @@ pub(super) enum Guard {
     Undecided(Waiting),
 }
 
+/// Which of a rotation's earlier facts a guard reads again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RestsOn<'a> {
+    /// What it proved: before an irreversible step, and before the run says it is done.
+    Proofs,
+    /// What it made that these users need (a service cannot be linked to a temporary user
+    /// someone deleted while the run waited): before a person is asked to act on it. What
+    /// cannot be read now is left to the person's step itself, which reads live state anyway.
+    WhatItMade(&'a [&'a UserId]),
+}
+
 impl Executor<'_> {
-    /// Reads again every proof of `steps` before index `at` that the run has not seen since it
-    /// last waited for a person, and reopens the rotation from what no longer holds.
-    pub(super) async fn guard(&self, steps: &[Step], at: usize) -> Result<Guard, ExecError> {
+    /// Reads again every fact of `steps` before index `at` (`rests_on` says which) that the
+    /// run has not seen since it last waited for a person, and reopens the rotation from what
+    /// no longer holds.
+    pub(super) async fn guard(
+        &self,
+        steps: &[Step],
+        at: usize,
+        rests_on: RestsOn<'_>,
+    ) -> Result<Guard, ExecError> {
         let before = &steps[..at.min(steps.len())];
         let stale: Vec<&Step> = before
             .iter()
-            .filter(|s| s.action.proves() && self.is_done(s) && !self.is_fresh(s))
+            .filter(|s| match rests_on {
+                RestsOn::Proofs => s.action.proves(),
+                RestsOn::WhatItMade(needed) => {
+                    s.action.creates() && s.action.users().iter().any(|u| needed.contains(u))
+                }
+            })
+            .filter(|s| self.is_done(s) && !self.is_fresh(s))
             .collect();
         let mut broken = None;
         for proof in stale {
             match self.check_patiently(proof, &proof.action, false).await {
                 Ok(Check::Holds) => self.observed(proof),
+                Ok(Check::CannotTell(_)) | Err(_) if matches!(rests_on, RestsOn::WhatItMade(_)) => {
+                }
                 Ok(Check::CannotTell(reason)) => {
                     return self.guard_undecided(steps, at, &reason);
                 }

@@ -15,7 +15,7 @@ use super::error::{ExecError, StepError};
 use super::event::{Event, Held};
 use super::forward::effect_of;
 use super::gate::{GateWait, POLL};
-use super::guard::Guard;
+use super::guard::{Guard, RestsOn};
 use crate::ids::StepId;
 use crate::journal::{Direction, Entry, FailureEffect, StepState, Waiting};
 use crate::provider::Check;
@@ -255,7 +255,7 @@ impl Executor<'_> {
         if task.is_undo() {
             return Ok(None);
         }
-        Ok(match self.guard(steps, index).await? {
+        Ok(match self.guard(steps, index, RestsOn::Proofs).await? {
             Guard::Holds => None,
             Guard::Reopen(at) => Some(PhaseEnd::Reopen(at)),
             Guard::Undecided(waiting) => Some(PhaseEnd::Paused(vec![waiting])),

@@ -55,6 +55,12 @@ pub trait Operation: Sized {
         let _ = facts;
         None
     }
+    /// The users that must exist for it to be done (a service can only be linked to a user
+    /// that exists): before a person is asked for it, whichever of them the run made is read
+    /// again.
+    fn needs(&self) -> Vec<&UserId> {
+        Vec::new()
+    }
 }
 
 /// One step's operation, on whichever platform.
@@ -135,6 +141,11 @@ impl Op {
     /// Whether it deletes a user.
     pub fn deletes(&self) -> bool {
         each!(self, op => op.deletes())
+    }
+
+    /// The users that must exist for it to be done.
+    pub fn needs(&self) -> Vec<&UserId> {
+        each!(self, op => op.needs())
     }
 
     /// The earliest moment it may be done, if it has one.

@@ -290,6 +290,40 @@ async fn a_finished_rename_abandoned_before_its_cleanup_is_cleaned_up_by_the_nex
     assert!(World::of(&sandbox).await.user(TEMP).is_none());
 }
 
+/// The temporary user is deleted while the run waits for a person to link the services to it
+/// (walk marketo-revoked seed 8: the run waited for links nobody could make, for ever). Before
+/// asking again, the run reads what it made, finds it gone, makes it again, then asks.
+#[tokio::test]
+async fn a_temporary_user_deleted_while_the_run_waits_is_made_again_before_the_links() {
+    let sandbox = sandbox(None).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let first = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    first
+        .code(4)
+        .says("r0-link-salesforce-sync-to-temporary-user");
+    let id = first.run_id();
+    let token = sandbox.admin_token().await;
+    let (status, _) = sandbox
+        .post_empty(
+            &token,
+            &format!("/userservice/management/v1/users/{TEMP}/delete.json"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(World::of(&sandbox).await.user(TEMP).is_none());
+    unattended(&work, &["resume", &id])
+        .run()
+        .await
+        .code(4)
+        .says("r0-create-temporary-user: no longer holds")
+        .says("r0-link-salesforce-sync-to-temporary-user");
+    assert!(World::of(&sandbox).await.user(TEMP).is_some(), "made again");
+    rename_to_the_end(&sandbox, &work, &id).await;
+    assert!(World::of(&sandbox).await.user(TEMP).is_none());
+}
+
 /// A rollback restores the world as its run found it: a temporary user an abandoned run left,
 /// which this run took over, stays, and so does a service a person linked to it meanwhile
 /// (deleting the user would need that service moved, which neither this run nor its rollback

@@ -156,6 +156,13 @@ impl Operation for Op {
         matches!(self, Op::CreateUser { .. })
     }
 
+    fn needs(&self) -> Vec<&UserId> {
+        match self {
+            Op::LinkService { to, .. } => vec![to],
+            _ => Vec::new(),
+        }
+    }
+
     /// The plan names the user a creation makes, so what it made is that user.
     fn undo_made(&self, identity: &str) -> Option<Op> {
         let _ = identity;
