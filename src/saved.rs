@@ -149,6 +149,33 @@ impl SavedPlan {
         crate::paths::write_atomically(path, text.as_bytes()).map_err(io)
     }
 
+    /// The plan text it holds, as the plan it was saved from: refused if the text is not the
+    /// one its SHA-256 pins (a saved plan edited by hand shows nothing it did not review).
+    pub fn saved_plan(
+        &self,
+        saved_at: &Path,
+        named: &[crate::plan::NamedInstance],
+    ) -> Result<crate::plan::Plan, SavedPlanError> {
+        let path = saved_at.display().to_string();
+        if Fingerprint::of(self.plan_text.as_bytes()) != self.plan_sha256 {
+            return Err(SavedPlanError::Format {
+                path,
+                reason: format!(
+                    "its `plan_text` is not the plan file it pins ({}): it was edited after `relinker plan --out` wrote it",
+                    self.plan_sha256
+                ),
+            });
+        }
+        let origin = format!("{path} (plan_text, saved from {})", self.plan_file);
+        let plan_dir = crate::paths::parent(&self.plan_path(saved_at)).to_path_buf();
+        crate::plan::parse_with(&self.plan_text, &origin, &plan_dir, named).map_err(|error| {
+            SavedPlanError::Format {
+                path,
+                reason: error.to_string(),
+            }
+        })
+    }
+
     /// Reads a saved plan.
     pub fn read(path: &Path) -> Result<Self, SavedPlanError> {
         let text = crate::input::read_text(path, crate::input::Kind::SavedPlan)?;

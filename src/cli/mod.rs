@@ -22,6 +22,7 @@ mod run;
 pub mod sandbox;
 pub mod schema;
 pub mod secret;
+pub mod show;
 pub mod state;
 pub mod status;
 mod target;
@@ -64,6 +65,8 @@ pub struct Cli {
 enum Command {
     /// Show what a plan would do against live state, changing nothing.
     Plan(plan::PlanArgs),
+    /// Show a saved plan (`plan --out`) as it was reviewed, contacting nothing.
+    Show(show::ShowArgs),
     /// Plan, show, confirm and run: each plan becomes a resumable run.
     Apply(apply::ApplyArgs),
     /// Continue runs that stopped (crash, kill, pause at a manual step, failure).
@@ -142,6 +145,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 async fn dispatch(command: Command) -> Result<Outcome, Failure> {
     match command {
         Command::Plan(args) => plan::run(&args).await,
+        Command::Show(args) => show::run(&args),
         Command::Apply(args) => apply::run(&args).await,
         Command::Resume(args) => resume::run(&args).await,
         Command::Rollback(args) => rollback::run(&args).await,

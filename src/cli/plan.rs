@@ -37,8 +37,24 @@ pub struct PlanArgs {
     runner: RunnerArgs,
 }
 
-/// Plans and prints.
+/// Plans and prints. A file that cannot be planned still has its place in Markdown and JSON
+/// output (the pull-request comment a loop of `plan` builds): the error, where the plan was to be.
 pub async fn run(args: &PlanArgs) -> Result<Outcome, Failure> {
+    let result = plan_and_show(args).await;
+    if let Err(failure) = &result
+        && let Some(block) = render::not_planned(
+            args.format,
+            &args.plan.display().to_string(),
+            &failure.to_string(),
+            failure.outcome.code(),
+        )
+    {
+        super::output::show(&block);
+    }
+    result
+}
+
+async fn plan_and_show(args: &PlanArgs) -> Result<Outcome, Failure> {
     if let Some(problem) = args
         .out
         .as_deref()

@@ -27,6 +27,7 @@ mod offboard;
 mod pg;
 mod plan_cmd;
 mod plan_validate;
+mod pr_workflow;
 mod provider;
 mod readings;
 mod recovery;

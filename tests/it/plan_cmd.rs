@@ -552,3 +552,123 @@ async fn plan_warns_when_the_admin_service_runs_as_an_admin() {
         .code(0)
         .never_says("holds the Admin role");
 }
+
+#[tokio::test]
+async fn show_renders_a_saved_plan_as_reviewed_contacting_nothing() {
+    let sandbox = TestSandbox::start().await;
+    let rotations = [RENAME, RELINK].join("\n");
+    let mut planned = Vec::new();
+    let (first, dir) = plan(
+        &sandbox,
+        &rotations,
+        POLICY,
+        &["--out", "saved.json", "--format", "markdown"],
+        &ENV,
+    )
+    .await;
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    planned.push(first.stdout);
+    for format in ["text", "json"] {
+        let output = run_in(
+            dir.path(),
+            &[
+                "plan",
+                "plan.yaml",
+                "--out",
+                "saved.json",
+                "--format",
+                format,
+            ],
+            &ENV,
+        )
+        .await;
+        assert_eq!(output.status.code(), Some(0));
+        planned.push(
+            String::from_utf8_lossy(&output.stdout)
+                .replace(&sandbox.handle.base_url(), "http://sandbox"),
+        );
+    }
+    let base = sandbox.handle.base_url();
+    let calls = sandbox.requests().await["total"].clone();
+
+    // From another directory, with no secret in the environment: the file alone.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved.json");
+    let saved = saved.to_str().unwrap();
+    for (format, reviewed) in ["markdown", "text", "json"].iter().zip(&planned) {
+        let output = run_in(elsewhere.path(), &["show", saved, "--format", format], &[]).await;
+        assert_eq!(output.status.code(), Some(0), "{format}: {output:?}");
+        let shown = String::from_utf8_lossy(&output.stdout)
+            .replace(&base, "http://sandbox")
+            .replace(
+                &format!("relinker apply {saved}"),
+                "relinker apply saved.json",
+            );
+        assert_eq!(
+            &shown, reviewed,
+            "{format}: show differs from what plan printed"
+        );
+    }
+    assert_eq!(
+        sandbox.requests().await["total"],
+        calls,
+        "show contacted the platform"
+    );
+
+    // A saved plan whose plan text was edited by hand shows nothing.
+    let text = std::fs::read_to_string(dir.path().join("saved.json")).unwrap();
+    std::fs::write(
+        dir.path().join("saved.json"),
+        text.replace("first_name: Salesforce", "first_name: Mallory"),
+    )
+    .unwrap();
+    let output = run_in(elsewhere.path(), &["show", saved], &[]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("its `plan_text` is not the plan file it pins"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "it showed the edited plan");
+}
+
+#[tokio::test]
+async fn a_plan_that_cannot_be_planned_keeps_its_place_in_markdown_and_json() {
+    let sandbox = TestSandbox::start().await;
+    let env: Vec<(&str, &str)> = ENV
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "T_SFDC_SECRET")
+        .collect();
+    let (run, _dir) = plan(&sandbox, RENAME, POLICY, &["--format", "markdown"], &env).await;
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stdout
+            .starts_with("### relinker plan `plan.yaml`: not planned\n\n> [!CAUTION]\n> relinker could not plan this file (exit 2)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "`services[0].client_secret`: environment variable `T_SFDC_SECRET` is not set"
+        ),
+        "{}",
+        run.stdout
+    );
+    let (run, _dir) = plan(&sandbox, RENAME, POLICY, &["--format", "json"], &env).await;
+    assert_eq!(run.code, Some(2));
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["plan_file"], "plan.yaml");
+    assert_eq!(json["error"]["exit_code"], 2);
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`T_SFDC_SECRET` is not set")
+    );
+    // Text keeps stdout for plans: the error is where every command prints it.
+    let (run, _dir) = plan(&sandbox, RENAME, POLICY, &[], &env).await;
+    assert_eq!(run.code, Some(2));
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    no_secret_in(&[&run.stderr]);
+}

@@ -40,3 +40,13 @@ pub(crate) fn json(view: &PlanView<'_>) -> Value {
         "apply_command": view.apply_command(),
     })
 }
+
+/// A plan file that could not be planned: the error in place of the plan, so a machine reading
+/// one document per plan file sees every file.
+pub(crate) fn not_planned(file: &str, message: &str, exit_code: u8) -> serde_json::Value {
+    serde_json::json!({
+        "format_version": FORMAT_VERSION,
+        "plan_file": file,
+        "error": { "message": message, "exit_code": exit_code },
+    })
+}

@@ -122,3 +122,31 @@ fn rotation(out: &mut String, view: &PlanView<'_>, index: usize, fold: bool) {
         let _ = writeln!(out, "</details>\n");
     }
 }
+
+/// A plan file that could not be planned, as its place in a pull-request comment: a plan that
+/// fails must show up there, not drop out of it.
+pub(crate) fn not_planned(file: &str, message: &str, exit_code: u8) -> String {
+    // A fence longer than any run of backticks in the message, so nothing in it closes the block.
+    let longest = message.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!(
+        "### relinker plan `{}`: not planned\n\n> [!CAUTION]\n> relinker could not plan this file (exit {exit_code}); it changed nothing:\n\n{fence}text\n{}\n{fence}\n",
+        cell(file).replace('`', "'"),
+        message.trim_end()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_planned;
+
+    #[test]
+    fn a_message_with_backticks_cannot_close_its_block() {
+        let block = not_planned("plans/x.yaml", "field `a` has ``` inside", 2);
+        assert!(
+            block.contains("````text\nfield `a` has ``` inside\n````\n"),
+            "{block}"
+        );
+        assert!(block.starts_with("### relinker plan `plans/x.yaml`: not planned"));
+    }
+}

@@ -16,6 +16,24 @@ pub(crate) use json::json;
 pub(crate) use markdown::markdown;
 pub(crate) use text::text;
 
+/// A plan file that could not be planned, in `format`; `None` for text, whose reader sees the
+/// error where every command prints it (stderr).
+pub(crate) fn not_planned(
+    format: Format,
+    file: &str,
+    message: &str,
+    exit_code: u8,
+) -> Option<String> {
+    match format {
+        Format::Text => None,
+        Format::Markdown => Some(markdown::not_planned(file, message, exit_code)),
+        Format::Json => Some(format!(
+            "{:#}\n",
+            json::not_planned(file, message, exit_code)
+        )),
+    }
+}
+
 /// Output format of `plan`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
