@@ -214,6 +214,9 @@ impl Progress for Lines {
                     }
                 }
             }
+            Event::PersonCouldNot { step, reason } => self.line(&format!(
+                "    {step}: {reason}; it waits for a person"
+            )),
             Event::PersonPlayed { count } => self.line(&format!(
                 "    (the sandbox operator did {}, as a person would in the UI)",
                 if count == 1 { "it" } else { "them" }

@@ -83,6 +83,14 @@ pub enum Event<'a> {
         /// Whether these undo earlier steps.
         undo: bool,
     },
+    /// The sandbox operator could not do a manual step (a secret it needs is not set, the
+    /// platform refused it): the step waits for a person, as without the operator.
+    PersonCouldNot {
+        /// The step.
+        step: &'a StepId,
+        /// Why, as the operator says it.
+        reason: String,
+    },
     /// The sandbox operator did the manual steps, as a person would in the UI.
     PersonPlayed {
         /// How many.

@@ -418,3 +418,53 @@ async fn rollback_never_deletes_what_the_run_did_not_make() {
     .says(&format!("run {id} rolled back"));
     assert_eq!(world(&sandbox).await, before);
 }
+
+#[tokio::test]
+async fn an_operator_that_cannot_act_leaves_the_step_to_a_person_and_rolls_nothing_back() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    // The operator cannot name the new user: DD_NEW_USER is not set yet.
+    let first = relinker(
+        &work,
+        &[
+            "apply",
+            "plan.yaml",
+            "--yes",
+            "--sandbox-operator",
+            "--gate-wait",
+            "0",
+        ],
+        None,
+    )
+    .run()
+    .await;
+    first
+        .code(4)
+        .says("r0-create-new-user: the sandbox operator could not")
+        .says("`DD_NEW_USER` is not set")
+        .says("it waits for a person")
+        .never_says("rolled back")
+        .never_says("✗");
+    let id = first.run_id();
+    let status = work.status(&id).await;
+    assert_eq!(status["status"], "paused", "{status:#}");
+    assert_eq!(
+        step(&status, "r0-create-new-user")["state"],
+        "waiting_for_person"
+    );
+
+    // A person makes the user; with its name set, the operator does the rest.
+    let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
+    relinker(
+        &work,
+        &["resume", &id, "--sandbox-operator", "--gate-wait", "0"],
+        Some(&new_user),
+    )
+    .run()
+    .await
+    .code(0)
+    .says(&format!("run {id} done"));
+    let (integrations, users) = world(&sandbox).await;
+    assert_eq!(integrations["magento"], new_user.as_str());
+    assert!(users.get(OLD_USER).is_none(), "{users}");
+}
