@@ -372,11 +372,12 @@ impl Executor<'_> {
     pub(super) fn hold(&self, step: &Step, effect: StepEffect, how: Held) -> Result<(), ExecError> {
         if effect == StepEffect::Changed
             && step.action.creates()
-            && let Some(identity) = self.platform.made(&step.action)
+            && let Some(made) = self.platform.made(&step.action)
         {
             self.append(Entry::Made {
                 step: step.id.clone(),
-                identity,
+                identity: made.identity,
+                credential: made.credential,
             })?;
         }
         self.append(Entry::Done {

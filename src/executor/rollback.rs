@@ -87,7 +87,7 @@ pub fn undo_plan(summary: &RunSummary) -> UndoPlan {
         .filter(|s| summary.adopted_from(&s.id).is_none())
         .filter_map(|s| {
             let action = match summary.made(&s.id) {
-                Some(identity) => s.action.undo_made(identity),
+                Some(made) => s.action.undo_made(made),
                 None => s.action.compensation(),
             };
             Some(Undo {
@@ -104,7 +104,7 @@ pub fn undo_plan(summary: &RunSummary) -> UndoPlan {
         .filter_map(|s| {
             Some(LeftInPlace {
                 step: s.id.clone(),
-                identity: summary.made(&s.id)?.to_owned(),
+                identity: summary.made(&s.id)?.identity.clone(),
                 left_by: summary.adopted_from(&s.id)?.clone(),
             })
         })

@@ -117,6 +117,10 @@ pub enum Entry {
         step: StepId,
         /// The thing made, as the platform names it (a username, a userid).
         identity: String,
+        /// The fingerprint of the credential it answered to, where the platform knows it by
+        /// that (see [`crate::provider::Made`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credential: Option<crate::secret::CredentialFingerprint>,
     },
     /// A creating step found its thing already there, made by an earlier run that was given
     /// up (abandoned) with it in place: this run takes it over, as made by itself, so its

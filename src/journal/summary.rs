@@ -243,7 +243,7 @@ pub struct RunSummary {
     /// never taken in again, even once a reopened step dropped it.
     absorbed: BTreeSet<(StepId, bool, DateTime<Utc>)>,
     /// What each creating step made, as seen right after it held.
-    made: BTreeMap<StepId, String>,
+    made: BTreeMap<StepId, crate::provider::Made>,
     /// The creating steps that took over what an abandoned run made, and that run.
     adopted: BTreeMap<StepId, RunId>,
     waiting: BTreeMap<StepId, Waiting>,
@@ -340,8 +340,8 @@ impl RunSummary {
     }
 
     /// What a creating step made, as seen right after it held: what its undo deletes.
-    pub fn made(&self, step: &StepId) -> Option<&str> {
-        self.made.get(step).map(String::as_str)
+    pub fn made(&self, step: &StepId) -> Option<&crate::provider::Made> {
+        self.made.get(step)
     }
 
     /// The abandoned run whose leftover a creating step took over, if it did.
@@ -354,17 +354,17 @@ impl RunSummary {
     pub fn left_made(&self) -> Vec<(&StepId, &str)> {
         self.made
             .iter()
-            .filter(|(step, identity)| {
+            .filter(|(step, made)| {
                 self.record(step).may_have_changed()
                     && !self.steps().iter().any(|s| {
                         s.action.deletes()
                             && s.action
                                 .users()
-                                .contains(&&UserId::from_platform((*identity).clone()))
+                                .contains(&&UserId::from_platform(made.identity.clone()))
                             && matches!(self.record(&s.id), StepState::Done(_))
                     })
             })
-            .map(|(step, identity)| (step, identity.as_str()))
+            .map(|(step, made)| (step, made.identity.as_str()))
             .collect()
     }
 
@@ -702,8 +702,18 @@ impl RunSummary {
     /// leftover, that it no longer holds, a person's word for it.
     fn apply_note(&mut self, entry: &Entry) {
         match entry {
-            Entry::Made { step, identity } => {
-                self.made.insert(step.clone(), identity.clone());
+            Entry::Made {
+                step,
+                identity,
+                credential,
+            } => {
+                self.made.insert(
+                    step.clone(),
+                    crate::provider::Made {
+                        identity: identity.clone(),
+                        credential: credential.clone(),
+                    },
+                );
             }
             Entry::Reopened { step, .. } => self.reopen(step),
             Entry::Adopted {
@@ -712,7 +722,14 @@ impl RunSummary {
                 from,
             } => {
                 self.records.insert(step.clone(), StepState::Adopted);
-                self.made.insert(step.clone(), identity.clone());
+                // Taken over by its name: what it answered to was never seen by this run.
+                self.made.insert(
+                    step.clone(),
+                    crate::provider::Made {
+                        identity: identity.clone(),
+                        credential: None,
+                    },
+                );
                 self.adopted.insert(step.clone(), from.clone());
             }
             Entry::Attested {

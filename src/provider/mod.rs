@@ -24,7 +24,7 @@ pub use compile::{Compiled, Conflict, Leftovers, compile};
 pub use error::ProviderError;
 pub use fence::{Fence, LockLost};
 pub use live::LiveState;
-pub use op::{Op, Operation};
+pub use op::{Made, Op, Operation};
 pub use platform::{BoxFuture, Check, CheckError, ManualAction, Platform, RunFacts};
 pub use step::{Performer, Readiness, Reversibility, Step, Verification, phase_len};
 

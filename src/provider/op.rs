@@ -33,7 +33,7 @@ pub trait Operation: Sized {
     /// For an operation that creates something, the operation that deletes exactly what it
     /// made, named by `identity` as the run recorded it right after the creation held (see
     /// [`crate::provider::Platform::made`]): never whatever the plan's references name later.
-    fn undo_made(&self, identity: &str) -> Option<Self>;
+    fn undo_made(&self, made: &Made) -> Option<Self>;
     /// Whether it is its rotation's proof (the verification that is the rotation's pivot).
     fn is_proof(&self) -> bool;
     /// Whether it deletes a user (what `policy.max_deletions` counts).
@@ -124,12 +124,12 @@ impl Op {
         each!(self, op => op.creates())
     }
 
-    /// The operation that deletes exactly what it made, named by `identity`.
-    pub fn undo_made(&self, identity: &str) -> Option<Op> {
+    /// The operation that deletes exactly what it made, as `made` names it.
+    pub fn undo_made(&self, made: &Made) -> Option<Op> {
         match self {
-            Op::Marketo(op) => op.undo_made(identity).map(Op::Marketo),
-            Op::Dotdigital(op) => op.undo_made(identity).map(Op::Dotdigital),
-            Op::Movius(op) => op.undo_made(identity).map(Op::Movius),
+            Op::Marketo(op) => op.undo_made(made).map(Op::Marketo),
+            Op::Dotdigital(op) => op.undo_made(made).map(Op::Dotdigital),
+            Op::Movius(op) => op.undo_made(made).map(Op::Movius),
         }
     }
 
@@ -208,4 +208,16 @@ impl<'de> Deserialize<'de> for Op {
             )),
         }
     }
+}
+
+/// What a creating step made, as the run saw it right after the creation held: what its undo
+/// deletes, and how to know that thing again whatever the plan's references say later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Made {
+    /// The thing made, as the platform names it (a userid, a generated username).
+    pub identity: String,
+    /// The fingerprint of the credential it was seen to answer to, where a platform knows a
+    /// made thing only by its credential (dotdigital): a look with another credential says
+    /// nothing of it.
+    pub credential: Option<crate::secret::CredentialFingerprint>,
 }

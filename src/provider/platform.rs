@@ -134,7 +134,7 @@ pub trait Platform: Send + Sync {
     ) -> BoxFuture<'a, Result<(), ProviderError>>;
     /// For a creating operation that was just seen to hold as the run's doing, what it made,
     /// as this platform names it (a userid, a generated username): what rollback deletes.
-    fn made(&self, op: &Op) -> Option<String>;
+    fn made(&self, op: &Op) -> Option<crate::provider::Made>;
     /// What a reviewer should know of the credential relinker acts as on this platform (it
     /// may do more than relinker needs): warnings for `relinker plan`, read-only, and never a
     /// reason to stop. Planning alone asks; a run does not spend calls on it.

@@ -468,3 +468,82 @@ async fn an_operator_that_cannot_act_leaves_the_step_to_a_person_and_rolls_nothi
     assert_eq!(integrations["magento"], new_user.as_str());
     assert!(users.get(OLD_USER).is_none(), "{users}");
 }
+
+#[tokio::test]
+async fn a_rollback_knows_the_user_it_made_by_the_credential_it_was_made_with() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    let first = relinker(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await;
+    first.code(4).says("r0-create-new-user");
+    let id = first.run_id();
+    let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
+    relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("r0-switch-magento");
+
+    // Between two commands the new credential's references come to name another account's
+    // user: a refusal of that credential says nothing of the user the run made.
+    std::fs::write(work.path().join("new.password"), OTHER_PASSWORD).unwrap();
+    let rollback = relinker(
+        &work,
+        &["rollback", &id, "--gate-wait", "0"],
+        Some(OTHER_USER),
+    )
+    .run()
+    .await;
+    rollback
+        .code(4)
+        .says("is not the one")
+        .never_says("r0-create-new-user: undone")
+        .never_says(&format!("run {id} rolled back"));
+    let (_, users) = world(&sandbox).await;
+    assert_eq!(
+        users[new_user.as_str()],
+        true,
+        "the user the run made is still there"
+    );
+    let status = work.status(&id).await;
+    assert_eq!(
+        step(&status, "r0-create-new-user")["state"],
+        "undo_waiting_for_person"
+    );
+
+    // The reference restored, the person deletes the user: the rollback sees it gone.
+    std::fs::write(work.path().join("new.password"), NEW_PASSWORD).unwrap();
+    sandbox
+        .control(
+            Method::DELETE,
+            &format!("/_sandbox/api-users/{new_user}"),
+            None,
+        )
+        .await;
+    relinker(
+        &work,
+        &["rollback", &id, "--gate-wait", "0"],
+        Some(&new_user),
+    )
+    .run()
+    .await
+    .code(4)
+    .says("r0-create-new-user: undone")
+    .says("r0-switch-crm-connector");
+    // The integration nothing observes was asked to switch: its undo takes the person's word.
+    attest(&work, &id, "r0-switch-crm-connector").await.code(0);
+    relinker(
+        &work,
+        &["rollback", &id, "--gate-wait", "0"],
+        Some(&new_user),
+    )
+    .run()
+    .await
+    .code(0)
+    .says(&format!("run {id} rolled back"));
+}

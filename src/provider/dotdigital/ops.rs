@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{ServiceName, StepId, UserId};
 use crate::plan::{CheckCommand, Credential, Login};
 use crate::provider::{Operation, Performer, Reversibility, RunFacts, Verification};
+use crate::secret::CredentialFingerprint;
 
 /// An integration and the check command that tells whether it authenticates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +49,11 @@ pub enum Op {
         /// Absent in journals from before it was recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         account: Option<u64>,
+        /// The fingerprint of the credential the user was seen to answer to when it was made:
+        /// a credential the references name now that is another proves nothing of it.
+        /// Absent in journals from before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        made_with: Option<CredentialFingerprint>,
     },
     /// A person sets a new password on an API user.
     SetPassword {
@@ -178,6 +184,7 @@ impl Operation for Op {
                 replaces: replaces.clone(),
                 new: new.clone(),
                 account: Some(*account),
+                made_with: None,
             }),
             Op::SetPassword {
                 user,
@@ -286,7 +293,7 @@ impl Operation for Op {
 
     /// The user a person made is the one the run saw authenticate right after: its generated
     /// username is fixed from then on, whatever the plan's reference says later.
-    fn undo_made(&self, identity: &str) -> Option<Op> {
+    fn undo_made(&self, made: &crate::provider::Made) -> Option<Op> {
         let Op::CreateUser {
             replaces,
             new,
@@ -298,10 +305,11 @@ impl Operation for Op {
         Some(Op::DeleteNewUser {
             replaces: replaces.clone(),
             new: Login {
-                username: Credential::Literal(identity.to_owned()),
+                username: Credential::Literal(made.identity.clone()),
                 password: new.password.clone(),
             },
             account: Some(*account),
+            made_with: made.credential.clone(),
         })
     }
 

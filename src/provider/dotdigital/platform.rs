@@ -229,12 +229,26 @@ impl DotdigitalPlatform {
         new: &Login,
         replaces: &UserId,
         account: Option<u64>,
+        made_with: Option<&CredentialFingerprint>,
     ) -> Result<Check, CheckError> {
         let Ok(resolved) = self.resolve(new) else {
             return Ok(Check::Holds);
         };
         if UserId::from_platform(resolved.username.clone()) == *replaces {
             return Ok(Check::Holds);
+        }
+        // Only the credential the user was made with can show it gone: a refusal of another
+        // (the password reference now names a different secret) says nothing of it.
+        if let Some(made_with) = made_with
+            && !made_with.matches(&[
+                resolved.username.as_bytes(),
+                resolved.password.expose().as_bytes(),
+            ])
+        {
+            return Ok(Check::CannotTell(format!(
+                "the password the plan's reference names now is not the one `{}` was made with, so a refusal would not show it gone; delete it in dotdigital (then attest this undo), or restore the reference",
+                resolved.username
+            )));
         }
         Ok(
             match self
@@ -292,7 +306,11 @@ impl DotdigitalPlatform {
                 new,
                 replaces,
                 account,
-            } => self.new_user_gone(new, replaces, *account).await,
+                made_with,
+            } => {
+                self.new_user_gone(new, replaces, *account, made_with.as_ref())
+                    .await
+            }
             Op::Disable { login, .. } => self.refused(login).await,
             Op::Switch {
                 user,
@@ -485,10 +503,13 @@ impl Platform for DotdigitalPlatform {
         Box::pin(async { Vec::new() })
     }
 
-    fn made(&self, op: &crate::provider::Op) -> Option<String> {
+    fn made(&self, op: &crate::provider::Op) -> Option<crate::provider::Made> {
         match op {
             crate::provider::Op::Dotdigital(Op::CreateUser { new, .. }) => {
-                self.resolve(new).ok().map(|r| r.username)
+                self.resolve(new).ok().map(|r| crate::provider::Made {
+                    credential: Some(r.fingerprint(&self.fingerprinter)),
+                    identity: r.username,
+                })
             }
             _ => None,
         }

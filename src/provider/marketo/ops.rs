@@ -164,8 +164,8 @@ impl Operation for Op {
     }
 
     /// The plan names the user a creation makes, so what it made is that user.
-    fn undo_made(&self, identity: &str) -> Option<Op> {
-        let _ = identity;
+    fn undo_made(&self, made: &crate::provider::Made) -> Option<Op> {
+        let _ = made;
         self.compensation()
     }
 

@@ -404,9 +404,14 @@ impl Platform for MarketoPlatform {
         })
     }
 
-    fn made(&self, op: &crate::provider::Op) -> Option<String> {
+    fn made(&self, op: &crate::provider::Op) -> Option<crate::provider::Made> {
         match op {
-            crate::provider::Op::Marketo(Op::CreateUser { user, .. }) => Some(user.to_string()),
+            crate::provider::Op::Marketo(Op::CreateUser { user, .. }) => {
+                Some(crate::provider::Made {
+                    identity: user.to_string(),
+                    credential: None,
+                })
+            }
             _ => None,
         }
     }

@@ -236,9 +236,12 @@ impl Platform for MoviusPlatform {
         Box::pin(async { Vec::new() })
     }
 
-    fn made(&self, op: &crate::provider::Op) -> Option<String> {
+    fn made(&self, op: &crate::provider::Op) -> Option<crate::provider::Made> {
         match op {
-            crate::provider::Op::Movius(Op::AddUser { user, .. }) => Some(user.to_string()),
+            crate::provider::Op::Movius(Op::AddUser { user, .. }) => Some(crate::provider::Made {
+                identity: user.to_string(),
+                credential: None,
+            }),
             _ => None,
         }
     }

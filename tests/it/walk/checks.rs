@@ -324,8 +324,13 @@ impl Walker {
                 before["status"].as_str(),
                 Some("done" | "rolled back" | "abandoned")
             );
-            // `status` shows how the step itself is known; an undo is known its own way.
-            let observed = !undo && shown["verification"] != "attested";
+            // `status` shows how the step itself is known; an undo is known its own way. A
+            // person's word may stand in for a check that could not tell at its last look.
+            let cannot_tell = before["waiting"].as_array().is_some_and(|w| {
+                w.iter()
+                    .any(|w| w["step"] == step && w["cannot_tell"] == true)
+            });
+            let observed = !undo && shown["verification"] != "attested" && !cannot_tell;
             let early = !undo && not_yet_due(&before, step);
             if run_over || !(waited || announced) || observed || early {
                 let violation = Violation::new(
