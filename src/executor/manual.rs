@@ -227,14 +227,15 @@ impl Executor<'_> {
                     // the run is still this process's.
                     self.prove_held()?;
                     // One who cannot act (a secret it needs is unset, the platform refused
-                    // it) leaves the step to a person, as if it were not there: that the
-                    // operator failed says nothing against the step, so it fails nothing.
+                    // it) leaves the step, and the rest of the sitting (which may rest on it:
+                    // a user deleted once no integration uses it), to a person, as if it were
+                    // not there: that the operator failed says nothing against the step.
                     if let Err(error) = person.perform(&task.action).await {
                         self.progress.event(Event::PersonCouldNot {
                             step: &task.step.id,
                             reason: error.to_string(),
                         });
-                        continue;
+                        break;
                     }
                     // Whoever plays the person knows what they did: their word stands for
                     // what nothing observes, and, for the rest, where a look cannot tell (a
