@@ -157,6 +157,7 @@ async fn main() {
         on_failure: None,
         steps: Vec::new(),
         credentials: std::collections::BTreeMap::new(),
+        origin: None,
     };
     let id = RunId::parse("bench").expect("run id");
     let mut run = Run::start(&state, &id, b"version: 1\n", started).expect("run");

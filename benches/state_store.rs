@@ -25,6 +25,7 @@ fn started() -> Started {
         on_failure: None,
         steps: Vec::new(),
         credentials: std::collections::BTreeMap::new(),
+        origin: None,
     }
 }
 

@@ -290,6 +290,7 @@ impl Ready {
             on_failure: Some(plan.policy.on_failure),
             steps: steps.clone(),
             credentials,
+            origin: Some(super::origin::here()),
         };
         let state = args.state.create()?;
         // Refused (another runner, a claim on a user): the id printed first names no run.

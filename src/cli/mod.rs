@@ -7,10 +7,12 @@ pub mod attest;
 pub mod check_credential;
 pub mod completions;
 pub mod exit;
+pub mod export;
 pub mod inventory;
 pub mod logging;
 pub mod notice;
 pub mod offboard;
+mod origin;
 mod output;
 pub mod plan;
 mod progress;
@@ -81,6 +83,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Remove finished runs older than a duration (never unfinished ones).
     Prune(prune::PruneArgs),
+    /// One run's whole record as JSON, for an auditor: who, plan, every record, attestations.
+    Export(export::ExportArgs),
     /// Manage where runs are kept: `state migrate` moves a directory's runs into PostgreSQL.
     State(state::StateCommandArgs),
     /// Find API users tied to departed people and write a plan for each.
@@ -153,6 +157,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Attest(args) => attest::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Prune(args) => prune::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::State(args) => state::run(&args),
         Command::Offboard(args) => offboard::run(&args).await,
         Command::Inventory(args) => inventory::run(&args).await,

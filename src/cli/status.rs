@@ -180,6 +180,7 @@ impl Shown {
             "active": self.active,
             "rehearsal": summary.sandbox(),
             "started_at": summary.started_at().map(timestamp),
+            "started_by": summary.origin(),
             "last_activity_at": summary.last_activity().map(timestamp),
             "paused_since": summary.paused_since().map(timestamp),
             "waiting": waiting,
@@ -206,6 +207,11 @@ fn timestamp(at: DateTime<Utc>) -> String {
 
 fn shown_time(at: Option<DateTime<Utc>>) -> String {
     at.map_or_else(|| "-".into(), timestamp)
+}
+
+/// One run as `status --format json` shows it.
+pub(crate) fn json_of(state: &StateStore, id: &RunId) -> Result<Value, Failure> {
+    Ok(load(state, id)?.json())
 }
 
 fn load(state: &StateStore, id: &RunId) -> Result<Shown, Failure> {
@@ -287,8 +293,12 @@ fn details(run: &Shown) {
         summary.plan(),
         summary.instance()
     ));
+    let by = summary
+        .origin()
+        .map(|origin| format!(" by {origin}"))
+        .unwrap_or_default();
     say(&format!(
-        "  started        {}",
+        "  started        {}{by}",
         shown_time(summary.started_at())
     ));
     say(&format!(

@@ -96,6 +96,32 @@ pub struct Started {
     /// Each service's credential fingerprint at the start: argon2id with one salt for the
     /// run, or `sha256:` in journals of older relinkers.
     pub credentials: BTreeMap<ServiceName, CredentialFingerprint>,
+    /// Who started the run, and where. Absent in journals of older relinkers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Who started a run and where, as the starting process's environment said: for an auditor,
+/// not for authority (anyone who can run relinker can set these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The login name (`$USER`), or `unknown`.
+    pub user: String,
+    /// The host name, or `unknown`.
+    pub host: String,
+    /// The CI job that ran it, when the environment names one (a URL where there is one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_job: Option<String>,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on {}", self.user, self.host)?;
+        if let Some(job) = &self.ci_job {
+            write!(f, " (CI job {job})")?;
+        }
+        Ok(())
+    }
 }
 
 /// What a record says.

@@ -28,7 +28,7 @@ mod trust;
 use std::path::{Path, PathBuf};
 
 pub use chain::{Chained, StateKey};
-pub use entry::{Attestation, Entry, FailureEffect, Record, Started, StepEffect, now_ms};
+pub use entry::{Attestation, Entry, FailureEffect, Origin, Record, Started, StepEffect, now_ms};
 pub use lock::{Lock, LockError};
 pub use run::Run;
 pub use store::{Copied, JournalContents, Pruned, StateStore};

@@ -227,6 +227,7 @@ pub(super) mod tests {
                 readiness: Readiness::Pending,
             }],
             credentials: BTreeMap::new(),
+            origin: None,
         }
     }
 

@@ -270,6 +270,11 @@ impl RunSummary {
         self.started.as_ref()
     }
 
+    /// Who started the run, and where, if its journal says.
+    pub fn origin(&self) -> Option<&super::entry::Origin> {
+        self.started.as_ref()?.origin.as_ref()
+    }
+
     /// The plan's name.
     pub fn plan(&self) -> &str {
         self.started.as_ref().map_or("", |s| s.plan.as_str())
@@ -889,6 +894,7 @@ mod tests {
             on_failure: Some(OnFailure::Rollback),
             steps,
             credentials: BTreeMap::new(),
+            origin: None,
         })))
     }
 

@@ -129,3 +129,25 @@ fn the_image_runs_unprivileged_with_state_at_slash_state() {
         "the docs say how to build it"
     );
 }
+
+/// The shipped binary (the image builds `--release`) carries no debug info: the release
+/// profile strips it, and nothing turns it back on (docs/performance.md has the sizes).
+#[test]
+fn the_shipped_binary_is_built_without_debug_info() {
+    assert!(
+        dockerfile().contains("cargo build --release"),
+        "the image builds the release profile"
+    );
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let release: Vec<&str> = manifest
+        .split("\n[")
+        .find(|section| section.starts_with("profile.release]"))
+        .expect("a [profile.release] section")
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect();
+    assert!(release.contains(&"strip = \"debuginfo\""), "{release:?}");
+    assert!(release.contains(&"debug = false"), "{release:?}");
+}

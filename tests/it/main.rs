@@ -4,6 +4,7 @@
 #![allow(clippy::too_many_lines)]
 
 mod attestations;
+mod audit;
 mod behaviours;
 mod budget;
 mod check_commands;
