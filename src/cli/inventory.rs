@@ -59,8 +59,11 @@ pub async fn run(args: &InventoryArgs) -> Result<Outcome, Failure> {
         &credentials,
         args.retry.policy(),
     )?;
-    let found = inventory(&client, &credentials)
-        .await
+    let tally = std::sync::Arc::new(crate::provider::ReadTally::new());
+    let reading = super::reading::start("API-only users", std::sync::Arc::clone(&tally), &client);
+    let found = inventory(&client, &credentials, &tally).await;
+    reading.finish();
+    let found = found
         .map_err(|error| anyhow!("cannot read the instance: {error}"))
         .or_failed()?;
     for warning in &found.warnings {

@@ -17,6 +17,7 @@ mod output;
 pub mod plan;
 mod progress;
 pub mod prune;
+mod reading;
 mod render;
 pub mod resume;
 pub mod rollback;

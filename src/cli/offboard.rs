@@ -141,10 +141,12 @@ pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
         &scanned.credentials,
         args.retry.policy(),
     )?;
-    let scan = offboard::scan(&client, &config, &departed, &scanned.credentials)
-        .await
-        .context("the scan failed")
-        .or_failed()?;
+    // The scan reads the user list page by page: its progress is the calls it makes.
+    let tally = std::sync::Arc::new(crate::provider::ReadTally::new());
+    let reading = super::reading::start("users", tally, &client);
+    let scan = offboard::scan(&client, &config, &departed, &scanned.credentials).await;
+    reading.finish();
+    let scan = scan.context("the scan failed").or_failed()?;
 
     let limit = config.max_rotations.allows(scan.api_users);
     if scan.matched.len() > limit {

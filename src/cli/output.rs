@@ -45,6 +45,11 @@ pub(crate) fn show(text: &str) {
         .write_all(printable(text).as_bytes());
 }
 
+/// A line of progress on stderr (JSON at level INFO with `--log-format json`).
+pub(crate) fn note(text: &str) {
+    stderr_line("INFO", text, None);
+}
+
 /// A line on stderr.
 pub(crate) fn warn(text: &str) {
     stderr_line("WARN", text, None);

@@ -235,8 +235,11 @@ async fn from_live(
     .or_invalid_input()?;
     let client =
         super::target::marketo_client(&instance, &instance.base_url, &credentials, retry.policy())?;
-    let mirror = crate::provider::marketo::mirror::mirror(&client, &credentials)
-        .await
+    let tally = std::sync::Arc::new(crate::provider::ReadTally::new());
+    let reading = super::reading::start("users", std::sync::Arc::clone(&tally), &client);
+    let mirror = crate::provider::marketo::mirror::mirror(&client, &credentials, &tally).await;
+    reading.finish();
+    let mirror = mirror
         .map_err(|error| anyhow!("cannot read the instance: {error}"))
         .or_failed()?;
     let today = crate::provider::marketo::quota::quota_day(chrono::Utc::now());

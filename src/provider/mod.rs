@@ -19,6 +19,7 @@ pub mod movius;
 mod op;
 mod platform;
 mod step;
+mod tally;
 
 pub use compile::{Compiled, Conflict, Leftovers, compile};
 pub use error::ProviderError;
@@ -27,6 +28,7 @@ pub use live::LiveState;
 pub use op::{Made, Op, Operation};
 pub use platform::{BoxFuture, Check, CheckError, ManualAction, Platform, RunFacts};
 pub use step::{Performer, Readiness, Reversibility, Step, Verification, phase_len};
+pub use tally::ReadTally;
 
 use crate::plan::ProviderKind;
 

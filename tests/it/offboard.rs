@@ -832,3 +832,68 @@ async fn the_service_naming_gives_each_service_of_a_user_its_own_new_user() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_long_read_shows_its_progress_and_what_it_cost() {
+    // A slow instance: 10 calls a second, so reading 28 API-only users takes seconds.
+    let slow = SandboxConfig {
+        rate_limit: relinker::limits::RateLimit {
+            calls: 10,
+            window: std::time::Duration::from_secs(1),
+        },
+        ..SandboxConfig::default()
+    };
+    let sandbox = TestSandbox::with(&fixture(), slow).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("offboard.yaml"),
+        config(&sandbox.handle.base_url(), "10"),
+    )
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_relinker"));
+    command
+        .args(["inventory", "offboard.yaml", "--format", "json"])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env("RELINKER_PROGRESS_INTERVAL", "0.4")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (name, value) in env() {
+        command.env(name, value);
+    }
+    let output = command.output().await.unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    // Progress goes to stderr: stdout is still exactly the JSON.
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["users"].as_array().unwrap().len(), 28);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let counts: Vec<usize> = stderr
+        .lines()
+        .filter_map(|line| line.split_once("reading API-only users: "))
+        .map(|(_, rest)| rest.split('/').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(counts.len() >= 2, "a line every 0.4 s: {stderr}");
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert!(
+        stderr
+            .lines()
+            .filter(|line| line.contains("reading API-only users: "))
+            .all(|line| line.contains("/28 after ") && line.contains(" waiting for the rate limit")),
+        "{stderr}"
+    );
+    let last = stderr
+        .lines()
+        .find(|line| line.starts_with("read 28 API-only users in "))
+        .unwrap_or_else(|| panic!("no closing line: {stderr}"));
+    let calls: u64 = last
+        .split(": ")
+        .nth(1)
+        .and_then(|cost| cost.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{last}"));
+    let served = sandbox.requests().await["total"].as_u64().unwrap();
+    assert!(
+        calls >= 28 && calls <= served,
+        "{last}: the sandbox served {served}"
+    );
+}

@@ -174,6 +174,11 @@ struct Inner {
 }
 
 impl MarketoClient {
+    /// What this client's calls cost so far (shared by its clones).
+    pub fn spent(&self) -> super::limiter::Spent {
+        self.inner.limiter.spent()
+    }
+
     /// A client; fails only on a bad base URL or an HTTP stack that cannot start.
     pub fn new(config: MarketoConfig) -> Result<Self, ProviderError> {
         let url = crate::endpoint::check_base_url(config.base_url.trim())

@@ -11,7 +11,7 @@ use super::api::Api;
 use super::credentials::Credentials;
 use super::types::{UserActivity, calls_by_user, pair_name};
 use crate::ids::UserId;
-use crate::provider::ProviderError;
+use crate::provider::{ProviderError, ReadTally};
 
 /// One API-only user.
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +44,7 @@ pub struct Inventory {
 pub async fn inventory<A: Api>(
     provider: &A,
     credentials: &Credentials,
+    tally: &ReadTally,
 ) -> Result<Inventory, ProviderError> {
     let mut warnings = Vec::new();
     let listing = provider.all_users().await?;
@@ -52,8 +53,13 @@ pub async fn inventory<A: Api>(
         .filter(|user| user.api_only)
         .map(|user| user.userid.clone())
         .collect();
-    let records =
-        try_join_all(api_only.iter().map(|userid| provider.user_activity(userid))).await?;
+    tally.expect(api_only.len());
+    let records = try_join_all(api_only.iter().map(|userid| async move {
+        let read = provider.user_activity(userid).await;
+        tally.read_one();
+        read
+    }))
+    .await?;
     let (linked, failed) = known_links(provider, credentials).await?;
     warnings.extend(failed);
     let calls = match recent_calls(provider).await {

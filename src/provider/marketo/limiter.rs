@@ -82,11 +82,40 @@ struct State {
     waiting: BTreeSet<(Reverse<u32>, u64)>,
     /// The next arrival number.
     arrivals: u64,
+    /// Calls sent since the limiter was made.
+    sent_total: u64,
+    /// Time calls were held back for the rate window (a 606's wait, or the window full),
+    /// counted once however many calls waited at the same time.
+    waited: Duration,
+    /// The end of the last wait counted in `waited`.
+    waited_until: Option<Instant>,
     /// Until the first 615 or the limit, each half round of answers (half as many as are
     /// allowed in flight) raises the allowance by one, from half the limit: a busy instance is
     /// found out with one refusal, not ten, and an idle one reaches ten in about three rounds
     /// (under half a second at 150 ms a call).
     starting: bool,
+}
+
+/// What calls through a limiter cost: how many were sent, and how long calls were held back
+/// for the rate window (wall time, not the sum over calls).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spent {
+    /// Calls sent.
+    pub calls: u64,
+    /// Time calls were held back for the rate window.
+    pub waited_for_rate: Duration,
+}
+
+impl State {
+    /// Counts a hold from `now` until `until` into `waited`, less what an earlier hold already
+    /// counted of it.
+    fn count_wait(&mut self, now: Instant, until: Instant) {
+        let from = self.waited_until.map_or(now, |counted| counted.max(now));
+        if until > from {
+            self.waited += until - from;
+            self.waited_until = Some(until);
+        }
+    }
 }
 
 /// How the instance answered a call, as far as its limits go.
@@ -162,6 +191,9 @@ impl Limiter {
                 halved_at: None,
                 waiting: BTreeSet::new(),
                 arrivals: 0,
+                sent_total: 0,
+                waited: Duration::ZERO,
+                waited_until: None,
                 starting: first < ceiling,
             }),
             changed: Notify::new(),
@@ -186,6 +218,15 @@ impl Limiter {
     /// Calls placed in a window now (less than the limit after a 606).
     pub fn rate_allowed(&self) -> usize {
         self.lock().rate_allowed
+    }
+
+    /// What the calls through this limiter cost so far.
+    pub fn spent(&self) -> Spent {
+        let state = self.lock();
+        Spent {
+            calls: state.sent_total,
+            waited_for_rate: state.waited,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -251,6 +292,7 @@ impl Limiter {
         }
         if let Some(until) = state.hold_until {
             if until > now {
+                state.count_wait(now, until);
                 return Err(Some(until - now));
             }
             state.hold_until = None;
@@ -267,13 +309,14 @@ impl Limiter {
             return Err(None);
         }
         if state.sent.len() >= state.rate_allowed && !self.raise_rate(&mut state, now) {
-            let wait = state
-                .sent
-                .front()
-                .map(|&oldest| (oldest + span).saturating_duration_since(now));
-            return Err(wait.or(Some(self.margin)));
+            let wait = state.sent.front().map_or(self.margin, |&oldest| {
+                (oldest + span).saturating_duration_since(now)
+            });
+            state.count_wait(now, now + wait);
+            return Err(Some(wait));
         }
         state.sent.push_back(now);
+        state.sent_total += 1;
         state.in_flight += 1;
         state.waiting.remove(&ticket);
         drop(state);

@@ -10,7 +10,7 @@ use super::api::Api;
 use super::credentials::Credentials;
 use super::types::{DailyUsage, RoleInfo, UserActivity, WorkspaceInfo};
 use crate::ids::{ServiceName, UserId};
-use crate::provider::ProviderError;
+use crate::provider::{ProviderError, ReadTally};
 
 /// What was read.
 #[derive(Debug, Clone)]
@@ -38,6 +38,7 @@ pub struct Mirror {
 pub async fn mirror<A: Api>(
     provider: &A,
     credentials: &Credentials,
+    tally: &ReadTally,
 ) -> Result<Mirror, ProviderError> {
     let (roles, workspaces, listing, admin) = futures_util::try_join!(
         provider.roles(),
@@ -45,9 +46,12 @@ pub async fn mirror<A: Api>(
         provider.all_users(),
         provider.linked_user(&credentials.admin),
     )?;
-    let reads = listing
-        .iter()
-        .map(|user| provider.user_activity(&user.userid));
+    tally.expect(listing.len());
+    let reads = listing.iter().map(|user| async move {
+        let read = provider.user_activity(&user.userid).await;
+        tally.read_one();
+        read
+    });
     let mut users: Vec<UserActivity> = try_join_all(reads).await?.into_iter().flatten().collect();
     users.sort_by(|a, b| a.record.userid.cmp(&b.record.userid));
 

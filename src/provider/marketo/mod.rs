@@ -33,7 +33,7 @@ pub const WORDING: crate::provider::Wording = crate::provider::Wording {
 pub use api::Api;
 pub use client::{MarketoClient, MarketoConfig};
 pub use credentials::{CredentialError, Credentials, plan_credentials, resolve_credentials};
-pub use limiter::Limiter;
+pub use limiter::{Limiter, Spent};
 pub use live::{LinkObservation, Snapshot, UsageObservation, observe};
 pub use ops::Op;
 pub use platform::MarketoPlatform;
