@@ -179,10 +179,20 @@ impl Webhook {
 
     /// Posts `notice`; the receiver must answer 2xx.
     pub async fn send(&self, notice: &Notice) -> Result<(), NotifyError> {
+        self.post(&notice.body()).await
+    }
+
+    /// Posts a message that is no notice of a run (`relinker doctor`'s test), as Slack's
+    /// `text`; the receiver must answer 2xx.
+    pub async fn send_text(&self, text: &str) -> Result<(), NotifyError> {
+        self.post(&serde_json::json!({ "text": text })).await
+    }
+
+    async fn post(&self, body: &serde_json::Value) -> Result<(), NotifyError> {
         let answer = self
             .http
             .post(self.url.expose())
-            .json(&notice.body())
+            .json(body)
             .send()
             .await
             .map_err(|e| {

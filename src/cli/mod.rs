@@ -6,6 +6,7 @@ pub mod apply;
 pub mod attest;
 pub mod check_credential;
 pub mod completions;
+pub mod doctor;
 pub mod exit;
 pub mod export;
 pub mod inventory;
@@ -94,6 +95,8 @@ enum Command {
     Inventory(inventory::InventoryArgs),
     /// Check plan files without network access or secrets (exit 0 or 2).
     Validate(validate::ValidateArgs),
+    /// Preflight a plan, changing nothing: credentials, permissions, hosts, state store, webhook.
+    Doctor(doctor::DoctorArgs),
     /// Print the JSON Schema of the plan format.
     Schema,
     /// Check the credential a check command is given against a URL (exit 0 when it authenticates).
@@ -163,6 +166,7 @@ async fn dispatch(command: Command) -> Result<Outcome, Failure> {
         Command::Offboard(args) => offboard::run(&args).await,
         Command::Inventory(args) => inventory::run(&args).await,
         Command::Validate(args) => validate::run(&args),
+        Command::Doctor(args) => doctor::run(&args).await,
         Command::Schema => schema::run(),
         Command::CheckCredential(args) => check_credential::run(&args).await,
         Command::Secret(args) => secret::run(&args),

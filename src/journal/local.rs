@@ -156,6 +156,15 @@ impl Backend for StateDir {
         self.run_dir(id).join("journal.jsonl").display().to_string()
     }
 
+    fn writable(&self) -> Result<bool, JournalError> {
+        // A file that removes itself when dropped, in the directory runs are written to.
+        match tempfile::NamedTempFile::new_in(&self.path) {
+            Ok(_) => Ok(true),
+            Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => Ok(false),
+            Err(error) => Err(super::io("write a file in", &self.path)(error)),
+        }
+    }
+
     fn run_ids(&self) -> Result<Vec<RunId>, JournalError> {
         let dir = self.runs();
         if !dir.exists() {

@@ -192,6 +192,22 @@ impl Backend for Postgres {
         format!("{}#runs/{id}/journal", self.shown)
     }
 
+    fn writable(&self) -> Result<bool, JournalError> {
+        let reader = self.reader.clone();
+        let rows = self.call("check the privileges on", async move {
+            reader
+                .query(
+                    "SELECT bool_and(has_table_privilege(t, 'INSERT')) FROM unnest(ARRAY['relinker.runs', 'relinker.journal', 'relinker.attestations']) AS t",
+                    &[],
+                )
+                .await
+        })?;
+        Ok(rows
+            .first()
+            .and_then(|row| row.get::<_, Option<bool>>(0))
+            .unwrap_or(false))
+    }
+
     fn run_ids(&self) -> Result<Vec<RunId>, JournalError> {
         let reader = self.reader.clone();
         let ids = self.call("list the runs in", async move {

@@ -68,6 +68,9 @@ pub(super) trait Backend: Debug + Send + Sync {
     fn journal_label(&self, id: &RunId) -> String;
     /// Every run id, in no particular order.
     fn run_ids(&self) -> Result<Vec<RunId>, JournalError>;
+    /// Whether this process may write runs here, found without writing one: `Ok(false)` when
+    /// it is refused.
+    fn writable(&self) -> Result<bool, JournalError>;
     /// Whether a run with this id exists.
     fn has_run(&self, id: &RunId) -> Result<bool, JournalError>;
     /// A run's journal; [`JournalError::NoSuchRun`] when there is none.
@@ -185,6 +188,12 @@ impl StateStore {
     /// Where the state is, for people.
     pub fn location(&self) -> String {
         self.backend.location()
+    }
+
+    /// Whether this process may write runs here (`relinker doctor`), found without writing a
+    /// run: a file made and removed in a directory, the database's table privileges.
+    pub fn writable(&self) -> Result<bool, JournalError> {
+        self.backend.writable()
     }
 
     pub(super) fn plan_label(&self, id: &RunId) -> String {

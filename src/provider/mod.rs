@@ -26,7 +26,7 @@ pub use error::ProviderError;
 pub use fence::{Fence, LockLost};
 pub use live::LiveState;
 pub use op::{Made, Op, Operation};
-pub use platform::{BoxFuture, Check, CheckError, ManualAction, Platform, RunFacts};
+pub use platform::{Authenticated, BoxFuture, Check, CheckError, ManualAction, Platform, RunFacts};
 pub use step::{Performer, Readiness, Reversibility, Step, Verification, phase_len};
 pub use tally::ReadTally;
 

@@ -112,6 +112,15 @@ impl ManualAction {
     }
 }
 
+/// What one credential's authentication said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// Whose credential, in words (``service `salesforce-sync` ``).
+    pub credential: String,
+    /// What it authenticated as, or why it did not.
+    pub answer: Result<String, String>,
+}
+
 /// A platform relinker can rotate API users on.
 pub trait Platform: Send + Sync {
     /// The fingerprint of each service's credentials as the plan resolved them: what the run
@@ -139,6 +148,9 @@ pub trait Platform: Send + Sync {
     /// may do more than relinker needs): warnings for `relinker plan`, read-only, and never a
     /// reason to stop. Planning alone asks; a run does not spend calls on it.
     fn cautions(&self) -> BoxFuture<'_, Vec<String>>;
+    /// Whether each credential the plan names authenticates now, one answer each (for
+    /// `relinker doctor`); reads only. Empty where the platform has no API to ask.
+    fn authenticate(&self) -> BoxFuture<'_, Vec<Authenticated>>;
     /// What a person must do for an operation only a person can perform.
     fn instructions(&self, op: &Op) -> ManualAction;
 }

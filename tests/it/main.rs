@@ -13,6 +13,7 @@ mod compat;
 mod concurrency;
 mod crash_readings;
 mod deploy;
+mod doctor;
 mod dotdigital;
 mod dotdigital_facts;
 mod executor;

@@ -499,6 +499,27 @@ fn instructions(op: &Op) -> ManualAction {
 
 impl Platform for DotdigitalPlatform {
     /// Its API users' permissions are the platform's, the same for every user: nothing to say.
+    fn authenticate(&self) -> BoxFuture<'_, Vec<crate::provider::Authenticated>> {
+        Box::pin(async move {
+            let mut answers = Vec::new();
+            for (service, login) in &self.current {
+                let answer = match self.client.access(&login.username, &login.password).await {
+                    Ok(Access::Account(account)) => Ok(format!(
+                        "authenticates as `{}`, to account {}",
+                        login.username, account.id
+                    )),
+                    Ok(Access::Refused { reason } | Access::WrongRegion { reason }) => Err(reason),
+                    Err(error) => Err(error.to_string()),
+                };
+                answers.push(crate::provider::Authenticated {
+                    credential: format!("service `{service}`"),
+                    answer,
+                });
+            }
+            answers
+        })
+    }
+
     fn cautions(&self) -> BoxFuture<'_, Vec<String>> {
         Box::pin(async { Vec::new() })
     }

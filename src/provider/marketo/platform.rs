@@ -404,6 +404,31 @@ impl Platform for MarketoPlatform {
         })
     }
 
+    fn authenticate(&self) -> BoxFuture<'_, Vec<crate::provider::Authenticated>> {
+        Box::pin(async move {
+            let mut answers = Vec::new();
+            let admin = std::iter::once((
+                "relinker's admin service".to_owned(),
+                &self.credentials.admin,
+            ));
+            let services = self
+                .credentials
+                .services
+                .values()
+                .map(|service| (format!("service `{}`", service.name), service));
+            for (credential, service) in admin.chain(services) {
+                let answer = self
+                    .client
+                    .linked_user(service)
+                    .await
+                    .map(|user| format!("mints a token, as `{user}`"))
+                    .map_err(|error| error.to_string());
+                answers.push(crate::provider::Authenticated { credential, answer });
+            }
+            answers
+        })
+    }
+
     fn made(&self, op: &crate::provider::Op) -> Option<crate::provider::Made> {
         match op {
             crate::provider::Op::Marketo(Op::CreateUser { user, .. }) => {

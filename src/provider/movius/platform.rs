@@ -232,6 +232,11 @@ fn instructions(op: &Op) -> ManualAction {
 
 impl Platform for MoviusPlatform {
     /// Its API users' permissions are the platform's, the same for every user: nothing to say.
+    /// Movius has no API to ask: its credentials are checked by the plan's check commands.
+    fn authenticate(&self) -> BoxFuture<'_, Vec<crate::provider::Authenticated>> {
+        Box::pin(async { Vec::new() })
+    }
+
     fn cautions(&self) -> BoxFuture<'_, Vec<String>> {
         Box::pin(async { Vec::new() })
     }
