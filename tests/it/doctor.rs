@@ -136,3 +136,46 @@ async fn each_problem_is_a_failed_line_and_exit_1() {
         bad.stdout
     );
 }
+
+#[tokio::test]
+async fn a_database_state_store_is_checked_for_the_privilege_to_write() {
+    let Some(database) = crate::pg::TestPostgres::start().await else {
+        return;
+    };
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY).with_state(Some(&database.url()));
+    let ran = work.relinker(&["doctor", "plan.yaml"]).run().await;
+    ran.code(0);
+    assert!(
+        line(&ran.stdout, "state store").contains("reachable and writable, 0 runs"),
+        "{}",
+        ran.stdout
+    );
+
+    // A database user that may read relinker's tables but not write them.
+    for sql in [
+        "CREATE ROLE auditor LOGIN",
+        "GRANT USAGE ON SCHEMA relinker TO auditor",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA relinker TO auditor",
+    ] {
+        database.query(sql).await;
+    }
+    let reader = database.url().replace("postgres@", "auditor@");
+    let refused = work
+        .relinker(&["doctor", "plan.yaml"])
+        .env("RELINKER_STATE", &reader)
+        .run()
+        .await;
+    refused.code(1);
+    assert!(
+        {
+            // Refused at the schema check on connecting, or by the table privileges.
+            let state = line(&refused.stdout, "state store");
+            state.starts_with("✗ state store: ")
+                && (state.contains("permission denied")
+                    || state.ends_with("may read but not write runs there"))
+        },
+        "{}",
+        refused.text()
+    );
+}
