@@ -1083,4 +1083,29 @@ mod tests {
         assert_eq!(summary.paused_since(), Some(first));
         assert_eq!(summary.last_activity(), Some(later));
     }
+
+    #[test]
+    fn telling_people_is_not_the_runs_activity() {
+        let paused_at = "2026-11-23T10:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let told_at = "2026-11-23T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let paused = Record {
+            at: Some(paused_at),
+            prev: None,
+            entry: Entry::Paused {
+                step: id("r0-add"),
+                waiting_for: "x".into(),
+                cannot_tell: false,
+            },
+        };
+        let told = Record {
+            at: Some(told_at),
+            prev: None,
+            entry: Entry::Notified {
+                about: "paused".into(),
+            },
+        };
+        let summary = replay(&[started(), paused, told]);
+        assert_eq!(summary.last_activity(), Some(paused_at));
+        assert_eq!(summary.last_notice(), Some(("paused", told_at)));
+    }
 }
