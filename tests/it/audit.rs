@@ -7,39 +7,21 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use serde_json::Value;
 
-use crate::harness::{ENV, POLICY, RENAME, TestSandbox, Workspace, assert_no_secrets};
-
-/// A run started from a GitHub Actions job by `dana`.
-fn from_ci(work: &Workspace, args: &[&str]) -> crate::harness::Relinker {
-    let mut command = work
-        .relinker(args)
-        .env("USER", "dana")
-        .env("GITHUB_RUN_ID", "4242")
-        .env("GITHUB_REPOSITORY", "acme/plans")
-        .env("GITHUB_SERVER_URL", "https://github.com");
-    for (name, value) in ENV {
-        command = command.env(name, value);
-    }
-    command
-}
+use crate::harness::{POLICY, RENAME, TestSandbox, Workspace, assert_no_secrets};
 
 #[tokio::test]
 async fn a_run_says_who_started_it_and_exports_its_whole_record() {
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RENAME, POLICY);
-    let applied = from_ci(
-        &work,
-        &[
-            "apply",
-            "plan.yaml",
-            "--yes",
-            "--sandbox-operator",
-            "--gate-wait",
-            "0",
-        ],
-    )
-    .run()
-    .await;
+    // Started from a GitHub Actions job by `dana`.
+    let applied = work
+        .apply(&[])
+        .env("USER", "dana")
+        .env("GITHUB_RUN_ID", "4242")
+        .env("GITHUB_REPOSITORY", "acme/plans")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .run()
+        .await;
     applied.code(0);
     let id = applied.run_id();
     let job = "https://github.com/acme/plans/actions/runs/4242";
