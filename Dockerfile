@@ -7,9 +7,13 @@
 # a run survives its pod, or name a database (RELINKER_STATE). deploy/kubernetes/ has the CronJobs
 # that use it (docs/scheduled-offboarding.md).
 
+# Base images are pinned by digest: a tag can be moved to other bytes, a digest cannot. The tag
+# stays beside it for people. To move to newer patches, look each tag up and replace its digest:
+#   docker buildx imagetools inspect rust:1.95-slim-bookworm
+#   docker buildx imagetools inspect debian:bookworm-slim
 # The toolchain relinker is built and tested with (bookworm, so the binary's glibc matches the
 # runtime stage's).
-FROM rust:1.95-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm@sha256:d7482085ff5b415f84dba5647ae71606650bdef00db7aeb69f4b3d170c3e4082 AS build
 WORKDIR /src
 # Everything the build reads: the manifest and lock file, the sources, the plans and fixtures
 # the binary embeds (include_str!), and the benches the manifest names.
@@ -20,7 +24,7 @@ COPY benches ./benches
 RUN cargo build --release --locked --bin relinker \
     && install -D -m 0755 target/release/relinker /out/relinker
 
-FROM debian:bookworm-slim
+FROM debian:bookworm-slim@sha256:d5d3f9c23164ea16f31852f95bd5959aad1c5e854332fe00f7b3a20fcc9f635c
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \

@@ -151,3 +151,25 @@ fn the_shipped_binary_is_built_without_debug_info() {
     assert!(release.contains(&"strip = \"debuginfo\""), "{release:?}");
     assert!(release.contains(&"debug = false"), "{release:?}");
 }
+
+/// Every base image is pinned by digest (a tag can be moved to other bytes), with its tag kept
+/// for people.
+#[test]
+fn every_base_image_is_pinned_by_digest() {
+    let froms: Vec<String> = dockerfile()
+        .lines()
+        .filter_map(|line| line.strip_prefix("FROM "))
+        .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(froms.len(), 2, "{froms:?}");
+    for image in froms {
+        let (tagged, digest) = image
+            .split_once("@sha256:")
+            .unwrap_or_else(|| panic!("`{image}` is not pinned by digest"));
+        assert!(tagged.contains(':'), "`{image}` keeps its tag for people");
+        assert!(
+            digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+            "`{image}`: a digest is 64 hex digits"
+        );
+    }
+}
