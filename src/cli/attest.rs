@@ -19,7 +19,7 @@ use crate::provider::{Performer, Verification};
 #[derive(Debug, Args)]
 pub struct AttestArgs {
     /// The run.
-    #[arg(value_name = "RUN_ID")]
+    #[arg(value_name = "RUN_ID", add = super::which::run_ids())]
     run_id: RunId,
     /// The step that was done (`relinker status RUN` lists them).
     #[arg(value_name = "STEP")]

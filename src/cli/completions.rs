@@ -15,13 +15,57 @@ pub struct CompletionsArgs {
     shell: Shell,
 }
 
-/// Prints the completion script for a shell.
+/// The variable through which a shell asks relinker what to complete.
+const COMPLETE: &str = "COMPLETE";
+
+/// Prints the completion script for a shell. The script asks relinker itself at each Tab
+/// (`COMPLETE=SHELL relinker -- …`), so it completes what only a run knows, the run ids of the
+/// state store, as well as every command and option; relinker must be on `PATH`.
 pub(crate) fn completions(args: &CompletionsArgs) -> Outcome {
-    let mut command = super::Cli::command();
+    use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+    let shell: &dyn EnvCompleter = match args.shell {
+        Shell::Bash => &Bash,
+        Shell::Zsh => &Zsh,
+        Shell::Fish => &Fish,
+        Shell::PowerShell => &Powershell,
+        Shell::Elvish => &Elvish,
+        // `Shell` is non-exhaustive; the static script serves a shell added later.
+        _ => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                args.shell,
+                &mut super::Cli::command(),
+                "relinker",
+                &mut script,
+            );
+            output::show(&String::from_utf8_lossy(&script));
+            return Outcome::Success;
+        }
+    };
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut command, "relinker", &mut script);
-    output::show(&String::from_utf8_lossy(&script));
-    Outcome::Success
+    match shell.write_registration(COMPLETE, "relinker", "relinker", "relinker", &mut script) {
+        Ok(()) => {
+            output::show(&String::from_utf8_lossy(&script));
+            Outcome::Success
+        }
+        Err(error) => {
+            output::warn(&format!(
+                "error: cannot write the completion script: {error}"
+            ));
+            Outcome::Failed
+        }
+    }
+}
+
+/// Answers a shell's completion request, if this process is one (`COMPLETE` is set): `true`
+/// when it was, and the answer is printed.
+pub(crate) fn answer(args: &[std::ffi::OsString]) -> Result<bool, clap::Error> {
+    clap_complete::CompleteEnv::with_factory(super::Cli::command)
+        .var(COMPLETE)
+        .try_complete(
+            args.iter().cloned(),
+            std::env::current_dir().ok().as_deref(),
+        )
 }
 
 /// Arguments of `relinker man`.

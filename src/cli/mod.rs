@@ -113,6 +113,16 @@ enum Command {
 
 /// Runs relinker with these arguments and returns the process exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // `COMPLETE=bash relinker -- …`: the shell asking what to complete (`relinker completions`).
+    match completions::answer(&args) {
+        Ok(true) => return Outcome::Success.into(),
+        Ok(false) => {}
+        Err(error) => {
+            output::warn(&format!("error: cannot complete: {error}"));
+            return Outcome::InvalidInput.into();
+        }
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {

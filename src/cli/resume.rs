@@ -23,6 +23,7 @@ pub struct ResumeArgs {
     /// The run to resume: its id, or any prefix that only it starts with.
     #[arg(
         value_name = "RUN_ID",
+        add = super::which::run_ids(),
         required_unless_present_any = ["all", "last"],
         conflicts_with_all = ["all", "last"]
     )]

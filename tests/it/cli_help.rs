@@ -104,10 +104,24 @@ fn completions_for_every_shell_and_a_man_page_come_from_the_command_line() {
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(0), "{shell}");
+        // The script asks relinker at each Tab, so it always agrees with the binary.
         let script = String::from_utf8_lossy(&output.stdout);
-        for word in ["relinker", "offboard", "rollback", "gate-wait"] {
-            assert!(script.contains(word), "{shell}: no `{word}`");
-        }
+        assert!(script.contains("COMPLETE"), "{shell}: {script}");
+    }
+    // What a Tab is answered: commands, options, values.
+    for (line, offered) in [
+        (&["relinker", "rol"][..], "rollback\t"),
+        (&["relinker", "apply", "--gate"], "--gate-wait\t"),
+        (&["relinker", "plan", "x.yaml", "--format", ""], "markdown"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_relinker"))
+            .arg("--")
+            .args(line)
+            .env("COMPLETE", "fish")
+            .output()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&output.stdout);
+        assert!(answer.contains(offered), "{line:?}: {answer}");
     }
     let unknown = Command::new(env!("CARGO_BIN_EXE_relinker"))
         .args(["completions", "tcsh"])

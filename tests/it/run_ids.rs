@@ -89,4 +89,23 @@ async fn a_unique_prefix_or_last_names_a_run_and_an_ambiguous_one_names_the_cand
         .await
         .code(2)
         .says("no run `gamma`");
+
+    // A shell's Tab (`relinker completions fish` asks relinker so) offers the state store's run
+    // ids, with their state, in every command that takes one.
+    for command in [
+        "status", "resume", "rollback", "abandon", "attest", "export",
+    ] {
+        let offered = work
+            .relinker(&["--", "relinker", command, "alp"])
+            .env("COMPLETE", "fish")
+            .run()
+            .await;
+        offered.code(0);
+        assert_eq!(
+            offered.stdout, "alpha-1\tabandoned\nalpha-2\tabandoned\n",
+            "{command}"
+        );
+    }
+    let script = work.relinker(&["completions", "bash"]).run().await;
+    script.code(0).says("COMPLETE=\"bash\"");
 }
