@@ -547,3 +547,37 @@ async fn a_rollback_knows_the_user_it_made_by_the_credential_it_was_made_with() 
     .code(0)
     .says(&format!("run {id} rolled back"));
 }
+
+/// The reason a run waits is the real one (#26 item 5): with the new username's variable unset,
+/// the pause says so, in the output and in `status`, with how long it has waited.
+#[tokio::test]
+async fn a_pause_names_the_variable_that_is_not_set() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    let first = relinker(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await;
+    first.code(4).says("`DD_NEW_USER` is not set");
+    let id = first.run_id();
+    let status = work.status(&id).await;
+    let waiting = status["waiting"].as_array().unwrap();
+    assert!(
+        waiting.iter().any(|w| w["step"] == "r0-create-new-user"
+            && w["waiting_for"]
+                .as_str()
+                .unwrap()
+                .contains("`DD_NEW_USER` is not set")),
+        "{status:#}"
+    );
+    assert!(status["paused_since"].is_string(), "{status:#}");
+    relinker(&work, &["status", &id], None)
+        .run()
+        .await
+        .code(0)
+        .says("paused since")
+        .says("`DD_NEW_USER` is not set");
+}
