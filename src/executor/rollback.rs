@@ -197,6 +197,13 @@ impl Executor<'_> {
                 }
             }
         }
+        // "Rolled back" says the world is as the run found it: what the run never changed is
+        // read too, where the platform shows it, unless a rotation is kept (its proof stands).
+        if plan.kept.is_empty()
+            && let Err(reason) = self.platform.as_found(&self.summary()).await
+        {
+            return self.incomplete(reason);
+        }
         self.append(Entry::RolledBack)?;
         Ok(RollbackOutcome::Complete { kept: plan.kept })
     }

@@ -148,6 +148,10 @@ pub trait Platform: Send + Sync {
     /// may do more than relinker needs): warnings for `relinker plan`, read-only, and never a
     /// reason to stop. Planning alone asks; a run does not spend calls on it.
     fn cautions(&self) -> BoxFuture<'_, Vec<String>>;
+    /// Whether what the run found and never changed still holds, read before a rollback says
+    /// "rolled back" (a person may have disabled the old user meanwhile): `Err` says what does
+    /// not. Where the platform shows nothing of it, `Ok`.
+    fn as_found<'a>(&'a self, facts: &'a dyn RunFacts) -> BoxFuture<'a, Result<(), String>>;
     /// Whether each credential the plan names authenticates now, one answer each (for
     /// `relinker doctor`); reads only. Empty where the platform has no API to ask.
     fn authenticate(&self) -> BoxFuture<'_, Vec<Authenticated>>;

@@ -581,3 +581,47 @@ async fn a_pause_names_the_variable_that_is_not_set() {
         .says("paused since")
         .says("`DD_NEW_USER` is not set");
 }
+
+/// "Rolled back" says the world is as the run found it (walk dotdigital seed 12): a person
+/// disables the old user while the run waits, and the rollback, which never touched that user,
+/// does not call itself done until the integrations' credential works again.
+#[tokio::test]
+async fn a_rollback_is_not_done_while_the_old_user_it_found_is_disabled() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    let first = relinker(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await;
+    first.code(4).says("r0-create-new-user");
+    let id = first.run_id();
+    let rollback = || relinker(&work, &["rollback", &id, "--gate-wait", "0"], None);
+    // The rollback waits for a person's word on the integration nothing observes.
+    rollback()
+        .run()
+        .await
+        .code(4)
+        .says("r0-switch-crm-connector");
+    // Meanwhile a person disables the old user; then gives that word.
+    person_sets_enabled(&sandbox, OLD_USER, false).await;
+    attest(&work, &id, "r0-switch-crm-connector").await.code(0);
+    rollback()
+        .run()
+        .await
+        .code(1)
+        .says("rollback incomplete")
+        .says(&format!("(API user `{OLD_USER}`) is refused now"))
+        .never_says(&format!("run {id} rolled back"));
+    assert_eq!(work.status(&id).await["status"], "rollback incomplete");
+
+    person_sets_enabled(&sandbox, OLD_USER, true).await;
+    rollback()
+        .run()
+        .await
+        .code(0)
+        .says(&format!("run {id} rolled back"));
+    assert!(old_credential_works(&sandbox).await);
+}

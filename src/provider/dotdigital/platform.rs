@@ -499,6 +499,44 @@ fn instructions(op: &Op) -> ManualAction {
 
 impl Platform for DotdigitalPlatform {
     /// Its API users' permissions are the platform's, the same for every user: nothing to say.
+    /// Every integration's credential of the run's start still authenticates: the old user
+    /// the integrations were left on is there and enabled. A credential the references name
+    /// differently now says nothing of it, and is not asked.
+    fn as_found<'a>(
+        &'a self,
+        facts: &'a dyn crate::provider::RunFacts,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            for (service, login) in &self.current {
+                let same = facts.credential_at_start(service).is_some_and(|at_start| {
+                    at_start.matches(&[
+                        login.username.as_bytes(),
+                        login.password.expose().as_bytes(),
+                    ])
+                });
+                if !same {
+                    continue;
+                }
+                match self.client.access(&login.username, &login.password).await {
+                    Ok(Access::Account(_)) => {}
+                    Ok(Access::Refused { reason } | Access::WrongRegion { reason }) => {
+                        return Err(format!(
+                            "`{service}`'s credential of the run's start (API user `{}`) is refused now ({reason}): the user was disabled or deleted since, by someone other than this run; enable it again in dotdigital, then roll back again (a deleted user cannot come back: the integrations need a new credential, and `relinker abandon` ends this run)",
+                            login.username
+                        ));
+                    }
+                    Err(error) => {
+                        return Err(format!(
+                            "whether `{service}`'s credential of the run's start (API user `{}`) still authenticates cannot be read now ({error}); roll back again",
+                            login.username
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
     fn authenticate(&self) -> BoxFuture<'_, Vec<crate::provider::Authenticated>> {
         Box::pin(async move {
             let mut answers = Vec::new();
