@@ -404,16 +404,6 @@ impl Platform for MarketoPlatform {
         })
     }
 
-    /// The rollback's own checks read every user and link it touched; nothing else here is
-    /// the run's to vouch for.
-    fn as_found<'a>(
-        &'a self,
-        facts: &'a dyn crate::provider::RunFacts,
-    ) -> BoxFuture<'a, Result<(), String>> {
-        let _ = facts;
-        Box::pin(async { Ok(()) })
-    }
-
     fn authenticate(&self) -> BoxFuture<'_, Vec<crate::provider::Authenticated>> {
         Box::pin(async move {
             let mut answers = Vec::new();

@@ -233,16 +233,6 @@ fn instructions(op: &Op) -> ManualAction {
 impl Platform for MoviusPlatform {
     /// Its API users' permissions are the platform's, the same for every user: nothing to say.
     /// Movius has no API to ask: its credentials are checked by the plan's check commands.
-    /// The rollback's own checks read every user and link it touched; nothing else here is
-    /// the run's to vouch for.
-    fn as_found<'a>(
-        &'a self,
-        facts: &'a dyn crate::provider::RunFacts,
-    ) -> BoxFuture<'a, Result<(), String>> {
-        let _ = facts;
-        Box::pin(async { Ok(()) })
-    }
-
     fn authenticate(&self) -> BoxFuture<'_, Vec<crate::provider::Authenticated>> {
         Box::pin(async { Vec::new() })
     }
