@@ -625,3 +625,54 @@ async fn a_rollback_is_not_done_while_the_old_user_it_found_is_disabled() {
         .says(&format!("run {id} rolled back"));
     assert!(old_credential_works(&sandbox).await);
 }
+
+/// A switch "to" the credential the integration is switched from changes nothing (walk
+/// dotdigital seeds 6, 7: the references came to name the old user, the sandbox operator
+/// "switched" to it, and its word recorded the switch done while the integration kept the old
+/// user). The operator says so and leaves the step to a person.
+#[tokio::test]
+async fn a_switch_to_the_old_credential_is_not_a_switch() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    let first = relinker(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await;
+    first.code(4).says("r0-create-new-user");
+    let id = first.run_id();
+    let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
+    relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+        .run()
+        .await
+        .code(4)
+        .says("r0-switch-magento");
+    // The references now name the old user.
+    std::fs::write(work.path().join("new.password"), OLD_PASSWORD).unwrap();
+    relinker(
+        &work,
+        &["resume", &id, "--sandbox-operator", "--gate-wait", "0"],
+        Some(OLD_USER),
+    )
+    .run()
+    .await
+    .code(4)
+    .says("there is nothing to switch to")
+    .never_says("✓ r0-switch-magento");
+    let status = work.status(&id).await;
+    assert_ne!(
+        step(&status, "r0-switch-magento")["state"],
+        "applied",
+        "{status:#}"
+    );
+    assert_ne!(
+        step(&status, "r0-switch-crm-connector")["state"],
+        "applied",
+        "{status:#}"
+    );
+    let (integrations, _) = world(&sandbox).await;
+    assert_eq!(integrations["magento"], OLD_USER);
+    assert_eq!(integrations["crm-connector"], OLD_USER);
+}

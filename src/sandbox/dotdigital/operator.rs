@@ -57,9 +57,26 @@ pub(crate) async fn perform(desk: &Desk, op: &Op) -> Result<(), PersonError> {
             .map(|_| ())
         }
         Op::Switch {
-            integration, to, ..
+            integration,
+            to,
+            from,
+            ..
         } => {
             let to = desk.login(action, to)?;
+            // A person told to switch to the user the integration is switched from changes
+            // nothing and says so: their word must not count as a switch.
+            if desk
+                .login(action, from)
+                .is_ok_and(|from| from.username.eq_ignore_ascii_case(&to.username))
+            {
+                return Err(Desk::refused(
+                    action,
+                    format!(
+                        "the credential to switch to is `{}`'s, the user it is switched from: there is nothing to switch to",
+                        to.username
+                    ),
+                ));
+            }
             desk.post(
                 action,
                 &format!(
