@@ -456,3 +456,36 @@ async fn the_example_runs_end_to_end_on_the_embedded_sandbox() {
         }
     }
 }
+
+/// A check that passes with the credential an integration is switched from proves nothing of
+/// the switch (walk movius seeds 1, 4, 9: `login:` came to name the old credential, the
+/// salesforce check passed with it, and the run recorded the switch done while salesforce kept
+/// the old user). It cannot tell, says why, and waits.
+#[tokio::test]
+async fn a_login_that_is_the_old_credential_proves_no_switch() {
+    let sandbox = sandbox().await;
+    let work = Workspace::with_files(
+        &plan(&sandbox.handle.base_url()),
+        &[("new.password", OLD_PASSWORD)],
+    );
+    let ran = relinker(&work, &["apply", "plan.yaml", "--yes", "--gate-wait", "0"])
+        .env("MV_NEW_USER", "api-7fq2kd9xmw")
+        .run()
+        .await;
+    ran.code(4)
+        .says("is the one `salesforce` is switched from")
+        .never_says("✓ r0-switch-salesforce");
+    let status = work.status(&ran.run_id()).await;
+    assert_ne!(
+        step(&status, "r0-switch-salesforce")["state"],
+        "applied",
+        "{status:#}"
+    );
+    assert_ne!(
+        step(&status, "r0-switch-salesforce")["state"],
+        "already_satisfied",
+        "{status:#}"
+    );
+    let (integrations, _) = world(&sandbox).await;
+    assert_eq!(integrations["salesforce"], "api-7fq2kd9xmw");
+}

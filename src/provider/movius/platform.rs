@@ -94,6 +94,18 @@ impl MoviusPlatform {
         Ok(live)
     }
 
+    /// Whether two logins name the same username and password now (both readable).
+    fn same_credential(&self, a: &crate::plan::Login, b: &crate::plan::Login) -> bool {
+        let secrets = self.commands.secrets();
+        match (secrets.login(a), secrets.login(b)) {
+            (Ok(a), Ok(b)) => {
+                a.username.eq_ignore_ascii_case(&b.username)
+                    && a.password.expose() == b.password.expose()
+            }
+            _ => false,
+        }
+    }
+
     async fn check_op(&self, op: &Op) -> Result<Check, CheckError> {
         match op {
             Op::Switch {
@@ -104,8 +116,21 @@ impl MoviusPlatform {
                         ..
                     },
                 to_login: Some(login),
+                from_login,
                 ..
-            } => self.commands.switched(service, check, login).await,
+            } => {
+                // A check that passes with the credential the integration is switched from
+                // passes whether or not anything was switched: it proves nothing of it.
+                if from_login
+                    .as_ref()
+                    .is_some_and(|from| self.same_credential(login, from))
+                {
+                    return Ok(Check::CannotTell(format!(
+                        "the credential the plan's `login:` names is the one `{service}` is switched from, so its check command passes either way; point `login:` at the new API user's credential"
+                    )));
+                }
+                self.commands.switched(service, check, login).await
+            }
             Op::Verify {
                 integrations,
                 login: Some(login),
