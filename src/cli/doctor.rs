@@ -31,8 +31,8 @@ pub enum DoctorFormat {
 /// Options of `relinker doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// The plan file.
-    #[arg(value_name = "PLAN")]
+    /// The plan file, or an offboarding config (`offboard --config`).
+    #[arg(value_name = "PLAN_OR_CONFIG")]
     plan: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
@@ -91,6 +91,11 @@ pub async fn run(args: &DoctorArgs) -> Result<Outcome, Failure> {
     let mut report = Report::default();
     // The runner configuration is the runner's own input: a broken one is exit 2 at once.
     let runner = args.runner.runner()?;
+    if is_offboarding_config(&args.plan) {
+        offboarding_config(args, runner.as_ref(), &mut report).await;
+        state_store(&args.state, &mut report);
+        return Ok(print(args.format, &report));
+    }
     match plan::load_with(
         &args.plan,
         runner.as_ref().map_or(&[][..], |r| r.instances()),
@@ -138,18 +143,7 @@ async fn platform(
             "nothing is sent where the runner configuration does not allow",
         );
     } else {
-        match runner {
-            Some(_) => report.add(
-                "runner configuration",
-                Verdict::Pass,
-                "the plan's instance, secret references and check programs are all allowed",
-            ),
-            None => report.add(
-                "runner configuration",
-                Verdict::Warn,
-                "none given (--runner-config): the plan's own hosts, secrets and programs are trusted",
-            ),
-        }
+        runner_verdict(runner.is_some(), "plan", report);
         instance(args, runner, plan, report).await;
     }
     let flag = match args.notify.webhook() {
@@ -161,14 +155,153 @@ async fn platform(
     };
     match super::notice::for_plan(flag.as_ref(), plan, false) {
         Err(failure) => report.failed("webhook", &failure),
-        Ok(None) => report.add("webhook", Verdict::Pass, "none configured (--notify or the plan's `notify:`)"),
-        Ok(Some(webhook)) => match webhook
-            .send_text(&format!(
+        Ok(webhook) => {
+            let text = format!(
                 "relinker doctor: this webhook works (plan `{}`); it will hear when a run of it waits for a person, fails or ends.",
                 plan.name
-            ))
-            .await
-        {
+            );
+            test_webhook(webhook.as_ref(), &text, report).await;
+        }
+    }
+}
+
+/// Whether `path` is an offboarding config rather than a plan (it has no `rotations:`), as
+/// `inventory` tells them apart. An unreadable file is taken for a plan, whose check says why.
+fn is_offboarding_config(path: &std::path::Path) -> bool {
+    crate::input::read_text(path, crate::input::Kind::Plan).is_ok_and(|text| {
+        !text
+            .lines()
+            .any(|line| line.trim_end().starts_with("rotations:"))
+    })
+}
+
+/// An offboarding config: valid and allowed, its instance answers and every credential it
+/// names authenticates; the webhook `--notify` names answers.
+async fn offboarding_config(
+    args: &DoctorArgs,
+    runner: Option<&crate::runner::Runner>,
+    report: &mut Report,
+) {
+    let (instance, services, base_dir) =
+        match target::marketo_source(&args.plan, "doctor", &args.runner) {
+            Ok(source) => source,
+            Err(failure) => {
+                report.failed("offboarding config", &failure);
+                report.add(
+                    "instance and credentials",
+                    Verdict::Skipped,
+                    "the config is not usable",
+                );
+                return;
+            }
+        };
+    report.add(
+        "offboarding config",
+        Verdict::Pass,
+        format!(
+            "{}: valid, {} known service{}",
+            args.plan.display(),
+            services.len(),
+            if services.len() == 1 { "" } else { "s" }
+        ),
+    );
+    runner_verdict(runner.is_some(), "config", report);
+    let credentials = match crate::provider::marketo::resolve_credentials(
+        &instance,
+        &services,
+        &base_dir,
+        &Fingerprinter::fresh(),
+    ) {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            report.add("instance and credentials", Verdict::Fail, error.to_string());
+            return;
+        }
+    };
+    let client = match target::marketo_client(
+        &instance,
+        &instance.base_url,
+        &credentials,
+        args.retry.policy(),
+    ) {
+        Ok(client) => client,
+        Err(failure) => {
+            report.failed("instance and credentials", &failure);
+            return;
+        }
+    };
+    let platform = crate::provider::marketo::MarketoPlatform::new(client, credentials);
+    let answers = crate::provider::Platform::authenticate(&platform).await;
+    let refused: Vec<String> = answers
+        .iter()
+        .filter_map(|a| {
+            a.answer
+                .as_ref()
+                .err()
+                .map(|why| format!("{}: {why}", a.credential))
+        })
+        .collect();
+    if refused.is_empty() {
+        report.add(
+            "instance and credentials",
+            Verdict::Pass,
+            format!(
+                "{}: answered, and {} credential{} the config names authenticated",
+                instance.base_url,
+                answers.len(),
+                if answers.len() == 1 { "" } else { "s" }
+            ),
+        );
+        for caution in crate::provider::Platform::cautions(&platform).await {
+            report.add("permissions", Verdict::Warn, caution);
+        }
+    } else {
+        report.add(
+            "instance and credentials",
+            Verdict::Fail,
+            refused.join("; "),
+        );
+    }
+    match args.notify.webhook() {
+        Err(failure) => report.failed("webhook", &failure),
+        Ok(webhook) => {
+            test_webhook(
+                webhook.as_ref(),
+                "relinker doctor: this webhook works; it will hear when a scheduled offboarding run waits for a person, fails or ends.",
+                report,
+            )
+            .await;
+        }
+    }
+}
+
+/// The runner configuration's line: it allowed what the `file` ("plan", "config") names, or
+/// there is none and the file's own hosts and secrets are trusted.
+fn runner_verdict(given: bool, file: &str, report: &mut Report) {
+    if given {
+        report.add(
+            "runner configuration",
+            Verdict::Pass,
+            format!("the {file}'s instance, secret references and check programs are all allowed"),
+        );
+    } else {
+        report.add(
+            "runner configuration",
+            Verdict::Warn,
+            format!("none given (--runner-config): the {file}'s own hosts, secrets and programs are trusted"),
+        );
+    }
+}
+
+/// Sends `webhook` a test message, if there is one.
+async fn test_webhook(webhook: Option<&crate::notify::Webhook>, text: &str, report: &mut Report) {
+    match webhook {
+        None => report.add(
+            "webhook",
+            Verdict::Pass,
+            "none configured (--notify, or a plan's `notify:`)",
+        ),
+        Some(webhook) => match webhook.send_text(text).await {
             Ok(()) => report.add("webhook", Verdict::Pass, "it answered a test message"),
             Err(error) => report.add("webhook", Verdict::Fail, error.to_string()),
         },

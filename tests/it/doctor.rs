@@ -122,7 +122,11 @@ async fn each_problem_is_a_failed_line_and_exit_1() {
     assert!(!ran.text().contains("not-the-secret"), "a secret leaked");
 
     // An invalid plan: its problem, and the checks that need a plan skipped.
-    std::fs::write(work.path().join("bad.yaml"), "version: 1\nname: x\n").unwrap();
+    std::fs::write(
+        work.path().join("bad.yaml"),
+        "version: 1\nname: x\nrotations: []\n",
+    )
+    .unwrap();
     let bad = work.relinker(&["doctor", "bad.yaml"]).run().await;
     bad.code(1);
     assert!(

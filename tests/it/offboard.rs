@@ -897,3 +897,52 @@ async fn a_long_read_shows_its_progress_and_what_it_cost() {
         "{last}: the sandbox served {served}"
     );
 }
+
+#[tokio::test]
+async fn doctor_checks_an_offboarding_config_before_the_first_scheduled_scan() {
+    let (sandbox, dir) = setup("10").await;
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    let ran = relinker(dir.path(), &["doctor", "offboard.yaml"]).await;
+    let out = String::from_utf8_lossy(&ran.stdout).into_owned();
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran));
+    assert!(
+        out.contains("✓ offboarding config: offboard.yaml: valid, 5 known services"),
+        "{out}"
+    );
+    assert!(
+        out.contains("answered, and 6 credentials the config names authenticated"),
+        "{out}"
+    );
+    assert!(
+        out.contains("✓ state store: `state`: reachable and writable"),
+        "{out}"
+    );
+    assert_eq!(
+        sandbox.requests().await["state_changing"],
+        0,
+        "doctor changed something"
+    );
+
+    // One service's secret is wrong: its line says which, and the doctor fails.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_relinker"));
+    command
+        .args(["doctor", "offboard.yaml"])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env("RELINKER_STATE_DIR", "state")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (name, value) in env() {
+        command.env(name, value);
+    }
+    command.env("OFF_SVC_B_SECRET", "wrong");
+    let failed = command.output().await.unwrap();
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    let out = String::from_utf8_lossy(&failed.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("✗ instance and credentials:") && l.contains("svc-b")),
+        "{out}"
+    );
+    assert!(!text(&failed).contains("svc-b-secret"), "a secret leaked");
+}
