@@ -231,7 +231,35 @@ async fn offboarding_config(
         }
     };
     let platform = crate::provider::marketo::MarketoPlatform::new(client, credentials);
-    let answers = crate::provider::Platform::authenticate(&platform).await;
+    credentials_verdict(
+        &platform,
+        &instance.base_url,
+        "the config names authenticated",
+        report,
+    )
+    .await;
+    match args.notify.webhook() {
+        Err(failure) => report.failed("webhook", &failure),
+        Ok(webhook) => {
+            test_webhook(
+                webhook.as_ref(),
+                "relinker doctor: this webhook works; it will hear when a scheduled offboarding run waits for a person, fails or ends.",
+                report,
+            )
+            .await;
+        }
+    }
+}
+
+/// The line of every credential the file names: each authenticated (`names` says what of),
+/// or which did not and why; then what the reviewer should know of the admin credential.
+async fn credentials_verdict(
+    platform: &dyn crate::provider::Platform,
+    base_url: &str,
+    names: &str,
+    report: &mut Report,
+) {
+    let answers = platform.authenticate().await;
     let refused: Vec<String> = answers
         .iter()
         .filter_map(|a| {
@@ -246,15 +274,11 @@ async fn offboarding_config(
             "instance and credentials",
             Verdict::Pass,
             format!(
-                "{}: answered, and {} credential{} the config names authenticated",
-                instance.base_url,
+                "{base_url}: answered, and {} credential{} {names}",
                 answers.len(),
                 if answers.len() == 1 { "" } else { "s" }
             ),
         );
-        for caution in crate::provider::Platform::cautions(&platform).await {
-            report.add("permissions", Verdict::Warn, caution);
-        }
     } else {
         report.add(
             "instance and credentials",
@@ -262,16 +286,8 @@ async fn offboarding_config(
             refused.join("; "),
         );
     }
-    match args.notify.webhook() {
-        Err(failure) => report.failed("webhook", &failure),
-        Ok(webhook) => {
-            test_webhook(
-                webhook.as_ref(),
-                "relinker doctor: this webhook works; it will hear when a scheduled offboarding run waits for a person, fails or ends.",
-                report,
-            )
-            .await;
-        }
+    for caution in platform.cautions().await {
+        report.add("permissions", Verdict::Warn, caution);
     }
 }
 
@@ -349,37 +365,13 @@ async fn instance(
             );
         }
         Ok((_, compiled)) => {
-            let answers = target.platform.authenticate().await;
-            let refused: Vec<String> = answers
-                .iter()
-                .filter_map(|a| {
-                    a.answer
-                        .as_ref()
-                        .err()
-                        .map(|why| format!("{}: {why}", a.credential))
-                })
-                .collect();
-            if refused.is_empty() {
-                report.add(
-                    "instance and credentials",
-                    Verdict::Pass,
-                    format!(
-                        "{}: answered, and {} credential{} the plan names authenticated, with what planning reads",
-                        target.base_url,
-                        answers.len(),
-                        if answers.len() == 1 { "" } else { "s" }
-                    ),
-                );
-            } else {
-                report.add(
-                    "instance and credentials",
-                    Verdict::Fail,
-                    refused.join("; "),
-                );
-            }
-            for caution in target.platform.cautions().await {
-                report.add("permissions", Verdict::Warn, caution);
-            }
+            credentials_verdict(
+                target.platform.as_ref(),
+                &target.base_url,
+                "the plan names authenticated, with what planning reads",
+                report,
+            )
+            .await;
             if compiled.conflicts.is_empty() {
                 report.add(
                     "plan against live state",

@@ -49,10 +49,9 @@ fn workspace(sandbox: &TestSandbox, plan: &str) -> Workspace {
     work
 }
 
-/// Takes a run from `apply` to the moment it asks for the old user's deletion: the person
-/// creates the new user, switches both integrations (attesting the one without a check
-/// command), and disables the old user. Returns the run id and the new username.
-async fn to_the_deletion(sandbox: &TestSandbox, work: &Workspace) -> (String, String) {
+/// Takes a run from `apply` to the moment it asks for the switches: the person has created the
+/// new user and its name is set. Returns the run id and the new username.
+async fn to_the_switches(sandbox: &TestSandbox, work: &Workspace) -> (String, String) {
     let first = relinker(
         work,
         &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
@@ -68,6 +67,14 @@ async fn to_the_deletion(sandbox: &TestSandbox, work: &Workspace) -> (String, St
         .await
         .code(4)
         .says("r0-switch-magento");
+    (id, new_user)
+}
+
+/// Takes a run from `apply` to the moment it asks for the old user's deletion: the person
+/// creates the new user, switches both integrations (attesting the one without a check
+/// command), and disables the old user. Returns the run id and the new username.
+async fn to_the_deletion(sandbox: &TestSandbox, work: &Workspace) -> (String, String) {
+    let (id, new_user) = to_the_switches(sandbox, work).await;
     person_configures(sandbox, "magento", &new_user, NEW_PASSWORD).await;
     person_configures(sandbox, "crm-connector", &new_user, NEW_PASSWORD).await;
     attest(work, &id, "r0-switch-crm-connector").await.code(0);
@@ -473,21 +480,7 @@ async fn an_operator_that_cannot_act_leaves_the_step_to_a_person_and_rolls_nothi
 async fn a_rollback_knows_the_user_it_made_by_the_credential_it_was_made_with() {
     let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
     let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
-    let first = relinker(
-        &work,
-        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
-        None,
-    )
-    .run()
-    .await;
-    first.code(4).says("r0-create-new-user");
-    let id = first.run_id();
-    let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
-    relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
-        .run()
-        .await
-        .code(4)
-        .says("r0-switch-magento");
+    let (id, new_user) = to_the_switches(&sandbox, &work).await;
 
     // Between two commands the new credential's references come to name another account's
     // user: a refusal of that credential says nothing of the user the run made.
@@ -634,21 +627,7 @@ async fn a_rollback_is_not_done_while_the_old_user_it_found_is_disabled() {
 async fn a_switch_to_the_old_credential_is_not_a_switch() {
     let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
     let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
-    let first = relinker(
-        &work,
-        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
-        None,
-    )
-    .run()
-    .await;
-    first.code(4).says("r0-create-new-user");
-    let id = first.run_id();
-    let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
-    relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
-        .run()
-        .await
-        .code(4)
-        .says("r0-switch-magento");
+    let (id, _) = to_the_switches(&sandbox, &work).await;
     // The references now name the old user.
     std::fs::write(work.path().join("new.password"), OLD_PASSWORD).unwrap();
     relinker(
