@@ -18,6 +18,11 @@
 //! other, 150 ms each, identity calls included): the bench measures that chain first and
 //! reports against the largest of them.
 //!
+//! Last, a neighbour that filled the window just before: it makes the window's hundred calls
+//! at once and stops, then one rename runs. relinker is refused once (606), waits the window
+//! out, and should then run at its full rate: reported against the window's end plus one
+//! rename's chain.
+//!
 //! `cargo bench --bench instance_budget [-- PLANS]` (default 10).
 
 // Counts and milliseconds here are far below 2^52, and `main` reads as one scenario.
@@ -95,6 +100,12 @@ fn counted(request: &Value) -> bool {
 }
 
 async fn start(plans: usize) -> (SandboxHandle, String) {
+    let (sandbox, base) = start_without_latency(plans).await;
+    add_latency(&base).await;
+    (sandbox, base)
+}
+
+async fn start_without_latency(plans: usize) -> (SandboxHandle, String) {
     let limit = RateLimit {
         calls: 100,
         window: Duration::from_secs(2),
@@ -109,13 +120,16 @@ async fn start(plans: usize) -> (SandboxHandle, String) {
         .await
         .expect("bind");
     let base = sandbox.base_url();
+    (sandbox, base)
+}
+
+async fn add_latency(base: &str) {
     reqwest::Client::new()
         .post(format!("{base}/_sandbox/faults"))
         .json(&json!({"path": "/", "action": {"kind": "latency", "ms": LATENCY_MS}}))
         .send()
         .await
         .expect("fault");
-    (sandbox, base)
 }
 
 /// Callers reading the usage statistics until `stop`; each answers how many of its calls
@@ -292,6 +306,72 @@ async fn scenario(plans: usize, with_neighbour: bool, share: &str) -> Measured {
     }
 }
 
+/// What a rename after a neighbour's full window measured.
+struct AfterFullWindow {
+    /// From relinker's first request to its exit.
+    wall: Duration,
+    /// From relinker's first request to the end of the window the neighbour filled.
+    window_end: Duration,
+    ours_606: usize,
+    calls: usize,
+}
+
+/// A neighbour makes the window's hundred calls at once and stops; then one rename runs.
+async fn after_a_full_window() -> AfterFullWindow {
+    let (sandbox, base) = start_without_latency(1).await;
+    let token = token(&base).await;
+    let http = reqwest::Client::new();
+    // Ten at a time, the instance's concurrency limit, before the latency: the window fills
+    // in a few milliseconds, just before relinker starts.
+    for _ in 0..10 {
+        let calls = (0..10).map(|_| {
+            http.get(format!("{base}{NEIGHBOUR}"))
+                .bearer_auth(&token)
+                .send()
+        });
+        for answer in futures_util::future::join_all(calls).await {
+            answer.expect("neighbour call");
+        }
+    }
+    add_latency(&base).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("offboard-0.yaml"), plan(&base, 0, "1")).expect("plan");
+    let started = Instant::now();
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_relinker"))
+        .args(["apply", "--yes", "--sandbox-operator", "--gate-wait", "0"])
+        .args(["--state-dir", "state", "offboard-0.yaml"])
+        .current_dir(dir.path())
+        .env("ADMIN_SECRET", "admin-secret")
+        .env("SVC_0_SECRET", "svc-0-secret")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("run relinker");
+    let wall = started.elapsed();
+    assert!(status.success(), "apply failed: {status}");
+    let requests = log(&base).await;
+    sandbox.stop().await;
+    let at = |r: &Value| r["at_ms"].as_u64().unwrap_or(0);
+    let neighbour_first = requests
+        .iter()
+        .filter(|r| r["path"] == NEIGHBOUR)
+        .map(at)
+        .min()
+        .unwrap_or(0);
+    let ours: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r["path"] != NEIGHBOUR && at(r) > neighbour_first)
+        .collect();
+    let ours_first = ours.iter().map(|r| at(r)).min().unwrap_or(0);
+    AfterFullWindow {
+        wall,
+        window_end: Duration::from_millis((neighbour_first + 2000).saturating_sub(ours_first)),
+        ours_606: ours.iter().filter(|r| r["code"] == "606").count(),
+        calls: ours.iter().filter(|r| counted(r)).count(),
+    }
+}
+
 /// The neighbour alone for `seconds`: how often the instance refuses it with nobody else.
 async fn neighbour_alone(seconds: u64) -> (usize, usize) {
     let (sandbox, base) = start(1).await;
@@ -406,6 +486,21 @@ async fn main() {
             shared.neighbour_served_per_window
         );
     }
+    let after = after_a_full_window().await;
+    let bound = after.window_end + chain;
+    println!("one rename after a neighbour filled the window");
+    println!(
+        "  wall time             {:.2} s; the window's end {:.2} s + one rename's chain {:.2} s = {:.2} s; {:.2}x",
+        after.wall.as_secs_f64(),
+        after.window_end.as_secs_f64(),
+        chain.as_secs_f64(),
+        bound.as_secs_f64(),
+        after.wall.as_secs_f64() / bound.as_secs_f64()
+    );
+    println!(
+        "  rate-counted calls    {}, relinker 606: {}",
+        after.calls, after.ours_606
+    );
     let (calls, refused) = neighbour_alone(10).await;
     println!(
         "neighbour alone for 10 s: {calls} calls ({:.1} per 2 s), {refused} refused 606/615",

@@ -11,8 +11,12 @@
 //!
 //! - A refused call did not count there, so it gives back its place in the window.
 //! - A 606 (rate) means the instance's window is full: every call waits until it has rolled
-//!   over, and relinker places at most three quarters of the calls it had in that window from
-//!   then on (the rest was evidently someone else's). Each window in which relinker's own
+//!   over, then relinker goes on at its full rate. One refusal says only that someone filled
+//!   one window (a neighbour's burst, a nightly sync), and a run that crawled after it would pay
+//!   for a window that has passed. A second 606 within ten windows of the first says the
+//!   neighbour stays: relinker then places at most three quarters of the calls it had in that
+//!   window (the rest was evidently someone else's), and so does every 606 until the allowance
+//!   is back at the full rate. Each window in which relinker's own
 //!   allowance held a call back raises it by one: a neighbour using part of the window is met
 //!   again rarely, and one that has gone is made up for slowly.
 //! - Calls in flight start at half the limit and grow by one with each half round of answers
@@ -36,8 +40,16 @@ use crate::limits::{Limits, RateLimit};
 /// calls keeps refusals under 1%.
 const PROBE_EVERY: usize = 100;
 
-/// The share of its own calls in the window relinker keeps placing after a 606, in quarters.
+/// The share of its own calls in the window relinker keeps placing after a repeated 606, in
+/// quarters.
 const RATE_KEEP_QUARTERS: usize = 3;
+
+/// A 606 within this many windows of the last one is a repeated refusal: the neighbour that
+/// filled the window is still there once relinker came back. Runs are bursty (a person's step,
+/// a run waiting on its own answers), so a steady neighbour can go unmet for a few windows:
+/// with three, a 50-plan apply beside one was refused three times where ten windows see it
+/// twice (docs/performance.md).
+const REPEAT_WINDOWS: u32 = 10;
 
 /// Shared limiter state.
 #[derive(Debug)]
@@ -64,12 +76,13 @@ struct State {
     /// Calls answered without a 615, while calls waited for a slot, since the allowance last
     /// changed.
     answered: usize,
-    /// Calls placed in a window now: the rate limit, or less after a 606.
+    /// Calls placed in a window now: the rate limit, or less after repeated 606s.
     rate_allowed: usize,
     /// When the rate allowance last changed: it grows by one per window at most.
     rate_changed_at: Instant,
-    /// When the rate allowance was last cut (one 606 event, one cut).
-    rate_cut_at: Option<Instant>,
+    /// When the instance last refused a call for its rate (calls sent together and refused
+    /// together are one refusal).
+    rate_refused_at: Option<Instant>,
     /// When each call still inside the window was stamped.
     sent: VecDeque<Instant>,
     /// No call is sent before this (after a 606).
@@ -185,7 +198,7 @@ impl Limiter {
                 answered: 0,
                 rate_allowed: own.rate.calls as usize,
                 rate_changed_at: Instant::now(),
-                rate_cut_at: None,
+                rate_refused_at: None,
                 sent: VecDeque::with_capacity(own.rate.calls as usize),
                 hold_until: None,
                 halved_at: None,
@@ -215,7 +228,7 @@ impl Limiter {
         self.lock().allowed
     }
 
-    /// Calls placed in a window now (less than the limit after a 606).
+    /// Calls placed in a window now (less than the limit after repeated 606s).
     pub fn rate_allowed(&self) -> usize {
         self.lock().rate_allowed
     }
@@ -356,13 +369,23 @@ impl Limiter {
                 let now = Instant::now();
                 let until = now + self.rate.window + self.margin;
                 state.hold_until = Some(state.hold_until.map_or(until, |held| held.max(until)));
-                if state.rate_cut_at.is_none_or(|at| stamped >= at) {
-                    // What relinker had in the window when it filled: the rest is someone
-                    // else's, and keeping under it leaves them room.
-                    let own = state.sent.len().min(state.rate_allowed);
-                    state.rate_allowed = (own * RATE_KEEP_QUARTERS / 4).max(1);
-                    state.rate_cut_at = Some(now);
-                    state.rate_changed_at = now;
+                // A call sent before the last refusal was sent into the same full window: the
+                // same news.
+                if state.rate_refused_at.is_none_or(|at| stamped >= at) {
+                    // Refused again soon after the last, or while still making up for an
+                    // earlier cut: the neighbour is still there.
+                    let repeated = state.rate_allowed < self.rate.calls as usize
+                        || state.rate_refused_at.is_some_and(|at| {
+                            now.duration_since(at) < self.rate.window * REPEAT_WINDOWS
+                        });
+                    if repeated {
+                        // What relinker had in the window when it filled again: the rest is
+                        // someone else's, and keeping under it leaves them room.
+                        let own = state.sent.len().min(state.rate_allowed);
+                        state.rate_allowed = (own * RATE_KEEP_QUARTERS / 4).max(1);
+                        state.rate_changed_at = now;
+                    }
+                    state.rate_refused_at = Some(now);
                 }
             }
             Answer::ConcurrencyLimited => {
@@ -511,14 +534,60 @@ mod tests {
         assert!(start.elapsed() < Duration::from_millis(1100));
     }
 
+    /// Refuses the next call for the rate, as the instance does when a neighbour filled the
+    /// window.
+    async fn refuse_one(limiter: &Limiter) {
+        limiter.acquire().await.answered(Answer::RateLimited);
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn a_606_keeps_three_quarters_of_its_own_calls_and_each_bound_window_adds_one() {
+    async fn after_a_single_606_the_next_window_runs_at_the_full_rate() {
         let limiter = limiter(100, 1000, 10);
         for _ in 0..40 {
             drop(limiter.acquire().await);
         }
-        // Two calls sent together, both refused: one event, one cut, to three quarters of
-        // the 40 calls relinker had in the window (the other 60 were someone else's).
+        let start = Instant::now();
+        refuse_one(&limiter).await;
+        assert_eq!(
+            limiter.rate_allowed(),
+            100,
+            "one refusal is not a neighbour that stays"
+        );
+        // The hold, then the whole limit in the window after it: not a crawl.
+        for _ in 0..100 {
+            drop(limiter.acquire().await);
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_secs(1), "the hold: {took:?}");
+        assert!(
+            took < Duration::from_millis(1100),
+            "one window, no more: {took:?}"
+        );
+        assert_eq!(limiter.rate_allowed(), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_606_long_after_the_last_is_a_single_one_again() {
+        let limiter = limiter(100, 1000, 10);
+        refuse_one(&limiter).await;
+        tokio::time::sleep(Duration::from_secs(u64::from(REPEAT_WINDOWS))).await;
+        for _ in 0..40 {
+            drop(limiter.acquire().await);
+        }
+        refuse_one(&limiter).await;
+        assert_eq!(limiter.rate_allowed(), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_repeated_606_keeps_three_quarters_of_its_own_calls_and_each_bound_window_adds_one() {
+        let limiter = limiter(100, 1000, 10);
+        refuse_one(&limiter).await;
+        // Back after the hold, at the full rate: 40 calls fit beside the neighbour, then two
+        // calls sent together are both refused: one event, one cut, to three quarters of the
+        // 40 calls relinker had in the window (the other 60 were someone else's).
+        for _ in 0..40 {
+            drop(limiter.acquire().await);
+        }
         let (a, b) = (limiter.acquire().await, limiter.acquire().await);
         tokio::time::advance(Duration::from_millis(5)).await;
         a.answered(Answer::RateLimited);
@@ -554,10 +623,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_rate_allowance_grows_only_while_it_holds_calls_back() {
         let limiter = limiter(100, 1000, 10);
+        refuse_one(&limiter).await;
         for _ in 0..8 {
             drop(limiter.acquire().await);
         }
-        limiter.acquire().await.answered(Answer::RateLimited);
+        refuse_one(&limiter).await;
         assert_eq!(limiter.rate_allowed(), 6);
         // A few calls a window never meet the allowance: windows pass, it stays.
         for _ in 0..10 {
@@ -567,6 +637,11 @@ mod tests {
             }
         }
         assert_eq!(limiter.rate_allowed(), 6);
+        // Ten windows without a refusal, but the allowance is not back at the limit: a 606
+        // now is the same neighbour, not a single one, and cuts again (six of its calls in
+        // the window and its margin: four).
+        refuse_one(&limiter).await;
+        assert_eq!(limiter.rate_allowed(), 4);
     }
 
     /// A limiter past its ramp, at its full allowance.
