@@ -14,7 +14,7 @@ use super::exit::{Failure, OrExit, Outcome};
 use super::run::{RetryArgs, say};
 use super::target;
 use crate::provider::marketo::inventory::{ApiUser, Inventory, inventory};
-use crate::provider::marketo::resolve_credentials;
+use crate::provider::marketo::{Api as _, resolve_credentials};
 use crate::secret::Fingerprinter;
 
 /// Output format of `inventory`.
@@ -43,6 +43,8 @@ pub struct InventoryArgs {
     #[command(flatten)]
     retry: RetryArgs,
     #[command(flatten)]
+    quota: super::reading::QuotaArgs,
+    #[command(flatten)]
     runner: super::trust::RunnerArgs,
 }
 
@@ -59,9 +61,23 @@ pub async fn run(args: &InventoryArgs) -> Result<Outcome, Failure> {
         &credentials,
         args.retry.policy(),
     )?;
+    let listing = client
+        .all_users()
+        .await
+        .map_err(|error| anyhow!("cannot read the instance: {error}"))
+        .or_failed()?;
+    // One read per API-only user, one per known service, the usage statistics.
+    let api_only = listing.iter().filter(|user| user.api_only).count();
+    let calls = u64::try_from(api_only + services.len() + 1).unwrap_or(u64::MAX);
+    super::reading::weigh(&client, calls, instance.daily_quota, &args.quota).await?;
     let tally = std::sync::Arc::new(crate::provider::ReadTally::new());
-    let reading = super::reading::start("API-only users", std::sync::Arc::clone(&tally), &client);
-    let found = inventory(&client, &credentials, &tally).await;
+    let reading = super::reading::start(
+        "API-only users",
+        std::sync::Arc::clone(&tally),
+        &client,
+        instance.daily_quota,
+    );
+    let found = inventory(&client, &credentials, &listing, &tally).await;
     reading.finish();
     let found = found
         .map_err(|error| anyhow!("cannot read the instance: {error}"))

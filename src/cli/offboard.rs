@@ -143,7 +143,7 @@ pub async fn run(args: &OffboardArgs) -> Result<Outcome, Failure> {
     )?;
     // The scan reads the user list page by page: its progress is the calls it makes.
     let tally = std::sync::Arc::new(crate::provider::ReadTally::new());
-    let reading = super::reading::start("users", tally, &client);
+    let reading = super::reading::start("users", tally, &client, config.instance.daily_quota);
     let scan = offboard::scan(&client, &config, &departed, &scanned.credentials).await;
     reading.finish();
     let scan = scan.context("the scan failed").or_failed()?;

@@ -65,6 +65,8 @@ pub struct SandboxArgs {
     #[command(flatten)]
     retry: super::run::RetryArgs,
     #[command(flatten)]
+    quota: super::reading::QuotaArgs,
+    #[command(flatten)]
     runner: super::trust::RunnerArgs,
 }
 
@@ -182,7 +184,7 @@ fn emulator(args: &SandboxArgs) -> Result<(Router, ProviderKind), Failure> {
 /// Serves until SIGINT or SIGTERM; or, with --from-live, writes a fixture and exits.
 pub async fn run(args: SandboxArgs) -> Result<Outcome, Failure> {
     if let (Some(source), Some(out)) = (&args.from_live, &args.out) {
-        return from_live(source, out, &args.retry, &args.runner).await;
+        return from_live(source, out, &args.retry, &args.quota, &args.runner).await;
     }
     let (router, provider) = emulator(&args)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -219,6 +221,7 @@ async fn from_live(
     source: &std::path::Path,
     out: &std::path::Path,
     retry: &super::run::RetryArgs,
+    quota: &super::reading::QuotaArgs,
     runner: &super::trust::RunnerArgs,
 ) -> Result<Outcome, Failure> {
     if let Some(problem) = crate::paths::output_file_problem(out) {
@@ -235,9 +238,23 @@ async fn from_live(
     .or_invalid_input()?;
     let client =
         super::target::marketo_client(&instance, &instance.base_url, &credentials, retry.policy())?;
+    let listing = crate::provider::marketo::Api::all_users(&client)
+        .await
+        .map_err(|error| anyhow!("cannot read the instance: {error}"))
+        .or_failed()?;
+    // One read per user, one per known service, roles, workspaces, the admin service's user,
+    // the usage statistics.
+    let calls = u64::try_from(listing.len() + services.len() + 4).unwrap_or(u64::MAX);
+    super::reading::weigh(&client, calls, instance.daily_quota, quota).await?;
     let tally = std::sync::Arc::new(crate::provider::ReadTally::new());
-    let reading = super::reading::start("users", std::sync::Arc::clone(&tally), &client);
-    let mirror = crate::provider::marketo::mirror::mirror(&client, &credentials, &tally).await;
+    let reading = super::reading::start(
+        "users",
+        std::sync::Arc::clone(&tally),
+        &client,
+        instance.daily_quota,
+    );
+    let mirror =
+        crate::provider::marketo::mirror::mirror(&client, &credentials, &listing, &tally).await;
     reading.finish();
     let mirror = mirror
         .map_err(|error| anyhow!("cannot read the instance: {error}"))

@@ -63,6 +63,11 @@ pub struct RawLimits {
     #[serde(default)]
     #[schemars(with = "Option<f64>")]
     pub(crate) share: Option<Spanned<f64>>,
+    /// Calls the instance allows per day (US Central), shared by every integration: Marketo's
+    /// 50,000 unless more were bought. Long reads weigh themselves against what is left.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub(crate) daily: Option<Spanned<u64>>,
 }
 
 /// A LaunchPoint service relinker knows the credentials of.
@@ -165,6 +170,8 @@ pub struct Instance {
     pub client_secret: SecretRef,
     /// Rate and concurrency limits.
     pub limits: Limits,
+    /// Calls the instance allows per quota day.
+    pub daily_quota: u64,
 }
 
 /// A declared LaunchPoint service.
@@ -394,12 +401,14 @@ impl Checker {
         let client_id = self.credential("instance.client_id", &client_id);
         let client_secret = self.secret("instance.client_secret", &client_secret);
         let limits = self.limits(raw.limits.as_ref());
+        let daily_quota = self.daily_quota(raw.limits.as_ref());
         provider?;
         Some(Instance {
             base_url: base_url?,
             client_id: client_id?,
             client_secret: client_secret?,
             limits: limits?,
+            daily_quota: daily_quota?,
         })
     }
 
@@ -511,6 +520,23 @@ impl Checker {
             }
         }
         ok.then_some(limits)
+    }
+
+    fn daily_quota(&mut self, raw: Option<&RawLimits>) -> Option<u64> {
+        let default = crate::provider::marketo::quota::DEFAULT_DAILY_QUOTA;
+        match raw.and_then(|raw| raw.daily.as_ref()) {
+            None => Some(default),
+            Some(daily) if daily.value == 0 => {
+                self.problem(
+                    daily.referenced,
+                    "instance.limits.daily",
+                    "must be at least 1",
+                    Some("Marketo's default is `daily: 50000` calls a day"),
+                );
+                None
+            }
+            Some(daily) => Some(daily.value),
+        }
     }
 
     fn marketo_services(&mut self, raw: Vec<RawService>) -> Vec<ServiceDecl> {

@@ -31,6 +31,7 @@ mod plan_cmd;
 mod plan_validate;
 mod pr_workflow;
 mod provider;
+mod quota;
 mod readings;
 mod recovery;
 mod rehearsal;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::api::Api;
 use super::credentials::Credentials;
-use super::types::{UserActivity, calls_by_user, pair_name};
+use super::types::{UserActivity, UserSummary, calls_by_user, pair_name};
 use crate::ids::UserId;
 use crate::provider::{ProviderError, ReadTally};
 
@@ -39,15 +39,17 @@ pub struct Inventory {
     pub warnings: Vec<String>,
 }
 
-/// Reads every API-only user, its roles, the known services linked to it and its recent calls.
-/// Independent reads go out at once; the limiter keeps them within the instance's limits.
+/// Reads every API-only user of `listing` (the instance's user list, read first so the read
+/// can be weighed against the day's quota), its roles, the known services linked to it and its
+/// recent calls. Independent reads go out at once; the limiter keeps them within the
+/// instance's limits.
 pub async fn inventory<A: Api>(
     provider: &A,
     credentials: &Credentials,
+    listing: &[UserSummary],
     tally: &ReadTally,
 ) -> Result<Inventory, ProviderError> {
     let mut warnings = Vec::new();
-    let listing = provider.all_users().await?;
     let api_only: Vec<UserId> = listing
         .iter()
         .filter(|user| user.api_only)

@@ -8,7 +8,7 @@ use futures_util::future::try_join_all;
 
 use super::api::Api;
 use super::credentials::Credentials;
-use super::types::{DailyUsage, RoleInfo, UserActivity, WorkspaceInfo};
+use super::types::{DailyUsage, RoleInfo, UserActivity, UserSummary, WorkspaceInfo};
 use crate::ids::{ServiceName, UserId};
 use crate::provider::{ProviderError, ReadTally};
 
@@ -31,19 +31,20 @@ pub struct Mirror {
     pub warnings: Vec<String>,
 }
 
-/// Reads the instance. Independent reads go out at once; the limiter keeps them within the
+/// Reads the instance, its users those of `listing` (the user list, read first so the read can
+/// be weighed against the day's quota). Independent reads go out at once; the limiter keeps them within the
 /// instance's limits. A service whose credentials fail is left out with a warning, as are the
 /// usage statistics when the admin service's role cannot read them; pending invitations are
 /// not listed by the API and cannot be copied.
 pub async fn mirror<A: Api>(
     provider: &A,
     credentials: &Credentials,
+    listing: &[UserSummary],
     tally: &ReadTally,
 ) -> Result<Mirror, ProviderError> {
-    let (roles, workspaces, listing, admin) = futures_util::try_join!(
+    let (roles, workspaces, admin) = futures_util::try_join!(
         provider.roles(),
         provider.workspaces(),
-        provider.all_users(),
         provider.linked_user(&credentials.admin),
     )?;
     tally.expect(listing.len());

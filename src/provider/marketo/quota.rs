@@ -1,4 +1,5 @@
-//! Marketo's daily quota day: it resets at 12:00 AM US Central time.
+//! Marketo's daily quota: how much of today's is left, and the quota day, which resets at
+//! 12:00 AM US Central time.
 //!
 //! US Central is UTC-6, or UTC-5 from the second Sunday of March to the first Sunday of
 //! November (02:00 local). The rule is small enough to state here rather than pull in a time-zone
@@ -7,6 +8,54 @@
 use chrono::{
     DateTime, Datelike, Duration, FixedOffset, NaiveDate, Offset, TimeZone, Utc, Weekday,
 };
+
+use super::Api;
+use crate::provider::ProviderError;
+
+/// Marketo's documented daily quota: 50,000 calls per instance and quota day, shared by every
+/// integration (an instance that bought more says so in `limits.daily`).
+pub const DEFAULT_DAILY_QUOTA: u64 = 50_000;
+
+/// Reads this many calls long or longer are weighed against what is left of today's quota
+/// before they start; shorter ones cost less than the look would be worth.
+pub const WEIGH_FROM: u64 = 300;
+
+/// Today's calls against the daily quota, as the usage statistics count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaToday {
+    /// Calls every API user of the instance made today.
+    pub used: u64,
+    /// Calls allowed per quota day.
+    pub daily: u64,
+}
+
+impl QuotaToday {
+    /// Calls left today.
+    pub fn left(self) -> u64 {
+        self.daily.saturating_sub(self.used)
+    }
+
+    /// The part of what is left today that `calls` would use: over 1 when they do not fit.
+    #[allow(clippy::cast_precision_loss)] // call counts are far below 2^52
+    pub fn share_of_left(self, calls: u64) -> f64 {
+        match self.left() {
+            0 => f64::INFINITY,
+            left => calls as f64 / left as f64,
+        }
+    }
+}
+
+/// Reads today's calls from the usage statistics (one call).
+pub async fn today<A: Api>(provider: &A, daily: u64) -> Result<QuotaToday, ProviderError> {
+    let day = quota_day(Utc::now());
+    let days = provider.usage_last_7_days().await?;
+    let used = days
+        .iter()
+        .filter(|usage| usage.date == day)
+        .flat_map(|usage| usage.calls.values())
+        .sum();
+    Ok(QuotaToday { used, daily })
+}
 
 /// The US Central offset in force at `at`.
 pub fn central_offset(at: DateTime<Utc>) -> FixedOffset {
@@ -54,6 +103,22 @@ mod tests {
         DateTime::parse_from_rfc3339(text)
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_share_of_what_is_left_today() {
+        let today = QuotaToday {
+            used: 45_000,
+            daily: 50_000,
+        };
+        assert_eq!(today.left(), 5_000);
+        assert!((today.share_of_left(2_000) - 0.4).abs() < 1e-9);
+        let spent = QuotaToday {
+            used: 60_000,
+            daily: 50_000,
+        };
+        assert_eq!(spent.left(), 0);
+        assert!(spent.share_of_left(1).is_infinite());
     }
 
     #[test]

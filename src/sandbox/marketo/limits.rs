@@ -70,6 +70,13 @@ impl Limits {
         }
     }
 
+    /// Counts `calls` made on `day` before the sandbox started (a fixture's usage).
+    pub(crate) fn already_used(&self, day: NaiveDate, calls: u64) {
+        let mut counters = lock(&self.counters);
+        counters.day = Some(day);
+        counters.used_today = calls;
+    }
+
     /// Admits a call or says which limit refuses it.
     pub(crate) fn admit(&self, now: Instant, today: NaiveDate) -> Result<Admission<'_>, ApiError> {
         let mut counters = lock(&self.counters);

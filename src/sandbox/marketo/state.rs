@@ -79,7 +79,15 @@ impl Sandbox {
     pub fn new(config: SandboxConfig, fixture: &Fixture) -> Self {
         let clock = Clock::default();
         let world = fixture.to_world(clock.now(), &config.behaviours);
+        // The calls a fixture says were made today were made against today's quota.
+        let today = crate::provider::marketo::quota::quota_day(clock.now());
+        let used_today = world
+            .usage(today, 1)
+            .iter()
+            .flat_map(|(_, users)| users.iter().map(|(_, calls)| calls))
+            .sum();
         let limits = Limits::new(&config);
+        limits.already_used(today, used_today);
         Self {
             shared: Arc::new(Shared {
                 config,
