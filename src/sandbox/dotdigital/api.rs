@@ -119,3 +119,17 @@ pub(crate) async fn server_time(State(sandbox): State<Sandbox>, request: Request
     usage.headers(&mut response);
     response
 }
+
+/// `POST /v2/accounts/{accountId}/api-users`: exists, for a partner provisioning an account
+/// with no API users yet. Whoever can call it holds an API user, so the account has one: an
+/// ordinary account's credential is authenticated, counted, and refused (403), whatever the
+/// account id and the body say. Nothing is created.
+pub(crate) async fn create_api_user(State(sandbox): State<Sandbox>, request: Request) -> Response {
+    let usage = match sandbox.admit(&request) {
+        Ok((_, usage)) => usage,
+        Err(response) => return *response,
+    };
+    let mut response = V2Error::not_a_partner().into_response();
+    usage.headers(&mut response);
+    response
+}

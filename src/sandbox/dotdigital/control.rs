@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Sandbox;
-use super::error::V2Error;
+use super::error::{Body, V2Error};
 use super::fixture::Fixture;
 use super::world::UiError;
 use crate::sandbox::FixtureError;
@@ -73,7 +73,7 @@ pub(crate) struct NewUser {
 /// `POST /_sandbox/api-users`: New user; the username is generated.
 pub(crate) async fn create_user(
     State(sandbox): State<Sandbox>,
-    Json(new): Json<NewUser>,
+    Body(new): Body<NewUser>,
 ) -> Result<Response, V2Error> {
     let username =
         sandbox
@@ -93,7 +93,7 @@ pub(crate) struct NewPassword {
 pub(crate) async fn set_password(
     State(sandbox): State<Sandbox>,
     Path(username): Path<String>,
-    Json(body): Json<NewPassword>,
+    Body(body): Body<NewPassword>,
 ) -> Result<StatusCode, V2Error> {
     sandbox
         .world()
@@ -112,7 +112,7 @@ pub(crate) struct Enabled {
 pub(crate) async fn set_enabled(
     State(sandbox): State<Sandbox>,
     Path(username): Path<String>,
-    Json(body): Json<Enabled>,
+    Body(body): Body<Enabled>,
 ) -> Result<StatusCode, V2Error> {
     sandbox.world().set_enabled(&username, body.enabled)?;
     Ok(StatusCode::NO_CONTENT)
@@ -140,7 +140,7 @@ pub(crate) struct Credential {
 pub(crate) async fn configure(
     State(sandbox): State<Sandbox>,
     Path(name): Path<String>,
-    Json(body): Json<Credential>,
+    Body(body): Body<Credential>,
 ) -> Result<StatusCode, V2Error> {
     sandbox
         .world()

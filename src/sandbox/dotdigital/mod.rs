@@ -1,5 +1,6 @@
 //! The emulator of dotdigital's v2 API as relinker uses it (`/v2/account-info`,
-//! `/v2/server-time`: Basic auth, v2 errors, regions, per-account rate limits), and a control
+//! `/v2/server-time`: Basic auth, v2 errors, regions, per-account rate limits; and
+//! `POST /v2/accounts/{id}/api-users`, which refuses an ordinary account), and a control
 //! API that plays Settings > Access > API users and each integration's settings: dotdigital
 //! manages API users only in its UI. Faithful to ../shared/reference/dotdigital-create-api-user.txt
 //! and NOTES.md; docs/sandbox.md states the choices where they are silent.
@@ -73,6 +74,10 @@ impl Emulator for Sandbox {
         let api = Router::new()
             .route("/v2/account-info", get(api::account_info))
             .route("/v2/server-time", get(api::server_time))
+            .route(
+                "/v2/accounts/{account}/api-users",
+                post(api::create_api_user),
+            )
             .route("/_sandbox/integrations/{name}/check", get(control::check))
             .route_layer(from_fn(faults::apply_latency))
             .route_layer(from_fn_with_state(
@@ -101,11 +106,18 @@ impl Emulator for Sandbox {
             )
             .route("/_sandbox/fixture", post(control::load_fixture));
         let traffic = self.shared.traffic.routes();
+        // Set last, so every route above (control API included) answers a wrong method in
+        // the v2 shape too.
         api.merge(control)
             .with_state(self)
             .merge(traffic)
             .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
     }
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    V2Error::method_not_allowed(request.method()).into_response()
 }
 
 async fn not_found(request: Request) -> Response {

@@ -1,0 +1,117 @@
+//! The dotdigital sandbox as strict as dotdigital (issue #27 item 4), and relinker under it:
+//! every error in the v2 shape (a wrong method too), the partner-only endpoint that refuses an
+//! ordinary account, a description edited after creation, a password that is the user's own
+//! username refused by the UI and never sent by relinker, and the older flat rate-limit scheme
+//! (400 `ERROR_APIUSAGE_EXCEEDED`) waited out or paused on.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::dotdigital::{ACCOUNT, FIXTURE, OLD_PASSWORD, OLD_USER, sandbox};
+use crate::harness::TestSandbox;
+
+/// The `ERROR_*` token a v2 error body ends with; panics when the body is not one.
+#[track_caller]
+fn v2_token(body: &Value) -> String {
+    let message = body["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a v2 error body: {body}"));
+    message
+        .rsplit(' ')
+        .next()
+        .filter(|t| t.starts_with("ERROR_"))
+        .unwrap_or_else(|| panic!("no ERROR_ token: {body}"))
+        .to_owned()
+}
+
+/// A request with Basic auth as the fixture's old user; its status and body.
+async fn call(
+    sandbox: &TestSandbox,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut request = sandbox
+        .http
+        .request(method, sandbox.url(path))
+        .basic_auth(OLD_USER, Some(OLD_PASSWORD));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Item 5: a known path asked with a method it does not take answers 405 in the v2 error shape,
+/// on the API and on the control API; so does a control body that is not JSON.
+#[tokio::test]
+async fn a_wrong_method_or_body_is_answered_in_the_v2_error_shape() {
+    let sandbox = sandbox(FIXTURE).await;
+    for (method, path) in [
+        (Method::POST, "/v2/account-info"),
+        (Method::DELETE, "/v2/server-time"),
+        (Method::GET, &*format!("/v2/accounts/{ACCOUNT}/api-users")),
+        (Method::GET, "/_sandbox/api-users"),
+    ] {
+        let (status, body) = call(&sandbox, method.clone(), path, None).await;
+        assert_eq!(status, 405, "{method} {path}: {body}");
+        assert_eq!(
+            v2_token(&body),
+            "ERROR_METHOD_NOT_ALLOWED",
+            "{method} {path}"
+        );
+        assert!(
+            body["message"].as_str().unwrap().contains(method.as_str()),
+            "{body}"
+        );
+    }
+    let (status, body) = sandbox
+        .control_refused(
+            Method::POST,
+            "/_sandbox/api-users",
+            &json!({ "pasword": "x" }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(v2_token(&body), "ERROR_PARAMETER_INVALID");
+}
+
+/// Item 4: `POST /v2/accounts/{id}/api-users` exists (for partners); an ordinary account's
+/// credential is refused with 403 in the v2 shape, not told there is no such resource, and
+/// nothing is created. A bad credential is refused as everywhere (401).
+#[tokio::test]
+async fn the_partner_endpoint_refuses_an_ordinary_account() {
+    let sandbox = sandbox(FIXTURE).await;
+    let before = sandbox.state().await;
+    let path = format!("/v2/accounts/{ACCOUNT}/api-users");
+    let (status, body) = call(
+        &sandbox,
+        Method::POST,
+        &path,
+        Some(&json!({ "password": "sandbox-New-4k", "description": "via the API" })),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(v2_token(&body), "ERROR_ACCESS_DENIED");
+    assert!(
+        body["message"].as_str().unwrap().contains("partner"),
+        "{body}"
+    );
+    assert_eq!(sandbox.state().await, before);
+
+    let response = sandbox
+        .http
+        .post(sandbox.url(&path))
+        .basic_auth(OLD_USER, Some("wrong-password-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(v2_token(&body), "ERROR_INVALID_LOGIN");
+}
