@@ -115,3 +115,116 @@ async fn the_partner_endpoint_refuses_an_ordinary_account() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(v2_token(&body), "ERROR_INVALID_LOGIN");
 }
+
+/// Each API user's description, by username.
+async fn descriptions(sandbox: &TestSandbox) -> Value {
+    let state = sandbox.state().await;
+    state["api_users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| {
+            (
+                u["username"].as_str().unwrap_or_default().to_owned(),
+                u["description"].clone(),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Item 2: the Edit pencil edits a description after creation (the reference: "edit their
+/// description and password, plus you can disable and re-enable them"), alone or with the rest
+/// of the page; a page with a refused password saves nothing; the credential stays as it was.
+#[tokio::test]
+async fn a_description_is_edited_after_creation() {
+    let sandbox = sandbox(FIXTURE).await;
+    sandbox
+        .control(
+            Method::POST,
+            &format!("/_sandbox/api-users/{OLD_USER}/description"),
+            Some(&json!({ "description": "Magento store (EU)" })),
+        )
+        .await;
+    assert_eq!(descriptions(&sandbox).await[OLD_USER], "Magento store (EU)");
+    let (status, _) = call(&sandbox, Method::GET, "/v2/account-info", None).await;
+    assert_eq!(status, 200, "the credential is untouched");
+
+    // The whole page: a description and Enabled, saved at once.
+    sandbox
+        .control(
+            Method::POST,
+            &format!("/_sandbox/api-users/{OLD_USER}/edit"),
+            Some(&json!({ "description": "Magento (retired)", "enabled": false })),
+        )
+        .await;
+    assert_eq!(descriptions(&sandbox).await[OLD_USER], "Magento (retired)");
+    let (status, _) = call(&sandbox, Method::GET, "/v2/account-info", None).await;
+    assert_eq!(status, 401, "disabled by the same Save");
+
+    // A refused password saves nothing of the page.
+    let (status, body) = sandbox
+        .control_refused(
+            Method::POST,
+            &format!("/_sandbox/api-users/{OLD_USER}/edit"),
+            &json!({ "description": "never saved", "password": "short1", "enabled": true }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(v2_token(&body), "ERROR_PARAMETER_INVALID");
+    assert_eq!(descriptions(&sandbox).await[OLD_USER], "Magento (retired)");
+
+    let (status, body) = sandbox
+        .control_refused(
+            Method::POST,
+            "/_sandbox/api-users/apiuser-nobody000001@apiconnector.com/description",
+            &json!({ "description": "x" }),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(v2_token(&body), "ERROR_RESOURCE_NOT_FOUND");
+}
+
+/// Item 1, the sandbox: a password that is (or contains) the API user's username, its email
+/// address, in any case, is refused as dotdigital's UI refuses it: 400 in the v2 shape, on a
+/// new user (against the username the page generated) and on the Edit pencil; the password
+/// never appears in the answer.
+#[tokio::test]
+async fn the_ui_refuses_a_password_that_is_the_users_own_username() {
+    const NEXT: &str = "apiuser-n8w4p6r2t5cd@apiconnector.com";
+    let fixture = format!("{FIXTURE}next_usernames: [{NEXT}]\n");
+    let sandbox = sandbox(&fixture).await;
+    for password in [OLD_USER.to_owned(), OLD_USER.to_uppercase()] {
+        for path in ["password", "edit"] {
+            let (status, body) = sandbox
+                .control_refused(
+                    Method::POST,
+                    &format!("/_sandbox/api-users/{OLD_USER}/{path}"),
+                    &json!({ "password": password }),
+                )
+                .await;
+            assert_eq!(status, 400, "{path}: {body}");
+            assert_eq!(v2_token(&body), "ERROR_PARAMETER_INVALID");
+            assert!(
+                body["message"].as_str().unwrap().contains("email address"),
+                "{body}"
+            );
+        }
+    }
+    let (status, _) = call(&sandbox, Method::GET, "/v2/account-info", None).await;
+    assert_eq!(status, 200, "the old password still works");
+
+    // New user: the page shows the generated username, and the password may not be it.
+    let (status, body) = sandbox
+        .control_refused(
+            Method::POST,
+            "/_sandbox/api-users",
+            &json!({ "password": NEXT, "account": ACCOUNT }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(v2_token(&body), "ERROR_PARAMETER_INVALID");
+    // The refusal used up no username: the next New user gets it.
+    let created = crate::dotdigital::person_creates_user(&sandbox, "sandbox-New-4k").await;
+    assert_eq!(created, NEXT);
+}

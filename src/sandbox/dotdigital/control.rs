@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::Sandbox;
 use super::error::{Body, V2Error};
 use super::fixture::Fixture;
-use super::world::UiError;
+use super::world::{Edit, UiError};
 use crate::sandbox::FixtureError;
 use crate::sandbox::basic_auth;
 use crate::secret::Secret;
@@ -115,6 +115,52 @@ pub(crate) async fn set_enabled(
     Body(body): Body<Enabled>,
 ) -> Result<StatusCode, V2Error> {
     sandbox.world().set_enabled(&username, body.enabled)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of a description change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Description {
+    description: String,
+}
+
+/// `POST /_sandbox/api-users/{username}/description`
+pub(crate) async fn set_description(
+    State(sandbox): State<Sandbox>,
+    Path(username): Path<String>,
+    Body(body): Body<Description>,
+) -> Result<StatusCode, V2Error> {
+    sandbox
+        .world()
+        .set_description(&username, body.description)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of the Edit pencil's page: any of its fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EditPage {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+/// `POST /_sandbox/api-users/{username}/edit`: the Edit pencil, then Save.
+pub(crate) async fn edit(
+    State(sandbox): State<Sandbox>,
+    Path(username): Path<String>,
+    Body(body): Body<EditPage>,
+) -> Result<StatusCode, V2Error> {
+    let edit = Edit {
+        description: body.description,
+        password: body.password.map(Secret::new),
+        enabled: body.enabled,
+    };
+    sandbox.world().edit(&username, edit)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -238,7 +238,11 @@ fn add_users(
                 continue;
             }
         };
-        if let Some(reason) = weak_password(&user.password.value, world.accounts.get(&account)) {
+        if let Some(reason) = weak_password(
+            &user.password.value,
+            &user.username.value,
+            world.accounts.get(&account),
+        ) {
             problems.push(Diagnostic::at(
                 user.password.referenced,
                 format!("{field}.password"),

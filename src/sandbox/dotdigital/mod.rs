@@ -101,6 +101,11 @@ impl Emulator for Sandbox {
                 post(control::set_enabled),
             )
             .route(
+                "/_sandbox/api-users/{username}/description",
+                post(control::set_description),
+            )
+            .route("/_sandbox/api-users/{username}/edit", post(control::edit))
+            .route(
                 "/_sandbox/integrations/{name}/credential",
                 post(control::configure),
             )
