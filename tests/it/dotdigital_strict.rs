@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use crate::dotdigital::{ACCOUNT, FIXTURE, OLD_PASSWORD, OLD_USER, sandbox};
 use crate::harness::TestSandbox;
 
+/// The username the fixture's next New user gets, where a test names it.
+const NEW_USER: &str = "apiuser-n8w4p6r2t5cd@apiconnector.com";
+
 /// The `ERROR_*` token a v2 error body ends with; panics when the body is not one.
 #[track_caller]
 fn v2_token(body: &Value) -> String {
@@ -191,8 +194,7 @@ async fn a_description_is_edited_after_creation() {
 /// never appears in the answer.
 #[tokio::test]
 async fn the_ui_refuses_a_password_that_is_the_users_own_username() {
-    const NEXT: &str = "apiuser-n8w4p6r2t5cd@apiconnector.com";
-    let fixture = format!("{FIXTURE}next_usernames: [{NEXT}]\n");
+    let fixture = format!("{FIXTURE}next_usernames: [{NEW_USER}]\n");
     let sandbox = sandbox(&fixture).await;
     for password in [OLD_USER.to_owned(), OLD_USER.to_uppercase()] {
         for path in ["password", "edit"] {
@@ -219,12 +221,108 @@ async fn the_ui_refuses_a_password_that_is_the_users_own_username() {
         .control_refused(
             Method::POST,
             "/_sandbox/api-users",
-            &json!({ "password": NEXT, "account": ACCOUNT }),
+            &json!({ "password": NEW_USER, "account": ACCOUNT }),
         )
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(v2_token(&body), "ERROR_PARAMETER_INVALID");
     // The refusal used up no username: the next New user gets it.
     let created = crate::dotdigital::person_creates_user(&sandbox, "sandbox-New-4k").await;
-    assert_eq!(created, NEXT);
+    assert_eq!(created, NEW_USER);
+}
+
+/// A password rotation of the user `magento` uses, its new password in `new.password`.
+fn rotate_plan(base_url: &str) -> String {
+    format!(
+        "version: 1
+name: dd-rotate
+instance: {{ provider: dotdigital, base_url: '{base_url}' }}
+services:
+  - name: magento
+    username: {OLD_USER}
+    password: '${{env:DD_OLD}}'
+rotations:
+  - rotate_password:
+      services: [magento]
+      password: '${{file:new.password}}'
+"
+    )
+}
+
+/// Item 1, relinker at plan time: a new password that can be read when the plan is made and
+/// contains the username it would be set on is invalid input (exit 2) pinned to the file, line
+/// and field, for `plan` and for `apply`, before any request; in any case, for a password
+/// rotation (the user's own username) and a replace (the new user's, once it can be read).
+#[tokio::test]
+async fn a_password_containing_its_username_is_refused_at_plan_time() {
+    let sandbox = sandbox(FIXTURE).await;
+    let work = crate::harness::Workspace::with_files(
+        &rotate_plan(&sandbox.handle.base_url()),
+        &[("new.password", &format!("{}\n", OLD_USER.to_uppercase()))],
+    );
+    for command in [&["plan", "plan.yaml"][..], &["apply", "plan.yaml", "--yes"]] {
+        let ran = crate::dotdigital::relinker(&work, command, None)
+            .run()
+            .await;
+        ran.code(2)
+            .says("plan.yaml:11:17: `rotations[0].rotate_password.password`")
+            .says(&format!(
+                "the password `${{file:new.password}}` names contains the API user's username `{OLD_USER}`"
+            ))
+            .says("relinker secret generate --provider dotdigital")
+            .never_says(OLD_PASSWORD)
+            .never_says("rolling back");
+    }
+    assert_eq!(sandbox.requests().await["total"], 0, "no request was sent");
+
+    // A replace whose new username can be read already.
+    let replace = crate::harness::Workspace::with_files(
+        &crate::dotdigital::plan(&sandbox.handle.base_url(), "delete"),
+        &[("new.password", &format!("x-{NEW_USER}-9"))],
+    );
+    crate::dotdigital::relinker(&replace, &["plan", "plan.yaml"], Some(NEW_USER))
+        .run()
+        .await
+        .code(2)
+        .says("`rotations[0].replace.with.password`")
+        .says(&format!("contains the API user's username `{NEW_USER}`"));
+}
+
+/// Item 1, relinker at step time: a new password read only when its step runs, containing the
+/// user's username, pauses the run with the reason (exit 4): never sent (the sandbox operator
+/// does not type it in, the old password keeps working), never verified, never rolled back.
+#[tokio::test]
+async fn a_password_containing_its_username_read_at_step_time_pauses_the_run() {
+    let sandbox = sandbox(FIXTURE).await;
+    let work = crate::harness::Workspace::with_files(&rotate_plan(&sandbox.handle.base_url()), &[]);
+    let first = crate::dotdigital::relinker(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await;
+    first.code(4).says("r0-set-new-password");
+    let id = first.run_id();
+
+    std::fs::write(work.path().join("new.password"), OLD_USER).unwrap();
+    let resumed = crate::dotdigital::relinker(
+        &work,
+        &["resume", &id, "--sandbox-operator", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await;
+    resumed
+        .code(4)
+        .says("r0-set-new-password")
+        .says(&format!("contains the API user's username `{OLD_USER}`"))
+        .never_says("r0-set-new-password: done")
+        .never_says("r0-verify: verified")
+        .never_says("rolling back")
+        .never_says(OLD_PASSWORD);
+    let status = work.status(&id).await;
+    assert_eq!(status["status"], "paused");
+    let (code, _) = call(&sandbox, Method::GET, "/v2/account-info", None).await;
+    assert_eq!(code, 200, "the old password still works: nothing was sent");
 }

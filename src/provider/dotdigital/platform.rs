@@ -114,8 +114,9 @@ impl DotdigitalPlatform {
     }
 
     /// Why `resolved`, given as a rotation's new credential, cannot be it: it is the old user
-    /// (a replace needs a new one), or it keeps the old password (a rotation retires the old
-    /// secret). `same_user` says the rotation keeps the user (a new password on it).
+    /// (a replace needs a new one), its password contains its username (dotdigital refuses
+    /// it), or it keeps the old password (a rotation retires the old secret). `same_user` says
+    /// the rotation keeps the user (a new password on it).
     fn not_new(
         &self,
         resolved: &ResolvedLogin,
@@ -133,6 +134,16 @@ impl DotdigitalPlatform {
             return Some(format!(
                 "the new credential's username ({}) is the old user's, `{old}`: it must name the new API user",
                 origin(&login.username)
+            ));
+        }
+        // dotdigital refuses it: the person could not set it, and nothing would show why.
+        if let Some(reason) = super::password::username_reason(
+            resolved.password.expose(),
+            &login.password,
+            &resolved.username,
+        ) {
+            return Some(format!(
+                "{reason}: put another password there (`relinker secret generate --provider dotdigital --out FILE` makes one)"
             ));
         }
         if olds
