@@ -326,3 +326,130 @@ async fn a_password_containing_its_username_read_at_step_time_pauses_the_run() {
     let (code, _) = call(&sandbox, Method::GET, "/v2/account-info", None).await;
     assert_eq!(code, 200, "the old password still works: nothing was sent");
 }
+
+/// The fixture on the older flat rate-limit scheme, at `rate` calls per account.
+fn flat_fixture(rate: &str) -> String {
+    FIXTURE.replace(
+        "provider: dotdigital",
+        &format!(
+            "provider: dotdigital\nrate_limit: {rate}\nbehaviours: {{ rate-limit-scheme: flat }}"
+        ),
+    )
+}
+
+/// Item 3, the sandbox: `relinker sandbox --behaviour rate-limit-scheme=flat` plays the older
+/// flat scheme: no `X-RateLimit-*` headers, and past the hour's calls 400
+/// `ERROR_APIUSAGE_EXCEEDED` in the v2 shape; `/_sandbox/info` lists the reading. The default
+/// is today's tiered scheme.
+#[tokio::test]
+async fn the_flat_rate_limit_scheme_is_a_sandbox_behaviour() {
+    let process = crate::harness::SandboxProcess::spawn(&[
+        "--provider",
+        "dotdigital",
+        "--behaviour",
+        "rate-limit-scheme=flat",
+        "--rate-limit",
+        "2/1h",
+    ]);
+    let http = reqwest::Client::new();
+    let info: Value = http
+        .get(format!("{}/_sandbox/info", process.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        info["behaviours"],
+        json!(["rate-limit-scheme=flat"]),
+        "{info}"
+    );
+    let get = || {
+        http.get(format!("{}/v2/account-info", process.base_url))
+            .basic_auth(OLD_USER, Some(OLD_PASSWORD))
+            .send()
+    };
+    for _ in 0..2 {
+        let answer = get().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        assert!(answer.headers().get("x-ratelimit-limit").is_none());
+    }
+    let refused = get().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    assert!(refused.headers().get("x-ratelimit-reset").is_none());
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(v2_token(&body), "ERROR_APIUSAGE_EXCEEDED");
+
+    let tiered = sandbox(FIXTURE).await;
+    let info = tiered.control(Method::GET, "/_sandbox/info", None).await;
+    assert_eq!(
+        info["behaviours"],
+        json!(["rate-limit-scheme=tiered"]),
+        "{info}"
+    );
+}
+
+/// Item 3, relinker: under the flat scheme a call refused with `ERROR_APIUSAGE_EXCEEDED` is
+/// asked again, backing off, and the plan reads once the limit lifts within the retry budget.
+#[tokio::test]
+async fn the_flat_schemes_limit_is_waited_out_within_the_retry_budget() {
+    let sandbox = sandbox(&flat_fixture("1/3s")).await;
+    let work = crate::dotdigital::workspace(&sandbox);
+    // Start right after a window begins, so both calls of the plan fall in one window.
+    let now = chrono::Utc::now().timestamp_millis();
+    let into = u64::try_from(now.rem_euclid(3000)).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(3000 - into + 50)).await;
+    crate::dotdigital::relinker(&work, &["plan", "plan.yaml"], None)
+        .run()
+        .await
+        .code(0)
+        .says("ERROR_APIUSAGE_EXCEEDED")
+        .says("waiting");
+    let log = sandbox.requests().await;
+    assert!(
+        log["codes"]["ERROR_APIUSAGE_EXCEEDED"].as_u64() >= Some(1),
+        "{log}"
+    );
+}
+
+/// Item 3, relinker: when the hour's calls stay used up past the retry budget, the step's check
+/// pauses the run (exit 4), naming what dotdigital said and when to resume; nothing is marked
+/// done, failed or rolled back.
+#[tokio::test]
+async fn the_flat_schemes_limit_past_the_budget_pauses_the_run() {
+    let sandbox = sandbox(&flat_fixture("2/1h")).await;
+    let work = crate::dotdigital::workspace(&sandbox);
+    std::fs::write(work.path().join("new.password"), "sandbox-New-4k").unwrap();
+    let first = crate::dotdigital::relinker(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await;
+    first.code(4).says("r0-create-new-user");
+    let id = first.run_id();
+    let new_user = crate::dotdigital::person_creates_user(&sandbox, "sandbox-New-4k").await;
+
+    let resumed =
+        crate::dotdigital::relinker(&work, &["resume", &id, "--gate-wait", "0"], Some(&new_user))
+            .env("RELINKER_GIVE_UP_AFTER", "1s")
+            .run()
+            .await;
+    resumed
+        .code(4)
+        .says("ERROR_APIUSAGE_EXCEEDED")
+        .says("resume after")
+        .says("UTC")
+        .never_says("r0-create-new-user: done")
+        .never_says("rolling back")
+        .never_says("sandbox-New-4k")
+        .never_says(OLD_PASSWORD);
+    let status = work.status(&id).await;
+    assert_eq!(status["status"], "paused", "{status}");
+    assert_ne!(
+        crate::harness::step(&status, "r0-create-new-user")["state"],
+        "applied"
+    );
+}

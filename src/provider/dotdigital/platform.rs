@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::client::{Access, DotdigitalClient};
+use super::client::{Access, DotdigitalClient, USAGE_EXCEEDED};
 use super::live::{Seen, Snapshot};
 use super::ops::{Integration, Op};
 use crate::ids::{ServiceName, UserId};
@@ -282,7 +282,22 @@ impl DotdigitalPlatform {
         )
     }
 
+    /// Checks `op`. The account's calls of the hour used up (the older flat scheme) past the
+    /// retry budget is no answer about the step: the run pauses, saying when to resume.
     async fn check_op(&self, op: &Op) -> Result<Check, CheckError> {
+        match self.check_op_now(op).await {
+            Err(CheckError::Read(error)) if error.code() == Some(USAGE_EXCEEDED) => {
+                let after = chrono::Utc::now() + chrono::Duration::hours(1);
+                Ok(Check::CannotTell(format!(
+                    "dotdigital says the account's API calls of the hour are used up ({error}): on the older flat scheme (2,000 calls an hour) it does not say when they lift, and they did not within the retry budget (--give-up-after); resume after {} UTC, when the last hour's calls no longer count",
+                    after.format("%Y-%m-%d %H:%M")
+                )))
+            }
+            other => other,
+        }
+    }
+
+    async fn check_op_now(&self, op: &Op) -> Result<Check, CheckError> {
         match op {
             Op::CreateUser {
                 replaces,

@@ -38,6 +38,7 @@ pub(crate) async fn info(State(sandbox): State<Sandbox>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "region": sandbox.world().host.name(),
         "limits": { "rate": rate.to_string() },
+        "behaviours": [sandbox.shared.scheme.to_string()],
     }))
 }
 

@@ -76,6 +76,20 @@ impl V2Error {
         )
     }
 
+    /// 400: the account's calls of the hour are used up, on the older flat scheme (2,000 calls
+    /// an hour by default); nothing says when it lifts.
+    pub(crate) fn usage_exceeded(rate: crate::limits::RateLimit) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ERROR_APIUSAGE_EXCEEDED",
+            format!(
+                "Your API usage has exceeded the allowed limit of {} calls per {}.",
+                rate.calls,
+                crate::limits::format_duration(rate.window)
+            ),
+        )
+    }
+
     /// 403: creating API users through the API is for a partner provisioning an account that
     /// has none yet; an ordinary account's own API user is refused.
     pub(crate) fn not_a_partner() -> Self {

@@ -1,11 +1,13 @@
 //! The emulator of dotdigital's v2 API as relinker uses it (`/v2/account-info`,
-//! `/v2/server-time`: Basic auth, v2 errors, regions, per-account rate limits; and
+//! `/v2/server-time`: Basic auth, v2 errors, regions, per-account rate limits on either
+//! scheme (`behaviours`); and
 //! `POST /v2/accounts/{id}/api-users`, which refuses an ordinary account), and a control
 //! API that plays Settings > Access > API users and each integration's settings: dotdigital
 //! manages API users only in its UI. Faithful to ../shared/reference/dotdigital-create-api-user.txt
 //! and NOTES.md; docs/sandbox.md states the choices where they are silent.
 
 mod api;
+mod behaviours;
 mod control;
 mod error;
 mod fixture;
@@ -21,6 +23,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+pub use behaviours::{RateLimitScheme, Setting, SettingError};
 pub use fixture::Fixture;
 
 use super::traffic::{Dialect, Traffic};
@@ -40,6 +43,8 @@ const DIALECT: Dialect = Dialect {
 struct Shared {
     world: Mutex<World>,
     rate_limit: RateLimit,
+    /// Which scheme the limit follows: how a call over it is answered.
+    scheme: RateLimitScheme,
     /// Per account: the window's start (epoch seconds) and the calls made in it.
     windows: Mutex<BTreeMap<u64, (i64, u32)>>,
     traffic: Traffic,
@@ -58,6 +63,7 @@ impl Sandbox {
             shared: Arc::new(Shared {
                 world: Mutex::new(fixture.world()),
                 rate_limit: fixture.rate_limit(),
+                scheme: fixture.scheme(),
                 windows: Mutex::new(BTreeMap::new()),
                 traffic: Traffic::new(DIALECT),
             }),
