@@ -170,6 +170,7 @@ async fn prepare(
         &fingerprinter,
     )
     .await?;
+    target.refuse_known_problems(&plan, &bytes, &origin.display().to_string())?;
     // Rehearsals leave nothing behind; a state store that does not exist yet knows of nothing.
     let leftovers = match args.state.existing() {
         Ok(state) if !args.sandbox => state.leftovers(&target.base_url).map_err(journal_failure)?,

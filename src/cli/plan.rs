@@ -84,6 +84,7 @@ async fn plan_and_show(args: &PlanArgs) -> Result<Outcome, Failure> {
         &fingerprinter,
     )
     .await?;
+    target.refuse_known_problems(&plan, &bytes, &args.plan.display().to_string())?;
     // Planning reads no state store: what abandoned runs left is known to `apply`, whose plan
     // then shows the take-over (a saved plan made without it is refused as different).
     let (live, mut compiled) = target

@@ -45,10 +45,11 @@ pub struct SandboxArgs {
     /// Marketo: lifetime of an access token (`3600s`, `60m`, `1h`) [default: 3600s].
     #[arg(long, value_parser = duration, value_name = "DURATION")]
     token_ttl: Option<Duration>,
-    /// Marketo: a reading of what the reference leaves open, over the fixture's
-    /// (`token-scope-after-relink=minted`); repeatable. docs/sandbox.md lists them.
+    /// Marketo and dotdigital: a reading of what the reference leaves open, over the fixture's
+    /// (`token-scope-after-relink=minted`, `rate-limit-scheme=flat`); repeatable.
+    /// docs/sandbox.md lists them.
     #[arg(long = "behaviour", value_name = "KEY=VALUE")]
-    behaviours: Vec<marketo::Setting>,
+    behaviours: Vec<String>,
     /// Instead of serving: copy the live Marketo instance a plan or an offboarding config names
     /// (reads only) into a fixture at --out, for rehearsing plans against production's users,
     /// roles and links.
@@ -123,11 +124,23 @@ fn marketo_only(args: &SandboxArgs) -> Option<&'static str> {
         Some("--daily-quota")
     } else if args.token_ttl.is_some() {
         Some("--token-ttl")
-    } else if !args.behaviours.is_empty() {
-        Some("--behaviour")
     } else {
         None
     }
+}
+
+/// `--behaviour` values read as the emulator's settings: each platform has its own keys.
+fn settings<T>(given: &[String]) -> Result<Vec<T>, Failure>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    given
+        .iter()
+        .map(|text| text.parse::<T>())
+        .collect::<Result<Vec<T>, _>>()
+        .context("--behaviour")
+        .or_invalid_input()
 }
 
 /// The emulator's routes, seeded from the fixture.
@@ -155,7 +168,7 @@ fn emulator(args: &SandboxArgs) -> Result<(Router, ProviderKind), Failure> {
                 concurrency: args.concurrency.unwrap_or(defaults.concurrency),
                 daily_quota: args.daily_quota.unwrap_or(defaults.daily_quota),
                 token_ttl: args.token_ttl.unwrap_or(defaults.token_ttl),
-                behaviours: args.behaviours.clone(),
+                behaviours: settings::<marketo::Setting>(&args.behaviours)?,
             };
             let fixture = marketo::Fixture::parse(&text, &origin).or_invalid_input()?;
             marketo::Sandbox::new(config, &fixture).router()
@@ -165,12 +178,13 @@ fn emulator(args: &SandboxArgs) -> Result<(Router, ProviderKind), Failure> {
             if let Some(rate) = args.rate_limit {
                 fixture.set_rate_limit(rate);
             }
+            fixture.set_behaviours(&settings::<dotdigital::Setting>(&args.behaviours)?);
             dotdigital::Sandbox::new(&fixture).router()
         }
         ProviderKind::Movius => {
-            if args.rate_limit.is_some() {
+            if args.rate_limit.is_some() || !args.behaviours.is_empty() {
                 return Err(anyhow!(
-                    "--rate-limit does not apply to Movius's emulator: it has no API"
+                    "--rate-limit and --behaviour do not apply to Movius's emulator: it has no API"
                 ))
                 .or_invalid_input();
             }

@@ -61,6 +61,45 @@ impl Target {
 }
 
 impl Target {
+    /// Refuses, as invalid input pinned to `file:line:col` and the field, what the plan asks
+    /// for that the platform would refuse and that can be known before anything runs: on
+    /// dotdigital, a new password that can be read now and contains the username it would be
+    /// set on. `bytes` is the plan's text, read from `origin`. What cannot be read yet is its
+    /// step's to check (the run then pauses).
+    pub(crate) fn refuse_known_problems(
+        &self,
+        plan: &Plan,
+        bytes: &[u8],
+        origin: &str,
+    ) -> Result<(), Failure> {
+        let Spec::Dotdigital(spec) = &plan.spec else {
+            return Ok(());
+        };
+        let refused = crate::provider::dotdigital::password::refused_in_plan(spec, &self.secrets);
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let scalars = crate::diagnostic::shape::scalars(&String::from_utf8_lossy(bytes));
+        let problems = refused
+            .into_iter()
+            .map(|r| {
+                let at = scalars
+                    .iter()
+                    .find(|s| s.field == r.field)
+                    .map_or(serde_saphyr::Location::UNKNOWN, |s| s.at);
+                crate::diagnostic::Diagnostic::at(at, r.field, r.reason).with_hint(
+                    "put another password there: `relinker secret generate --provider dotdigital --out FILE` makes one that meets dotdigital's rules",
+                )
+            })
+            .collect();
+        Err(crate::plan::PlanError::Invalid(
+            crate::diagnostic::Diagnostics::new(origin, problems),
+        ))
+        .or_invalid_input()
+    }
+}
+
+impl Target {
     /// Where the address a host that never answered came from, and what was likely meant.
     fn where_from(&self, plan: &Plan) -> String {
         let mut text = format!(

@@ -144,9 +144,10 @@ impl ProviderError {
 
     /// Whether the platform was not well enough to answer: no answer at all (it could not be
     /// reached, or never answered this command), an answer lost, a server error, a rate or
-    /// quota limit, or Marketo's own "try later" codes (604 timed out, 606 and 615 limits,
-    /// 608 unavailable, 611 system error). Such an error, once the retry budget is spent, says
-    /// nothing about the step: what was asked was not refused.
+    /// quota limit (dotdigital's older flat scheme answers 400 `ERROR_APIUSAGE_EXCEEDED`), or
+    /// Marketo's own "try later" codes (604 timed out, 606 and 615 limits, 608 unavailable,
+    /// 611 system error). Such an error, once the retry budget is spent, says nothing about
+    /// the step: what was asked was not refused.
     pub fn is_transient(&self) -> bool {
         match self {
             ProviderError::Unreachable { .. }
@@ -163,6 +164,8 @@ impl ProviderError {
                     || *status == 429
                     || (*platform == "Marketo"
                         && matches!(code.as_deref(), Some("604" | "606" | "608" | "611" | "615")))
+                    || (*platform == "dotdigital"
+                        && code.as_deref() == Some("ERROR_APIUSAGE_EXCEEDED"))
             }
             _ => false,
         }

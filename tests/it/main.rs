@@ -16,6 +16,7 @@ mod deploy;
 mod doctor;
 mod dotdigital;
 mod dotdigital_facts;
+mod dotdigital_strict;
 mod executor;
 mod fencing;
 mod harness;

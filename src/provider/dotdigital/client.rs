@@ -3,7 +3,9 @@
 //! auth (there are no tokens); the answer to `GET /v2/account-info` names the account (its
 //! `id`) and the region that serves it (`ApiEndpoint`). A wrong password, an unknown user and a
 //! disabled user are all refused alike (401); a host of the wrong region answers 403. Throttled
-//! calls (429) wait for the moment `X-RateLimit-Reset` names, within the retry budget. A
+//! calls (429) wait for the moment `X-RateLimit-Reset` names, within the retry budget; on the
+//! older flat scheme (400 `ERROR_APIUSAGE_EXCEEDED`, no reset named) they back off and ask
+//! again until the budget is spent. A
 //! redirect is never followed (it would carry the Basic auth elsewhere): it is an error naming
 //! where it pointed. Nothing of an answer's body is shown but dotdigital's `message`.
 
@@ -19,6 +21,9 @@ use crate::secret::Secret;
 
 /// How errors name the platform.
 const PLATFORM: &str = "dotdigital";
+/// The older flat rate-limit scheme's refusal (HTTP 400): the account's 2,000 calls of the
+/// hour are used up.
+pub(crate) const USAGE_EXCEEDED: &str = "ERROR_APIUSAGE_EXCEEDED";
 /// The one endpoint relinker reads.
 const ACCOUNT_INFO: &str = "/v2/account-info";
 
@@ -218,11 +223,17 @@ impl DotdigitalClient {
                     wait,
                 })
             }
-            _ => Err(Failed {
-                error: api_error(status, message()),
-                retry: status.is_server_error(),
-                wait: None,
-            }),
+            _ => {
+                // The older flat scheme's "calls of the hour used up" says nothing of when it
+                // lifts: backed off and asked again within the budget, as a 5xx is.
+                let error = api_error(status, message());
+                let retry = status.is_server_error() || error.code() == Some(USAGE_EXCEEDED);
+                Err(Failed {
+                    error,
+                    retry,
+                    wait: None,
+                })
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::client::{Access, DotdigitalClient};
+use super::client::{Access, DotdigitalClient, USAGE_EXCEEDED};
 use super::live::{Seen, Snapshot};
 use super::ops::{Integration, Op};
 use crate::ids::{ServiceName, UserId};
@@ -114,8 +114,9 @@ impl DotdigitalPlatform {
     }
 
     /// Why `resolved`, given as a rotation's new credential, cannot be it: it is the old user
-    /// (a replace needs a new one), or it keeps the old password (a rotation retires the old
-    /// secret). `same_user` says the rotation keeps the user (a new password on it).
+    /// (a replace needs a new one), its password contains its username (dotdigital refuses
+    /// it), or it keeps the old password (a rotation retires the old secret). `same_user` says
+    /// the rotation keeps the user (a new password on it).
     fn not_new(
         &self,
         resolved: &ResolvedLogin,
@@ -133,6 +134,16 @@ impl DotdigitalPlatform {
             return Some(format!(
                 "the new credential's username ({}) is the old user's, `{old}`: it must name the new API user",
                 origin(&login.username)
+            ));
+        }
+        // dotdigital refuses it: the person could not set it, and nothing would show why.
+        if let Some(reason) = super::password::username_reason(
+            resolved.password.expose(),
+            &login.password,
+            &resolved.username,
+        ) {
+            return Some(format!(
+                "{reason}: put another password there (`relinker secret generate --provider dotdigital --out FILE` makes one)"
             ));
         }
         if olds
@@ -271,7 +282,22 @@ impl DotdigitalPlatform {
         )
     }
 
+    /// Checks `op`. The account's calls of the hour used up (the older flat scheme) past the
+    /// retry budget is no answer about the step: the run pauses, saying when to resume.
     async fn check_op(&self, op: &Op) -> Result<Check, CheckError> {
+        match self.check_op_now(op).await {
+            Err(CheckError::Read(error)) if error.code() == Some(USAGE_EXCEEDED) => {
+                let after = chrono::Utc::now() + chrono::Duration::hours(1);
+                Ok(Check::CannotTell(format!(
+                    "dotdigital says the account's API calls of the hour are used up ({error}): on the older flat scheme (2,000 calls an hour) it does not say when they lift, and they did not within the retry budget (--give-up-after); resume after {} UTC, when the last hour's calls no longer count",
+                    after.format("%Y-%m-%d %H:%M")
+                )))
+            }
+            other => other,
+        }
+    }
+
+    async fn check_op_now(&self, op: &Op) -> Result<Check, CheckError> {
         match op {
             Op::CreateUser {
                 replaces,

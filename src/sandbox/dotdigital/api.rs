@@ -1,7 +1,9 @@
 //! The v2 endpoints relinker reads: `GET /v2/account-info` and `GET /v2/server-time`, with
 //! HTTP Basic auth, the v2 error shape (`{"message": "… ERROR_…"}`), 401 for a bad or disabled
-//! credential, 403 from a host of another region, and a per-account rate limit answered with
-//! 429 and `X-RateLimit-*` headers (sent on every authenticated answer).
+//! credential, 403 from a host of another region, and a per-account rate limit: on the tiered
+//! scheme answered with 429 and `X-RateLimit-*` headers (sent on every authenticated answer),
+//! on the older flat scheme with 400 `ERROR_APIUSAGE_EXCEEDED` and no headers. A call over
+//! the limit is not carried out and does not count.
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -11,6 +13,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::Sandbox;
+use super::behaviours::RateLimitScheme;
 use super::error::V2Error;
 use super::world::Refusal;
 use crate::sandbox::basic_auth;
@@ -21,10 +24,16 @@ struct Usage {
     remaining: u32,
     reset: i64,
     allowed: bool,
+    scheme: RateLimitScheme,
 }
 
 impl Usage {
+    /// The `X-RateLimit-*` headers: the tiered scheme sends them on every authenticated answer;
+    /// the older flat scheme sends none.
     fn headers(&self, response: &mut Response) {
+        if self.scheme == RateLimitScheme::Flat {
+            return;
+        }
         let headers = response.headers_mut();
         let mut set = |name: &'static str, value: String| {
             if let Ok(value) = HeaderValue::from_str(&value) {
@@ -59,6 +68,7 @@ impl Sandbox {
             remaining: rate.calls.saturating_sub(used.1),
             reset: start + window,
             allowed,
+            scheme: self.shared.scheme,
         }
     }
 
@@ -75,7 +85,11 @@ impl Sandbox {
         };
         let usage = self.count(account);
         if !usage.allowed {
-            let mut response = refuse(V2Error::rate_limited());
+            let error = match usage.scheme {
+                RateLimitScheme::Tiered => V2Error::rate_limited(),
+                RateLimitScheme::Flat => V2Error::usage_exceeded(self.shared.rate_limit),
+            };
+            let mut response = refuse(error);
             usage.headers(&mut response);
             return Err(response);
         }
@@ -116,6 +130,20 @@ pub(crate) async fn server_time(State(sandbox): State<Sandbox>, request: Request
     };
     let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut response = (StatusCode::OK, Json(json!(now))).into_response();
+    usage.headers(&mut response);
+    response
+}
+
+/// `POST /v2/accounts/{accountId}/api-users`: exists, for a partner provisioning an account
+/// with no API users yet. Whoever can call it holds an API user, so the account has one: an
+/// ordinary account's credential is authenticated, counted, and refused (403), whatever the
+/// account id and the body say. Nothing is created.
+pub(crate) async fn create_api_user(State(sandbox): State<Sandbox>, request: Request) -> Response {
+    let usage = match sandbox.admit(&request) {
+        Ok((_, usage)) => usage,
+        Err(response) => return *response,
+    };
+    let mut response = V2Error::not_a_partner().into_response();
     usage.headers(&mut response);
     response
 }

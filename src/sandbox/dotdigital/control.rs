@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Sandbox;
-use super::error::V2Error;
+use super::error::{Body, V2Error};
 use super::fixture::Fixture;
-use super::world::UiError;
+use super::world::{Edit, UiError};
 use crate::sandbox::FixtureError;
 use crate::sandbox::basic_auth;
 use crate::secret::Secret;
@@ -38,6 +38,7 @@ pub(crate) async fn info(State(sandbox): State<Sandbox>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "region": sandbox.world().host.name(),
         "limits": { "rate": rate.to_string() },
+        "behaviours": [sandbox.shared.scheme.to_string()],
     }))
 }
 
@@ -73,7 +74,7 @@ pub(crate) struct NewUser {
 /// `POST /_sandbox/api-users`: New user; the username is generated.
 pub(crate) async fn create_user(
     State(sandbox): State<Sandbox>,
-    Json(new): Json<NewUser>,
+    Body(new): Body<NewUser>,
 ) -> Result<Response, V2Error> {
     let username =
         sandbox
@@ -93,7 +94,7 @@ pub(crate) struct NewPassword {
 pub(crate) async fn set_password(
     State(sandbox): State<Sandbox>,
     Path(username): Path<String>,
-    Json(body): Json<NewPassword>,
+    Body(body): Body<NewPassword>,
 ) -> Result<StatusCode, V2Error> {
     sandbox
         .world()
@@ -112,9 +113,55 @@ pub(crate) struct Enabled {
 pub(crate) async fn set_enabled(
     State(sandbox): State<Sandbox>,
     Path(username): Path<String>,
-    Json(body): Json<Enabled>,
+    Body(body): Body<Enabled>,
 ) -> Result<StatusCode, V2Error> {
     sandbox.world().set_enabled(&username, body.enabled)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of a description change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Description {
+    description: String,
+}
+
+/// `POST /_sandbox/api-users/{username}/description`
+pub(crate) async fn set_description(
+    State(sandbox): State<Sandbox>,
+    Path(username): Path<String>,
+    Body(body): Body<Description>,
+) -> Result<StatusCode, V2Error> {
+    sandbox
+        .world()
+        .set_description(&username, body.description)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of the Edit pencil's page: any of its fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EditPage {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+/// `POST /_sandbox/api-users/{username}/edit`: the Edit pencil, then Save.
+pub(crate) async fn edit(
+    State(sandbox): State<Sandbox>,
+    Path(username): Path<String>,
+    Body(body): Body<EditPage>,
+) -> Result<StatusCode, V2Error> {
+    let edit = Edit {
+        description: body.description,
+        password: body.password.map(Secret::new),
+        enabled: body.enabled,
+    };
+    sandbox.world().edit(&username, edit)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -140,7 +187,7 @@ pub(crate) struct Credential {
 pub(crate) async fn configure(
     State(sandbox): State<Sandbox>,
     Path(name): Path<String>,
-    Json(body): Json<Credential>,
+    Body(body): Body<Credential>,
 ) -> Result<StatusCode, V2Error> {
     sandbox
         .world()

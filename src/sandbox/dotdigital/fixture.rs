@@ -4,6 +4,7 @@
 //! provider: dotdigital
 //! region: r1                 # the API host the sandbox plays; r1 answers for every account
 //! rate_limit: 60/60s         # calls per account per window (429 beyond it)
+//! behaviours: { rate-limit-scheme: tiered }   # or flat: 2,000 an hour, then 400
 //! accounts:
 //!   - { id: 417893, name: Acme Ltd, region: r1 }
 //! api_users:
@@ -23,6 +24,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::behaviours::{RateLimitScheme, Setting};
 use super::world::{Account, ApiUser, Integration, Region, World, weak_password};
 use crate::diagnostic::Diagnostic;
 use crate::limits::RateLimit;
@@ -46,6 +48,8 @@ struct RawFixture {
     next_usernames: Vec<String>,
     #[serde(default)]
     secrets: Option<Spanned<BTreeMap<String, String>>>,
+    #[serde(default)]
+    behaviours: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,7 +90,9 @@ struct RawIntegration {
 #[derive(Debug, Clone)]
 pub struct Fixture {
     world: World,
-    rate_limit: RateLimit,
+    /// The fixture's (or the command line's) limit; else the scheme's own.
+    rate_limit: Option<RateLimit>,
+    scheme: RateLimitScheme,
     secrets: BTreeMap<String, Secret>,
 }
 
@@ -94,6 +100,12 @@ pub struct Fixture {
 const DEFAULT_RATE: RateLimit = RateLimit {
     calls: 1000,
     window: std::time::Duration::from_secs(60),
+};
+
+/// The older flat scheme: 2,000 calls an hour (NOTES.md).
+const FLAT_RATE: RateLimit = RateLimit {
+    calls: 2000,
+    window: std::time::Duration::from_secs(3600),
 };
 
 impl Fixture {
@@ -118,11 +130,26 @@ impl Fixture {
 
     /// Replaces the fixture's rate limit.
     pub fn set_rate_limit(&mut self, rate: RateLimit) {
-        self.rate_limit = rate;
+        self.rate_limit = Some(rate);
     }
 
+    /// Applies behaviour settings over the fixture's, in order (a later one wins).
+    pub fn set_behaviours(&mut self, settings: &[Setting]) {
+        for setting in settings {
+            self.scheme = setting.scheme();
+        }
+    }
+
+    /// The limit: the one given, else the scheme's (1000 a minute, or 2,000 an hour).
     pub(crate) fn rate_limit(&self) -> RateLimit {
-        self.rate_limit
+        self.rate_limit.unwrap_or(match self.scheme {
+            RateLimitScheme::Tiered => DEFAULT_RATE,
+            RateLimitScheme::Flat => FLAT_RATE,
+        })
+    }
+
+    pub(crate) fn scheme(&self) -> RateLimitScheme {
+        self.scheme
     }
 }
 
@@ -152,17 +179,31 @@ fn validate(raw: RawFixture, problems: &mut Vec<Diagnostic>) -> Fixture {
         ));
     }
     let host = region("region", raw.region.as_ref(), problems);
-    let rate_limit = match &raw.rate_limit {
-        None => DEFAULT_RATE,
-        Some(text) => text.value.parse().unwrap_or_else(|e| {
-            problems.push(Diagnostic::at(
-                text.referenced,
-                "rate_limit",
-                format!("{e}"),
-            ));
-            DEFAULT_RATE
-        }),
-    };
+    let rate_limit = raw.rate_limit.as_ref().and_then(|text| {
+        text.value
+            .parse()
+            .map_err(|e| {
+                problems.push(Diagnostic::at(
+                    text.referenced,
+                    "rate_limit",
+                    format!("{e}"),
+                ));
+            })
+            .ok()
+    });
+    let mut scheme = RateLimitScheme::default();
+    if let Some(behaviours) = &raw.behaviours {
+        for (key, value) in &behaviours.value {
+            match Setting::new(key, value) {
+                Ok(setting) => scheme = setting.scheme(),
+                Err(error) => problems.push(Diagnostic::at(
+                    behaviours.referenced,
+                    format!("behaviours.{key}"),
+                    error.to_string(),
+                )),
+            }
+        }
+    }
     let mut world = World {
         host,
         accounts: BTreeMap::new(),
@@ -203,6 +244,7 @@ fn validate(raw: RawFixture, problems: &mut Vec<Diagnostic>) -> Fixture {
     Fixture {
         world,
         rate_limit,
+        scheme,
         secrets,
     }
 }
@@ -238,7 +280,11 @@ fn add_users(
                 continue;
             }
         };
-        if let Some(reason) = weak_password(&user.password.value, world.accounts.get(&account)) {
+        if let Some(reason) = weak_password(
+            &user.password.value,
+            &user.username.value,
+            world.accounts.get(&account),
+        ) {
             problems.push(Diagnostic::at(
                 user.password.referenced,
                 format!("{field}.password"),

@@ -92,6 +92,14 @@ pub(crate) enum UiError {
     WhichAccount,
 }
 
+/// What the Edit pencil's page changes: each field left out stays as it is.
+#[derive(Debug, Default)]
+pub(crate) struct Edit {
+    pub(crate) description: Option<String>,
+    pub(crate) password: Option<Secret>,
+    pub(crate) enabled: Option<bool>,
+}
+
 /// Everything the sandbox holds.
 #[derive(Debug, Clone)]
 pub(crate) struct World {
@@ -110,8 +118,15 @@ fn key(username: &str) -> String {
 }
 
 /// Whether a password meets the platform's rules: eight characters or more, a digit or a
-/// symbol, not the word "password", not the user's email or the company's name.
-pub(crate) fn weak_password(password: &str, account: Option<&Account>) -> Option<String> {
+/// symbol, not the word "password", not the user's email (its username) or the company's
+/// name. The reference asks to avoid "including your email address or company name as part
+/// of your password": containing either is refused, equal or not, and case does not matter
+/// (an email address is the same in any case).
+pub(crate) fn weak_password(
+    password: &str,
+    username: &str,
+    account: Option<&Account>,
+) -> Option<String> {
     let lower = password.to_lowercase();
     if password.chars().count() < 8 {
         return Some("it must have at least 8 characters".into());
@@ -121,6 +136,10 @@ pub(crate) fn weak_password(password: &str, account: Option<&Account>) -> Option
     }
     if lower.contains("password") {
         return Some("it must not contain \"password\"".into());
+    }
+    let username = key(username);
+    if !username.is_empty() && lower.contains(&username) {
+        return Some("it must not contain the API user's email address (its username)".into());
     }
     if let Some(account) = account
         && !account.name.is_empty()
@@ -155,11 +174,15 @@ impl World {
             .ok_or_else(|| UiError::NoSuchUser(username.to_owned()))
     }
 
-    fn generate_username(&mut self) -> String {
-        while let Some(next) = self.next_usernames.pop_front() {
-            if !self.users.contains_key(&key(&next)) {
-                return next;
-            }
+    /// The username New user shows: the fixture's next one not taken, else a random one. Only
+    /// a saved user uses it up ([`World::create_user`]).
+    fn generate_username(&self) -> String {
+        if let Some(next) = self
+            .next_usernames
+            .iter()
+            .find(|n| !self.users.contains_key(&key(n)))
+        {
+            return next.clone();
         }
         let mut rng = rand::rng();
         loop {
@@ -187,11 +210,18 @@ impl World {
             }
             None => return Err(UiError::WhichAccount),
         };
-        if let Some(reason) = weak_password(password.expose(), Some(account)) {
+        // The page shows the generated username before the password is typed: the password
+        // is checked against it.
+        let username = self.generate_username();
+        if let Some(reason) = weak_password(password.expose(), &username, Some(account)) {
             return Err(UiError::WeakPassword(reason));
         }
         let account = account.id;
-        let username = self.generate_username();
+        while let Some(front) = self.next_usernames.pop_front() {
+            if front == username {
+                break;
+            }
+        }
         self.users.insert(
             key(&username),
             ApiUser {
@@ -207,17 +237,47 @@ impl World {
 
     /// The Edit pencil: a new password.
     pub(crate) fn set_password(&mut self, username: &str, password: Secret) -> Result<(), UiError> {
-        let account = self.user_mut(username)?.account;
-        if let Some(reason) = weak_password(password.expose(), self.accounts.get(&account)) {
+        let user = self.user_mut(username)?;
+        let (account, username) = (user.account, user.username.clone());
+        if let Some(reason) =
+            weak_password(password.expose(), &username, self.accounts.get(&account))
+        {
             return Err(UiError::WeakPassword(reason));
         }
-        self.user_mut(username)?.password = password;
+        self.user_mut(&username)?.password = password;
         Ok(())
     }
 
     /// The Edit pencil: Enabled ticked or not.
     pub(crate) fn set_enabled(&mut self, username: &str, enabled: bool) -> Result<(), UiError> {
         self.user_mut(username)?.enabled = enabled;
+        Ok(())
+    }
+
+    /// The Edit pencil: a new description ("to differentiate between API users"); the
+    /// credential is untouched.
+    pub(crate) fn set_description(
+        &mut self,
+        username: &str,
+        description: String,
+    ) -> Result<(), UiError> {
+        self.user_mut(username)?.description = description;
+        Ok(())
+    }
+
+    /// The Edit pencil's Save: any of description, password and Enabled at once. The page is
+    /// saved whole or not at all: a refused password changes nothing else.
+    pub(crate) fn edit(&mut self, username: &str, edit: Edit) -> Result<(), UiError> {
+        self.user_mut(username)?;
+        if let Some(password) = edit.password {
+            self.set_password(username, password)?;
+        }
+        if let Some(description) = edit.description {
+            self.set_description(username, description)?;
+        }
+        if let Some(enabled) = edit.enabled {
+            self.set_enabled(username, enabled)?;
+        }
         Ok(())
     }
 
@@ -330,7 +390,15 @@ mod tests {
     #[test]
     fn the_ui_refuses_weak_passwords() {
         let mut world = world(Region::R1);
-        for weak in ["short1", "onlyletters", "my-password-1", "acme-rocks-1"] {
+        for weak in [
+            "short1",
+            "onlyletters",
+            "my-password-1",
+            "acme-rocks-1",
+            // The username the page shows, in any case, alone or within.
+            "APIUSER-NEXT00000001@apiconnector.com",
+            "x-apiuser-next00000001@apiconnector.com-1",
+        ] {
             assert!(
                 matches!(
                     world.create_user(Secret::new(weak), String::new(), None),
@@ -339,5 +407,20 @@ mod tests {
                 "{weak}"
             );
         }
+        // Refusals use up no username; the next user still gets the page's.
+        let user = world
+            .create_user(Secret::new("s3cret-words"), String::new(), None)
+            .unwrap();
+        assert_eq!(user, "apiuser-next00000001@apiconnector.com");
+        for weak in [user.clone(), user.to_uppercase(), format!("{user}-2")] {
+            assert!(
+                matches!(
+                    world.set_password(&user, Secret::new(weak.clone())),
+                    Err(UiError::WeakPassword(reason)) if reason.contains("email address")
+                ),
+                "{weak}"
+            );
+        }
+        assert_eq!(world.authenticate(&user, "s3cret-words").unwrap().id, 7);
     }
 }
