@@ -15,8 +15,9 @@ use crate::harness::{Ran, flat};
 
 /// Going forward, a step is not yet due while a step before it is not held, leaving out the
 /// steps of its own phase (a person does those in one sitting, in any order); a verification
-/// is the proof of every step before it, so for it none are left out (issue 24, item 4).
-fn not_yet_due(status: &Value, step: &str) -> bool {
+/// is the proof of every step before it, so for it none are left out, though a step of its
+/// sitting that a person attested holds by their word (issue 24, item 4).
+fn not_yet_due(status: &Value, step: &str, attested: impl Fn(&str) -> bool) -> bool {
     let steps = status["steps"].as_array().map_or(&[][..], Vec::as_slice);
     let waiting: Vec<&str> = status["waiting"]
         .as_array()
@@ -30,10 +31,14 @@ fn not_yet_due(status: &Value, step: &str) -> bool {
         .take_while(|s| s["id"] != step)
         .filter(|s| proof || !waiting.contains(&s["id"].as_str().unwrap_or_default()))
         .any(|s| {
-            !matches!(
+            let id = s["id"].as_str().unwrap_or_default();
+            // A step asked for in this sitting and attested holds by a person's word: the
+            // proof after it, asked for in the same sitting, is due (one sitting, in order).
+            let held = matches!(
                 s["state"].as_str(),
                 Some("applied" | "already_satisfied" | "skipped")
-            )
+            ) || (waiting.contains(&id) && attested(id));
+            !held
         })
 }
 
@@ -331,7 +336,11 @@ impl Walker {
                     .any(|w| w["step"] == step && w["cannot_tell"] == true)
             });
             let observed = !undo && shown["verification"] != "attested" && !cannot_tell;
-            let early = !undo && not_yet_due(&before, step);
+            let early = !undo
+                && not_yet_due(&before, step, |earlier| {
+                    self.attestations
+                        .contains(&(id.clone(), earlier.to_owned(), false))
+                });
             if run_over || !(waited || announced) || observed || early {
                 let violation = Violation::new(
                     Invariant::Attest,
