@@ -428,7 +428,7 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
 
 /// What a person is waited for, and how to confirm what nothing can observe.
 fn waiting_lines(run_id: &RunId, waiting: &[Waiting], steps: &[Step], undo: bool) {
-    let mut attested = Vec::new();
+    let (mut attested, mut undecided) = (Vec::new(), Vec::new());
     for wait in waiting {
         say(&format!("  - {}: {}", wait.step, wait.waiting_for));
         let step = steps.iter().find(|s| s.id == wait.step);
@@ -439,14 +439,26 @@ fn waiting_lines(run_id: &RunId, waiting: &[Waiting], steps: &[Step], undo: bool
                 Some(s.action.clone())
             }
         });
-        if action.is_some_and(|a| a.verification() == Verification::Attested) {
-            attested.push(wait.step.as_str());
+        match action {
+            Some(a) if a.verification() == Verification::Attested => {
+                attested.push(wait.step.as_str());
+            }
+            Some(a) if wait.cannot_tell && a.performer() == crate::provider::Performer::Person => {
+                undecided.push(wait.step.as_str());
+            }
+            _ => {}
         }
     }
     if !attested.is_empty() {
         say(&format!(
             "Nothing can observe {}: once done, confirm each with `relinker attest {run_id} STEP --by NAME` (recorded as attested, not verified).",
             attested.join(", ")
+        ));
+    }
+    if !undecided.is_empty() {
+        say(&format!(
+            "relinker cannot tell {} from live state now: once done, confirm each with `relinker attest {run_id} STEP --by NAME` (it counts while live state cannot tell, and never against what it shows).",
+            undecided.join(", ")
         ));
     }
 }

@@ -154,7 +154,8 @@ async fn the_plan_says_what_relinker_cannot_observe_and_how_each_step_is_known()
         })
         .collect();
     let expected = [
-        ("r0-add-new-user", "manual", "attested"),
+        // A check command passing with the new credential shows the new user was added.
+        ("r0-add-new-user", "manual", "command"),
         ("r0-switch-salesforce", "manual", "command"),
         ("r0-switch-dialer", "manual", "attested"),
         ("r0-verify", "manual", "attested"),
@@ -228,10 +229,12 @@ async fn attestations_a_kill_and_resume(store: Option<&crate::pg::TestPostgres>)
 
     // A person adds the user; Movius emails its credentials, stored where the plan says.
     person_adds_the_new_user(&sandbox, &work).await;
-    // Nothing observes an added user: without an attestation the run waits still.
+    // An added user shows only once an integration authenticates with its credential: until
+    // then relinker cannot tell, and without an attestation the run waits still.
     keep(relinker(&work, &["resume", &id, "--gate-wait", "0"]).run().await)
         .code(4)
-        .says("Nothing can observe r0-add-new-user, r0-switch-dialer, r0-verify: once done, confirm each with `relinker attest");
+        .says("relinker cannot tell r0-add-new-user from live state now: once done, confirm each with `relinker attest")
+        .says("Nothing can observe r0-switch-dialer, r0-verify: once done, confirm each with `relinker attest");
     keep(
         relinker(
             &work,
@@ -349,8 +352,11 @@ async fn attestations_a_kill_and_resume(store: Option<&crate::pg::TestPostgres>)
     assert_eq!(integrations["dialer"], NEW_USERNAME);
     assert_eq!(emails, ["api.multiline@acme.example"]);
     let status = work.status(&id).await;
+    // The add is checked by command (its attestation stood in while the check could not
+    // tell); the dialer's switch is known only by a person's word, and says so.
+    assert_eq!(step(&status, "r0-add-new-user")["state"], "applied");
     assert_eq!(
-        step(&status, "r0-add-new-user")["attested"]["by"],
+        step(&status, "r0-switch-dialer")["attested"]["by"],
         "Sam Admin"
     );
     assert_eq!(
@@ -424,6 +430,58 @@ async fn rollback_switches_back_and_removes_the_added_user() {
         "the sandbox operator"
     );
     no_secrets(&[&rolled.text(), &work.state_files()]);
+}
+
+/// A new user that already exists (an earlier run, or a person, added it, and `salesforce`
+/// authenticates with its credential) is seen, not asked for again: the plan says "already
+/// done", the run does not ask a person to add it, and its rollback does not delete it. Before,
+/// the run asked for the add (nothing observed it), and its rollback then asked a person to
+/// delete a user it never made, which `salesforce` was using.
+#[tokio::test]
+async fn a_new_user_that_exists_is_seen_and_its_rollback_leaves_it() {
+    let sandbox = sandbox().await;
+    let work = Workspace::with_files(&plan(&sandbox.handle.base_url()), &[]);
+    person_adds_the_new_user(&sandbox, &work).await;
+    person_switches(&sandbox, "salesforce", "api.multiline@acme.example").await;
+    let before = world(&sandbox).await;
+
+    let first = relinker(&work, &["apply", "plan.yaml", "--yes", "--gate-wait", "0"])
+        .run()
+        .await;
+    first
+        .code(4)
+        .says("r0-add-new-user: already done")
+        .never_says("manual (r0-add-new-user)");
+    let id = first.run_id();
+    let status = work.status(&id).await;
+    assert_eq!(
+        step(&status, "r0-add-new-user")["state"],
+        "already_satisfied"
+    );
+
+    let rolled = relinker(&work, &["rollback", &id, "--gate-wait", "0"])
+        .run()
+        .await;
+    let said = rolled.text();
+    assert!(
+        !said.contains("deletes the new API user"),
+        "the rollback asks to delete a user it did not make: {said}"
+    );
+    // What the run asked for (the dialer's switch) is undone by a person's word; then the
+    // rollback ends, and the user it found is still there.
+    relinker(
+        &work,
+        &["attest", &id, "r0-switch-dialer", "--by", "Sam Admin"],
+    )
+    .run()
+    .await
+    .code(0);
+    relinker(&work, &["rollback", &id, "--gate-wait", "0"])
+        .run()
+        .await
+        .code(0)
+        .says(&format!("run {id} rolled back"));
+    assert_eq!(world(&sandbox).await, before);
 }
 
 #[tokio::test]

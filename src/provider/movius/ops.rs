@@ -54,6 +54,13 @@ pub enum Op {
         last_name: String,
         /// The external applications it serves.
         applications: Vec<String>,
+        /// The integrations whose check command, passing with `login`, proves the user was
+        /// added (a credential that authenticates belongs to a user that exists).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        proven_by: Vec<Integration>,
+        /// The new API user's credential, where the plan gives it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        login: Option<Login>,
     },
     /// A person deletes an API user this run had them add (the undo of `AddUser`).
     DeleteNewUser {
@@ -117,12 +124,14 @@ impl Op {
                 login,
                 ..
             } => login.is_some() && integrations.iter().all(|i| i.check.is_some()),
-            // Nothing can tell whether an API user exists or what its email is: a check
+            // An integration that authenticates with the new credential shows the new user
+            // exists (its absence shows nothing: none may be switched yet).
+            Op::AddUser {
+                proven_by, login, ..
+            } => login.is_some() && proven_by.iter().any(|i| i.check.is_some()),
+            // Nothing can tell whether an API user is gone or what its email is: a check
             // command checks an integration, and these change none.
-            Op::Rename { .. }
-            | Op::AddUser { .. }
-            | Op::DeleteNewUser { .. }
-            | Op::DeleteUser { .. } => false,
+            Op::Rename { .. } | Op::DeleteNewUser { .. } | Op::DeleteUser { .. } => false,
         }
     }
 }

@@ -131,6 +131,31 @@ impl MoviusPlatform {
                 }
                 self.commands.switched(service, check, login).await
             }
+            Op::AddUser {
+                proven_by,
+                login: Some(login),
+                user,
+                ..
+            } => {
+                // A credential an integration authenticates with belongs to a user that
+                // exists; no integration passing shows nothing (none may be switched yet, the
+                // emailed credential may not be stored yet), so a person's word decides then.
+                for integration in proven_by {
+                    let Some(check) = &integration.check else {
+                        continue;
+                    };
+                    if let Ok(Some(Answer::Authenticates)) = self
+                        .commands
+                        .passes(&integration.service, check, login)
+                        .await
+                    {
+                        return Ok(Check::Holds);
+                    }
+                }
+                Ok(Check::CannotTell(format!(
+                    "no integration authenticates with the credential of `{user}` yet, which shows nothing of whether it was added"
+                )))
+            }
             Op::Verify {
                 integrations,
                 login: Some(login),

@@ -144,6 +144,12 @@ impl Builder<'_> {
                 first_name: first_name.to_owned(),
                 last_name: last_name.to_owned(),
                 applications: applications.clone(),
+                proven_by: integrations
+                    .iter()
+                    .filter(|i| i.check.is_some())
+                    .cloned()
+                    .collect(),
+                login: login.cloned(),
             },
             added,
         );
@@ -235,7 +241,7 @@ rotations:
     }
 
     #[test]
-    fn a_check_command_checks_its_switch_and_everything_else_is_attested() {
+    fn a_check_command_checks_its_switch_and_the_new_user_and_everything_else_is_attested() {
         use Performer::Person;
         use Readiness::Pending;
         use Verification::{Attested, CheckedByCommand};
@@ -245,7 +251,7 @@ rotations:
             by(&compiled),
             [
                 ("r0-rename-user", Person, Attested, Pending),
-                ("r1-add-new-user", Person, Attested, Pending),
+                ("r1-add-new-user", Person, CheckedByCommand, Pending),
                 ("r1-switch-crm", Person, CheckedByCommand, Pending),
                 ("r1-switch-dialer", Person, Attested, Pending),
                 // Not every integration can be checked, so the proof is a person's word.

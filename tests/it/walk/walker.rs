@@ -288,6 +288,9 @@ impl Walker {
                 "",
             ));
         };
+        if std::env::var_os("RELINKER_WALK_FULL").is_some() {
+            eprintln!("=== {label}: relinker {}\n{}", args.join(" "), ran.text());
+        }
         let outcome = format!("exit {}: {}", code(ran.code), excerpt(&ran.text()));
         self.note(label, &outcome);
         Ok(ran)
