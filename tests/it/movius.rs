@@ -467,6 +467,10 @@ async fn a_new_user_that_exists_is_seen_and_its_rollback_leaves_it() {
         !said.contains("deletes the new API user"),
         "the rollback asks to delete a user it did not make: {said}"
     );
+    // Switching back names what to do when the old user is gone (nothing here can see it).
+    rolled.code(4).says(
+        "If `jane.doe@acme.example` no longer exists in Administrators, nothing can switch `dialer` back to it",
+    );
     // What the run asked for (the dialer's switch) is undone by a person's word; then the
     // rollback ends, and the user it found is still there.
     relinker(

@@ -241,17 +241,31 @@ fn instructions(op: &Op) -> ManualAction {
             ],
         },
         Op::Switch {
-            integration, to, ..
-        } => ManualAction {
-            summary: op.describe(),
-            steps: vec![
+            integration,
+            to,
+            user,
+            ..
+        } => {
+            let mut steps = vec![
                 format!(
                     "In the settings of `{}` ({}), replace the MultiLine API username and password with those Movius emailed to `{to}`.",
                     integration.service, integration.application
                 ),
                 "Save, and let the integration make a call so the change is in effect. Do not delete the old API user yet.".into(),
-            ],
-        },
+            ];
+            // Switching back: relinker cannot see whether the old user still exists, and a
+            // person who finds it gone must not be left with an instruction nobody can follow.
+            if to == user {
+                steps.push(format!(
+                    "If `{to}` no longer exists in Administrators, nothing can switch `{}` back to it: leave the integration as it is and stop this rollback with `relinker abandon` (the run's journal keeps what it did).",
+                    integration.service
+                ));
+            }
+            ManualAction {
+                summary: op.describe(),
+                steps,
+            }
+        }
         Op::Verify {
             with, integrations, ..
         } => ManualAction {

@@ -44,6 +44,23 @@ impl Walker {
                 live: true,
             };
             let undo = view.rolling_back();
+            // Asked to switch an integration back to an old user a person deleted, the
+            // cooperative person does what the instruction says then: gives the rollback up.
+            let world = self.site.facts().await;
+            let switch_back = self
+                .status
+                .as_ref()
+                .and_then(|s| s["waiting"].as_array())
+                .into_iter()
+                .flatten()
+                .any(|w| {
+                    w["waiting_for"]
+                        .as_str()
+                        .is_some_and(|f| f.contains(" switches `"))
+                });
+            if undo && switch_back && world.get("old").is_some_and(|old| old == "absent") {
+                return self.play(Move::Abandon).await;
+            }
             let waiting: Vec<String> = self
                 .status
                 .as_ref()
