@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::live::{Checked, Snapshot};
 use super::ops::{Integration, Op};
-use crate::ids::ServiceName;
+use crate::ids::{ServiceName, UserId};
 use crate::plan::movius::{Rotation, Spec};
 use crate::plan::{MissingSecrets, Plan, SecretReader, Secrets};
 use crate::provider::command::{Answer, CheckCommands, CommandChecker};
@@ -245,27 +245,10 @@ fn instructions(op: &Op) -> ManualAction {
             to,
             user,
             ..
-        } => {
-            let mut steps = vec![
-                format!(
-                    "In the settings of `{}` ({}), replace the MultiLine API username and password with those Movius emailed to `{to}`.",
-                    integration.service, integration.application
-                ),
-                "Save, and let the integration make a call so the change is in effect. Do not delete the old API user yet.".into(),
-            ];
-            // Switching back: relinker cannot see whether the old user still exists, and a
-            // person who finds it gone must not be left with an instruction nobody can follow.
-            if to == user {
-                steps.push(format!(
-                    "If `{to}` no longer exists in Administrators, nothing can switch `{}` back to it: leave the integration as it is and stop this rollback with `relinker abandon` (the run's journal keeps what it did).",
-                    integration.service
-                ));
-            }
-            ManualAction {
-                summary: op.describe(),
-                steps,
-            }
-        }
+        } => ManualAction {
+            summary: op.describe(),
+            steps: switch_steps(integration, to, user),
+        },
         Op::Verify {
             with, integrations, ..
         } => ManualAction {
@@ -292,6 +275,27 @@ fn instructions(op: &Op) -> ManualAction {
             ],
         },
     }
+}
+
+/// What a person does to switch `integration` to `to`, the API user `user` was replaced by (or,
+/// switching back, `user` itself).
+fn switch_steps(integration: &Integration, to: &UserId, user: &UserId) -> Vec<String> {
+    let mut steps = vec![
+        format!(
+            "In the settings of `{}` ({}), replace the MultiLine API username and password with those Movius emailed to `{to}`.",
+            integration.service, integration.application
+        ),
+        "Save, and let the integration make a call so the change is in effect. Do not delete the old API user yet.".into(),
+    ];
+    // Switching back: relinker cannot see whether the old user still exists, and a person who
+    // finds it gone must not be left with an instruction nobody can follow.
+    if to == user {
+        steps.push(format!(
+            "If `{to}` no longer exists in Administrators, nothing can switch `{}` back to it: leave the integration as it is and stop this rollback with `relinker abandon` (the run's journal keeps what it did).",
+            integration.service
+        ));
+    }
+    steps
 }
 
 impl Platform for MoviusPlatform {
