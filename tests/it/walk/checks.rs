@@ -51,6 +51,7 @@ impl Walker {
         self.judge(invariants::no_secrets(&self.site, &text), &text)?;
         self.judge(invariants::rolled_back_for_now(&text), &text)?;
         self.status = self.replay().await.map_err(|v| fail(self, v))?;
+        self.forget_answered_asks(&text);
         let world = self.site.facts().await;
         if !killed {
             let ids: Vec<String> = self.runs.iter().map(|r| r.id.clone()).collect();
@@ -288,6 +289,43 @@ impl Walker {
             }
         }
         self.untaint(&status, &original, &after);
+    }
+
+    /// A step the run went back to ("↩ STEP: no longer holds …; the run goes back to it") and
+    /// every later step of its rotation are asked for anew: an attestation answers one ask, so
+    /// the next one is not a second word on the same ask.
+    fn forget_answered_asks(&mut self, text: &str) {
+        let (Some(id), Some(status)) = (self.latest().map(|r| r.id.clone()), &self.status) else {
+            return;
+        };
+        let order: Vec<&str> = status["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["id"].as_str())
+            .collect();
+        for line in text
+            .lines()
+            .filter(|l| l.contains("the run goes back to it"))
+        {
+            let Some(from) = line
+                .trim_start()
+                .strip_prefix("↩ ")
+                .and_then(|rest| rest.split(':').next())
+            else {
+                continue;
+            };
+            let rotation = from.split('-').next().unwrap_or_default();
+            let asked_anew: Vec<&str> = order
+                .iter()
+                .skip_while(|step| **step != from)
+                .filter(|step| step.split('-').next() == Some(rotation))
+                .copied()
+                .collect();
+            self.attestations.retain(|(run, step, undo)| {
+                *run != id || *undo || !asked_anew.contains(&step.as_str())
+            });
+        }
     }
 
     /// `attest`, then invariant 6: accepted only for a step that is due and attested, once.

@@ -112,10 +112,12 @@ impl Violation {
 /// Step states in which a step's effect holds.
 const HELD: [&str; 2] = ["applied", "already_satisfied"];
 /// Step states in which its effect may or may not have come about (an intent without a
-/// `done`, a person asked, a failure, an undo under way).
-const IN_FLIGHT: [&str; 5] = [
+/// `done`, a person asked, a failure, an undo under way, a step done and then reopened because
+/// something before it no longer held: its effect may still be there, to be seen again).
+const IN_FLIGHT: [&str; 6] = [
     "in_doubt",
     "waiting_for_person",
+    "reopened",
     "failed",
     "undo_in_doubt",
     "undo_waiting_for_person",
