@@ -426,6 +426,72 @@ async fn rollback_never_deletes_what_the_run_did_not_make() {
     assert_eq!(world(&sandbox).await, before);
 }
 
+/// A user a person made for the run, named by its username, whose password is not readable
+/// when the run is undone: nothing can show it gone, so the rollback does not say "nothing to
+/// undo" (walk dotdigital seed 13 ended "rolled back" with the user left); it names the user
+/// and waits for a person, whose word then stands.
+#[tokio::test]
+async fn a_rollback_that_cannot_read_the_new_password_names_the_user_and_waits() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let before = world(&sandbox).await;
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    let id = relinker(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await
+    .code(4)
+    .run_id();
+    let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
+    std::fs::remove_file(work.path().join("new.password")).unwrap();
+    let rolled = relinker(
+        &work,
+        &["rollback", &id, "--gate-wait", "0"],
+        Some(&new_user),
+    )
+    .run()
+    .await;
+    rolled
+        .code(4)
+        .says(&format!(
+            "the password of the new API user `{new_user}` cannot be read now"
+        ))
+        .says("relinker cannot tell r0-create-new-user")
+        .never_says("r0-create-new-user: nothing to undo")
+        .never_says("rolled back.");
+    assert!(
+        world(&sandbox).await.1.get(&new_user).is_some(),
+        "the user is still there, and the run says so"
+    );
+    // A person deletes it and says so; the rollback ends.
+    sandbox
+        .control(
+            Method::DELETE,
+            &format!("/_sandbox/api-users/{new_user}"),
+            None,
+        )
+        .await;
+    // Newest first: the crm-connector's switch (asked for, never seen: a person's word),
+    // then the user.
+    attest(&work, &id, "r0-switch-crm-connector").await.code(0);
+    attest(&work, &id, "r0-create-new-user")
+        .await
+        .code(0)
+        .says("undo of `r0-create-new-user`");
+    relinker(
+        &work,
+        &["rollback", &id, "--gate-wait", "0"],
+        Some(&new_user),
+    )
+    .run()
+    .await
+    .code(0)
+    .says(&format!("run {id} rolled back"));
+    assert_eq!(world(&sandbox).await, before);
+}
+
 #[tokio::test]
 async fn an_operator_that_cannot_act_leaves_the_step_to_a_person_and_rolls_nothing_back() {
     let sandbox = sandbox(crate::dotdigital::FIXTURE).await;

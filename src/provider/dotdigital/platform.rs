@@ -242,8 +242,20 @@ impl DotdigitalPlatform {
         account: Option<u64>,
         made_with: Option<&CredentialFingerprint>,
     ) -> Result<Check, CheckError> {
-        let Ok(resolved) = self.resolve(new) else {
-            return Ok(Check::Holds);
+        let resolved = match self.resolve(new) {
+            Ok(resolved) => resolved,
+            Err(reason) => {
+                // A user nobody can name is none the run made. One named by its username
+                // whose password cannot be read may have been made (a person was asked to):
+                // nothing shows it gone, so a person's word decides.
+                return Ok(match self.commands.secrets().credential(&new.username) {
+                    Ok(username) => Check::CannotTell(format!(
+                        "the password of the new API user `{}` cannot be read now ({reason}), so nothing shows whether it was made or is gone; delete it in dotdigital if it exists (then attest this undo), or make the password readable",
+                        username.expose()
+                    )),
+                    Err(_) => Check::Holds,
+                });
+            }
         };
         if UserId::from_platform(resolved.username.clone()) == *replaces {
             return Ok(Check::Holds);
