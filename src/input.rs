@@ -35,18 +35,21 @@ pub enum Kind {
 const MIB: u64 = 1024 * 1024;
 
 /// The largest fixture: what `sandbox --from-live` writes of a 50,000-user instance, twice over.
-/// Measured with `cargo bench --bench fixture_load` (docs/performance.md), which writes a copy
-/// through `fixture_from` as `--from-live` does:
+/// Measured by copying a sandbox seeded with 2,001 users (a fifth API-only) with `--from-live`
+/// and dividing (259 bytes per user, 84 per row of usage), and by `cargo bench --bench
+/// fixture_load` (docs/performance.md), which writes a 50,000-user copy through `fixture_from`
+/// as `--from-live` does (261 and 85; these larger figures are used):
 ///
-/// - users: 259 bytes each (a userid like `aisha.abernathy1003@acme-corporation.example`, two
-///   role pairs on average, a last login), 50,000 × 259 = 12.9 MB;
-/// - usage: 84 bytes per API-only user per day; a fifth of the users API-only (the issue's
-///   2,000 of 10,000), each calling on all 7 days, 10,000 × 7 × 84 = 5.9 MB;
-/// - services (155 bytes), roles (140), workspaces (80): 500 services and 1,000 roles, 0.2 MB.
+/// - users: 261 bytes each (a userid like `aisha.abernathy1003@acme-corporation.example`, two
+///   role pairs on average, a last login), 50,000 × 261 = 13.1 MB;
+/// - usage: 85 bytes per API-only user per day; a fifth of the users API-only (the issue's
+///   2,000 of 10,000), each calling on all 7 days, 10,000 × 7 × 85 = 6.0 MB;
+/// - services (158 bytes), roles (140), workspaces (80): 500 services and 1,000 roles, 0.2 MB.
 ///
-/// About 19 MB (18.2 MiB) in all; twice that is 36.4 MiB, rounded up to 40 MiB. A file within
-/// the limit is read whole and parsed (the 50,000-user copy in 1.3 s in release, most of it the
-/// YAML parser's); a larger one is refused from its metadata, before a byte is read.
+/// About 19.3 MB (18.4 MiB) in all; twice that is 36.8 MiB, rounded up to 40 MiB. A file within
+/// the limit is read whole and parsed (the 50,000-user copy in about 1.3 s in release, nearly
+/// all of it the YAML parser's); a larger one is refused from its metadata, before a byte is
+/// read.
 pub const FIXTURE_LIMIT: u64 = 40 * MIB;
 
 impl Kind {
