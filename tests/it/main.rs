@@ -21,6 +21,7 @@ mod fencing;
 mod harness;
 mod hostile;
 mod install;
+mod large_copy;
 mod leaks;
 mod messages;
 mod movius;
