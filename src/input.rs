@@ -34,11 +34,30 @@ pub enum Kind {
 /// One mebibyte.
 const MIB: u64 = 1024 * 1024;
 
+/// The largest fixture: what `sandbox --from-live` writes of a 50,000-user instance, twice over.
+/// Measured by copying a sandbox seeded with 2,001 users (a fifth API-only) with `--from-live`
+/// and dividing (259 bytes per user, 84 per row of usage), and by `cargo bench --bench
+/// fixture_load` (docs/performance.md), which writes a 50,000-user copy through `fixture_from`
+/// as `--from-live` does (261 and 85; these larger figures are used):
+///
+/// - users: 261 bytes each (a userid like `aisha.abernathy1003@acme-corporation.example`, two
+///   role pairs on average, a last login), 50,000 × 261 = 13.1 MB;
+/// - usage: 85 bytes per API-only user per day; a fifth of the users API-only (the issue's
+///   2,000 of 10,000), each calling on all 7 days, 10,000 × 7 × 85 = 6.0 MB;
+/// - services (158 bytes), roles (140), workspaces (80): 500 services and 1,000 roles, 0.2 MB.
+///
+/// About 19.3 MB (18.4 MiB) in all; twice that is 36.8 MiB, rounded up to 40 MiB. A file within
+/// the limit is read whole and parsed (the 50,000-user copy in about 1.3 s in release, nearly
+/// all of it the YAML parser's); a larger one is refused from its metadata, before a byte is
+/// read.
+pub const FIXTURE_LIMIT: u64 = 40 * MIB;
+
 impl Kind {
     /// The largest file of this kind relinker reads.
     pub const fn limit(self) -> u64 {
         match self {
-            Kind::Plan | Kind::Config | Kind::Fixture | Kind::SavedPlan => MIB,
+            Kind::Plan | Kind::Config | Kind::SavedPlan => MIB,
+            Kind::Fixture => FIXTURE_LIMIT,
             Kind::Secret => 64 * 1024,
             Kind::Departed => 16 * MIB,
         }
@@ -252,6 +271,47 @@ mod tests {
                 dir.path().join("nope").display()
             )
         );
+    }
+
+    #[track_caller]
+    fn limit(kind: Kind, expected: u64) {
+        assert_eq!(kind.limit(), expected, "{kind:?}");
+    }
+
+    #[test]
+    fn only_fixtures_get_the_larger_limit() {
+        limit(Kind::Fixture, 40 * MIB);
+        limit(Kind::Plan, MIB);
+        limit(Kind::Config, MIB);
+        limit(Kind::SavedPlan, MIB);
+        limit(Kind::Secret, 64 * 1024);
+        limit(Kind::Departed, 16 * MIB);
+    }
+
+    #[test]
+    fn a_fixture_over_its_limit_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let over = dir.path().join("over.yaml");
+        // Sparse: the file takes no disk, and reading it would take its whole size in memory.
+        for size in [FIXTURE_LIMIT + 1, 64 * 1024 * MIB] {
+            std::fs::File::create(&over).unwrap().set_len(size).unwrap();
+            let error = read_text(&over, Kind::Fixture).unwrap_err();
+            assert_eq!(error.problem, Problem::TooLarge(FIXTURE_LIMIT));
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "fixture `{}` is larger than 40 MiB, the most relinker reads of a fixture",
+                    over.display()
+                )
+            );
+        }
+        // A plan keeps its own limit.
+        std::fs::File::create(&over)
+            .unwrap()
+            .set_len(MIB + 1)
+            .unwrap();
+        let error = read_text(&over, Kind::Plan).unwrap_err();
+        assert_eq!(error.problem, Problem::TooLarge(MIB));
     }
 
     #[test]

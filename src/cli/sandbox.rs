@@ -277,6 +277,17 @@ async fn from_live(
     let (text, left_out) =
         marketo::fixture_from(&mirror, &format!("`{}`", instance.base_url), today);
     let origin = out.display().to_string();
+    let limit = crate::input::Kind::Fixture.limit();
+    if text.len() as u64 > limit {
+        // Written, it would be refused by every command that loads it.
+        return Err(anyhow!(
+            "the copy of {} users would be {} bytes, larger than {} MiB, the most relinker reads of a fixture; `{origin}` was not written",
+            mirror.users.len(),
+            text.len(),
+            limit / (1024 * 1024)
+        ))
+        .or_failed();
+    }
     marketo::Fixture::parse(&text, &origin)
         .map_err(|error| anyhow!("the copy does not seed a sandbox (a relinker bug): {error}"))
         .or_failed()?;

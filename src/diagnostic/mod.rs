@@ -151,3 +151,19 @@ pub(crate) fn yaml_options() -> Options {
         with_snippet: false,
     }
 }
+
+/// [`yaml_options`] for a kind of file allowed to be larger than the parser's default budget
+/// was made for (250,000 nodes and 1,000,000 events: a node per 4 bytes and an event per byte of
+/// a 1 MiB file). The node and event budgets grow at that ratio to `limit` bytes, so a file
+/// within its size limit is never refused as too large; the other budgets (aliases, anchors,
+/// depth) stay as they are, since they guard against expansion, which a larger file does not
+/// need.
+pub(crate) fn yaml_options_within(limit: u64) -> Options {
+    let mut options = yaml_options();
+    let mut budget = options.budget.take().unwrap_or_default();
+    let bytes = usize::try_from(limit).unwrap_or(usize::MAX);
+    budget.max_nodes = budget.max_nodes.max(bytes / 4);
+    budget.max_events = budget.max_events.max(bytes);
+    options.budget = Some(budget);
+    options
+}

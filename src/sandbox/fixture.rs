@@ -11,14 +11,16 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_saphyr::Spanned;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, yaml_options};
+use crate::diagnostic::{Diagnostic, Diagnostics, yaml_options_within};
+use crate::input::FIXTURE_LIMIT;
 use crate::plan::SecretRef;
 use crate::secret::Secret;
 
 /// Why a fixture could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
-    /// The file cannot be used: unreadable, not a regular file, over 1 MiB, not UTF-8.
+    /// The file cannot be used: unreadable, not a regular file, over
+    /// [`crate::input::FIXTURE_LIMIT`], not UTF-8.
     #[error("{0}")]
     Read(#[from] crate::input::InputError),
     /// The file was read and is wrong; every problem is listed.
@@ -31,9 +33,10 @@ pub fn read(path: &Path) -> Result<String, FixtureError> {
     Ok(crate::input::read_text(path, crate::input::Kind::Fixture)?)
 }
 
-/// Parses fixture YAML into its raw shape.
+/// Parses fixture YAML into its raw shape, within a parser budget that admits any fixture up
+/// to [`FIXTURE_LIMIT`] (a copy of a large instance has millions of nodes).
 pub(crate) fn parse_yaml<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, FixtureError> {
-    serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| {
+    serde_saphyr::from_str_with_options(text, yaml_options_within(FIXTURE_LIMIT)).map_err(|e| {
         FixtureError::Invalid(Diagnostics::new(origin, vec![Diagnostic::from_yaml(&e)]))
     })
 }
@@ -77,11 +80,39 @@ struct Sniffed {
 }
 
 /// The platform a fixture seeds, as its `provider:` key names it: `marketo` when absent.
+///
+/// A fixture in block style, as relinker writes them and the docs show them, names it on a line
+/// of its own, `provider: NAME`: that line is read without parsing the file, which for a copy of
+/// a large instance takes as long as the parse that follows. Any other file is parsed here.
+/// Every platform's parser checks `provider:` again, so a line misread here cannot seed another
+/// platform's sandbox.
 pub fn provider_of(text: &str, origin: &str) -> Result<String, FixtureError> {
+    if let Some(named) = provider_line(text) {
+        return Ok(named.to_owned());
+    }
     let sniffed: Sniffed = parse_yaml(text, origin)?;
     Ok(sniffed
         .provider
         .map_or_else(|| "marketo".to_owned(), |p| p.value.trim().to_owned()))
+}
+
+/// The name a top-level `provider: NAME` line gives (unquoted or quoted, a comment after it), if
+/// the text has such a line and the name is a plain word.
+fn provider_line(text: &str) -> Option<&str> {
+    let rest = text
+        .lines()
+        .find_map(|line| line.strip_prefix("provider:"))?;
+    let value = rest.split(" #").next().unwrap_or(rest).trim();
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+        .unwrap_or(value);
+    let word = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    word.then_some(value)
 }
 
 /// Stand-ins for a plan's secret references, by the reference's text, as a fixture's
@@ -110,4 +141,29 @@ pub(crate) fn stand_ins(
         }
     }
     values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn sniffs(text: &str, expected: &str) {
+        assert_eq!(provider_of(text, "f.yaml").unwrap(), expected, "{text:?}");
+    }
+
+    #[test]
+    fn the_provider_line_is_read_and_anything_else_is_parsed() {
+        sniffs("provider: dotdigital\nregion: r1\n", "dotdigital");
+        sniffs(
+            "# a copy\nprovider: \"marketo\"  # written by relinker\nusers: []\n",
+            "marketo",
+        );
+        sniffs("users: []\nprovider: 'movius'\n", "movius");
+        // No line of its own: parsed.
+        sniffs("{provider: movius, api_users: []}\n", "movius");
+        sniffs("users: []\n", "marketo");
+        sniffs("provider: >-\n  dotdigital\n", "dotdigital");
+        assert!(provider_line("  provider: movius\n").is_none());
+    }
 }

@@ -22,6 +22,7 @@ mod fencing;
 mod harness;
 mod hostile;
 mod install;
+mod large_copy;
 mod leaks;
 mod messages;
 mod movius;

@@ -17,7 +17,7 @@
 //! Roles and workspaces default to the reference's. docs/sandbox.md documents every field.
 //! A fixture holds sandbox credentials in clear: they exist only inside the emulator.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
@@ -41,8 +41,7 @@ use crate::secret::Secret;
 struct RawFixture {
     /// `marketo`, when given.
     #[serde(default)]
-    #[allow(dead_code)]
-    provider: Option<String>,
+    provider: Option<Spanned<String>>,
     #[serde(default)]
     subscription_id: Option<u64>,
     #[serde(default)]
@@ -237,6 +236,102 @@ impl Default for Fixture {
     }
 }
 
+/// The roles and workspaces a fixture's role pairs may name, indexed once: a copy of a large
+/// instance names them hundreds of thousands of times. Names match regardless of ASCII case; of
+/// two roles (or workspaces) with one name or id, the first is meant, as the lists' order says.
+struct Names {
+    roles_by_id: HashMap<u64, usize>,
+    roles_by_name: HashMap<String, usize>,
+    workspaces_by_id: HashSet<u64>,
+    workspaces_by_name: HashMap<String, u64>,
+    /// Where the roles were listed in a hint already: later hints point there, so a file with
+    /// many unknown roles is not answered with the whole list each time.
+    roles_listed_at: Option<String>,
+    /// The same for workspaces.
+    workspaces_listed_at: Option<String>,
+}
+
+impl Names {
+    fn of(fixture: &Fixture) -> Self {
+        let mut names = Self {
+            roles_by_id: HashMap::with_capacity(fixture.roles.len()),
+            roles_by_name: HashMap::with_capacity(fixture.roles.len()),
+            workspaces_by_id: HashSet::with_capacity(fixture.workspaces.len()),
+            workspaces_by_name: HashMap::with_capacity(fixture.workspaces.len()),
+            roles_listed_at: None,
+            workspaces_listed_at: None,
+        };
+        for (at, role) in fixture.roles.iter().enumerate() {
+            names.roles_by_id.entry(role.id).or_insert(at);
+            names
+                .roles_by_name
+                .entry(role.name.to_ascii_lowercase())
+                .or_insert(at);
+        }
+        for workspace in &fixture.workspaces {
+            names.workspaces_by_id.insert(workspace.id);
+            names
+                .workspaces_by_name
+                .entry(workspace.name.to_ascii_lowercase())
+                .or_insert(workspace.id);
+        }
+        names
+    }
+
+    /// Where the role a pair names is in the fixture's list.
+    fn role(&self, named: &NameOrId) -> Option<usize> {
+        match named {
+            NameOrId::Id(id) => self.roles_by_id.get(id).copied(),
+            NameOrId::Name(name) => self.roles_by_name.get(&name.to_ascii_lowercase()).copied(),
+        }
+    }
+
+    /// The id of the workspace a pair names; `AllZones` always exists.
+    fn workspace(&self, named: &NameOrId) -> Option<u64> {
+        match named {
+            NameOrId::Id(id) if *id == ALL_ZONES_ID => Some(ALL_ZONES_ID),
+            NameOrId::Name(name) if name.eq_ignore_ascii_case(ALL_ZONES_NAME) => Some(ALL_ZONES_ID),
+            NameOrId::Id(id) => self.workspaces_by_id.contains(id).then_some(*id),
+            NameOrId::Name(name) => self
+                .workspaces_by_name
+                .get(&name.to_ascii_lowercase())
+                .copied(),
+        }
+    }
+
+    /// The hint for an unknown role at `here`: the roles, the first time.
+    fn roles_hint(&mut self, roles: &[Role], here: &str) -> String {
+        if let Some(listed) = &self.roles_listed_at {
+            return format!("the roles are listed at `{listed}`");
+        }
+        self.roles_listed_at = Some(format!("{here}.role"));
+        format!(
+            "roles are: {}",
+            roles
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    /// The hint for an unknown workspace at `here`: the workspaces, the first time.
+    fn workspaces_hint(&mut self, workspaces: &[Workspace], here: &str) -> String {
+        if let Some(listed) = &self.workspaces_listed_at {
+            return format!("the workspaces are listed at `{listed}`");
+        }
+        self.workspaces_listed_at = Some(format!("{here}.workspace"));
+        format!(
+            "workspaces are: {ALL_ZONES_NAME}, {}",
+            workspaces
+                .iter()
+                .map(|w| w.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
 impl Fixture {
     /// Reads and validates a fixture file.
     pub fn load(path: &Path) -> Result<Self, FixtureError> {
@@ -259,6 +354,13 @@ impl Fixture {
     }
 
     fn validate(raw: RawFixture, problems: &mut Vec<Diagnostic>) -> Self {
+        if let Some(provider) = raw.provider.filter(|p| p.value.trim() != "marketo") {
+            problems.push(Diagnostic::at(
+                provider.referenced,
+                "provider",
+                format!("this is a marketo fixture, not `{}`", provider.value),
+            ));
+        }
         let mut seen = BTreeSet::new();
         for (index, role) in raw.roles.iter().flatten().enumerate() {
             if !seen.insert(role.id) {
@@ -329,8 +431,9 @@ impl Fixture {
             }
         }
         let mut taken = BTreeSet::new();
-        fixture.add_users(raw.users, &mut taken, problems);
-        fixture.add_invitations(raw.invitations, &mut taken, problems);
+        let mut names = Names::of(&fixture);
+        fixture.add_users(raw.users, &mut names, &mut taken, problems);
+        fixture.add_invitations(raw.invitations, &mut names, &mut taken, problems);
         fixture.add_services(raw.services, problems);
         fixture.add_usage(raw.usage, problems);
         fixture
@@ -365,6 +468,7 @@ impl Fixture {
     fn add_users(
         &mut self,
         users: Vec<RawUser>,
+        names: &mut Names,
         taken: &mut BTreeSet<String>,
         problems: &mut Vec<Diagnostic>,
     ) {
@@ -372,7 +476,7 @@ impl Fixture {
             let field = format!("users[{index}]");
             let (userid, email) =
                 Self::identity(&field, &user.userid, user.email.as_ref(), taken, problems);
-            let roles = self.assignments(&field, &user.roles, problems);
+            let roles = self.assignments(&field, &user.roles, names, problems);
             let expires_at = date(user.expires_at, &field, "expires_at", problems);
             let last_login_at = date(user.last_login_at, &field, "last_login_at", problems);
             self.users.push(User {
@@ -392,6 +496,7 @@ impl Fixture {
     fn add_invitations(
         &mut self,
         invitations: Vec<RawInvitation>,
+        names: &mut Names,
         taken: &mut BTreeSet<String>,
         problems: &mut Vec<Diagnostic>,
     ) {
@@ -404,7 +509,7 @@ impl Fixture {
                 taken,
                 problems,
             );
-            let roles = self.assignments(&field, &invitation.roles, problems);
+            let roles = self.assignments(&field, &invitation.roles, names, problems);
             let days_ago = invitation.sent_days_ago.as_ref().map_or(0, |d| d.value);
             if let Some(sent) = invitation.sent_days_ago.as_ref().filter(|d| d.value >= 7) {
                 problems.push(
@@ -437,6 +542,12 @@ impl Fixture {
 
     fn add_services(&mut self, services: Vec<RawService>, problems: &mut Vec<Diagnostic>) {
         let mut names = BTreeSet::new();
+        let mut client_ids = HashSet::new();
+        // Whether each user is API-only, by lookup key (the first of a userid given twice).
+        let mut api_only = HashMap::with_capacity(self.users.len());
+        for user in &self.users {
+            api_only.entry(key(&user.userid)).or_insert(user.api_only);
+        }
         for (index, service) in services.into_iter().enumerate() {
             let field = format!("services[{index}]");
             if !names.insert(service.name.value.clone()) {
@@ -446,20 +557,16 @@ impl Fixture {
                     format!("service `{}` is declared twice", service.name.value),
                 ));
             }
-            if self
-                .services
-                .iter()
-                .any(|s| s.client_id == service.client_id.value)
-            {
+            if !client_ids.insert(service.client_id.value.clone()) {
                 problems.push(Diagnostic::at(
                     service.client_id.referenced,
                     format!("{field}.client_id"),
                     "another service already has this client id",
                 ));
             }
-            match self.users.iter().find(|u| key(&u.userid) == key(&service.user.value)) {
-                Some(user) if user.api_only => {}
-                Some(_) => problems.push(
+            match api_only.get(&key(&service.user.value)) {
+                Some(true) => {}
+                Some(false) => problems.push(
                     Diagnostic::at(
                         service.user.referenced,
                         format!("{field}.user"),
@@ -539,6 +646,7 @@ impl Fixture {
         &self,
         field: &str,
         raw: &Spanned<Vec<Spanned<RawAssignment>>>,
+        names: &mut Names,
         problems: &mut Vec<Diagnostic>,
     ) -> Vec<RoleAssignment> {
         if raw.value.is_empty() {
@@ -551,53 +659,31 @@ impl Fixture {
         let mut pairs = Vec::new();
         for (index, pair) in raw.value.iter().enumerate() {
             let here = format!("{field}.roles[{index}]");
-            let role = self.roles.iter().find(|r| match &pair.value.role {
-                NameOrId::Id(id) => r.id == *id,
-                NameOrId::Name(name) => r.name.eq_ignore_ascii_case(name),
-            });
-            let workspace = match &pair.value.workspace {
-                NameOrId::Id(id) if *id == ALL_ZONES_ID => Some(ALL_ZONES_ID),
-                NameOrId::Name(name) if name.eq_ignore_ascii_case(ALL_ZONES_NAME) => {
-                    Some(ALL_ZONES_ID)
-                }
-                NameOrId::Id(id) => self.workspaces.iter().find(|w| w.id == *id).map(|w| w.id),
-                NameOrId::Name(name) => self
-                    .workspaces
-                    .iter()
-                    .find(|w| w.name.eq_ignore_ascii_case(name))
-                    .map(|w| w.id),
-            };
+            let role = names.role(&pair.value.role).map(|at| &self.roles[at]);
+            let workspace = names.workspace(&pair.value.workspace);
             match (role, workspace) {
-                (None, _) => problems.push(
-                    Diagnostic::at(
-                        pair.referenced,
-                        format!("{here}.role"),
-                        format!("no role `{}`", pair.value.role),
-                    )
-                    .with_hint(format!(
-                        "roles are: {}",
-                        self.roles
-                            .iter()
-                            .map(|r| r.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                ),
-                (_, None) => problems.push(
-                    Diagnostic::at(
-                        pair.referenced,
-                        format!("{here}.workspace"),
-                        format!("no workspace `{}`", pair.value.workspace),
-                    )
-                    .with_hint(format!(
-                        "workspaces are: {ALL_ZONES_NAME}, {}",
-                        self.workspaces
-                            .iter()
-                            .map(|w| w.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                ),
+                (None, _) => {
+                    let hint = names.roles_hint(&self.roles, &here);
+                    problems.push(
+                        Diagnostic::at(
+                            pair.referenced,
+                            format!("{here}.role"),
+                            format!("no role `{}`", pair.value.role),
+                        )
+                        .with_hint(hint),
+                    );
+                }
+                (_, None) => {
+                    let hint = names.workspaces_hint(&self.workspaces, &here);
+                    problems.push(
+                        Diagnostic::at(
+                            pair.referenced,
+                            format!("{here}.workspace"),
+                            format!("no workspace `{}`", pair.value.workspace),
+                        )
+                        .with_hint(hint),
+                    );
+                }
                 (Some(role), Some(workspace))
                     if role.only_all_zones && workspace != ALL_ZONES_ID =>
                 {
@@ -653,6 +739,8 @@ impl Fixture {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     const GOOD: &str = "
@@ -720,6 +808,64 @@ services:
             report.contains("`services[1].user`: user `ghost@acme.example` is not declared"),
             "{report}"
         );
+    }
+
+    #[test]
+    fn the_roles_are_listed_once_however_many_pairs_name_none() {
+        let text = GOOD
+            .replace("role: 102", "role: Nope")
+            .replace("role: Admin", "role: Wizard")
+            .replace("workspace: 1 }", "workspace: Mars }");
+        let report = problems(&text);
+        assert_eq!(
+            report.matches("hint: roles are: Admin, ").count(),
+            1,
+            "{report}"
+        );
+        assert!(
+            report.contains(
+                "`users[1].roles[1].role`: no role `Nope`\n  hint: the roles are listed at `users[0].roles[0].role`"
+            ),
+            "{report}"
+        );
+        // Names match whatever their ASCII case, as before.
+        let shouted = GOOD.replace(
+            "role: Standard User, workspace: World",
+            "role: STANDARD user, workspace: world",
+        );
+        let shouted = Fixture::parse(&shouted, "good.yaml").unwrap();
+        let plain = Fixture::parse(GOOD, "good.yaml").unwrap();
+        assert_eq!(shouted.users[1].roles, plain.users[1].roles);
+        assert_eq!(plain.users[1].roles.len(), 2);
+    }
+
+    #[test]
+    fn a_fixture_beyond_the_parsers_default_budget_loads() {
+        // 16 YAML nodes a user: 16,000 users are over the 250,000 nodes the parser allows by
+        // default, and a small part of what the fixture limit admits.
+        let mut text = String::from(
+            "users:\n  - { userid: admin@big.example, first_name: A, last_name: B, api_only: true, roles: [{ role: Admin, workspace: AllZones }] }\n",
+        );
+        for i in 0..16_000 {
+            let _ = writeln!(
+                text,
+                "  - {{ userid: u{i}@big.example, first_name: U, last_name: '{i}', api_only: false, roles: [{{ role: Standard User, workspace: World }}] }}"
+            );
+        }
+        text.push_str("services:\n  - { name: admin, client_id: a, client_secret: s, user: admin@big.example, admin: true }\n");
+        let fixture = Fixture::parse(&text, "big.yaml").unwrap();
+        assert_eq!(fixture.users.len(), 16_001);
+        assert_eq!(fixture.to_world(Utc::now(), &[]).users.len(), 16_001);
+    }
+
+    #[test]
+    fn a_fixture_for_another_platform_is_not_read_as_marketo() {
+        let report = problems(&format!("provider: movius\n{GOOD}"));
+        assert!(
+            report.contains("bad.yaml:1:11: `provider`: this is a marketo fixture, not `movius`"),
+            "{report}"
+        );
+        assert!(Fixture::parse(&format!("provider: marketo\n{GOOD}"), "good.yaml").is_ok());
     }
 
     #[test]
