@@ -95,6 +95,13 @@ impl Op {
         }
     }
 
+    /// It as one platform's own operation (`P` is that platform's `Op`), if it is one of
+    /// that platform's: how a [`crate::provider::Platform`] takes the operations it is given,
+    /// another platform's being an error there.
+    pub fn narrow<P: Operation + 'static>(&self) -> Option<&P> {
+        each!(self, op => (op as &dyn std::any::Any).downcast_ref::<P>())
+    }
+
     /// Who performs it.
     pub fn performer(&self) -> Performer {
         each!(self, op => op.performer())
@@ -267,6 +274,24 @@ mod tests {
             }
             let back: Op = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
             assert_eq!(back, op);
+        }
+    }
+
+    #[test]
+    fn an_operation_narrows_to_its_own_platforms_only() {
+        for kind in ProviderKind::ALL {
+            let op = sample(kind);
+            let narrowed = [
+                (ProviderKind::Marketo, op.narrow::<marketo::Op>().is_some()),
+                (
+                    ProviderKind::Dotdigital,
+                    op.narrow::<dotdigital::Op>().is_some(),
+                ),
+                (ProviderKind::Movius, op.narrow::<movius::Op>().is_some()),
+            ];
+            for (to, some) in narrowed {
+                assert_eq!(some, to == kind, "{kind} narrowed to {to}");
+            }
         }
     }
 
