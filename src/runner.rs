@@ -50,7 +50,7 @@ struct RawInstance {
     #[schemars(with = "String")]
     name: Text,
     /// The platform.
-    #[schemars(with = "String", extend("enum" = ["marketo", "dotdigital", "movius"]))]
+    #[schemars(with = "String", extend("enum" = crate::plan::ProviderKind::NAMES))]
     provider: Text,
     /// Its base URL, as plans write it.
     #[schemars(with = "String")]

@@ -78,7 +78,10 @@ fn duration(text: &str) -> Result<Duration, String> {
 
 fn provider(text: &str) -> Result<ProviderKind, String> {
     ProviderKind::from_name(text.trim()).ok_or_else(|| {
-        format!("`{text}` is not a provider relinker knows: marketo, dotdigital or movius")
+        format!(
+            "`{text}` is not a provider relinker knows: {}",
+            ProviderKind::listed()
+        )
     })
 }
 

@@ -44,7 +44,10 @@ pub struct GenerateArgs {
 
 fn provider(text: &str) -> Result<ProviderKind, String> {
     ProviderKind::from_name(text.trim()).ok_or_else(|| {
-        format!("`{text}` is not a provider relinker knows: marketo, dotdigital or movius")
+        format!(
+            "`{text}` is not a provider relinker knows: {}",
+            ProviderKind::listed()
+        )
     })
 }
 

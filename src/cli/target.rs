@@ -72,8 +72,10 @@ impl Target {
         bytes: &[u8],
         origin: &str,
     ) -> Result<(), Failure> {
-        let Spec::Dotdigital(spec) = &plan.spec else {
-            return Ok(());
+        let spec = match &plan.spec {
+            Spec::Dotdigital(spec) => spec,
+            // Nothing else they ask for is known to be refused before a step runs.
+            Spec::Marketo(_) | Spec::Movius(_) => return Ok(()),
         };
         let refused = crate::provider::dotdigital::password::refused_in_plan(spec, &self.secrets);
         if refused.is_empty() {
@@ -395,11 +397,14 @@ pub(crate) fn marketo_source(
         let plan = crate::plan::parse_with(&text, &origin, crate::paths::parent(path), named)
             .or_invalid_input()?;
         let provider = plan.provider();
-        let Spec::Marketo(spec) = plan.spec else {
-            return Err(anyhow!(
-                "`{origin}` is a {provider} plan; {command} reads Marketo instances"
-            ))
-            .or_invalid_input();
+        let spec = match plan.spec {
+            Spec::Marketo(spec) => spec,
+            Spec::Dotdigital(_) | Spec::Movius(_) => {
+                return Err(anyhow!(
+                    "`{origin}` is a {provider} plan; {command} reads Marketo instances"
+                ))
+                .or_invalid_input();
+            }
         };
         // The runner decides what the file may reach and read, before anything is.
         runner.admit_file(path, (ProviderKind::Marketo, &spec.instance.base_url))?;

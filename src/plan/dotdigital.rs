@@ -26,7 +26,7 @@ use crate::ids::ServiceName;
 #[serde(deny_unknown_fields)]
 pub struct RawInstance {
     /// The platform.
-    #[schemars(with = "String", extend("enum" = ["dotdigital"]))]
+    #[schemars(with = "String", extend("enum" = [super::ProviderKind::Dotdigital.name()]))]
     pub(crate) provider: Text,
     /// An instance the runner configuration declares, by its name: the API's base URL comes
     /// from there (give either this, or `region`/`base_url`).

@@ -22,7 +22,7 @@ use crate::limits::{Limits, RateLimit, Share};
 #[serde(deny_unknown_fields)]
 pub struct RawInstance {
     /// The platform.
-    #[schemars(with = "String", extend("enum" = ["marketo"]))]
+    #[schemars(with = "String", extend("enum" = [super::ProviderKind::Marketo.name()]))]
     pub(crate) provider: Text,
     /// An instance the runner configuration declares, by its name: its base URL and admin
     /// credential come from there (give either this, or the three fields below).

@@ -8,38 +8,86 @@ use serde::{Deserialize, Serialize};
 use super::{dotdigital, marketo, movius};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
-/// A platform relinker knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
+/// Declares [`ProviderKind`] from one list: each platform's variant and the one name plans,
+/// journals, fixtures, the schema and the command line know it by. `ALL`, `NAMES`, `name()` and
+/// the serde form all come from that list, so none of them can leave a platform out.
+macro_rules! provider_kinds {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal, $label:literal;)+) => {
+        /// A platform relinker knows.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum ProviderKind {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ProviderKind {
+            /// Every provider, in the order the docs list them.
+            pub const ALL: [ProviderKind; [$($name),+].len()] = [$(ProviderKind::$variant),+];
+
+            /// Every provider's name, in the order of [`ProviderKind::ALL`].
+            pub const NAMES: [&'static str; [$($name),+].len()] = [$($name),+];
+
+            /// The name plans use (`instance.provider`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(ProviderKind::$variant => $name,)+
+                }
+            }
+
+            /// The name people know the platform by, for prose: `Movius MultiLine`.
+            pub const fn label(self) -> &'static str {
+                match self {
+                    $(ProviderKind::$variant => $label,)+
+                }
+            }
+        }
+    };
+}
+
+provider_kinds! {
     /// Adobe Marketo Engage.
-    Marketo,
+    Marketo => "marketo", "Marketo";
     /// dotdigital (formerly dotmailer).
-    Dotdigital,
+    Dotdigital => "dotdigital", "dotdigital";
     /// Movius MultiLine.
-    Movius,
+    Movius => "movius", "Movius MultiLine";
 }
 
 impl ProviderKind {
-    /// Every provider, in the order the docs list them.
-    pub const ALL: [ProviderKind; 3] = [
-        ProviderKind::Marketo,
-        ProviderKind::Dotdigital,
-        ProviderKind::Movius,
-    ];
-
-    /// The name plans use (`instance.provider`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ProviderKind::Marketo => "marketo",
-            ProviderKind::Dotdigital => "dotdigital",
-            ProviderKind::Movius => "movius",
-        }
-    }
-
     /// The provider a plan names, if relinker knows it.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Every provider's name, for messages: `marketo, dotdigital or movius`.
+    pub fn listed() -> String {
+        either(&Self::NAMES)
+    }
+
+    /// Every provider's label, for prose: `Marketo, dotdigital or Movius MultiLine`.
+    pub fn labelled() -> String {
+        either(&Self::ALL.map(Self::label))
+    }
+}
+
+/// `a, b or c`.
+fn either(words: &[&str]) -> String {
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.join(""),
+    }
+}
+
+impl Serialize for ProviderKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Self::from_name(&name)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, &ProviderKind::NAMES))
     }
 }
 
@@ -240,4 +288,38 @@ pub struct NamedInstance {
     pub client_id: Option<String>,
     /// Marketo: the admin service's client secret, as the runner writes it (a reference).
     pub client_secret: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_known_by_its_one_name_everywhere() {
+        assert_eq!(ProviderKind::ALL.len(), ProviderKind::NAMES.len());
+        for (kind, name) in ProviderKind::ALL.into_iter().zip(ProviderKind::NAMES) {
+            assert_eq!(kind.name(), name);
+            assert_eq!(ProviderKind::from_name(name), Some(kind));
+            assert_eq!(kind.to_string(), name);
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            let back: ProviderKind = serde_json::from_value(name.into()).unwrap();
+            assert_eq!(back, kind);
+        }
+        let unknown = serde_json::from_value::<ProviderKind>("hubspot".into()).unwrap_err();
+        assert!(
+            unknown
+                .to_string()
+                .contains("expected one of `marketo`, `dotdigital`, `movius`"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn messages_list_every_kind() {
+        assert_eq!(ProviderKind::listed(), "marketo, dotdigital or movius");
+        assert_eq!(
+            ProviderKind::labelled(),
+            "Marketo, dotdigital or Movius MultiLine"
+        );
+    }
 }

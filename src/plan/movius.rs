@@ -24,7 +24,7 @@ use crate::ids::{ServiceName, UserId};
 #[serde(deny_unknown_fields)]
 pub struct RawInstance {
     /// The platform.
-    #[schemars(with = "String", extend("enum" = ["movius"]))]
+    #[schemars(with = "String", extend("enum" = [super::ProviderKind::Movius.name()]))]
     pub(crate) provider: Text,
     /// The organization's name, for messages.
     #[serde(default)]

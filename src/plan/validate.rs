@@ -83,13 +83,15 @@ fn sniff(text: &str) -> Result<ProviderKind, Diagnostic> {
         return Ok(ProviderKind::Marketo);
     };
     ProviderKind::from_name(provider.value.trim()).ok_or_else(|| {
-        let known: Vec<&str> = ProviderKind::ALL.iter().map(|p| p.name()).collect();
         Diagnostic::at(
             provider.referenced,
             "instance.provider",
             format!("unknown provider `{}`", provider.value.escape_debug()),
         )
-        .with_hint(format!("relinker supports `{}`", known.join("`, `")))
+        .with_hint(format!(
+            "relinker supports `{}`",
+            ProviderKind::NAMES.join("`, `")
+        ))
     })
 }
 

@@ -76,18 +76,16 @@ pub fn compile(plan: &Plan, live: &LiveState, leftovers: &Leftovers) -> Compiled
         }
         (Spec::Movius(spec), LiveState::Movius(snapshot)) => movius::compile(spec, snapshot),
         // A snapshot of another platform than the plan's: nothing can be planned from it.
-        (spec, _) => Compiled {
+        (Spec::Marketo(_), LiveState::Dotdigital(_) | LiveState::Movius(_))
+        | (Spec::Dotdigital(_), LiveState::Marketo(_) | LiveState::Movius(_))
+        | (Spec::Movius(_), LiveState::Marketo(_) | LiveState::Dotdigital(_)) => Compiled {
             steps: Vec::new(),
             warnings: Vec::new(),
             conflicts: vec![Conflict {
                 rotation: None,
                 message: format!(
                     "live state was read from another platform than the plan's ({})",
-                    match spec {
-                        Spec::Marketo(_) => "marketo",
-                        Spec::Dotdigital(_) => "dotdigital",
-                        Spec::Movius(_) => "movius",
-                    }
+                    plan.provider()
                 ),
             }],
         },
@@ -107,4 +105,44 @@ pub fn compile(plan: &Plan, live: &LiveState, leftovers: &Leftovers) -> Compiled
         });
     }
     compiled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ProviderKind;
+    use crate::provider::live::empty;
+
+    fn plan(kind: ProviderKind) -> Plan {
+        crate::plan::parse(
+            crate::plan::example(kind),
+            kind.name(),
+            std::path::Path::new("plans/examples"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_plan_compiles_against_its_own_platform_only() {
+        let foreign = |kind: ProviderKind| Conflict {
+            rotation: None,
+            message: format!("live state was read from another platform than the plan's ({kind})"),
+        };
+        for planned in ProviderKind::ALL {
+            let plan = plan(planned);
+            for read in ProviderKind::ALL {
+                let compiled = compile(&plan, &empty(read), &Leftovers::default());
+                if read == planned {
+                    assert!(!compiled.conflicts.contains(&foreign(planned)), "{planned}");
+                } else {
+                    assert_eq!(
+                        compiled.conflicts,
+                        [foreign(planned)],
+                        "{planned} on {read}"
+                    );
+                    assert!(compiled.steps.is_empty());
+                }
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ use super::platform::RunFacts;
 use super::step::{Performer, Reversibility, Verification};
 use super::{dotdigital, marketo, movius};
 use crate::ids::UserId;
+use crate::plan::ProviderKind;
 
 /// What every provider's operations say about themselves.
 pub trait Operation: Sized {
@@ -85,6 +86,22 @@ macro_rules! each {
 }
 
 impl Op {
+    /// The platform it belongs to.
+    pub fn provider(&self) -> ProviderKind {
+        match self {
+            Op::Marketo(_) => ProviderKind::Marketo,
+            Op::Dotdigital(_) => ProviderKind::Dotdigital,
+            Op::Movius(_) => ProviderKind::Movius,
+        }
+    }
+
+    /// It as one platform's own operation (`P` is that platform's `Op`), if it is one of
+    /// that platform's: how a [`crate::provider::Platform`] takes the operations it is given,
+    /// another platform's being an error there.
+    pub fn narrow<P: Operation + 'static>(&self) -> Option<&P> {
+        each!(self, op => (op as &dyn std::any::Any).downcast_ref::<P>())
+    }
+
     /// Who performs it.
     pub fn performer(&self) -> Performer {
         each!(self, op => op.performer())
@@ -171,16 +188,16 @@ impl Op {
 
 impl Serialize for Op {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (provider, mut value) = match self {
+        let mut value = match self {
             // Marketo's operations predate the key, and its journals do without it.
             Op::Marketo(op) => return op.serialize(serializer),
-            Op::Dotdigital(op) => ("dotdigital", serde_json::to_value(op)),
-            Op::Movius(op) => ("movius", serde_json::to_value(op)),
+            Op::Dotdigital(op) => serde_json::to_value(op),
+            Op::Movius(op) => serde_json::to_value(op),
         };
         let value = value
             .as_mut()
             .map_err(|e| serde::ser::Error::custom(e.to_string()))?;
-        value["provider"] = provider.into();
+        value["provider"] = self.provider().name().into();
         value.serialize(serializer)
     }
 }
@@ -191,22 +208,19 @@ impl<'de> Deserialize<'de> for Op {
         let provider = value
             .get("provider")
             .and_then(serde_json::Value::as_str)
-            .unwrap_or("marketo");
+            .unwrap_or(ProviderKind::Marketo.name());
+        let Some(provider) = ProviderKind::from_name(provider) else {
+            return Err(serde::de::Error::unknown_variant(
+                provider,
+                &ProviderKind::NAMES,
+            ));
+        };
         match provider {
-            "marketo" => serde_json::from_value(value)
-                .map(Op::Marketo)
-                .map_err(serde::de::Error::custom),
-            "dotdigital" => serde_json::from_value(value)
-                .map(Op::Dotdigital)
-                .map_err(serde::de::Error::custom),
-            "movius" => serde_json::from_value(value)
-                .map(Op::Movius)
-                .map_err(serde::de::Error::custom),
-            other => Err(serde::de::Error::unknown_variant(
-                other,
-                &["marketo", "dotdigital", "movius"],
-            )),
+            ProviderKind::Marketo => serde_json::from_value(value).map(Op::Marketo),
+            ProviderKind::Dotdigital => serde_json::from_value(value).map(Op::Dotdigital),
+            ProviderKind::Movius => serde_json::from_value(value).map(Op::Movius),
         }
+        .map_err(serde::de::Error::custom)
     }
 }
 
@@ -220,4 +234,78 @@ pub struct Made {
     /// made thing only by its credential (dotdigital): a look with another credential says
     /// nothing of it.
     pub credential: Option<crate::secret::CredentialFingerprint>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::StepId;
+
+    /// An operation of `kind`'s platform.
+    fn sample(kind: ProviderKind) -> Op {
+        let user = UserId::parse("jane.doe@acme.example").unwrap();
+        match kind {
+            ProviderKind::Marketo => Op::Marketo(marketo::Op::DeleteUser { user }),
+            ProviderKind::Dotdigital => Op::Dotdigital(dotdigital::Op::Delete {
+                user,
+                after: StepId::new("r1-verify"),
+                soak: None,
+            }),
+            ProviderKind::Movius => Op::Movius(movius::Op::DeleteNewUser {
+                replaces: UserId::parse("old@acme.example").unwrap(),
+                user,
+            }),
+        }
+    }
+
+    #[test]
+    fn every_platforms_operation_survives_a_journal_round_trip() {
+        for kind in ProviderKind::ALL {
+            let op = sample(kind);
+            assert_eq!(op.provider(), kind);
+            let line = serde_json::to_string(&op).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            match kind {
+                // Marketo's journals predate the key.
+                ProviderKind::Marketo => assert!(value.get("provider").is_none(), "{line}"),
+                ProviderKind::Dotdigital | ProviderKind::Movius => {
+                    assert_eq!(value["provider"], kind.name(), "{line}");
+                }
+            }
+            let back: Op = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(back, op);
+        }
+    }
+
+    #[test]
+    fn an_operation_narrows_to_its_own_platforms_only() {
+        for kind in ProviderKind::ALL {
+            let op = sample(kind);
+            let narrowed = [
+                (ProviderKind::Marketo, op.narrow::<marketo::Op>().is_some()),
+                (
+                    ProviderKind::Dotdigital,
+                    op.narrow::<dotdigital::Op>().is_some(),
+                ),
+                (ProviderKind::Movius, op.narrow::<movius::Op>().is_some()),
+            ];
+            for (to, some) in narrowed {
+                assert_eq!(some, to == kind, "{kind} narrowed to {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_operation_of_an_unknown_platform_names_the_known_ones() {
+        let error = serde_json::from_value::<Op>(serde_json::json!({
+            "op": "delete", "provider": "hubspot", "user": "jane.doe@acme.example"
+        }))
+        .unwrap_err();
+        assert!(
+            error.to_string().contains(
+                "unknown variant `hubspot`, expected one of `marketo`, `dotdigital`, `movius`"
+            ),
+            "{error}"
+        );
+    }
 }

@@ -33,6 +33,7 @@ mod plan_cmd;
 mod plan_validate;
 mod pr_workflow;
 mod provider;
+mod providers;
 mod quota;
 mod readings;
 mod recovery;

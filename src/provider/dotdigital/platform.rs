@@ -601,13 +601,11 @@ impl Platform for DotdigitalPlatform {
     }
 
     fn made(&self, op: &crate::provider::Op) -> Option<crate::provider::Made> {
-        match op {
-            crate::provider::Op::Dotdigital(Op::CreateUser { new, .. }) => {
-                self.resolve(new).ok().map(|r| crate::provider::Made {
-                    credential: Some(r.fingerprint(&self.fingerprinter)),
-                    identity: r.username,
-                })
-            }
+        match op.narrow::<Op>()? {
+            Op::CreateUser { new, .. } => self.resolve(new).ok().map(|r| crate::provider::Made {
+                credential: Some(r.fingerprint(&self.fingerprinter)),
+                identity: r.username,
+            }),
             _ => None,
         }
     }
@@ -634,9 +632,9 @@ impl Platform for DotdigitalPlatform {
         _facts: &'a dyn RunFacts,
     ) -> BoxFuture<'a, Result<Check, CheckError>> {
         Box::pin(async move {
-            match op {
-                crate::provider::Op::Dotdigital(op) => self.check_op(op).await,
-                other => Err(CheckError::foreign(other, "dotdigital")),
+            match op.narrow::<Op>() {
+                Some(op) => self.check_op(op).await,
+                None => Err(CheckError::foreign(op, "dotdigital")),
             }
         })
     }
@@ -648,8 +646,8 @@ impl Platform for DotdigitalPlatform {
         _fence: &'a dyn crate::provider::Fence,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
-            match op {
-                crate::provider::Op::Dotdigital(Op::Verify { .. }) => Ok(()),
+            match op.narrow::<Op>() {
+                Some(Op::Verify { .. }) => Ok(()),
                 _ => Err(ProviderError::Config(
                     "on dotdigital, API users change only in the UI: this is a person's step"
                         .into(),
@@ -659,9 +657,9 @@ impl Platform for DotdigitalPlatform {
     }
 
     fn instructions(&self, op: &crate::provider::Op) -> ManualAction {
-        match op {
-            crate::provider::Op::Dotdigital(op) => instructions(op),
-            other => ManualAction::summary_only(other.describe()),
+        match op.narrow::<Op>() {
+            Some(op) => instructions(op),
+            None => ManualAction::summary_only(op.describe()),
         }
     }
 }

@@ -430,13 +430,11 @@ impl Platform for MarketoPlatform {
     }
 
     fn made(&self, op: &crate::provider::Op) -> Option<crate::provider::Made> {
-        match op {
-            crate::provider::Op::Marketo(Op::CreateUser { user, .. }) => {
-                Some(crate::provider::Made {
-                    identity: user.to_string(),
-                    credential: None,
-                })
-            }
+        match op.narrow::<Op>()? {
+            Op::CreateUser { user, .. } => Some(crate::provider::Made {
+                identity: user.to_string(),
+                credential: None,
+            }),
             _ => None,
         }
     }
@@ -466,9 +464,9 @@ impl Platform for MarketoPlatform {
         facts: &'a dyn RunFacts,
     ) -> BoxFuture<'a, Result<Check, CheckError>> {
         Box::pin(async move {
-            match op {
-                crate::provider::Op::Marketo(op) => self.check_op(op, facts).await,
-                other => Err(CheckError::foreign(other, "Marketo")),
+            match op.narrow::<Op>() {
+                Some(op) => self.check_op(op, facts).await,
+                None => Err(CheckError::foreign(op, "Marketo")),
             }
         })
     }
@@ -479,36 +477,35 @@ impl Platform for MarketoPlatform {
         fence: &'a dyn Fence,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
-            match op {
-                crate::provider::Op::Marketo(op) => self.act_op(op, fence).await,
-                other => Err(ProviderError::Config(format!(
+            match op.narrow::<Op>() {
+                Some(op) => self.act_op(op, fence).await,
+                None => Err(ProviderError::Config(format!(
                     "`{}` is not a Marketo step",
-                    other.describe()
+                    op.describe()
                 ))),
             }
         })
     }
 
     fn instructions(&self, op: &crate::provider::Op) -> ManualAction {
-        match op {
-            crate::provider::Op::Marketo(Op::LinkService { service, to, .. }) => {
-                self.client.relink_action(service, to)
-            }
+        let Some(marketo) = op.narrow::<Op>() else {
+            return ManualAction::summary_only(op.describe());
+        };
+        match marketo {
+            Op::LinkService { service, to, .. } => self.client.relink_action(service, to),
             // An API step a person must unblock: what Marketo is waiting for.
-            crate::provider::Op::Marketo(Op::CreateUser { user, .. }) => ManualAction {
+            Op::CreateUser { user, .. } => ManualAction {
                 summary: format!("accept the pending invitation of `{user}`"),
                 steps: vec![
                     format!("relinker invited the API-only user `{user}`, and Marketo holds it as a pending invitation until it is accepted."),
                     format!("Accept it from the \"Welcome to Marketo\" email sent to `{user}` (or have a Marketo admin do it); relinker then goes on."),
                 ],
             },
-            crate::provider::Op::Marketo(
-                Op::UpdateUser { user, .. }
-                | Op::DeleteUser { user }
-                | Op::ExpireUser { user }
-                | Op::AddRoles { user, .. }
-                | Op::RemoveRoles { user, .. },
-            ) => ManualAction {
+            Op::UpdateUser { user, .. }
+            | Op::DeleteUser { user }
+            | Op::ExpireUser { user }
+            | Op::AddRoles { user, .. }
+            | Op::RemoveRoles { user, .. } => ManualAction {
                 summary: format!("let Marketo change `{user}`: no LaunchPoint service may run as it"),
                 steps: vec![
                     format!("In Marketo, open Admin > Integration > LaunchPoint and make sure no service is linked to `{user}` (the plan's relink steps move them)."),
@@ -516,7 +513,7 @@ impl Platform for MarketoPlatform {
                     "If no service runs as it, check that relinker's admin service has a role with Access User Management Api.".into(),
                 ],
             },
-            other => ManualAction::summary_only(other.describe()),
+            verify @ Op::Verify { .. } => ManualAction::summary_only(verify.describe()),
         }
     }
 }

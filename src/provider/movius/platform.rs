@@ -310,8 +310,8 @@ impl Platform for MoviusPlatform {
     }
 
     fn made(&self, op: &crate::provider::Op) -> Option<crate::provider::Made> {
-        match op {
-            crate::provider::Op::Movius(Op::AddUser { user, .. }) => Some(crate::provider::Made {
+        match op.narrow::<Op>()? {
+            Op::AddUser { user, .. } => Some(crate::provider::Made {
                 identity: user.to_string(),
                 credential: None,
             }),
@@ -341,9 +341,9 @@ impl Platform for MoviusPlatform {
         _facts: &'a dyn RunFacts,
     ) -> BoxFuture<'a, Result<Check, CheckError>> {
         Box::pin(async move {
-            match op {
-                crate::provider::Op::Movius(op) => self.check_op(op).await,
-                other => Err(CheckError::foreign(other, "Movius")),
+            match op.narrow::<Op>() {
+                Some(op) => self.check_op(op).await,
+                None => Err(CheckError::foreign(op, "Movius")),
             }
         })
     }
@@ -355,9 +355,9 @@ impl Platform for MoviusPlatform {
         _fence: &'a dyn crate::provider::Fence,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
-            match op {
+            match op.narrow::<Op>() {
                 // relinker's proof is its checks; there is nothing to do.
-                crate::provider::Op::Movius(Op::Verify { .. }) => Ok(()),
+                Some(Op::Verify { .. }) => Ok(()),
                 _ => Err(ProviderError::Config(
                     "on Movius, API users change only in the Administrators tool: this is a person's step"
                         .into(),
@@ -367,9 +367,9 @@ impl Platform for MoviusPlatform {
     }
 
     fn instructions(&self, op: &crate::provider::Op) -> ManualAction {
-        match op {
-            crate::provider::Op::Movius(op) => instructions(op),
-            other => ManualAction::summary_only(other.describe()),
+        match op.narrow::<Op>() {
+            Some(op) => instructions(op),
+            None => ManualAction::summary_only(op.describe()),
         }
     }
 }
