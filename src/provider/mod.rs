@@ -1,6 +1,6 @@
 //! What a platform can do, and how relinker knows it was done.
 //!
-//! A plan compiles ([`compile`]) into [`Step`]s, each with an [`Op`]eration of the plan's
+//! A plan compiles ([`compile()`]) into [`Step`]s, each with an [`Op`]eration of the plan's
 //! platform that says who performs it ([`Performer`]), how its effect becomes known
 //! ([`Verification`]) and what undoes it. At run time a [`Platform`] reads live state, checks and
 //! carries out operations, and tells a person what to do. Each provider lives in a folder of its
