@@ -198,10 +198,12 @@ async fn a_neighbour_busy_with_the_instance_makes_the_client_back_off_not_fail()
 }
 
 /// Another integration uses part of the instance's rate window: the first time relinker and
-/// it fill the window together, relinker meets a 606, keeps under what it had in the window
-/// since, and neither meets the full window again for the rest of the reads.
+/// it fill the window together, relinker meets a 606 and takes it for a burst (it goes on at
+/// the full rate after the window); the second time it is a neighbour that stays, relinker
+/// keeps under what it had in the window since, and neither meets the full window again for
+/// the rest of the reads.
 #[tokio::test]
-async fn a_neighbour_using_part_of_the_window_is_met_once_not_every_window() {
+async fn a_neighbour_using_part_of_the_window_is_met_twice_not_every_window() {
     let _alone = serial().await;
     let config = SandboxConfig {
         rate_limit: "60/1s".parse().unwrap(),
@@ -229,15 +231,25 @@ async fn a_neighbour_using_part_of_the_window_is_met_once_not_every_window() {
     let ((refused, ours), (neighbour_calls, neighbour_refused)) =
         read_roles_beside(&sandbox, neighbour, limits, "606").await;
     // Keeping its full allowance, relinker would fill the window with the neighbour in every
-    // one of the four or more windows the reads take, a few refusals each time.
+    // one of the four or more windows the reads take. A meeting is the refusals of the calls
+    // in flight when the window filled (up to ten, within a few milliseconds of each other).
+    let refused_at: Vec<u64> = logged(&sandbox, &format!("{USERS}/roles.json"))
+        .await
+        .iter()
+        .filter(|r| r["code"] == "606")
+        .filter_map(|r| r["at_ms"].as_u64())
+        .collect();
+    let meetings = 1 + refused_at.windows(2).filter(|w| w[1] - w[0] > 200).count();
+    eprintln!("relinker met the full window {meetings} times: 606 at {refused_at:?} ms");
     assert!(
-        refused * 100 <= ours * 3,
-        "{refused} of {ours} calls answered 606"
+        refused == 0 || meetings <= 2,
+        "{refused} of {ours} calls answered 606, in {meetings} meetings: {refused_at:?}"
     );
-    // The one time the window fills costs the neighbour the calls it makes until the window
-    // rolls over (three at its pace); every window filling would cost it twice that and more.
+    // Each time the window fills costs the neighbour the calls it makes until the window
+    // rolls over (three or four at its pace; measured 5 to 8 for the two meetings); every
+    // window filling would cost it 12 and more.
     assert!(
-        neighbour_refused <= 4,
+        neighbour_refused <= 10,
         "the neighbour was refused {neighbour_refused} times in {neighbour_calls} calls"
     );
 }
