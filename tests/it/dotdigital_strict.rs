@@ -352,14 +352,7 @@ async fn the_flat_rate_limit_scheme_is_a_sandbox_behaviour() {
         "2/1h",
     ]);
     let http = reqwest::Client::new();
-    let info: Value = http
-        .get(format!("{}/_sandbox/info", process.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = process.info().await;
     assert_eq!(
         info["behaviours"],
         json!(["rate-limit-scheme=flat"]),

@@ -297,6 +297,16 @@ impl SandboxProcess {
             .to_owned();
         Self { child, base_url }
     }
+
+    /// What the sandbox says of itself (`/_sandbox/info`).
+    pub async fn info(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/_sandbox/info", self.base_url))
+            .await
+            .expect("sandbox info")
+            .json()
+            .await
+            .expect("sandbox info is JSON")
+    }
 }
 
 impl Drop for SandboxProcess {

@@ -100,12 +100,7 @@ async fn the_sandbox_serves_every_platforms_built_in_fixture_and_stops() {
             "{kind}: {}",
             process.base_url
         );
-        let info: serde_json::Value = reqwest::get(format!("{}/_sandbox/info", process.base_url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let info = process.info().await;
         assert_eq!(info["sandbox"], true, "{kind}: {info}");
         assert_eq!(info["emulates"], kind.name(), "{kind}: {info}");
         let pid = process.child.id().to_string();

@@ -12,12 +12,7 @@ async fn prints_its_address_first_and_stops_cleanly_on_sigterm() {
         "{}",
         process.base_url
     );
-    let info: serde_json::Value = reqwest::get(format!("{}/_sandbox/info", process.base_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = process.info().await;
     assert_eq!(info["sandbox"], true);
     assert_eq!(info["limits"]["rate"], "50/2s");
     assert_eq!(info["token_ttl_secs"], 3600);
@@ -82,12 +77,7 @@ async fn behaviours_come_from_the_fixture_and_the_command_line() {
         "--behaviour",
         "error-codes=integer",
     ]);
-    let info: serde_json::Value = reqwest::get(format!("{}/_sandbox/info", process.base_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = process.info().await;
     let listed: Vec<&str> = info["behaviours"]
         .as_array()
         .unwrap()
