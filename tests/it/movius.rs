@@ -534,10 +534,24 @@ async fn a_login_that_is_the_old_credential_proves_no_switch() {
         .env("MV_NEW_USER", "api-7fq2kd9xmw")
         .run()
         .await;
+    // Nor of a new user: the add is not "already done" at planning, nor done at step time
+    // (walk movius seed 4 saw "r0-add-new-user: done (its check command passes)").
     ran.code(4)
         .says("is the one `salesforce` is switched from")
-        .never_says("✓ r0-switch-salesforce");
+        .says("shows nothing of `api.multiline@acme.example`")
+        .never_says("✓ r0-switch-salesforce")
+        .never_says("✓ r0-add-new-user")
+        .never_says("already done");
     let status = work.status(&ran.run_id()).await;
+    for id in ["r0-add-new-user", "r0-switch-salesforce"] {
+        assert!(
+            !matches!(
+                step(&status, id)["state"].as_str(),
+                Some("applied" | "already_satisfied")
+            ),
+            "{id}: {status:#}"
+        );
+    }
     assert_ne!(
         step(&status, "r0-switch-salesforce")["state"],
         "applied",

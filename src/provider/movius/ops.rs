@@ -61,6 +61,10 @@ pub enum Op {
         /// The new API user's credential, where the plan gives it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         login: Option<Login>,
+        /// The credentials the integrations use before they are switched: a check passing
+        /// with one of them proves nothing of a new user.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        current: Vec<Login>,
     },
     /// A person deletes an API user this run had them add (the undo of `AddUser`).
     DeleteNewUser {

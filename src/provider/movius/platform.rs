@@ -85,6 +85,15 @@ impl MoviusPlatform {
                 _ => None,
             });
             let new = match new {
+                // The credential it uses now passes either way: it proves no switch.
+                Some(login)
+                    if service
+                        .login
+                        .as_ref()
+                        .is_some_and(|now| self.same_credential(login, now)) =>
+                {
+                    None
+                }
                 Some(login) => told(self.commands.passes(&service.name, check, login).await?),
                 None => None,
             };
@@ -135,8 +144,15 @@ impl MoviusPlatform {
                 proven_by,
                 login: Some(login),
                 user,
+                current,
                 ..
             } => {
+                // A credential an integration uses now passes whether or not a user was added.
+                if current.iter().any(|now| self.same_credential(login, now)) {
+                    return Ok(Check::CannotTell(format!(
+                        "the credential the plan's `login:` names is one an integration uses now, so a check passing with it shows nothing of `{user}`; point `login:` at the new API user's credential"
+                    )));
+                }
                 // A credential an integration authenticates with belongs to a user that
                 // exists; no integration passing shows nothing (none may be switched yet, the
                 // emailed credential may not be stored yet), so a person's word decides then.

@@ -150,6 +150,10 @@ impl Builder<'_> {
                     .cloned()
                     .collect(),
                 login: login.cloned(),
+                current: integrations
+                    .iter()
+                    .filter_map(|i| self.spec.service(&i.service).and_then(|d| d.login.clone()))
+                    .collect(),
             },
             added,
         );

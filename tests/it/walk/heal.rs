@@ -78,13 +78,25 @@ impl Walker {
                     .await?;
                 }
                 // The healer attests only what holds: a step it could not bring about waits.
-                let attested = self
-                    .status
-                    .as_ref()
+                // A step is known by attestation as `status` says; an undo, as its wait says
+                // (an undo may be known otherwise than its step: a Movius add is checked, its
+                // undo attested).
+                let status = self.status.as_ref();
+                let attested = status
                     .and_then(|s| s["steps"].as_array())
                     .into_iter()
                     .flatten()
-                    .any(|s| s["id"] == step.as_str() && s["verification"] == "attested");
+                    .any(|s| s["id"] == step.as_str() && s["verification"] == "attested")
+                    || status
+                        .and_then(|s| s["waiting"].as_array())
+                        .into_iter()
+                        .flatten()
+                        .any(|w| {
+                            w["step"] == step.as_str()
+                                && w["waiting_for"]
+                                    .as_str()
+                                    .is_some_and(|f| f.contains("nothing can observe it"))
+                        });
                 let world = self.site.facts().await;
                 if attested && self.untrue(&step, undo, &world).is_empty() {
                     self.play(Move::Attest {
