@@ -41,6 +41,17 @@ async fn attest(work: &Workspace, id: &str, step: &str) -> crate::harness::Ran {
         .await
 }
 
+/// `apply --gate-wait 0` of the workspace's plan, before anyone names the new user.
+pub(crate) async fn apply_unattended(work: &Workspace) -> crate::harness::Ran {
+    relinker(
+        work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        None,
+    )
+    .run()
+    .await
+}
+
 /// A workspace whose plan's new password is in `new.password`.
 fn workspace(sandbox: &TestSandbox, plan: &str) -> Workspace {
     let work = Workspace::with_files(plan, &[]);
@@ -52,13 +63,7 @@ fn workspace(sandbox: &TestSandbox, plan: &str) -> Workspace {
 /// Takes a run from `apply` to the moment it asks for the switches: the person has created the
 /// new user and its name is set. Returns the run id and the new username.
 async fn to_the_switches(sandbox: &TestSandbox, work: &Workspace) -> (String, String) {
-    let first = relinker(
-        work,
-        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
-        None,
-    )
-    .run()
-    .await;
+    let first = apply_unattended(work).await;
     first.code(4).says("r0-create-new-user");
     let id = first.run_id();
     let new_user = person_creates_user(sandbox, NEW_PASSWORD).await;
@@ -188,13 +193,7 @@ async fn the_old_credential_given_as_the_new_one_at_step_time_pauses_the_run() {
     let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
     let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
     let before = world(&sandbox).await;
-    let first = relinker(
-        &work,
-        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
-        None,
-    )
-    .run()
-    .await;
+    let first = apply_unattended(&work).await;
     first.code(4);
     let id = first.run_id();
 
@@ -435,15 +434,7 @@ async fn a_rollback_that_cannot_read_the_new_password_names_the_user_and_waits()
     let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
     let before = world(&sandbox).await;
     let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
-    let id = relinker(
-        &work,
-        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
-        None,
-    )
-    .run()
-    .await
-    .code(4)
-    .run_id();
+    let id = apply_unattended(&work).await.code(4).run_id();
     let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
     std::fs::remove_file(work.path().join("new.password")).unwrap();
     let rolled = relinker(
@@ -613,13 +604,7 @@ async fn a_rollback_knows_the_user_it_made_by_the_credential_it_was_made_with() 
 async fn a_pause_names_the_variable_that_is_not_set() {
     let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
     let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
-    let first = relinker(
-        &work,
-        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
-        None,
-    )
-    .run()
-    .await;
+    let first = apply_unattended(&work).await;
     first.code(4).says("`DD_NEW_USER` is not set");
     let id = first.run_id();
     let status = work.status(&id).await;
@@ -648,13 +633,7 @@ async fn a_pause_names_the_variable_that_is_not_set() {
 async fn a_rollback_is_not_done_while_the_old_user_it_found_is_disabled() {
     let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
     let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
-    let first = relinker(
-        &work,
-        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
-        None,
-    )
-    .run()
-    .await;
+    let first = apply_unattended(&work).await;
     first.code(4).says("r0-create-new-user");
     let id = first.run_id();
     let rollback = || relinker(&work, &["rollback", &id, "--gate-wait", "0"], None);

@@ -295,13 +295,7 @@ async fn a_password_containing_its_username_is_refused_at_plan_time() {
 async fn a_password_containing_its_username_read_at_step_time_pauses_the_run() {
     let sandbox = sandbox(FIXTURE).await;
     let work = crate::harness::Workspace::with_files(&rotate_plan(&sandbox.handle.base_url()), &[]);
-    let first = crate::dotdigital::relinker(
-        &work,
-        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
-        None,
-    )
-    .run()
-    .await;
+    let first = crate::dotdigital_facts::apply_unattended(&work).await;
     first.code(4).says("r0-set-new-password");
     let id = first.run_id();
 
@@ -414,13 +408,7 @@ async fn the_flat_schemes_limit_past_the_budget_pauses_the_run() {
     let sandbox = sandbox(&flat_fixture("2/1h")).await;
     let work = crate::dotdigital::workspace(&sandbox);
     std::fs::write(work.path().join("new.password"), "sandbox-New-4k").unwrap();
-    let first = crate::dotdigital::relinker(
-        &work,
-        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
-        None,
-    )
-    .run()
-    .await;
+    let first = crate::dotdigital_facts::apply_unattended(&work).await;
     first.code(4).says("r0-create-new-user");
     let id = first.run_id();
     let new_user = crate::dotdigital::person_creates_user(&sandbox, "sandbox-New-4k").await;
