@@ -97,6 +97,35 @@ pub enum Answer {
     CannotCheck(String),
 }
 
+impl Answer {
+    /// The answer as a plan records it: whether the credential authenticates, or `None` when
+    /// the command could not tell, its reason kept in `undecided` (the plan then knows nothing
+    /// of what it checks, and says why).
+    pub fn told(self, undecided: &mut Vec<String>) -> Option<bool> {
+        match self {
+            Answer::Authenticates => Some(true),
+            Answer::Refused => Some(false),
+            Answer::CannotCheck(why) => {
+                undecided.push(why);
+                None
+            }
+        }
+    }
+}
+
+/// What an integration's check command said when the plan was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Checked {
+    /// With the credential it uses now: `None` when the plan gives none, it cannot be read, or
+    /// the command could not tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<bool>,
+    /// With the rotation's new credential: `None` when the plan gives none or it cannot be read
+    /// yet (a new credential usually does not exist when the plan is made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<bool>,
+}
+
 /// Runs `command` with a credential; answers whether it authenticates (exit 0), is refused
 /// (exit 1), or the command could not tell. Only a command that cannot be started at all is an
 /// error: the plan names something that is not there.

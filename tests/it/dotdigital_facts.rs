@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::dotdigital::{
-    ACCOUNT, OLD_PASSWORD, OLD_USER, OTHER_PASSWORD, OTHER_USER, person_configures,
+    ACCOUNT, OLD_PASSWORD, OLD_USER, OTHER_PASSWORD, OTHER_USER, no_secrets, person_configures,
     person_creates_user, plan, relinker, sandbox, world,
 };
 use crate::harness::{TestSandbox, Workspace, assert_no_secrets, step};
@@ -699,4 +699,64 @@ async fn a_switch_to_the_old_credential_is_not_a_switch() {
     let (integrations, _) = world(&sandbox).await;
     assert_eq!(integrations["magento"], OLD_USER);
     assert_eq!(integrations["crm-connector"], OLD_USER);
+}
+
+/// An integration found on the new credential before the run (an abandoned run's person
+/// switched it) is not the run's switch: with the new credential unreadable the plan refuses,
+/// as it could not tell that switch from one it asks for; readable, the switch is found done,
+/// and a rollback leaves it (and the new user it found) as found.
+#[tokio::test]
+async fn an_integration_switched_before_the_run_is_found_so_and_never_switched_back() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let work = workspace(&sandbox, &plan(&sandbox.handle.base_url(), "delete"));
+    // Before this run: a person made the new user and switched `magento` to it.
+    let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
+    person_configures(&sandbox, "magento", &new_user, NEW_PASSWORD).await;
+
+    let refused = apply_unattended(&work).await;
+    refused
+        .code(1)
+        .says("the check command of `magento` does not pass with the credential `services[0]` gives it")
+        .says("the rotation's new credential cannot be read yet (environment variable `DD_NEW_USER` is not set")
+        .says("make rotations[0]'s new credential readable")
+        .says("was not started")
+        .never_says("manual (r0-switch-magento)");
+
+    let ran = relinker(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        Some(&new_user),
+    )
+    .run()
+    .await;
+    ran.code(4)
+        .says("manual (r0-switch-crm-connector)")
+        .never_says("manual (r0-switch-magento)");
+    let id = ran.run_id();
+    let status = work.status(&id).await;
+    for found in ["r0-create-new-user", "r0-switch-magento"] {
+        assert_eq!(
+            step(&status, found)["state"],
+            "already_satisfied",
+            "{found}: {status:#}"
+        );
+    }
+
+    roll_back_to_the_creation(&work, &id, Some(&new_user)).await;
+    let back = relinker(
+        &work,
+        &["rollback", &id, "--gate-wait", "0"],
+        Some(&new_user),
+    )
+    .run()
+    .await;
+    back.code(0)
+        .says(&format!("run {id} rolled back"))
+        .never_says("switch `magento` back")
+        .never_says("deletes the new API user");
+    let (integrations, users) = world(&sandbox).await;
+    assert_eq!(integrations["magento"], new_user.as_str());
+    assert_eq!(integrations["crm-connector"], OLD_USER);
+    assert_eq!(users[&new_user], true, "the new user it found is kept");
+    no_secrets(&[&refused.text(), &ran.text(), &back.text()], NEW_PASSWORD);
 }

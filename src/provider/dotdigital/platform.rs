@@ -8,7 +8,7 @@ use super::client::{Access, DotdigitalClient, USAGE_EXCEEDED};
 use super::live::{Seen, Snapshot};
 use super::ops::{Integration, Op};
 use crate::ids::{ServiceName, UserId};
-use crate::plan::dotdigital::Spec;
+use crate::plan::dotdigital::{Rotation, Spec};
 use crate::plan::{
     CheckCommand, Credential, Login, MissingSecrets, Plan, ResolvedLogin, SecretReader, Secrets,
 };
@@ -17,6 +17,22 @@ use crate::provider::{
     BoxFuture, Check, CheckError, LiveState, ManualAction, Platform, ProviderError, RunFacts,
 };
 use crate::secret::{CredentialFingerprint, Fingerprinter};
+
+/// A rotation's new credential: the one it replaces its integrations' user with, or, for a new
+/// password, the user they use now with that password. `None` when the rotation names no
+/// service the plan declares.
+fn new_login(spec: &Spec, rotation: &Rotation) -> Option<Login> {
+    match rotation {
+        Rotation::Replace { with, .. } => Some(with.clone()),
+        Rotation::RotatePassword { services, password } => {
+            let current = services.first().and_then(|s| spec.service(s))?;
+            Some(Login {
+                username: current.login.username.clone(),
+                password: password.clone(),
+            })
+        }
+    }
+}
 
 /// A dotdigital account, reached with the plan's credentials.
 #[derive(Debug, Clone)]
@@ -96,21 +112,68 @@ impl DotdigitalPlatform {
                 .insert(service.name.clone(), self.seen(&service.login).await?);
         }
         for (index, rotation) in spec.rotations.iter().enumerate() {
-            let new = match rotation {
-                crate::plan::dotdigital::Rotation::Replace { with, .. } => with.clone(),
-                crate::plan::dotdigital::Rotation::RotatePassword { services, password } => {
-                    let Some(current) = services.first().and_then(|s| spec.service(s)) else {
-                        continue;
-                    };
-                    Login {
-                        username: current.login.username.clone(),
-                        password: password.clone(),
-                    }
-                }
+            if let Some(new) = new_login(spec, rotation) {
+                live.new.insert(index, self.seen(&new).await?);
+            }
+        }
+        for service in &spec.services {
+            let Some(check) = &service.check else {
+                continue;
             };
-            live.new.insert(index, self.seen(&new).await?);
+            let new = spec
+                .rotations
+                .iter()
+                .find(|r| r.services().contains(&service.name))
+                .and_then(|r| new_login(spec, r));
+            let checked = self
+                .integration(
+                    &service.name,
+                    check,
+                    &service.login,
+                    new.as_ref(),
+                    &mut live.undecided,
+                )
+                .await
+                .map_err(|e| match e {
+                    CheckError::Read(error) => error,
+                    other => ProviderError::Command(other.to_string()),
+                })?;
+            live.integrations.insert(service.name.clone(), checked);
         }
         Ok(live)
+    }
+
+    /// What an integration's check command says of its current credential and of `new`. A
+    /// new credential that is the current one passes with it and proves nothing: not asked.
+    async fn integration(
+        &self,
+        service: &ServiceName,
+        check: &CheckCommand,
+        current: &Login,
+        new: Option<&Login>,
+        undecided: &mut Vec<String>,
+    ) -> Result<crate::provider::command::Checked, CheckError> {
+        let current_answer = self.commands.passes(service, check, current).await?;
+        let new = match new {
+            Some(new) if !self.same_credential(new, current) => {
+                self.commands.passes(service, check, new).await?
+            }
+            _ => None,
+        };
+        Ok(crate::provider::command::Checked {
+            current: current_answer.and_then(|a| a.told(undecided)),
+            new: new.and_then(|a| a.told(undecided)),
+        })
+    }
+
+    /// Whether two logins name the same username and password now (both readable).
+    fn same_credential(&self, a: &Login, b: &Login) -> bool {
+        match (self.resolve(a), self.resolve(b)) {
+            (Ok(a), Ok(b)) => {
+                a.username == b.username && a.password.expose() == b.password.expose()
+            }
+            _ => false,
+        }
     }
 
     /// Why `resolved`, given as a rotation's new credential, cannot be it: it is the old user

@@ -20,7 +20,11 @@ pub fn compile(spec: &Spec, live: &Snapshot) -> Compiled {
         live,
         rotation: 0,
         steps: Vec::new(),
-        warnings: Vec::new(),
+        warnings: live
+            .undecided
+            .iter()
+            .map(|why| format!("{why}: the plan knows nothing of what it checks"))
+            .collect(),
         conflicts: Vec::new(),
     };
     for (index, rotation) in spec.rotations.iter().enumerate() {
@@ -217,6 +221,9 @@ impl Builder<'_> {
             }
         }
         let integrations = self.integrations(services);
+        if !current.refused && self.on_neither(&integrations) {
+            return;
+        }
         let verify = Op::Verify {
             user: current.user.clone(),
             integrations: integrations.clone(),
@@ -280,8 +287,52 @@ impl Builder<'_> {
         }
     }
 
+    /// Whether an integration's check command found it on neither the credential the plan
+    /// gives it nor the rotation's new one (conflicts say so): a run cannot tell a switch it
+    /// asks for from one made before it (an abandoned run's), and its rollback would switch
+    /// the integration to a credential it was not on.
+    fn on_neither(&mut self, integrations: &[Integration]) -> bool {
+        let mut neither = false;
+        for integration in integrations {
+            let seen = self
+                .live
+                .integrations
+                .get(&integration.service)
+                .copied()
+                .unwrap_or_default();
+            if seen.current != Some(false) || seen.new == Some(true) {
+                continue;
+            }
+            neither = true;
+            let index = self
+                .spec
+                .services
+                .iter()
+                .position(|s| s.name == integration.service)
+                .unwrap_or_default();
+            let new = match (seen.new, self.live.new.get(&self.rotation)) {
+                (Some(false), _) => "nor with the rotation's new one".to_owned(),
+                (_, Some(Seen::Unresolved { reason })) => {
+                    format!("and the rotation's new credential cannot be read yet ({reason})")
+                }
+                _ => "and says nothing of the rotation's new one".to_owned(),
+            };
+            self.conflict(format!(
+                "the check command of `{}` does not pass with the credential `services[{index}]` gives it, {new}: if an earlier run switched it, make rotations[{}]'s new credential readable so relinker sees it switched; otherwise give `services[{index}]` the credential it uses",
+                integration.service, self.rotation
+            ));
+        }
+        neither
+    }
+
     fn switches(&mut self, current: &Current, integrations: &[Integration], to: &Login) {
         for integration in integrations {
+            // Found on the new credential: switched before this run, so not the run's to undo.
+            let switched = self
+                .live
+                .integrations
+                .get(&integration.service)
+                .is_some_and(|seen| seen.new == Some(true));
             self.step(
                 &format!("switch-{}", integration.service.slug()),
                 Op::Switch {
@@ -290,7 +341,11 @@ impl Builder<'_> {
                     to: to.clone(),
                     from: current.login.clone(),
                 },
-                Readiness::Pending,
+                if switched {
+                    Readiness::AlreadySatisfied
+                } else {
+                    Readiness::Pending
+                },
             );
         }
     }
@@ -305,6 +360,9 @@ impl Builder<'_> {
             password: password.clone(),
         };
         let integrations = self.integrations(services);
+        if !current.refused && self.on_neither(&integrations) {
+            return;
+        }
         let verify = Op::Verify {
             user: current.user.clone(),
             integrations: integrations.clone(),
@@ -455,5 +513,42 @@ rotations:
             "{:?}",
             broken.conflicts
         );
+    }
+
+    #[test]
+    fn an_integration_found_switched_is_done_and_one_on_neither_credential_a_conflict() {
+        let seen = |current, new| {
+            let mut live = live(account(7), Some(account(7)));
+            live.integrations.insert(
+                ServiceName::new("magento"),
+                crate::provider::command::Checked { current, new },
+            );
+            live
+        };
+        let found = compile(&spec(), &seen(Some(false), Some(true)));
+        assert_eq!(found.conflicts, []);
+        let ready: Vec<(&str, Readiness)> = found
+            .steps
+            .iter()
+            .map(|s| (s.id.as_str(), s.readiness))
+            .collect();
+        assert_eq!(ready[1], ("r0-switch-magento", Readiness::AlreadySatisfied));
+        // On the old credential, or nothing said: the switch is the run's to ask for.
+        for (current, new) in [(Some(true), Some(false)), (None, None), (Some(true), None)] {
+            let asked = compile(&spec(), &seen(current, new));
+            assert_eq!(asked.conflicts, [], "{current:?} {new:?}");
+            assert_eq!(asked.steps[1].readiness, Readiness::Pending);
+        }
+        for new in [Some(false), None] {
+            let neither = compile(&spec(), &seen(Some(false), new));
+            assert_eq!(neither.steps, [], "{new:?}");
+            assert!(
+                neither.conflicts[0]
+                    .message
+                    .contains("does not pass with the credential `services[0]` gives it"),
+                "{:?}",
+                neither.conflicts
+            );
+        }
     }
 }

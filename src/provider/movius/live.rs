@@ -9,19 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::ServiceName;
+pub use crate::provider::command::Checked;
 use crate::secret::Fingerprint;
-
-/// What an integration's check command said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Checked {
-    /// With the current credential: `None` when the plan gives none or it cannot be read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub current: Option<bool>,
-    /// With the rotation's new credential: `None` when the plan gives none or it cannot be read
-    /// yet (the credential arrives by email once the new API user is added).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new: Option<bool>,
-}
 
 /// The snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -65,15 +65,8 @@ impl MoviusPlatform {
             };
             // At plan time a command that cannot check tells nothing either way; the plan says
             // why.
-            let mut told = |answer: Option<Answer>| match answer {
-                Some(Answer::Authenticates) => Some(true),
-                Some(Answer::Refused) => Some(false),
-                Some(Answer::CannotCheck(why)) => {
-                    live.undecided.push(why);
-                    None
-                }
-                None => None,
-            };
+            let mut told =
+                |answer: Option<Answer>| answer.and_then(|a| a.told(&mut live.undecided));
             let current = match &service.login {
                 Some(login) => told(self.commands.passes(&service.name, check, login).await?),
                 None => None,

@@ -10,7 +10,7 @@ use super::ops::{Integration, Op};
 use crate::ids::{ServiceName, StepId, UserId};
 use crate::plan::Login;
 use crate::plan::movius::{Rotation, Spec};
-use crate::provider::{Compiled, Readiness, Step};
+use crate::provider::{Compiled, Conflict, Readiness, Step};
 
 /// Compiles a Movius plan against what its check commands said.
 pub fn compile(spec: &Spec, live: &Snapshot) -> Compiled {
@@ -24,6 +24,7 @@ pub fn compile(spec: &Spec, live: &Snapshot) -> Compiled {
             .iter()
             .map(|why| format!("{why}: the plan knows nothing of what it checks"))
             .collect(),
+        conflicts: Vec::new(),
     };
     for (index, rotation) in spec.rotations.iter().enumerate() {
         out.rotation = index;
@@ -52,7 +53,7 @@ pub fn compile(spec: &Spec, live: &Snapshot) -> Compiled {
     Compiled {
         steps: out.steps,
         warnings: out.warnings,
-        conflicts: Vec::new(),
+        conflicts: out.conflicts,
     }
 }
 
@@ -62,6 +63,7 @@ struct Builder<'a> {
     rotation: usize,
     steps: Vec<Step>,
     warnings: Vec<String>,
+    conflicts: Vec<Conflict>,
 }
 
 impl Builder<'_> {
@@ -76,6 +78,51 @@ impl Builder<'_> {
 
     fn seen(&self, service: &ServiceName) -> Checked {
         self.live.services.get(service).copied().unwrap_or_default()
+    }
+
+    /// Whether an integration's check command found it on neither the credential the plan
+    /// gives it nor the rotation's new one (conflicts say so): a run cannot tell a switch it
+    /// asks for from one made before it (an abandoned run's), and its rollback would switch
+    /// the integration to a credential it was not on. `has_login` says the rotation gives
+    /// the new credential.
+    fn on_neither(&mut self, integrations: &[Integration], has_login: bool) -> bool {
+        let mut neither = false;
+        for integration in integrations {
+            let seen = self.seen(&integration.service);
+            if seen.current != Some(false) || seen.new == Some(true) {
+                continue;
+            }
+            neither = true;
+            let index = self
+                .spec
+                .services
+                .iter()
+                .position(|s| s.name == integration.service)
+                .unwrap_or_default();
+            let r = self.rotation;
+            let (new, fix) = match (seen.new, has_login) {
+                (Some(false), _) => (
+                    "nor with the rotation's new one",
+                    format!("make rotations[{r}].login the credential it was switched to"),
+                ),
+                (_, true) => (
+                    "and the rotation's new credential (`login:`) cannot be read yet",
+                    format!("make rotations[{r}].login readable so relinker sees it switched"),
+                ),
+                (_, false) => (
+                    "and the rotation gives no `login:` to check the new one with",
+                    format!("give rotations[{r}] the new `login:` so relinker sees it switched"),
+                ),
+            };
+            self.conflicts.push(Conflict {
+                rotation: Some(r),
+                message: format!(
+                    "the check command of `{}` does not pass with the credential `services[{index}]` gives it, {new}: if an earlier run switched it, {fix}; otherwise give `services[{index}]` the credential it uses",
+                    integration.service
+                ),
+            });
+        }
+        neither
     }
 
     fn rename(
@@ -119,6 +166,9 @@ impl Builder<'_> {
             if !applications.contains(&integration.application) {
                 applications.push(integration.application.clone());
             }
+        }
+        if self.on_neither(&integrations, login.is_some()) {
+            return;
         }
         let checked = integrations.iter().filter(|i| i.check.is_some()).count();
         if checked > 0 && login.is_none() {
@@ -312,5 +362,30 @@ rotations:
         assert_eq!(last.id.as_str(), "r1-delete-old-user");
         assert!(last.action.deletes());
         assert!(last.action.compensation().is_none());
+    }
+
+    #[test]
+    fn an_integration_on_neither_credential_is_a_conflict() {
+        for new in [Some(false), None] {
+            let mut live = Snapshot::default();
+            live.services.insert(
+                ServiceName::new("crm"),
+                Checked {
+                    current: Some(false),
+                    new,
+                },
+            );
+            let compiled = compile(&spec(), &live);
+            assert_eq!(compiled.conflicts.len(), 1, "{new:?}");
+            assert!(
+                compiled.conflicts[0]
+                    .message
+                    .contains("the check command of `crm` does not pass with the credential `services[0]` gives it"),
+                "{:?}",
+                compiled.conflicts
+            );
+            // The rename before it is not in question.
+            assert_eq!(compiled.steps.len(), 1);
+        }
     }
 }
