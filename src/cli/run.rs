@@ -12,14 +12,12 @@ use clap::Args;
 use super::exit::{Failure, OrExit, Outcome};
 use super::progress::Lines;
 use super::target::Target;
-use crate::executor::{
-    ExecError, Executor, GateWait, Options, Person, RollbackOutcome, RunOutcome,
-};
+use crate::executor::{ExecError, Executor, GateWait, Options, RollbackOutcome, RunOutcome};
 use crate::ids::RunId;
 use crate::journal::{JournalError, Run, StateKey, StateStore, Waiting};
 use crate::limits::parse_duration;
 use crate::plan::{NamedInstance, OnFailure, Plan};
-use crate::provider::{Step, Verification};
+use crate::provider::{Person, Step, Verification};
 use crate::retry::RetryPolicy;
 use crate::sandbox::Operator;
 use crate::secret::{CredentialFingerprint, Fingerprinter};

@@ -2,7 +2,7 @@
 //! which maps them to messages and exit codes; the journal keeps their text.
 
 use crate::journal::JournalError;
-use crate::provider::{CheckError, ProviderError};
+use crate::provider::{CheckError, PersonError, ProviderError};
 
 /// Why a step could not be completed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -86,18 +86,6 @@ impl StepError {
             _ => None,
         }
     }
-}
-
-/// Whoever plays the person at manual steps (the sandbox operator) could not act.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} could not {action}: {reason}")]
-pub struct PersonError {
-    /// Who tried, for people: "the sandbox operator".
-    pub what: String,
-    /// What it tried, in words.
-    pub action: String,
-    /// Why it could not.
-    pub reason: String,
 }
 
 /// Why a run stopped short of an outcome, at once and wherever it was, as a crash would: the

@@ -3,17 +3,12 @@
 //! A manual step is done by a person in the platform's UI and verified by relinker through the
 //! API. The executor shows every manual step of a phase at once, then polls their checks until
 //! all hold or the wait ends; a run that stops waiting records a pause (exit 4) that `resume`
-//! picks up. A [`Person`] stands in for the human where there is none to ask: the sandbox's
-//! operator, which acts through the sandbox's control API.
+//! picks up. A [`Person`](crate::provider::Person) stands in for the human where there is none
+//! to ask: the sandbox's operator, which acts through the sandbox's control API.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::time::Instant;
-
-use super::error::PersonError;
-use crate::provider::Op;
 
 /// How long a manual step waits for its verification to hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,15 +38,4 @@ impl GateWait {
             GateWait::Forever => Some(Instant::now() + Duration::from_secs(365 * 24 * 3600)),
         }
     }
-}
-
-/// A future a [`Person`] returns.
-pub type PersonFuture<'a> = Pin<Box<dyn Future<Output = Result<(), PersonError>> + Send + 'a>>;
-
-/// Someone who carries out manual steps the way a person would in the platform's UI.
-pub trait Person: Send + Sync {
-    /// Who it is, as attestations record it: "the sandbox operator".
-    fn name(&self) -> &str;
-    /// Does what `action` asks of a person.
-    fn perform<'a>(&'a self, action: &'a Op) -> PersonFuture<'a>;
 }

@@ -31,9 +31,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-pub use error::{ExecError, PersonError, StepError};
+pub use error::{ExecError, StepError};
 pub use event::{Event, Held, Progress};
-pub use gate::{GateWait, Person, PersonFuture};
+pub use gate::GateWait;
 pub use rollback::{Kept, Undo, UndoPlan, undo_plan};
 
 use crate::ids::StepId;
@@ -41,7 +41,7 @@ use crate::journal::{
     Direction, Entry, JournalError, Run, RunState, RunSummary, StepState, Waiting,
 };
 use crate::plan::OnFailure;
-use crate::provider::{Fence, LockLost, Platform};
+use crate::provider::{Fence, LockLost, Person, Platform};
 
 /// How a run behaves.
 pub struct Options {

@@ -11,9 +11,9 @@ use std::time::Duration;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-use crate::executor::{Person, PersonError, PersonFuture};
 use crate::plan::{Login, ResolvedLogin, Secrets};
 use crate::provider::Op;
+use crate::provider::{Person, PersonError, PersonFuture};
 
 /// Who the operator is, in attestations and messages.
 const NAME: &str = "the sandbox operator";

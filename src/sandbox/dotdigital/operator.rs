@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::executor::PersonError;
 use crate::provider::Operation;
+use crate::provider::PersonError;
 use crate::provider::dotdigital::Op;
 use crate::sandbox::operator::{Desk, segment};
 

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::executor::PersonError;
+use crate::provider::PersonError;
 use crate::provider::marketo::Op;
 use crate::sandbox::operator::{Desk, segment};
 

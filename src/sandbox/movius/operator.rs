@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::executor::PersonError;
 use crate::provider::Operation;
+use crate::provider::PersonError;
 use crate::provider::movius::Op;
 use crate::sandbox::operator::{Desk, segment};
 
