@@ -21,8 +21,9 @@
 //!   write-ahead journal, attestations, and the run state it replays to.
 //! - [`saved`]: saved plans (`plan --out`), tamper-evident and refused when stale.
 //! - [`sandbox`]: emulators of each platform ([`sandbox::marketo`], [`sandbox::dotdigital`],
-//!   [`sandbox::movius`]) with what they share: the server, faults, the request log, and the
-//!   operator that plays the person through a control API.
+//!   [`sandbox::movius`]) with what they share: the server, faults, the request log.
+//! - [`rehearsal`]: the sandbox's clients in a rehearsal: the operator that plays the person
+//!   through a control API.
 //! - [`offboard`]: finds API users tied to departed people and writes a plan for each.
 //! - [`runner`]: the runner configuration: which instances, secret references and check
 //!   programs the plans a runner is given may use; a plan naming anything else is refused
@@ -53,6 +54,7 @@ pub mod offboard;
 pub mod paths;
 pub mod plan;
 pub mod provider;
+pub mod rehearsal;
 pub mod retry;
 pub mod runner;
 pub mod sandbox;

@@ -18,8 +18,8 @@ use crate::journal::{JournalError, Run, StateKey, StateStore, Waiting};
 use crate::limits::parse_duration;
 use crate::plan::{NamedInstance, OnFailure, Plan};
 use crate::provider::{Person, Step, Verification};
+use crate::rehearsal::Operator;
 use crate::retry::RetryPolicy;
-use crate::sandbox::Operator;
 use crate::secret::{CredentialFingerprint, Fingerprinter};
 
 /// Where runs are kept.

@@ -4,8 +4,9 @@
 //! Each emulator owns its platform's data and rules, and a control API under `/_sandbox/` that
 //! stands in for the platform's UI (what a person does there) and lets tests set up and observe
 //! it. What every emulator shares lives here: the accept loop ([`serve`]), fault injection and
-//! the request log (`/_sandbox/faults`, `/_sandbox/requests`), the handle that stops a served
-//! sandbox, and the [`Operator`] that plays the person through a control API. Emulators must
+//! the request log (`/_sandbox/faults`, `/_sandbox/requests`), and the handle that stops a served
+//! sandbox. What plays the person through a control API is a client of it, and lives in
+//! [`crate::rehearsal`]. Emulators must
 //! stay faithful to the references in `../shared/reference/`; where those are silent,
 //! docs/sandbox.md states the choice made. No emulator depends on relinker's clients.
 
@@ -14,7 +15,6 @@ mod faults;
 mod fixture;
 pub mod marketo;
 pub mod movius;
-mod operator;
 mod requests;
 mod server;
 mod traffic;
@@ -28,7 +28,6 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultAction, FaultRule};
 pub use fixture::{FixtureError, provider_of, read as fixture_text};
-pub use operator::{NotASandbox, Operator};
 pub use server::serve;
 
 /// An emulated platform that can be served.

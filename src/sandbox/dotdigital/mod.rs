@@ -11,7 +11,6 @@ mod behaviours;
 mod control;
 mod error;
 mod fixture;
-pub(crate) mod operator;
 mod world;
 
 use std::collections::BTreeMap;

@@ -24,7 +24,6 @@ mod from_live;
 mod identity;
 mod limits;
 mod model;
-pub(crate) mod operator;
 mod state;
 mod stats;
 mod users;

@@ -6,7 +6,6 @@
 
 mod control;
 mod fixture;
-pub(crate) mod operator;
 mod world;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
+use super::{Desk, segment};
 use crate::provider::PersonError;
 use crate::provider::marketo::Op;
-use crate::sandbox::operator::{Desk, segment};
 
 /// Does `op` through the control API.
 pub(crate) async fn perform(desk: &Desk, op: &Op) -> Result<(), PersonError> {

@@ -4,10 +4,10 @@
 
 use serde_json::json;
 
+use super::{Desk, segment};
 use crate::provider::Operation;
 use crate::provider::PersonError;
 use crate::provider::dotdigital::Op;
-use crate::sandbox::operator::{Desk, segment};
 
 /// Does `op` through the control API.
 pub(crate) async fn perform(desk: &Desk, op: &Op) -> Result<(), PersonError> {

@@ -1,10 +1,14 @@
 //! The sandbox operator: plays the person at manual steps through a sandbox's control API,
 //! doing exactly what a person would do in the platform's UI, nothing more: relink a
 //! LaunchPoint service in Marketo, create or disable an API user in dotdigital, add one in
-//! Movius's Administrators tool. Each platform's moves live with its emulator; this module
+//! Movius's Administrators tool. Each platform's moves have a module of their own; this one
 //! holds the desk they work at. It refuses to work against anything that is not a relinker
 //! sandbox, and it types in credentials the way a person would: from where the plan's secret
 //! references point.
+
+mod dotdigital;
+mod marketo;
+mod movius;
 
 use std::time::Duration;
 
@@ -147,9 +151,9 @@ impl Person for Operator {
     fn perform<'a>(&'a self, action: &'a Op) -> PersonFuture<'a> {
         Box::pin(async move {
             match action {
-                Op::Marketo(op) => super::marketo::operator::perform(&self.desk, op).await,
-                Op::Dotdigital(op) => super::dotdigital::operator::perform(&self.desk, op).await,
-                Op::Movius(op) => super::movius::operator::perform(&self.desk, op).await,
+                Op::Marketo(op) => marketo::perform(&self.desk, op).await,
+                Op::Dotdigital(op) => dotdigital::perform(&self.desk, op).await,
+                Op::Movius(op) => movius::perform(&self.desk, op).await,
             }
         })
     }

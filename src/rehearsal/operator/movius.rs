@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value, json};
 
+use super::{Desk, segment};
 use crate::provider::Operation;
 use crate::provider::PersonError;
 use crate::provider::movius::Op;
-use crate::sandbox::operator::{Desk, segment};
 
 /// Does `op` through the control API.
 pub(crate) async fn perform(desk: &Desk, op: &Op) -> Result<(), PersonError> {
