@@ -5,7 +5,8 @@
 //! `20200807T20:49:54.0t+0000` (note the literal lowercase `t` before the offset), the invite
 //! request takes W3C ISO-8601 without milliseconds (`2020-12-31T23:59:59-05:00`) and the update
 //! request's example sends `20211231T08:00:00.000t+0000`. This module reads all of them and writes
-//! the one each place expects. The sandbox uses it too, so both ends agree on the same table.
+//! the one each place expects. The sandbox reads and writes them with a codec of its own
+//! (`sandbox::marketo::dates`), so a misreading here shows up on the wire.
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 

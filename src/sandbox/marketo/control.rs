@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::dates;
 use super::error::ApiError;
 use super::fixture::{Fixture, FixtureError};
 use super::model::RoleAssignment;
 use super::state::Sandbox;
 use super::wire;
-use crate::provider::marketo::dates;
 
 /// `GET /_sandbox/info`
 pub(crate) async fn info(State(sandbox): State<Sandbox>) -> Json<Value> {
@@ -25,7 +25,7 @@ pub(crate) async fn info(State(sandbox): State<Sandbox>) -> Json<Value> {
         "sandbox": true,
         "emulates": "marketo",
         "version": env!("CARGO_PKG_VERSION"),
-        "now": dates::format_user_record(sandbox.now()),
+        "now": dates::user_record(sandbox.now()),
         "limits": {
             "rate": config.rate_limit.to_string(),
             "concurrency": config.concurrency,
@@ -56,7 +56,7 @@ pub(crate) async fn state(State(sandbox): State<Sandbox>) -> Json<Value> {
                 "firstName": u.first_name,
                 "lastName": u.last_name,
                 "apiOnly": u.api_only,
-                "expiresAt": u.expires_at.map(dates::format_user_record),
+                "expiresAt": u.expires_at.map(dates::user_record),
                 "roles": pairs(&u.roles),
             })
         })
@@ -70,7 +70,7 @@ pub(crate) async fn state(State(sandbox): State<Sandbox>) -> Json<Value> {
                 "emailAddress": i.email,
                 "firstName": i.first_name,
                 "lastName": i.last_name,
-                "expiresAt": dates::format_compact(i.expires_at),
+                "expiresAt": dates::compact(i.expires_at),
                 "roles": pairs(&i.roles),
             })
         })
@@ -156,7 +156,5 @@ pub(crate) async fn clock(
         .shared
         .clock
         .advance(chrono::Duration::seconds(request.advance_secs));
-    Ok(Json(
-        json!({ "now": dates::format_user_record(sandbox.now()) }),
-    ))
+    Ok(Json(json!({ "now": dates::user_record(sandbox.now()) })))
 }

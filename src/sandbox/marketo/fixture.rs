@@ -25,13 +25,13 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::behaviours::{Behaviours, Setting};
+use super::dates::{self, quota_day};
 use super::model::{
     ALL_ZONES_ID, ALL_ZONES_NAME, Invitation, Permission, Role, RoleAssignment, Service, User,
     Workspace, reference_roles, reference_workspaces,
 };
 use super::world::{USAGE_DAYS, World, key};
 use crate::diagnostic::Diagnostic;
-use crate::provider::marketo::{dates, quota};
 use crate::sandbox::fixture as shared;
 pub use crate::sandbox::fixture::FixtureError;
 use crate::secret::Secret;
@@ -169,7 +169,6 @@ fn date(
 ) -> Option<DateTime<Utc>> {
     let text = text?;
     dates::parse(&text.value)
-        .map(|d| d.with_timezone(&Utc))
         .map_err(|e| {
             problems.push(Diagnostic::at(
                 text.referenced,
@@ -720,7 +719,7 @@ impl Fixture {
             invitation.expires_at = invitation.created_at + Duration::days(7);
             world.insert_invitation(invitation);
         }
-        let today = quota::quota_day(now);
+        let today = quota_day(now);
         for (userid, days_ago, calls) in &self.usage {
             let day = today - Duration::days(i64::from(*days_ago));
             world.count_calls(userid, day, *calls);

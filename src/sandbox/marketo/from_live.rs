@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 
+use super::dates;
 use super::model::ALL_ZONES_ID;
 use super::world::USAGE_DAYS;
 use crate::input::yaml_scalar as quoted;
-use crate::provider::marketo::dates;
 use crate::provider::marketo::mirror::Mirror;
 
 /// The fixture's text, and what could not be copied (beside the mirror's own warnings).
@@ -111,17 +111,13 @@ fn users(out: &mut String, mirror: &Mirror, warnings: &mut Vec<String>) {
             pairs.join(", ")
         );
         if let Some(at) = record.expires_at {
-            let _ = writeln!(
-                out,
-                "    expires_at: {}",
-                quoted(&dates::format_user_record(at))
-            );
+            let _ = writeln!(out, "    expires_at: {}", quoted(&dates::user_record(at)));
         }
         if let Some(at) = user.last_login_at {
             let _ = writeln!(
                 out,
                 "    last_login_at: {}",
-                quoted(&dates::format_user_record(at))
+                quoted(&dates::user_record(at))
             );
         }
     }

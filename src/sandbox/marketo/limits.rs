@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use tokio::time::Instant;
 
+use super::dates::quota_day;
 use super::error::ApiError;
 use super::state::{Sandbox, SandboxConfig};
 use crate::limits::RateLimit;
-use crate::provider::marketo::quota;
 use crate::sandbox::lock;
 use crate::sandbox::requests::ErrorCode;
 
@@ -143,7 +143,7 @@ pub(crate) async fn enforce(
     request: Request,
     next: Next,
 ) -> Response {
-    let today = quota::quota_day(sandbox.now());
+    let today = quota_day(sandbox.now());
     let admitted_at = Instant::now();
     let admission = match sandbox.shared.limits.admit(admitted_at, today) {
         Ok(admission) => admission,

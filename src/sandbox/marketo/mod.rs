@@ -18,6 +18,7 @@
 
 mod behaviours;
 mod control;
+mod dates;
 mod error;
 mod fixture;
 mod from_live;

@@ -99,9 +99,7 @@ pub(crate) struct Service {
 }
 
 fn at(text: &str) -> DateTime<Utc> {
-    crate::provider::marketo::dates::parse(text)
-        .map(|d| d.with_timezone(&Utc))
-        .unwrap_or_default()
+    super::dates::parse(text).unwrap_or_default()
 }
 
 /// The roles `roles.json` returns in the reference; Admin holds the User Management permissions.

@@ -80,7 +80,7 @@ impl Sandbox {
         let clock = Clock::default();
         let world = fixture.to_world(clock.now(), &config.behaviours);
         // The calls a fixture says were made today were made against today's quota.
-        let today = crate::provider::marketo::quota::quota_day(clock.now());
+        let today = super::dates::quota_day(clock.now());
         let used_today = world
             .usage(today, 1)
             .iter()

@@ -15,11 +15,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
+use super::dates::quota_day;
 use super::error::{ApiError, request_id, rest_failure};
 use super::state::Sandbox;
 use super::users::{header_token, query_token};
 use super::world::USAGE_DAYS;
-use crate::provider::marketo::quota;
 use crate::sandbox::requests::ErrorCode;
 
 /// A call with a live token, counted for the API user its service runs as.
@@ -36,7 +36,7 @@ impl FromRequestParts<Sandbox> for Counted {
         let now = sandbox.now();
         let mut world = sandbox.world();
         let caller = world.caller(&token, now)?;
-        world.count_calls(&caller, quota::quota_day(now), 1);
+        world.count_calls(&caller, quota_day(now), 1);
         Ok(Counted)
     }
 }
@@ -53,7 +53,7 @@ pub(crate) async fn last_7_days(_: Counted, State(sandbox): State<Sandbox>) -> R
 }
 
 fn usage(sandbox: &Sandbox, days: i64) -> Response {
-    let today = quota::quota_day(sandbox.now());
+    let today = quota_day(sandbox.now());
     let world = sandbox.world();
     let result: Vec<Value> = world
         .usage(today, days)

@@ -15,12 +15,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::behaviours::PageOffset;
+use super::dates::{self, quota_day};
 use super::error::ApiError;
 use super::model::RoleAssignment;
 use super::state::Sandbox;
 use super::wire;
 use super::world::{NewUser, UserChanges};
-use crate::provider::marketo::{dates, quota};
 use crate::sandbox::requests::StateChanged;
 
 /// Default and largest `pageSize` of `allusers.json`.
@@ -44,7 +44,7 @@ impl FromRequestParts<Sandbox> for Authorized {
         let mut world = sandbox.world();
         let caller = world.caller(token, now)?;
         // A call with a live token counts for its user, whatever it is answered.
-        world.count_calls(&caller, quota::quota_day(now), 1);
+        world.count_calls(&caller, quota_day(now), 1);
         world.may_manage_users(&caller)?;
         Ok(Authorized)
     }
@@ -243,9 +243,7 @@ fn email(name: &str, value: String) -> Result<String, ApiError> {
 fn date(name: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
     value
         .map(|text| {
-            dates::parse(&text)
-                .map(|d| d.with_timezone(&Utc))
-                .map_err(|e| ApiError::invalid_value(format!("{name}: {e}")))
+            dates::parse(&text).map_err(|e| ApiError::invalid_value(format!("{name}: {e}")))
         })
         .transpose()
 }

@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
+use super::dates;
 use super::model::{Invitation, Role, RoleAssignment, User, Workspace};
 use super::world::World;
-use crate::provider::marketo::dates;
 
 /// One role/workspace pair with names, as `roles.json` and `user.json` show it.
 #[derive(Debug, Serialize)]
@@ -125,8 +125,8 @@ pub(crate) fn user_record(world: &World, user: &User) -> UserRecord {
         id: user.id,
         api_only: user.api_only,
         user_role_workspaces: role_workspaces(world, &user.roles),
-        expires_at: user.expires_at.map(dates::format_user_record),
-        last_login_at: user.last_login_at.map(dates::format_user_record),
+        expires_at: user.expires_at.map(dates::user_record),
+        last_login_at: user.last_login_at.map(dates::user_record),
     }
 }
 
@@ -150,9 +150,9 @@ pub(crate) fn invitation_record(world: &World, invitation: &Invitation) -> Invit
         user_id: invitation.userid.clone(),
         subscription_id: world.subscription_id,
         status: "pending",
-        expires_at: dates::format_compact(invitation.expires_at),
-        created_at: dates::format_compact(invitation.created_at),
-        updated_at: dates::format_compact(invitation.created_at),
+        expires_at: dates::compact(invitation.expires_at),
+        created_at: dates::compact(invitation.created_at),
+        updated_at: dates::compact(invitation.created_at),
     }
 }
 
@@ -164,8 +164,8 @@ pub(crate) fn role_record(role: &Role) -> RoleRecord {
         kind: role.kind.clone(),
         hidden: role.hidden,
         only_all_zones: role.only_all_zones,
-        created_at: dates::format_compact(role.created_at),
-        updated_at: dates::format_compact(role.updated_at),
+        created_at: dates::compact(role.created_at),
+        updated_at: dates::compact(role.updated_at),
     }
 }
 
@@ -177,7 +177,7 @@ pub(crate) fn workspace_record(workspace: &Workspace) -> WorkspaceRecord {
         global_viz: workspace.global_viz,
         status: "active",
         currency_info: None,
-        created_at: dates::format_compact(workspace.created_at),
-        updated_at: dates::format_compact(workspace.updated_at),
+        created_at: dates::compact(workspace.created_at),
+        updated_at: dates::compact(workspace.updated_at),
     }
 }
