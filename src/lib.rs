@@ -37,8 +37,7 @@
 //!   client uses), [`endpoint`] (which base URLs are allowed, and the one way HTTP clients are
 //!   built: no redirect followed, loopback never through a proxy), [`secret`] (redacted values
 //!   and the salted fingerprints of credentials), [`paths`] (paths stored relative to the file that names them, and
-//!   atomic writes), `sync` (the one rule for a poisoned mutex), [`tty`] (the terminal's echo
-//!   while a person is awaited).
+//!   atomic writes), `sync` (the one rule for a poisoned mutex).
 
 pub mod address;
 pub mod cli;
@@ -61,4 +60,3 @@ pub mod sandbox;
 pub mod saved;
 pub mod secret;
 mod sync;
-pub mod tty;

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod attest;
 pub mod check_credential;
 pub mod completions;
+mod console;
 pub mod doctor;
 pub mod exit;
 pub mod export;

@@ -228,6 +228,7 @@ impl GateArgs {
         Ok(Options {
             gate,
             person,
+            console: Some(Box::new(super::console::Terminal)),
             on_failure,
             change_budget: retry.give_up_after,
         })

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::provider::BoxFuture;
+
 /// How long a manual step waits for its verification to hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GateWait {
@@ -38,4 +40,29 @@ impl GateWait {
             GateWait::Forever => Some(Instant::now() + Duration::from_secs(365 * 24 * 3600)),
         }
     }
+}
+
+/// What the person at the terminal said while a run waited for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Said {
+    /// Enter: look again now.
+    LookNow,
+    /// `done`: they did what nothing can observe, and attest it under their name.
+    Done {
+        /// Who they are, as attestations record them.
+        by: String,
+    },
+}
+
+/// The person at the terminal a run waits with. The executor hears them through it and knows
+/// nothing of terminals (stdin, echo, who is logged in): the command line implements it.
+pub trait Console: Send + Sync {
+    /// Starts hearing the person for one wait; what it returns hears them until dropped.
+    fn listen(&self) -> Box<dyn Listener + '_>;
+}
+
+/// One wait's hearing of the person at the terminal.
+pub trait Listener: Send {
+    /// What the person says next; `None` once nothing more can come (Ctrl-D, a closed input).
+    fn next(&mut self) -> BoxFuture<'_, Option<Said>>;
 }

@@ -8,13 +8,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::io::AsyncBufReadExt;
-
 use super::Executor;
 use super::error::{ExecError, StepError};
 use super::event::{Event, Held};
 use super::forward::effect_of;
-use super::gate::{GateWait, POLL};
+use super::gate::{Console, GateWait, POLL, Said};
 use super::guard::{Guard, RestsOn};
 use crate::ids::StepId;
 use crate::journal::{Direction, Entry, FailureEffect, StepState, Waiting};
@@ -284,10 +282,9 @@ impl Executor<'_> {
     ) -> Result<PhaseEnd, ExecError> {
         let deadline = self.options.gate.deadline(played);
         // A person at a terminal can press Enter to have the steps checked at once.
-        let mut enter = (self.options.gate == GateWait::Forever && !played)
-            .then(|| tokio::io::BufReader::new(tokio::io::stdin()));
-        // Keys pressed while the progress bars redraw must not move the cursor under them.
-        let _quiet = enter.as_ref().and_then(|_| crate::tty::EchoOff::on_stdin());
+        let mut heard = (self.options.gate == GateWait::Forever && !played)
+            .then(|| self.options.console.as_deref().map(Console::listen))
+            .flatten();
         let attest: Vec<StepId> = open
             .iter()
             .filter(|t| t.attested())
@@ -296,7 +293,7 @@ impl Executor<'_> {
         if deadline.is_some() && !played {
             let run = self.lock_run().id().clone();
             self.progress.event(Event::Waiting {
-                enter: enter.is_some(),
+                enter: heard.is_some(),
                 attest: &attest,
                 run: &run,
             });
@@ -323,21 +320,18 @@ impl Executor<'_> {
             if deadline.is_none_or(|d| tokio::time::Instant::now() >= d) {
                 return self.pause(&open, instructions);
             }
-            match enter.as_mut() {
-                Some(stdin) => {
-                    let mut line = String::new();
+            match heard.as_mut() {
+                Some(listener) => {
                     tokio::select! {
                         () = tokio::time::sleep(POLL) => {}
-                        read = stdin.read_line(&mut line) => match read {
-                            // Ctrl-D or a closed stdin: only the timer is left to wait on
-                            // (reading on would return at once, and the loop would spin).
-                            Ok(0) | Err(_) => enter = None,
-                            Ok(_) => {
+                        said = listener.next() => match said {
+                            // Nothing more can come: only the timer is left to wait on.
+                            None => heard = None,
+                            Some(said) => {
                                 self.progress.event(Event::Entered);
                                 // `done` at the terminal attests what nothing can observe, as
                                 // the person running relinker.
-                                if line.trim().eq_ignore_ascii_case("done") {
-                                    let by = std::env::var("USER").unwrap_or_else(|_| "the person at the terminal".into());
+                                if let Said::Done { by } = said {
                                     for task in open.iter().filter(|t| t.attested()) {
                                         self.attest_played(task.step, task.is_undo(), &by)?;
                                     }

@@ -14,8 +14,9 @@
 //! the run found different and asked to change, however the change came about. Each rotation's
 //! verification is its pivot: once it passed, the rotation only rolls forward.
 //!
-//! The executor knows nothing of the command line: it reports [`Event`]s and returns typed
-//! outcomes and errors.
+//! The executor knows nothing of the command line: it reports [`Event`]s, returns typed
+//! outcomes and errors, and hears a person at a terminal only through a [`Console`] the caller
+//! gives it.
 
 mod check;
 mod error;
@@ -33,7 +34,7 @@ use std::time::Duration;
 
 pub use error::{ExecError, StepError};
 pub use event::{Event, Held, Progress};
-pub use gate::GateWait;
+pub use gate::{Console, GateWait, Listener, Said};
 pub use rollback::{Kept, Undo, UndoPlan, undo_plan};
 
 use crate::ids::StepId;
@@ -49,6 +50,9 @@ pub struct Options {
     pub gate: GateWait,
     /// Plays the person at manual steps (the sandbox operator), if anyone does.
     pub person: Option<Box<dyn Person>>,
+    /// The person at a terminal, heard while a run waits with no end (Enter looks again,
+    /// `done` attests), if anyone is there.
+    pub console: Option<Box<dyn Console>>,
     /// What a step that fails before its rotation's pivot leads to.
     pub on_failure: OnFailure,
     /// How long a change that provably did not happen may keep being sent again.
@@ -60,6 +64,7 @@ impl std::fmt::Debug for Options {
         f.debug_struct("Options")
             .field("gate", &self.gate)
             .field("person", &self.person.as_ref().map(|_| "played"))
+            .field("console", &self.console.as_ref().map(|_| "a terminal"))
             .field("on_failure", &self.on_failure)
             .field("change_budget", &self.change_budget)
             .finish()

@@ -310,3 +310,45 @@ async fn a_resumed_run_shows_its_real_position_on_the_bar() {
     let (code, screen) = terminal.finish().await;
     assert_eq!(code, Some(0), "{screen}");
 }
+
+/// What nothing can observe (a Movius rename, made in the Administrators tool) is attested at
+/// the terminal by typing `done`, under the name of whoever is logged in there.
+#[tokio::test]
+async fn done_at_the_terminal_attests_what_nothing_observes_as_the_logged_in_person() {
+    let sandbox = crate::movius::sandbox().await;
+    let plan = format!(
+        "version: 1
+name: movius-rename
+instance: {{ provider: movius, base_url: '{}' }}
+services:
+  - {{ name: dialer, application: HttpApi }}
+rotations:
+  - rename: {{ user: jane.doe@acme.example, email: api.team@acme.example }}
+",
+        sandbox.handle.base_url()
+    );
+    let work = Workspace::with_files(&plan, &[]);
+    let mut terminal = Terminal::spawn_with(
+        &work,
+        &["apply", "plan.yaml", "--yes"],
+        &[("USER", "dana.terminal")],
+    );
+    terminal
+        .shows("type `done` and Enter here", Duration::from_secs(60))
+        .await;
+    // Enter alone looks again, and attests nothing.
+    terminal.type_line("").await;
+    terminal.shows("last check", Duration::from_secs(30)).await;
+    terminal.type_line("done").await;
+    let (code, screen) = terminal.finish().await;
+    assert_eq!(code, Some(0), "{screen}");
+    let id = screen
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("run "))
+        .and_then(|rest| rest.split(' ').next())
+        .expect("the run's id on the screen")
+        .to_owned();
+    let status = work.status(&id).await;
+    let rename = crate::harness::step(&status, "r0-rename-user");
+    assert_eq!(rename["attested"]["by"], "dana.terminal", "{status:#}");
+}
