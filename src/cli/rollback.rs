@@ -39,24 +39,6 @@ pub struct RollbackArgs {
     runner: RunnerArgs,
 }
 
-/// Why a run cannot be rolled back at all, if it cannot.
-fn refusal(id: &RunId, summary: &RunSummary, plan: &UndoPlan) -> Option<String> {
-    match summary.state() {
-        RunState::NeverStarted => Some(format!("run {id} never started; there is nothing to undo")),
-        RunState::Abandoned { by, reason } => Some(format!(
-            "run {id} was abandoned by {by} ({reason}); it is left as it is and not rolled back"
-        )),
-        _ if plan.undo.is_empty() && !plan.kept.is_empty() && !summary.rollback_decided() => {
-            let pivots: Vec<String> = plan.kept.iter().map(|k| format!("`{}`", k.pivot)).collect();
-            Some(format!(
-                "run {id} is past its pivot: {} passed, so every rotation is proven and only rolls forward; rollback stops there and undoes nothing. To reverse a finished rotation, write a plan for it",
-                pivots.join(", ")
-            ))
-        }
-        _ => None,
-    }
-}
-
 /// Rolls a run back, or lists what that would undo.
 pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
     let state = args.state.existing()?;
@@ -70,8 +52,8 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
         say(&format!("run {id} is already rolled back."));
         return Ok(Outcome::Success);
     }
-    if let Some(reason) = refusal(id, &summary, &plan) {
-        return Err(anyhow!(reason)).or_failed();
+    if let Some(refusal) = plan.refusal(id, &summary) {
+        return Err(anyhow!(refusal)).or_failed();
     }
     let mut run = Run::open(&state, id).map_err(journal_failure)?;
     if run.summary().sandbox() {
@@ -124,8 +106,8 @@ pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
 }
 
 fn dry_run(id: &RunId, summary: &RunSummary, plan: &UndoPlan) -> Outcome {
-    if let Some(reason) = refusal(id, summary, plan) {
-        say(&format!("{reason}."));
+    if let Some(refusal) = plan.refusal(id, summary) {
+        say(&format!("{refusal}."));
         return Outcome::Success;
     }
     if summary.state() == RunState::RolledBack {

@@ -35,7 +35,7 @@ use std::time::Duration;
 pub use error::{ExecError, StepError};
 pub use event::{Event, Held, Progress};
 pub use gate::{Console, GateWait, Listener, Said};
-pub use rollback::{Kept, Undo, UndoPlan, undo_plan};
+pub use rollback::{Kept, RollbackRefusal, Undo, UndoPlan, undo_plan};
 
 use crate::ids::StepId;
 use crate::journal::{

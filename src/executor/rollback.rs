@@ -14,7 +14,7 @@ use super::event::Event;
 use super::manual::{Manual, PhaseEnd};
 use super::{RollbackOutcome, StepError};
 use crate::ids::{RunId, StepId};
-use crate::journal::{Entry, RunSummary, StepState};
+use crate::journal::{Entry, RunState, RunSummary, StepState};
 use crate::provider::Check;
 use crate::provider::{Op, Performer, Step};
 
@@ -59,6 +59,61 @@ pub struct UndoPlan {
     pub kept: Vec<Kept>,
     /// What the run took over from an abandoned run, which stays.
     pub left: Vec<LeftInPlace>,
+}
+
+/// Why a run cannot be rolled back at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RollbackRefusal {
+    /// It never started: nothing changed.
+    #[error("run {run} never started; there is nothing to undo")]
+    NeverStarted {
+        /// The run.
+        run: RunId,
+    },
+    /// A person took it over; what it did is theirs now.
+    #[error("run {run} was abandoned by {by} ({reason}); it is left as it is and not rolled back")]
+    Abandoned {
+        /// The run.
+        run: RunId,
+        /// Who abandoned it.
+        by: String,
+        /// Why.
+        reason: String,
+    },
+    /// Every rotation passed its pivot: proven, it only rolls forward.
+    #[error(
+        "run {run} is past its pivot: {} passed, so every rotation is proven and only rolls forward; rollback stops there and undoes nothing. To reverse a finished rotation, write a plan for it",
+        pivots.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+    )]
+    PastPivot {
+        /// The run.
+        run: RunId,
+        /// Each rotation's pivot.
+        pivots: Vec<StepId>,
+    },
+}
+
+impl UndoPlan {
+    /// Why run `run`, whose journal replays to `summary` and whose undo plan this is, cannot
+    /// be rolled back at all; `None` when it can (a rollback already decided goes on).
+    pub fn refusal(&self, run: &RunId, summary: &RunSummary) -> Option<RollbackRefusal> {
+        let run = run.clone();
+        match summary.state() {
+            RunState::NeverStarted => Some(RollbackRefusal::NeverStarted { run }),
+            RunState::Abandoned { by, reason } => Some(RollbackRefusal::Abandoned {
+                run,
+                by: by.clone(),
+                reason: reason.clone(),
+            }),
+            _ if self.undo.is_empty() && !self.kept.is_empty() && !summary.rollback_decided() => {
+                Some(RollbackRefusal::PastPivot {
+                    run,
+                    pivots: self.kept.iter().map(|k| k.pivot.clone()).collect(),
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Everything rollback undoes, newest first: every step of a rotation before its pivot that
