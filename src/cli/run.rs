@@ -408,6 +408,7 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
         | JournalError::Tampered { .. }
         | JournalError::StateKey
         | JournalError::SchemaNewer { .. }
+        | JournalError::MigrationEdited { .. }
         | JournalError::NoSuchRun { .. }
         | JournalError::AmbiguousRun { .. }
         | JournalError::NoRuns { .. }

@@ -157,6 +157,23 @@ pub enum JournalError {
         /// The newest version this binary knows.
         known: usize,
     },
+    /// A migration the database recorded is not this binary's: it was edited after databases
+    /// ran it, or the record of it was.
+    #[error(
+        "{location} recorded relinker's schema migration {version} ({name}) with SHA-256 {recorded}, but this relinker's migration {version} has SHA-256 {expected}: the migration, or the database's record of it, was edited after it ran; relinker does not use a schema it cannot vouch for"
+    )]
+    MigrationEdited {
+        /// The database, without its password.
+        location: String,
+        /// The migration's number, from 1.
+        version: usize,
+        /// What the migration does.
+        name: &'static str,
+        /// The digest the database recorded (`none` when it has none).
+        recorded: String,
+        /// The digest of this binary's migration.
+        expected: String,
+    },
     /// A record was appended through a session attached to no run: a bug, reported rather
     /// than written anywhere.
     #[error("a journal record was written before its run was opened (a bug in relinker)")]
