@@ -151,6 +151,7 @@ async fn main() {
     let state = tempfile::tempdir().expect("tempdir");
     let state = StateStore::local(state.path()).expect("state dir");
     let started = Started {
+        format_version: relinker::journal::FORMAT_VERSION,
         plan: "bench".into(),
         plan_sha256: relinker::secret::Fingerprint::of(b"bench"),
         instance: base.clone(),

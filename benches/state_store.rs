@@ -20,6 +20,7 @@ use relinker::journal::{Entry, Run, Started, StateStore, StepEffect};
 
 fn started() -> Started {
     Started {
+        format_version: relinker::journal::FORMAT_VERSION,
         plan: "bench".into(),
         plan_sha256: relinker::secret::Fingerprint::of(b"bench"),
         instance: "https://bench.example".into(),

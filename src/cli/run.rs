@@ -409,6 +409,7 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
         | JournalError::StateKey
         | JournalError::SchemaNewer { .. }
         | JournalError::MigrationEdited { .. }
+        | JournalError::FormatNewer { .. }
         | JournalError::NoSuchRun { .. }
         | JournalError::AmbiguousRun { .. }
         | JournalError::NoRuns { .. }
