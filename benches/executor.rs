@@ -9,6 +9,8 @@
 //!
 //! `cargo bench --bench executor [-- ROTATIONS]` (default 50).
 
+// A test or bench stops at the first thing that is not as expected; the product never panics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // Counts and milliseconds here are far below 2^52, and `main` reads as one scenario.
 #![allow(clippy::cast_precision_loss, clippy::too_many_lines)]
 
@@ -149,6 +151,7 @@ async fn main() {
     let state = tempfile::tempdir().expect("tempdir");
     let state = StateStore::local(state.path()).expect("state dir");
     let started = Started {
+        format_version: relinker::journal::FORMAT_VERSION,
         plan: "bench".into(),
         plan_sha256: relinker::secret::Fingerprint::of(b"bench"),
         instance: base.clone(),

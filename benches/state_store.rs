@@ -6,6 +6,9 @@
 //! `cargo bench --bench state_store [-- RECORDS]` (default 1000 records per store). Without
 //! PostgreSQL's server binaries, the PostgreSQL half is passed over with a note.
 
+// A test or bench stops at the first thing that is not as expected; the product never panics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../tests/it/pg.rs"]
 #[allow(dead_code)]
 mod pg;
@@ -17,6 +20,7 @@ use relinker::journal::{Entry, Run, Started, StateStore, StepEffect};
 
 fn started() -> Started {
     Started {
+        format_version: relinker::journal::FORMAT_VERSION,
         plan: "bench".into(),
         plan_sha256: relinker::secret::Fingerprint::of(b"bench"),
         instance: "https://bench.example".into(),

@@ -281,6 +281,7 @@ impl Ready {
         let webhook = notice::for_plan(webhook, &plan, args.sandbox)?;
         let credentials = target.platform.credential_fingerprints();
         let started = Started {
+            format_version: crate::journal::FORMAT_VERSION,
             plan: plan.name.clone(),
             plan_sha256: Fingerprint::of(&bytes),
             instance: target.base_url.clone(),

@@ -407,6 +407,8 @@ pub(crate) fn journal_failure(error: JournalError) -> Failure {
         | JournalError::Tampered { .. }
         | JournalError::StateKey
         | JournalError::SchemaNewer { .. }
+        | JournalError::MigrationEdited { .. }
+        | JournalError::FormatNewer { .. }
         | JournalError::NoSuchRun { .. }
         | JournalError::AmbiguousRun { .. }
         | JournalError::NoRuns { .. }

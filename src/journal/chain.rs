@@ -175,7 +175,8 @@ fn canonical(record: &Record) -> Result<String, JournalError> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hexadecimal, as every digest relinker stores is written.
+pub(super) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::with_capacity(64), |mut text, b| {
         let _ = write!(text, "{b:02x}");

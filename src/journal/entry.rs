@@ -3,8 +3,8 @@
 //! Records say what the run observed and decided, never how a code path got there: a step is
 //! `done` with the effect the run had on live state (`changed` when the run found the state
 //! different and it now holds, whoever made the change), and rollback is computed from those
-//! effects alone. Journals written by earlier versions (no timestamps, `applied: bool`) still
-//! read.
+//! effects alone. Journals written by earlier versions (no timestamps, `applied: bool`, no
+//! format version) still read; the `started` record names the format its run is written in.
 
 use std::collections::BTreeMap;
 
@@ -74,9 +74,22 @@ fn from_rfc3339<'de, D: Deserializer<'de>>(
     Option::<DateTime<Utc>>::deserialize(deserializer)
 }
 
+/// The journal format this relinker writes and reads; a run started in a newer one is refused,
+/// not misread (its records may mean what this binary cannot know).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Journals from before the format was recorded are the first format.
+fn first_format() -> u32 {
+    1
+}
+
 /// The `started` record: the run's steps, fixed at its start, and what it must prove unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Started {
+    /// The journal format the run is written in ([`FORMAT_VERSION`] for runs this binary
+    /// starts). Absent in journals of older relinkers, which are format 1.
+    #[serde(default = "first_format")]
+    pub format_version: u32,
     /// Plan name.
     pub plan: String,
     /// SHA-256 of the plan file.

@@ -569,6 +569,44 @@ mod tests {
         Run::open(&state, &id("r1")).unwrap().still_held().unwrap();
     }
 
+    /// New runs name the format they are written in; a run without one is format 1, and one
+    /// in a newer format is refused, never replayed.
+    #[test]
+    fn a_run_in_a_newer_journal_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateStore::local(dir.path()).unwrap();
+        drop(Run::start(&state, &id("r1"), PLAN, started("a@x.io")).unwrap());
+        let path = dir.path().join("runs/r1/journal.jsonl");
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            written.contains("\"kind\":\"started\",\"format_version\":1,"),
+            "{written}"
+        );
+        let format = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            match &state.read(&id("r1")).map(|c| c.records[0].entry.clone()) {
+                Ok(Entry::Started(started)) => Ok(started.format_version),
+                Ok(other) => panic!("{other:?}"),
+                Err(error) => Err(error.to_string()),
+            }
+        };
+        assert_eq!(format(&written.replace("\"format_version\":1,", "")), Ok(1));
+        let newer = written.replace("\"format_version\":1,", "\"format_version\":2,");
+        let refused = format(&newer).unwrap_err();
+        assert!(
+            refused.contains("journal format 2, newer than this relinker reads (1)"),
+            "{refused}"
+        );
+        assert!(matches!(
+            Run::open(&state, &id("r1")),
+            Err(JournalError::FormatNewer {
+                found: 2,
+                known: 1,
+                ..
+            })
+        ));
+    }
+
     #[test]
     fn damage_before_the_last_line_is_an_error() {
         let dir = tempfile::tempdir().unwrap();

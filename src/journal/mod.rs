@@ -28,7 +28,9 @@ mod trust;
 use std::path::{Path, PathBuf};
 
 pub use chain::{Chained, StateKey};
-pub use entry::{Attestation, Entry, FailureEffect, Origin, Record, Started, StepEffect, now_ms};
+pub use entry::{
+    Attestation, Entry, FORMAT_VERSION, FailureEffect, Origin, Record, Started, StepEffect, now_ms,
+};
 pub use lock::{Lock, LockError};
 pub use run::Run;
 pub use store::{Copied, JournalContents, Pruned, StateStore};
@@ -156,6 +158,35 @@ pub enum JournalError {
         found: usize,
         /// The newest version this binary knows.
         known: usize,
+    },
+    /// A run was started by a relinker that writes a newer journal format.
+    #[error(
+        "run `{run_id}` is written in journal format {found}, newer than this relinker reads ({known}); use the relinker that started it, or a newer one"
+    )]
+    FormatNewer {
+        /// The run.
+        run_id: RunId,
+        /// The format its `started` record names.
+        found: u32,
+        /// The newest format this binary reads.
+        known: u32,
+    },
+    /// A migration the database recorded is not this binary's: it was edited after databases
+    /// ran it, or the record of it was.
+    #[error(
+        "{location} recorded relinker's schema migration {version} ({name}) with SHA-256 {recorded}, but this relinker's migration {version} has SHA-256 {expected}: the migration, or the database's record of it, was edited after it ran; relinker does not use a schema it cannot vouch for"
+    )]
+    MigrationEdited {
+        /// The database, without its password.
+        location: String,
+        /// The migration's number, from 1.
+        version: usize,
+        /// What the migration does.
+        name: &'static str,
+        /// The digest the database recorded (`none` when it has none).
+        recorded: String,
+        /// The digest of this binary's migration.
+        expected: String,
     },
     /// A record was appended through a session attached to no run: a bug, reported rather
     /// than written anywhere.

@@ -14,7 +14,8 @@
 //! callers are synchronous (an executor appends under `block_in_place`, commands read from
 //! plain functions), and a dedicated thread serves them the same way from any context, with a
 //! bounded wait on every call. How a connection is made (TLS as `sslmode` says, a password
-//! never sent in clear text) is `target`'s, `tls`'s and `wire`'s.
+//! never sent in clear text) is `target`'s, `tls`'s and `wire`'s; the schema and its checked
+//! migrations are `migrations`'.
 
 use std::fmt;
 use std::future::Future;
@@ -25,6 +26,7 @@ use tokio::runtime::Handle;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
+use self::migrations::{MIGRATIONS, Schema};
 use self::target::Target;
 use self::wire::{ConnectError, connect};
 use super::JournalError;
@@ -34,38 +36,10 @@ use super::store::{Backend, JournalContents, Session, StateStore};
 use crate::ids::{RunId, UserId};
 use crate::secret::Fingerprint;
 
+mod migrations;
 mod target;
 mod tls;
 mod wire;
-
-/// The schema's migrations, in order; the database records how many it has had.
-const MIGRATIONS: &[&str] = &["
-    CREATE TABLE relinker.runs (
-        id text PRIMARY KEY,
-        plan bytea NOT NULL,
-        plan_sha256 text NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now()
-    );
-    CREATE TABLE relinker.journal (
-        run_id text NOT NULL REFERENCES relinker.runs (id) ON DELETE CASCADE,
-        seq integer NOT NULL,
-        record text NOT NULL,
-        PRIMARY KEY (run_id, seq)
-    );
-    CREATE TABLE relinker.attestations (
-        run_id text NOT NULL REFERENCES relinker.runs (id) ON DELETE CASCADE,
-        seq bigint GENERATED ALWAYS AS IDENTITY,
-        record text NOT NULL,
-        PRIMARY KEY (run_id, seq)
-    );
-    CREATE TABLE relinker.lock_holders (
-        key bigint PRIMARY KEY,
-        holder text NOT NULL
-    );
-"];
-
-/// The advisory lock key under which migrations run, one runner at a time.
-const MIGRATION_KEY: i64 = 0x5245_4C49_4E4B_4552; // "RELINKER"
 
 impl StateStore {
     /// The PostgreSQL store at `url`, its schema created or migrated to this binary's version.
@@ -112,48 +86,32 @@ impl Postgres {
         Ok(store)
     }
 
-    /// Creates or upgrades the schema, one runner at a time.
+    /// Creates or upgrades the schema, one runner at a time; refuses a newer one, and one
+    /// whose recorded migrations are not this binary's.
     fn migrate(&self) -> Result<(), JournalError> {
         let reader = self.reader.clone();
-        let known = MIGRATIONS.len();
-        let found = self.call("migrate the schema of", async move {
-            reader
-                .batch_execute(&format!(
-                    "BEGIN;
-                     SELECT pg_advisory_xact_lock({MIGRATION_KEY});
-                     CREATE SCHEMA IF NOT EXISTS relinker;
-                     CREATE TABLE IF NOT EXISTS relinker.schema_version (version integer NOT NULL);"
-                ))
-                .await?;
-            let row = reader
-                .query_one(
-                    "SELECT coalesce(max(version), 0) FROM relinker.schema_version",
-                    &[],
-                )
-                .await?;
-            let found = usize::try_from(row.get::<_, i32>(0)).unwrap_or(usize::MAX);
-            if found < known {
-                for (index, migration) in MIGRATIONS.iter().enumerate().skip(found) {
-                    reader.batch_execute(migration).await?;
-                    let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
-                    reader
-                        .execute(
-                            "INSERT INTO relinker.schema_version (version) VALUES ($1)",
-                            &[&version],
-                        )
-                        .await?;
-                }
-            }
-            reader.batch_execute("COMMIT").await?;
-            Ok(found)
+        let schema = self.call("migrate the schema of", async move {
+            migrations::migrate(&reader).await
         });
-        match found {
-            Ok(found) if found > known => Err(JournalError::SchemaNewer {
+        match schema {
+            Ok(Schema::Current) => Ok(()),
+            Ok(Schema::Newer { found }) => Err(JournalError::SchemaNewer {
                 location: self.location(),
                 found,
-                known,
+                known: MIGRATIONS.len(),
             }),
-            Ok(_) => Ok(()),
+            Ok(Schema::Edited {
+                version,
+                name,
+                recorded,
+                expected,
+            }) => Err(JournalError::MigrationEdited {
+                location: self.location(),
+                version,
+                name,
+                recorded: recorded.unwrap_or_else(|| "none".to_owned()),
+                expected,
+            }),
             Err(error) => {
                 // The transaction may be open on the shared connection; end it.
                 let reader = self.reader.clone();

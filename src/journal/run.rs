@@ -212,6 +212,7 @@ pub(super) mod tests {
 
     pub(in crate::journal) fn started(user: &str) -> Started {
         Started {
+            format_version: crate::journal::FORMAT_VERSION,
             plan: "p".into(),
             plan_sha256: Fingerprint::of(PLAN),
             instance: "https://x".into(),

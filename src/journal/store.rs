@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use super::JournalError;
 use super::chain::{self, Chained, StateKey};
-use super::entry::{Attestation, Record, Started};
+use super::entry::{Attestation, Entry, FORMAT_VERSION, Record, Started};
 use super::summary::{RunState, RunSummary, replay};
 use crate::ids::{RunId, UserId};
 use crate::provider::Leftovers;
@@ -264,9 +264,20 @@ impl StateStore {
             })
     }
 
-    /// A run's journal, read without a lock.
+    /// A run's journal, read without a lock; refused when its run is written in a journal format
+    /// newer than this binary reads.
     pub fn read(&self, id: &RunId) -> Result<JournalContents, JournalError> {
-        self.backend.read(id)
+        let contents = self.backend.read(id)?;
+        if let Some(Entry::Started(started)) = contents.records.first().map(|r| &r.entry)
+            && started.format_version > FORMAT_VERSION
+        {
+            return Err(JournalError::FormatNewer {
+                run_id: id.clone(),
+                found: started.format_version,
+                known: FORMAT_VERSION,
+            });
+        }
+        Ok(contents)
     }
 
     /// A run's state, read without a lock.

@@ -886,6 +886,7 @@ mod tests {
             },
         ];
         Record::now(Entry::Started(Box::new(Started {
+            format_version: crate::journal::FORMAT_VERSION,
             plan: "p".into(),
             plan_sha256: Fingerprint::of(b"p"),
             instance: "https://x".into(),

@@ -119,7 +119,8 @@ fn ownership_problem(_: &Path, _: &Metadata) -> Option<String> {
     None
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use std::io::{Read, Write};
     use std::os::unix::fs::PermissionsExt;

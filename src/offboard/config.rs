@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, shape, yaml_options};
+use crate::ids::{NotAnAddress, UserId};
 use crate::plan::marketo::{Instance, Retire, ServiceDecl};
 use crate::plan::marketo::{RawInstance, RawService};
 use crate::plan::raw::Text;
@@ -72,8 +73,8 @@ pub enum Strategy {
 /// A user that is never touched.
 #[derive(Debug, Clone)]
 pub enum Protected {
-    /// This address, any case.
-    Exact(String),
+    /// This user, by the crate's one rule for when two addresses name the same user.
+    Exact(UserId),
     /// Addresses matching this pattern (written `/…/` in the config).
     Pattern(Regex),
 }
@@ -82,7 +83,7 @@ impl Protected {
     /// Whether `address` is protected by this entry.
     pub fn covers(&self, address: &str) -> bool {
         match self {
-            Protected::Exact(exact) => exact.eq_ignore_ascii_case(address),
+            Protected::Exact(user) => user.is(address),
             Protected::Pattern(pattern) => pattern.is_match(address),
         }
     }
@@ -321,20 +322,21 @@ fn protected(entries: &[Text], problems: &mut Vec<Diagnostic>) -> Vec<Protected>
                     format!("not a valid pattern: {e}"),
                 )),
             }
-        } else if let Err(why) = crate::address::check(value) {
-            problems.push(
-                Diagnostic::at(
-                    entry.referenced,
-                    format!("protected[{index}]"),
-                    format!(
-                        "{} is neither an address nor a `/pattern/`: {why}",
-                        crate::address::shown(value)
-                    ),
-                )
-                .with_hint("an address such as `api.sync@acme.example`, or `/^api\\./`"),
-            );
         } else {
-            protected.push(Protected::Exact(value.to_owned()));
+            match UserId::parse(value) {
+                Ok(user) => protected.push(Protected::Exact(user)),
+                Err(NotAnAddress { why, .. }) => problems.push(
+                    Diagnostic::at(
+                        entry.referenced,
+                        format!("protected[{index}]"),
+                        format!(
+                            "{} is neither an address nor a `/pattern/`: {why}",
+                            crate::address::shown(value)
+                        ),
+                    )
+                    .with_hint("an address such as `api.sync@acme.example`, or `/^api\\./`"),
+                ),
+            }
         }
     }
     protected
@@ -446,6 +448,19 @@ mod tests {
                 .unwrap(),
         );
         assert!(pattern.covers("SVC-x@acme.example"));
-        assert!(Protected::Exact("a@b.co".into()).covers("A@B.CO"));
+    }
+
+    #[test]
+    fn an_exact_entry_protects_its_user_in_any_case_unicode_too() {
+        let exact = |text: &str| Protected::Exact(UserId::parse(text).unwrap());
+        for (entry, address, covered) in [
+            ("a@b.co", "A@B.CO", true),
+            ("JÖRG@acme.example", "jörg@acme.example", true),
+            ("jörg@ACME.example", "JÖRG@acme.example", true),
+            ("jörg@acme.example", "jorg@acme.example", false),
+            ("jane@acme.example", "jane+x@acme.example", false),
+        ] {
+            assert_eq!(exact(entry).covers(address), covered, "{entry} / {address}");
+        }
     }
 }

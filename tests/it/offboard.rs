@@ -369,6 +369,45 @@ async fn users_whose_slugs_are_alike_get_a_plan_each() {
 }
 
 #[tokio::test]
+async fn a_protected_address_protects_its_user_whatever_the_case_beyond_ascii() {
+    // Jane's API user is Jörg's here; the config protects him in capitals.
+    let fixture = fixture().replace("jane.doe@acme.example", "jörg@acme.example");
+    let sandbox = TestSandbox::with(&fixture, SandboxConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&sandbox.handle.base_url(), "10")
+        .replace("protected:\n", "protected:\n  - JÖRG@acme.example\n");
+    std::fs::write(dir.path().join("offboard.yaml"), config).unwrap();
+    let departed = DEPARTED.replace("jane.doe@acme.example", "jörg@acme.example");
+    std::fs::write(dir.path().join("departed.csv"), departed).unwrap();
+    let output = offboard(dir.path(), "json").await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["protected"],
+        json!([
+            "admin@acme.example",
+            "break-glass-1@acme.example",
+            "jörg@acme.example"
+        ]),
+        "{report}"
+    );
+    let planned: Vec<&str> = report["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["userid"].as_str().unwrap())
+        .collect();
+    assert!(!planned.contains(&"jörg@acme.example"), "{planned:?}");
+    assert!(
+        !listing(dir.path())
+            .iter()
+            .any(|name| name.contains("rg-acme")),
+        "{:?}",
+        listing(dir.path())
+    );
+}
+
+#[tokio::test]
 async fn the_safety_limit_writes_nothing() {
     for limit in ["3", "10%"] {
         let (_sandbox, dir) = setup(limit).await;

@@ -1,8 +1,8 @@
 //! The PostgreSQL state store, on a throwaway server of the test's own: the executor's crash,
 //! lock and resume guarantees hold on it as on the local directory (the same scenarios, each
 //! second runner in another working directory), and the database's own failure modes: a
-//! server that does not answer, a schema newer than the binary, a URL whose password must
-//! never be shown.
+//! server that does not answer, a schema newer than the binary or with an edited migration, a
+//! URL whose password must never be shown.
 
 use serde_json::json;
 
@@ -163,7 +163,62 @@ async fn a_database_migrated_by_a_newer_relinker_is_refused() {
         .run()
         .await
         .code(2)
-        .says("schema version 99, newer than this relinker knows (1)");
+        .says("schema version 99, newer than this relinker knows (2)");
+}
+
+/// A schema an older relinker made (migrations recorded by number only) opens and gets each
+/// migration's checksum; a migration recorded with another checksum than this binary's was
+/// edited after it ran, and is refused (exit 2), naming it, with nothing migrated or written.
+#[tokio::test]
+async fn a_migration_edited_after_it_ran_is_refused() {
+    let Some(pg) = TestPostgres::start().await else {
+        return;
+    };
+    let status = || {
+        Relinker::new(&["status"])
+            .env("RELINKER_STATE", pg.url())
+            .run()
+    };
+    status().await.code(0).says("no runs");
+    // As relinker left it before migrations had checksums.
+    pg.query("DELETE FROM relinker.schema_version WHERE version = 2")
+        .await;
+    pg.query("ALTER TABLE relinker.schema_version DROP COLUMN sha256")
+        .await;
+    status().await.code(0).says("no runs");
+    let recorded = || async {
+        pg.query("SELECT version, sha256 FROM relinker.schema_version ORDER BY version")
+            .await
+            .iter()
+            .map(|row| (row.get::<_, i32>(0), row.get::<_, Option<String>>(1)))
+            .collect::<Vec<_>>()
+    };
+    let checksums = recorded().await;
+    assert_eq!(
+        checksums,
+        [
+            (
+                1,
+                Some("e3499c511ec0488e7c0c2e1049c540d8a37c2389663484f5948ec539191a34ce".into())
+            ),
+            (
+                2,
+                Some("8ec4833aab61b0645f629fab2b1e31e82c414a25a8eee4682f45a0f058d52035".into())
+            ),
+        ]
+    );
+    pg.query("UPDATE relinker.schema_version SET sha256 = 'edited' WHERE version = 1")
+        .await;
+    status()
+        .await
+        .code(2)
+        .says("recorded relinker's schema migration 1 (runs, journal, attestations and lock holders) with SHA-256 edited, but this relinker's migration 1 has SHA-256 e3499c511ec0488e7c0c2e1049c540d8a37c2389663484f5948ec539191a34ce")
+        .says("was edited after it ran");
+    assert_eq!(
+        recorded().await[0].1.as_deref(),
+        Some("edited"),
+        "left as found"
+    );
 }
 
 /// `state migrate` copies a directory's runs, finished and unfinished, record for record;

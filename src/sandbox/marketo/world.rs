@@ -85,6 +85,20 @@ pub(crate) struct UserChanges {
     pub(crate) expires_at: Option<DateTime<Utc>>,
 }
 
+/// A fresh access token in Marketo's shape: a random UUID-like id, then `:` and the pod.
+fn access_token() -> String {
+    let id = rand::random::<u128>();
+    let hex = format!("{id:032x}");
+    format!(
+        "{}-{}-{}-{}-{}:int",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 /// The lookup key of a userid.
 pub(crate) fn key(userid: &str) -> String {
     crate::address::fold(userid)
@@ -156,7 +170,7 @@ impl World {
             .find(|(_, t)| t.service == name && t.expires_at > now)
             .map(|(token, t)| (token.clone(), t.expires_at, t.scope.clone()));
         let (access_token, expires_at, minted_scope) = live.unwrap_or_else(|| {
-            let token = format!("{}:int", uuid::Uuid::new_v4());
+            let token = access_token();
             let expires_at = now + ttl;
             // An expired token still answers 602 (not 601) for a day after it lapses, even once
             // a newer one was minted; only then is it forgotten.
