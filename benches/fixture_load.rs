@@ -5,10 +5,11 @@
 //! one of the seven days the usage statistics report (the largest `usage:` a copy can have), one
 //! known service per hundred users, 40 roles, 20 workspaces, one to three role pairs per user,
 //! a last login for four users in five and an expiry for one in fifty. It writes the copy to a
-//! temporary file and times what `--sandbox` does with it: read the file (bounded by the
-//! fixture cap), tell which platform it seeds, parse and validate it, and seed a sandbox from it.
+//! temporary file in each notation `--from-live` writes (YAML, and JSON for `--out FILE.json`)
+//! and times what `--sandbox` does with it: read the file (bounded by the fixture cap), tell
+//! which platform it seeds, parse and validate it, and seed a sandbox from it.
 //!
-//! `cargo bench --bench fixture_load [-- USERS]` (default 50000).
+//! `cargo bench --bench fixture_load [-- USERS...]` (default 10000 20000 50000).
 
 // A test or bench stops at the first thing that is not as expected; the product never panics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -16,6 +17,7 @@
 #![allow(clippy::cast_precision_loss, clippy::too_many_lines)]
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -25,6 +27,7 @@ use relinker::provider::marketo::mirror::Mirror;
 use relinker::provider::marketo::{
     DailyUsage, RoleInfo, RolePair, UserActivity, UserRecord, WorkspaceInfo,
 };
+use relinker::sandbox::Notation;
 use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig, fixture_from};
 
 const FIRST: [&str; 10] = [
@@ -193,25 +196,64 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn main() {
-    let users: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(50_000);
-    let today = NaiveDate::from_ymd_opt(2026, 12, 7).expect("date");
-    let (text, left_out) = {
-        let mirror = mirror(users, today);
-        fixture_from(&mirror, "`the benchmark`", today)
-    };
-    assert!(left_out.is_empty(), "{left_out:?}");
-    let sizes = sections(&text);
-    let limit = Kind::Fixture.limit();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("copy.yaml");
-    std::fs::write(&path, &text).expect("write the copy");
-    let bytes = text.len();
-    drop(text);
+/// One notation's copy of one instance, loaded as `--sandbox` loads it.
+struct Row {
+    users: usize,
+    notation: Notation,
+    bytes: usize,
+    read: f64,
+    sniff: f64,
+    parse: f64,
+    seed: f64,
+    peak: Option<f64>,
+}
 
+/// Loads `path` `runs` times: the median of each stage, and the peak memory of the last load.
+fn load(path: &Path, runs: usize) -> (f64, f64, f64, f64, Option<f64>) {
+    let mut read = Vec::new();
+    let mut sniff = Vec::new();
+    let mut parse = Vec::new();
+    let mut seed = Vec::new();
+    let mut peak = None;
+    let name = path.display().to_string();
+    for run in 0..runs {
+        let measured = run == runs - 1 && reset_peak();
+        let started = Instant::now();
+        let loaded = relinker::sandbox::fixture_text(path).expect("read the copy");
+        read.push(started.elapsed());
+        let started = Instant::now();
+        let provider = relinker::sandbox::provider_of(&loaded, &name).expect("provider");
+        sniff.push(started.elapsed());
+        assert_eq!(provider, "marketo");
+        let started = Instant::now();
+        let fixture = Fixture::parse(&loaded, &name).expect("the copy loads");
+        parse.push(started.elapsed());
+        let started = Instant::now();
+        let sandbox = Sandbox::new(SandboxConfig::default(), &fixture);
+        seed.push(started.elapsed());
+        if measured {
+            peak = peak_mib();
+        }
+        drop((sandbox, fixture, loaded));
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        ms(times[times.len() / 2])
+    };
+    (
+        median(&mut read),
+        median(&mut sniff),
+        median(&mut parse),
+        median(&mut seed),
+        peak,
+    )
+}
+
+/// What the YAML copy of `users` users is made of, section by section.
+fn describe(users: usize, text: &str) {
+    let sizes = sections(text);
+    let bytes = text.len();
+    let limit = Kind::Fixture.limit();
     println!(
         "instance                {users} users + relinker's admin ({} API-only, each calling on 7 days), {} known services, {} roles, {WORKSPACES} workspaces",
         users / 5,
@@ -219,7 +261,7 @@ fn main() {
         ROLES + 1
     );
     println!(
-        "copy                    {bytes} bytes ({:.1} MiB), {:.0} bytes per user all told; the fixture cap is {} MiB ({:.1}x this copy)",
+        "YAML copy               {bytes} bytes ({:.1} MiB), {:.0} bytes per user all told; the fixture cap is {} MiB ({:.1}x this copy)",
         bytes as f64 / 1_048_576.0,
         bytes as f64 / users as f64,
         limit / 1_048_576,
@@ -241,54 +283,77 @@ fn main() {
             println!("  {section}: {size} bytes");
         }
     }
+}
 
-    let runs = 5;
-    let mut read = Vec::new();
-    let mut sniff = Vec::new();
-    let mut parse = Vec::new();
-    let mut seed = Vec::new();
-    let mut peak = None;
-    for run in 0..runs {
-        let measured = run == runs - 1 && reset_peak();
-        let started = Instant::now();
-        let loaded = relinker::sandbox::fixture_text(&path).expect("read the copy");
-        read.push(started.elapsed());
-        let started = Instant::now();
-        let provider = relinker::sandbox::provider_of(&loaded, "copy.yaml").expect("provider");
-        sniff.push(started.elapsed());
-        assert_eq!(provider, "marketo");
-        let started = Instant::now();
-        let fixture = Fixture::parse(&loaded, "copy.yaml").expect("the copy loads");
-        parse.push(started.elapsed());
-        let started = Instant::now();
-        let sandbox = Sandbox::new(SandboxConfig::default(), &fixture);
-        seed.push(started.elapsed());
-        if measured {
-            peak = peak_mib();
-        }
-        drop((sandbox, fixture, loaded));
+fn main() {
+    let mut sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    if sizes.is_empty() {
+        sizes = vec![10_000, 20_000, 50_000];
     }
-    let median = |times: &mut Vec<Duration>| {
-        times.sort();
-        ms(times[times.len() / 2])
-    };
-    let (read, sniff, parse, seed) = (
-        median(&mut read),
-        median(&mut sniff),
-        median(&mut parse),
-        median(&mut seed),
-    );
-    println!("median of {runs} loads:");
-    println!("  read the file          {read:.1} ms");
-    println!("  tell its platform      {sniff:.1} ms");
-    println!("  parse and validate     {parse:.1} ms");
-    println!("  seed a sandbox         {seed:.1} ms");
+    let today = NaiveDate::from_ymd_opt(2026, 12, 7).expect("date");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = 5;
+    let mut rows = Vec::new();
+    for &users in &sizes {
+        let copies = {
+            let mirror = mirror(users, today);
+            [Notation::Yaml, Notation::Json].map(|notation| {
+                let (text, left_out) = fixture_from(&mirror, "`the benchmark`", today, notation);
+                assert!(left_out.is_empty(), "{left_out:?}");
+                (notation, text)
+            })
+        };
+        describe(users, &copies[0].1);
+        for (notation, text) in copies {
+            let extension = match notation {
+                Notation::Yaml => "yaml",
+                Notation::Json => "json",
+            };
+            let path = dir.path().join(format!("copy-{users}.{extension}"));
+            std::fs::write(&path, &text).expect("write the copy");
+            let bytes = text.len();
+            drop(text);
+            let (read, sniff, parse, seed, peak) = load(&path, runs);
+            std::fs::remove_file(&path).expect("remove the copy");
+            rows.push(Row {
+                users,
+                notation,
+                bytes,
+                read,
+                sniff,
+                parse,
+                seed,
+                peak,
+            });
+        }
+    }
+    println!();
     println!(
-        "  total                  {:.1} ms",
-        read + sniff + parse + seed
+        "median of {runs} loads (ms); peak resident memory during the last load (MiB; needs Linux's /proc)"
     );
-    match peak {
-        Some(mib) => println!("peak resident memory    {mib:.0} MiB during the last load"),
-        None => println!("peak resident memory    not measured (needs Linux's /proc)"),
+    println!(
+        "{:>7} {:<5} {:>9} {:>7} {:>9} {:>10} {:>7} {:>9} {:>6}",
+        "users", "", "copy MiB", "read", "platform", "parse+val", "seed", "total", "peak"
+    );
+    for row in rows {
+        println!(
+            "{:>7} {:<5} {:>9.1} {:>7.1} {:>9.1} {:>10.1} {:>7.1} {:>9.1} {:>6}",
+            row.users,
+            match row.notation {
+                Notation::Yaml => "YAML",
+                Notation::Json => "JSON",
+            },
+            row.bytes as f64 / 1_048_576.0,
+            row.read,
+            row.sniff,
+            row.parse,
+            row.seed,
+            row.read + row.sniff + row.parse + row.seed,
+            row.peak
+                .map_or_else(|| "-".to_owned(), |mib| format!("{mib:.0}")),
+        );
     }
 }

@@ -12,7 +12,7 @@ use clap::Args;
 use super::exit::{Failure, OrExit, Outcome};
 use crate::limits::{RateLimit, parse_duration};
 use crate::plan::ProviderKind;
-use crate::sandbox::{Emulator, dotdigital, marketo, movius};
+use crate::sandbox::{Emulator, Notation, dotdigital, marketo, movius};
 
 /// The built-in fixtures: plans/fixtures/.
 const MARKETO_FIXTURE: &str = include_str!("../../plans/fixtures/acme.yaml");
@@ -60,8 +60,9 @@ pub struct SandboxArgs {
         conflicts_with_all = ["listen", "provider", "fixture", "rate_limit", "concurrency", "daily_quota", "token_ttl", "behaviours"]
     )]
     from_live: Option<PathBuf>,
-    /// The fixture --from-live writes.
-    #[arg(long, value_name = "FIXTURE.yaml", requires = "from_live")]
+    /// The fixture --from-live writes: JSON when its name ends in `.json` (a large copy loads
+    /// many times faster), YAML otherwise.
+    #[arg(long, value_name = "FIXTURE", requires = "from_live")]
     out: Option<PathBuf>,
     #[command(flatten)]
     retry: super::run::RetryArgs,
@@ -232,6 +233,10 @@ pub async fn run(args: SandboxArgs) -> Result<Outcome, Failure> {
     Ok(Outcome::Success)
 }
 
+/// A YAML copy larger than this (about 11,000 users, each with a week of calls) takes a third of
+/// a second or more to load, so `--from-live` points at the JSON notation.
+const LARGE_YAML_COPY: u64 = 4 * 1024 * 1024;
+
 /// Copies the live instance into a fixture at `out`. The fixture is read back before it is
 /// written, so what lands on disk always seeds a sandbox.
 async fn from_live(
@@ -277,8 +282,20 @@ async fn from_live(
         .map_err(|error| anyhow!("cannot read the instance: {error}"))
         .or_failed()?;
     let today = crate::provider::marketo::quota::quota_day(chrono::Utc::now());
-    let (text, left_out) =
-        marketo::fixture_from(&mirror, &format!("`{}`", instance.base_url), today);
+    let notation = if out
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("json"))
+    {
+        Notation::Json
+    } else {
+        Notation::Yaml
+    };
+    let (text, left_out) = marketo::fixture_from(
+        &mirror,
+        &format!("`{}`", instance.base_url),
+        today,
+        notation,
+    );
     let origin = out.display().to_string();
     let limit = crate::input::Kind::Fixture.limit();
     if text.len() as u64 > limit {
@@ -299,6 +316,15 @@ async fn from_live(
         .or_failed()?;
     for warning in mirror.warnings.iter().chain(&left_out) {
         super::output::warn(&format!("warning: {warning}"));
+    }
+    if notation == Notation::Yaml && text.len() as u64 > LARGE_YAML_COPY {
+        let tenths = text.len() as u64 * 10 / (1024 * 1024);
+        super::output::note(&format!(
+            "note: `{origin}` is {}.{} MiB of YAML; a copy written to a `.json` file (`--out {}`) loads several times faster (docs/sandbox.md, \"A copy of production\")",
+            tenths / 10,
+            tenths % 10,
+            out.with_extension("json").display()
+        ));
     }
     super::run::say(&format!(
         "wrote {origin}: {} users, {} roles, {} workspaces, {} known services and relinker's admin service, from {}",

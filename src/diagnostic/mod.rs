@@ -70,6 +70,24 @@ impl Diagnostic {
             hint: None,
         }
     }
+
+    /// A JSON syntax or shape error as serde_json reported it, in `field` (empty for the
+    /// document itself).
+    pub fn from_json(error: &serde_json::Error, field: &str) -> Self {
+        let message = error.to_string();
+        // serde_json ends its message with " at line N column M": shown in front instead.
+        let message = match message.rfind(" at line ") {
+            Some(at) if message[at..].contains(" column ") => &message[..at],
+            _ => &message,
+        };
+        Self {
+            line: u64::try_from(error.line()).unwrap_or(0),
+            column: u64::try_from(error.column()).unwrap_or(0),
+            field: field.to_owned(),
+            message: user_words(message),
+            hint: None,
+        }
+    }
 }
 
 /// The parser's message in a user's words where it speaks a developer's.

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{FaultAction, FaultRule};
-pub use fixture::{FixtureError, provider_of, read as fixture_text};
+pub use fixture::{FixtureError, Notation, provider_of, read as fixture_text};
 pub use server::serve;
 
 /// An emulated platform that can be served.

@@ -50,6 +50,76 @@ fn a_bad_fixture_exits_2_with_file_line_and_field() {
     assert!(output.stdout.is_empty());
 }
 
+/// `relinker sandbox --fixture NAME` holding `text`: its exit code and stderr; nothing is served.
+fn refused(name: &str, text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_relinker"))
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--fixture"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.stdout.is_empty(), "it served");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A JSON fixture's mistakes are placed as a YAML fixture's are: a value of the wrong type or a
+/// field the format lacks where serde_json stops, with the field it is in; a syntax error with
+/// why the file is read as JSON; a problem found by validation at the value it is about.
+#[test]
+fn a_bad_json_fixture_exits_2_with_file_line_column_and_field() {
+    let user = r#"{"userid": "a@acme.example", "first_name": "A", "last_name": "B", "api_only": true, "roles": [{"role": "Admin", "workspace": "AllZones"}]}"#;
+    let fixture = |users: &[&str]| {
+        format!(
+            "{{\n  \"users\": [\n    {}\n  ]\n}}\n",
+            users.join(",\n    ")
+        )
+    };
+    let other = user.replace("a@acme.example", "b@acme.example");
+    let cases = [
+        (
+            fixture(&[
+                user,
+                &other.replace(r#""api_only": true"#, r#""api_only": "yes""#),
+            ]),
+            // serde_json places a value of the wrong type where it stopped reading: its end.
+            "broken.json:4:87: `users[1].api_only`: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            fixture(&[&user.replace(r#""first_name""#, r#""given_name""#)]),
+            "broken.json:3:45: `users[0].given_name`: unknown field `given_name`",
+        ),
+        (
+            fixture(&[user, &other]).replacen("]},", "]}", 1),
+            "broken.json:4:5: `users`: expected `,` or `]`",
+        ),
+        (
+            fixture(&[
+                user,
+                &other.replace(r#""role": "Admin""#, r#""role": "Wizard""#),
+            ]),
+            "broken.json:4:99: `users[1].roles[0].role`: no role `Wizard`",
+        ),
+    ];
+    for (text, expected) in cases {
+        let (code, stderr) = refused("broken.json", &text);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{expected}\n{stderr}\n{text}");
+    }
+    let (_, stderr) = refused(
+        "broken.json",
+        &fixture(&[user, &other]).replacen("]},", "]}", 1),
+    );
+    assert!(
+        stderr.contains("hint: the fixture is read as JSON because it opens with `{\"`"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn bad_limits_are_invalid_input() {
     let output = Command::new(env!("CARGO_BIN_EXE_relinker"))

@@ -47,9 +47,9 @@ struct RawFixture {
     #[serde(default)]
     next_usernames: Vec<String>,
     #[serde(default)]
-    secrets: Option<Spanned<BTreeMap<String, String>>>,
+    secrets: Option<Spanned<shared::Entries>>,
     #[serde(default)]
-    behaviours: Option<Spanned<BTreeMap<String, String>>>,
+    behaviours: Option<Spanned<shared::Entries>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,7 +193,7 @@ fn validate(raw: RawFixture, problems: &mut Vec<Diagnostic>) -> Fixture {
     });
     let mut scheme = RateLimitScheme::default();
     if let Some(behaviours) = &raw.behaviours {
-        for (key, value) in &behaviours.value {
+        for (key, value) in &behaviours.value.0 {
             match Setting::new(key, value) {
                 Ok(setting) => scheme = setting.scheme(),
                 Err(error) => problems.push(Diagnostic::at(

@@ -122,7 +122,7 @@ pub(crate) async fn accept(
     ))
 }
 
-/// `POST /_sandbox/fixture` with fixture YAML: replaces the instance's data.
+/// `POST /_sandbox/fixture` with a fixture (YAML or JSON): replaces the instance's data.
 pub(crate) async fn load_fixture(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
     let text = String::from_utf8_lossy(&body);
     match Fixture::parse(&text, "request body") {

@@ -1,4 +1,4 @@
-//! Sandbox fixtures: the YAML that seeds an emulated instance.
+//! Sandbox fixtures: the YAML (or JSON, with the same fields) that seeds an emulated instance.
 //!
 //! ```yaml
 //! users:
@@ -15,9 +15,10 @@
 //! ```
 //!
 //! Roles and workspaces default to the reference's. docs/sandbox.md documents every field.
+//! Reading either notation is `crate::sandbox::fixture`'s; this module validates what was read.
 //! A fixture holds sandbox credentials in clear: they exist only inside the emulator.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
@@ -56,7 +57,7 @@ struct RawFixture {
     services: Vec<RawService>,
     /// Readings of what the reference leaves open: `token-scope-after-relink: minted`.
     #[serde(default)]
-    behaviours: Option<Spanned<BTreeMap<String, String>>>,
+    behaviours: Option<Spanned<shared::Entries>>,
     /// Calls API users made before the sandbox started (usage statistics).
     #[serde(default)]
     usage: Vec<RawUsage>,
@@ -418,7 +419,7 @@ impl Fixture {
             ..Fixture::default()
         };
         if let Some(behaviours) = raw.behaviours {
-            for (key, value) in behaviours.value {
+            for (key, value) in behaviours.value.0 {
                 match Setting::new(&key, &value) {
                     Ok(setting) => fixture.behaviours.push(setting),
                     Err(error) => problems.push(Diagnostic::at(
@@ -780,7 +781,12 @@ services:
 
     #[track_caller]
     fn problems(text: &str) -> String {
-        match Fixture::parse(text, "bad.yaml") {
+        problems_in(text, "bad.yaml")
+    }
+
+    #[track_caller]
+    fn problems_in(text: &str, origin: &str) -> String {
+        match Fixture::parse(text, origin) {
             Err(FixtureError::Invalid(diagnostics)) => diagnostics.to_string(),
             other => panic!("expected problems, got {other:?}"),
         }
@@ -865,6 +871,115 @@ services:
             "{report}"
         );
         assert!(Fixture::parse(&format!("provider: marketo\n{GOOD}"), "good.yaml").is_ok());
+    }
+
+    /// [`GOOD`] in JSON, an item a line as `--from-live` writes it.
+    const GOOD_JSON: &str = r#"{
+  "users": [
+    {"userid": "admin@acme.example", "first_name": "Relinker", "last_name": "Admin", "api_only": true, "roles": [{"role": "Admin", "workspace": "AllZones"}]},
+    {"userid": "api@acme.example", "first_name": "Sync", "last_name": "User", "api_only": true, "roles": [{"role": "Standard User", "workspace": "World"}, {"role": 102, "workspace": 1}]}
+  ],
+  "invitations": [
+    {"userid": "new@acme.example", "first_name": "New", "last_name": "Hire", "roles": [{"role": "Standard User", "workspace": "Default"}], "sent_days_ago": 2}
+  ],
+  "services": [
+    {"name": "admin", "client_id": "a", "client_secret": "s1", "user": "admin@acme.example", "admin": true},
+    {"name": "sync", "client_id": "b", "client_secret": "s2", "user": "api@acme.example"}
+  ]
+}
+"#;
+
+    #[test]
+    fn a_json_fixture_seeds_the_world_its_yaml_does() {
+        let now = Utc::now();
+        let json = Fixture::parse(GOOD_JSON, "good.json").unwrap();
+        let yaml = Fixture::parse(GOOD, "good.yaml").unwrap();
+        let (json, yaml) = (json.to_world(now, &[]), yaml.to_world(now, &[]));
+        assert_eq!(json.users.len(), 2);
+        assert_eq!(
+            format!("{:?}", json.users),
+            format!("{:?}", yaml.users),
+            "the same users, roles by name and by id alike"
+        );
+        assert_eq!(
+            format!("{:?}", json.invitation("new@acme.example").unwrap()),
+            format!("{:?}", yaml.invitation("new@acme.example").unwrap())
+        );
+    }
+
+    #[test]
+    fn json_mistakes_name_their_line_column_and_field() {
+        // A shape mistake: serde_json's message, where it is, and the field it is in.
+        let report = problems_in(
+            &GOOD_JSON.replace(r#""sent_days_ago": 2"#, r#""sent_days_ago": "two""#),
+            "bad.json",
+        );
+        assert!(
+            report.starts_with("bad.json:7:"),
+            "the line of the invitation: {report}"
+        );
+        assert!(
+            report.contains(": `invitations[0].sent_days_ago`: invalid type: string \"two\""),
+            "{report}"
+        );
+        assert!(!report.contains(" at line "), "{report}");
+        let report = problems_in(
+            &GOOD_JSON.replace(
+                r#""api_only": true, "roles": [{"role": "Standard"#,
+                r#""colour": "blue", "roles": [{"role": "Standard"#,
+            ),
+            "bad.json",
+        );
+        assert!(report.starts_with("bad.json:4:"), "{report}");
+        assert!(report.contains("unknown field `colour`"), "{report}");
+        assert!(report.contains("`users[1]"), "{report}");
+        // A syntax mistake: where, and why the file was read as JSON.
+        let report = problems_in(
+            &GOOD_JSON.replace("]},\n    {\"userid\": \"api", "]}\n    {\"userid\": \"api"),
+            "bad.json",
+        );
+        assert!(
+            report.starts_with("bad.json:4:5: `users`: expected `,` or `]`"),
+            "{report}"
+        );
+        assert!(
+            report.contains("hint: the fixture is read as JSON"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn problems_in_a_json_fixture_are_placed_as_in_yaml() {
+        let report = problems_in(
+            &GOOD_JSON
+                .replace(
+                    r#""userid": "api@acme.example""#,
+                    r#""userid": "not-an-email""#,
+                )
+                .replace(r#""role": 102"#, r#""role": "Nope""#),
+            "bad.json",
+        );
+        assert!(
+            report.contains(
+                "bad.json:4:16: `users[1].userid`: `not-an-email` is not an email address"
+            ),
+            "{report}"
+        );
+        assert!(
+            report.contains("bad.json:4:152: `users[1].roles[1].role`: no role `Nope`"),
+            "{report}"
+        );
+        // A key given twice in a map is refused in JSON as in YAML.
+        let twice = GOOD_JSON.replace(
+            "\n  \"services\"",
+            "\n  \"behaviours\": {\"page-offset\": \"pages\", \"page-offset\": \"entries\"},\n  \"services\"",
+        );
+        let report = problems_in(&twice, "bad.json");
+        assert!(
+            report.starts_with("bad.json:9:66:")
+                && report.contains(": `behaviours`: `page-offset` is given twice"),
+            "{report}"
+        );
     }
 
     #[test]

@@ -164,7 +164,7 @@ pub(crate) async fn check(
     }
 }
 
-/// `POST /_sandbox/fixture` with fixture YAML: replaces the organization's data.
+/// `POST /_sandbox/fixture` with a fixture (YAML or JSON): replaces the organization's data.
 pub(crate) async fn load_fixture(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
     match Fixture::parse(&String::from_utf8_lossy(&body), "request body") {
         Ok(fixture) => {

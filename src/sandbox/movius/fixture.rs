@@ -47,7 +47,7 @@ struct RawFixture {
     #[serde(default)]
     next_credentials: Vec<RawCredential>,
     #[serde(default)]
-    secrets: Option<Spanned<BTreeMap<String, String>>>,
+    secrets: Option<Spanned<shared::Entries>>,
 }
 
 #[derive(Debug, Deserialize)]
