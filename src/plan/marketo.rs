@@ -15,6 +15,10 @@ use crate::endpoint::check_base_url;
 use crate::ids::{ServiceName, UserId};
 use crate::limits::{Limits, RateLimit, Share};
 
+/// Marketo's documented daily quota: 50,000 calls per instance and quota day, shared by every
+/// integration; `instance.limits.daily` says so when an instance bought more.
+pub const DEFAULT_DAILY_QUOTA: u64 = 50_000;
+
 // ---- the file as written ----
 
 /// The instance block.
@@ -523,7 +527,7 @@ impl Checker {
     }
 
     fn daily_quota(&mut self, raw: Option<&RawLimits>) -> Option<u64> {
-        let default = crate::provider::marketo::quota::DEFAULT_DAILY_QUOTA;
+        let default = DEFAULT_DAILY_QUOTA;
         match raw.and_then(|raw| raw.daily.as_ref()) {
             None => Some(default),
             Some(daily) if daily.value == 0 => {

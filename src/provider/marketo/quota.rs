@@ -12,10 +12,6 @@ use chrono::{
 use super::Api;
 use crate::provider::ProviderError;
 
-/// Marketo's documented daily quota: 50,000 calls per instance and quota day, shared by every
-/// integration (an instance that bought more says so in `limits.daily`).
-pub const DEFAULT_DAILY_QUOTA: u64 = 50_000;
-
 /// Reads this many calls long or longer are weighed against what is left of today's quota
 /// before they start; shorter ones cost less than the look would be worth.
 pub const WEIGH_FROM: u64 = 300;
