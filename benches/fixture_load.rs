@@ -27,8 +27,9 @@ use relinker::provider::marketo::mirror::Mirror;
 use relinker::provider::marketo::{
     DailyUsage, RoleInfo, RolePair, UserActivity, UserRecord, WorkspaceInfo,
 };
+use relinker::rehearsal::fixture_from;
 use relinker::sandbox::Notation;
-use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig, fixture_from};
+use relinker::sandbox::marketo::{Fixture, Sandbox, SandboxConfig};
 
 const FIRST: [&str; 10] = [
     "Jennifer",

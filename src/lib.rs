@@ -23,7 +23,7 @@
 //! - [`sandbox`]: emulators of each platform ([`sandbox::marketo`], [`sandbox::dotdigital`],
 //!   [`sandbox::movius`]) with what they share: the server, faults, the request log.
 //! - [`rehearsal`]: the sandbox's clients in a rehearsal: the operator that plays the person
-//!   through a control API.
+//!   through a control API, and the copy of a live Marketo instance `--from-live` writes.
 //! - [`offboard`]: finds API users tied to departed people and writes a plan for each.
 //! - [`runner`]: the runner configuration: which instances, secret references and check
 //!   programs the plans a runner is given may use; a plan naming anything else is refused

@@ -290,7 +290,7 @@ async fn from_live(
     } else {
         Notation::Yaml
     };
-    let (text, left_out) = marketo::fixture_from(
+    let (text, left_out) = crate::rehearsal::fixture_from(
         &mirror,
         &format!("`{}`", instance.base_url),
         today,

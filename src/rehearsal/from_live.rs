@@ -12,12 +12,11 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 
-use super::dates;
-use super::model::ALL_ZONES_ID;
-use super::world::USAGE_DAYS;
 use crate::input::yaml_scalar as quoted;
+use crate::provider::marketo::dates;
 use crate::provider::marketo::mirror::Mirror;
 use crate::sandbox::Notation;
+use crate::sandbox::marketo::{ALL_ZONES_ID, USAGE_DAYS};
 
 /// A value of the copy: what YAML's flow style and JSON write alike but for quoting.
 enum Value {
@@ -273,10 +272,10 @@ fn users(mirror: &Mirror, warnings: &mut Vec<String>) -> Vec<Item> {
             ("roles", Value::List(pairs)),
         ]);
         if let Some(at) = record.expires_at {
-            item.push(("expires_at", Value::Text(dates::user_record(at))));
+            item.push(("expires_at", Value::Text(dates::format_user_record(at))));
         }
         if let Some(at) = user.last_login_at {
-            item.push(("last_login_at", Value::Text(dates::user_record(at))));
+            item.push(("last_login_at", Value::Text(dates::format_user_record(at))));
         }
         items.push(item);
     }

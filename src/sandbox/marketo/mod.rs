@@ -21,7 +21,6 @@ mod control;
 mod dates;
 mod error;
 mod fixture;
-mod from_live;
 mod identity;
 mod limits;
 mod model;
@@ -39,8 +38,9 @@ use axum::routing::{get, post};
 
 pub use behaviours::{Behaviours, KEYS as BEHAVIOURS, Setting, SettingError};
 pub use fixture::{Fixture, FixtureError, FixtureService};
-pub use from_live::fixture_from;
+pub use model::ALL_ZONES_ID;
 pub use state::{Sandbox, SandboxConfig};
+pub use world::USAGE_DAYS;
 
 use super::faults;
 use super::traffic::Dialect;

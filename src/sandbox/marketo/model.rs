@@ -8,7 +8,7 @@ use crate::secret::Secret;
 
 /// The implicit workspace every instance has; `workspaces.json` does not list it, but role
 /// assignments name it (`"workspaceId": 0, "workspaceName": "AllZones"`).
-pub(crate) const ALL_ZONES_ID: u64 = 0;
+pub const ALL_ZONES_ID: u64 = 0;
 /// Name of [`ALL_ZONES_ID`].
 pub(crate) const ALL_ZONES_NAME: &str = "AllZones";
 

@@ -16,7 +16,7 @@ use super::model::{
 };
 
 /// How many quota days the usage statistics reach back (`last7days.json`).
-pub(crate) const USAGE_DAYS: i64 = 7;
+pub const USAGE_DAYS: i64 = 7;
 
 /// How long a pending invitation lives (the reference: "expires seven days after being sent").
 const INVITATION_LIFETIME: Duration = Duration::days(7);
