@@ -147,6 +147,11 @@ impl<I, S: Declared, R: Intent> ProviderSpec<I, S, R> {
         self.services.iter().find(|s| s.name() == name)
     }
 
+    /// Where a service the plan names is declared (`services[i]`), for messages.
+    pub fn service_index(&self, name: &crate::ids::ServiceName) -> Option<usize> {
+        self.services.iter().position(|s| s.name() == name)
+    }
+
     /// How many users the rotations delete for certain.
     pub(crate) fn certain_deletions(&self) -> usize {
         self.rotations

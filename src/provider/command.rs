@@ -126,6 +126,14 @@ pub struct Checked {
     pub new: Option<bool>,
 }
 
+impl Checked {
+    /// The command refused the current credential and did not pass with the new one: the
+    /// integration is on neither, as far as the plan can see.
+    pub fn on_neither(self) -> bool {
+        self.current == Some(false) && self.new != Some(true)
+    }
+}
+
 /// Runs `command` with a credential; answers whether it authenticates (exit 0), is refused
 /// (exit 1), or the command could not tell. Only a command that cannot be started at all is an
 /// error: the plan names something that is not there.

@@ -300,15 +300,13 @@ impl Builder<'_> {
                 .get(&integration.service)
                 .copied()
                 .unwrap_or_default();
-            if seen.current != Some(false) || seen.new == Some(true) {
+            if !seen.on_neither() {
                 continue;
             }
             neither = true;
             let index = self
                 .spec
-                .services
-                .iter()
-                .position(|s| s.name == integration.service)
+                .service_index(&integration.service)
                 .unwrap_or_default();
             let new = match (seen.new, self.live.new.get(&self.rotation)) {
                 (Some(false), _) => "nor with the rotation's new one".to_owned(),

@@ -89,15 +89,13 @@ impl Builder<'_> {
         let mut neither = false;
         for integration in integrations {
             let seen = self.seen(&integration.service);
-            if seen.current != Some(false) || seen.new == Some(true) {
+            if !seen.on_neither() {
                 continue;
             }
             neither = true;
             let index = self
                 .spec
-                .services
-                .iter()
-                .position(|s| s.name == integration.service)
+                .service_index(&integration.service)
                 .unwrap_or_default();
             let r = self.rotation;
             let (new, fix) = match (seen.new, has_login) {
