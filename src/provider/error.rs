@@ -3,14 +3,16 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::plan::ProviderKind;
+
 /// A failed provider call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     /// The API answered with an error.
-    #[error("{method} {path} failed: HTTP {status}{}: {message}", code.as_ref().map(|c| format!(", {platform} error {c}")).unwrap_or_default())]
+    #[error("{method} {path} failed: HTTP {status}{}: {message}", code.as_ref().map(|c| format!(", {} error {c}", platform.label())).unwrap_or_default())]
     Api {
-        /// The platform: "Marketo", "dotdigital".
-        platform: &'static str,
+        /// The platform.
+        platform: ProviderKind,
         /// Request method.
         method: String,
         /// Request path (no query string).
@@ -47,10 +49,10 @@ pub enum ProviderError {
         reason: String,
     },
     /// The platform could not be reached (after retries).
-    #[error("{method} {path}: cannot reach {platform}: {reason}")]
+    #[error("{method} {path}: cannot reach {}: {reason}", .platform.label())]
     Unreachable {
         /// The platform.
-        platform: &'static str,
+        platform: ProviderKind,
         /// Request method.
         method: String,
         /// Request path.
@@ -61,10 +63,10 @@ pub enum ProviderError {
     /// The platform's host has not answered this command at all: its name does not resolve,
     /// or nothing listens there. Not retried (retries are for a platform that answered
     /// before); the message names the host, so the address the plan gives can be checked.
-    #[error("{platform} at `{host}` does not answer: {reason}")]
+    #[error("{} at `{host}` does not answer: {reason}", .platform.label())]
     NoAnswer {
         /// The platform.
-        platform: &'static str,
+        platform: ProviderKind,
         /// `scheme://host[:port]` the plan's base URL names.
         host: String,
         /// Why, in words.
@@ -73,11 +75,12 @@ pub enum ProviderError {
     /// The API answered with a redirect, which relinker never follows: it would carry the
     /// request's credentials to a host nobody reviewed.
     #[error(
-        "{method} {path}: {platform} answered HTTP {status}, a redirect to `{to}`; relinker follows no redirects (credentials would go where nobody reviewed): check the base URL"
+        "{method} {path}: {} answered HTTP {status}, a redirect to `{to}`; relinker follows no redirects (credentials would go where nobody reviewed): check the base URL",
+        .platform.label()
     )]
     Redirected {
         /// The platform.
-        platform: &'static str,
+        platform: ProviderKind,
         /// Request method.
         method: String,
         /// Request path (no query string).
@@ -88,10 +91,10 @@ pub enum ProviderError {
         to: String,
     },
     /// The platform refused a credential.
-    #[error("{platform} refused the credentials of {whom} (HTTP {status}{})", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    #[error("{} refused the credentials of {whom} (HTTP {status}{})", .platform.label(), description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
     BadCredentials {
         /// The platform.
-        platform: &'static str,
+        platform: ProviderKind,
         /// Which credentials: "the admin service" or `service \`name\``.
         whom: String,
         /// HTTP status.
@@ -162,10 +165,16 @@ impl ProviderError {
             } => {
                 *status >= 500
                     || *status == 429
-                    || (*platform == "Marketo"
-                        && matches!(code.as_deref(), Some("604" | "606" | "608" | "611" | "615")))
-                    || (*platform == "dotdigital"
-                        && code.as_deref() == Some("ERROR_APIUSAGE_EXCEEDED"))
+                    || match platform {
+                        ProviderKind::Marketo => {
+                            matches!(code.as_deref(), Some("604" | "606" | "608" | "611" | "615"))
+                        }
+                        ProviderKind::Dotdigital => {
+                            code.as_deref() == Some("ERROR_APIUSAGE_EXCEEDED")
+                        }
+                        // No API: no answer to retry.
+                        ProviderKind::Movius => false,
+                    }
             }
             _ => false,
         }

@@ -14,7 +14,7 @@ use super::fence::Fence;
 use super::live::LiveState;
 use super::op::Op;
 use crate::ids::{ServiceName, StepId};
-use crate::plan::Plan;
+use crate::plan::{Plan, ProviderKind};
 use crate::secret::CredentialFingerprint;
 
 /// A boxed future, so platforms can be chosen at run time.
@@ -59,17 +59,22 @@ pub enum CheckError {
 
 impl CheckError {
     /// `op` belongs to another platform than `platform`.
-    pub fn foreign(op: &Op, platform: &str) -> Self {
-        CheckError::Unusable(format!("`{}` is not a {platform} step", op.describe()))
+    pub fn foreign(op: &Op, platform: ProviderKind) -> Self {
+        CheckError::Unusable(format!(
+            "`{}` is not a {} step",
+            op.describe(),
+            platform.label()
+        ))
     }
 }
 
 impl ProviderError {
     /// `plan` is for another platform than `platform`.
-    pub fn foreign_plan(plan: &Plan, platform: &str) -> Self {
+    pub fn foreign_plan(plan: &Plan, platform: ProviderKind) -> Self {
         ProviderError::Config(format!(
-            "a {} plan cannot be planned against {platform}",
-            plan.provider()
+            "a {} plan cannot be planned against {}",
+            plan.provider(),
+            platform.label()
         ))
     }
 }

@@ -15,12 +15,13 @@ use backon::Retryable;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::plan::ProviderKind;
 use crate::provider::ProviderError;
 use crate::retry::{Budget, RetryPolicy};
 use crate::secret::Secret;
 
 /// How errors name the platform.
-const PLATFORM: &str = "dotdigital";
+const PLATFORM: ProviderKind = ProviderKind::Dotdigital;
 /// The older flat rate-limit scheme's refusal (HTTP 400): the account's 2,000 calls of the
 /// hour are used up.
 pub(crate) const USAGE_EXCEEDED: &str = "ERROR_APIUSAGE_EXCEEDED";

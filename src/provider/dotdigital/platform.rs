@@ -8,6 +8,7 @@ use super::client::{Access, DotdigitalClient, USAGE_EXCEEDED};
 use super::live::{Seen, Snapshot};
 use super::ops::{Integration, Op};
 use crate::ids::{ServiceName, UserId};
+use crate::plan::ProviderKind;
 use crate::plan::dotdigital::{Rotation, Spec};
 use crate::plan::{
     CheckCommand, Credential, Login, MissingSecrets, Plan, ResolvedLogin, SecretReader, Secrets,
@@ -683,7 +684,7 @@ impl Platform for DotdigitalPlatform {
     fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>> {
         Box::pin(async move {
             let crate::plan::Spec::Dotdigital(spec) = &plan.spec else {
-                return Err(ProviderError::foreign_plan(plan, "dotdigital"));
+                return Err(ProviderError::foreign_plan(plan, ProviderKind::Dotdigital));
             };
             self.observe_spec(spec).await.map(LiveState::Dotdigital)
         })
@@ -697,7 +698,7 @@ impl Platform for DotdigitalPlatform {
         Box::pin(async move {
             match op.narrow::<Op>() {
                 Some(op) => self.check_op(op).await,
-                None => Err(CheckError::foreign(op, "dotdigital")),
+                None => Err(CheckError::foreign(op, ProviderKind::Dotdigital)),
             }
         })
     }

@@ -40,6 +40,7 @@ use super::wire::{self, ErrorEnvelope, TokenGrant, TokenRefusal};
 use super::{dates, quota};
 use crate::ids::{ServiceName, UserId};
 use crate::limits::Limits;
+use crate::plan::ProviderKind;
 use crate::provider::{Fence, ManualAction, ProviderError};
 use crate::retry::{Budget, RetryPolicy};
 use crate::secret::Secret;
@@ -49,7 +50,7 @@ use crate::sync::lock;
 pub(crate) const TOKEN_LIFETIME_SECS: i64 = 3600;
 
 /// How errors name the platform.
-const PLATFORM: &str = "Marketo";
+const PLATFORM: ProviderKind = ProviderKind::Marketo;
 
 /// The identity endpoint.
 const IDENTITY: &str = "/identity/oauth/token";

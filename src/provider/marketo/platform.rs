@@ -19,6 +19,7 @@ use super::ops::Op;
 use super::recent::{Known, Recent, Source};
 use super::types::{NewApiUser, RolePair, ServiceCredentials, UserRecord, UserUpdate};
 use crate::ids::{ServiceName, UserId};
+use crate::plan::ProviderKind;
 use crate::plan::{Plan, Spec};
 use crate::provider::op::Operation;
 use crate::provider::{
@@ -450,7 +451,7 @@ impl Platform for MarketoPlatform {
     fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>> {
         Box::pin(async move {
             let Spec::Marketo(spec) = &plan.spec else {
-                return Err(ProviderError::foreign_plan(plan, "Marketo"));
+                return Err(ProviderError::foreign_plan(plan, ProviderKind::Marketo));
             };
             let snapshot = live::observe(&self.client, spec, &self.credentials).await?;
             self.recent.seed(&snapshot, &live::named_users(spec));
@@ -466,7 +467,7 @@ impl Platform for MarketoPlatform {
         Box::pin(async move {
             match op.narrow::<Op>() {
                 Some(op) => self.check_op(op, facts).await,
-                None => Err(CheckError::foreign(op, "Marketo")),
+                None => Err(CheckError::foreign(op, ProviderKind::Marketo)),
             }
         })
     }

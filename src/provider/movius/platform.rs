@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::live::{Checked, Snapshot};
 use super::ops::{Integration, Op};
 use crate::ids::{ServiceName, UserId};
+use crate::plan::ProviderKind;
 use crate::plan::movius::{Rotation, Spec};
 use crate::plan::{MissingSecrets, Plan, SecretReader, Secrets};
 use crate::provider::command::{Answer, CheckCommands, CommandChecker};
@@ -335,7 +336,7 @@ impl Platform for MoviusPlatform {
     fn observe<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<LiveState, ProviderError>> {
         Box::pin(async move {
             let crate::plan::Spec::Movius(spec) = &plan.spec else {
-                return Err(ProviderError::foreign_plan(plan, "Movius"));
+                return Err(ProviderError::foreign_plan(plan, ProviderKind::Movius));
             };
             self.observe_spec(spec)
                 .await
@@ -352,7 +353,7 @@ impl Platform for MoviusPlatform {
         Box::pin(async move {
             match op.narrow::<Op>() {
                 Some(op) => self.check_op(op).await,
-                None => Err(CheckError::foreign(op, "Movius")),
+                None => Err(CheckError::foreign(op, ProviderKind::Movius)),
             }
         })
     }
