@@ -93,6 +93,23 @@ struct Copy {
     usage: Vec<Item>,
 }
 
+impl Copy {
+    /// The sections in the order written: the lists always (even empty, as copies always had
+    /// them), usage statistics only when there are any.
+    fn sections(&self) -> impl Iterator<Item = (&'static str, &[Item])> {
+        [
+            ("roles", &self.roles),
+            ("workspaces", &self.workspaces),
+            ("users", &self.users),
+            ("services", &self.services),
+            ("usage", &self.usage),
+        ]
+        .into_iter()
+        .filter(|(name, items)| *name != "usage" || !items.is_empty())
+        .map(|(name, items)| (name, items.as_slice()))
+    }
+}
+
 /// The fixture's text in `notation`, and what could not be copied (beside the mirror's own
 /// warnings). `source` says where the copy came from, for the YAML header; `today` is the quota
 /// day the usage statistics' days are counted back from.
@@ -137,18 +154,7 @@ fn yaml(copy: &Copy, source: &str) -> String {
          # which the API does not list. Pending invitations are not listed by the API either.\n\
          provider: marketo\n"
     );
-    let sections = [
-        ("roles", &copy.roles),
-        ("workspaces", &copy.workspaces),
-        ("users", &copy.users),
-        ("services", &copy.services),
-        ("usage", &copy.usage),
-    ];
-    for (name, items) in sections {
-        // No usage statistics, no section; the lists are written even when empty, as before.
-        if name == "usage" && items.is_empty() {
-            continue;
-        }
+    for (name, items) in copy.sections() {
         let _ = writeln!(out, "{name}:");
         for item in items {
             if name == "users" {
@@ -173,17 +179,7 @@ fn yaml(copy: &Copy, source: &str) -> String {
 /// file), an item a line.
 fn json(copy: &Copy) -> String {
     let mut out = String::from("{\n  \"provider\": \"marketo\"");
-    let sections = [
-        ("roles", &copy.roles),
-        ("workspaces", &copy.workspaces),
-        ("users", &copy.users),
-        ("services", &copy.services),
-        ("usage", &copy.usage),
-    ];
-    for (name, items) in sections {
-        if name == "usage" && items.is_empty() {
-            continue;
-        }
+    for (name, items) in copy.sections() {
         let _ = write!(out, ",\n  \"{name}\": [");
         for (index, item) in items.iter().enumerate() {
             out.push_str(if index == 0 { "\n    " } else { ",\n    " });

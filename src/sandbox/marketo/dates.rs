@@ -40,30 +40,28 @@ fn read(text: &str) -> Option<DateTime<FixedOffset>> {
 
 /// A user record's shape: `2020-12-31T08:00:00.000t+0000` (always UTC here).
 pub(crate) fn user_record(at: DateTime<Utc>) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}t+0000",
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.timestamp_subsec_millis()
-    )
+    let millis = at.timestamp_subsec_millis();
+    format!("{}.{millis:03}t+0000", stamp(at, "-"))
 }
 
 /// The compact shape of roles, workspaces and invitations: `20200807T20:49:54.0t+0000`, one
 /// fractional digit as in every example of the reference.
 pub(crate) fn compact(at: DateTime<Utc>) -> String {
+    let tenths = at.timestamp_subsec_millis() / 100;
+    format!("{}.{tenths}t+0000", stamp(at, ""))
+}
+
+/// `at` to the second, its date's parts joined by `dash`: `2020-08-07T20:49:54` or
+/// `20200807T20:49:54`.
+fn stamp(at: DateTime<Utc>, dash: &str) -> String {
     format!(
-        "{:04}{:02}{:02}T{:02}:{:02}:{:02}.{}t+0000",
+        "{:04}{dash}{:02}{dash}{:02}T{:02}:{:02}:{:02}",
         at.year(),
         at.month(),
         at.day(),
         at.hour(),
         at.minute(),
-        at.second(),
-        at.timestamp_subsec_millis() / 100
+        at.second()
     )
 }
 
