@@ -91,6 +91,9 @@ struct Measured {
     neighbour_served_per_window: f64,
     /// Rate-counted calls in each 2 s from the first.
     per_window: Vec<usize>,
+    /// When each of relinker's refused calls arrived (ms from its first rate-counted call) and
+    /// its code.
+    ours_refused_at: Vec<(u64, String)>,
 }
 
 fn counted(request: &Value) -> bool {
@@ -293,7 +296,19 @@ async fn scenario(plans: usize, with_neighbour: bool, share: &str) -> Measured {
         }
         _ => 0.0,
     };
+    let ours_refused_at = match counted_calls.first() {
+        Some(first) => ours
+            .iter()
+            .filter(|r| code(r, "606") || code(r, "615"))
+            .map(|r| {
+                let code = r["code"].as_str().unwrap_or("").to_owned();
+                (at(r).saturating_sub(at(first)), code)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     Measured {
+        ours_refused_at,
         neighbour_refused_span,
         neighbour_served_per_window,
         neighbour_refused_per_window,
@@ -447,6 +462,12 @@ fn report(name: &str, plans: usize, measured: &Measured, chain: Duration) {
         measured.ours_615,
         (measured.ours_606 + measured.ours_615) as f64 * 100.0 / measured.calls.max(1) as f64
     );
+    if !measured.ours_refused_at.is_empty() {
+        println!(
+            "  relinker refused at   {:?} (ms from its first call, code)",
+            measured.ours_refused_at
+        );
+    }
 }
 
 #[tokio::main]
