@@ -177,6 +177,21 @@ async fn prepare(
         _ => crate::provider::Leftovers::default(),
     };
     let (live, compiled) = target.compile(&plan, &leftovers).await?;
+    // "Nothing to change" holds only while no unsettled run on the same users may still undo
+    // what was seen (a run rolling back, one a person resumes).
+    if !compiled.has_changes()
+        && !args.sandbox
+        && let Ok(state) = args.state.existing()
+    {
+        let users: Vec<_> = compiled
+            .steps
+            .iter()
+            .flat_map(|s| s.action.users())
+            .collect();
+        state
+            .refuse_claimed(&users, &run_id)
+            .map_err(journal_failure)?;
+    }
     if let Some(saved) = &saved {
         // Anything but the reviewed steps is refused before a single change is sent.
         saved.check(&bytes, &live, &compiled).or_invalid_input()?;

@@ -332,6 +332,12 @@ fn exec_failure(error: ExecError, run_id: &RunId, next: &str) -> Failure {
                 "run {run_id} stopped at step `{step}`: {error}\n  nothing was marked failed or rolled back: the platform did not answer, or only said \"not now\", until the retry budget (--give-up-after) was spent, which says nothing about the step; once it answers, `relinker {next} {run_id}` goes on from there"
             ),
         },
+        ExecError::CredentialRefused { step, error } => Failure {
+            outcome: Outcome::Failed,
+            error: anyhow::anyhow!(
+                "run {run_id} stopped at step `{step}`: {error}\n  nothing was marked failed or rolled back: a refused credential says nothing about the step, and undoing would need it too. Check the value the plan's reference for it gives (relinker never resets a credential; if a person reset it in the platform, the integrations using it need the new one), then `relinker {next} {run_id}` goes on from there"
+            ),
+        },
         ExecError::Journal(error) => {
             let mut failure = journal_failure(error);
             failure.error = failure.error.context(format!(

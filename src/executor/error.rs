@@ -67,13 +67,22 @@ impl StepError {
     /// An error that only says the platform was not well enough to answer stops the run where
     /// it is (see [`ExecError::Unavailable`]): recording the step failed would roll back (or
     /// ask for it), and both need the platform that is not answering.
+    ///
+    /// A credential the platform refused stops it too: the step was not judged, only not
+    /// reached, and a rollback would need the credential that was refused.
     pub(super) fn stops_the_run(&self, step: &crate::ids::StepId) -> Result<(), ExecError> {
-        match self.transient() {
-            Some(error) => Err(ExecError::Unavailable {
+        if let Some(error) = self.transient() {
+            return Err(ExecError::Unavailable {
+                step: step.clone(),
+                error: Box::new(error.clone()),
+            });
+        }
+        match self.provider_error() {
+            Some(error) if error.is_credential_refused() => Err(ExecError::CredentialRefused {
                 step: step.clone(),
                 error: Box::new(error.clone()),
             }),
-            None => Ok(()),
+            _ => Ok(()),
         }
     }
 
@@ -97,6 +106,16 @@ pub enum ExecError {
     /// The journal could not be written or read.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The platform refused a credential the run holds (see
+    /// [`ProviderError::is_credential_refused`]): the run stops where it is until the
+    /// credential is mended.
+    #[error("step `{step}`: {error}")]
+    CredentialRefused {
+        /// The step the run was at.
+        step: crate::ids::StepId,
+        /// The refusal.
+        error: Box<ProviderError>,
+    },
     /// The platform did not answer, or answered only "not now" (a server error, a limit, an
     /// answer lost), until the retry budget was spent: an outage is not the step's failure,
     /// and undoing would need the same platform.

@@ -44,13 +44,7 @@ impl Run {
         }
         let users = in_lock_order(started.steps.iter().flat_map(|s| s.action.users()));
         session.lock_users(&users, id)?;
-        if let Some((run, user, state_word)) = store.claim_on(&users, id)? {
-            return Err(JournalError::Claimed {
-                user,
-                run,
-                state: state_word,
-            });
-        }
+        store.refuse_claimed(&users, id)?;
         // What an abandoned run left that this one would create is this run's from its start.
         let leftovers = store.leftovers(&started.instance)?;
         let adopted: Vec<Record> = started

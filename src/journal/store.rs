@@ -351,9 +351,19 @@ impl StateStore {
         Ok(Copied::Copied)
     }
 
+    /// Refuses when an unsettled run other than `except` claims one of `users`
+    /// ([`JournalError::Claimed`]): a plan that would start a run on them, or that finds
+    /// nothing to change while such a run may still undo what it sees, waits for that run.
+    pub fn refuse_claimed(&self, users: &[&UserId], except: &RunId) -> Result<(), JournalError> {
+        match self.claim_on(users, except)? {
+            Some((run, user, state)) => Err(JournalError::Claimed { user, run, state }),
+            None => Ok(()),
+        }
+    }
+
     /// The first unsettled run other than `except` that touches one of `users`: it keeps its
     /// claim until it is done, rolled back or abandoned.
-    pub(super) fn claim_on(
+    fn claim_on(
         &self,
         users: &[&UserId],
         except: &RunId,

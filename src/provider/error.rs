@@ -180,6 +180,14 @@ impl ProviderError {
         }
     }
 
+    /// Whether the platform refused a credential relinker holds (the admin service's or a
+    /// service's). That says nothing of a step: the value the plan's reference gives is wrong,
+    /// or a person reset the secret in the platform (relinker never does), and neither a retry
+    /// nor an undo, which needs the same credential, helps.
+    pub fn is_credential_refused(&self) -> bool {
+        matches!(self, ProviderError::BadCredentials { .. })
+    }
+
     /// Whether a change may have been applied without an answer saying so.
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(self, ProviderError::OutcomeUnknown { .. })

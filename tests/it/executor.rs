@@ -283,20 +283,22 @@ async fn a_permanent_failure_before_the_pivot_rolls_back_to_the_original_state()
             json!({"method": "GET", "path": "/userservice/management/v1/users/jane.doe@acme.example/roles.json", "action": {"kind": "error", "status": 403, "code": "603", "message": "Access denied"}, "times": 1}),
             "r0-verify",
         ),
-        // A manual step fails when the service's credentials are refused just after the
-        // person relinked it: the person's change is the run's, and rollback undoes it too.
+        // A manual step fails when the identity endpoint answers an error that no retry
+        // changes just after the person relinked it: the person's change is the run's, and
+        // rollback undoes it too. (Refused credentials stop the run instead: see
+        // `recovery::a_refused_service_credential_stops_the_run_without_failing_or_rolling_it_back`.)
         (
-            json!({"path": "/identity", "client_id": sync, "after": 2, "times": 1, "action": {"kind": "error", "status": 401, "code": "invalid_client", "message": "Bad client credentials"}}),
+            json!({"path": "/identity", "client_id": sync, "after": 2, "times": 1, "action": {"kind": "error", "status": 404, "code": "1001", "message": "Invalid value"}}),
             "r0-link-salesforce-sync-to-temporary-user",
         ),
         (
-            json!({"path": "/identity", "client_id": sync, "after": 4, "times": 1, "action": {"kind": "error", "status": 401, "code": "invalid_client", "message": "Bad client credentials"}}),
+            json!({"path": "/identity", "client_id": sync, "after": 4, "times": 1, "action": {"kind": "error", "status": 404, "code": "1001", "message": "Invalid value"}}),
             "r0-link-salesforce-sync-back",
         ),
     ] {
         let sandbox = TestSandbox::start().await;
         let before = World::of(&sandbox).await.essentials();
-        // 603 and refused credentials are never retried: failing the request once fails the
+        // 603 and other 4xx answers are never retried: failing the request once fails the
         // step, and rollback then runs against a healthy API.
         sandbox.add_fault(fault).await;
         let work = Workspace::new(&sandbox, RENAME, POLICY);

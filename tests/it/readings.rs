@@ -449,6 +449,50 @@ async fn under_minted_tokens_a_rollback_waits_for_evidence_of_the_links() {
     assert_eq!(World::of(&sandbox).await.essentials(), before);
 }
 
+/// Item 10, the rollback a failed look starts: the tokens in hand were minted after an
+/// earlier ask but before the person acted, and name Jane; the rollback must not take them as
+/// "nothing to undo" (the `marketo-minted` walk's seed 7 ended a rollback so, with a service
+/// left on the temporary user).
+#[tokio::test]
+async fn under_minted_tokens_a_rollback_after_a_failed_look_waits_for_evidence() {
+    let sandbox = sandbox(Some("token-scope-after-relink=minted")).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let first = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    first.code(4);
+    let id = first.run_id();
+    // The planning tokens expire; the next look mints tokens after the ask, naming Jane, and
+    // the person (the sandbox operator) relinks only then: those tokens live on, still naming
+    // Jane.
+    time_passes(&sandbox, 3600).await;
+    unattended(&work, &["resume", &id, "--sandbox-operator"])
+        .run()
+        .await
+        .code(4)
+        .says("the sandbox operator did them")
+        .says("`salesforce-sync` is linked to `jane.doe@acme.example`");
+    // A look then fails outright (an answer relinker cannot use), and the run rolls back:
+    // the tokens in hand name Jane, minted after the ask but before the person acted.
+    sandbox
+        .add_fault(serde_json::json!({"path": "/identity", "client_id": "5f0e4c1a-1111-4111-8111-000000005f5f", "action": {"kind": "error", "status": 404, "code": "1001", "message": "Invalid value"}, "times": 1}))
+        .await;
+    unattended(&work, &["resume", &id])
+        .run()
+        .await
+        .says("rolling back")
+        .says("rollback waits for a person")
+        .never_says("nothing to undo")
+        .never_says("rolled back.");
+    assert_eq!(work.status(&id).await["status"], "rollback paused");
+    let world = World::of(&sandbox).await;
+    assert_eq!(world.linked("salesforce-sync"), TEMP);
+    assert!(
+        world.user(TEMP).is_some(),
+        "the linked temporary user stays"
+    );
+}
+
 /// Item 10: with `minted` tokens and `linked-user-edit=603`, a 603 while a stale token names
 /// another user is "a service may still run as it": the run waits for a person (exit 4), as
 /// with 1003, and never calls it a missing permission.

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::executor::assert_renamed;
 use crate::harness::{
-    ACME, POLICY, RELINK, RENAME, REPLACE, Relinker, TestSandbox, Workspace, World,
+    ACME, POLICY, RELINK, RENAME, REPLACE, Relinker, TestSandbox, Workspace, World, step,
 };
 use relinker::sandbox::marketo::SandboxConfig;
 
@@ -640,6 +640,83 @@ async fn a_saved_plan_applies_from_any_directory() {
 }
 
 // ---- 11, 12. one owner of a run; unsettled runs keep their claims ----
+
+/// A service's credential Marketo refuses (a wrong value behind the plan's reference) says
+/// nothing about the step the run waits on: the run stops where it is, nothing is marked
+/// failed or rolled back, and once the value is right again `resume` goes on (walk
+/// `marketo-minted` seed 7, where such a refusal rolled the run back on stale evidence).
+#[tokio::test]
+async fn a_refused_service_credential_stops_the_run_without_failing_or_rolling_it_back() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RELINK, POLICY);
+    work.relinker(&[
+        "apply",
+        "plan.yaml",
+        "--yes",
+        "--gate-wait",
+        "0",
+        "--run-id",
+        "first",
+    ])
+    .run()
+    .await
+    .code(4);
+    work.relinker(&["resume", "first", "--gate-wait", "1s"])
+        .env("T_WEB_SECRET", "sandbox-secret-wrong-0000")
+        .run()
+        .await
+        .code(1)
+        .says("refused the credentials of service `webinar-bridge`")
+        .says("nothing was marked failed or rolled back")
+        .says("relinker resume first")
+        .never_says("rolling back")
+        .never_says("sandbox-secret-wrong-0000");
+    let status = work.status("first").await;
+    assert_eq!(status["status"], "paused", "{status}");
+    assert_eq!(
+        step(&status, "r0-link-webinar-bridge")["state"],
+        "waiting_for_person"
+    );
+    sandbox
+        .person_links("webinar-bridge", "api.webinar@acme.example")
+        .await;
+    work.relinker(&["resume", "first", "--gate-wait", "5s"])
+        .run()
+        .await
+        .code(0)
+        .says("done");
+}
+
+/// A person did what a paused run asked; the plan applied again finds nothing to change, but
+/// the paused run still holds its users and may yet be rolled back: that is said, not "nothing
+/// to change" (walk `marketo-minted` seed 17, where a rollback then undid what was seen).
+#[tokio::test]
+async fn nothing_to_change_is_not_said_while_an_unsettled_run_holds_the_users() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RELINK, POLICY);
+    work.relinker(&[
+        "apply",
+        "plan.yaml",
+        "--yes",
+        "--gate-wait",
+        "0",
+        "--run-id",
+        "first",
+    ])
+    .run()
+    .await
+    .code(4);
+    sandbox
+        .person_links("webinar-bridge", "api.webinar@acme.example")
+        .await;
+    work.relinker(&["apply", "plan.yaml", "--yes", "--run-id", "second"])
+        .run()
+        .await
+        .code(3)
+        .says("is claimed by run `first`, which is paused")
+        .never_says("nothing to change: every rotation already holds");
+    assert_eq!(work.run_dirs(), ["first"], "no second run was started");
+}
 
 #[tokio::test]
 async fn an_unsettled_run_keeps_its_claim_until_a_person_abandons_it() {
