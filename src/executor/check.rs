@@ -77,11 +77,15 @@ impl Executor<'_> {
             }),
             Verification::Observed | Verification::CheckedByCommand => {
                 // Undoing a step a person was asked for and the run never saw done: whatever
-                // they did may have happened any time since the ask, so only what is read
-                // from after it shows whether there is anything to undo. (A step seen done
-                // was seen as its change; an answer that differs from that is news.)
+                // they did may have happened any time while the ask stood, from the ask until
+                // the run turned back, so only what is read from after that shows whether
+                // there is anything to undo (a token minted in between may predate the
+                // person's relink). A step seen done was seen as its change; an answer that
+                // differs from that is news.
                 let evidence_after = if undo && facts.done_at(&step.id).is_none() {
-                    facts.asked_at(&step.id, false)
+                    facts
+                        .asked_at(&step.id, false)
+                        .map(|asked| facts.rollback_started_at().map_or(asked, |r| r.max(asked)))
                 } else {
                     None
                 };

@@ -390,7 +390,9 @@ impl StateStore {
 }
 
 impl StateStore {
-    /// What abandoned runs on `instance` made and left in place, each with the run: a user is
+    /// What abandoned runs on `instance` left a new plan to know of: the relinks they asked a
+    /// person for (the latest ask per service), and what they made and left in place, each
+    /// with the run: a user is
     /// a leftover when the latest run that touched it was abandoned holding it as made, or as
     /// asked for (an invitation a person may accept later), and neither undid nor deleted it. Rehearsals on an embedded sandbox left nothing anywhere:
     /// their instance ended with them.
@@ -407,23 +409,27 @@ impl StateStore {
         for (_, id, summary) in runs {
             // A later run that touched a user decides what it is now.
             for user in summary.users() {
-                left.0.remove(user);
+                left.forget(user);
             }
             if matches!(summary.state(), RunState::Abandoned { .. }) {
+                // A person may have done what it last asked, and no look of its saw it. (A
+                // run that ended otherwise saw its links; one still under way keeps its
+                // claim.)
+                for (service, at, away_from) in summary.relinks_asked() {
+                    left.ask(service.clone(), id.clone(), at, away_from.clone());
+                }
                 for (_, made) in summary.left_made() {
-                    left.0
-                        .insert(UserId::from_platform(made.to_owned()), id.clone());
+                    left.leave(UserId::from_platform(made.to_owned()), id.clone());
                 }
                 for asked in summary.left_asked() {
-                    left.0.insert(asked.clone(), id.clone());
+                    left.leave(asked.clone(), id.clone());
                 }
             } else {
                 // A run that took a leftover over and ended without deleting it (its rollback
                 // leaves it) hands it on as it found it.
                 for (step, made) in summary.left_made() {
                     if let Some(from) = summary.adopted_from(step) {
-                        left.0
-                            .insert(UserId::from_platform(made.to_owned()), from.clone());
+                        left.leave(UserId::from_platform(made.to_owned()), from.clone());
                     }
                 }
             }

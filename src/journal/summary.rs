@@ -249,10 +249,15 @@ pub struct RunSummary {
     waiting: BTreeMap<StepId, Waiting>,
     failure: Option<Failure>,
     rollback: Option<String>,
+    /// When the run first turned back: a person's step asked for before it may have been done
+    /// any time until then.
+    rollback_started_at: Option<DateTime<Utc>>,
     rollback_incomplete: Option<String>,
     rolled_back: bool,
     finished: bool,
     abandoned: Option<(String, String)>,
+    /// When a person gave it up: its asks stood until then.
+    abandoned_at: Option<DateTime<Utc>>,
 }
 
 /// Adds up a journal's records.
@@ -337,6 +342,11 @@ impl RunSummary {
         self.asked_at.get(&(step.clone(), undo)).copied()
     }
 
+    /// When the run first started rolling back, if it has.
+    pub fn rollback_started_at(&self) -> Option<DateTime<Utc>> {
+        self.rollback_started_at
+    }
+
     /// Whether the journal already took in this attestation (it may since have been dropped,
     /// when its step was reopened).
     pub fn absorbed(&self, attestation: &Attestation) -> bool {
@@ -389,6 +399,33 @@ impl RunSummary {
                 )
             })
             .flat_map(|s| s.action.users())
+            .collect()
+    }
+
+    /// Each service a person was asked to relink (or to link back), with when the latest such
+    /// ask stopped standing (the run was abandoned; while it stands, now) and the user it asked
+    /// to move the service away from: the person may have done it any time until then, and a
+    /// link read from before may still show that user.
+    pub fn relinks_asked(&self) -> Vec<(&ServiceName, DateTime<Utc>, &UserId)> {
+        // The latest ask of each service, over its steps (there and back) and their undos.
+        let mut latest: BTreeMap<&ServiceName, (DateTime<Utc>, &UserId)> = BTreeMap::new();
+        for step in self.steps() {
+            let Some((service, from, to)) = step.action.relinks() else {
+                continue;
+            };
+            for (undo, away_from) in [(false, from), (true, to)] {
+                let Some(asked) = self.asked_at(&step.id, undo) else {
+                    continue;
+                };
+                if latest.get(service).is_none_or(|(known, _)| *known < asked) {
+                    latest.insert(service, (asked, away_from));
+                }
+            }
+        }
+        let until = |asked: DateTime<Utc>| self.abandoned_at.unwrap_or_else(Utc::now).max(asked);
+        latest
+            .into_iter()
+            .map(|(service, (asked, away_from))| (service, until(asked), away_from))
             .collect()
     }
 
@@ -661,6 +698,7 @@ impl RunSummary {
             }
             Entry::Abandoned { by, reason } => {
                 self.abandoned = Some((by.clone(), reason.clone()));
+                self.abandoned_at = record.at;
             }
             Entry::Notified { .. } => {}
         }
@@ -678,6 +716,9 @@ impl RunSummary {
             }
             Entry::RollbackStarted { reason } => {
                 self.rollback = Some(reason.clone());
+                if self.rollback_started_at.is_none() {
+                    self.rollback_started_at = at;
+                }
                 self.rollback_incomplete = None;
                 self.rolled_back = false;
                 // Forward pauses end here: their steps are now things to undo.

@@ -9,20 +9,78 @@ use serde::{Deserialize, Serialize};
 use super::live::LiveState;
 use super::step::{Readiness, Reversibility, Step};
 use super::{dotdigital, marketo, movius};
-use crate::ids::{RunId, UserId};
+use chrono::{DateTime, Utc};
+
+use crate::ids::{RunId, ServiceName, UserId};
 use crate::plan::{Plan, Spec};
 
-/// What earlier runs on the instance made and left in place when a person gave them up
-/// (abandoned), each with the run that made it: a plan that would create one of them takes it
-/// over as its own, instead of keeping it as someone else's user. Kept by the state store; a
-/// command without one knows of none.
+/// What earlier runs on the instance left that a new plan must know: the users they made and
+/// left in place when a person gave them up (abandoned), each with the run that made it (a
+/// plan that would create one of them takes it over as its own, instead of keeping it as
+/// someone else's user); and the relinks they asked people for, with when (a link read from
+/// before such an ask may not show what the person did). Kept by the state store; a command
+/// without one knows of none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Leftovers(pub BTreeMap<UserId, RunId>);
+pub struct Leftovers {
+    users: BTreeMap<UserId, RunId>,
+    relinks: BTreeMap<ServiceName, RelinkAsked>,
+}
+
+/// The latest relink of a service a run asked a person for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelinkAsked {
+    /// The run that asked.
+    pub run: RunId,
+    /// Until when its ask stood (when a person gave the run up): the person may have done it
+    /// any time until then.
+    pub until: DateTime<Utc>,
+    /// The user it asked to move the service away from: what a link read from before the ask
+    /// may still show though the person did as asked.
+    pub away_from: UserId,
+}
 
 impl Leftovers {
     /// The abandoned run that left `user`, if one did.
     pub fn left_by(&self, user: &UserId) -> Option<&RunId> {
-        self.0.get(user)
+        self.users.get(user)
+    }
+
+    /// Records that `run` left `user` in place.
+    pub fn leave(&mut self, user: UserId, run: RunId) {
+        self.users.insert(user, run);
+    }
+
+    /// Forgets what was left of `user` (a later run touched it).
+    pub fn forget(&mut self, user: &UserId) {
+        self.users.remove(user);
+    }
+
+    /// The latest relink of `service` any run asked a person for, if one did.
+    pub fn relink_asked(&self, service: &ServiceName) -> Option<&RelinkAsked> {
+        self.relinks.get(service)
+    }
+
+    /// Records that `run` asked a person to relink `service` away from `away_from`, an ask
+    /// that stood until `until`; the latest counts.
+    pub fn ask(
+        &mut self,
+        service: ServiceName,
+        run: RunId,
+        until: DateTime<Utc>,
+        away_from: UserId,
+    ) {
+        if self
+            .relinks
+            .get(&service)
+            .is_none_or(|known| known.until < until)
+        {
+            let ask = RelinkAsked {
+                run,
+                until,
+                away_from,
+            };
+            self.relinks.insert(service, ask);
+        }
     }
 }
 
@@ -110,6 +168,29 @@ pub fn compile(plan: &Plan, live: &LiveState, leftovers: &Leftovers) -> Compiled
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_latest_ask_to_relink_a_service_is_the_one_kept() {
+        let service = ServiceName::new("crm-sync");
+        let at = |secs| DateTime::from_timestamp(secs, 0).unwrap();
+        let mut left = Leftovers::default();
+        left.ask(
+            service.clone(),
+            RunId::parse("later").unwrap(),
+            at(200),
+            UserId::from_platform("b@x"),
+        );
+        left.ask(
+            service.clone(),
+            RunId::parse("earlier").unwrap(),
+            at(100),
+            UserId::from_platform("a@x"),
+        );
+        let kept = left.relink_asked(&service).unwrap();
+        assert_eq!((kept.run.as_str(), kept.until), ("later", at(200)));
+        assert_eq!(kept.away_from.as_str(), "b@x");
+        assert!(left.relink_asked(&ServiceName::new("other")).is_none());
+    }
     use crate::plan::ProviderKind;
     use crate::provider::live::empty;
 

@@ -22,7 +22,7 @@ mod platform;
 mod step;
 mod tally;
 
-pub use compile::{Compiled, Conflict, Leftovers, compile};
+pub use compile::{Compiled, Conflict, Leftovers, RelinkAsked, compile};
 pub use error::ProviderError;
 pub use fence::{Fence, LockLost};
 pub use live::LiveState;

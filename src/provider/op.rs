@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::platform::RunFacts;
 use super::step::{Performer, Reversibility, Verification};
 use super::{dotdigital, marketo, movius};
-use crate::ids::UserId;
+use crate::ids::{ServiceName, UserId};
 use crate::plan::ProviderKind;
 
 /// What every provider's operations say about themselves.
@@ -61,6 +61,12 @@ pub trait Operation: Sized {
     /// again.
     fn needs(&self) -> Vec<&UserId> {
         Vec::new()
+    }
+    /// The service whose link a person is asked to change by it, if any, from which user to
+    /// which: a link read from something older than that ask (a Marketo token) may still show
+    /// the first though the person did it.
+    fn relinks(&self) -> Option<(&ServiceName, &UserId, &UserId)> {
+        None
     }
 }
 
@@ -163,6 +169,11 @@ impl Op {
     /// The users that must exist for it to be done.
     pub fn needs(&self) -> Vec<&UserId> {
         each!(self, op => op.needs())
+    }
+
+    /// The service whose link a person is asked to change by it, if any, from and to.
+    pub fn relinks(&self) -> Option<(&ServiceName, &UserId, &UserId)> {
+        each!(self, op => op.relinks())
     }
 
     /// The earliest moment it may be done, if it has one.

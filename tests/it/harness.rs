@@ -733,6 +733,16 @@ impl TestSandbox {
         (status, headers, body)
     }
 
+    /// Advances the sandbox's clock: tokens age, and expire after an hour.
+    pub async fn time_passes(&self, secs: u64) {
+        self.control(
+            reqwest::Method::POST,
+            "/_sandbox/clock",
+            Some(&serde_json::json!({ "advance_secs": secs })),
+        )
+        .await;
+    }
+
     /// A person relinks a service in the UI.
     pub async fn person_links(&self, service: &str, userid: &str) {
         self.control(

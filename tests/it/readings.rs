@@ -165,6 +165,14 @@ async fn a_temporary_user_left_by_an_abandoned_run_is_taken_over_and_deleted() {
     .await
     .code(0)
     .says(&format!("It leaves `{TEMP}` it made in place"));
+    // Until the services' tokens are younger than the abandoned run's asks to relink them, a
+    // plan cannot tell whether a person did (under_minted_tokens_a_plan_after_…).
+    unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await
+        .code(1)
+        .says("cannot be read yet");
+    time_passes(&sandbox, 3600).await;
 
     let second = unattended(&work, &["apply", "plan.yaml", "--yes"])
         .run()
@@ -352,6 +360,8 @@ async fn a_rollback_leaves_what_its_run_took_over_as_it_found_it() {
     .await
     .code(0)
     .says("a rollback of that run leaves it as it found it");
+    // The next plan reads the links from tokens minted after the abandoned run's asks.
+    time_passes(&sandbox, 3600).await;
     let second = unattended(&work, &["apply", "plan.yaml", "--yes"])
         .run()
         .await;
@@ -382,7 +392,11 @@ async fn a_rollback_leaves_what_its_run_took_over_as_it_found_it() {
     assert!(after.user(TEMP).is_some());
     assert_eq!(after.linked("reporting-export"), TEMP);
 
-    // Still relinker's: the next run takes it over again, and deletes it at the end.
+    // Still relinker's: the next run takes it over again, and deletes it at the end. Its
+    // plan reads the links from tokens minted after the abandoned run's asks (Marketo gives a
+    // token's age in whole seconds: the rollback's, minted within a second of an ask, counts
+    // as older).
+    time_passes(&sandbox, 3600).await;
     let third = unattended(&work, &["apply", "plan.yaml", "--yes"])
         .run()
         .await;
@@ -396,13 +410,7 @@ async fn a_rollback_leaves_what_its_run_took_over_as_it_found_it() {
 
 /// Advances the sandbox's clock: tokens age, and expire after an hour.
 async fn time_passes(sandbox: &TestSandbox, secs: u64) {
-    sandbox
-        .control(
-            Method::POST,
-            "/_sandbox/clock",
-            Some(&serde_json::json!({ "advance_secs": secs })),
-        )
-        .await;
+    sandbox.time_passes(secs).await;
 }
 
 /// Item 10: with `token-scope-after-relink=minted`, a rollback cannot see a relink a person
@@ -485,12 +493,90 @@ async fn under_minted_tokens_a_rollback_after_a_failed_look_waits_for_evidence()
         .never_says("nothing to undo")
         .never_says("rolled back.");
     assert_eq!(work.status(&id).await["status"], "rollback paused");
+    // Asked again later, the same tokens prove no more: the person may have relinked any time
+    // until the run turned back.
+    for _ in 0..2 {
+        unattended(&work, &["rollback", &id])
+            .run()
+            .await
+            .code(4)
+            .says("rollback waits for a person")
+            .never_says("nothing to undo")
+            .never_says(": undone");
+    }
     let world = World::of(&sandbox).await;
     assert_eq!(world.linked("salesforce-sync"), TEMP);
     assert!(
         world.user(TEMP).is_some(),
         "the linked temporary user stays"
     );
+}
+
+/// A run abandoned after a person relinked as it asked: under `minted` tokens the next plan's
+/// tokens, minted before the ask, still show the services on Jane. It must not take that for
+/// the state to start from (its rollback would then "restore" Jane, or a step would count as
+/// the run's): the plan is refused until those tokens have expired, and then reads the links
+/// as they are (walk `marketo-minted` seed 19, `marketo-minted-603` seeds 7 and 19).
+#[tokio::test]
+async fn under_minted_tokens_a_plan_after_an_abandoned_runs_ask_waits_for_fresh_tokens() {
+    let sandbox = sandbox(Some("token-scope-after-relink=minted")).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let first = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    first.code(4);
+    let abandoned = first.run_id();
+    person_links_all(&sandbox, TEMP).await;
+    work.relinker(&[
+        "abandon",
+        &abandoned,
+        "--reason",
+        "the night shift took over",
+        "--by",
+        "Dana Ops",
+    ])
+    .run()
+    .await
+    .code(0);
+    let before = World::of(&sandbox).await.essentials();
+
+    let refused = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    refused
+        .code(1)
+        .says("the link of service `salesforce-sync` cannot be read yet")
+        .says(&format!("asked a person to relink it away from `{JANE}`"))
+        .says("when it was abandoned at")
+        .says("is older than that")
+        .says("was not started");
+    assert_eq!(work.run_ids().await.len(), 1, "no run was started");
+
+    // Once the tokens minted before the ask have expired, the links read as they are: the
+    // services are on the temporary user already, and a rollback leaves them there (it waits
+    // for tokens minted after its own asks to show the links back on the temporary user).
+    time_passes(&sandbox, 3600).await;
+    let second = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    second
+        .code(4)
+        .says("r0-link-salesforce-sync-to-temporary-user: already done")
+        .says("r0-link-reporting-export-to-temporary-user: already done");
+    let id = second.run_id();
+    unattended(&work, &["rollback", &id])
+        .run()
+        .await
+        .code(4)
+        .says("rollback waits for a person")
+        .never_says("r0-link-salesforce-sync-to-temporary-user");
+    time_passes(&sandbox, 3600).await;
+    unattended(&work, &["rollback", &id])
+        .run()
+        .await
+        .code(0)
+        .says(&format!("run {id} rolled back"));
+    assert_eq!(World::of(&sandbox).await.essentials(), before);
 }
 
 /// Item 10: with `minted` tokens and `linked-user-edit=603`, a 603 while a stale token names

@@ -780,6 +780,8 @@ async fn an_unsettled_run_keeps_its_claim_until_a_person_abandons_it() {
         .await
         .code(0)
         .says("abandoned; there is nothing to resume");
+    // The next plan reads the link from a token minted after the abandoned run's ask.
+    sandbox.time_passes(3600).await;
     work.relinker(&[
         "apply",
         "again.yaml",

@@ -8,7 +8,7 @@ async fn a_unique_prefix_or_last_names_a_run_and_an_ambiguous_one_names_the_cand
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RELINK, POLICY);
     // Three runs of the same relink, started in this order; the first two are given up, so
-    // that the next may claim the service.
+    // that the next may claim the service (once an hour has passed on the instance).
     for id in ["alpha-1", "alpha-2", "beta-1"] {
         work.relinker(&[
             "apply",
@@ -27,6 +27,8 @@ async fn a_unique_prefix_or_last_names_a_run_and_an_ambiguous_one_names_the_cand
                 .run()
                 .await
                 .code(0);
+            // The next plan reads the link from a token minted after the abandoned run's ask.
+            sandbox.time_passes(3600).await;
         }
     }
 

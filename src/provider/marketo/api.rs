@@ -4,6 +4,8 @@
 
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+
 use super::types::{
     DailyUsage, Listing, NewApiUser, PendingInvitation, RoleInfo, RoleNames, RolePair,
     ServiceCredentials, UserActivity, UserRecord, UserSummary, UserUpdate, WorkspaceInfo,
@@ -91,6 +93,14 @@ pub trait Api: Send + Sync {
         pairs: &[RolePair],
         fence: &dyn Fence,
     ) -> impl Future<Output = Result<Vec<RolePair>, ProviderError>> + Send;
+    /// Which user a service is linked to, as [`Api::linked_user`] learns it, and when the
+    /// token that says so was minted (from what is left of its lifetime). Marketo hands a
+    /// service's token out again until it expires, on some instances with the scope it was
+    /// minted with, so a link read from a token older than a relink may not show it.
+    fn linked_user_minted(
+        &self,
+        service: &ServiceCredentials,
+    ) -> impl Future<Output = Result<(UserId, Option<DateTime<Utc>>), ProviderError>> + Send;
     /// Which user a service is linked to, learned by minting a token with the service's own
     /// credentials; success also proves those credentials still work.
     fn linked_user(

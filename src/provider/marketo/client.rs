@@ -853,39 +853,6 @@ fn user_path(userid: &UserId, endpoint: &str) -> String {
     format!("{USERS}/{}/{endpoint}", segment(userid.as_str()))
 }
 
-impl MarketoClient {
-    /// Which user a service is linked to, as [`Api::linked_user`] learns it, and when the
-    /// token that says so was minted (from what is left of its lifetime). Marketo hands a
-    /// service's token out again until it expires, on some instances with the scope it was
-    /// minted with, so a link read from a token older than a relink may not show it. The time
-    /// is not part of the link: it changes with every read, and a snapshot must not.
-    pub async fn linked_user_minted(
-        &self,
-        service: &ServiceCredentials,
-    ) -> Result<(UserId, Option<DateTime<Utc>>), ProviderError> {
-        let whom = format!("service `{}`", service.name);
-        let grant = self
-            .mint(&service.client_id, &service.client_secret, &whom)
-            .await?;
-        let minted_at = grant.expires_in.map(|left| {
-            Utc::now()
-                - chrono::Duration::seconds(
-                    TOKEN_LIFETIME_SECS - left.clamp(0, TOKEN_LIFETIME_SECS),
-                )
-        });
-        let userid = grant
-            .scope
-            .filter(|s| !s.is_empty())
-            .map(UserId::from_platform)
-            .ok_or_else(|| ProviderError::Protocol {
-                method: "GET".into(),
-                path: IDENTITY.into(),
-                reason: format!("the token minted for {whom} names no user in `scope`"),
-            })?;
-        Ok((userid, minted_at))
-    }
-}
-
 impl Api for MarketoClient {
     async fn user(&self, userid: &UserId) -> Result<Option<UserRecord>, ProviderError> {
         Ok(self
@@ -1114,6 +1081,32 @@ impl Api for MarketoClient {
             .change(path.clone(), Some(pairs_json(pairs)), fence)
             .await?;
         Self::json::<Vec<wire::WireRolePair>>("POST", &path, &bytes).map(|p| self.pairs(p))
+    }
+
+    async fn linked_user_minted(
+        &self,
+        service: &ServiceCredentials,
+    ) -> Result<(UserId, Option<DateTime<Utc>>), ProviderError> {
+        let whom = format!("service `{}`", service.name);
+        let grant = self
+            .mint(&service.client_id, &service.client_secret, &whom)
+            .await?;
+        let minted_at = grant.expires_in.map(|left| {
+            Utc::now()
+                - chrono::Duration::seconds(
+                    TOKEN_LIFETIME_SECS - left.clamp(0, TOKEN_LIFETIME_SECS),
+                )
+        });
+        let userid = grant
+            .scope
+            .filter(|s| !s.is_empty())
+            .map(UserId::from_platform)
+            .ok_or_else(|| ProviderError::Protocol {
+                method: "GET".into(),
+                path: IDENTITY.into(),
+                reason: format!("the token minted for {whom} names no user in `scope`"),
+            })?;
+        Ok((userid, minted_at))
     }
 
     async fn linked_user(&self, service: &ServiceCredentials) -> Result<UserId, ProviderError> {

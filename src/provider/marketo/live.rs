@@ -64,6 +64,11 @@ pub struct Snapshot {
     pub pending: BTreeSet<UserId>,
     /// Each service the plan moves, by name.
     pub links: BTreeMap<ServiceName, LinkObservation>,
+    /// When the token each link was read from was minted, where Marketo said: a relink a
+    /// person was asked for after it may not show (see [`Snapshot::link_read_before`]). Not
+    /// state, and not saved with a plan: it is for the plan being compiled now.
+    #[serde(skip)]
+    pub links_minted: BTreeMap<ServiceName, DateTime<Utc>>,
     /// The user relinker's own admin service is linked to.
     pub admin_user: Option<UserId>,
     /// Services of the plan that are relinker's own admin service (the same client id).
@@ -98,6 +103,16 @@ impl Snapshot {
             Some(LinkObservation::Linked(link)) => Some(&link.userid),
             _ => None,
         }
+    }
+
+    /// Whether the link read for `service` may predate `asked`: its token was minted before
+    /// then, or when is unknown.
+    pub fn link_read_before(&self, service: &ServiceName, asked: DateTime<Utc>) -> bool {
+        self.links.contains_key(service)
+            && self
+                .links_minted
+                .get(service)
+                .is_none_or(|minted| *minted < asked)
     }
 
     /// Whether `userid` is the user relinker's own admin service runs as.
@@ -314,19 +329,25 @@ pub async fn observe<A: Api>(
         .filter_map(|s| credentials.services.get(s))
         .collect();
     let links = services.iter().map(|creds| async move {
-        let observation = match provider.linked_user(creds).await {
+        let (observation, minted) = match provider.linked_user_minted(creds).await {
             // The fingerprint says which credentials answered: a saved plan made with others
             // is stale.
-            Ok(userid) => LinkObservation::Linked(ServiceLink {
-                userid,
-                credentials: creds.fingerprint().clone(),
-            }),
-            Err(error @ ProviderError::BadCredentials { .. }) => LinkObservation::Refused {
-                reason: error.to_string(),
-            },
+            Ok((userid, minted)) => (
+                LinkObservation::Linked(ServiceLink {
+                    userid,
+                    credentials: creds.fingerprint().clone(),
+                }),
+                minted,
+            ),
+            Err(error @ ProviderError::BadCredentials { .. }) => (
+                LinkObservation::Refused {
+                    reason: error.to_string(),
+                },
+                None,
+            ),
             Err(error) => return Err(error),
         };
-        Ok((creds.name.clone(), observation))
+        Ok((creds.name.clone(), observation, minted))
     });
     // The links depend on nothing read here: they go out with the listing.
     let (admin, listing, usage, links) = futures_util::try_join!(
@@ -360,7 +381,12 @@ pub async fn observe<A: Api>(
             None => {}
         }
     }
-    live.links = links.into_iter().collect();
+    for (service, observation, minted) in links {
+        if let Some(minted) = minted {
+            live.links_minted.insert(service.clone(), minted);
+        }
+        live.links.insert(service, observation);
+    }
     live.usage = usage;
     live.admin_user = Some(admin);
     live.admin_services = credentials

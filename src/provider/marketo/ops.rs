@@ -163,6 +163,13 @@ impl Operation for Op {
         }
     }
 
+    fn relinks(&self) -> Option<(&ServiceName, &UserId, &UserId)> {
+        match self {
+            Op::LinkService { service, from, to } => Some((service, from, to)),
+            _ => None,
+        }
+    }
+
     /// The plan names the user a creation makes, so what it made is that user.
     fn undo_made(&self, made: &crate::provider::Made) -> Option<Op> {
         let _ = made;

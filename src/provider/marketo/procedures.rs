@@ -29,6 +29,7 @@ pub fn compile(spec: &Spec, live: &Snapshot, leftovers: &Leftovers) -> Compiled 
     for (index, rotation) in spec.rotations.iter().enumerate() {
         out.rotation = index;
         out.no_self_harm(rotation);
+        out.no_hidden_relinks(rotation);
         match rotation {
             Rotation::Rename { .. } => out.rename(rotation),
             Rotation::Replace {
@@ -91,6 +92,34 @@ impl Builder<'_> {
             action: crate::provider::Op::Marketo(op),
             readiness,
         });
+    }
+
+    /// Refuses to plan from a link that may hide a relink an earlier run asked a person for:
+    /// read from a token minted before the ask, it may show the link as it was before the
+    /// person acted (some instances show a relink only once the token expires), and a plan
+    /// would take that for the state to start from and to restore.
+    fn no_hidden_relinks(&mut self, rotation: &Rotation) {
+        for service in rotation.services() {
+            let Some(ask) = self.leftovers.relink_asked(service) else {
+                continue;
+            };
+            // A link that shows the relink was read after it, or shows it live.
+            if self.live.linked_user(service) != Some(&ask.away_from)
+                || !self.live.link_read_before(service, ask.until)
+            {
+                continue;
+            }
+            let at = |t: chrono::DateTime<chrono::Utc>| {
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            };
+            self.conflict(format!(
+                "the link of service `{service}` cannot be read yet: run `{run}` had asked a person to relink it away from `{away}` when it was abandoned at {until}, and Marketo's access token for `{service}`, which names `{away}`, is older than that, so it may not show the relink (Marketo may show one only once the token expires); plan again once it has, by {by} at the latest",
+                run = ask.run,
+                away = ask.away_from,
+                until = at(ask.until),
+                by = at(ask.until + chrono::Duration::hours(1)),
+            ));
+        }
     }
 
     /// Refuses what would cut relinker off from the instance or hand an integration
