@@ -293,11 +293,11 @@ impl Checker {
                 value.referenced,
                 field,
                 format!("`{}` is not a secret reference", value.value.escape_debug()),
-                Some("write `${env:NAME}` or `${file:PATH}`"),
+                Some("write `${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`"),
             );
         } else {
             // Never echo the value: it may be a real secret pasted in by mistake.
-            self.problem(value.referenced, field, "a secret written literally in the plan", Some("plans reference secrets, never hold them: write `${env:NAME}` or `${file:PATH}`"));
+            self.problem(value.referenced, field, "a secret written literally in the plan", Some("plans reference secrets, never hold them: write `${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`"));
         }
         None
     }
@@ -558,7 +558,7 @@ impl Checker {
                     notify.referenced,
                     "notify",
                     "a webhook URL is a secret: the plan must reference it, not contain it",
-                    Some("`${env:NAME}` or `${file:PATH}`"),
+                    Some("`${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`"),
                 );
             }
             reference
