@@ -1,0 +1,436 @@
+//! Secret stores (`${store:STORE/PATH#KEY}`, docs/secrets.md) through the binary: a program
+//! the runner configuration names (the tests write small scripts), AWS Secrets Manager (moto's
+//! server mode, and a test server that throttles). Each secret is read once per command; a
+//! store that cannot be read stops the command before any change, naming the reference and
+//! never a value; a reference the runner does not declare is refused before anything runs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::harness::{ADMIN_SECRET, POLICY, RENAME, TestSandbox, Workspace, assert_no_secrets};
+use crate::moto::{Moto, REGION};
+
+/// The sandbox's plan with the admin secret (and, when given, salesforce-sync's) read from
+/// these references.
+fn plan_with(work: &Workspace, admin: &str, sfdc: Option<&str>) {
+    let path = work.path().join("plan.yaml");
+    let mut plan = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("${env:T_ADMIN_SECRET}", admin);
+    if let Some(sfdc) = sfdc {
+        plan = plan.replace("${env:T_SFDC_SECRET}", sfdc);
+    }
+    std::fs::write(path, plan).unwrap();
+}
+
+/// A runner configuration for `sandbox` whose `secrets:` also declares `stores`.
+fn runner(sandbox: &TestSandbox, stores: &str) -> String {
+    format!(
+        "version: 1
+instances:
+  - name: acme
+    provider: marketo
+    base_url: {}
+secrets:
+  env: ['T_*_SECRET']
+  files: ['{{dir}}']
+  stores:
+{stores}",
+        sandbox.handle.base_url()
+    )
+}
+
+/// relinker in `work` with `config` as its runner configuration (`{dir}` in it: the
+/// workspace), without the admin secret in its environment and with no AWS settings but the
+/// tests'.
+fn with_runner(work: &Workspace, args: &[&str], config: &str) -> crate::harness::Relinker {
+    let dir = std::fs::canonicalize(work.path()).unwrap();
+    std::fs::write(
+        work.path().join("runner.yaml"),
+        config.replace("{dir}", &dir.display().to_string()),
+    )
+    .unwrap();
+    let mut relinker = work
+        .relinker(args)
+        .env("RELINKER_RUNNER_CONFIG", "runner.yaml")
+        .env_remove("T_ADMIN_SECRET")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION);
+    for name in [
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ] {
+        relinker = relinker.env_remove(name);
+    }
+    relinker
+}
+
+/// A script in `work` that stands for a store's program: it counts its runs in `calls`, keeps
+/// its environment in `env.txt`, and for its first argument:
+/// - `marketo`: prints a JSON object with the admin and salesforce-sync secrets;
+/// - `admin`: prints the admin secret alone;
+/// - `broken`: prints a secret on stderr and exits 3;
+/// - `slow`: leaves a `sleep` in the background (its pid in `bg.pid`) and waits.
+fn store_script(work: &Workspace) -> String {
+    let path = std::fs::canonicalize(work.path()).unwrap().join("store.sh");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh
+echo \"$1\" >> calls
+env > env.txt
+case \"$1\" in
+  marketo) printf '{{\"admin\": \"{ADMIN_SECRET}\", \"sfdc\": \"sandbox-secret-sfdc-K8v3\"}}\\n' ;;
+  admin) echo '{ADMIN_SECRET}' ;;
+  broken) echo '{ADMIN_SECRET}' >&2; exit 3 ;;
+  slow) sleep 30 & echo $! > bg.pid; wait ;;
+  *) exit 4 ;;
+esac
+"
+        ),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&path, permissions).unwrap();
+    path.display().to_string()
+}
+
+fn command_store(script: &str, extra: &str) -> String {
+    format!(
+        "    - {{ name: team, kind: command, argv: ['{script}', '{{path}}'], env: [PASS_ME], timeout: 2s{extra} }}\n"
+    )
+}
+
+fn calls(work: &Workspace) -> Vec<String> {
+    std::fs::read_to_string(work.path().join("calls"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_command_store_is_read_once_per_command_with_a_cleared_environment() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let script = store_script(&work);
+    plan_with(
+        &work,
+        "${store:team/marketo#admin}",
+        Some("${store:team/marketo#sfdc}"),
+    );
+    let config = runner(&sandbox, &command_store(&script, ""));
+    let ran = with_runner(&work, &["plan", "plan.yaml"], &config)
+        .env("PASS_ME", "passed-on")
+        .env("NOT_PASSED", "kept-back")
+        .run()
+        .await;
+    ran.code(0);
+    assert_no_secrets(&[&ran.text()]);
+    ran.never_says(ADMIN_SECRET);
+    // Two keys of one secret, each field read more than once: the program ran once.
+    assert_eq!(calls(&work), ["marketo"]);
+    let env = std::fs::read_to_string(work.path().join("env.txt")).unwrap();
+    assert!(env.contains("PASS_ME=passed-on"), "{env}");
+    assert!(env.contains("PATH="), "{env}");
+    for kept in [
+        "NOT_PASSED",
+        "T_SFDC_SECRET",
+        "RELINKER_",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        assert!(!env.contains(kept), "{kept} reached the program: {env}");
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_fails_or_hangs_stops_the_command_before_any_change() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let script = store_script(&work);
+    let config = runner(&sandbox, &command_store(&script, ""));
+
+    plan_with(&work, "${store:team/broken}", None);
+    for command in [
+        vec!["plan", "plan.yaml"],
+        vec!["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+    ] {
+        let ran = with_runner(&work, &command, &config).run().await;
+        ran.code(2)
+            .says("`${store:team/broken}` cannot be read")
+            .says("failed (exit 3; its messages are not shown")
+            .never_says(ADMIN_SECRET);
+        assert_no_secrets(&[&ran.text()]);
+    }
+    assert!(work.run_dirs().is_empty(), "no run started");
+
+    // A program that does not finish is stopped, with what it started.
+    let plan = std::fs::read_to_string(work.path().join("plan.yaml"))
+        .unwrap()
+        .replace("${store:team/broken}", "${store:team/slow}");
+    std::fs::write(work.path().join("plan.yaml"), plan).unwrap();
+    let ran = with_runner(&work, &["plan", "plan.yaml"], &config)
+        .run()
+        .await;
+    ran.code(2)
+        .says("`${store:team/slow}` cannot be read")
+        .says("did not finish within 2 s (it was stopped)");
+    let pid = std::fs::read_to_string(work.path().join("bg.pid")).unwrap();
+    let proc = std::path::Path::new("/proc").join(pid.trim());
+    let waited = std::time::Instant::now();
+    while proc.exists() && waited.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!proc.exists(), "the program's background sleep outlived it");
+    assert_eq!(sandbox.requests().await["total"], 0);
+}
+
+#[tokio::test]
+async fn a_store_reference_the_runner_does_not_allow_is_refused_before_anything_runs() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let script = store_script(&work);
+    let config = runner(&sandbox, &command_store(&script, ", paths: ['marketo*']"));
+
+    plan_with(
+        &work,
+        "${store:elsewhere/marketo}",
+        Some("${store:team/admin}"),
+    );
+    let ran = with_runner(&work, &["plan", "plan.yaml"], &config)
+        .run()
+        .await;
+    ran.code(2)
+        .says("plan.yaml:8:")
+        .says("`${store:elsewhere/marketo}` names store `elsewhere`, which the runner configuration does not declare")
+        .says("stores plans may read: `team`")
+        .says("does not let plans read `${store:team/admin}`")
+        .says("paths plans may read in store `team`: `marketo*`");
+    assert!(calls(&work).is_empty(), "no program ran");
+    assert_eq!(sandbox.requests().await["total"], 0);
+
+    // Without a runner configuration there are no stores.
+    let ran = work
+        .relinker(&["plan", "plan.yaml"])
+        .env_remove("RELINKER_RUNNER_CONFIG")
+        .run()
+        .await;
+    ran.code(2)
+        .says("`${store:elsewhere/marketo}` cannot be read: secret stores are declared by a runner configuration");
+    assert!(calls(&work).is_empty(), "no program ran");
+
+    // A store the runner configuration gets wrong is pinned where it is.
+    let bad = runner(
+        &sandbox,
+        &format!(
+            "    - {{ name: team, kind: vault, argv: ['{script}'] }}\n    - {{ name: aws, kind: aws-secrets-manager, argv: [x], endpoint: 'http://10.0.0.1' }}\n    - {{ name: op, kind: command, timeout: soon }}\n"
+        ),
+    );
+    let ran = with_runner(&work, &["plan", "plan.yaml"], &bad).run().await;
+    ran.code(2)
+        .says("runner.yaml:10:")
+        .says("`vault` is not a kind of store relinker reads")
+        .says("`argv` is not a field of a `aws-secrets-manager` store")
+        .says("uses http:// to a non-loopback host")
+        .says("a `command` store needs `argv`")
+        .says("`soon` is not a duration");
+}
+
+#[tokio::test]
+async fn aws_secrets_manager_reads_secrets_and_their_json_keys() {
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    moto.create_secret(
+        "relinker/marketo",
+        &serde_json::json!({ "client_id": "x", "client_secret": ADMIN_SECRET }).to_string(),
+    )
+    .await;
+    moto.create_secret("relinker/sfdc", "sandbox-secret-sfdc-K8v3")
+        .await;
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let config = runner(
+        &sandbox,
+        &format!(
+            "    - {{ name: aws, kind: aws-secrets-manager, endpoint: '{}', timeout: 5s }}\n",
+            moto.url()
+        ),
+    );
+    plan_with(
+        &work,
+        "${store:aws/relinker/marketo#client_secret}",
+        Some("${store:aws/relinker/sfdc}"),
+    );
+    let ran = with_runner(&work, &["plan", "plan.yaml"], &config)
+        .run()
+        .await;
+    ran.code(0);
+    assert_no_secrets(&[&ran.text()]);
+    let requests = sandbox.requests().await["total"].clone();
+
+    for (reference, says) in [
+        (
+            "${store:aws/relinker/nope#client_secret}",
+            "AWS Secrets Manager answered ResourceNotFoundException (HTTP 404): no such secret",
+        ),
+        (
+            "${store:aws/relinker/marketo#password}",
+            "the secret has no key `password`",
+        ),
+        (
+            "${store:aws/relinker/sfdc#client_secret}",
+            "the secret is not a JSON object, so it has no key `client_secret`",
+        ),
+    ] {
+        let plan = std::fs::read_to_string(work.path().join("plan.yaml")).unwrap();
+        let admin = plan
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("client_secret: "))
+            .unwrap()
+            .to_owned();
+        std::fs::write(
+            work.path().join("plan.yaml"),
+            plan.replace(&admin, reference),
+        )
+        .unwrap();
+        let ran = with_runner(&work, &["plan", "plan.yaml"], &config)
+            .run()
+            .await;
+        ran.code(2)
+            .says(&format!("`{reference}` cannot be read: {says}"))
+            .never_says("sandbox-secret-sfdc-K8v3");
+        assert_no_secrets(&[&ran.text()]);
+    }
+    assert_eq!(
+        sandbox.requests().await["total"],
+        requests,
+        "the plans whose secret could not be read sent nothing"
+    );
+}
+
+/// A stand-in for Secrets Manager that answers `ThrottlingException` to its first `throttle`
+/// calls, then the admin secret; it counts the calls, and stops when dropped.
+struct Throttling {
+    url: String,
+    calls: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Throttling {
+    async fn start(throttle: usize) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let call = counted.fetch_add(1, Ordering::SeqCst);
+                read_request(&mut socket).await;
+                let (status, body) = if call < throttle {
+                    (
+                        "400 Bad Request",
+                        r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_owned(),
+                    )
+                } else {
+                    (
+                        "200 OK",
+                        serde_json::json!({ "Name": "m", "SecretString": ADMIN_SECRET })
+                            .to_string(),
+                    )
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        Self { url, calls, task }
+    }
+}
+
+impl Drop for Throttling {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads one request: its head, then as much body as it says it has.
+async fn read_request(socket: &mut tokio::net::TcpStream) {
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let Ok(read) = socket.read(&mut buffer).await else {
+            return;
+        };
+        if read == 0 {
+            return;
+        }
+        seen.extend_from_slice(&buffer[..read]);
+        let text = String::from_utf8_lossy(&seen);
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if seen.len() >= head_end + 4 + length {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_store_is_tried_again_within_its_timeout_then_given_up_on() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    plan_with(&work, "${store:aws/marketo/admin}", None);
+    let store = |url: &str, timeout: &str| {
+        format!(
+            "    - {{ name: aws, kind: aws-secrets-manager, endpoint: '{url}', timeout: {timeout} }}\n"
+        )
+    };
+
+    let twice = Throttling::start(2).await;
+    let ran = with_runner(
+        &work,
+        &["plan", "plan.yaml"],
+        &runner(&sandbox, &store(&twice.url, "10s")),
+    )
+    .run()
+    .await;
+    ran.code(0);
+    assert_eq!(
+        twice.calls.load(Ordering::SeqCst),
+        3,
+        "two throttled, one answered"
+    );
+
+    let always = Throttling::start(usize::MAX).await;
+    let ran = with_runner(
+        &work,
+        &["plan", "plan.yaml"],
+        &runner(&sandbox, &store(&always.url, "1s")),
+    )
+    .run()
+    .await;
+    ran.code(2)
+        .says("`${store:aws/marketo/admin}` cannot be read: AWS Secrets Manager answered ThrottlingException (HTTP 400), still after retrying for 1 s");
+    assert!(always.calls.load(Ordering::SeqCst) >= 2);
+    assert_no_secrets(&[&ran.text()]);
+}
