@@ -289,11 +289,16 @@ impl Checker {
             return Some(reference);
         }
         if SecretRef::looks_like_reference(&value.value) {
+            let hint = if value.value.trim_start().starts_with("${store:") {
+                "a store reference is `${store:STORE/PATH}` or `${store:STORE/PATH#KEY}`: the store's name, `/`, the secret's path (letters, digits, spaces and `/_+=.@:,-`, not starting with `-`, no `..` step), and a key"
+            } else {
+                "write `${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`"
+            };
             self.problem(
                 value.referenced,
                 field,
                 format!("`{}` is not a secret reference", value.value.escape_debug()),
-                Some("write `${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`"),
+                Some(hint),
             );
         } else {
             // Never echo the value: it may be a real secret pasted in by mistake.

@@ -173,6 +173,24 @@ async fn a_store_that_fails_or_hangs_stops_the_command_before_any_change() {
     }
     assert!(work.run_dirs().is_empty(), "no run started");
 
+    // Every reference reads through the runner's stores: `--notify`'s too.
+    let ran = with_runner(
+        &work,
+        &[
+            "apply",
+            "plan.yaml",
+            "--yes",
+            "--notify",
+            "${store:team/broken}",
+        ],
+        &config,
+    )
+    .run()
+    .await;
+    ran.code(2)
+        .says("--notify: `${store:team/broken}` cannot be read: `")
+        .never_says(ADMIN_SECRET);
+
     // A program that does not finish is stopped, with what it started.
     let plan = std::fs::read_to_string(work.path().join("plan.yaml"))
         .unwrap()
@@ -227,6 +245,21 @@ async fn a_store_reference_the_runner_does_not_allow_is_refused_before_anything_
     ran.code(2)
         .says("`${store:elsewhere/marketo}` cannot be read: secret stores are declared by a runner configuration");
     assert!(calls(&work).is_empty(), "no program ran");
+
+    // `validate` reads no secret: store references are checked for their form alone.
+    work.relinker(&["validate", "plan.yaml"])
+        .run()
+        .await
+        .code(0);
+    let plan = std::fs::read_to_string(work.path().join("plan.yaml"))
+        .unwrap()
+        .replace("${store:elsewhere/marketo}", "${store:team/-flag}");
+    std::fs::write(work.path().join("plan.yaml"), plan).unwrap();
+    let ran = work.relinker(&["validate", "plan.yaml"]).run().await;
+    ran.code(2)
+        .says("plan.yaml:8:")
+        .says("`${store:team/-flag}` is not a secret reference")
+        .says("a store reference is `${store:STORE/PATH}`");
 
     // A store the runner configuration gets wrong is pinned where it is.
     let bad = runner(
