@@ -467,3 +467,76 @@ async fn a_throttled_store_is_tried_again_within_its_timeout_then_given_up_on() 
     assert!(always.calls.load(Ordering::SeqCst) >= 2);
     assert_no_secrets(&[&ran.text()]);
 }
+
+#[tokio::test]
+async fn a_new_credential_the_store_does_not_have_yet_makes_the_run_wait_at_its_step() {
+    use crate::dotdigital::{FIXTURE, OLD_PASSWORD, person_creates_user, plan, sandbox};
+    let sandbox = sandbox(FIXTURE).await;
+    let base = sandbox.handle.base_url();
+    let work = Workspace::with_files(
+        &plan(&base, "delete")
+            .replace("'${env:DD_NEW_USER}'", "'${store:team/new-user}'")
+            .replace("'${file:new.password}'", "'${store:team/new-password}'"),
+        &[],
+    );
+    // The store has what a person has put in the workspace's `vault/` so far.
+    let dir = std::fs::canonicalize(work.path()).unwrap();
+    std::fs::create_dir(dir.join("vault")).unwrap();
+    let script = dir.join("store.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> {0}/calls\nf={0}/vault/\"$1\"\n[ -f \"$f\" ] || exit 1\ncat \"$f\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&script, permissions).unwrap();
+    std::fs::write(
+        work.path().join("runner.yaml"),
+        format!(
+            "version: 1
+instances:
+  - {{ name: dd, provider: dotdigital, base_url: '{base}' }}
+secrets:
+  env: [DD_OLD]
+  stores:
+    - {{ name: team, kind: command, argv: ['{}', '{{path}}'], timeout: 5s }}
+checks:
+  programs: [relinker]
+",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let relinker = |args: &[&str]| {
+        work.relinker(args)
+            .env("RELINKER_RUNNER_CONFIG", "runner.yaml")
+            .env("DD_OLD", OLD_PASSWORD)
+    };
+
+    relinker(&["plan", "plan.yaml"])
+        .run()
+        .await
+        .code(0)
+        .says("r0-create-new-user` waits until it can be read and authenticates");
+    let first = relinker(&["apply", "plan.yaml", "--yes", "--gate-wait", "0"])
+        .run()
+        .await;
+    first.code(4).says("r0-create-new-user");
+    let id = first.run_id();
+
+    // A person creates the user and keeps its credential in the store.
+    let password = "sandbox-New-Store-5t";
+    let new_user = person_creates_user(&sandbox, password).await;
+    std::fs::write(dir.join("vault/new-user"), format!("{new_user}\n")).unwrap();
+    std::fs::write(dir.join("vault/new-password"), password).unwrap();
+    let second = relinker(&["resume", &id, "--gate-wait", "0"]).run().await;
+    second
+        .code(4)
+        .says("r0-create-new-user: done (seen through the API)")
+        .never_says(password);
+    assert_no_secrets(&[&first.text(), &second.text()]);
+}
