@@ -150,6 +150,9 @@ pub struct Stores {
     /// Only values are kept: a store that failed is asked again when a run looks again (a
     /// person may be creating the secret while a run waits).
     read: Mutex<HashMap<(String, String), Secret>>,
+    /// Held while a store is asked, so that plans applied together that need one secret ask
+    /// for it once (a std mutex: the asking blocks this thread anyway, off the runtime).
+    asking: Mutex<()>,
 }
 
 impl Stores {
@@ -158,6 +161,7 @@ impl Stores {
         Self {
             sources,
             read: Mutex::new(HashMap::new()),
+            asking: Mutex::new(()),
         }
     }
 
@@ -192,12 +196,19 @@ impl Stores {
         let value = if let Some(value) = cached {
             value
         } else {
-            let value = off_the_runtime(|| match &source.kind {
-                SourceKind::AwsSecretsManager(aws) => {
-                    on_own_runtime(aws.get_secret_value(&reference.path))
+            let value = off_the_runtime(|| {
+                let _asking = crate::sync::lock(&self.asking);
+                // Another thread may have read it while this one waited.
+                if let Some(value) = crate::sync::lock(&self.read).get(&cache_key).cloned() {
+                    return Ok(value);
                 }
-                SourceKind::Command(command) => {
-                    on_own_runtime(command.read(&reference.path, reference.key.as_deref()))
+                match &source.kind {
+                    SourceKind::AwsSecretsManager(aws) => {
+                        on_own_runtime(aws.get_secret_value(&reference.path))
+                    }
+                    SourceKind::Command(command) => {
+                        on_own_runtime(command.read(&reference.path, reference.key.as_deref()))
+                    }
                 }
             })
             .map_err(unreadable)?;
