@@ -117,7 +117,7 @@ impl SourceKind {
 pub enum StoreError {
     /// No runner configuration declares stores for this command.
     #[error(
-        "`{reference}` cannot be read: secret stores are declared by a runner configuration (--runner-config or RELINKER_RUNNER_CONFIG), and none is given"
+        "`{reference}` cannot be read: secret stores are declared by a runner configuration (--runner-config or RELINKER_RUNNER_CONFIG), and this command has none (only the commands that take --runner-config read one)"
     )]
     NoStores {
         /// The reference.
