@@ -356,6 +356,8 @@ async fn aws_secrets_manager_reads_secrets_and_their_json_keys() {
 struct Throttling {
     url: String,
     calls: Arc<AtomicUsize>,
+    /// Each request as it came: its head and body.
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -365,10 +367,13 @@ impl Throttling {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let calls = Arc::new(AtomicUsize::new(0));
         let counted = calls.clone();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = seen.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let call = counted.fetch_add(1, Ordering::SeqCst);
-                read_request(&mut socket).await;
+                let request = read_request(&mut socket).await;
+                kept.lock().unwrap().push(request);
                 let (status, body) = if call < throttle {
                     (
                         "400 Bad Request",
@@ -389,7 +394,12 @@ impl Throttling {
                 let _ = socket.shutdown().await;
             }
         });
-        Self { url, calls, task }
+        Self {
+            url,
+            calls,
+            seen,
+            task,
+        }
     }
 }
 
@@ -400,15 +410,15 @@ impl Drop for Throttling {
 }
 
 /// Reads one request: its head, then as much body as it says it has.
-async fn read_request(socket: &mut tokio::net::TcpStream) {
+async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
     let mut seen = Vec::new();
     let mut buffer = [0u8; 4096];
     loop {
         let Ok(read) = socket.read(&mut buffer).await else {
-            return;
+            return String::from_utf8_lossy(&seen).into_owned();
         };
         if read == 0 {
-            return;
+            return String::from_utf8_lossy(&seen).into_owned();
         }
         seen.extend_from_slice(&buffer[..read]);
         let text = String::from_utf8_lossy(&seen);
@@ -422,7 +432,7 @@ async fn read_request(socket: &mut tokio::net::TcpStream) {
                 })
                 .unwrap_or(0);
             if seen.len() >= head_end + 4 + length {
-                return;
+                return text.into_owned();
             }
         }
     }
@@ -539,4 +549,63 @@ checks:
         .says("r0-create-new-user: done (seen through the API)")
         .never_says(password);
     assert_no_secrets(&[&first.text(), &second.text()]);
+}
+
+#[tokio::test]
+async fn credentials_region_and_endpoint_come_from_the_aws_profile_chain() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    plan_with(&work, "${store:aws/marketo/admin}", None);
+    let aws = work.path().join("aws");
+    std::fs::create_dir(&aws).unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = default-key\n\n[ops]\naws_access_key_id = AKIDOPS\naws_secret_access_key = ops-key-Zz9\n",
+    )
+    .unwrap();
+    std::fs::write(aws.join("config"), "[profile ops]\nregion = eu-central-1\n").unwrap();
+    let server = Throttling::start(0).await;
+    let chain = |config: &str| {
+        with_runner(&work, &["plan", "plan.yaml"], config)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_REGION")
+            .env("AWS_PROFILE", "ops")
+            .env("AWS_SHARED_CREDENTIALS_FILE", aws.join("credentials"))
+            .env("AWS_CONFIG_FILE", aws.join("config"))
+            .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &server.url)
+    };
+
+    // No region, endpoint or profile declared: AWS_PROFILE's keys and region, the variable's
+    // endpoint.
+    let declared = "    - { name: aws, kind: aws-secrets-manager }\n";
+    let ran = chain(&runner(&sandbox, declared)).run().await;
+    ran.code(0).never_says("ops-key-Zz9");
+    let request = server.seen.lock().unwrap().concat().to_ascii_lowercase();
+    assert!(
+        request.contains("credential=akidops/")
+            && request.contains("/eu-central-1/secretsmanager/aws4_request"),
+        "{request}"
+    );
+    assert!(
+        request.contains("x-amz-target: secretsmanager.getsecretvalue"),
+        "{request}"
+    );
+    assert!(
+        request.contains(r#"{"secretid":"marketo/admin"}"#),
+        "{request}"
+    );
+    assert!(
+        !request.contains("ops-key-zz9"),
+        "the secret key is never sent"
+    );
+
+    // A profile the files do not have is named, and nothing is sent.
+    let declared =
+        "    - { name: aws, kind: aws-secrets-manager, profile: audit, region: eu-west-1 }\n";
+    let ran = chain(&runner(&sandbox, declared)).run().await;
+    ran.code(2).says(
+        "`${store:aws/marketo/admin}` cannot be read: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile `audit` an access key",
+    );
+    assert_eq!(server.calls.load(Ordering::SeqCst), 1);
 }
