@@ -39,9 +39,10 @@
 //! - Shared helpers: [`limits`] (rate limits and durations), [`retry`] (the retry budget every
 //!   client uses), [`endpoint`] (which base URLs are allowed, and the one way HTTP clients are
 //!   built: no redirect followed, loopback never through a proxy), [`secret`] (redacted values
-//!   and the salted fingerprints of credentials), [`paths`] (paths stored relative to the file that names them, and
-//!   atomic writes), `sync` (the one rule for a poisoned mutex), `process` (what programs relinker starts get
-//!   of its environment, and their process groups).
+//!   and the salted fingerprints of credentials), [`paths`] (paths stored relative to the file
+//!   that names them, and atomic writes), `sync` (the one rule for a poisoned mutex, and
+//!   blocking work off the runtime), `process` (what programs relinker starts get of its
+//!   environment, and their process groups).
 
 pub mod address;
 pub mod cli;

@@ -196,7 +196,7 @@ impl Stores {
         let value = if let Some(value) = cached {
             value
         } else {
-            let value = off_the_runtime(|| {
+            let value = crate::sync::off_the_runtime(|| {
                 let _asking = crate::sync::lock(&self.asking);
                 // Another thread may have read it while this one waited.
                 if let Some(value) = crate::sync::lock(&self.read).get(&cache_key).cloned() {
@@ -237,19 +237,6 @@ fn field(value: &Secret, key: &str) -> Result<Secret, String> {
         Some(serde_json::Value::String(_)) => Err(format!("key `{key}` of the secret is empty")),
         Some(_) => Err(format!("key `{key}` of the secret is not a string")),
         None => Err(format!("the secret has no key `{key}`")),
-    }
-}
-
-/// On a multi-threaded runtime, hands this worker's other tasks to another thread while
-/// `work` blocks it (as the executor does for journal writes); elsewhere just runs it.
-fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
-    let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
-        runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-    });
-    if multi_threaded {
-        tokio::task::block_in_place(work)
-    } else {
-        work()
     }
 }
 
