@@ -609,3 +609,32 @@ async fn credentials_region_and_endpoint_come_from_the_aws_profile_chain() {
     );
     assert_eq!(server.calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn doctor_reads_store_secrets_and_names_the_one_that_cannot_be_read() {
+    let sandbox = TestSandbox::start().await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    std::fs::create_dir(work.path().join("state")).unwrap();
+    let script = store_script(&work);
+    let config = runner(&sandbox, &command_store(&script, ""));
+    plan_with(&work, "${store:team/admin}", None);
+    let ran = with_runner(&work, &["doctor", "plan.yaml"], &config)
+        .run()
+        .await;
+    ran.code(0)
+        .says("answered, and 5 credentials the plan names authenticated");
+
+    let plan = std::fs::read_to_string(work.path().join("plan.yaml"))
+        .unwrap()
+        .replace("${env:T_SFDC_SECRET}", "${store:team/broken}");
+    std::fs::write(work.path().join("plan.yaml"), plan).unwrap();
+    let ran = with_runner(&work, &["doctor", "plan.yaml"], &config)
+        .run()
+        .await;
+    ran.code(1)
+        .says("✗ instance and credentials:")
+        .says("`${store:team/broken}` cannot be read: `")
+        .never_says(ADMIN_SECRET);
+    assert_no_secrets(&[&ran.text()]);
+    assert_eq!(sandbox.requests().await["state_changing"], 0);
+}
