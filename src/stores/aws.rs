@@ -72,7 +72,7 @@ impl AwsSource {
                     ));
                 }
                 Attempt::Retry(why) => {
-                    tracing::warn!("AWS Secrets Manager: {why}; trying again");
+                    tracing::warn!("secret `{id}`: {why}; trying again");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }

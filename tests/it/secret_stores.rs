@@ -468,12 +468,12 @@ async fn a_throttled_store_is_tried_again_within_its_timeout_then_given_up_on() 
     let ran = with_runner(
         &work,
         &["plan", "plan.yaml"],
-        &runner(&sandbox, &store(&always.url, "1s")),
+        &runner(&sandbox, &store(&always.url, "2s")),
     )
     .run()
     .await;
     ran.code(2)
-        .says("`${store:aws/marketo/admin}` cannot be read: AWS Secrets Manager answered ThrottlingException (HTTP 400), still after retrying for 1 s");
+        .says("`${store:aws/marketo/admin}` cannot be read: AWS Secrets Manager answered ThrottlingException (HTTP 400), still after retrying for 2 s");
     assert!(always.calls.load(Ordering::SeqCst) >= 2);
     assert_no_secrets(&[&ran.text()]);
 }
