@@ -217,20 +217,31 @@ async fn a_store_reference_the_runner_does_not_allow_is_refused_before_anything_
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RENAME, POLICY);
     let script = store_script(&work);
-    let config = runner(&sandbox, &command_store(&script, ", paths: ['marketo*']"));
+    let config = runner(
+        &sandbox,
+        &format!(
+            "{}    - {{ name: kv, kind: command, argv: ['{script}', '{{path}}', '-field={{key}}'] }}\n",
+            command_store(&script, ", paths: ['marketo*']")
+        ),
+    );
 
     plan_with(
         &work,
         "${store:elsewhere/marketo}",
         Some("${store:team/admin}"),
     );
+    let plan = std::fs::read_to_string(work.path().join("plan.yaml"))
+        .unwrap()
+        .replace("${env:T_REPORT_SECRET}", "${store:kv/marketo}");
+    std::fs::write(work.path().join("plan.yaml"), plan).unwrap();
     let ran = with_runner(&work, &["plan", "plan.yaml"], &config)
         .run()
         .await;
     ran.code(2)
         .says("plan.yaml:8:")
         .says("`${store:elsewhere/marketo}` names store `elsewhere`, which the runner configuration does not declare")
-        .says("stores plans may read: `team`")
+        .says("stores plans may read: `team`, `kv`")
+        .says("`${store:kv/marketo}` gives no key, and store `kv` reads one")
         .says("does not let plans read `${store:team/admin}`")
         .says("paths plans may read in store `team`: `marketo*`");
     assert!(calls(&work).is_empty(), "no program ran");
