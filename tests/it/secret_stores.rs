@@ -611,6 +611,20 @@ async fn credentials_region_and_endpoint_come_from_the_aws_profile_chain() {
         "the secret key is never sent"
     );
 
+    // Traced as closely as `RUST_LOG` allows, no credential shows: the signer's trace of the
+    // canonical request (which holds the session token) is never on.
+    let ran = chain(&runner(&sandbox, declared))
+        .env("RUST_LOG", "trace")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTRACE")
+        .env("AWS_SECRET_ACCESS_KEY", "trace-key-Qq4")
+        .env("AWS_SESSION_TOKEN", "trace-session-token-Jj7")
+        .run()
+        .await;
+    ran.code(0)
+        .never_says("trace-key-Qq4")
+        .never_says("trace-session-token-Jj7");
+    let calls = server.calls.load(Ordering::SeqCst);
+
     // A profile the files do not have is named, and nothing is sent.
     let declared =
         "    - { name: aws, kind: aws-secrets-manager, profile: audit, region: eu-west-1 }\n";
@@ -618,7 +632,7 @@ async fn credentials_region_and_endpoint_come_from_the_aws_profile_chain() {
     ran.code(2).says(
         "`${store:aws/marketo/admin}` cannot be read: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile `audit` an access key",
     );
-    assert_eq!(server.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(server.calls.load(Ordering::SeqCst), calls);
 }
 
 #[tokio::test]
