@@ -622,7 +622,9 @@ async fn credentials_region_and_endpoint_come_from_the_aws_profile_chain() {
         .await;
     ran.code(0)
         .never_says("trace-key-Qq4")
-        .never_says("trace-session-token-Jj7");
+        .never_says("trace-session-token-Jj7")
+        .never_says(ADMIN_SECRET);
+    assert_no_secrets(&[&ran.text()]);
     let calls = server.calls.load(Ordering::SeqCst);
 
     // A profile the files do not have is named, and nothing is sent.
