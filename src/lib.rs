@@ -28,6 +28,9 @@
 //! - [`runner`]: the runner configuration: which instances, secret references and check
 //!   programs the plans a runner is given may use; a plan naming anything else is refused
 //!   before any request.
+//! - [`stores`]: the secret stores a runner configuration declares (`${store:…}` references):
+//!   AWS Secrets Manager and programs (`op`, `vault`, `kubectl`), each secret read once per
+//!   command and kept in memory only.
 //! - [`notify`]: the webhook message a run sends when it pauses, fails, rolls back or finishes.
 //! - [`diagnostic`]: problems in input files, pinned to file, line, column and field, and the
 //!   schema-driven shape check that finds every one of them in a file at once.
@@ -36,8 +39,10 @@
 //! - Shared helpers: [`limits`] (rate limits and durations), [`retry`] (the retry budget every
 //!   client uses), [`endpoint`] (which base URLs are allowed, and the one way HTTP clients are
 //!   built: no redirect followed, loopback never through a proxy), [`secret`] (redacted values
-//!   and the salted fingerprints of credentials), [`paths`] (paths stored relative to the file that names them, and
-//!   atomic writes), `sync` (the one rule for a poisoned mutex).
+//!   and the salted fingerprints of credentials), [`paths`] (paths stored relative to the file
+//!   that names them, and atomic writes), `sync` (the one rule for a poisoned mutex, and
+//!   blocking work off the runtime), `process` (what programs relinker starts get of its
+//!   environment, and their process groups).
 
 pub mod address;
 pub mod cli;
@@ -52,6 +57,7 @@ pub mod notify;
 pub mod offboard;
 pub mod paths;
 pub mod plan;
+pub(crate) mod process;
 pub mod provider;
 pub mod rehearsal;
 pub mod retry;
@@ -59,4 +65,5 @@ pub mod runner;
 pub mod sandbox;
 pub mod saved;
 pub mod secret;
+pub mod stores;
 mod sync;

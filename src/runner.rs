@@ -21,6 +21,9 @@ use crate::diagnostic::shape::{self, Scalar};
 use crate::diagnostic::{Diagnostic, Diagnostics, yaml_options};
 use crate::plan::raw::{FormatVersion, Text};
 use crate::plan::{ProviderKind, SecretRef};
+use crate::stores::{SourceKind, StoreRef, StoreSource};
+
+mod stores;
 
 // ---- the file as written ----
 
@@ -77,6 +80,51 @@ struct RawSecrets {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     files: Vec<Text>,
+    /// Secret stores plans may read with `${store:NAME/PATH#KEY}` (docs/secrets.md).
+    #[serde(default)]
+    stores: Vec<RawStore>,
+}
+
+/// A secret store: AWS Secrets Manager, or a program that prints a secret.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    /// Its name, as references give it (`${store:NAME/…}`).
+    #[schemars(with = "String")]
+    name: Text,
+    /// `aws-secrets-manager` or `command`.
+    #[schemars(with = "String", extend("enum" = ["aws-secrets-manager", "command"]))]
+    kind: Text,
+    /// The paths plans may read in it (`*` matches any run of characters); all when absent.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    paths: Option<Vec<Text>>,
+    /// How long reading one secret may take (`10s`, `1m`); 30 s when absent.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    timeout: Option<Text>,
+    /// aws-secrets-manager: its region; else `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    region: Option<Text>,
+    /// aws-secrets-manager: the profile of the shared AWS files whose credentials it uses.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    profile: Option<Text>,
+    /// aws-secrets-manager: where the service is (a VPC endpoint); else AWS's for the region.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    endpoint: Option<Text>,
+    /// command: the program and its arguments (no shell); `{path}` and `{key}` stand for the
+    /// reference's.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    argv: Option<Vec<Text>>,
+    /// command: variables of relinker's environment the program is given besides `PATH`,
+    /// `HOME`, `LANG`, `LC_*` and `TZ`.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    env: Option<Vec<Text>>,
 }
 
 /// Check programs plans may run.
@@ -105,8 +153,17 @@ pub struct Runner {
     instances: Vec<Instance>,
     env: Vec<(String, GlobMatcher)>,
     files: Vec<PathBuf>,
+    stores: Vec<DeclaredStore>,
     programs: Vec<Program>,
     checks_at_plan: bool,
+}
+
+/// A secret store, and which of its paths plans may read.
+#[derive(Debug, Clone)]
+struct DeclaredStore {
+    source: StoreSource,
+    /// `None`: every path.
+    paths: Option<Vec<(String, GlobMatcher)>>,
 }
 
 /// A program the runner lets check commands run.
@@ -161,6 +218,7 @@ impl Runner {
         let instances = instances(raw.instances, &mut problems);
         let env = env_patterns(raw.secrets.env, &mut problems);
         let files = directories(raw.secrets.files, &mut problems);
+        let stores = stores::declared(raw.secrets.stores, &mut problems);
         let programs = programs(raw.checks.programs, &mut problems);
         if !problems.is_empty() {
             return Err(RunnerError::Invalid(Diagnostics::new(&origin, problems)));
@@ -170,6 +228,7 @@ impl Runner {
             instances,
             env,
             files,
+            stores,
             programs,
             checks_at_plan: raw.checks.at_plan.is_some_and(|a| a.value),
         })
@@ -188,6 +247,11 @@ impl Runner {
     /// The instances plans may name.
     pub fn instances(&self) -> &[Instance] {
         &self.instances
+    }
+
+    /// The secret stores plans may read.
+    pub fn stores(&self) -> Vec<StoreSource> {
+        self.stores.iter().map(|s| s.source.clone()).collect()
     }
 
     /// Whether `relinker plan` may run check commands.
@@ -316,9 +380,55 @@ impl Runner {
                     )
                 })
             }
+            SecretRef::Store(reference) => self.refused_store(reference),
         };
         if let Some((message, hint)) = refused {
             problems.push(Diagnostic::at(scalar.at, &scalar.field, message).with_hint(hint));
+        }
+    }
+
+    /// Why a store reference is refused, if it is: its store is not declared, a path outside
+    /// the store's `paths`, or no key for a program that reads one.
+    fn refused_store(&self, reference: &StoreRef) -> Option<(String, String)> {
+        let Some(store) = self
+            .stores
+            .iter()
+            .find(|s| s.source.name == reference.source)
+        else {
+            return Some((
+                format!(
+                    "`{reference}` names store `{}`, which the runner configuration does not declare",
+                    reference.source
+                ),
+                format!(
+                    "stores plans may read: {}",
+                    listed(self.stores.iter().map(|s| s.source.name.as_str()))
+                ),
+            ));
+        };
+        if let Some(paths) = &store.paths
+            && !paths.iter().any(|(_, m)| m.is_match(&reference.path))
+        {
+            return Some((
+                format!("the runner configuration does not let plans read `{reference}`"),
+                format!(
+                    "paths plans may read in store `{}`: {}",
+                    reference.source,
+                    listed(paths.iter().map(|(p, _)| p.as_str()))
+                ),
+            ));
+        }
+        match &store.source.kind {
+            SourceKind::Command(command) if command.takes_key() && reference.key.is_none() => {
+                Some((
+                    format!(
+                        "`{reference}` gives no key, and store `{}` reads one",
+                        reference.source
+                    ),
+                    "write the reference as `${store:NAME/PATH#KEY}`".into(),
+                ))
+            }
+            _ => None,
         }
     }
 

@@ -63,9 +63,10 @@ pub async fn run(args: &ApplyArgs) -> Result<Outcome, Failure> {
         return Err(anyhow!("--run-id names one run; give one plan with it")).or_invalid_input();
     }
     let many = args.plans.len() > 1;
+    // The runner first: it declares the secret stores `--notify` and the state may name.
+    let runner = args.runner.runner()?;
     let webhook = args.notify.webhook()?;
     let connections = Connections::default();
-    let runner = args.runner.runner()?;
     let prepared = join_all(
         args.plans
             .iter()

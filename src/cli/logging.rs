@@ -28,6 +28,12 @@ pub fn init(verbose: u8, quiet: u8, format: LogFormat) {
     };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("relinker={level}")));
+    // The AWS signer traces the canonical request it signs, session token included: never
+    // shown, whatever `RUST_LOG` asks for (docs/secrets.md).
+    let filter = match "aws_sigv4=off".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     super::output::stderr_json(format == LogFormat::Json);
     let colour = colour(
         std::io::stderr().is_terminal(),

@@ -49,7 +49,7 @@ impl NotifyArgs {
         let url = if SecretRef::looks_like_reference(value) {
             let reference = SecretRef::parse(value)
                 .ok_or_else(|| {
-                    anyhow!("--notify: `{value}` is not `${{env:NAME}}` or `${{file:PATH}}`")
+                    anyhow!("--notify: `{value}` is not `${{env:NAME}}`, `${{file:PATH}}` or `${{store:STORE/PATH#KEY}}`")
                 })
                 .or_invalid_input()?;
             let cwd = std::env::current_dir().unwrap_or_default();

@@ -49,6 +49,9 @@ pub struct ResumeArgs {
 /// Resumes one run or all; the exit code is the worst of them. With `--all` the runs go on
 /// concurrently, sharing one client per instance.
 pub async fn run(args: &ResumeArgs) -> Result<Outcome, Failure> {
+    // The runner configuration declares the secret stores the state store's and the webhook's
+    // references may name: it is read before them (and again for each run, as it is held to).
+    args.runner.runner()?;
     let state = args.state.existing()?;
     let webhook = args.notify.webhook()?;
     let ids = match &args.run_id {

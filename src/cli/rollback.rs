@@ -41,6 +41,9 @@ pub struct RollbackArgs {
 
 /// Rolls a run back, or lists what that would undo.
 pub async fn run(args: &RollbackArgs) -> Result<Outcome, Failure> {
+    // The runner configuration declares the secret stores the state store's and the webhook's
+    // references may name: it is read before them (and again for each run, as it is held to).
+    args.runner.runner()?;
     let state = args.state.existing()?;
     let id = &args.run.resolve(&state)?;
     let summary = state.summary(id).map_err(journal_failure)?;

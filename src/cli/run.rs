@@ -97,7 +97,7 @@ impl StateArgs {
         };
         let Some(reference) = crate::plan::SecretRef::parse(given) else {
             return Err(anyhow!(
-                "--state-key (RELINKER_STATE_KEY) takes a reference to the key, `${{env:NAME}}` or `${{file:PATH}}`, never the key itself"
+                "--state-key (RELINKER_STATE_KEY) takes a reference to the key (`${{env:NAME}}`, `${{file:PATH}}`, or `${{store:STORE/PATH#KEY}}` with a runner configuration), never the key itself"
             ))
             .or_invalid_input();
         };
@@ -130,7 +130,7 @@ fn database_url(given: &str) -> Result<crate::secret::Secret, Failure> {
             .or_invalid_input()?,
         None if crate::plan::SecretRef::looks_like_reference(given) => {
             return Err(anyhow!(
-                "--state: `{given}` is not a reference; write `${{env:NAME}}` or `${{file:PATH}}`"
+                "--state: `{given}` is not a reference; write `${{env:NAME}}`, `${{file:PATH}}` or `${{store:STORE/PATH#KEY}}`"
             ))
             .or_invalid_input();
         }

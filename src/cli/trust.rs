@@ -25,11 +25,18 @@ pub struct RunnerArgs {
 
 impl RunnerArgs {
     /// The runner configuration, if one is given.
+    /// Its secret stores are declared for the rest of the command ([`crate::stores::install`]):
+    /// every `${store:…}` reference the command resolves, wherever, reads through them.
     pub(crate) fn runner(&self) -> Result<Option<Runner>, Failure> {
-        self.runner_config
+        let runner = self
+            .runner_config
             .as_deref()
             .map(|path| Runner::load(path).map_err(runner_failure))
-            .transpose()
+            .transpose()?;
+        if let Some(runner) = &runner {
+            crate::stores::install(runner.stores());
+        }
+        Ok(runner)
     }
 
     /// Checks the file at `path` (a plan or an offboarding config), acting on `instance`,

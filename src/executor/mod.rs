@@ -155,13 +155,15 @@ impl<'a> Executor<'a> {
 
     /// Appends a record, durable before it returns (the journal is write-ahead).
     fn append(&self, entry: Entry) -> Result<(), ExecError> {
-        Ok(off_the_runtime(|| self.lock_run().append(entry))?)
+        Ok(crate::sync::off_the_runtime(|| {
+            self.lock_run().append(entry)
+        })?)
     }
 
     /// Proves the run is still this process's (see [`Run::still_held`]); asked immediately
     /// before every request that changes state, and before asking whoever plays the person.
     fn prove_held(&self) -> Result<(), JournalError> {
-        off_the_runtime(|| self.lock_run().still_held())
+        crate::sync::off_the_runtime(|| self.lock_run().still_held())
     }
 
     /// The journal's error for a lock a platform was told was lost.
@@ -234,20 +236,5 @@ impl Fence for Executor<'_> {
                 other => other.to_string(),
             },
         })
-    }
-}
-
-/// Runs blocking journal work (an fsync, a database round trip, which can take milliseconds or,
-/// for an unanswering database, the whole state wait): on a multi-threaded runtime this worker
-/// first hands its other tasks (the run's other rotations, other runs) to another thread, so
-/// only this step waits.
-fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
-    let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
-        runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-    });
-    if multi_threaded {
-        tokio::task::block_in_place(work)
-    } else {
-        work()
     }
 }

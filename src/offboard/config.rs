@@ -206,7 +206,7 @@ impl Config {
                         "notify",
                         "a webhook URL is a secret: the config must reference it, not contain it",
                     )
-                    .with_hint("`${env:NAME}` or `${file:PATH}`"),
+                    .with_hint("`${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`"),
                 );
             }
             reference

@@ -32,7 +32,7 @@ fn credential(value: &Credential, config: &Config, out: &Path) -> String {
 
 fn secret(reference: &SecretRef, config: &Config, out: &Path) -> String {
     match reference {
-        SecretRef::Env(_) => reference.to_string(),
+        SecretRef::Env(_) | SecretRef::Store(_) => reference.to_string(),
         SecretRef::File(path) => {
             SecretRef::File(crate::paths::relative(&config.base_dir.join(path), out)).to_string()
         }

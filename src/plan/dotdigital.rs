@@ -54,7 +54,7 @@ pub struct RawService {
     /// The API user's username (`apiuser-…@apiconnector.com`): a literal or a reference.
     #[schemars(with = "String")]
     pub(crate) username: Text,
-    /// Its password: only a `${env:NAME}` or `${file:PATH}` reference.
+    /// Its password: only a reference: `${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`.
     #[schemars(with = "String", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
     pub(crate) password: Text,
     /// A program that exits 0 when the integration authenticates with the credential given in

@@ -41,7 +41,7 @@ pub struct RawInstance {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub(crate) client_id: Option<Text>,
-    /// Client secret of the admin service: only a `${env:NAME}` or `${file:PATH}` reference.
+    /// Client secret of the admin service: only a reference: `${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`.
     #[serde(default)]
     #[schemars(with = "Option<String>", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
     pub(crate) client_secret: Option<Text>,
@@ -84,7 +84,7 @@ pub struct RawService {
     /// Client id: a literal or a secret reference.
     #[schemars(with = "String")]
     pub(crate) client_id: Text,
-    /// Client secret: only a `${env:NAME}` or `${file:PATH}` reference.
+    /// Client secret: only a reference: `${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`.
     #[schemars(with = "String", regex(pattern = r"^\$\{(env|file):[^}]+\}$"))]
     pub(crate) client_secret: Text,
 }

@@ -1,4 +1,5 @@
-//! Secret references: `${env:NAME}` and `${file:PATH}`. Plans name where a secret lives; they
+//! Secret references: `${env:NAME}`, `${file:PATH}` and `${store:SOURCE/PATH#KEY}` (a store the
+//! runner configuration declares, [`crate::stores`]). Plans name where a secret lives; they
 //! never hold one.
 
 use std::fmt;
@@ -15,6 +16,8 @@ pub enum SecretRef {
     Env(String),
     /// A file (relative paths are relative to the plan file); one trailing newline is dropped.
     File(PathBuf),
+    /// A secret in a store the runner configuration declares.
+    Store(crate::stores::StoreRef),
 }
 
 /// A value that may be written literally (a client id) or referenced.
@@ -75,6 +78,9 @@ pub enum SecretError {
         /// The file.
         path: PathBuf,
     },
+    /// A store did not give the secret (or none is declared).
+    #[error("{0}")]
+    Store(crate::stores::StoreError),
     /// A `--sandbox` run has no stand-in for the reference.
     #[error("the sandbox fixture has no stand-in for `{reference}` (add it under `secrets:`)")]
     NotInFixture {
@@ -218,7 +224,8 @@ impl Secrets {
 }
 
 impl SecretRef {
-    /// Parses `${env:NAME}` or `${file:PATH}`; `None` for anything else.
+    /// Parses `${env:NAME}`, `${file:PATH}` or `${store:SOURCE/PATH#KEY}`; `None` for
+    /// anything else.
     pub fn parse(text: &str) -> Option<Self> {
         let inner = text.trim().strip_prefix("${")?.strip_suffix('}')?;
         let (scheme, rest) = inner.split_once(':')?;
@@ -231,6 +238,7 @@ impl SecretRef {
                 Some(SecretRef::Env(rest.to_owned()))
             }
             "file" if !rest.is_empty() => Some(SecretRef::File(PathBuf::from(rest))),
+            "store" => crate::stores::StoreRef::parse(rest).map(SecretRef::Store),
             _ => None,
         }
     }
@@ -240,7 +248,8 @@ impl SecretRef {
         text.trim_start().starts_with("${")
     }
 
-    /// Reads the secret; relative file paths are resolved against `base`.
+    /// Reads the secret; relative file paths are resolved against `base`; a store's secret is
+    /// read once per command ([`crate::stores::read`]).
     pub fn resolve(&self, base: &Path) -> Result<Secret, SecretError> {
         match self {
             SecretRef::Env(name) => match std::env::var(name) {
@@ -258,6 +267,9 @@ impl SecretRef {
                     return Err(SecretError::EmptyFile { path: full });
                 }
                 Ok(Secret::new(value))
+            }
+            SecretRef::Store(reference) => {
+                crate::stores::read(reference).map_err(SecretError::Store)
             }
         }
     }
@@ -313,6 +325,7 @@ impl fmt::Display for SecretRef {
         match self {
             SecretRef::Env(name) => write!(f, "${{env:{name}}}"),
             SecretRef::File(path) => write!(f, "${{file:{}}}", path.display()),
+            SecretRef::Store(reference) => reference.fmt(f),
         }
     }
 }
@@ -342,6 +355,12 @@ mod tests {
         ] {
             assert_eq!(SecretRef::parse(bad), None, "{bad}");
         }
+        assert_eq!(
+            SecretRef::parse("${store:prod-aws/marketo/admin#client_secret}")
+                .map(|r| r.to_string()),
+            Some("${store:prod-aws/marketo/admin#client_secret}".into())
+        );
+        assert_eq!(SecretRef::parse("${store:prod-aws}"), None);
         assert!(SecretRef::looks_like_reference("${vault:x}"));
         assert!(!SecretRef::looks_like_reference("hunter2"));
     }

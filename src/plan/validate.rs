@@ -289,15 +289,20 @@ impl Checker {
             return Some(reference);
         }
         if SecretRef::looks_like_reference(&value.value) {
+            let hint = if value.value.trim_start().starts_with("${store:") {
+                "a store reference is `${store:STORE/PATH}` or `${store:STORE/PATH#KEY}`: the store's name, `/`, the secret's path (letters, digits, spaces and `/_+=.@:,-`, not starting with `-`, no `..` step), and a key"
+            } else {
+                "write `${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`"
+            };
             self.problem(
                 value.referenced,
                 field,
                 format!("`{}` is not a secret reference", value.value.escape_debug()),
-                Some("write `${env:NAME}` or `${file:PATH}`"),
+                Some(hint),
             );
         } else {
             // Never echo the value: it may be a real secret pasted in by mistake.
-            self.problem(value.referenced, field, "a secret written literally in the plan", Some("plans reference secrets, never hold them: write `${env:NAME}` or `${file:PATH}`"));
+            self.problem(value.referenced, field, "a secret written literally in the plan", Some("plans reference secrets, never hold them: write `${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`"));
         }
         None
     }
@@ -558,7 +563,7 @@ impl Checker {
                     notify.referenced,
                     "notify",
                     "a webhook URL is a secret: the plan must reference it, not contain it",
-                    Some("`${env:NAME}` or `${file:PATH}`"),
+                    Some("`${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`"),
                 );
             }
             reference

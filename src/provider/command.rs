@@ -16,6 +16,10 @@ use std::time::Duration;
 use super::platform::{Check, CheckError};
 use crate::ids::ServiceName;
 use crate::plan::{CheckCommand, Login, Secrets};
+// Of relinker's environment, a check command gets what any program relinker starts gets; its
+// own `RELINKER_USERNAME`, `RELINKER_PASSWORD`, `RELINKER_SERVICE` and `RELINKER_BASE_URL` are
+// set for it.
+use crate::process::passed_on;
 use crate::secret::Secret;
 
 /// How long a check command may run, unless [`TIMEOUT_VARIABLE`] says otherwise.
@@ -67,23 +71,6 @@ fn program(name: &str, base_dir: &Path) -> PathBuf {
     } else {
         path.to_path_buf()
     }
-}
-
-/// The variables of relinker's environment a check command is given: where programs are
-/// (`PATH`), whose they are (`HOME`), the locale (`LANG`, `LC_*`) and the time zone (`TZ`).
-/// Everything else, its own `RELINKER_*` settings included, stays with relinker; the check's
-/// `RELINKER_USERNAME`, `RELINKER_PASSWORD`, `RELINKER_SERVICE` and `RELINKER_BASE_URL` are
-/// set for it.
-fn passed_on(
-    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
-) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-    vars.into_iter()
-        .filter(|(name, _)| {
-            name.to_str().is_some_and(|name| {
-                matches!(name, "PATH" | "HOME" | "LANG" | "TZ") || name.starts_with("LC_")
-            })
-        })
-        .collect()
 }
 
 /// What a check command said of a credential.
@@ -157,8 +144,7 @@ pub async fn authenticates(
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
-    #[cfg(unix)]
-    process.process_group(0);
+    crate::process::own_group(&mut process);
     // A platform without an API (Movius) has no instance URL to tell.
     if !context.base_url.is_empty() {
         process.env("RELINKER_BASE_URL", context.base_url);
@@ -172,8 +158,7 @@ pub async fn authenticates(
     let mut child = process.spawn().map_err(cannot_run)?;
     // Declared after `child`, so dropped before it: the group is killed while its leader is
     // not yet reaped (on a timeout or a cancelled wait), so its id is still the group's.
-    #[cfg(unix)]
-    let _group = Group::of(&child);
+    let _group = crate::process::Group::of(&child);
     let Ok(status) = tokio::time::timeout(context.timeout, child.wait()).await else {
         return Ok(Answer::CannotCheck(format!(
             "the check command `{command}` of `{}` did not finish within {} s",
@@ -195,35 +180,6 @@ pub async fn authenticates(
             context.service
         )),
     })
-}
-
-/// The process group a check command leads. What the command starts (a helper it forks, a
-/// `sleep` in the background) is in its group with the credential in its environment, and
-/// tokio's `kill_on_drop` kills the command alone: so the whole group is killed when this is
-/// dropped, whether the command exited, timed out, or its check was abandoned.
-#[cfg(unix)]
-struct Group(Option<rustix::process::Pid>);
-
-#[cfg(unix)]
-impl Group {
-    fn of(leader: &tokio::process::Child) -> Self {
-        Self(
-            leader
-                .id()
-                .and_then(|id| i32::try_from(id).ok())
-                .and_then(rustix::process::Pid::from_raw),
-        )
-    }
-}
-
-#[cfg(unix)]
-impl Drop for Group {
-    fn drop(&mut self) {
-        if let Some(leader) = self.0 {
-            // Fails (ESRCH) when nothing of the group is left, which is the aim.
-            let _ = rustix::process::kill_process_group(leader, rustix::process::Signal::KILL);
-        }
-    }
 }
 
 /// Runs a platform's check commands: where they run, what instance they are told of, and

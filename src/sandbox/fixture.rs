@@ -285,7 +285,7 @@ pub(crate) fn stand_ins(
                     format!("secrets.{reference}"),
                     format!("`{reference}` is not a secret reference"),
                 )
-                .with_hint("keys are the references a plan uses: `${env:NAME}` or `${file:PATH}`"),
+                .with_hint("keys are the references a plan uses: `${env:NAME}`, `${file:PATH}` or `${store:STORE/PATH#KEY}`"),
             ),
         }
     }
