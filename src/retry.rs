@@ -26,7 +26,7 @@ pub struct RetryPolicy {
 }
 
 /// The default time budget of one call.
-pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_mins(1);
 
 /// The shortest per-attempt timeout, however little of the budget is left: a change needs a
 /// fair chance to be answered, or it ends up with an unknown outcome.

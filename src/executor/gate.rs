@@ -37,7 +37,7 @@ impl GateWait {
             GateWait::Pause if played => Some(Instant::now() + PLAYED_WAIT),
             GateWait::Pause => None,
             GateWait::For(wait) => Some(Instant::now() + wait),
-            GateWait::Forever => Some(Instant::now() + Duration::from_secs(365 * 24 * 3600)),
+            GateWait::Forever => Some(Instant::now() + Duration::from_hours(8760)),
         }
     }
 }

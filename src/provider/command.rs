@@ -23,7 +23,7 @@ use crate::process::passed_on;
 use crate::secret::Secret;
 
 /// How long a check command may run, unless [`TIMEOUT_VARIABLE`] says otherwise.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// An operations (and test) knob: how long a check command may run (`90s`, `2m`, `500ms`).
 const TIMEOUT_VARIABLE: &str = "RELINKER_CHECK_TIMEOUT";
@@ -404,7 +404,7 @@ mod tests {
         use std::time::Duration;
         for (case, timeout) in [
             ("timed out", Duration::from_secs(1)),
-            ("abandoned", Duration::from_secs(60)),
+            ("abandoned", Duration::from_mins(1)),
         ] {
             let dir = tempfile::tempdir().unwrap();
             let service = ServiceName::new("magento");
@@ -426,7 +426,7 @@ mod tests {
                 }
             };
             let check = authenticates(&script, context, "u", &password);
-            if timeout < Duration::from_secs(60) {
+            if timeout < Duration::from_mins(1) {
                 // A check that runs out of time could not tell: an answer, not an error.
                 let answer = check.await;
                 assert!(

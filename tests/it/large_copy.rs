@@ -220,7 +220,7 @@ async fn a_copy_of_20000_users_loads_and_the_offboarding_scan_rehearses_on_it() 
             "100000/20s",
         ]);
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
+            .timeout(std::time::Duration::from_mins(1))
             .build()
             .unwrap();
         let state: Value = http

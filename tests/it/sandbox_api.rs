@@ -678,7 +678,7 @@ async fn fidelity_to_the_references_wording() {
     let config = SandboxConfig {
         rate_limit: RateLimit {
             calls: 3,
-            window: Duration::from_secs(60),
+            window: Duration::from_mins(1),
         },
         ..SandboxConfig::default()
     };

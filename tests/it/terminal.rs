@@ -128,7 +128,7 @@ impl Terminal {
 
     /// Reads to the end and returns the exit code and the final screen.
     async fn finish(&mut self) -> (Option<i32>, String) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
         while !self.exited {
             self.read_more(deadline, "relinker did not end").await;
         }
@@ -151,7 +151,7 @@ async fn waiting_for_a_person_shows_a_spinner_with_what_it_saw_and_clears_it() {
     let mut terminal = Terminal::spawn(&work, &["apply", "plan.yaml", "--yes"]);
 
     // Both services must be linked to the temporary user by a person, in one sitting.
-    let waiting = terminal.shows("last check", Duration::from_secs(60)).await;
+    let waiting = terminal.shows("last check", Duration::from_mins(1)).await;
     assert!(
         waiting.contains("a person must do these 2 steps in the platform's UI, in one sitting"),
         "{waiting}"
@@ -204,7 +204,7 @@ async fn waiting_for_a_person_shows_a_spinner_with_what_it_saw_and_clears_it() {
     terminal
         .shows(
             "manual (r0-link-reporting-export-back)",
-            Duration::from_secs(60),
+            Duration::from_mins(1),
         )
         .await;
     terminal.shows("last check", Duration::from_secs(30)).await;
@@ -230,7 +230,7 @@ async fn on_a_terminal_apply_asks_naming_the_plan_instance_and_counts_and_no_mea
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RENAME, POLICY);
     let mut terminal = Terminal::spawn(&work, &["apply", "plan.yaml", "--gate-wait", "0"]);
-    terminal.shows("[y/N]", Duration::from_secs(60)).await;
+    terminal.shows("[y/N]", Duration::from_mins(1)).await;
     let question = terminal.row_with("[y/N]");
     assert!(
         question.contains(&format!(
@@ -252,7 +252,7 @@ async fn on_a_terminal_apply_asks_naming_the_plan_instance_and_counts_and_no_mea
 
     // `y` applies: the run goes as far as the first person's step and pauses (exit 4).
     let mut terminal = Terminal::spawn(&work, &["apply", "plan.yaml", "--gate-wait", "0"]);
-    terminal.shows("[y/N]", Duration::from_secs(60)).await;
+    terminal.shows("[y/N]", Duration::from_mins(1)).await;
     terminal.type_line("y").await;
     let (code, screen) = terminal.finish().await;
     assert_eq!(code, Some(4), "{screen}");
@@ -264,11 +264,11 @@ async fn log_lines_are_coloured_on_a_terminal_unless_no_color() {
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RENAME, POLICY);
     let mut coloured = Terminal::spawn(&work, &["-vv", "plan", "plan.yaml"]);
-    coloured.shows("DEBUG", Duration::from_secs(60)).await;
+    coloured.shows("DEBUG", Duration::from_mins(1)).await;
     assert!(coloured.coloured(), "{}", coloured.contents());
     let mut plain =
         Terminal::spawn_with(&work, &["-vv", "plan", "plan.yaml"], &[("NO_COLOR", "1")]);
-    plain.shows("DEBUG", Duration::from_secs(60)).await;
+    plain.shows("DEBUG", Duration::from_mins(1)).await;
     let (code, screen) = {
         let colourless = !plain.coloured();
         let (code, screen) = plain.finish().await;
@@ -292,7 +292,7 @@ async fn a_resumed_run_shows_its_real_position_on_the_bar() {
 
     // At a terminal, `resume` starts past the step already done and waits for the person.
     let mut terminal = Terminal::spawn(&work, &["resume", &run]);
-    terminal.shows("last check", Duration::from_secs(60)).await;
+    terminal.shows("last check", Duration::from_mins(1)).await;
     let bar = terminal.row_with("/8 steps");
     assert!(bar.contains(" 1/8 steps"), "{bar}");
     links_both(&sandbox, "relinker-temp@acme.example").await;
@@ -334,7 +334,7 @@ rotations:
         &[("USER", "dana.terminal")],
     );
     terminal
-        .shows("type `done` and Enter here", Duration::from_secs(60))
+        .shows("type `done` and Enter here", Duration::from_mins(1))
         .await;
     // Enter alone looks again, and attests nothing.
     terminal.type_line("").await;

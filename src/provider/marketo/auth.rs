@@ -26,7 +26,7 @@ pub(crate) struct TokenCache {
 
 /// When to renew a token that lives `lifetime`.
 pub(crate) fn renew_after(lifetime: Duration) -> Duration {
-    let early = (lifetime / 10).min(Duration::from_secs(60));
+    let early = (lifetime / 10).min(Duration::from_mins(1));
     lifetime.saturating_sub(early)
 }
 
@@ -71,8 +71,8 @@ mod tests {
     #[test]
     fn renews_a_tenth_early_but_at_most_a_minute() {
         assert_eq!(
-            renew_after(Duration::from_secs(3600)),
-            Duration::from_secs(3540)
+            renew_after(Duration::from_hours(1)),
+            Duration::from_mins(59)
         );
         assert_eq!(
             renew_after(Duration::from_secs(100)),

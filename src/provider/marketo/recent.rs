@@ -57,7 +57,7 @@ pub(super) enum Source {
 }
 
 /// How long a memory may answer a check.
-pub(super) const FRESH_FOR: Duration = Duration::from_secs(60);
+pub(super) const FRESH_FOR: Duration = Duration::from_mins(1);
 
 /// The memory of one run of one plan.
 #[derive(Debug)]

@@ -99,13 +99,13 @@ pub struct Fixture {
 /// dotdigital's default tier, for fixtures that do not say.
 const DEFAULT_RATE: RateLimit = RateLimit {
     calls: 1000,
-    window: std::time::Duration::from_secs(60),
+    window: std::time::Duration::from_mins(1),
 };
 
 /// The older flat scheme: 2,000 calls an hour (NOTES.md).
 const FLAT_RATE: RateLimit = RateLimit {
     calls: 2000,
-    window: std::time::Duration::from_secs(3600),
+    window: std::time::Duration::from_hours(1),
 };
 
 impl Fixture {

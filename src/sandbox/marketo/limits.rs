@@ -175,7 +175,7 @@ mod tests {
             },
             concurrency,
             daily_quota: quota,
-            token_ttl: Duration::from_secs(60),
+            token_ttl: Duration::from_mins(1),
             behaviours: Vec::new(),
         })
     }

@@ -34,7 +34,7 @@ impl Default for SandboxConfig {
             rate_limit: RateLimit::MARKETO_DEFAULT,
             concurrency: 10,
             daily_quota: 50_000,
-            token_ttl: Duration::from_secs(3600),
+            token_ttl: Duration::from_hours(1),
             behaviours: Vec::new(),
         }
     }

@@ -14,7 +14,7 @@ use crate::harness::Ran;
 
 /// The longest the first runner may take once the second is done: its hung attempt times
 /// out after at least 5 s, then it goes on within its 3 s budget.
-const FIRST_RUNNER_LIMIT: Duration = Duration::from_secs(120);
+const FIRST_RUNNER_LIMIT: Duration = Duration::from_mins(2);
 
 impl Walker {
     /// The first runner applies a new run when none is under way (its first change is the
