@@ -20,6 +20,19 @@ async fn sandbox(reading: Option<&str>) -> TestSandbox {
     TestSandbox::with(ACME, config).await
 }
 
+/// The rename applied unattended on a sandbox playing `reading`, paused at its first manual
+/// steps: the sandbox, the workspace and the run's id.
+async fn paused_rename(reading: &str) -> (TestSandbox, Workspace, String) {
+    let sandbox = sandbox(Some(reading)).await;
+    let work = Workspace::new(&sandbox, RENAME, POLICY);
+    let first = unattended(&work, &["apply", "plan.yaml", "--yes"])
+        .run()
+        .await;
+    first.code(4);
+    let id = first.run_id();
+    (sandbox, work, id)
+}
+
 /// relinker as an operator runs it unattended: no sandbox operator, the gate checked once.
 fn unattended(work: &Workspace, args: &[&str]) -> crate::harness::Relinker {
     let mut all = args.to_vec();
@@ -463,13 +476,7 @@ async fn under_minted_tokens_a_rollback_waits_for_evidence_of_the_links() {
 /// left on the temporary user).
 #[tokio::test]
 async fn under_minted_tokens_a_rollback_after_a_failed_look_waits_for_evidence() {
-    let sandbox = sandbox(Some("token-scope-after-relink=minted")).await;
-    let work = Workspace::new(&sandbox, RENAME, POLICY);
-    let first = unattended(&work, &["apply", "plan.yaml", "--yes"])
-        .run()
-        .await;
-    first.code(4);
-    let id = first.run_id();
+    let (sandbox, work, id) = paused_rename("token-scope-after-relink=minted").await;
     // The planning tokens expire; the next look mints tokens after the ask, naming Jane, and
     // the person (the sandbox operator) relinks only then: those tokens live on, still naming
     // Jane.
@@ -519,13 +526,7 @@ async fn under_minted_tokens_a_rollback_after_a_failed_look_waits_for_evidence()
 /// as they are (walk `marketo-minted` seed 19, `marketo-minted-603` seeds 7 and 19).
 #[tokio::test]
 async fn under_minted_tokens_a_plan_after_an_abandoned_runs_ask_waits_for_fresh_tokens() {
-    let sandbox = sandbox(Some("token-scope-after-relink=minted")).await;
-    let work = Workspace::new(&sandbox, RENAME, POLICY);
-    let first = unattended(&work, &["apply", "plan.yaml", "--yes"])
-        .run()
-        .await;
-    first.code(4);
-    let abandoned = first.run_id();
+    let (sandbox, work, abandoned) = paused_rename("token-scope-after-relink=minted").await;
     person_links_all(&sandbox, TEMP).await;
     work.relinker(&[
         "abandon",

@@ -641,6 +641,22 @@ async fn a_saved_plan_applies_from_any_directory() {
 
 // ---- 11, 12. one owner of a run; unsettled runs keep their claims ----
 
+/// `plan.yaml` applied unattended as run `id`, paused at its first manual step.
+async fn paused_run(work: &Workspace, id: &str) {
+    work.relinker(&[
+        "apply",
+        "plan.yaml",
+        "--yes",
+        "--gate-wait",
+        "0",
+        "--run-id",
+        id,
+    ])
+    .run()
+    .await
+    .code(4);
+}
+
 /// A service's credential Marketo refuses (a wrong value behind the plan's reference) says
 /// nothing about the step the run waits on: the run stops where it is, nothing is marked
 /// failed or rolled back, and once the value is right again `resume` goes on (walk
@@ -649,18 +665,7 @@ async fn a_saved_plan_applies_from_any_directory() {
 async fn a_refused_service_credential_stops_the_run_without_failing_or_rolling_it_back() {
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RELINK, POLICY);
-    work.relinker(&[
-        "apply",
-        "plan.yaml",
-        "--yes",
-        "--gate-wait",
-        "0",
-        "--run-id",
-        "first",
-    ])
-    .run()
-    .await
-    .code(4);
+    paused_run(&work, "first").await;
     work.relinker(&["resume", "first", "--gate-wait", "1s"])
         .env("T_WEB_SECRET", "sandbox-secret-wrong-0000")
         .run()
@@ -694,18 +699,7 @@ async fn a_refused_service_credential_stops_the_run_without_failing_or_rolling_i
 async fn nothing_to_change_is_not_said_while_an_unsettled_run_holds_the_users() {
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RELINK, POLICY);
-    work.relinker(&[
-        "apply",
-        "plan.yaml",
-        "--yes",
-        "--gate-wait",
-        "0",
-        "--run-id",
-        "first",
-    ])
-    .run()
-    .await
-    .code(4);
+    paused_run(&work, "first").await;
     sandbox
         .person_links("webinar-bridge", "api.webinar@acme.example")
         .await;
@@ -722,19 +716,7 @@ async fn nothing_to_change_is_not_said_while_an_unsettled_run_holds_the_users() 
 async fn an_unsettled_run_keeps_its_claim_until_a_person_abandons_it() {
     let sandbox = TestSandbox::start().await;
     let work = Workspace::new(&sandbox, RELINK, POLICY);
-    let first = work
-        .relinker(&[
-            "apply",
-            "plan.yaml",
-            "--yes",
-            "--gate-wait",
-            "0",
-            "--run-id",
-            "first",
-        ])
-        .run()
-        .await;
-    first.code(4);
+    paused_run(&work, "first").await;
     // Another plan touching the same user, in another file.
     std::fs::copy(
         work.path().join("plan.yaml"),
