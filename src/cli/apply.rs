@@ -354,11 +354,7 @@ struct Question(String);
 
 impl Question {
     fn new(plan: &str, instance: &str, run_id: &RunId, steps: &[crate::provider::Step]) -> Self {
-        let pending = || {
-            steps
-                .iter()
-                .filter(|s| s.readiness == crate::provider::Readiness::Pending)
-        };
+        let pending = || steps.iter().filter(|s| s.readiness.has_work());
         let manual = pending()
             .filter(|s| s.performer() == crate::provider::Performer::Person)
             .count();

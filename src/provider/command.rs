@@ -14,6 +14,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::platform::{Check, CheckError};
+use super::step::Readiness;
 use crate::ids::ServiceName;
 use crate::plan::{CheckCommand, Login, Secrets};
 // Of relinker's environment, a check command gets what any program relinker starts gets; its
@@ -114,6 +115,17 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// What an integration's switch to the new credential has to do, as its check command
+    /// read it at planning (`None`: the integration was not checked): done if the new
+    /// credential passes, to do if the current one does, otherwise not known.
+    pub fn switch_readiness(seen: Option<&Checked>) -> Readiness {
+        match seen {
+            Some(seen) if seen.new == Some(true) => Readiness::AlreadySatisfied,
+            Some(seen) if seen.current == Some(true) => Readiness::Pending,
+            _ => Readiness::Unknown,
+        }
+    }
+
     /// The command refused the current credential and did not pass with the new one: the
     /// integration is on neither, as far as the plan can see.
     pub fn on_neither(self) -> bool {

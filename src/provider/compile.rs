@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::live::LiveState;
-use super::step::{Readiness, Reversibility, Step};
+use super::step::{Reversibility, Step};
 use super::{dotdigital, marketo, movius};
 use chrono::{DateTime, Utc};
 
@@ -116,9 +116,9 @@ pub struct Compiled {
 impl Compiled {
     /// Whether any step has work to do.
     pub fn has_changes(&self) -> bool {
-        self.steps.iter().any(|s| {
-            s.readiness == Readiness::Pending && s.reversibility() != Reversibility::ReadOnly
-        })
+        self.steps
+            .iter()
+            .any(|s| s.readiness.has_work() && s.reversibility() != Reversibility::ReadOnly)
     }
 }
 
@@ -151,7 +151,7 @@ pub fn compile(plan: &Plan, live: &LiveState, leftovers: &Leftovers) -> Compiled
     let deletions = compiled
         .steps
         .iter()
-        .filter(|s| s.readiness == Readiness::Pending && s.action.deletes())
+        .filter(|s| s.readiness.has_work() && s.action.deletes())
         .count();
     if deletions > plan.policy.max_deletions as usize {
         compiled.conflicts.push(Conflict {

@@ -49,10 +49,21 @@ pub enum Reversibility {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Readiness {
-    /// It has work to do.
+    /// It has work to do: live state was seen to differ.
     Pending,
     /// Live state already matches; it will be recorded and skipped.
     AlreadySatisfied,
+    /// Live state could not say at planning (a check command that could not tell, or was not
+    /// run): it is checked when its turn comes, and found done then, before the run asked for
+    /// it, it is not the run's to undo.
+    Unknown,
+}
+
+impl Readiness {
+    /// Whether the step may have work to do.
+    pub fn has_work(self) -> bool {
+        self != Readiness::AlreadySatisfied
+    }
 }
 
 /// One step of a compiled plan.

@@ -760,3 +760,62 @@ async fn an_integration_switched_before_the_run_is_found_so_and_never_switched_b
     assert_eq!(users[&new_user], true, "the new user it found is kept");
     no_secrets(&[&refused.text(), &ran.text(), &back.text()], NEW_PASSWORD);
 }
+
+/// A switch the plan could not read (its check command was throttled while the plan was made)
+/// and that its turn finds made before the run asked anyone: a person made it before this run,
+/// so it is not the run's, and a rollback leaves it. (It used to count as the run's, planned
+/// "to do", and be switched back.)
+#[tokio::test]
+async fn a_switch_unread_at_planning_and_found_made_is_never_switched_back() {
+    let sandbox = sandbox(crate::dotdigital::FIXTURE).await;
+    let binary = env!("CARGO_BIN_EXE_relinker");
+    // magento's check cannot tell its first two times (the plan's two readings: the current
+    // credential and the new one), then asks the sandbox.
+    let check = format!(
+        "#!/bin/sh\nif [ \"$(cat tries 2>/dev/null | wc -l)\" -lt 2 ]; then echo x >> tries; exit 2; fi\nexec '{binary}' check-credential --path /_sandbox/integrations/magento/check\n"
+    );
+    let plan = plan(&sandbox.handle.base_url(), "delete").replace(
+        "check: [relinker, check-credential, --path, /_sandbox/integrations/magento/check]",
+        "check: [sh, ./check.sh]",
+    );
+    let work = workspace(&sandbox, &plan);
+    std::fs::write(work.path().join("check.sh"), check).unwrap();
+    // Before this run: a person made the new user and switched `magento` to it.
+    let new_user = person_creates_user(&sandbox, NEW_PASSWORD).await;
+    person_configures(&sandbox, "magento", &new_user, NEW_PASSWORD).await;
+
+    let ran = relinker(
+        &work,
+        &["apply", "plan.yaml", "--yes", "--gate-wait", "0"],
+        Some(&new_user),
+    )
+    .run()
+    .await;
+    ran.code(4)
+        .says("r0-switch-magento")
+        .says("to check")
+        .says("manual (r0-switch-crm-connector)")
+        .never_says("manual (r0-switch-magento)");
+    let id = ran.run_id();
+    let status = work.status(&id).await;
+    assert_eq!(
+        step(&status, "r0-switch-magento")["state"],
+        "already_satisfied",
+        "{status:#}"
+    );
+
+    roll_back_to_the_creation(&work, &id, Some(&new_user)).await;
+    let back = relinker(
+        &work,
+        &["rollback", &id, "--gate-wait", "0"],
+        Some(&new_user),
+    )
+    .run()
+    .await;
+    back.code(0)
+        .says(&format!("run {id} rolled back"))
+        .never_says("switch `magento` back");
+    let (integrations, _) = world(&sandbox).await;
+    assert_eq!(integrations["magento"], new_user.as_str());
+    assert_eq!(integrations["crm-connector"], OLD_USER);
+}

@@ -92,7 +92,7 @@ impl PlanView<'_> {
         self.compiled
             .steps
             .iter()
-            .filter(|s| s.readiness == Readiness::Pending)
+            .filter(|s| s.readiness.has_work())
     }
 
     /// "2 rotations: 1 user to create, 3 service relinks (manual), 1 update, 1 deletion"
@@ -193,5 +193,6 @@ pub(crate) fn readiness_word(step: &Step) -> &'static str {
     match step.readiness {
         Readiness::Pending => "to do",
         Readiness::AlreadySatisfied => "already done",
+        Readiness::Unknown => "to check",
     }
 }

@@ -11,6 +11,7 @@ use super::ops::{Integration, Op};
 use crate::ids::{ServiceName, StepId, UserId};
 use crate::plan::dotdigital::{Region, Retire, Rotation, Spec};
 use crate::plan::{Credential, Login};
+use crate::provider::command::Checked;
 use crate::provider::{Compiled, Conflict, Readiness, Step};
 
 /// Compiles a dotdigital plan against `live`.
@@ -325,12 +326,14 @@ impl Builder<'_> {
 
     fn switches(&mut self, current: &Current, integrations: &[Integration], to: &Login) {
         for integration in integrations {
-            // Found on the new credential: switched before this run, so not the run's to undo.
-            let switched = self
-                .live
-                .integrations
-                .get(&integration.service)
-                .is_some_and(|seen| seen.new == Some(true));
+            // Found on the new credential: switched before this run, so not the run's to undo;
+            // not read at all: found switched before the run asks, it is not the run's either.
+            let seen = self.live.integrations.get(&integration.service);
+            let readiness = match (seen, &integration.check) {
+                (Some(_), _) => Checked::switch_readiness(seen),
+                (None, Some(_)) => Readiness::Unknown,
+                (None, None) => Readiness::Pending,
+            };
             self.step(
                 &format!("switch-{}", integration.service.slug()),
                 Op::Switch {
@@ -339,11 +342,7 @@ impl Builder<'_> {
                     to: to.clone(),
                     from: current.login.clone(),
                 },
-                if switched {
-                    Readiness::AlreadySatisfied
-                } else {
-                    Readiness::Pending
-                },
+                readiness,
             );
         }
     }
@@ -531,12 +530,17 @@ rotations:
             .map(|s| (s.id.as_str(), s.readiness))
             .collect();
         assert_eq!(ready[1], ("r0-switch-magento", Readiness::AlreadySatisfied));
-        // On the old credential, or nothing said: the switch is the run's to ask for.
-        for (current, new) in [(Some(true), Some(false)), (None, None), (Some(true), None)] {
+        // On the old credential: the switch is the run's to ask for.
+        for (current, new) in [(Some(true), Some(false)), (Some(true), None)] {
             let asked = compile(&spec(), &seen(current, new));
             assert_eq!(asked.conflicts, [], "{current:?} {new:?}");
             assert_eq!(asked.steps[1].readiness, Readiness::Pending);
         }
+        // Nothing said (the command could not tell, or was not run): not known, so a switch
+        // found made before the run asks is not the run's.
+        let unread = compile(&spec(), &seen(None, None));
+        assert_eq!(unread.conflicts, []);
+        assert_eq!(unread.steps[1].readiness, Readiness::Unknown);
         for new in [Some(false), None] {
             let neither = compile(&spec(), &seen(Some(false), new));
             assert_eq!(neither.steps, [], "{new:?}");
